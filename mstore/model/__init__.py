@@ -1,0 +1,1 @@
+"""Record types: the immutable facts mstore writes into record segments."""
