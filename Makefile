@@ -1,0 +1,51 @@
+# mstore: `make demo` and `make test` each do all set-up on a fresh machine.
+SHELL := /bin/bash
+# /usr/bin/python3, not a pyenv under /root: tests run mstore as an unprivileged user too
+PYTHON ?= /usr/bin/python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARCHIVE ?=
+DEMO := build/demo
+
+.PHONY: venv test lint demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(VENV)/bin/ruff check mstore tests workers
+
+test: venv
+	$(VENV)/bin/ruff check mstore tests workers
+	$(PY) -m pytest -q
+
+demo: venv
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+ifeq ($(ARCHIVE),)
+	$(PY) -m tests.fixtures.archive --sample $(DEMO)/archive
+	$(eval ARCH := $(DEMO)/archive)
+else
+	$(eval ARCH := $(ARCHIVE))
+endif
+	$(VENV)/bin/mstore init --store $(DEMO)/store $(ARCH)
+	$(VENV)/bin/mstore --store $(DEMO)/store add
+	@echo; echo '$$ mstore status'; $(VENV)/bin/mstore --store $(DEMO)/store status
+	@echo; echo '$$ mstore find kind:image --limit 5'; $(VENV)/bin/mstore --store $(DEMO)/store find kind:image --limit 5 || true
+	@echo; echo '$$ mstore find has:gps --count'; $(VENV)/bin/mstore --store $(DEMO)/store find has:gps --count || true
+	@echo; echo '$$ mstore find kind:video'; $(VENV)/bin/mstore --store $(DEMO)/store find kind:video --limit 5 || true
+	@echo; id=$$($(VENV)/bin/mstore --store $(DEMO)/store find kind:image --json --limit 1 | $(PY) -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"][:10])'); \
+		echo "\$$ mstore show $$id"; $(VENV)/bin/mstore --store $(DEMO)/store show $$id
+	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
+
+bench: venv
+	$(PY) -m tests.benchmarks
+
+clean:
+	rm -rf build $(VENV)

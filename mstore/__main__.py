@@ -1,0 +1,3 @@
+from mstore.cli.main import main
+
+main()

@@ -1,0 +1,279 @@
+"""``mstore add``: walk, skip unchanged, hash + probe the rest on both cores, record.
+
+Per file the decision is made from the index alone: a path whose (size,
+mtime_ns, inode) match what the index holds is unchanged and costs one stat.
+Everything else is hashed and probed in worker processes while this process
+writes records. Order of effects: segment (durable) -> index -> hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from mstore.catalog.fileinfo import FileJob, FileResult, process, process_batch
+from mstore.catalog.ignore import IgnoreRules
+from mstore.catalog.walk import WalkError, walk, walk_one
+from mstore.errors import UsageError
+from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen
+from mstore.store.index import PathState
+from mstore.store.store import RecordWriter, Store
+
+INLINE_MAX = 48  # fewer files than this are hashed in-process (a pool costs ~0.3 s to start)
+BATCH_FILES = 24
+BATCH_BYTES = 32 << 20
+
+
+@dataclass
+class AddSummary:
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    missing: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    bytes_hashed: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    new_assets: list[str] = field(default_factory=list)  # new or changed content, for hooks
+
+    def line(self) -> str:
+        s = (f"{self.new} new, {self.changed} changed, {self.moved} moved, {self.missing} missing, "
+             f"{self.unchanged} unchanged, {self.errors} errors")
+        return s + (" (interrupted)" if self.interrupted else "")
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("new", "changed", "moved", "missing", "unchanged",
+                                               "errors", "bytes_hashed", "seconds", "interrupted")}
+
+
+@dataclass
+class Target:
+    """One scope to catalog: a root name, its path on this machine, and a subdirectory."""
+
+    root: str
+    root_path: Path
+    sub: bytes = b""  # relative to root_path; b"" = the whole root
+
+
+Progress = Callable[[int, int, int], None]  # (files hashed, files to hash, bytes hashed)
+
+
+def resolve_targets(store: Store, paths: Iterable[Path]) -> list[Target]:
+    paths = list(paths)
+    if not paths:
+        if not store.config.roots:
+            raise UsageError("no archive roots configured; pass a PATH or add one in config.toml")
+        return [Target(name, p) for name, p in store.config.roots.items()]
+    out = []
+    for p in paths:
+        if not p.exists() and not p.is_symlink():
+            raise UsageError(f"{p}: no such file or directory")
+        hit = store.config.root_for(p)
+        if hit is None:
+            raise UsageError(f"{p} is not under an archive root of this store "
+                             f"(roots: {', '.join(map(str, store.config.roots.values())) or 'none'})")
+        name, root = hit
+        rel = os.fsencode(Path(p).resolve().relative_to(root))
+        out.append(Target(name, root, b"" if rel == b"." else rel))
+    return out
+
+
+class Adder:
+    def __init__(self, store: Store, writer: RecordWriter, *, workers: int | None = None,
+                 progress: Progress | None = None) -> None:
+        self.store = store
+        self.writer = writer
+        self.workers = workers or min(2, os.cpu_count() or 1)
+        self.progress = progress
+        self.rules = IgnoreRules(store.config.ignore)
+        self.summary = AddSummary()
+        self._recorded: set[str] = set()  # assets recorded during this add
+
+    # -- the whole add ----------------------------------------------------------
+    def run(self, targets: list[Target]) -> AddSummary:
+        """Walk every target; record what changed."""
+        return self._session([t.root for t in targets],
+                             lambda: [self._add_target(t) for t in targets])
+
+    def run_files(self, root: str, root_path: Path, rels: list[bytes]) -> AddSummary:
+        """Catalog just these paths of one root (the watcher's batches): each is new,
+        changed, unchanged, gone, or a directory to walk."""
+        return self._session([root], lambda: self._add_files(root, root_path, rels))
+
+    def _session(self, roots: list[str], body: Callable[[], object]) -> AddSummary:
+        self.summary = AddSummary()
+        self._recorded = set()
+        t0 = time.monotonic()
+        started = int(time.time() * 1000)
+        try:
+            body()
+        except KeyboardInterrupt:
+            self.summary.interrupted = True
+        s = self.summary
+        s.seconds = round(time.monotonic() - t0, 3)
+        self.writer.append(AddFinished(
+            hlc=self.writer.now(), roots=sorted(set(roots)), started_ms=started,
+            finished_ms=int(time.time() * 1000), new=s.new, changed=s.changed, moved=s.moved,
+            missing=s.missing, unchanged=s.unchanged, errors=s.errors, interrupted=s.interrupted))
+        self.writer.flush()
+        return s
+
+    def _add_files(self, root: str, root_path: Path, rels: list[bytes]) -> None:
+        for rel in sorted(set(rels)):
+            if os.path.isdir(os.path.join(os.fsencode(root_path), rel)):
+                self._add_target(Target(root, root_path, rel))
+            else:
+                self._add_target(Target(root, root_path, rel), single=True)
+
+    def _add_target(self, t: Target, *, single: bool = False) -> None:
+        idx = self.store.index
+        root_b = os.fsencode(t.root_path)
+        prefix = t.sub + b"/" if t.sub else b""
+        # what the index knows under this scope
+        known: dict[bytes, PathState] = {}
+        known_errors: dict[bytes, str] = {}
+        with idx.read() as txn:
+            for _r, path, st in idx.iter_paths(txn, t.root):
+                if st.present and (not t.sub or path == t.sub
+                                   or (not single and path.startswith(prefix))):
+                    known[path] = st
+            for r, path, err in idx.iter_errors(txn):
+                if r == t.root and (not t.sub or path == t.sub
+                                    or (not single and path.startswith(prefix))):
+                    known_errors[path] = err.reason
+        seen: set[bytes] = set()
+        failed_dirs: list[bytes] = []
+        jobs: list[FileJob] = []
+        store_real = os.fsencode(os.path.realpath(self.store.root))
+        abs_sub = os.path.join(root_b, t.sub)
+        if t.sub and (single or not os.path.isdir(abs_sub)):
+            items = walk_one(root_b, t.sub, self.rules) if os.path.lexists(abs_sub) else []
+        else:
+            items = walk(root_b, t.sub, self.rules, frozenset({store_real}))
+        for item in items:
+            seen.add(item.rel)
+            if isinstance(item, WalkError):
+                if item.is_dir:
+                    failed_dirs.append(item.rel + b"/")
+                self._error(t.root, item.rel, item.reason, item.detail, known_errors)
+                continue
+            old = known.get(item.rel)
+            if (old is not None and old.size == item.size and old.mtime_ns == item.mtime_ns
+                    and old.inode == item.inode and item.rel not in known_errors):
+                self.summary.unchanged += 1
+                continue
+            jobs.append(FileJob(os.path.join(root_b, item.rel), item.rel, item.size,
+                                item.mtime_ns, item.inode))
+        results = self._hash_all(jobs)
+        appeared: dict[str, list[bytes]] = {}
+        for res in results:
+            if res.reason:
+                self._error(t.root, res.rel, res.reason, res.detail, known_errors)
+                continue
+            self._record_result(t.root, res, known.get(res.rel), appeared)
+        # paths the index knew that are gone now
+        gone_assets: set[str] = set()
+        for path, st in known.items():
+            if path in seen or any(path.startswith(d) for d in failed_dirs):
+                continue
+            self.writer.append(PathGone(hlc=self.writer.now(), root=t.root, path=path,
+                                        asset=st.asset))
+            gone_assets.add(st.asset)
+        for aid in gone_assets:
+            if aid in appeared:
+                self.summary.moved += 1
+                self.summary.new -= sum(1 for _ in appeared[aid])
+            else:
+                self.summary.missing += 1
+
+    def _error(self, root: str, rel: bytes, reason: str, detail: str,
+               known_errors: dict[bytes, str]) -> None:
+        self.summary.errors += 1
+        if known_errors.get(rel) == reason:
+            return  # same error as last time: nothing new to record
+        self.writer.append(PathError(hlc=self.writer.now(), root=root, path=rel, reason=reason,
+                                     detail=detail))
+
+    def _record_result(self, root: str, res: FileResult, old: PathState | None,
+                       appeared: dict[str, list[bytes]]) -> None:
+        assert res.meta is not None
+        w = self.writer
+        is_new_content = res.asset not in self._recorded and self._unknown_asset(res.asset)
+        if is_new_content:
+            w.append(AssetRecorded(hlc=w.now(), id=res.asset, size=res.size, meta=res.meta))
+            self._recorded.add(res.asset)
+            self.summary.new_assets.append(res.asset)
+        w.append(PathSeen(hlc=w.now(), root=root, path=res.rel, asset=res.asset, size=res.size,
+                          mtime_ns=res.mtime_ns, inode=res.inode))
+        if old is None:
+            self.summary.new += 1
+            appeared.setdefault(res.asset, []).append(res.rel)
+        elif old.asset != res.asset:
+            self.summary.changed += 1
+        else:
+            self.summary.unchanged += 1  # touched, same content
+
+    def _unknown_asset(self, aid: str) -> bool:
+        idx = self.store.index
+        with idx.read() as txn:
+            return idx.asset(txn, aid) is None
+
+    # -- hashing on all cores --------------------------------------------------
+    def _hash_all(self, jobs: list[FileJob]) -> Iterable[FileResult]:
+        total = len(jobs)
+        done = 0
+        hashed = 0
+        if total < INLINE_MAX or self.workers <= 1:
+            for job in jobs:
+                res = process(job)
+                done += 1
+                hashed += res.size
+                self.summary.bytes_hashed += res.size
+                if self.progress:
+                    self.progress(done, total, hashed)
+                yield res
+            return
+        batches = _batches(jobs)
+        # forkserver: the children never inherit this process's LMDB environment
+        ctx = get_context("forkserver")
+        with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+            pending: set[Future[list[FileResult]]] = set()
+            it = iter(batches)
+            for batch in it:
+                pending.add(pool.submit(process_batch, batch))
+                if len(pending) >= self.workers * 3:
+                    break
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    for res in fut.result():
+                        done += 1
+                        hashed += res.size
+                        self.summary.bytes_hashed += res.size
+                        yield res
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(process_batch, nxt))
+                if self.progress:
+                    self.progress(done, total, hashed)
+
+
+def _batches(jobs: list[FileJob]) -> list[list[FileJob]]:
+    out: list[list[FileJob]] = []
+    cur: list[FileJob] = []
+    size = 0
+    for j in jobs:
+        cur.append(j)
+        size += j.size
+        if len(cur) >= BATCH_FILES or size >= BATCH_BYTES:
+            out.append(cur)
+            cur, size = [], 0
+    if cur:
+        out.append(cur)
+    return out

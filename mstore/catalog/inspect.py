@@ -1,0 +1,145 @@
+"""Read-side views of the catalog used by ``show``: resolve a target, describe an asset."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import msgspec
+
+from mstore.errors import UsageError
+from mstore.query.snapshot import SIDECAR_EXTS, _stem
+from mstore.store.store import Store
+
+HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
+
+
+class PathTarget(msgspec.Struct):
+    root: str
+    path: bytes
+
+
+def resolve(store: Store, target: str) -> str | PathTarget:
+    """An asset id from a full id, a unique id prefix (>= 4 hex digits), a file on disk
+    under an archive root, or a catalog path ("root/rel/path" or "rel/path")."""
+    idx = store.index
+    with idx.read() as txn:
+        if HEX_RE.match(target):
+            hits = idx.assets_with_prefix(txn, target.lower(), limit=2)
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise UsageError(f"ambiguous id prefix '{target}': matches {hits[0][:12]}, "
+                                 f"{hits[1][:12]}, ...")
+        p = Path(target)
+        if os.path.lexists(p):
+            hit = store.config.root_for(p.parent.resolve() / p.name)
+            if hit is not None:
+                name, root = hit
+                rel = os.fsencode((p.parent.resolve() / p.name).relative_to(root))
+                return _path_target(store, name, rel)
+        raw = os.fsencode(target)
+        for name in store.config.roots:
+            if raw.startswith(name.encode() + b"/"):
+                return _path_target(store, name, raw[len(name) + 1:])
+        for name in store.config.roots:
+            st = idx.path_state(txn, name, raw)
+            if st is not None or idx.error_at(txn, name, raw) is not None:
+                return _path_target(store, name, raw)
+    raise UsageError(f"'{target}' is not an asset id, id prefix or cataloged path")
+
+
+def _path_target(store: Store, root: str, rel: bytes) -> str | PathTarget:
+    idx = store.index
+    with idx.read() as txn:
+        st = idx.path_state(txn, root, rel)
+        if st is not None and st.present:
+            return st.asset
+        if st is None and idx.error_at(txn, root, rel) is None:
+            raise UsageError(f"{os.fsdecode(root.encode() + b'/' + rel)} is not in the catalog "
+                             "(run 'mstore add')")
+    return PathTarget(root, rel)
+
+
+def _history(idx, txn, root: str, rel: bytes) -> list[dict]:  # noqa: ANN001
+    """A path's events, oldest first; a re-sighting of the same content (a touch) is folded."""
+    out: list[dict] = []
+    for h, m, e in idx.path_history(txn, root, rel):
+        if out and e.event == "seen" and out[-1]["event"] == "seen" and out[-1]["asset"] == e.asset:
+            continue
+        out.append({"hlc": h, "machine": m, "event": e.event, "asset": e.asset or None,
+                    "detail": e.detail or None})
+    return out
+
+
+def describe_path(store: Store, t: PathTarget) -> dict:
+    """A path that holds no current asset: its error and history."""
+    idx = store.index
+    with idx.read() as txn:
+        err = idx.error_at(txn, t.root, t.path)
+        hist = _history(idx, txn, t.root, t.path)
+    return {
+        "root": t.root,
+        "path": t.path,
+        "error": {"reason": err.reason, "detail": err.detail, "hlc": err.hlc} if err else None,
+        "history": hist,
+    }
+
+
+def describe_asset(store: Store, aid: str) -> dict:
+    idx = store.index
+    with idx.read() as txn:
+        info = idx.asset(txn, aid)
+        if info is None:
+            raise UsageError(f"no asset {aid}")
+        paths = []
+        errors = []
+        for root, rel in sorted(idx.asset_path_keys(txn, aid)):
+            st = idx.path_state(txn, root, rel)
+            current = bool(st and st.present and st.asset == aid)
+            hist = _history(idx, txn, root, rel)
+            paths.append({"root": root, "path": rel, "current": current, "history": hist})
+            err = idx.error_at(txn, root, rel)
+            if err and current:
+                errors.append({"root": root, "path": rel, "reason": err.reason,
+                               "detail": err.detail})
+        related = _related(store, txn, [(p["root"], p["path"]) for p in paths if p["current"]],
+                           aid)
+    meta = msgspec.to_builtins(info.meta)
+    if info.meta.error:
+        errors.insert(0, {"reason": "probe", "detail": info.meta.error})
+    return {
+        "id": aid,
+        "kind": info.meta.kind,
+        "mime": info.meta.mime,
+        "size": info.size,
+        "first_seen_hlc": info.first_hlc,
+        "missing": not any(p["current"] for p in paths),
+        "meta": meta,
+        "paths": paths,
+        "errors": errors,
+        "related": related,
+    }
+
+
+def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: str) -> list[dict]:
+    """Sidecars and Live Photo partners: files of the same stem in the same directory."""
+    idx = store.index
+    out = []
+    seen: set[tuple[str, bytes]] = set()
+    for root, rel in current:
+        d = os.path.dirname(rel)
+        stem = _stem(rel)
+        prefix = (d + b"/") if d else b""
+        for r, p, st in idx.iter_paths(txn, root, prefix):  # type: ignore[arg-type]
+            if b"/" in p[len(prefix):]:
+                continue
+            if p == rel or not st.present or _stem(p) != stem or (r, p) in seen:
+                continue
+            seen.add((r, p))
+            ext = os.path.splitext(p)[1].lower()
+            rel_kind = "sidecar" if ext in SIDECAR_EXTS else "live-pair" if st.asset != aid else "copy"
+            out.append({"relation": rel_kind, "root": r, "path": p, "asset": st.asset})
+    return out
+

@@ -1,0 +1,149 @@
+"""Walk an archive root without ever leaving it or writing to it.
+
+Works on bytes paths so names that are not valid UTF-8 survive exactly.
+Directory symlinks are never followed (no loops, no duplicates); a file symlink
+is cataloged only when its target is a regular file inside the same root.
+Everything that cannot be cataloged is yielded as a ``WalkError`` with a
+stable reason, never raised.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mstore.catalog.ignore import IgnoreRules
+
+
+@dataclass(slots=True)
+class WalkFile:
+    rel: bytes  # path relative to the root, b"/"-separated
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+@dataclass(slots=True)
+class WalkError:
+    rel: bytes
+    reason: str
+    detail: str = ""
+    is_dir: bool = False  # a directory we could not list: its old children are not "missing"
+
+
+def _oserror_detail(e: OSError) -> str:
+    return f"{errno.errorcode.get(e.errno or 0, 'E?')}: {e.strerror}"
+
+
+def _inside(root_real: bytes, target: bytes) -> bool:
+    return target == root_real or target.startswith(root_real.rstrip(b"/") + b"/")
+
+
+def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
+         skip_dirs: frozenset[bytes] = frozenset()) -> Iterator[WalkFile | WalkError]:
+    """Yield every catalogable file (and every error) under ``root/start``.
+
+    ``skip_dirs`` are absolute real paths never entered (e.g. the store itself).
+    """
+    root_real = os.path.realpath(root)
+    stack = [start.strip(b"/")]
+    while stack:
+        rel_dir = stack.pop()
+        abs_dir = os.path.join(root, rel_dir) if rel_dir else root
+        try:
+            with os.scandir(abs_dir) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            reason = "unreadable-dir" if e.errno in (errno.EACCES, errno.EPERM) else "dir-error"
+            yield WalkError(rel_dir, reason, _oserror_detail(e), is_dir=True)
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            rel = rel_dir + b"/" + name if rel_dir else name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as e:
+                yield WalkError(rel, "stat-error", _oserror_detail(e))
+                continue
+            mode = st.st_mode
+            if stat.S_ISDIR(mode):
+                if rules and rules.ignores_dir(name):
+                    continue
+                if os.path.join(root_real, rel) in skip_dirs:
+                    continue
+                subdirs.append(rel)
+            elif stat.S_ISREG(mode):
+                if rules and rules.ignores_file(name):
+                    continue
+                yield WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
+            elif stat.S_ISLNK(mode):
+                if rules and rules.ignores_file(name):
+                    continue
+                yield _symlink(root_real, rel, entry.path)
+            elif stat.S_ISFIFO(mode):
+                yield WalkError(rel, "fifo", "named pipe: not a file")
+            elif stat.S_ISSOCK(mode):
+                yield WalkError(rel, "socket", "socket: not a file")
+            else:
+                yield WalkError(rel, "device", "device node: not a file")
+        stack.extend(reversed(subdirs))
+
+
+def _symlink(root_real: bytes, rel: bytes, abs_path: bytes) -> WalkFile | WalkError:
+    try:
+        target = os.readlink(abs_path)
+    except OSError as e:
+        return WalkError(rel, "symlink-error", _oserror_detail(e))
+    try:
+        real = os.path.realpath(abs_path, strict=True)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return WalkError(rel, "symlink-loop", f"-> {os.fsdecode(target)}")
+        return WalkError(rel, "broken-symlink", f"-> {os.fsdecode(target)}")
+    if not _inside(root_real, real):
+        return WalkError(rel, "symlink-outside", f"-> {os.fsdecode(target)} (not followed)")
+    try:
+        st = os.stat(real)
+    except OSError as e:
+        return WalkError(rel, "broken-symlink", _oserror_detail(e))
+    if stat.S_ISDIR(st.st_mode):
+        return WalkError(rel, "symlink-dir", f"-> {os.fsdecode(target)} (directory links are "
+                         "not followed)")
+    if not stat.S_ISREG(st.st_mode):
+        return WalkError(rel, "symlink-special", f"-> {os.fsdecode(target)}")
+    return WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def walk_one(root: bytes, rel: bytes, rules: IgnoreRules | None = None
+             ) -> list[WalkFile | WalkError]:
+    """The walk result for a single path (a file, link or special file), honouring ignores."""
+    name = os.path.basename(rel)
+    if rules and rules.ignores_file(name):
+        return []
+    # an ignored directory anywhere above the path hides it too
+    parts = rel.split(b"/")[:-1]
+    if rules and any(rules.ignores_dir(p) for p in parts):
+        return []
+    abs_path = os.path.join(root, rel)
+    try:
+        st = os.lstat(abs_path)
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        return [WalkError(rel, "stat-error", _oserror_detail(e))]
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return [WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)]
+    if stat.S_ISLNK(mode):
+        return [_symlink(os.path.realpath(root), rel, abs_path)]
+    if stat.S_ISFIFO(mode):
+        return [WalkError(rel, "fifo", "named pipe: not a file")]
+    if stat.S_ISSOCK(mode):
+        return [WalkError(rel, "socket", "socket: not a file")]
+    if stat.S_ISDIR(mode):
+        return []
+    return [WalkError(rel, "device", "device node: not a file")]

@@ -1,0 +1,132 @@
+"""Cataloging: ``add`` (and ``watch``, in watch_cmd)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from mstore.cli.main import Context, store_option
+
+
+class ProgressLine:
+    """One self-rewriting stderr line, only on a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.t0 = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, nbytes: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.2 and done < total):
+            return
+        self._last = now
+        rate = done / max(now - self.t0, 1e-6)
+        width = 30
+        filled = int(width * done / total) if total else width
+        eta = (total - done) / rate if rate > 0 else 0
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files, "
+                         f"{nbytes / 1e6:.0f} MB, {rate:.0f} files/s, ETA {eta:.0f}s \x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
+              help="Worker processes for hashing/probing (default: 2 or the core count).")
+@store_option
+@click.pass_obj
+def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None) -> None:
+    """Catalog PATHS (default: every archive root): new, changed, moved and missing files."""
+    from mstore.catalog.add import Adder, resolve_targets
+    from mstore.hooks import run_pre_hook
+    from mstore.query.snapshot import refresh
+
+    store = obj.store()
+    targets = resolve_targets(store, paths)
+    run_pre_hook(store.layout.hooks, "pre-add", store.root,
+                 [str(t.root_path / t.sub.decode("utf-8", "surrogateescape")) for t in targets])
+    progress = ProgressLine()
+    with store.lock():
+        adder = Adder(store, store.writer(), workers=jobs, progress=progress)
+        try:
+            summary = adder.run(targets)
+        finally:
+            progress.close()
+        refresh(store.index)
+    _post_add(store, summary.new_assets)
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json(summary.as_dict())
+    else:
+        click.echo(f"{summary.line()} in {summary.seconds:.1f}s")
+    if summary.interrupted:
+        raise click.exceptions.Exit(130)
+
+
+def _post_add(store, new_assets: list[str]) -> None:  # noqa: ANN001
+    """Run the post-add hook with the new/changed asset ids; report, never fail, on error."""
+    from mstore.hooks import run_hook
+
+    if not new_assets:
+        return
+    res = run_hook(store.layout.hooks, "post-add", store.root,
+                   stdin="".join(a + "\n" for a in new_assets))
+    if res.ran:
+        sys.stderr.write(res.output)
+        if res.returncode != 0:
+            click.echo(f"mstore: post-add hook failed (exit {res.returncode}); "
+                       "the catalog is saved", err=True)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rescan", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds between full reconciling scans.")
+@click.option("--polling", is_flag=True, help="Poll instead of using inotify.")
+@click.option("--duration", type=float, default=None, hidden=True,
+              help="Stop after this many seconds (for tests and benchmarks).")
+@store_option
+@click.pass_obj
+def watch(obj: Context, paths: tuple[Path, ...], rescan: float, polling: bool,
+          duration: float | None) -> None:
+    """Catalog new and changed files under PATHS as they appear (Ctrl-C stops)."""
+    import signal
+
+    from mstore.catalog.add import Adder, resolve_targets
+    from mstore.catalog.watch import Watcher
+
+    store = obj.store()
+    targets = resolve_targets(store, paths)
+    with store.lock():
+        adder = Adder(store, store.writer())
+
+        def report(s) -> None:  # noqa: ANN001
+            if s.new or s.changed or s.moved or s.missing or s.errors:
+                click.echo(f"{time.strftime('%H:%M:%S')} {s.line()}")
+                sys.stdout.flush()
+            _post_add(store, s.new_assets)
+
+        w = Watcher(store, adder, targets, rescan=rescan, polling=polling, on_batch=report)
+        signal.signal(signal.SIGTERM, lambda *_: w.stop())
+        click.echo(f"watching {', '.join(str(t.root_path / t.sub.decode('utf-8', 'replace')) for t in targets)}"
+                   " (Ctrl-C to stop)")
+        sys.stdout.flush()
+        try:
+            w.run(duration=duration)
+        except KeyboardInterrupt:
+            w.stop()
+        click.echo(f"stopped ({w.state.backend}, {w.state.batches} batches)")
+
+
+COMMANDS = [add, watch]

@@ -1,0 +1,95 @@
+"""``mstore``: the entry point. Commands live in one module per area and register here.
+
+Only click and mstore's light modules are imported at start; each command imports
+what it needs when it runs, so ``mstore status`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mstore import __version__
+from mstore.errors import MstoreError
+
+
+class Context:
+    """Per-invocation state: where the store is, opened on first use."""
+
+    def __init__(self, store_dir: Path | None = None) -> None:
+        self.store_dir = store_dir
+        self._store = None
+
+    def store(self):  # noqa: ANN201 - returns mstore.store.store.Store, imported lazily
+        if self._store is None:
+            from mstore.store.store import Store
+
+            self._store = Store.discover(self.store_dir)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def store_option(f):  # noqa: ANN001, ANN201
+    """``--store DIR`` on a command (overrides the one before the command name)."""
+
+    def set_store(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+        if value is not None:
+            ctx.ensure_object(Context).store_dir = value
+
+    return click.option("--store", "store_dir", type=click.Path(path_type=Path), default=None,
+                        expose_value=False, callback=set_store, is_eager=True,
+                        help="The store directory (default: nearest .mstore upwards, or "
+                             "$MSTORE_DIR).")(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--store", "store_dir", type=click.Path(path_type=Path), default=None,
+              envvar="MSTORE_DIR", help="The store directory (default: nearest .mstore upwards).")
+@click.version_option(__version__, prog_name="mstore")
+@click.pass_context
+def cli(ctx: click.Context, store_dir: Path | None) -> None:
+    """mstore: catalog a read-only media archive and keep what is learned about it."""
+    obj = ctx.ensure_object(Context)
+    if obj.store_dir is None:
+        obj.store_dir = store_dir
+    ctx.call_on_close(obj.close)
+
+
+def _register() -> None:
+    from mstore.cli import catalog_cmds, read_cmds, store_cmds
+
+    for mod in (store_cmds, catalog_cmds, read_cmds):
+        for cmd in mod.COMMANDS:
+            cli.add_command(cmd)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="mstore", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except MstoreError as e:
+        render = getattr(e, "render", None)
+        click.echo(f"mstore: {render() if render else e.message}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    sys.exit(0)

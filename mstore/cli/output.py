@@ -1,0 +1,69 @@
+"""Rendering for people and for scripts.
+
+Human output quotes unusual paths like git does (C-style, in double quotes) so a
+name with a newline or an escape sequence cannot forge lines on a terminal.
+JSON output is one stable object shape per command (documented in docs/cli.md);
+bytes that are not UTF-8 appear as ``\\xNN`` escapes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import msgspec
+
+_SAFE = {i for i in range(0x20, 0x7F)} - {ord('"'), ord("\\")}
+_ESC = {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r", ord('"'): '\\"', ord("\\"): "\\\\"}
+
+
+def path_text(path: bytes) -> str:
+    """A path for JSON: UTF-8 decoded, undecodable bytes as \\xNN."""
+    return path.decode("utf-8", "backslashreplace")
+
+
+def quote_path(path: bytes) -> str:
+    """A path for a terminal: as is when plain, else C-quoted."""
+    try:
+        text = path.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.isprintable() and '"' not in text and "\\" not in text:
+        return text
+    out = []
+    for ch in path.decode("utf-8", "surrogateescape"):
+        o = ord(ch)
+        if o in _ESC:
+            out.append(_ESC[o])
+        elif 0xDC80 <= o <= 0xDCFF:  # an undecodable byte
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def human_size(n: int) -> str:
+    x = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(x) < 1000 or unit == "TB":
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
+        x /= 1000
+    return f"{n} B"
+
+
+def ms_time(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def hlc_time(hlc: int) -> str:
+    return ms_time(hlc >> 16)
+
+
+def emit_json(obj: object) -> None:
+    sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
+
+
+def emit_json_pretty(obj: object) -> None:
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(obj).decode(), indent=2) + "\n")

@@ -1,0 +1,108 @@
+"""Store maintenance: ``init``, ``fsck``, ``reindex``, ``unlock``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mstore.cli.main import Context, store_option
+from mstore.errors import EXIT_DAMAGED
+
+
+@click.command()
+@click.option("--store", "store_dir", type=click.Path(path_type=Path), default=None,
+              help="Where to create the store (default: ./.mstore).")
+@click.argument("archive_roots", nargs=-1, type=click.Path(exists=True, file_okay=False,
+                                                           path_type=Path))
+@click.pass_obj
+def init(obj: Context, store_dir: Path | None, archive_roots: tuple[Path, ...]) -> None:
+    """Create a store. ARCHIVE_ROOTS default to the current directory."""
+    from mstore.hooks import install_samples
+    from mstore.store.layout import STORE_DIRNAME
+    from mstore.store.store import Store
+
+    target = store_dir or obj.store_dir or Path.cwd() / STORE_DIRNAME
+    roots = list(archive_roots) or [Path.cwd()]
+    store = Store.init(target, roots)
+    samples = install_samples(store.layout.hooks)
+    _ = store.index  # create local/index now, so a bad (network) filesystem fails early
+    store.close()
+    click.echo(f"Initialized empty mstore store in {store.root}")
+    for name, path in store.config.roots.items():
+        click.echo(f"  root {name} = {path}")
+    if samples:
+        click.echo(f"  sample hooks: {', '.join(s + '.sample' for s in samples)}")
+
+
+@click.command()
+@click.option("--full", is_flag=True, help="Also rehash every object.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@store_option
+@click.pass_obj
+def fsck(obj: Context, full: bool, as_json: bool) -> None:
+    """Check the store; quarantine damaged segments/objects. Exit 5 on damage."""
+    from mstore.store.fsck import fsck as run_fsck
+
+    store = obj.store()
+    with store.lock():
+        report = run_fsck(store, full=full)
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json({"clean": report.clean, "segments": report.segments,
+                   "objects": report.objects, "packs": report.packs,
+                   "temp_removed": report.temp_removed, "problems": report.problems,
+                   "quarantined": report.quarantined})
+    else:
+        click.echo(f"checked {report.segments} segments, {report.objects} objects "
+                   f"in {report.packs} packs{' (full rehash)' if full else ''}")
+        if report.temp_removed:
+            click.echo(f"removed {report.temp_removed} temp files left by interrupted writers")
+        for p in report.problems:
+            click.echo(f"damage: {p}")
+        for q in report.quarantined:
+            click.echo(f"quarantined: {q} -> local/quarantine/")
+        click.echo("clean" if report.clean else f"{len(report.problems)} problems")
+    if not report.clean:
+        raise click.exceptions.Exit(EXIT_DAMAGED)
+
+
+@click.command()
+@store_option
+@click.pass_obj
+def reindex(obj: Context) -> None:
+    """Rebuild the local index from objects and records."""
+    from mstore.query.snapshot import refresh
+    from mstore.store.fsck import reindex as run_reindex
+
+    store = obj.store()
+    with store.lock():
+        n = run_reindex(store)
+        refresh(store.index)
+    click.echo(f"reindexed {n} segments")
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Remove the lock even if its holder looks alive.")
+@store_option
+@click.pass_obj
+def unlock(obj: Context, force: bool) -> None:
+    """Remove a write lock left by a process that is gone."""
+    from mstore.store.locks import holder_alive
+
+    store = obj.store()
+    lock = store.lock()
+    info = lock.read_holder()
+    if not info:
+        click.echo("not locked")
+        return
+    if holder_alive(info) and not force:
+        raise click.ClickException(
+            f"held by pid {info.get('pid')} on {info.get('host')}, which looks alive; "
+            "use --force if you are sure")
+    lock.path.unlink(missing_ok=True)
+    click.echo(f"removed lock of pid {info.get('pid')} on {info.get('host')}")
+
+
+COMMANDS = [init, fsck, reindex, unlock]

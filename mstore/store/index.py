@@ -1,0 +1,327 @@
+"""The local LMDB index: a cache of the records, rebuilt by ``mstore reindex``.
+
+Never truth: everything here is derived from record segments, so losing
+``local/index`` loses nothing. Applying a record is idempotent and
+order-independent (latest hlc wins per path; history is keyed by hlc), so
+segments can arrive in any order, e.g. from another machine after a sync.
+
+Databases (keys are bytes; ``pk`` = root name + b"\\0" + relative path)::
+
+    meta         b"schema", b"data_gen", b"table_gen", b"last_add", b"clock" (max hlc seen)
+    segments     b"<machine>/<seq>" -> b"" once applied
+    assets       asset id (32 bytes) -> msgpack AssetRecorded
+    paths        pk -> msgpack PathState (current claim about the path)
+    asset_paths  asset id + pk -> b""       every path an asset was ever seen at
+    history      pk + b"\\0" + hlc (8 bytes) + machine -> msgpack HistoryEvent
+    errors       pk -> msgpack ErrorState
+    table        b"table" -> CatalogTable bytes; b"stats" -> msgpack stats
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import lmdb
+import msgspec
+
+from mstore.errors import StoreDamagedError, UsageError
+from mstore.model.meta import Meta
+from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen, Record
+from mstore.store.fsutil import is_network_fs
+
+INDEX_SCHEMA = 1
+DBS = ("meta", "segments", "assets", "paths", "asset_paths", "history", "errors", "table")
+INITIAL_MAP = 1 << 30  # grows by doubling on MapFullError
+
+
+class PathState(msgspec.Struct, array_like=True):
+    asset: str
+    size: int
+    mtime_ns: int
+    inode: int
+    hlc: int
+    present: bool
+
+
+class HistoryEvent(msgspec.Struct, array_like=True):
+    event: str  # "seen" | "gone" | "error"
+    asset: str  # "" for an error
+    detail: str = ""
+
+
+class ErrorState(msgspec.Struct, array_like=True):
+    reason: str
+    detail: str
+    hlc: int
+
+
+class AssetInfo(msgspec.Struct, array_like=True):
+    id: str
+    size: int
+    meta: Meta
+    first_hlc: int
+
+
+def pk(root: str, path: bytes) -> bytes:
+    return root.encode() + b"\0" + path
+
+
+def split_pk(key: bytes) -> tuple[str, bytes]:
+    root, _, path = bytes(key).partition(b"\0")
+    return root.decode(), path
+
+
+_enc = msgspec.msgpack.Encoder()
+_dec_path = msgspec.msgpack.Decoder(PathState)
+_dec_hist = msgspec.msgpack.Decoder(HistoryEvent)
+_dec_err = msgspec.msgpack.Decoder(ErrorState)
+_dec_asset = msgspec.msgpack.Decoder(AssetInfo)
+_dec_add = msgspec.msgpack.Decoder(AddFinished)
+
+
+class Index:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        if is_network_fs(path):
+            raise UsageError(
+                f"{path} is on a network filesystem; LMDB needs a local disk. "
+                "Keep the store's local/ on a local disk (see docs/format.md)."
+            )
+        self.path = path
+        self._pid = os.getpid()
+        try:
+            self.env = lmdb.open(
+                str(path), map_size=INITIAL_MAP, max_dbs=len(DBS) + 4, max_readers=1024,
+                subdir=True, readahead=False, lock=True,
+            )
+        except lmdb.Error as e:
+            raise StoreDamagedError(f"cannot open index {path}: {e}; run 'mstore reindex'") from e
+        self.env.reader_check()  # clear reader slots of dead processes
+        self.db = {name: self.env.open_db(name.encode()) for name in DBS}
+        with self.write() as txn:
+            schema = txn.get(b"schema", db=self.db["meta"])
+            if schema is None:
+                txn.put(b"schema", str(INDEX_SCHEMA).encode(), db=self.db["meta"])
+            elif int(schema) != INDEX_SCHEMA:
+                raise StoreDamagedError("index schema differs from this mstore; run 'mstore reindex'")
+
+    def close(self) -> None:
+        self.env.close()
+
+    # -- transactions with LMDB's growth rules -------------------------------
+    def _check_fork(self) -> None:
+        if os.getpid() != self._pid:
+            raise RuntimeError("an LMDB environment must not be used across fork()")
+
+    def read(self) -> lmdb.Transaction:
+        self._check_fork()
+        try:
+            return self.env.begin()
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)  # another process grew the map: adopt its size
+            return self.env.begin()
+
+    def write(self) -> lmdb.Transaction:
+        self._check_fork()
+        try:
+            return self.env.begin(write=True)
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)
+            return self.env.begin(write=True)
+
+    def grow(self) -> None:
+        self.env.set_mapsize(self.env.info()["map_size"] * 2)
+
+    def run_write(self, fn, *args):  # noqa: ANN001, ANN201 - small retry helper
+        """Run ``fn(txn, *args)`` in a write transaction, growing the map when full."""
+        while True:
+            try:
+                with self.write() as txn:
+                    return fn(txn, *args)
+            except lmdb.MapFullError:
+                self.grow()
+
+    # -- applying records -----------------------------------------------------
+    def is_applied(self, txn: lmdb.Transaction, seg_key: bytes) -> bool:
+        return txn.get(seg_key, db=self.db["segments"]) is not None
+
+    def apply_segment(self, seg_key: bytes, machine: str, records: list[Record]) -> bool:
+        """Apply one segment's records in one transaction; False if it was applied already."""
+
+        def do(txn: lmdb.Transaction) -> bool:
+            if self.is_applied(txn, seg_key):
+                return False
+            changed = False
+            for rec in records:
+                changed |= self._apply(txn, machine, rec)
+            txn.put(seg_key, b"", db=self.db["segments"])
+            top = max((r.hlc for r in records), default=0)
+            if top > self.meta_int(txn, b"clock"):
+                txn.put(b"clock", str(top).encode(), db=self.db["meta"])
+            if changed:
+                self._bump(txn, b"data_gen")
+            return True
+
+        return self.run_write(do)
+
+    def _bump(self, txn: lmdb.Transaction, key: bytes) -> None:
+        cur = txn.get(key, db=self.db["meta"])
+        txn.put(key, str(int(cur or 0) + 1).encode(), db=self.db["meta"])
+
+    def _history(self, txn: lmdb.Transaction, key: bytes, hlc: int, machine: str,
+                 ev: HistoryEvent) -> None:
+        hkey = key + b"\0" + struct.pack(">Q", hlc) + machine.encode()
+        txn.put(hkey, _enc.encode(ev), db=self.db["history"])
+
+    def _apply(self, txn: lmdb.Transaction, machine: str, rec: Record) -> bool:
+        db = self.db
+        if isinstance(rec, AssetRecorded):
+            aid = bytes.fromhex(rec.id)
+            old = txn.get(aid, db=db["assets"])
+            if old is not None and _dec_asset.decode(old).first_hlc <= rec.hlc:
+                return False
+            info = AssetInfo(rec.id, rec.size, rec.meta, rec.hlc)
+            txn.put(aid, _enc.encode(info), db=db["assets"])
+            return True
+        if isinstance(rec, PathSeen | PathGone):
+            key = pk(rec.root, rec.path)
+            seen = isinstance(rec, PathSeen)
+            self._history(txn, key, rec.hlc, machine,
+                          HistoryEvent("seen" if seen else "gone", rec.asset))
+            txn.put(bytes.fromhex(rec.asset) + key, b"", db=db["asset_paths"])
+            old = txn.get(key, db=db["paths"])
+            if old is not None and _dec_path.decode(old).hlc > rec.hlc:
+                return True
+            if seen:
+                st = PathState(rec.asset, rec.size, rec.mtime_ns, rec.inode, rec.hlc, True)
+            else:
+                prev = _dec_path.decode(old) if old is not None else None
+                st = PathState(rec.asset, prev.size if prev else 0, prev.mtime_ns if prev else 0,
+                               prev.inode if prev else 0, rec.hlc, False)
+            txn.put(key, _enc.encode(st), db=db["paths"])
+            err = txn.get(key, db=db["errors"])
+            if err is not None and _dec_err.decode(err).hlc < rec.hlc:
+                txn.delete(key, db=db["errors"])
+            return True
+        if isinstance(rec, PathError):
+            key = pk(rec.root, rec.path)
+            self._history(txn, key, rec.hlc, machine, HistoryEvent("error", "", rec.reason))
+            old = txn.get(key, db=db["errors"])
+            if old is not None and _dec_err.decode(old).hlc > rec.hlc:
+                return True
+            txn.put(key, _enc.encode(ErrorState(rec.reason, rec.detail, rec.hlc)), db=db["errors"])
+            return True
+        if isinstance(rec, AddFinished):
+            old = txn.get(b"last_add", db=db["meta"])
+            if old is None or _dec_add.decode(old).hlc < rec.hlc:
+                txn.put(b"last_add", _enc.encode(rec), db=db["meta"])
+            return False
+        return False
+
+    # -- reading --------------------------------------------------------------
+    def meta_int(self, txn: lmdb.Transaction, key: bytes) -> int:
+        return int(txn.get(key, db=self.db["meta"]) or 0)
+
+    def last_add(self, txn: lmdb.Transaction) -> AddFinished | None:
+        raw = txn.get(b"last_add", db=self.db["meta"])
+        return _dec_add.decode(raw) if raw is not None else None
+
+    def asset(self, txn: lmdb.Transaction, aid: str) -> AssetInfo | None:
+        raw = txn.get(bytes.fromhex(aid), db=self.db["assets"])
+        return _dec_asset.decode(raw) if raw is not None else None
+
+    def assets_with_prefix(self, txn: lmdb.Transaction, prefix: str, limit: int = 2) -> list[str]:
+        """Asset ids starting with the hex ``prefix`` (at most ``limit``)."""
+        lo = bytes.fromhex(prefix[: len(prefix) // 2 * 2])
+        out: list[str] = []
+        cur = txn.cursor(db=self.db["assets"])
+        if not cur.set_range(lo):
+            return out
+        for key in cur.iternext(values=False):
+            if not bytes(key).startswith(lo):
+                break
+            hexid = bytes(key).hex()
+            if hexid.startswith(prefix):
+                out.append(hexid)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def path_state(self, txn: lmdb.Transaction, root: str, path: bytes) -> PathState | None:
+        raw = txn.get(pk(root, path), db=self.db["paths"])
+        return _dec_path.decode(raw) if raw is not None else None
+
+    def iter_paths(self, txn: lmdb.Transaction, root: str | None = None, prefix: bytes = b""
+                   ) -> Iterator[tuple[str, bytes, PathState]]:
+        """Path states in key order; with ``root``, only that root's paths starting with
+        ``prefix``."""
+        cur = txn.cursor(db=self.db["paths"])
+        start = root.encode() + b"\0" + prefix if root is not None else b""
+        if not cur.set_range(start):
+            return
+        for key, val in cur:
+            if root is not None and not bytes(key).startswith(start):
+                break
+            r, p = split_pk(key)
+            yield r, p, _dec_path.decode(val)
+
+    def iter_assets(self, txn: lmdb.Transaction) -> Iterator[AssetInfo]:
+        for _, val in txn.cursor(db=self.db["assets"]):
+            yield _dec_asset.decode(val)
+
+    def iter_errors(self, txn: lmdb.Transaction) -> Iterator[tuple[str, bytes, ErrorState]]:
+        for key, val in txn.cursor(db=self.db["errors"]):
+            r, p = split_pk(key)
+            yield r, p, _dec_err.decode(val)
+
+    def error_at(self, txn: lmdb.Transaction, root: str, path: bytes) -> ErrorState | None:
+        raw = txn.get(pk(root, path), db=self.db["errors"])
+        return _dec_err.decode(raw) if raw is not None else None
+
+    def asset_path_keys(self, txn: lmdb.Transaction, aid: str) -> list[tuple[str, bytes]]:
+        raw = bytes.fromhex(aid)
+        cur = txn.cursor(db=self.db["asset_paths"])
+        out = []
+        if cur.set_range(raw):
+            for key in cur.iternext(values=False):
+                key = bytes(key)
+                if not key.startswith(raw):
+                    break
+                out.append(split_pk(key[32:]))
+        return out
+
+    def path_history(self, txn: lmdb.Transaction, root: str, path: bytes
+                     ) -> list[tuple[int, str, HistoryEvent]]:
+        """(hlc, machine, event) for one path, oldest first."""
+        start = pk(root, path) + b"\0"
+        cur = txn.cursor(db=self.db["history"])
+        out = []
+        if cur.set_range(start):
+            for key, val in cur:
+                key = bytes(key)
+                if not key.startswith(start):
+                    break
+                rest = key[len(start):]
+                if len(rest) < 8:
+                    continue
+                (hlc,) = struct.unpack(">Q", rest[:8])
+                out.append((hlc, rest[8:].decode(), _dec_hist.decode(val)))
+        return out
+
+    def counts(self, txn: lmdb.Transaction) -> dict[str, int]:
+        return {name: txn.stat(self.db[name])["entries"] for name in DBS}
+
+    def get_blob(self, txn: lmdb.Transaction, key: bytes) -> bytes | None:
+        raw = txn.get(key, db=self.db["table"])
+        return bytes(raw) if raw is not None else None
+
+    def put_blobs(self, blobs: dict[bytes, bytes], gen: int) -> None:
+        def do(txn: lmdb.Transaction) -> None:
+            for k, v in blobs.items():
+                txn.put(k, v, db=self.db["table"])
+            txn.put(b"table_gen", str(gen).encode(), db=self.db["meta"])
+
+        self.run_write(do)

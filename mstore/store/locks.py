@@ -1,0 +1,97 @@
+"""The store's write lock: one writer (add, watch, reindex, fsck) per store per machine.
+
+Mutual exclusion is an ``flock`` on ``local/locks/<name>.lock``: the kernel drops it
+when the holder dies, so a lock left by a killed process is taken over at once.
+The file also says who holds it (host, pid, process start time, command) so a
+refusal can name the holder, and ``mstore unlock`` can clear a lock whose holder
+is gone for good (e.g. a store on a disk that moved between machines).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from mstore.errors import StoreLockedError
+
+
+def _process_start(pid: int) -> str:
+    """Start time of ``pid`` in clock ticks since boot (distinguishes a reused pid)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat.rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def holder_alive(info: dict) -> bool:
+    if info.get("host") != socket.gethostname():
+        return True  # cannot tell for another host: assume alive
+    pid = int(info.get("pid", 0))
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    started = info.get("start", "")
+    return not started or _process_start(pid) == started
+
+
+class WriteLock:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def read_holder(self) -> dict:
+        try:
+            return json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            info = self.read_holder()
+            who = f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
+            cmd = info.get("command", "")
+            raise StoreLockedError(
+                f"store is locked by {who}" + (f" ({cmd})" if cmd else "")
+                + "; wait for it, or run 'mstore unlock' if that process is gone"
+            ) from None
+        info = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "start": _process_start(os.getpid()),
+            "since": time.time(),
+            "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200],
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> WriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,176 @@
+"""Write-once payloads named by their BLAKE3 hash.
+
+Large objects (>= LOOSE_MIN bytes) are loose files ``objects/ab/cd/<hex>``.
+Small ones are buffered and written together into packs,
+``objects/packs/<pack-hex>.pack``, laid out as (integers big-endian)::
+
+    magic        8 bytes  b"MSTPACK1"
+    entries      for each object: id (32 bytes) + length (8 bytes) + payload
+    directory    msgpack list of [id (bytes), offset of payload, length]
+    dir_len      8 bytes  length of the directory
+    checksum    32 bytes  BLAKE3 of everything before it
+
+A pack is named by the BLAKE3 of its whole content, so it describes and checks
+itself: a reader needs no other file to list or verify what it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import blake3
+import msgspec
+
+from mstore.errors import StoreDamagedError
+from mstore.store.fsutil import fsync_dir, write_once
+
+PACK_MAGIC = b"MSTPACK1"
+LOOSE_MIN = 1 << 20  # 1 MiB
+PACK_TARGET = 32 << 20  # flush a pack at 32 MiB (design range 16-64 MiB)
+
+
+def object_id(data: bytes) -> str:
+    return blake3.blake3(data).hexdigest()
+
+
+class ObjectStore:
+    def __init__(self, objects_dir: Path, tmp_dir: Path) -> None:
+        self.dir = objects_dir
+        self.tmp = tmp_dir
+        self._pending: dict[str, bytes] = {}
+        self._pending_size = 0
+        self._pack_dir_cache: dict[str, tuple[str, int, int]] | None = None
+
+    # -- writing --------------------------------------------------------------
+    def loose_path(self, oid: str) -> Path:
+        return self.dir / oid[:2] / oid[2:4] / oid
+
+    def put(self, data: bytes) -> str:
+        """Store ``data``; durable for large objects at once, for small ones at ``flush``."""
+        oid = object_id(data)
+        if self.has(oid):
+            return oid
+        if len(data) >= LOOSE_MIN:
+            write_once(self.loose_path(oid), data, self.tmp)
+        else:
+            self._pending[oid] = data
+            self._pending_size += len(data)
+            if self._pending_size >= PACK_TARGET:
+                self.flush()
+        return oid
+
+    def flush(self) -> str | None:
+        """Write buffered small objects as one pack. Returns the pack id, if any."""
+        if not self._pending:
+            return None
+        parts = [PACK_MAGIC]
+        offset = len(PACK_MAGIC)
+        directory = []
+        for oid, data in sorted(self._pending.items()):
+            raw = bytes.fromhex(oid)
+            parts.append(raw + struct.pack(">Q", len(data)))
+            offset += 40
+            directory.append([raw, offset, len(data)])
+            parts.append(data)
+            offset += len(data)
+        d = msgspec.msgpack.encode(directory)
+        parts += [d, struct.pack(">Q", len(d))]
+        body = b"".join(parts)
+        content = body + blake3.blake3(body).digest()
+        pack_id = object_id(content)
+        write_once(self.dir / "packs" / f"{pack_id}.pack", content, self.tmp)
+        self._pending.clear()
+        self._pending_size = 0
+        self._pack_dir_cache = None
+        return pack_id
+
+    # -- reading --------------------------------------------------------------
+    def _pack_index(self) -> dict[str, tuple[str, int, int]]:
+        if self._pack_dir_cache is None:
+            index: dict[str, tuple[str, int, int]] = {}
+            for pack in self.packs():
+                for oid, off, ln in read_pack_directory(pack):
+                    index[oid] = (pack.stem, off, ln)
+            self._pack_dir_cache = index
+        return self._pack_dir_cache
+
+    def packs(self) -> list[Path]:
+        try:
+            return sorted((self.dir / "packs").glob("*.pack"))
+        except FileNotFoundError:
+            return []
+
+    def has(self, oid: str) -> bool:
+        return (
+            oid in self._pending
+            or self.loose_path(oid).exists()
+            or oid in self._pack_index()
+        )
+
+    def get(self, oid: str) -> bytes:
+        if oid in self._pending:
+            return self._pending[oid]
+        try:
+            data = self.loose_path(oid).read_bytes()
+        except FileNotFoundError:
+            loc = self._pack_index().get(oid)
+            if loc is None:
+                raise KeyError(oid) from None
+            pack, off, ln = loc
+            with open(self.dir / "packs" / f"{pack}.pack", "rb") as f:
+                f.seek(off)
+                data = f.read(ln)
+        if object_id(data) != oid:
+            raise StoreDamagedError(f"object {oid} does not match its hash")
+        return data
+
+    def loose(self) -> Iterator[Path]:
+        for path in self.dir.glob("??/??/*"):
+            if len(path.name) == 64:
+                yield path
+
+
+def read_pack_directory(path: Path) -> list[tuple[str, int, int]]:
+    """The (object id, payload offset, length) entries a pack says it holds."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size < 8 + 8 + 32:
+            raise StoreDamagedError(f"{path}: too short for a pack")
+        f.seek(size - 40)
+        (dlen,) = struct.unpack(">Q", f.read(8))
+        if dlen > size - 48:
+            raise StoreDamagedError(f"{path}: bad directory length")
+        f.seek(size - 40 - dlen)
+        d = f.read(dlen)
+        f.seek(0)
+        if f.read(8) != PACK_MAGIC:
+            raise StoreDamagedError(f"{path}: bad pack magic")
+    try:
+        return [(bytes(raw).hex(), off, ln) for raw, off, ln in msgspec.msgpack.decode(d)]
+    except (msgspec.DecodeError, ValueError, TypeError) as e:
+        raise StoreDamagedError(f"{path}: undecodable pack directory: {e}") from None
+
+
+def verify_pack(path: Path) -> list[str]:
+    """Full check of one pack: checksum, name, every object's hash. Returns problems."""
+    data = path.read_bytes()
+    problems = []
+    if blake3.blake3(data[:-32]).digest() != data[-32:]:
+        problems.append(f"{path.name}: pack checksum mismatch")
+    if object_id(data) != path.stem:
+        problems.append(f"{path.name}: pack content does not match its name")
+    try:
+        for oid, off, ln in read_pack_directory(path):
+            if object_id(data[off : off + ln]) != oid:
+                problems.append(f"{path.name}: object {oid} damaged")
+    except StoreDamagedError as e:
+        problems.append(e.message)
+    return problems
+
+
+def sync_objects_dir(objects_dir: Path) -> None:
+    fsync_dir(objects_dir)

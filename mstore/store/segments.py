@@ -1,0 +1,130 @@
+"""Record segments: ``records/<machine>/<seq>.seg``, write-once, one writer per machine.
+
+Layout of one segment file (all integers big-endian)::
+
+    magic      8 bytes  b"MSTSEG1\\n"
+    body_len   8 bytes  length of body
+    body       msgpack map {"machine": str, "seq": int, "schema": int, "records": [record, ...]}
+    checksum  32 bytes  BLAKE3 of magic + body_len + body
+
+A segment is written whole (temp file, fsync, rename, fsync dir) and never
+changed afterwards, so a file syncer only ever sees complete segments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+import msgspec
+
+from mstore.errors import StoreDamagedError
+from mstore.model.records import SCHEMA_VERSION, AnyRecord, Record
+from mstore.store.fsutil import write_once
+
+MAGIC = b"MSTSEG1\n"
+SEGMENT_RE = re.compile(r"^(\d{10})\.seg$")
+
+_encoder = msgspec.msgpack.Encoder()
+_record_decoder = msgspec.msgpack.Decoder(AnyRecord)
+
+
+class _Body(msgspec.Struct):
+    machine: str
+    seq: int
+    schema: int
+    records: list[msgspec.Raw]
+
+
+_body_decoder = msgspec.msgpack.Decoder(_Body)
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    machine: str
+    seq: int
+    path: Path
+
+    @property
+    def key(self) -> bytes:
+        return f"{self.machine}/{self.seq:010d}".encode()
+
+
+def segment_name(seq: int) -> str:
+    return f"{seq:010d}.seg"
+
+
+def encode_segment(machine: str, seq: int, records: list[Record]) -> bytes:
+    body = _encoder.encode(
+        {"machine": machine, "seq": seq, "schema": SCHEMA_VERSION, "records": records}
+    )
+    head = MAGIC + struct.pack(">Q", len(body))
+    return head + body + blake3.blake3(head + body).digest()
+
+
+def write_segment(records_dir: Path, tmp_dir: Path, machine: str, seq: int,
+                  records: list[Record]) -> SegmentRef:
+    path = records_dir / machine / segment_name(seq)
+    if path.exists():
+        raise StoreDamagedError(f"segment {path} already exists; refusing to overwrite")
+    write_once(path, encode_segment(machine, seq, records), tmp_dir)
+    return SegmentRef(machine, seq, path)
+
+
+def verify(data: bytes) -> bytes:
+    """Check magic and checksum; return the body."""
+    if len(data) < len(MAGIC) + 8 + 32 or not data.startswith(MAGIC):
+        raise StoreDamagedError("not a segment (bad magic or too short)")
+    (body_len,) = struct.unpack(">Q", data[8:16])
+    end = 16 + body_len
+    if end + 32 != len(data):
+        raise StoreDamagedError("segment length does not match its header")
+    if blake3.blake3(data[:end]).digest() != data[end:]:
+        raise StoreDamagedError("segment checksum mismatch")
+    return data[16:end]
+
+
+def read_segment(path: Path) -> list[Record]:
+    """All records of a segment, skipping record types this version does not know."""
+    try:
+        data = path.read_bytes()
+        body = _body_decoder.decode(verify(data))
+    except StoreDamagedError as e:
+        raise StoreDamagedError(f"{path}: {e.message}") from None
+    except msgspec.DecodeError as e:
+        raise StoreDamagedError(f"{path}: undecodable segment body: {e}") from None
+    out: list[Record] = []
+    for raw in body.records:
+        try:
+            out.append(_record_decoder.decode(raw))
+        except msgspec.ValidationError:
+            continue  # a record type (or tag) from a newer mstore: tolerated, not applied
+    return out
+
+
+def list_segments(records_dir: Path) -> Iterator[SegmentRef]:
+    """Every complete segment of every machine, in (machine, seq) order."""
+    try:
+        machines = sorted(e.name for e in os.scandir(records_dir) if e.is_dir())
+    except FileNotFoundError:
+        return
+    for machine in machines:
+        names = sorted(os.listdir(records_dir / machine))
+        for name in names:
+            m = SEGMENT_RE.match(name)
+            if m:
+                yield SegmentRef(machine, int(m.group(1)), records_dir / machine / name)
+
+
+def next_seq(records_dir: Path, machine: str) -> int:
+    try:
+        seqs = [int(m.group(1)) for n in os.listdir(records_dir / machine)
+                if (m := SEGMENT_RE.match(n))]
+    except FileNotFoundError:
+        return 1
+    return max(seqs, default=0) + 1

@@ -1,0 +1,172 @@
+"""The ``Store``: opens a store directory and hands out its parts.
+
+Write path: ``RecordWriter`` buffers records, writes them as one segment
+(durable), then applies that segment to the index. Objects are flushed before
+the segment that may point at them, so a record never points at an object that
+is not durable yet. A crash between segment and index loses nothing: opening
+the store applies every segment the index has not seen (``catch_up``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+from mstore.errors import NoStoreError, UsageError
+from mstore.model.records import Record
+from mstore.store import config as config_mod
+from mstore.store.hlc import HybridClock
+from mstore.store.index import Index
+from mstore.store.layout import STORE_DIRNAME, Layout
+from mstore.store.locks import WriteLock
+from mstore.store.objects import ObjectStore
+from mstore.store.segments import list_segments, next_seq, read_segment, write_segment
+
+SEGMENT_MAX_RECORDS = 5000
+SEGMENT_MAX_SECONDS = 2.0
+
+
+class Store:
+    def __init__(self, root: Path) -> None:
+        self.layout = Layout(root)
+        if not self.layout.config.exists() or not self.layout.records.is_dir():
+            raise NoStoreError(f"{root} is not an mstore store (run 'mstore init')")
+        self.config = config_mod.load(self.layout.config)
+        self.machine_id = self._machine_id()
+        self.objects = ObjectStore(self.layout.objects, self.layout.tmp)
+        self._index: Index | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    def _machine_id(self) -> str:
+        # local/ is never synced, so every machine (or fresh copy) mints its own id
+        path = self.layout.machine_id
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            mid = secrets.token_hex(6)
+            tmp = path.with_suffix(f".{os.getpid()}")
+            tmp.write_text(mid + "\n")
+            try:
+                os.link(tmp, path)  # atomic: loses to a concurrent creator instead of racing
+            except FileExistsError:
+                mid = path.read_text().strip()
+            finally:
+                tmp.unlink()
+            return mid
+
+    # -- creation and discovery ----------------------------------------------
+    @classmethod
+    def init(cls, root: Path, archive_roots: list[Path]) -> Store:
+        root = root.absolute()
+        layout = Layout(root)
+        if layout.config.exists():
+            raise UsageError(f"{root} is already a store")
+        named: dict[str, Path] = {}
+        for path in archive_roots:
+            real = path.resolve()
+            if not real.is_dir():
+                raise UsageError(f"archive root {path} is not a directory")
+            name = real.name or "root"
+            base, i = name, 2
+            while name in named:
+                name, i = f"{base}-{i}", i + 1
+            named[name] = real
+        for d in (layout.objects / "packs", layout.records, layout.hooks, layout.local):
+            d.mkdir(parents=True, exist_ok=True)
+        layout.config.write_text(config_mod.render(named))
+        (layout.local / "README").write_text(
+            "This machine only: index, locks, temp files. Never sync this directory;\n"
+            "'mstore reindex' rebuilds it from objects/ and records/.\n"
+        )
+        return cls(root)
+
+    @classmethod
+    def discover(cls, explicit: Path | None = None, start: Path | None = None) -> Store:
+        """``--store`` / $MSTORE_DIR, else the nearest ``.mstore`` upwards, like git."""
+        if explicit is None and os.environ.get("MSTORE_DIR"):
+            explicit = Path(os.environ["MSTORE_DIR"])
+        if explicit is not None:
+            return cls(explicit.absolute())
+        here = (start or Path.cwd()).absolute()
+        for d in (here, *here.parents):
+            if (d / STORE_DIRNAME / "config.toml").exists():
+                return cls(d / STORE_DIRNAME)
+        raise NoStoreError("not inside an mstore store (no .mstore found); run 'mstore init' "
+                           "or pass --store DIR")
+
+    # -- the index --------------------------------------------------------------
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            self._index = Index(self.layout.index)
+            self.catch_up()
+        return self._index
+
+    def catch_up(self) -> int:
+        """Apply every segment the index has not seen yet (after a crash or a sync)."""
+        idx = self._index if self._index is not None else self.index
+        with idx.read() as txn:
+            pending = [s for s in list_segments(self.layout.records)
+                       if not idx.is_applied(txn, s.key)]
+        for seg in pending:
+            idx.apply_segment(seg.key, seg.machine, read_segment(seg.path))
+        return len(pending)
+
+    def drop_index(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        shutil.rmtree(self.layout.index, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    # -- writing ----------------------------------------------------------------
+    def lock(self, name: str = "write") -> WriteLock:
+        return WriteLock(self.layout.locks / f"{name}.lock")
+
+    def writer(self) -> RecordWriter:
+        return RecordWriter(self)
+
+
+class RecordWriter:
+    """Buffers records and writes them as segments; the caller holds the write lock."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        idx = store.index
+        with idx.read() as txn:
+            last = idx.meta_int(txn, b"clock")
+        self.clock = HybridClock(last)
+        self.seq = next_seq(store.layout.records, store.machine_id)
+        self._buf: list[Record] = []
+        self._since = time.monotonic()
+
+    def now(self) -> int:
+        return self.clock.now()
+
+    def append(self, rec: Record) -> None:
+        self._buf.append(rec)
+        if (len(self._buf) >= SEGMENT_MAX_RECORDS
+                or time.monotonic() - self._since >= SEGMENT_MAX_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        self._since = time.monotonic()
+        if not self._buf:
+            return
+        st = self.store
+        st.objects.flush()  # objects before the records that may name them
+        seg = write_segment(st.layout.records, st.layout.tmp, st.machine_id, self.seq, self._buf)
+        self.seq += 1
+        recs, self._buf = self._buf, []
+        st.index.apply_segment(seg.key, seg.machine, recs)
