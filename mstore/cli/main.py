@@ -47,7 +47,19 @@ def store_option(f):  # noqa: ANN001, ANN201
                              "$MSTORE_DIR).")(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class MstoreGroup(click.Group):
+    """Turns mstore's errors into a message on stderr and the error's exit code."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except MstoreError as e:
+            render = getattr(e, "render", None)
+            click.echo(f"mstore: {render() if render else e.message}", err=True)
+            raise click.exceptions.Exit(e.exit_code) from None
+
+
+@click.group(cls=MstoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", "store_dir", type=click.Path(path_type=Path), default=None,
               envvar="MSTORE_DIR", help="The store directory (default: nearest .mstore upwards).")
 @click.version_option(__version__, prog_name="mstore")
@@ -81,10 +93,6 @@ def main(argv: list[str] | None = None) -> None:
         e.show()
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except MstoreError as e:
-        render = getattr(e, "render", None)
-        click.echo(f"mstore: {render() if render else e.message}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

@@ -197,10 +197,8 @@ class Index:
                 return True
             if seen:
                 st = PathState(rec.asset, rec.size, rec.mtime_ns, rec.inode, rec.hlc, True)
-            else:
-                prev = _dec_path.decode(old) if old is not None else None
-                st = PathState(rec.asset, prev.size if prev else 0, prev.mtime_ns if prev else 0,
-                               prev.inode if prev else 0, rec.hlc, False)
+            else:  # a gone path keeps no stat: the state must not depend on apply order
+                st = PathState(rec.asset, 0, 0, 0, rec.hlc, False)
             txn.put(key, _enc.encode(st), db=db["paths"])
             err = txn.get(key, db=db["errors"])
             if err is not None and _dec_err.decode(err).hlc < rec.hlc:
@@ -212,6 +210,9 @@ class Index:
             old = txn.get(key, db=db["errors"])
             if old is not None and _dec_err.decode(old).hlc > rec.hlc:
                 return True
+            state = txn.get(key, db=db["paths"])
+            if state is not None and _dec_path.decode(state).hlc > rec.hlc:
+                return True  # a later sighting already cleared this error
             txn.put(key, _enc.encode(ErrorState(rec.reason, rec.detail, rec.hlc)), db=db["errors"])
             return True
         if isinstance(rec, AddFinished):

@@ -1,0 +1,152 @@
+"""Segments, objects, the clock and the index: the on-disk format of docs/format.md."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import blake3
+import msgspec
+import pytest
+
+from mstore.errors import StoreDamagedError
+from mstore.model.meta import Meta
+from mstore.model.records import AssetRecorded, PathGone, PathSeen
+from mstore.store.hlc import HybridClock
+from mstore.store.index import Index
+from mstore.store.objects import LOOSE_MIN, ObjectStore, verify_pack
+from mstore.store.segments import encode_segment, read_segment, write_segment
+
+
+def _records(n: int, base: int = 1 << 16) -> list:
+    out = []
+    for i in range(n):
+        aid = blake3.blake3(str(i).encode()).hexdigest()
+        out.append(AssetRecorded(hlc=base + 2 * i, id=aid, size=i,
+                                 meta=Meta(kind="text", mime="text/plain")))
+        out.append(PathSeen(hlc=base + 2 * i + 1, root="r", path=f"f{i}".encode(), asset=aid,
+                            size=i, mtime_ns=1, inode=i))
+    return out
+
+
+def test_segment_roundtrip_and_layout(tmp_path: Path) -> None:
+    recs = _records(3)
+    ref = write_segment(tmp_path / "records", tmp_path / "tmp", "m1", 1, recs)
+    data = ref.path.read_bytes()
+    assert ref.path.name == "0000000001.seg"
+    assert data[:8] == b"MSTSEG1\n"
+    (body_len,) = struct.unpack(">Q", data[8:16])
+    assert len(data) == 16 + body_len + 32
+    assert blake3.blake3(data[:-32]).digest() == data[-32:]
+    body = msgspec.msgpack.decode(data[16:-32])
+    assert body["machine"] == "m1" and body["seq"] == 1 and body["schema"] == 1
+    assert body["records"][0]["t"] == "asset"
+    assert read_segment(ref.path) == recs
+
+
+def test_segment_damage_is_detected(tmp_path: Path) -> None:
+    ref = write_segment(tmp_path / "records", tmp_path / "tmp", "m1", 1, _records(2))
+    data = bytearray(ref.path.read_bytes())
+    data[40] ^= 0xFF
+    ref.path.write_bytes(bytes(data))
+    with pytest.raises(StoreDamagedError, match="checksum"):
+        read_segment(ref.path)
+    ref.path.write_bytes(bytes(data[:30]))
+    with pytest.raises(StoreDamagedError):
+        read_segment(ref.path)
+
+
+def test_unknown_record_types_and_fields_are_tolerated(tmp_path: Path) -> None:
+    recs = _records(1)
+    raw = msgspec.msgpack.decode(encode_segment("m", 1, recs)[16:-32])
+    raw["records"].append({"t": "from-the-future", "hlc": 5, "x": 1})
+    raw["records"][0]["new_field"] = [1, 2, 3]
+    body = msgspec.msgpack.encode(raw)
+    head = b"MSTSEG1\n" + struct.pack(">Q", len(body))
+    path = tmp_path / "0000000001.seg"
+    path.write_bytes(head + body + blake3.blake3(head + body).digest())
+    assert read_segment(path) == recs
+
+
+def test_hybrid_clock_never_goes_back() -> None:
+    clock = HybridClock()
+    stamps = [clock.now() for _ in range(1000)]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 1000
+    future = stamps[-1] + (10_000 << 16)
+    clock.observe(future)
+    assert clock.now() > future
+
+
+def test_objects_loose_and_packed(tmp_path: Path) -> None:
+    objs = ObjectStore(tmp_path / "objects", tmp_path / "tmp")
+    small = [f"payload {i}".encode() for i in range(50)]
+    big = b"x" * LOOSE_MIN
+    ids = [objs.put(d) for d in small]
+    big_id = objs.put(big)
+    assert objs.loose_path(big_id).read_bytes() == big  # large: durable at once
+    assert not objs.packs()
+    objs.flush()
+    [pack] = objs.packs()
+    assert pack.read_bytes()[:8] == b"MSTPACK1"
+    assert blake3.blake3(pack.read_bytes()).hexdigest() == pack.stem
+    fresh = ObjectStore(tmp_path / "objects", tmp_path / "tmp")
+    assert [fresh.get(i) for i in ids] == small
+    assert fresh.get(big_id) == big
+    assert verify_pack(pack) == []
+    data = bytearray(pack.read_bytes())
+    data[60] ^= 1
+    pack.write_bytes(bytes(data))
+    assert verify_pack(pack)
+
+
+def _digest(idx: Index) -> dict:
+    out = {}
+    with idx.read() as txn:
+        for name in ("assets", "paths", "asset_paths", "history", "errors"):
+            out[name] = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=idx.db[name])]
+    return out
+
+
+def test_index_apply_is_order_independent_and_idempotent(tmp_path: Path) -> None:
+    recs = _records(20)
+    aid = recs[0].id
+    later = [PathGone(hlc=1 << 40, root="r", path=b"f0", asset=aid)]
+    segs = [(b"m/1", recs[:20]), (b"m/2", recs[20:]), (b"m/3", later)]
+    a = Index(tmp_path / "a")
+    for key, rs in segs:
+        a.apply_segment(key, "m", rs)
+    b = Index(tmp_path / "b")
+    for key, rs in reversed(segs):
+        b.apply_segment(key, "m", rs)
+    assert not b.apply_segment(b"m/1", "m", recs[:20])  # applied twice: no-op
+    assert _digest(a) == _digest(b)
+    with a.read() as txn:
+        assert not a.path_state(txn, "r", b"f0").present  # the later claim wins
+
+
+def test_index_grows_its_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mstore.store.index as index_mod
+
+    monkeypatch.setattr(index_mod, "INITIAL_MAP", 256 * 1024)
+    idx = Index(tmp_path / "small")
+    recs = _records(3000)
+    idx.apply_segment(b"m/1", "m", recs)  # far more than 256 KiB of entries
+    with idx.read() as txn:
+        assert txn.stat(idx.db["assets"])["entries"] == 3000
+    assert idx.env.info()["map_size"] > 256 * 1024
+
+
+def test_error_then_sighting_in_any_order(tmp_path: Path) -> None:
+    from mstore.model.records import PathError
+
+    aid = "ab" * 32
+    err = PathError(hlc=10 << 16, root="r", path=b"x", reason="unreadable")
+    seen = PathSeen(hlc=20 << 16, root="r", path=b"x", asset=aid, size=1, mtime_ns=1, inode=1)
+    results = []
+    for order in ([err, seen], [seen, err]):
+        idx = Index(tmp_path / f"i{len(results)}")
+        for i, rec in enumerate(order):
+            idx.apply_segment(f"m/{i}".encode(), "m", [rec])
+        with idx.read() as txn:
+            results.append(idx.error_at(txn, "r", b"x"))
+    assert results == [None, None]
