@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import shutil
 import time
 from pathlib import Path
@@ -44,22 +45,23 @@ class Store:
         return self.layout.root
 
     def _machine_id(self) -> str:
-        # local/ is never synced, so every machine (or fresh copy) mints its own id
+        """This copy's writer id. local/ is never synced, so each machine mints its own; the
+        file also names the store path and host, so a copy that dragged local/ along (a
+        naive rsync) mints a fresh id instead of writing into the original's records."""
         path = self.layout.machine_id
+        here = f"{socket.gethostname()} {self.root}"
         try:
-            return path.read_text().strip()
+            mid, _, where = path.read_text().strip().partition(" ")
+            if where == here or not where:
+                return mid
         except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            mid = secrets.token_hex(6)
-            tmp = path.with_suffix(f".{os.getpid()}")
-            tmp.write_text(mid + "\n")
-            try:
-                os.link(tmp, path)  # atomic: loses to a concurrent creator instead of racing
-            except FileExistsError:
-                mid = path.read_text().strip()
-            finally:
-                tmp.unlink()
-            return mid
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mid = secrets.token_hex(6)
+        tmp = path.with_suffix(f".{os.getpid()}")
+        tmp.write_text(f"{mid} {here}\n")
+        os.replace(tmp, path)
+        return mid
 
     # -- creation and discovery ----------------------------------------------
     @classmethod

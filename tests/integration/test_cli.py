@@ -1,0 +1,144 @@
+"""The command line contract: exit codes, messages, stable JSON, id prefixes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import REPO, mstore, mstore_proc
+
+
+def test_exit_codes(cataloged, tmp_path: Path) -> None:  # noqa: ANN001
+    store, _, _ = cataloged
+    assert mstore("find", "kind:image", "--count", store=store).code == 0
+    nothing = mstore("find", "path:no-such-thing-anywhere", store=store)
+    assert nothing.code == 1 and nothing.out == ""
+    assert mstore("find", "--count", "path:no-such-thing-anywhere", store=store).out == "0\n"
+    assert mstore("status", store=tmp_path / "nope").code == 3
+    assert mstore("show", "zzzz-not-there", store=store).code == 2
+    assert mstore("frobnicate").code == 2
+
+
+def test_bad_query_names_the_bad_token(cataloged) -> None:  # noqa: ANN001
+    store, _, _ = cataloged
+    r = mstore_proc("find", "kind:image", "taken:2019-13", store=store)
+    assert r.code == 2
+    assert "taken:2019-13" in r.err
+    lines = r.err.splitlines()
+    caret = next(line for line in lines if "^" in line)
+    query_line = lines[lines.index(caret) - 1]
+    assert query_line[caret.index("^"):].startswith("taken:2019-13")
+    r = mstore_proc("find", "colour:red", store=store)
+    assert r.code == 2 and "colour" in r.err
+
+
+def test_find_json_shape_limit_and_stable_order(cataloged) -> None:  # noqa: ANN001
+    store, _, _ = cataloged
+    rows = mstore("find", "--json", store=store).json_lines()
+    assert rows
+    for row in rows:
+        assert {"id", "kind", "size", "taken", "paths"} <= set(row)
+        assert len(row["id"]) == 64
+    assert mstore("find", "--json", store=store).json_lines() == rows
+    limited = mstore("find", "--json", "--limit", "3", store=store).json_lines()
+    assert limited == rows[:3]
+    count = mstore("find", "--count", store=store).out.strip()
+    assert int(count) == len(rows)
+    # no query lists assets only; error-only entries need error:
+    assert all(r["id"] for r in rows)
+
+
+def test_find_keys(cataloged) -> None:  # noqa: ANN001
+    store, _, _ = cataloged
+    def ids(*q: str) -> set[str]:
+        return {r["id"] for r in mstore("find", "--json", *q, store=store).json_lines()}
+
+    images = ids("kind:image")
+    assert images and images <= ids()
+    assert ids("kind:image", "has:gps") <= images
+    assert ids("has:gps")
+    assert ids("taken:2019..2021") == ids("taken:2019") | ids("taken:2020") | ids("taken:2021")
+    assert ids("-kind:image") == ids() - images
+    big = ids("size:>10k")
+    small = ids("size:<=10k")
+    assert big and small and big | small == ids() and not big & small
+    heic_or_jpg = ids("ext:jpg") | ids("ext:heic")
+    assert heic_or_jpg <= ids("kind:image") | ids("error:")
+
+
+def test_show_by_id_prefix_path_and_json(cataloged) -> None:  # noqa: ANN001
+    store, root, _ = cataloged
+    row = mstore("find", "kind:image", "--json", "--limit", "1", store=store).json_lines()[0]
+    by_prefix = mstore("show", row["id"][:10], "--json", store=store)
+    assert by_prefix.code == 0
+    d = by_prefix.json()
+    assert d["id"] == row["id"] and d["kind"] == "image" and d["paths"]
+    rel = row["paths"][0].split("/", 1)[1]
+    assert mstore("show", str(root / rel), "--json", store=store).json()["id"] == row["id"]
+    assert mstore("show", rel, "--json", store=store).json()["id"] == row["id"]
+    human = mstore("show", row["id"][:10], store=store).out
+    assert row["id"] in human and rel in human
+
+
+def test_ambiguous_prefix_is_a_usage_error(tmp_path: Path) -> None:
+    from mstore.model.meta import Meta
+    from mstore.model.records import AssetRecorded, PathSeen
+    from mstore.store.store import Store
+
+    (tmp_path / "a").mkdir()
+    st = Store.init(tmp_path / "s", [tmp_path / "a"])
+    w = st.writer()
+    for i, aid in enumerate(("abcd0" + "0" * 59, "abcd1" + "0" * 59)):
+        w.append(AssetRecorded(hlc=w.now(), id=aid, size=1, meta=Meta(kind="text", mime="t")))
+        w.append(PathSeen(hlc=w.now(), root="a", path=b"f%d" % i, asset=aid, size=1,
+                          mtime_ns=1, inode=i))
+    w.flush()
+    st.close()
+    r = mstore("show", "abcd", store=tmp_path / "s")
+    assert r.code == 2 and "ambiguous" in r.err
+    assert mstore("show", "abcd1", "--json", store=tmp_path / "s").json()["id"].startswith("abcd1")
+
+
+def test_hostile_names_are_quoted_on_a_terminal(cataloged) -> None:  # noqa: ANN001
+    store, _, _ = cataloged
+    out = mstore("find", store=store).out
+    for line in out.splitlines():
+        assert "\x1b" not in line
+    assert '"' in out  # names with newlines / invalid UTF-8 are shown C-quoted
+    assert "\\n" in out or "\\x" in out
+
+
+def test_status_is_short_and_has_json(cataloged) -> None:  # noqa: ANN001
+    store, _, _ = cataloged
+    r = mstore("status", store=store)
+    assert r.code == 0 and "assets" in r.out and "last add" in r.out
+    assert len(r.out.splitlines()) < 20
+    j = mstore("status", "--json", store=store).json()
+    assert j["assets"] == sum(j["by_kind"].values()) and j["last_add"]["new"] >= 1
+
+
+def test_status_does_not_import_heavy_modules(cataloged) -> None:  # noqa: ANN001
+    """`mstore status` must stay fast: media and orchestration libraries load only where used."""
+    store, _, _ = cataloged
+    code = ("import sys; from mstore.cli.main import main\n"
+            "try:\n    main(['--store', sys.argv[1], 'status'])\n"
+            "except SystemExit:\n    pass\n"
+            "heavy = [m for m in ('PIL', 'av', 'temporalio', 'hnswlib', 'watchdog', 'numpy')"
+            " if m in sys.modules]\n"
+            "print('HEAVY', heavy, file=sys.stderr)")
+    p = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, cwd=REPO)
+    assert b"HEAVY []" in p.stderr, p.stderr.decode()
+
+
+def test_init_refuses_an_existing_store(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    assert mstore("init", "--store", tmp_path / "s", tmp_path / "a").code == 0
+    r = mstore("init", "--store", tmp_path / "s", tmp_path / "a")
+    assert r.code == 2 and "already" in r.err
+
+
+def test_add_outside_the_roots_is_refused(cataloged, tmp_path: Path) -> None:  # noqa: ANN001
+    store, _, _ = cataloged
+    r = mstore("add", str(tmp_path), store=store)
+    assert r.code == 2 and "not under an archive root" in r.err
