@@ -59,7 +59,7 @@ def catalog_answers(store: Path) -> dict:
     rows = mstore("find", "--json", store=store).json_lines()
     errors = mstore("find", "error:", "--json", store=store).json_lines()
     status = mstore("status", "--json", store=store).json()
-    for k in ("last_add", "machine"):
+    for k in ("last_add", "machine", "store"):
         status.pop(k, None)
     shows = {r["id"]: mstore("show", r["id"], "--json", store=store).json() for r in rows}
     for s in shows.values():

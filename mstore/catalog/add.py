@@ -168,7 +168,7 @@ class Adder:
                     and old.inode == item.inode and item.rel not in known_errors):
                 self.summary.unchanged += 1
                 continue
-            jobs.append(FileJob(os.path.join(root_b, item.rel), item.rel, item.size,
+            jobs.append(FileJob(item.target or os.path.join(root_b, item.rel), item.rel, item.size,
                                 item.mtime_ns, item.inode))
         results = self._hash_all(jobs)
         appeared: dict[str, list[bytes]] = {}

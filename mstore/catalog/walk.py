@@ -24,6 +24,7 @@ class WalkFile:
     size: int
     mtime_ns: int
     inode: int
+    target: bytes = b""  # for a link: the real path of the file inside the root to read
 
 
 @dataclass(slots=True)
@@ -111,11 +112,15 @@ def _symlink(root_real: bytes, rel: bytes, abs_path: bytes) -> WalkFile | WalkEr
     except OSError as e:
         return WalkError(rel, "broken-symlink", _oserror_detail(e))
     if stat.S_ISDIR(st.st_mode):
+        link_dir = os.path.realpath(os.path.dirname(abs_path))
+        if _inside(real, link_dir):  # points at one of its own ancestors: a cycle
+            return WalkError(rel, "symlink-loop", f"-> {os.fsdecode(target)} (a directory "
+                             "containing the link)")
         return WalkError(rel, "symlink-dir", f"-> {os.fsdecode(target)} (directory links are "
                          "not followed)")
     if not stat.S_ISREG(st.st_mode):
         return WalkError(rel, "symlink-special", f"-> {os.fsdecode(target)}")
-    return WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
+    return WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino, real)
 
 
 def walk_one(root: bytes, rel: bytes, rules: IgnoreRules | None = None

@@ -85,7 +85,8 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="mstore", standalone_mode=False)
+        # without standalone mode click returns the code of a ctx.exit() / Exit instead
+        code = cli.main(args=argv, prog_name="mstore", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -100,4 +101,4 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
