@@ -1,0 +1,34 @@
+"""The query language reference shown by ``mstore find --help``."""
+
+from __future__ import annotations
+
+QUERY_HELP = """\
+Query language (terms are ANDed; keys and text are case-insensitive):
+
+  vacation            free word: substring of any of the asset's paths
+  "two words"         quoted phrase (quotes also keep OR, -, (, ), key: literal)
+  kind:image          image, video, audio, text or other
+  ext:heic            a path ends in .heic (ext:.HEIC works too)
+  taken:2019          capture date: 2019, 2019-06, 2019-06-01, 2019-06-01T14:30
+  taken:2019-06..2020-01   inclusive range (all of Jan 2020); open: 2019.. ..2020-01
+  taken:>2019-06      also <, >=, <= ; assets without a capture date never match
+  camera:"iPhone 12"  substring of the camera make and model
+  path:vacation/*     glob on the path relative to its root (* also crosses /)
+  path:2019/trip/     everything under that directory
+  path:2019/trip      no glob characters: substring of the relative path
+  size:>5MB           also <, >=, <=, =, 1MB..5MB, 1234 (exact bytes);
+                      units B, k/kB, KiB, MB, MiB, GB, GiB, TB, TiB
+  has:gps             gps, taken, sidecar, live, error, animated
+  missing:            assets whose files are all gone (missing:false: the others)
+  error:              assets with a recorded error, plus paths that could not be
+                      read at all (only listed when the query has an error: term)
+  error:unreadable    the recorded error contains that text
+  id:ab12             the asset id starts with that hex prefix
+
+  -term               exclude: -kind:video  -(a OR b)   (to search for "-x", quote it)
+  a b  (or a AND b)   both
+  a OR b              either; OR binds looser than AND: a b OR c = (a b) OR c
+  ( ... )             grouping: kind:image (camera:canon OR camera:nikon)
+
+An empty query lists every asset.
+"""

@@ -1,0 +1,151 @@
+"""Parser for the ``mstore find`` query language: tokens -> a small immutable AST.
+
+Grammar (OR binds looser than the implicit AND; ``AND`` may also be written)::
+
+    query   := [or_expr]
+    or_expr := and_expr ("OR" and_expr)*
+    and_expr:= unary (["AND"] unary)*
+    unary   := "-" unary | "(" or_expr ")" | term
+
+Nodes are frozen dataclasses so they can be compared in tests and used as
+cache keys by the evaluator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mstore.errors import QueryError
+from mstore.query.lexer import AND, LPAREN, NOT, OR, RPAREN, WORD, Token, tokenize
+
+# Term.key of a free word (the lexer never produces an empty key for a key:value term)
+FREE = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """``key:value`` (``key`` lowercased) or a free word (``key == FREE``).
+
+    ``value`` has its quotes removed but keeps its case; ``pos``/``text``
+    locate the term in the query for error messages.
+    """
+
+    key: str
+    value: str
+    pos: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """All of ``items``; ``And(())`` is the empty query and matches everything."""
+
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Node, ...]
+
+
+Node = Term | Not | And | Or
+
+
+class _Parser:
+    def __init__(self, query: str, tokens: list[Token]) -> None:
+        self.query = query
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def error(self, message: str, tok: Token) -> QueryError:
+        return QueryError(message, self.query, tok.pos, tok.text)
+
+    def or_expr(self) -> Node:
+        items = [self.and_expr()]
+        while (tok := self.peek()) is not None and tok.type == OR:
+            self.i += 1
+            if not self._starts_term(self.peek()):
+                raise self.error("OR needs a term on both sides", tok)
+            items.append(self.and_expr())
+        return items[0] if len(items) == 1 else Or(tuple(_flatten(Or, items)))
+
+    def and_expr(self) -> Node:
+        items = [self.unary()]
+        while (tok := self.peek()) is not None and tok.type != OR and tok.type != RPAREN:
+            if tok.type == AND:
+                self.i += 1
+                if not self._starts_term(self.peek()):
+                    raise self.error("AND needs a term on both sides", tok)
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else And(tuple(_flatten(And, items)))
+
+    def unary(self) -> Node:
+        tok = self.tokens[self.i]  # callers check _starts_term first
+        if tok.type == NOT:
+            self.i += 1
+            if not self._starts_term(self.peek()):
+                raise self.error("'-' must be followed by a term or a (group)", tok)
+            item = self.unary()
+            # --a is a; keeps the tree canonical
+            return item.item if isinstance(item, Not) else Not(item)
+        if tok.type == LPAREN:
+            self.i += 1
+            nxt = self.peek()
+            if nxt is None:
+                raise self.error("unclosed '(': add a ')'", tok)
+            if nxt.type == RPAREN:
+                raise QueryError(
+                    "empty parentheses", self.query, tok.pos, self.query[tok.pos : nxt.pos + 1]
+                )
+            if not self._starts_term(nxt):
+                raise self.error(f"'{nxt.text}' cannot start a group", nxt)
+            node = self.or_expr()
+            close = self.peek()
+            if close is None or close.type != RPAREN:
+                raise self.error("unclosed '(': add a ')'", tok)
+            self.i += 1
+            return node
+        # callers check _starts_term first, so this is a WORD
+        self.i += 1
+        return Term(tok.key, tok.value, tok.pos, tok.text)
+
+    @staticmethod
+    def _starts_term(tok: Token | None) -> bool:
+        return tok is not None and tok.type in (WORD, NOT, LPAREN)
+
+
+def _flatten(cls: type[And] | type[Or], items: list[Node]) -> list[Node]:
+    """(a b) c -> a b c: nested groups of the same operator add nothing."""
+    out: list[Node] = []
+    for item in items:
+        if isinstance(item, cls):
+            out.extend(item.items)
+        else:
+            out.append(item)
+    return out
+
+
+def parse(query: str) -> Node:
+    """Parse ``query`` into an AST; raise QueryError pointing at the bad token."""
+    tokens = tokenize(query)
+    if not tokens:
+        return And(())
+    p = _Parser(query, tokens)
+    first = tokens[0]
+    if not p._starts_term(first):
+        if first.type == RPAREN:
+            raise p.error("unmatched ')'", first)
+        raise p.error(f"{first.text} needs a term on both sides", first)
+    node = p.or_expr()
+    rest = p.peek()
+    if rest is not None:  # only a stray ')' can stop or_expr early
+        raise p.error("unmatched ')'", rest)
+    return node
