@@ -47,6 +47,11 @@ def open_up(path: Path) -> None:
         d.chmod(d.stat().st_mode | 0o005)
 
 
+def shown(rel: str) -> str:
+    """A manifest path as mstore's JSON writes it (undecodable bytes as \\xNN)."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
 def run_as_nobody(cmd: list[str], *args: str | os.PathLike) -> Result:
     p = subprocess.run([*cmd, *map(str, args)], capture_output=True, timeout=120, cwd="/tmp")
     return Result(p.returncode, p.stdout.decode("utf-8", "replace"),
@@ -72,7 +77,8 @@ def test_unreadable_files_and_dirs_become_errors_as_nobody(
         errors = run_as_nobody(nobody_python, "--store", store / "st", "find", "error:",
                                "--json")
         by_path = {row["paths"][0].split("/", 1)[1]: row["error"] for row in errors.json_lines()}
-        unreadable = [p for p, why in manifest.hostile_errors.items() if why.startswith("unreadable")]
+        unreadable = [shown(p) for p, why in manifest.hostile_errors.items()
+                      if why.startswith("unreadable")]
         assert unreadable, "the fixture archive has unreadable entries"
         for p in unreadable:
             assert p in by_path, f"{p} not reported; errors: {sorted(by_path)}"
@@ -80,7 +86,7 @@ def test_unreadable_files_and_dirs_become_errors_as_nobody(
         # everything readable was still cataloged (files owned by root: no O_NOATIME for nobody)
         rows = run_as_nobody(nobody_python, "--store", store / "st", "find", "--json")
         paths = {p.split("/", 1)[1] for row in rows.json_lines() for p in row["paths"]}
-        missing = [f for f in manifest.files if f not in paths]
+        missing = [f for f in manifest.files if shown(f) not in paths]
         assert not missing, missing[:5]
     finally:
         assert listing(root) == before

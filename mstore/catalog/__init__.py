@@ -1,0 +1,1 @@
+"""Catalog: walk the archive, hash and probe files, record what was found."""

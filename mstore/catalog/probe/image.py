@@ -1,0 +1,366 @@
+"""Images: size, orientation, capture time, camera and GPS, from headers and EXIF (Pillow).
+
+Nothing here decodes pixels. ``Image.open`` only parses headers; animated GIF/WebP
+frame counts come from ``n_frames`` (which walks frames without decompressing).
+The one thing Pillow cannot tell without decoding is whether the file is cut
+short, so JPEG and PNG get a cheap structural check instead (marker / chunk walk).
+
+Decompression bombs: ``Image.MAX_IMAGE_PIXELS`` is set once to ``MAX_PIXELS``
+and both the bomb error and the bomb warning become ``Meta.error``. The warning
+filter uses ``warnings.catch_warnings``, which is process-global state: fine in
+the catalog's worker processes, racy if probes ever run in threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import warnings
+from collections.abc import Callable
+from datetime import datetime
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from mstore.catalog.probe import describe_error
+from mstore.model.meta import Meta
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+    from mstore.catalog.probe import Source
+
+MAX_PIXELS = 200_000_000  # 200 MP: above any camera and most stitched panoramas
+
+# Formats whose n_frames means animation. MPO (JPEG + depth map / gain map from
+# phones), multi-page TIFF and HEIF collections also have n_frames > 1 but are not
+# animations.
+_ANIMATED = {"GIF", "PNG", "WEBP", "AVIF"}
+_HEIF_MIMES = {"image/heic", "image/heif"}
+# Camera raws built on TIFF: Pillow reads their EXIF, but IFD0's size is often a
+# thumbnail's (NEF 160x120, DNG 256x171), so no width/height is recorded for them.
+_TIFF_RAW = {
+    "image/x-canon-cr2",
+    "image/x-adobe-dng",
+    "image/x-nikon-nef",
+    "image/x-sony-arw",
+    "image/x-pentax-pef",
+}
+# Recognised, but nothing available here can parse them: kind/mime only, no error
+# (flagging every raw in an archive as an error would bury the real problems).
+_UNPARSED = {
+    "image/x-canon-cr3",
+    "image/x-fuji-raf",
+    "image/x-olympus-orf",
+    "image/x-panasonic-rw2",
+    "image/jxl",
+}
+
+# EXIF tags
+_ORIENTATION, _MAKE, _MODEL, _DATETIME = 0x0112, 0x010F, 0x0110, 0x0132
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_DT_ORIGINAL, _DT_DIGITIZED = 0x9003, 0x9004
+_OFFSET, _OFFSET_ORIGINAL, _OFFSET_DIGITIZED = 0x9010, 0x9011, 0x9012
+
+_EXIF_DATE = re.compile(r"(\d{4})[:\-/.](\d{2})[:\-/.](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+_EXIF_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
+# End of JPEG entropy-coded data: 0xFF followed by anything but stuffing (00), a
+# restart marker (D0-D7) or fill (FF).
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_SCAN = 1 << 20
+_BAD_EXIF = "image: unreadable EXIF"
+
+_pil_ready = False
+_heif_ready = False
+
+
+def probe_image(f: Source, size: int, mime: str) -> Meta:
+    """Probe an image file; never raises for bad content (sets ``error`` instead)."""
+    meta = Meta(kind="image", mime=mime)
+    if mime in _UNPARSED:
+        return meta
+    Image = _pil(heif=mime in _HEIF_MIMES)
+    raw = mime in _TIFF_RAW
+    late_exif_wanted = False
+    with warnings.catch_warnings():
+        # Pillow warns about oddities it reads through (corrupt EXIF, truncated
+        # chunks); what matters is recorded, the rest would only flood the log.
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(f) as im:
+                late_exif_wanted = _read(im, meta, raw)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            m = _BOMB_PIXELS.search(str(e))
+            meta.error = "image: decompression bomb" + (f" ({m[1]} pixels)" if m else "")
+            return meta
+        except Image.UnidentifiedImageError:
+            meta.error = "image: cannot identify image file"
+            return meta
+        except Exception as e:
+            # keep whatever was read before; Pillow words truncation several ways
+            truncated = isinstance(e, (OSError, EOFError)) and "truncated" in str(e).lower()
+            meta.error = "image: truncated file" if truncated else describe_error("image", e)
+            return meta
+
+    # Pillow stopped at the headers; check the rest is there.
+    if mime == "image/jpeg" and not _jpeg_complete(f, size):
+        meta.error = "image: truncated file"
+    elif mime == "image/png":
+        complete, exif_data = _png_walk(f, size)
+        if late_exif_wanted and exif_data:
+            # eXIf after the image data: Pillow only finds it by decoding everything.
+            exif = Image.Exif()
+            try:
+                exif.load(exif_data)
+            except Exception:
+                meta.error = _BAD_EXIF
+            else:
+                _apply_exif(meta, exif, transformed=False, raw=False)
+        if not complete:
+            meta.error = "image: truncated file"
+    return meta
+
+
+def _pil(heif: bool) -> ModuleType:
+    """Pillow's Image module, configured on first use (and the HEIF opener when needed)."""
+    global _pil_ready, _heif_ready
+    from PIL import Image
+
+    if not _pil_ready:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        # Plugins log (at ERROR) what they then raise, e.g. a TIFF with absurd
+        # SamplesPerPixel; with no handler configured that lands on stderr, in the
+        # middle of the CLI's output. The failure is recorded in Meta.error instead.
+        logging.getLogger("PIL").setLevel(logging.CRITICAL)
+        _pil_ready = True
+    if heif and not _heif_ready:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _heif_ready = True
+    return Image
+
+
+def _read(im: PILImage.Image, meta: Meta, raw: bool) -> bool:
+    """Fill ``meta`` from an opened image. Returns True if EXIF must be looked for later."""
+    if not raw:
+        w, h = im.size
+        if im.format == "TIFF":
+            # Pillow (13 at least) reports a TIFF's size already turned by its Orientation
+            # tag; start from the stored size so the turn below is applied exactly once.
+            tw, th = im.tag_v2.get(256), im.tag_v2.get(257)
+            if isinstance(tw, int) and isinstance(th, int) and tw > 0 and th > 0:
+                w, h = tw, th
+        meta.width, meta.height = w, h
+    if im.format in _ANIMATED:
+        n = getattr(im, "n_frames", 1)
+        if isinstance(n, int) and n > 1:
+            meta.frames = n
+    if im.format == "PNG" and "exif" not in im.info and "Raw profile type exif" not in im.info:
+        return True  # PngImageFile.getexif() would decode the image to reach a late eXIf
+    try:
+        exif = im.getexif()
+    except Exception:
+        meta.error = _BAD_EXIF  # Pillow's reasons quote raw header bytes; not worth keeping
+        return False
+    # pillow_heif hands over images already rotated by the HEIF irot/imir boxes (and
+    # resets the EXIF tag to 1, keeping the file's value in info["original_orientation"]).
+    heif = im.format == "HEIF"
+    if heif:
+        orig = im.info.get("original_orientation")
+        if isinstance(orig, int) and 1 <= orig <= 8:
+            exif[_ORIENTATION] = orig
+    _apply_exif(meta, exif, transformed=heif, raw=raw)
+    return False
+
+
+def _apply_exif(meta: Meta, exif: PILImage.Exif, *, transformed: bool, raw: bool) -> None:
+    """EXIF facts into ``meta``. Each part is independent: a broken GPS IFD keeps the date."""
+    parts: tuple[Callable[[Meta, PILImage.Exif], None], ...] = (_taken, _camera, _gps)
+    orientation = exif.get(_ORIENTATION)
+    if isinstance(orientation, int) and 1 <= orientation <= 8:
+        meta.orientation = orientation
+        if orientation >= 5 and not transformed and not raw and meta.width is not None:
+            meta.width, meta.height = meta.height, meta.width  # 5-8 turn the picture 90 degrees
+    for part in parts:
+        try:
+            part(meta, exif)
+        except Exception:
+            meta.error = meta.error or _BAD_EXIF
+
+
+def _taken(meta: Meta, exif: PILImage.Exif) -> None:
+    """Capture time: DateTimeOriginal, else DateTimeDigitized, else DateTime, each with
+    its own OffsetTime* tag when that is present and sane."""
+    sub = exif.get_ifd(_EXIF_IFD)
+    candidates = (
+        (sub.get(_DT_ORIGINAL), sub.get(_OFFSET_ORIGINAL)),
+        (sub.get(_DT_DIGITIZED), sub.get(_OFFSET_DIGITIZED)),
+        (exif.get(_DATETIME), sub.get(_OFFSET)),
+    )
+    for value, offset in candidates:
+        taken = exif_datetime(value, offset)
+        if taken is not None:
+            meta.taken = taken
+            return
+
+
+def exif_datetime(value: Any, offset: Any = None) -> str | None:
+    """``"YYYY:MM:DD HH:MM:SS"`` (+ offset tag) as ``"YYYY-MM-DDTHH:MM:SS[+HH:MM]"``.
+
+    None for the placeholders cameras write when their clock was never set
+    ("0000:00:00 00:00:00", blanks), for years before 1800 and for impossible dates.
+    """
+    text = _as_text(value)
+    if text is None:
+        return None
+    m = _EXIF_DATE.match(text.strip())
+    if m is None:
+        return None
+    y, mo, d, hh, mm, ss = (int(g) for g in m.groups())
+    if not 1800 <= y <= 2200:
+        return None
+    try:
+        datetime(y, mo, d, hh, mm, ss)
+    except ValueError:
+        return None
+    out = f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mm:02d}:{ss:02d}"
+    off = _as_text(offset)
+    om = _EXIF_OFFSET.fullmatch(off.strip()) if off else None
+    if om is not None and int(om[2]) <= 14 and int(om[3]) < 60:
+        out += f"{om[1]}{om[2]}:{om[3]}"
+    return out
+
+
+def _camera(meta: Meta, exif: PILImage.Exif) -> None:
+    meta.camera_make = _clean(exif.get(_MAKE))
+    meta.camera_model = _clean(exif.get(_MODEL))
+
+
+def _gps(meta: Meta, exif: PILImage.Exif) -> None:
+    gps = exif.get_ifd(_GPS_IFD)
+    if not gps:
+        return
+    lat = _coordinate(gps.get(2), gps.get(1), "N", "S", 90.0)
+    lon = _coordinate(gps.get(4), gps.get(3), "E", "W", 180.0)
+    if lat is None or lon is None or (lat == 0.0 and lon == 0.0):
+        return  # 0,0 is what receivers without a fix write
+    meta.gps_lat, meta.gps_lon = round(lat, 7), round(lon, 7)
+    alt = _number(gps.get(6))
+    if alt is not None and abs(alt) <= 100_000:
+        ref = gps.get(5)
+        if isinstance(ref, bytes):
+            ref = ref[0] if ref else 0
+        meta.gps_alt = round(-alt if ref == 1 else alt, 3)  # ref 1: below sea level
+
+
+def _coordinate(value: Any, ref: Any, pos: str, neg: str, limit: float) -> float | None:
+    """Degrees/minutes/seconds rationals and an N/S (E/W) ref as signed decimal degrees."""
+    if isinstance(value, (tuple, list)):
+        parts = [_number(v) for v in value[:3]]
+    else:
+        parts = [_number(value)]
+    nums = [p for p in parts if p is not None]
+    if not nums or len(nums) != len(parts):
+        return None
+    d, m, s = (nums + [0.0, 0.0])[:3]
+    if not (0 <= m <= 60 and 0 <= s <= 60):
+        return None
+    deg = abs(d) + m / 60 + s / 3600
+    r = (_as_text(ref) or "").strip().upper()[:1]
+    if r == neg or (r != pos and d < 0):  # no ref: trust the sign as written
+        deg = -deg
+    return deg if abs(deg) <= limit else None
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from an EXIF rational/int, or None (x/0 rationals read as NaN)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(value, str):
+        return None
+    return value.split("\x00", 1)[0]
+
+
+def _clean(value: Any) -> str | None:
+    """Make/Model: str only (odd writers store numbers or bytes), cut at NUL, trimmed."""
+    if not isinstance(value, str):
+        return None
+    value = value.split("\x00", 1)[0].strip()
+    return value[:100] or None
+
+
+def _jpeg_complete(f: Source, size: int) -> bool:
+    """Walk JPEG segments to the EOI marker, skipping entropy-coded data by scanning.
+
+    Stops at the first EOI, so data appended after the image (MPO second frames,
+    vendor trailers) does not matter; a file cut anywhere before EOI fails.
+    """
+    pos = 2  # after SOI
+    while pos < size:
+        f.seek(pos)
+        hdr = f.read(4)
+        if len(hdr) < 2:
+            return False
+        marker = hdr[1]
+        if hdr[0] != 0xFF or marker in (0x00, 0xFF) or 0xD0 <= marker <= 0xD7:
+            # Not at a segment: stray bytes (libjpeg skips them with a warning).
+            nxt = _next_marker(f, pos + 1, size)
+            if nxt is None:
+                return False
+            pos = nxt
+            continue
+        if marker == 0xD9:  # EOI
+            return True
+        if marker in (0xD8, 0x01):  # standalone markers
+            pos += 2
+            continue
+        if len(hdr) < 4:
+            return False
+        pos += 2 + max(int.from_bytes(hdr[2:4], "big"), 2)
+        if marker == 0xDA:  # SOS: entropy-coded data runs to the next real marker
+            nxt = _next_marker(f, pos, size)
+            if nxt is None:
+                return False
+            pos = nxt
+    return False
+
+
+def _next_marker(f: Source, pos: int, size: int) -> int | None:
+    while pos < size:
+        f.seek(pos)
+        chunk = f.read(_SCAN)
+        m = _JPEG_MARKER.search(chunk)
+        if m is not None:
+            return pos + m.start()
+        if len(chunk) < _SCAN:
+            return None
+        pos += len(chunk) - 1  # a marker may straddle the boundary: keep the last byte
+    return None
+
+
+def _png_walk(f: Source, size: int) -> tuple[bool, bytes | None]:
+    """(IEND reached, eXIf payload if any). Chunks are skipped by length, not read."""
+    pos, exif = 8, None
+    while pos + 12 <= size:
+        f.seek(pos)
+        hdr = f.read(8)
+        if len(hdr) < 8:
+            break
+        length, ctype = int.from_bytes(hdr[:4], "big"), hdr[4:]
+        if ctype == b"IEND":
+            return True, exif
+        if ctype == b"eXIf" and exif is None and length <= 1 << 24:
+            exif = f.read(length)
+        pos += 12 + length
+    return False, exif
