@@ -139,15 +139,24 @@ class Adder:
         known: dict[bytes, PathState] = {}
         known_errors: dict[bytes, str] = {}
         with idx.read() as txn:
-            for _r, path, st in idx.iter_paths(txn, t.root):
-                if st.present and (not t.sub or path == t.sub
-                                   or (not single and path.startswith(prefix))):
+            scope = t.sub if single else prefix
+            for path, st in idx.path_states_under(txn, t.root, scope):
+                if st.present and (not single or path == t.sub):
                     known[path] = st
+            if t.sub and not single:
+                st = idx.path_state(txn, t.root, t.sub)  # PATH may name one file
+                if st is not None and st.present:
+                    known[t.sub] = st
             for r, path, err in idx.iter_errors(txn):
                 if r == t.root and (not t.sub or path == t.sub
                                     or (not single and path.startswith(prefix))):
                     known_errors[path] = err.reason
-        seen: set[bytes] = set()
+        # signatures the walk may skip on sight; paths in error are always retried
+        expect = {p: (st.size, st.mtime_ns, st.inode) for p, st in known.items()
+                  if p not in known_errors}
+        skippable = set(expect)
+        unchanged = [0]
+        walked: set[bytes] = set()
         failed_dirs: list[bytes] = []
         jobs: list[FileJob] = []
         store_real = os.fsencode(os.path.realpath(self.store.root))
@@ -155,21 +164,22 @@ class Adder:
         if t.sub and (single or not os.path.isdir(abs_sub)):
             items = walk_one(root_b, t.sub, self.rules) if os.path.lexists(abs_sub) else []
         else:
-            items = walk(root_b, t.sub, self.rules, frozenset({store_real}))
+            items = walk(root_b, t.sub, self.rules, frozenset({store_real}), expect, unchanged)
         for item in items:
-            seen.add(item.rel)
+            walked.add(item.rel)
             if isinstance(item, WalkError):
                 if item.is_dir:
                     failed_dirs.append(item.rel + b"/")
                 self._error(t.root, item.rel, item.reason, item.detail, known_errors)
                 continue
             old = known.get(item.rel)
-            if (old is not None and old.size == item.size and old.mtime_ns == item.mtime_ns
-                    and old.inode == item.inode and item.rel not in known_errors):
-                self.summary.unchanged += 1
+            if (old is not None and (old.size, old.mtime_ns, old.inode) == (
+                    item.size, item.mtime_ns, item.inode) and item.rel not in known_errors):
+                unchanged[0] += 1
                 continue
             jobs.append(FileJob(item.target or os.path.join(root_b, item.rel), item.rel, item.size,
                                 item.mtime_ns, item.inode))
+        self.summary.unchanged += unchanged[0]
         results = self._hash_all(jobs)
         appeared: dict[str, list[bytes]] = {}
         for res in results:
@@ -180,7 +190,10 @@ class Adder:
         # paths the index knew that are gone now
         gone_assets: set[str] = set()
         for path, st in known.items():
-            if path in seen or any(path.startswith(d) for d in failed_dirs):
+            # unchanged paths were taken out of ``expect`` by the walk without being yielded
+            if path in walked or (path in skippable and path not in expect):
+                continue
+            if any(path.startswith(d) for d in failed_dirs):
                 continue
             self.writer.append(PathGone(hlc=self.writer.now(), root=t.root, path=path,
                                         asset=st.asset))
@@ -188,7 +201,7 @@ class Adder:
         for aid in gone_assets:
             if aid in appeared:
                 self.summary.moved += 1
-                self.summary.new -= sum(1 for _ in appeared[aid])
+                self.summary.new -= 1  # one of its new paths is the move, any other a copy
             else:
                 self.summary.missing += 1
 

@@ -44,11 +44,22 @@ def _inside(root_real: bytes, target: bytes) -> bool:
 
 
 def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
-         skip_dirs: frozenset[bytes] = frozenset()) -> Iterator[WalkFile | WalkError]:
+         skip_dirs: frozenset[bytes] = frozenset(),
+         expect: dict[bytes, tuple[int, int, int]] | None = None,
+         unchanged: list[int] | None = None) -> Iterator[WalkFile | WalkError]:
     """Yield every catalogable file (and every error) under ``root/start``.
 
     ``skip_dirs`` are absolute real paths never entered (e.g. the store itself).
+    ``expect`` maps paths to their known (size, mtime_ns, inode): every walked path is
+    popped from it, and a regular file whose signature matches is not yielded but
+    counted in ``unchanged[0]``. This keeps the unchanged rescan, the common case,
+    to one stat and one dict operation per file.
     """
+    if expect is None:
+        expect = {}
+    if unchanged is None:
+        unchanged = [0]
+    pop = expect.pop
     root_real = os.path.realpath(root)
     stack = [start.strip(b"/")]
     while stack:
@@ -56,7 +67,7 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
         abs_dir = os.path.join(root, rel_dir) if rel_dir else root
         try:
             with os.scandir(abs_dir) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except OSError as e:
             reason = "unreadable-dir" if e.errno in (errno.EACCES, errno.EPERM) else "dir-error"
             yield WalkError(rel_dir, reason, _oserror_detail(e), is_dir=True)
@@ -66,31 +77,36 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
             name = entry.name
             rel = rel_dir + b"/" + name if rel_dir else name
             try:
+                # d_type answers these without a syscall; only files and odd entries are stat-ed
+                if entry.is_dir(follow_symlinks=False):
+                    if not (rules and rules.ignores_dir(name)) and \
+                            os.path.join(root_real, rel) not in skip_dirs:
+                        subdirs.append(rel)
+                    continue
+                if rules and rules.ignores_file(name):
+                    continue
                 st = entry.stat(follow_symlinks=False)
             except OSError as e:
                 yield WalkError(rel, "stat-error", _oserror_detail(e))
                 continue
             mode = st.st_mode
-            if stat.S_ISDIR(mode):
-                if rules and rules.ignores_dir(name):
-                    continue
-                if os.path.join(root_real, rel) in skip_dirs:
-                    continue
-                subdirs.append(rel)
-            elif stat.S_ISREG(mode):
-                if rules and rules.ignores_file(name):
+            sig = pop(rel, None)
+            if stat.S_ISREG(mode):
+                if sig is not None and sig == (st.st_size, st.st_mtime_ns, st.st_ino):
+                    unchanged[0] += 1
                     continue
                 yield WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
             elif stat.S_ISLNK(mode):
-                if rules and rules.ignores_file(name):
-                    continue
                 yield _symlink(root_real, rel, entry.path)
             elif stat.S_ISFIFO(mode):
                 yield WalkError(rel, "fifo", "named pipe: not a file")
             elif stat.S_ISSOCK(mode):
                 yield WalkError(rel, "socket", "socket: not a file")
+            elif stat.S_ISDIR(mode):
+                subdirs.append(rel)  # replaced by a directory since it was listed
             else:
                 yield WalkError(rel, "device", "device node: not a file")
+        subdirs.sort()
         stack.extend(reversed(subdirs))
 
 

@@ -115,7 +115,7 @@ def test_status_is_short_and_has_json(cataloged) -> None:  # noqa: ANN001
     assert r.code == 0 and "assets" in r.out and "last add" in r.out
     assert len(r.out.splitlines()) < 20
     j = mstore("status", "--json", store=store).json()
-    assert j["assets"] == sum(j["by_kind"].values()) and j["last_add"]["new"] >= 1
+    assert j["assets"] == sum(j["by_kind"].values()) and j["last_add"]["finished_ms"] > 0
 
 
 def test_status_does_not_import_heavy_modules(cataloged) -> None:  # noqa: ANN001
