@@ -67,4 +67,5 @@ def catalog_answers(store: Path) -> dict:
         for p in s["paths"]:
             for h in p["history"]:
                 h.pop("machine", None)
+                h.pop("hlc", None)  # clock stamps differ between runs; the events may not
     return {"find": rows, "errors": errors, "status": status, "show": shows}

@@ -76,8 +76,8 @@ def resolve_targets(store: Store, paths: Iterable[Path]) -> list[Target]:
             raise UsageError(f"{p}: no such file or directory")
         hit = store.config.root_for(p)
         if hit is None:
-            raise UsageError(f"{p} is not under an archive root of this store "
-                             f"(roots: {', '.join(map(str, store.config.roots.values())) or 'none'})")
+            roots = ", ".join(map(str, store.config.roots.values())) or "none"
+            raise UsageError(f"{p} is not under an archive root of this store (roots: {roots})")
         name, root = hit
         rel = os.fsencode(Path(p).resolve().relative_to(root))
         out.append(Target(name, root, b"" if rel == b"." else rel))

@@ -139,7 +139,8 @@ def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: s
                 continue
             seen.add((r, p))
             ext = os.path.splitext(p)[1].lower()
-            rel_kind = "sidecar" if ext in SIDECAR_EXTS else "live-pair" if st.asset != aid else "copy"
+            rel_kind = ("sidecar" if ext in SIDECAR_EXTS
+                        else "live-pair" if st.asset != aid else "copy")
             out.append({"relation": rel_kind, "root": r, "path": p, "asset": st.asset})
     return out
 

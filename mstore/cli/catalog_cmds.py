@@ -119,8 +119,8 @@ def watch(obj: Context, paths: tuple[Path, ...], rescan: float, polling: bool,
 
         w = Watcher(store, adder, targets, rescan=rescan, polling=polling, on_batch=report)
         signal.signal(signal.SIGTERM, lambda *_: w.stop())
-        click.echo(f"watching {', '.join(str(t.root_path / t.sub.decode('utf-8', 'replace')) for t in targets)}"
-                   " (Ctrl-C to stop)")
+        where = ", ".join(str(t.root_path / t.sub.decode("utf-8", "replace")) for t in targets)
+        click.echo(f"watching {where} (Ctrl-C to stop)")
         sys.stdout.flush()
         try:
             w.run(duration=duration)

@@ -157,9 +157,9 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     if count:
         click.echo(str(len(rows)))
     else:
-        from mstore.cli.output import human_size, path_text, quote_path
-
         from bisect import bisect_left
+
+        from mstore.cli.output import human_size, path_text, quote_path
 
         shown = rows if limit is None else rows[:limit]
         out = []
@@ -173,7 +173,8 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
             kind = KIND_NAMES[table.kinds[i]]
             tk = table.taken[i]
             taken = (f"{tk // 10**10:04d}-{tk // 10**8 % 100:02d}-{tk // 10**6 % 100:02d}T"
-                     f"{tk // 10**4 % 100:02d}:{tk // 100 % 100:02d}:{tk % 100:02d}") if tk else None
+                     f"{tk // 10**4 % 100:02d}:{tk // 100 % 100:02d}:{tk % 100:02d}"
+                     ) if tk else None
             if as_json:
                 import msgspec
 

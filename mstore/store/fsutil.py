@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 # Filesystems whose locking / mmap semantics LMDB cannot rely on.
-NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "afs", "ceph", "glusterfs",
-              "fuse.rclone", "fuse.s3fs", "lustre", "virtiofs"}
+NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "afs", "ceph",
+              "glusterfs", "fuse.rclone", "fuse.s3fs", "lustre", "virtiofs"}
 
 
 def fsync_dir(path: Path) -> None:

@@ -106,7 +106,8 @@ class Index:
             if schema is None:
                 txn.put(b"schema", str(INDEX_SCHEMA).encode(), db=self.db["meta"])
             elif int(schema) != INDEX_SCHEMA:
-                raise StoreDamagedError("index schema differs from this mstore; run 'mstore reindex'")
+                raise StoreDamagedError(
+                    "index schema differs from this mstore; run 'mstore reindex'")
 
     def close(self) -> None:
         self.env.close()

@@ -76,7 +76,7 @@ class WriteLock:
             "pid": os.getpid(),
             "start": _process_start(os.getpid()),
             "since": time.time(),
-            "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200],
+            "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200],
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import shutil
+import socket
 import time
 from pathlib import Path
 

@@ -26,7 +26,8 @@ def nobody_python(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     run with the interpreter the virtualenv was made from."""
     if os.geteuid() != 0 or shutil.which("runuser") is None:
         pytest.skip("needs root and runuser to switch to an unprivileged user")
-    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = Path(sys.base_prefix) / "bin" / f"python{version}"
     site = next(p for p in sys.path if p.endswith("site-packages") and sys.prefix in p)
     dest = tmp_path_factory.mktemp("nobody-env")
     open_up(dest)

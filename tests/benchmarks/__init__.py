@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): mstore against bare baselines measured in the same run."""
