@@ -45,6 +45,7 @@ endif
 	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
 
 bench: venv
+	$(PY) -m compileall -q mstore  # as installed code would be: no recompiling per command
 	$(PY) -m tests.benchmarks
 
 clean:

@@ -113,11 +113,11 @@ def show(obj: Context, target: str, as_json: bool) -> None:
         emit_json(d)
         return
     echo = click.echo
-    echo(f"asset    {d['id']}")
-    echo(f"kind     {d['kind']} ({d['mime']}), {human_size(d['size'])}"
+    echo(f"{'asset':<11}{d['id']}")
+    echo(f"{'kind':<11}{d['kind']} ({d['mime']}), {human_size(d['size'])}"
          + ("  MISSING" if d["missing"] else ""))
     for label, val in _meta_lines(d["meta"]):
-        echo(f"{label:<9}{val}")
+        echo(f"{label:<11}{val}")
     echo("paths")
     for p in d["paths"]:
         state = "" if p["current"] else "  (gone)"
@@ -127,10 +127,10 @@ def show(obj: Context, target: str, as_json: bool) -> None:
             detail = f" {h['detail']}" if h["detail"] else ""
             echo(f"      {hlc_time(h['hlc'])} {h['event']}{other}{detail}")
     for r in d["related"]:
-        echo(f"{r['relation']:<9}{r['root']}/{quote_path(r['path'])}  {r['asset'][:12]}")
+        echo(f"{r['relation']:<11}{r['root']}/{quote_path(r['path'])}  {r['asset'][:12]}")
     for e in d["errors"]:
         where = f" at {e['root']}/{quote_path(e['path'])}" if "path" in e else ""
-        echo(f"error    {e['reason']}{where}: {e['detail']}")
+        echo(f"{'error':<11}{e['reason']}{where}: {e['detail']}")
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
