@@ -11,6 +11,8 @@ is skipped, never fatal.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from mstore.model.meta import Meta
@@ -73,7 +75,106 @@ class AddFinished(Record, tag="add"):
     interrupted: bool = False
 
 
-AnyRecord = AssetRecorded | PathSeen | PathGone | PathError | AddFinished
+class StepSpec(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One resolved step of a run: tool, pinned version, full params."""
+
+    name: str
+    tool: str
+    version: str
+    params: dict = {}
+    shape: str = "per-asset"  # or "aggregate"
+    kinds: list[str] = []  # asset kinds the step applies to (empty: all)
+
+
+class RunStarted(Record, tag="run"):
+    """A run was requested: everything needed to execute and to explain it later."""
+
+    run: str  # run id, also the Temporal workflow id
+    pipeline: str
+    steps: list[StepSpec]
+    policy: str  # "sandbox" | "production"
+    selection: str  # the query or collection the units were chosen by
+    units_object: str  # object id: msgpack list of asset ids, in unit order
+    total: int  # number of units
+    sample: str = ""  # sandbox sample spec, e.g. "50" or "10%"
+    caps: dict = {}  # resource caps: max_concurrency, max_units, max_bytes
+    parent: str = ""  # the run this one reruns
+    ttl_days: float = 0.0  # sandbox artifacts expire this long after they are made
+    force: bool = False
+    host: str = ""
+
+
+class RunState(Record, tag="runstate"):
+    """A run changed state: running, paused, cancelled, completed, failed."""
+
+    run: str
+    state: str
+    detail: str = ""
+
+
+class UnitDone(Record, tag="unit"):
+    """Coverage: one unit of one step of a run finished (done, reused or failed)."""
+
+    run: str
+    step: str
+    unit: str  # asset id, or "*" for an aggregate step
+    status: str  # "done" | "reused" | "failed"
+    attempts: int = 1
+    duration_ms: int = 0
+    error: str = ""
+    artifacts: list[str] = []
+
+
+class ArtifactMade(Record, tag="artifact"):
+    """A derived result and its lineage. Payload in an object, or small ``data`` inline."""
+
+    id: str  # BLAKE3 of (reuse key, kind, index): same derivation -> same id
+    kind: str
+    run: str
+    step: str
+    tool: str
+    version: str
+    params: dict = {}
+    reuse_key: str = ""  # BLAKE3 of (tool, version, params, input ids)
+    asset: str = ""  # the asset it describes ("" for aggregate results)
+    inputs: list[str] = []  # input asset ids and artifact ids
+    members: list[str] = []  # aggregate results: the assets it is about
+    payload: str = ""  # object id of the payload file
+    filename: str = ""  # the name the tool gave the payload
+    data: Any = None
+    meta: dict = {}
+    policy: str = "production"
+    expires_ms: int = 0  # sandbox: when gc may drop it (0 = never)
+    host: str = ""
+
+
+class ArtifactsDropped(Record, tag="gc"):
+    """Garbage collection dropped these (expired, unreferenced sandbox) artifacts."""
+
+    ids: list[str]
+
+
+class CollectionDefined(Record, tag="collection"):
+    """A named selection: a dynamic query, or a frozen list of assets (an object)."""
+
+    name: str
+    query: str = ""
+    members_object: str = ""  # frozen: object id of a msgpack list of asset ids
+    count: int = 0
+    deleted: bool = False
+
+
+class Label(Record, tag="label"):
+    """A person's judgement about an asset (e.g. keep / not-keep in a duplicate group)."""
+
+    asset: str
+    key: str
+    value: str
+    about: str = ""  # the artifact judged (e.g. a duplicate-group id)
+
+
+AnyRecord = (AssetRecorded | PathSeen | PathGone | PathError | AddFinished | RunStarted | RunState
+             | UnitDone | ArtifactMade | ArtifactsDropped | CollectionDefined | Label)
 
 
 class Unknown(msgspec.Struct, tag_field="t", kw_only=True):

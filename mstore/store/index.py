@@ -31,9 +31,11 @@ from mstore.errors import StoreDamagedError, UsageError
 from mstore.model.meta import Meta
 from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen, Record
 from mstore.store.fsutil import is_network_fs
+from mstore.store.index_runs import RUN_DBS, apply_run_record
 
 INDEX_SCHEMA = 1
-DBS = ("meta", "segments", "assets", "paths", "asset_paths", "history", "errors", "table")
+DBS = ("meta", "segments", "assets", "paths", "asset_paths", "history", "errors", "table",
+       *RUN_DBS)
 INITIAL_MAP = 1 << 30  # grows by doubling on MapFullError
 
 
@@ -94,7 +96,7 @@ class Index:
         self._pid = os.getpid()
         try:
             self.env = lmdb.open(
-                str(path), map_size=INITIAL_MAP, max_dbs=len(DBS) + 4, max_readers=1024,
+                str(path), map_size=INITIAL_MAP, max_dbs=64, max_readers=1024,
                 subdir=True, readahead=False, lock=True,
             )
         except lmdb.Error as e:
@@ -221,6 +223,9 @@ class Index:
             if old is None or _dec_add.decode(old).hlc < rec.hlc:
                 txn.put(b"last_add", _enc.encode(rec), db=db["meta"])
             return False
+        # runs, coverage, artifacts, collections, labels (index_runs.py): they do not
+        # change the catalog, so they do not invalidate its snapshot
+        apply_run_record(self, txn, rec)
         return False
 
     # -- reading --------------------------------------------------------------

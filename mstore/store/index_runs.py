@@ -1,0 +1,306 @@
+"""The part of the index that holds runs, coverage, artifacts, collections and labels.
+
+Applied from ``Index._apply`` like the catalog records: idempotent, and the latest
+claim (by hlc) wins per key, so segments may arrive in any order.
+
+Databases::
+
+    runs           run id -> msgpack RunInfo (the RunStarted facts, state, counters)
+    units          run \\0 step \\0 unit -> msgpack UnitState (latest claim)
+    artifacts      artifact id -> msgpack ArtifactMade
+    asset_arts     asset id (32 bytes) + kind + \\0 + artifact id -> b""
+    run_arts       run \\0 hlc (8 bytes) + artifact id -> b""   (results in the order made)
+    reuse          reuse key + \\0 + artifact id -> b""
+    dropped        artifact id -> hlc of the gc record that dropped it
+    collections    name -> msgpack CollectionDefined
+    labels         asset \\0 key \\0 about -> msgpack Label
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+import lmdb
+import msgspec
+
+from mstore.model.records import (
+    ArtifactMade,
+    ArtifactsDropped,
+    CollectionDefined,
+    Label,
+    Record,
+    RunStarted,
+    RunState,
+    UnitDone,
+)
+
+if TYPE_CHECKING:
+    from mstore.store.index import Index
+
+RUN_DBS = ("runs", "units", "artifacts", "asset_arts", "run_arts", "reuse", "dropped",
+           "collections", "labels")
+
+
+class UnitState(msgspec.Struct, array_like=True):
+    status: str
+    attempts: int
+    duration_ms: int
+    error: str
+    artifacts: list[str]
+    hlc: int
+
+
+class RunInfo(msgspec.Struct, kw_only=True):
+    started: RunStarted | None = None  # None until the RunStarted record is applied
+    state: str = "pending"
+    state_detail: str = ""
+    state_hlc: int = 0
+    done: int = 0
+    reused: int = 0
+    failed: int = 0
+    duration_ms: int = 0  # sum over units, for throughput
+    first_unit_ms: int = 0
+    last_unit_ms: int = 0
+    per_step: dict[str, list[int]] = {}  # step -> [done, reused, failed, duration_ms]
+    artifacts: int = 0
+
+
+_enc = msgspec.msgpack.Encoder()
+_dec_run = msgspec.msgpack.Decoder(RunInfo)
+_dec_unit = msgspec.msgpack.Decoder(UnitState)
+_dec_art = msgspec.msgpack.Decoder(ArtifactMade)
+_dec_coll = msgspec.msgpack.Decoder(CollectionDefined)
+_dec_label = msgspec.msgpack.Decoder(Label)
+
+_SLOT = {"done": 0, "reused": 1, "failed": 2}
+
+
+def _run(idx: Index, txn: lmdb.Transaction, run: str) -> RunInfo:
+    raw = txn.get(run.encode(), db=idx.db["runs"])
+    return _dec_run.decode(raw) if raw is not None else RunInfo()
+
+
+def _put_run(idx: Index, txn: lmdb.Transaction, run: str, info: RunInfo) -> None:
+    txn.put(run.encode(), _enc.encode(info), db=idx.db["runs"])
+
+
+def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
+    db = idx.db
+    if isinstance(rec, RunStarted):
+        info = _run(idx, txn, rec.run)
+        if info.started is None:
+            info.started = rec
+            if info.state_hlc == 0:
+                info.state, info.state_hlc = "running", rec.hlc
+            _put_run(idx, txn, rec.run, info)
+        return True
+    if isinstance(rec, RunState):
+        info = _run(idx, txn, rec.run)
+        if rec.hlc > info.state_hlc:
+            info.state, info.state_detail, info.state_hlc = rec.state, rec.detail, rec.hlc
+            _put_run(idx, txn, rec.run, info)
+        return True
+    if isinstance(rec, UnitDone):
+        key = f"{rec.run}\0{rec.step}\0{rec.unit}".encode()
+        old_raw = txn.get(key, db=db["units"])
+        old = _dec_unit.decode(old_raw) if old_raw is not None else None
+        if old is not None and old.hlc >= rec.hlc:
+            return False
+        txn.put(key, _enc.encode(UnitState(rec.status, rec.attempts, rec.duration_ms, rec.error,
+                                           rec.artifacts, rec.hlc)), db=db["units"])
+        info = _run(idx, txn, rec.run)
+        step = info.per_step.setdefault(rec.step, [0, 0, 0, 0])
+        if old is not None:  # the unit changed status (e.g. failed, then done on a rerun)
+            setattr(info, old.status, getattr(info, old.status) - 1)
+            step[_SLOT[old.status]] -= 1
+            info.duration_ms -= old.duration_ms
+            step[3] -= old.duration_ms
+        setattr(info, rec.status, getattr(info, rec.status) + 1)
+        step[_SLOT[rec.status]] += 1
+        info.duration_ms += rec.duration_ms
+        step[3] += rec.duration_ms
+        wall = rec.hlc >> 16
+        info.first_unit_ms = min(info.first_unit_ms or wall, wall)
+        info.last_unit_ms = max(info.last_unit_ms, wall)
+        _put_run(idx, txn, rec.run, info)
+        return True
+    if isinstance(rec, ArtifactMade):
+        aid = rec.id.encode()
+        if txn.get(aid, db=db["dropped"]) is not None or txn.get(aid, db=db["artifacts"]):
+            return False
+        txn.put(aid, _enc.encode(rec), db=db["artifacts"])
+        for subject in [rec.asset] if rec.asset else rec.members:
+            txn.put(bytes.fromhex(subject) + rec.kind.encode() + b"\0" + aid, b"",
+                    db=db["asset_arts"])
+        txn.put(rec.run.encode() + b"\0" + struct.pack(">Q", rec.hlc) + aid, b"",
+                db=db["run_arts"])
+        if rec.reuse_key:
+            txn.put(rec.reuse_key.encode() + b"\0" + aid, b"", db=db["reuse"])
+        info = _run(idx, txn, rec.run)
+        info.artifacts += 1
+        _put_run(idx, txn, rec.run, info)
+        return True
+    if isinstance(rec, ArtifactsDropped):
+        for art_id in rec.ids:
+            aid = art_id.encode()
+            txn.put(aid, struct.pack(">Q", rec.hlc), db=db["dropped"])
+            raw = txn.get(aid, db=db["artifacts"])
+            if raw is None:
+                continue
+            art = _dec_art.decode(raw)
+            txn.delete(aid, db=db["artifacts"])
+            for subject in [art.asset] if art.asset else art.members:
+                txn.delete(bytes.fromhex(subject) + art.kind.encode() + b"\0" + aid,
+                           db=db["asset_arts"])
+            txn.delete(art.run.encode() + b"\0" + struct.pack(">Q", art.hlc) + aid,
+                       db=db["run_arts"])
+            if art.reuse_key:
+                txn.delete(art.reuse_key.encode() + b"\0" + aid, db=db["reuse"])
+        return True
+    if isinstance(rec, CollectionDefined):
+        old = txn.get(rec.name.encode(), db=db["collections"])
+        if old is None or _dec_coll.decode(old).hlc < rec.hlc:
+            txn.put(rec.name.encode(), _enc.encode(rec), db=db["collections"])
+        return True
+    if isinstance(rec, Label):
+        key = f"{rec.asset}\0{rec.key}\0{rec.about}".encode()
+        old = txn.get(key, db=db["labels"])
+        if old is None or _dec_label.decode(old).hlc < rec.hlc:
+            txn.put(key, _enc.encode(rec), db=db["labels"])
+        return True
+    return False
+
+
+# -- reading ---------------------------------------------------------------------
+def run_info(idx: Index, txn: lmdb.Transaction, run: str) -> RunInfo | None:
+    raw = txn.get(run.encode(), db=idx.db["runs"])
+    return _dec_run.decode(raw) if raw is not None else None
+
+
+def all_runs(idx: Index, txn: lmdb.Transaction) -> list[tuple[str, RunInfo]]:
+    return [(bytes(k).decode(), _dec_run.decode(v)) for k, v in txn.cursor(db=idx.db["runs"])]
+
+
+def run_units(idx: Index, txn: lmdb.Transaction, run: str, step: str | None = None
+              ) -> list[tuple[str, str, UnitState]]:
+    """(step, unit, state) of a run's units, optionally of one step."""
+    prefix = f"{run}\0{step}\0" if step else f"{run}\0"
+    start = prefix.encode()
+    cur = txn.cursor(db=idx.db["units"])
+    out = []
+    if cur.set_range(start):
+        for k, v in cur:
+            if not bytes(k).startswith(start):
+                break
+            _, st, unit = bytes(k).decode().split("\0", 2)
+            out.append((st, unit, _dec_unit.decode(v)))
+    return out
+
+
+def unit_state(idx: Index, txn: lmdb.Transaction, run: str, step: str, unit: str
+               ) -> UnitState | None:
+    raw = txn.get(f"{run}\0{step}\0{unit}".encode(), db=idx.db["units"])
+    return _dec_unit.decode(raw) if raw is not None else None
+
+
+def artifact(idx: Index, txn: lmdb.Transaction, art_id: str) -> ArtifactMade | None:
+    raw = txn.get(art_id.encode(), db=idx.db["artifacts"])
+    return _dec_art.decode(raw) if raw is not None else None
+
+
+def artifacts_with_prefix(idx: Index, txn: lmdb.Transaction, prefix: str, limit: int = 2
+                          ) -> list[str]:
+    cur = txn.cursor(db=idx.db["artifacts"])
+    out: list[str] = []
+    if cur.set_range(prefix.encode()):
+        for k in cur.iternext(values=False):
+            k = bytes(k).decode()
+            if not k.startswith(prefix):
+                break
+            out.append(k)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def asset_artifacts(idx: Index, txn: lmdb.Transaction, asset: str, kind: str | None = None
+                    ) -> list[ArtifactMade]:
+    start = bytes.fromhex(asset) + (kind.encode() + b"\0" if kind else b"")
+    cur = txn.cursor(db=idx.db["asset_arts"])
+    out = []
+    if cur.set_range(start):
+        for k in cur.iternext(values=False):
+            k = bytes(k)
+            if not k.startswith(start):
+                break
+            art = artifact(idx, txn, k[32:].split(b"\0", 1)[1].decode())
+            if art is not None:
+                out.append(art)
+    return out
+
+
+def run_artifacts(idx: Index, txn: lmdb.Transaction, run: str, limit: int | None = None,
+                  newest_first: bool = True) -> list[ArtifactMade]:
+    start = run.encode() + b"\0"
+    cur = txn.cursor(db=idx.db["run_arts"])
+    ids = []
+    if cur.set_range(start):
+        for k in cur.iternext(values=False):
+            k = bytes(k)
+            if not k.startswith(start):
+                break
+            ids.append(k[len(start) + 8:].decode())
+    if newest_first:
+        ids.reverse()
+    out = []
+    for i in ids:
+        art = artifact(idx, txn, i)
+        if art is not None:
+            out.append(art)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def reusable(idx: Index, txn: lmdb.Transaction, reuse_key: str) -> list[ArtifactMade]:
+    start = reuse_key.encode() + b"\0"
+    cur = txn.cursor(db=idx.db["reuse"])
+    out = []
+    if cur.set_range(start):
+        for k in cur.iternext(values=False):
+            k = bytes(k)
+            if not k.startswith(start):
+                break
+            art = artifact(idx, txn, k[len(start):].decode())
+            if art is not None:
+                out.append(art)
+    return out
+
+
+def all_artifacts(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an iterator
+    for _, v in txn.cursor(db=idx.db["artifacts"]):
+        yield _dec_art.decode(v)
+
+
+def collections(idx: Index, txn: lmdb.Transaction) -> list[CollectionDefined]:
+    out = [_dec_coll.decode(v) for _, v in txn.cursor(db=idx.db["collections"])]
+    return [c for c in out if not c.deleted]
+
+
+def collection(idx: Index, txn: lmdb.Transaction, name: str) -> CollectionDefined | None:
+    raw = txn.get(name.encode(), db=idx.db["collections"])
+    c = _dec_coll.decode(raw) if raw is not None else None
+    return None if c is None or c.deleted else c
+
+
+def labels(idx: Index, txn: lmdb.Transaction, asset: str) -> list[Label]:
+    start = f"{asset}\0".encode()
+    cur = txn.cursor(db=idx.db["labels"])
+    out = []
+    if cur.set_range(start):
+        for k, v in cur:
+            if not bytes(k).startswith(start):
+                break
+            out.append(_dec_label.decode(v))
+    return out

@@ -1,0 +1,67 @@
+"""The tool API: what a tool receives and what it returns.
+
+The same shapes travel as JSON over the exec protocol (docs/tools.md), so the
+fields are plain data: strings, numbers, lists, dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+
+class BadInput(Exception):
+    """The input cannot be processed (corrupt file, unsupported content).
+
+    Not retried: the unit fails with this message. Any other exception is treated
+    as transient and retried with backoff.
+    """
+
+
+class InputArtifact(msgspec.Struct, kw_only=True):
+    id: str  # artifact id
+    kind: str
+    path: str | None = None  # payload file (read-only), when the artifact has one
+    data: Any = None  # small JSON payload, when the artifact has one
+    meta: dict[str, Any] = {}
+
+
+class ToolInput(msgspec.Struct, kw_only=True):
+    """One asset as a tool sees it."""
+
+    asset: str  # asset id (BLAKE3 of the content)
+    kind: str  # image / video / audio / text / other
+    mime: str
+    path: str  # the original file, absolute; open it read-only
+    meta: dict[str, Any] = {}  # technical metadata from the catalog
+    artifacts: dict[str, InputArtifact] = {}  # upstream artifacts of this asset, by kind
+
+
+class ToolRequest(msgspec.Struct, kw_only=True):
+    tool: str
+    version: str
+    params: dict[str, Any]
+    inputs: list[ToolInput]  # one for a per-asset step; many for an aggregate step
+    out_dir: str  # write output files here (and nowhere else)
+    views: dict[str, Any] = {}  # media views offered to the tool, e.g. {"frames": {...}}
+
+
+class OutputArtifact(msgspec.Struct, kw_only=True, omit_defaults=True):
+    kind: str
+    asset: str | None = None  # the asset it describes (default: the only input)
+    file: str | None = None  # a file the tool wrote, relative to out_dir
+    data: Any = None  # or a small JSON payload
+    meta: dict[str, Any] = {}  # small facts shown with the artifact (size, format, ...)
+    members: list[str] = []  # aggregate outputs: the assets it is about (e.g. a group)
+
+
+class ToolResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    artifacts: list[OutputArtifact] = []
+    # per-input failures of an aggregate or batch tool: asset id -> message
+    failed: dict[str, str] = {}
+
+
+Progress = Callable[[float, str], None]  # (fraction done 0..1, message)
+PythonTool = Callable[[ToolRequest, Progress], ToolResult]

@@ -1,0 +1,119 @@
+"""Tool manifests: ``manifest.toml`` in each tool folder.
+
+```toml
+id = "thumbnail"
+version = "1"
+description = "Small previews"
+inputs = ["image"]            # asset kinds, or "artifact:<kind>" for upstream artifacts
+outputs = ["thumbnail"]       # artifact kinds it makes
+resource = "cpu"              # task queue class: cpu | io | gpu
+shape = "per-asset"           # or "aggregate" (one call over the whole selection)
+entry = "python:tool:run"     # python:<module file without .py>:<function>, or exec:<file>
+
+[params.size]                 # one table per parameter: type, default, help
+type = "int"
+default = 256
+help = "longest side in pixels"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mstore.errors import UsageError
+
+PARAM_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list}
+RESOURCES = ("cpu", "io", "gpu")
+SHAPES = ("per-asset", "aggregate")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] = ()
+
+    def coerce(self, value: Any) -> Any:
+        """A value from the command line (a string) or TOML, checked against the type."""
+        if isinstance(value, str) and self.type != "str":
+            try:
+                value = {"int": int, "float": float,
+                         "bool": lambda v: {"true": True, "false": False}[v.lower()],
+                         "list": lambda v: [x for x in v.split(",") if x]}[self.type](value)
+            except (ValueError, KeyError):
+                raise UsageError(f"param {self.name}: {value!r} is not a {self.type}") from None
+        if not isinstance(value, PARAM_TYPES[self.type]) or (
+                self.type != "bool" and isinstance(value, bool)):
+            raise UsageError(f"param {self.name}: {value!r} is not a {self.type}")
+        if self.choices and value not in self.choices:
+            raise UsageError(f"param {self.name}: {value!r} is not one of {list(self.choices)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Manifest:
+    id: str
+    version: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    entry: str
+    folder: Path
+    resource: str = "cpu"
+    shape: str = "per-asset"
+    description: str = ""
+    params: dict[str, ParamSpec] = field(default_factory=dict)
+
+    @property
+    def asset_kinds(self) -> set[str]:
+        return {i for i in self.inputs if not i.startswith("artifact:")}
+
+    @property
+    def artifact_inputs(self) -> list[str]:
+        return [i.split(":", 1)[1] for i in self.inputs if i.startswith("artifact:")]
+
+    def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with ``given``; unknown names are an error."""
+        unknown = set(given) - set(self.params)
+        if unknown:
+            raise UsageError(f"tool {self.id}: unknown params {sorted(unknown)} "
+                             f"(known: {sorted(self.params)})")
+        out = {n: p.default for n, p in self.params.items()}
+        out.update({n: self.params[n].coerce(v) for n, v in given.items()})
+        return dict(sorted(out.items()))
+
+
+def load_manifest(path: Path) -> Manifest:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise UsageError(f"{path}: {e}") from e
+    try:
+        params = {
+            name: ParamSpec(name, spec["type"], spec.get("default"), spec.get("help", ""),
+                            tuple(spec.get("choices", ())))
+            for name, spec in raw.get("params", {}).items()
+        }
+        m = Manifest(id=raw["id"], version=str(raw["version"]), inputs=tuple(raw["inputs"]),
+                     outputs=tuple(raw["outputs"]), entry=raw["entry"], folder=path.parent,
+                     resource=raw.get("resource", "cpu"), shape=raw.get("shape", "per-asset"),
+                     description=raw.get("description", ""), params=params)
+    except KeyError as e:
+        raise UsageError(f"{path}: missing key {e}") from None
+    if m.resource not in RESOURCES:
+        raise UsageError(f"{path}: resource must be one of {RESOURCES}")
+    if m.shape not in SHAPES:
+        raise UsageError(f"{path}: shape must be one of {SHAPES}")
+    if not m.entry.startswith(("python:", "exec:")):
+        raise UsageError(f"{path}: entry must be python:<module>:<function> or exec:<file>")
+    for p in params.values():
+        if p.type not in PARAM_TYPES:
+            raise UsageError(f"{path}: param {p.name} has unknown type {p.type}")
+        if p.default is not None:
+            p.coerce(p.default)
+    return m

@@ -1,0 +1,99 @@
+"""Calling a tool: in-process for ``python:`` entries, as a child process for ``exec:``.
+
+The exec protocol (docs/tools.md): the request JSON on stdin; output files in
+``out_dir``; the result JSON on stdout; progress lines ``progress <0..1> <message>``
+on stderr; exit 0 = success, 2 = bad input (not retried), anything else = a
+transient failure (retried).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+
+import msgspec
+
+from mstore.tools.api import BadInput, Progress, PythonTool, ToolRequest, ToolResult
+from mstore.tools.manifest import Manifest
+
+EXIT_BAD_INPUT = 2
+EXEC_TIMEOUT = 3600.0
+
+_modules: dict[Path, ModuleType] = {}
+
+
+class ToolFailed(Exception):
+    """A transient tool failure (retried)."""
+
+
+def _python_entry(m: Manifest) -> PythonTool:
+    _, module, func = m.entry.split(":", 2)
+    path = (m.folder / f"{module}.py").resolve()
+    mod = _modules.get(path)
+    if mod is None:
+        name = f"mstore_tool_{m.id.replace('-', '_')}_{module}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ToolFailed(f"tool {m.id}: cannot load {path}")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        _modules[path] = mod
+    return getattr(mod, func)
+
+
+def run_tool(m: Manifest, req: ToolRequest, progress: Progress | None = None) -> ToolResult:
+    """Run one tool call. Raises BadInput (do not retry) or ToolFailed/other (retry)."""
+    progress = progress or (lambda _f, _m: None)
+    Path(req.out_dir).mkdir(parents=True, exist_ok=True)
+    if m.entry.startswith("python:"):
+        return _python_entry(m)(req, progress)
+    return _run_exec(m, req, progress)
+
+
+def _run_exec(m: Manifest, req: ToolRequest, progress: Progress) -> ToolResult:
+    exe = (m.folder / m.entry.split(":", 1)[1]).resolve()
+    if not os.access(exe, os.X_OK):
+        raise ToolFailed(f"tool {m.id}: {exe} is not executable")
+    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=req.out_dir,
+                            env=dict(os.environ, MSTORE_TOOL=m.id, MSTORE_TOOL_VERSION=m.version))
+    err_lines: list[str] = []
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            parts = line.split(" ", 2)
+            if len(parts) >= 2 and parts[0] == "progress":
+                try:
+                    progress(float(parts[1]), parts[2] if len(parts) > 2 else "")
+                    continue
+                except ValueError:
+                    pass
+            err_lines.append(line)
+
+    t = threading.Thread(target=read_stderr, daemon=True)
+    t.start()
+    try:
+        out, _ = proc.communicate(msgspec.json.encode(req), timeout=EXEC_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise ToolFailed(f"tool {m.id}: timed out after {EXEC_TIMEOUT:.0f}s") from None
+    t.join(timeout=5)
+    tail = "; ".join(err_lines[-5:])
+    if proc.returncode == EXIT_BAD_INPUT:
+        raise BadInput(tail or f"tool {m.id} rejected the input")
+    if proc.returncode != 0:
+        raise ToolFailed(f"tool {m.id} exited {proc.returncode}: {tail}")
+    try:
+        return msgspec.json.decode(out, type=ToolResult)
+    except msgspec.DecodeError as e:
+        raise ToolFailed(f"tool {m.id}: result is not valid JSON: {e}") from None
+
+
