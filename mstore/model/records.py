@@ -84,6 +84,7 @@ class StepSpec(msgspec.Struct, kw_only=True, omit_defaults=True):
     params: dict = {}
     shape: str = "per-asset"  # or "aggregate"
     kinds: list[str] = []  # asset kinds the step applies to (empty: all)
+    needs: list[str] = []  # earlier steps whose artifacts are inputs
 
 
 class RunStarted(Record, tag="run"):

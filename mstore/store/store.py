@@ -16,7 +16,7 @@ import socket
 import time
 from pathlib import Path
 
-from mstore.errors import NoStoreError, UsageError
+from mstore.errors import NoStoreError, StoreLockedError, UsageError
 from mstore.model.records import Record
 from mstore.store import config as config_mod
 from mstore.store.hlc import HybridClock
@@ -137,19 +137,42 @@ class Store:
         return WriteLock(self.layout.locks / f"{name}.lock")
 
     def writer(self) -> RecordWriter:
+        """The writer of the main lane (``records/<machine>/``); hold ``lock()`` first."""
         return RecordWriter(self)
+
+    def lane_writer(self, lane: str, *, wait: float = 0.0) -> tuple[RecordWriter, WriteLock]:
+        """A writer of its own lane, ``records/<machine>.<lane>/``, and the lock that makes it
+        the lane's only writer. Processes that write beside the catalog (run workers, run
+        commands) each take a lane, so they never wait for ``add`` or ``watch``.
+
+        ``lane`` ending in ``*`` takes the first free numbered lane (``w*`` -> w1, w2, ...).
+        """
+        names = [lane[:-1] + str(i) for i in range(1, 65)] if lane.endswith("*") else [lane]
+        deadline = time.monotonic() + wait
+        while True:
+            for name in names:
+                lock = self.lock(f"lane-{name}")
+                try:
+                    lock.acquire()
+                except StoreLockedError:
+                    continue
+                return RecordWriter(self, f"{self.machine_id}.{name}"), lock
+            if time.monotonic() >= deadline:
+                raise StoreLockedError(f"every writer lane '{lane}' of this store is busy")
+            time.sleep(0.05)
 
 
 class RecordWriter:
     """Buffers records and writes them as segments; the caller holds the write lock."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, writer_id: str | None = None) -> None:
         self.store = store
+        self.writer_id = writer_id or store.machine_id
         idx = store.index
         with idx.read() as txn:
             last = idx.meta_int(txn, b"clock")
         self.clock = HybridClock(last)
-        self.seq = next_seq(store.layout.records, store.machine_id)
+        self.seq = next_seq(store.layout.records, self.writer_id)
         self._buf: list[Record] = []
         self._since = time.monotonic()
 
@@ -168,7 +191,7 @@ class RecordWriter:
             return
         st = self.store
         st.objects.flush()  # objects before the records that may name them
-        seg = write_segment(st.layout.records, st.layout.tmp, st.machine_id, self.seq, self._buf)
+        seg = write_segment(st.layout.records, st.layout.tmp, self.writer_id, self.seq, self._buf)
         self.seq += 1
         recs, self._buf = self._buf, []
         st.index.apply_segment(seg.key, seg.machine, recs)

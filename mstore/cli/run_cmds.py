@@ -1,0 +1,283 @@
+"""Runs: ``run``, ``log``, ``pause``, ``resume``, ``cancel``, ``rerun``, ``server``,
+``worker``, ``tools``, ``pipelines``."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from mstore.cli.main import Context, store_option
+
+
+def _fmt_secs(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def follow_run(store, run_id: str) -> str:  # noqa: ANN001
+    """A live progress line (or plain lines when not a terminal); failures as they happen."""
+    from mstore.runs.progress import TERMINAL, view
+
+    tty = sys.stderr.isatty()
+    shown_failures: set[tuple[str, str]] = set()
+    last_line = ""
+    while True:
+        store.catch_up()
+        v = view(store, run_id, failures=1000)
+        if v is None:
+            time.sleep(0.3)
+            continue
+        for f in v.failures:
+            key = (f["unit"], f["step"])
+            if key not in shown_failures:
+                shown_failures.add(key)
+                prefix = "\r\x1b[K" if tty else ""
+                sys.stderr.write(f"{prefix}failed: {f['unit'][:12]} {f['step']}: {f['error']}\n")
+        width = 30
+        finished = v.done + v.failed
+        filled = int(width * finished / v.total) if v.total else width
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {finished}/{v.total} units "
+                f"({v.done} done, {v.failed} failed), {v.throughput:.1f} units/s, "
+                f"ETA {_fmt_secs(v.eta_s)}, {v.state}")
+        if tty:
+            sys.stderr.write("\r" + line + "\x1b[K")
+        elif line != last_line:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        last_line = line
+        if v.state in TERMINAL:
+            if tty:
+                sys.stderr.write("\n")
+            return v.state
+        time.sleep(0.5)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("pipeline")
+@click.argument("query", nargs=-1)
+@click.option("--on", "on", default=None, help="A collection (@name or name) or a query.")
+@click.option("--sandbox", "policy", flag_value="sandbox", help="A cheap, sampled try.")
+@click.option("--production", "policy", flag_value="production", default=True,
+              help="Full coverage, pinned versions (default).")
+@click.option("--sample", default="", help="Sandbox sample: N units or P%.")
+@click.option("--param", "params", multiple=True, metavar="STEP.KEY=VALUE",
+              help="Override a step parameter (repeatable).")
+@click.option("--force", is_flag=True, help="Recompute instead of reusing artifacts.")
+@click.option("--follow", "-f", is_flag=True, help="Show live progress until the run ends.")
+@click.option("--max-units", type=int, default=0, help="Cap: at most N units.")
+@click.option("--max-concurrency", type=int, default=0, help="Cap: chunks in flight.")
+@click.option("--chunk-size", type=int, default=0, hidden=True)
+@click.option("--json", "as_json", is_flag=True)
+@store_option
+@click.pass_obj
+def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, policy: str,
+        sample: str, params: tuple[str, ...], force: bool, follow: bool, max_units: int,
+        max_concurrency: int, chunk_size: int, as_json: bool) -> None:
+    """Start PIPELINE over the assets matching QUERY (or --on COLLECTION)."""
+    from mstore.runs.pipelines import get_pipeline
+    from mstore.runs.plan import RunRequest, parse_param_overrides
+    from mstore.runs.service import start_run
+    from mstore.store import index_runs
+
+    store = obj.store()
+    selection = " ".join(query)
+    if on:
+        idx = store.index
+        name = on[1:] if on.startswith("@") else on
+        with idx.read() as txn:
+            is_collection = index_runs.collection(idx, txn, name) is not None
+        selection = f"@{name}" if is_collection else on
+    req = RunRequest(pipeline=get_pipeline(store.root, pipeline), selection=selection,
+                     policy=policy, sample=sample, params=parse_param_overrides(list(params)),
+                     force=force, max_units=max_units, max_concurrency=max_concurrency)
+    started = start_run(store, req, chunk_size=chunk_size)
+    r = started.run
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json({"run": r.run, "pipeline": r.pipeline, "policy": r.policy, "units": r.total,
+                   "temporal": started.temporal_url})
+    else:
+        click.echo(r.run)
+        click.echo(f"{r.pipeline} ({r.policy}{', sample ' + r.sample if r.sample else ''}) "
+                   f"over {r.total} units" + (f"; Temporal: {started.temporal_url}"
+                                              if started.temporal_url else ""), err=True)
+    if follow:
+        state = follow_run(store, r.run)
+        if state != "completed":
+            raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--limit", type=int, default=20)
+@click.option("--json", "as_json", is_flag=True)
+@store_option
+@click.pass_obj
+def log(obj: Context, limit: int, as_json: bool) -> None:
+    """Runs, newest first."""
+    from mstore.cli.output import emit_json, ms_time
+    from mstore.runs.progress import all_views
+
+    store = obj.store()
+    views = all_views(store)[:limit]
+    if as_json:
+        for v in views:
+            d = v.as_dict()
+            d.pop("failures")
+            emit_json(d)
+        return
+    for v in views:
+        dur = (v.last_ms - v.started_ms) / 1000
+        click.echo(f"{v.id}  {v.pipeline:<10} {v.policy:<10} {v.state:<10} "
+                   f"{v.done}/{v.failed}/{v.total}  {ms_time(v.started_ms)}  {_fmt_secs(dur)}")
+
+
+def _steer(action: str):  # noqa: ANN202
+    @click.command(name=action, help=f"{action.capitalize()} a run.")
+    @click.argument("run_id")
+    @store_option
+    @click.pass_obj
+    def cmd(obj: Context, run_id: str) -> None:
+        from mstore.runs.service import resolve_run, steer
+
+        store = obj.store()
+        rid = resolve_run(store, run_id)
+        click.echo(f"{rid}: {steer(store, rid, action)}")
+
+    return cmd
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--failed", is_flag=True, required=True, help="Rerun the failed units.")
+@click.option("--follow", "-f", is_flag=True)
+@store_option
+@click.pass_obj
+def rerun(obj: Context, run_id: str, failed: bool, follow: bool) -> None:
+    """Start a new run over the failed units of RUN_ID, linked to it."""
+    from mstore.runs.service import rerun_failed, resolve_run
+
+    store = obj.store()
+    started = rerun_failed(store, resolve_run(store, run_id))
+    click.echo(started.run.run)
+    if follow and follow_run(store, started.run.run) != "completed":
+        raise click.exceptions.Exit(1)
+
+
+@click.group()
+def server() -> None:
+    """The embedded Temporal dev server and the store's background worker."""
+
+
+@server.command("start")
+@store_option
+@click.pass_obj
+def server_start(obj: Context) -> None:
+    from mstore.orchestration import server as srv
+
+    store = obj.store()
+    ts = srv.ensure_running(store)
+    st = srv.status(store)
+    click.echo(f"temporal {ts.address} (namespace {ts.namespace})"
+               + (f", web UI {ts.ui_url}" if ts.ui_url else ""))
+    click.echo(f"worker pid {st.worker_pid}")
+
+
+@server.command("stop")
+@store_option
+@click.pass_obj
+def server_stop(obj: Context) -> None:
+    from mstore.orchestration import server as srv
+
+    stopped = srv.stop(obj.store())
+    click.echo("stopped " + (", ".join(stopped) if stopped else "nothing (not running)"))
+
+
+@server.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@store_option
+@click.pass_obj
+def server_status(obj: Context, as_json: bool) -> None:
+    from mstore.orchestration import server as srv
+
+    st = srv.status(obj.store())
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json(st.__dict__)
+        return
+    click.echo(f"temporal {st.address}: {'up' if st.server_up else 'down'}"
+               + (" (embedded)" if st.embedded else " (external)")
+               + (f", web UI {st.ui_url}" if st.ui_url and st.server_up else ""))
+    click.echo(f"worker: {'pid ' + str(st.worker_pid) if st.worker_pid else 'not running'}")
+    if not st.server_up:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--queues", default="cpu,io", show_default=True,
+              help="Resource classes to serve (cpu, io, gpu).")
+@click.option("--concurrency", type=int, default=None, help="Activities at once.")
+@store_option
+@click.pass_obj
+def worker(obj: Context, queues: str, concurrency: int | None) -> None:
+    """Run Temporal workers for this store's task queues (until Ctrl-C / SIGTERM)."""
+    from mstore.orchestration.settings import settings
+    from mstore.orchestration.worker import run_worker
+
+    store = obj.store()
+    ts = settings(store)
+    click.echo(f"worker for {store.root} on {ts.address}: queues {queues}", err=True)
+    run_worker(str(store.root), ts, [q.strip() for q in queues.split(",") if q.strip()],
+               concurrency)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@store_option
+@click.pass_obj
+def tools(obj: Context, as_json: bool) -> None:
+    """The tools this store can run."""
+    from mstore.tools.registry import Registry
+
+    try:
+        root = obj.store().root
+    except Exception:  # noqa: BLE001 - listing built-in tools needs no store
+        root = None
+    reg = Registry.for_store(root)
+    for m in sorted(reg.tools.values(), key=lambda m: m.id):
+        if as_json:
+            from mstore.cli.output import emit_json
+
+            emit_json({"id": m.id, "version": m.version, "inputs": list(m.inputs),
+                       "outputs": list(m.outputs), "resource": m.resource, "shape": m.shape,
+                       "entry": m.entry, "params": {n: {"type": p.type, "default": p.default}
+                                                    for n, p in m.params.items()}})
+        else:
+            params = ", ".join(f"{n}={p.default!r}" for n, p in m.params.items())
+            click.echo(f"{m.id:<12} v{m.version:<4} {','.join(m.inputs):<28} -> "
+                       f"{','.join(m.outputs):<16} {m.shape:<9} {params}")
+
+
+@click.command()
+@store_option
+@click.pass_obj
+def pipelines(obj: Context) -> None:
+    """The pipelines this store can run."""
+    from mstore.runs.pipelines import all_pipelines
+
+    try:
+        root = obj.store().root
+    except Exception:  # noqa: BLE001
+        root = None
+    for p in all_pipelines(root).values():
+        steps = " -> ".join(s.name for s in p.steps)
+        click.echo(f"{p.name:<10} {steps:<40} {p.description}")
+
+
+COMMANDS = [run, log, _steer("pause"), _steer("resume"), _steer("cancel"), rerun, server,
+            worker, tools, pipelines]

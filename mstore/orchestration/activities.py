@@ -1,0 +1,129 @@
+"""Activities: all I/O of a run. One dataclass input each; synchronous (run in the
+worker's thread pool), heartbeating once per unit so a killed worker is noticed
+and its chunk retried elsewhere, resuming after the last unit it reported."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio import activity
+
+from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units, load_run
+from mstore.store.store import Store
+from mstore.tools.registry import Registry
+
+
+@dataclass
+class ChunkInput:
+    store: str
+    run_id: str
+    start: int
+    end: int
+
+
+@dataclass
+class ChunkOutput:
+    done: int = 0
+    reused: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class AggregateInput:
+    store: str
+    run_id: str
+    step: str
+
+
+@dataclass
+class FinishInput:
+    store: str
+    run_id: str
+
+
+class WorkerState:
+    """Per worker process: the store, its lane writer, the tool registry, run contexts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.stores: dict[str, tuple[Store, SharedWriter, Registry]] = {}
+        self.contexts: dict[str, RunContext] = {}
+        self.locks: list = []
+
+    def open(self, path: str) -> tuple[Store, SharedWriter, Registry]:
+        with self._lock:
+            if path not in self.stores:
+                store = Store(Path(path))
+                writer, lock = store.lane_writer("w*")
+                self.locks.append(lock)
+                self.stores[path] = (store, SharedWriter(writer), Registry.for_store(store.root))
+            return self.stores[path]
+
+    def context(self, path: str, run_id: str) -> RunContext:
+        store, writer, registry = self.open(path)
+        with self._lock:
+            ctx = self.contexts.get(run_id)
+            if ctx is None:
+                ctx = RunContext(store, writer, load_run(store, run_id), registry)
+                self.contexts[run_id] = ctx
+            return ctx
+
+    def flush_all(self) -> None:
+        for _store, writer, _reg in list(self.stores.values()):
+            writer.flush()
+
+
+STATE = WorkerState()
+
+
+def _run_state(ctx: RunContext) -> str:
+    from mstore.store import index_runs
+
+    ctx.store.catch_up()  # a pause/cancel record may come from another process
+    idx = ctx.store.index
+    with idx.read() as txn:
+        info = index_runs.run_info(idx, txn, ctx.run.run)
+    return info.state if info else "running"
+
+
+@activity.defn(name="mstore-run-chunk", no_thread_cancel_exception=True)
+def run_chunk(inp: ChunkInput) -> ChunkOutput:
+    ctx = STATE.context(inp.store, inp.run_id)
+    if _run_state(ctx) == "cancelled":
+        return ChunkOutput()
+    details = activity.info().heartbeat_details
+    resume_at = int(details[0]) if details else 0  # units this chunk already finished
+    summary = execute_units(ctx, inp.start, inp.end, heartbeat=activity.heartbeat,
+                            cancelled=activity.is_cancelled, resume_at=resume_at)
+    return ChunkOutput(summary.done, summary.reused, summary.failed, summary.skipped)
+
+
+@activity.defn(name="mstore-run-aggregate", no_thread_cancel_exception=True)
+def run_aggregate(inp: AggregateInput) -> ChunkOutput:
+    ctx = STATE.context(inp.store, inp.run_id)
+    if _run_state(ctx) == "cancelled":
+        return ChunkOutput()
+    stop = threading.Event()
+
+    def beat() -> None:  # an aggregate is one long call: keep the heartbeat going
+        while not stop.wait(5.0):
+            activity.heartbeat("aggregate")
+
+    t = threading.Thread(target=beat, daemon=True)
+    t.start()
+    try:
+        s = execute_aggregate(ctx, inp.step)
+    finally:
+        stop.set()
+    return ChunkOutput(s.done, s.reused, s.failed, s.skipped)
+
+
+@activity.defn(name="mstore-run-finish")
+def finish_run(inp: FinishInput) -> str:
+    from mstore.runs.finish import finish
+
+    ctx = STATE.context(inp.store, inp.run_id)
+    return finish(ctx)

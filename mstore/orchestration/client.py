@@ -1,0 +1,65 @@
+"""Talking to the run workflows from the command line (synchronous wrappers)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import Client
+
+from mstore.model.records import RunStarted
+from mstore.orchestration.settings import TemporalSettings
+from mstore.orchestration.workflows import RunInput, RunWorkflow
+
+DEFAULT_CHUNK = 32
+DEFAULT_CONCURRENCY = 4
+
+
+def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_size: int = 0,
+              chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> RunInput:
+    resource = "cpu"
+    concurrency = int(run.caps.get("max_concurrency", 0)) or DEFAULT_CONCURRENCY
+    # chunks big enough that ~15 ms of orchestration per activity stays < 1 ms per unit,
+    # small enough that progress moves and both cores stay busy
+    chunk = chunk_size or max(1, min(DEFAULT_CHUNK, -(-run.total // (2 * concurrency))))
+    return RunInput(run_id=run.run, store=store_dir, total=run.total, chunk_size=chunk,
+                    max_concurrency=concurrency, activity_queue=ts.queue(resource),
+                    aggregate_steps=[s.name for s in run.steps if s.shape == "aggregate"],
+                    chunks_per_history=chunks_per_history,
+                    heartbeat_timeout_s=heartbeat_timeout_s)
+
+
+async def _client(ts: TemporalSettings) -> Client:
+    return await Client.connect(ts.address, namespace=ts.namespace)
+
+
+def start(ts: TemporalSettings, inp: RunInput) -> None:
+    async def go() -> None:
+        c = await _client(ts)
+        await c.start_workflow(RunWorkflow.run, inp, id=inp.run_id, task_queue=ts.workflow_queue)
+
+    asyncio.run(go())
+
+
+def signal(ts: TemporalSettings, run_id: str, name: str) -> None:
+    async def go() -> None:
+        c = await _client(ts)
+        await c.get_workflow_handle(run_id).signal(name)
+
+    asyncio.run(go())
+
+
+def cancel(ts: TemporalSettings, run_id: str) -> None:
+    async def go() -> None:
+        c = await _client(ts)
+        await c.get_workflow_handle(run_id).cancel()
+
+    asyncio.run(go())
+
+
+def progress(ts: TemporalSettings, run_id: str) -> Any:
+    async def go() -> Any:
+        c = await _client(ts)
+        return await c.get_workflow_handle(run_id).query(RunWorkflow.progress)
+
+    return asyncio.run(go())

@@ -1,0 +1,26 @@
+"""Collections: a named dynamic query, or a frozen list of assets."""
+
+from __future__ import annotations
+
+import msgspec
+
+from mstore.errors import UsageError
+from mstore.store import index_runs
+from mstore.store.store import Store
+
+
+def collection_units(store: Store, name: str) -> list[str]:
+    """The asset ids of a collection now: a frozen one's exact members, a dynamic one's
+    query evaluated against the current catalog."""
+    idx = store.index
+    with idx.read() as txn:
+        c = index_runs.collection(idx, txn, name)
+    if c is None:
+        raise UsageError(f"no collection '{name}'")
+    if c.members_object:
+        return list(msgspec.msgpack.decode(store.objects.get(c.members_object)))
+    from mstore.query.evaluate import evaluate
+    from mstore.query.snapshot import load_table
+
+    table = load_table(idx)
+    return [rid for i in evaluate(c.query, table) if (rid := table.row_id(i))]

@@ -1,0 +1,315 @@
+"""Executing units: the work inside an activity, independent of Temporal (testable alone).
+
+For each unit (an asset) the per-asset steps run in pipeline order. A step whose
+(tool, version, params, inputs) already has artifacts reuses them (recorded as
+``reused``) unless the run says ``force``. Each artifact is written as soon as it
+exists: payload object, then its ``ArtifactMade`` record, then the unit's
+``UnitDone``. A unit already done in this run is skipped, so a retried chunk (after
+a worker was killed) does every unit exactly once in coverage.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from mstore.model.records import ArtifactMade, RunStarted, StepSpec, UnitDone
+from mstore.runs.lineage import artifact_id, reuse_key
+from mstore.store import index_runs
+from mstore.store.store import RecordWriter, Store
+from mstore.tools.api import BadInput, InputArtifact, ToolInput, ToolRequest, ToolResult
+from mstore.tools.registry import Registry
+from mstore.tools.runner import run_tool
+
+TRANSIENT_ATTEMPTS = 3
+BACKOFF_S = (0.5, 1.0, 2.0)
+
+
+class SharedWriter:
+    """One lane writer shared by the activity threads of a worker process."""
+
+    def __init__(self, writer: RecordWriter) -> None:
+        self.writer = writer
+        self.lock = threading.RLock()
+
+    def append(self, rec: object) -> None:
+        with self.lock:
+            rec.hlc = self.writer.now()  # type: ignore[attr-defined]
+            self.writer.append(rec)  # type: ignore[arg-type]
+
+    def put_object(self, data: bytes) -> str:
+        with self.lock:
+            return self.writer.store.objects.put(data)
+
+    def flush(self) -> None:
+        with self.lock:
+            self.writer.flush()
+
+
+@dataclass
+class ChunkSummary:
+    done: int = 0
+    reused: int = 0
+    failed: int = 0
+    skipped: int = 0  # already covered (a retried chunk)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunContext:
+    store: Store
+    writer: SharedWriter
+    run: RunStarted
+    registry: Registry
+    _units: list[str] | None = None
+
+    def units(self) -> list[str]:
+        if self._units is None:
+            self._units = list(msgspec.msgpack.decode(self.store.objects.get(
+                self.run.units_object)))
+        return self._units
+
+
+def load_run(store: Store, run_id: str) -> RunStarted:
+    store.catch_up()
+    idx = store.index
+    with idx.read() as txn:
+        info = index_runs.run_info(idx, txn, run_id)
+    if info is None or info.started is None:
+        raise LookupError(f"run {run_id} is not in the store")
+    return info.started
+
+
+def current_path(store: Store, aid: str) -> tuple[str, list[str]]:
+    """An absolute path to read the asset from on this machine, and all its paths
+    ("root/rel") for tools that care (e.g. exact duplicates)."""
+    idx = store.index
+    readable = ""
+    shown = []
+    with idx.read() as txn:
+        for root, rel in idx.asset_path_keys(txn, aid):
+            st = idx.path_state(txn, root, rel)
+            if st is None or not st.present or st.asset != aid:
+                continue
+            shown.append(f"{root}/{rel.decode('utf-8', 'backslashreplace')}")
+            base = store.config.roots.get(root)
+            if base is not None and not readable:
+                readable = os.fsdecode(os.fsencode(base) + b"/" + rel)
+    return readable, sorted(shown)
+
+
+def _materialize(ctx: RunContext, art: ArtifactMade, work: Path) -> InputArtifact:
+    path = None
+    if art.payload:
+        loose = ctx.store.objects.loose_path(art.payload)
+        if loose.exists():
+            path = str(loose)
+        else:
+            target = work / "inputs" / f"{art.id[:16]}-{art.filename or 'payload'}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(ctx.store.objects.get(art.payload))
+            path = str(target)
+    return InputArtifact(id=art.id, kind=art.kind, path=path, data=art.data, meta=art.meta)
+
+
+def _artifacts(ctx: RunContext, ids: list[str]) -> list[ArtifactMade]:
+    idx = ctx.store.index
+    with idx.read() as txn:
+        return [a for i in ids if (a := index_runs.artifact(idx, txn, i)) is not None]
+
+
+def _reusable(ctx: RunContext, key: str) -> list[ArtifactMade]:
+    idx = ctx.store.index
+    with idx.read() as txn:
+        arts = index_runs.reusable(idx, txn, key)
+    # production never depends on sandbox results (they expire)
+    return [a for a in arts if a.policy == ctx.run.policy]
+
+
+def _record_outputs(ctx: RunContext, step: StepSpec, key: str, result: ToolResult,
+                    out_dir: Path, subject: str, inputs: list[str]) -> list[ArtifactMade]:
+    now_ms = int(time.time() * 1000)
+    expires = int(now_ms + ctx.run.ttl_days * 86_400_000) if ctx.run.policy == "sandbox" else 0
+    made = []
+    for k, out in enumerate(result.artifacts):
+        payload = ""
+        if out.file:
+            src = (out_dir / out.file).resolve()
+            if out_dir.resolve() not in src.parents:
+                raise BadInput(f"tool {step.tool} wrote outside its output directory")
+            payload = ctx.writer.put_object(src.read_bytes())
+        art = ArtifactMade(
+            hlc=0, id=artifact_id(key, out.kind, k, ctx.run.policy), kind=out.kind,
+            run=ctx.run.run, step=step.name, tool=step.tool, version=step.version,
+            params=step.params, reuse_key=key,
+            asset=out.asset or subject, inputs=inputs, members=list(out.members),
+            payload=payload, filename=os.path.basename(out.file or ""), data=out.data,
+            meta=dict(out.meta), policy=ctx.run.policy, expires_ms=expires,
+            host=socket.gethostname())
+        ctx.writer.append(art)
+        made.append(art)
+    return made
+
+
+def _call_tool(ctx: RunContext, step: StepSpec, req: ToolRequest) -> tuple[ToolResult, int]:
+    """Run a tool, retrying transient failures with backoff. BadInput is not retried."""
+    manifest = ctx.registry.get(step.tool)
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return run_tool(manifest, req), attempt
+        except BadInput:
+            raise
+        except Exception:  # noqa: BLE001 - any other failure is treated as transient
+            if attempt == TRANSIENT_ATTEMPTS:
+                raise
+            time.sleep(BACKOFF_S[attempt - 1])
+    raise AssertionError("unreachable")
+
+
+def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary) -> None:
+    idx = ctx.store.index
+    with idx.read() as txn:
+        asset = idx.asset(txn, aid)
+        states = {s.name: index_runs.unit_state(idx, txn, ctx.run.run, s.name, aid)
+                  for s in ctx.run.steps}
+    if asset is None:
+        return
+    path, paths = current_path(ctx.store, aid)
+    produced: dict[str, list[ArtifactMade]] = {}
+    failed_steps: set[str] = set()
+    work = ctx.store.layout.tmp / "work" / f"{ctx.run.run}-{aid[:16]}-{os.getpid()}"
+    try:
+        for step in ctx.run.steps:
+            if step.shape != "per-asset" or (step.kinds and asset.meta.kind not in step.kinds):
+                continue
+            st = states.get(step.name)
+            if st is not None and st.status in ("done", "reused"):
+                produced[step.name] = _artifacts(ctx, st.artifacts)
+                summary.skipped += 1
+                continue
+            t0 = time.monotonic()
+            blocked = [n for n in step.needs if n in failed_steps]
+            upstream = [a for n in step.needs for a in produced.get(n, [])]
+            attempts = 1
+            try:
+                if blocked:
+                    raise BadInput(f"needs {', '.join(blocked)}, which failed")
+                if not path:
+                    raise BadInput("no readable path on this machine")
+                key = reuse_key(step.tool, step.version, step.params,
+                                [aid] + [a.id for a in upstream])
+                reused = [] if ctx.run.force else _reusable(ctx, key)
+                if reused:
+                    ids, status = [a.id for a in reused], "reused"
+                    produced[step.name] = reused
+                else:
+                    out_dir = work / step.name
+                    req = ToolRequest(
+                        tool=step.tool, version=step.version, params=step.params,
+                        inputs=[ToolInput(
+                            asset=aid, kind=asset.meta.kind, mime=asset.meta.mime, path=path,
+                            meta={**msgspec.to_builtins(asset.meta), "paths": paths},
+                            artifacts={a.kind: _materialize(ctx, a, work) for a in upstream})],
+                        out_dir=str(out_dir), views={})
+                    result, attempts = _call_tool(ctx, step, req)
+                    # later steps read these from memory: the payloads may still sit in the
+                    # object store's pending pack, the records in the writer's buffer
+                    made = _record_outputs(ctx, step, key, result, out_dir, aid,
+                                           [aid] + [a.id for a in upstream])
+                    produced[step.name] = made
+                    ids, status = [a.id for a in made], "done"
+                ctx.writer.append(UnitDone(
+                    hlc=0, run=ctx.run.run, step=step.name, unit=aid, status=status,
+                    attempts=attempts, duration_ms=int((time.monotonic() - t0) * 1000),
+                    artifacts=ids))
+                setattr(summary, status, getattr(summary, status) + 1)
+            except Exception as e:  # noqa: BLE001 - a unit's failure never fails the chunk
+                failed_steps.add(step.name)
+                msg = f"{type(e).__name__}: {e}" if not isinstance(e, BadInput) else str(e)
+                ctx.writer.append(UnitDone(
+                    hlc=0, run=ctx.run.run, step=step.name, unit=aid, status="failed",
+                    attempts=attempts if isinstance(e, BadInput) else TRANSIENT_ATTEMPTS,
+                    duration_ms=int((time.monotonic() - t0) * 1000), error=msg[:500]))
+                summary.failed += 1
+                summary.errors.append(f"{aid[:12]} {step.name}: {msg[:200]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def execute_units(ctx: RunContext, start: int, end: int,
+                  heartbeat: Callable[[int], None] = lambda _i: None,
+                  cancelled: Callable[[], bool] = lambda: False,
+                  resume_at: int = 0) -> ChunkSummary:
+    summary = ChunkSummary()
+    units = ctx.units()[start:end]
+    for i in range(resume_at, len(units)):
+        if cancelled():
+            break
+        process_unit(ctx, units[i], summary)
+        heartbeat(i + 1)
+    ctx.writer.flush()
+    return summary
+
+
+def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
+    """One aggregate step over every unit of the run that has the artifacts it needs."""
+    summary = ChunkSummary()
+    step = next(s for s in ctx.run.steps if s.name == step_name)
+    idx = ctx.store.index
+    with idx.read() as txn:
+        st = index_runs.unit_state(idx, txn, ctx.run.run, step.name, "*")
+    if st is not None and st.status in ("done", "reused"):
+        summary.skipped += 1
+        return summary
+    t0 = time.monotonic()
+    inputs: list[ToolInput] = []
+    input_ids: list[str] = []
+    work = ctx.store.layout.tmp / "work" / f"{ctx.run.run}-{step.name}-{os.getpid()}"
+    try:
+        for aid in ctx.units():
+            with idx.read() as txn:
+                asset = idx.asset(txn, aid)
+                states = [index_runs.unit_state(idx, txn, ctx.run.run, n, aid)
+                          for n in step.needs]
+            if asset is None or any(s is None or s.status == "failed" for s in states):
+                continue
+            arts = _artifacts(ctx, [i for s in states if s for i in s.artifacts])
+            path, paths = current_path(ctx.store, aid)
+            inputs.append(ToolInput(
+                asset=aid, kind=asset.meta.kind, mime=asset.meta.mime, path=path,
+                meta={**msgspec.to_builtins(asset.meta), "paths": paths},
+                artifacts={a.kind: InputArtifact(id=a.id, kind=a.kind, data=a.data, meta=a.meta)
+                           for a in arts}))
+            input_ids += [aid] + [a.id for a in arts]
+        key = reuse_key(step.tool, step.version, step.params, input_ids)
+        reused = [] if ctx.run.force else _reusable(ctx, key)
+        if reused:
+            ids, status, attempts = [a.id for a in reused], "reused", 1
+        else:
+            out_dir = work / "out"
+            req = ToolRequest(tool=step.tool, version=step.version, params=step.params,
+                              inputs=inputs, out_dir=str(out_dir))
+            result, attempts = _call_tool(ctx, step, req)
+            ids = [a.id for a in _record_outputs(ctx, step, key, result, out_dir, "", input_ids)]
+            status = "done"
+        ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",
+                                   status=status, attempts=attempts, artifacts=ids,
+                                   duration_ms=int((time.monotonic() - t0) * 1000)))
+        setattr(summary, status, getattr(summary, status) + 1)
+    except Exception as e:  # noqa: BLE001
+        ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",
+                                   status="failed", error=f"{type(e).__name__}: {e}"[:500],
+                                   duration_ms=int((time.monotonic() - t0) * 1000)))
+        summary.failed += 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        ctx.writer.flush()
+    return summary

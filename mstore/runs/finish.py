@@ -1,0 +1,36 @@
+"""The end of a run: its final state, recorded, and the post-run hook."""
+
+from __future__ import annotations
+
+from mstore.hooks import run_hook
+from mstore.model.records import RunState
+from mstore.runs.execute import RunContext
+from mstore.store import index_runs
+
+
+def final_state(info: index_runs.RunInfo) -> str:
+    """A production run is complete only when every unit is done; failures leave it
+    'failed' until they are rerun or accepted. A sandbox run completes regardless."""
+    if info.state == "cancelled":
+        return "cancelled"
+    if info.failed and info.started is not None and info.started.policy == "production":
+        return "failed"
+    return "completed"
+
+
+def finish(ctx: RunContext) -> str:
+    ctx.writer.flush()
+    store = ctx.store
+    store.catch_up()
+    idx = store.index
+    with idx.read() as txn:
+        info = index_runs.run_info(idx, txn, ctx.run.run)
+    assert info is not None
+    state = final_state(info)
+    if info.state != state:
+        ctx.writer.append(RunState(hlc=0, run=ctx.run.run, state=state,
+                                   detail=f"{info.done} done, {info.reused} reused, "
+                                          f"{info.failed} failed"))
+        ctx.writer.flush()
+    run_hook(store.layout.hooks, "post-run", store.root, [ctx.run.run, state])
+    return state

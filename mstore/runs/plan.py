@@ -1,0 +1,152 @@
+"""Planning a run: which assets (units), which tools at which versions with which
+params, under which policy. The result is a ``RunStarted`` record; the unit list is
+stored as an object so a million units do not bloat a record."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import blake3
+import msgspec
+
+from mstore.errors import UsageError
+from mstore.model.records import RunStarted, StepSpec
+from mstore.runs.pipelines import Pipeline
+from mstore.store.store import Store
+from mstore.tools.registry import Registry
+
+POLICIES = ("sandbox", "production")
+
+
+@dataclass
+class RunRequest:
+    pipeline: Pipeline
+    selection: str = ""  # a query, or "@collection"
+    policy: str = "production"
+    sample: str = ""  # sandbox: "N" or "P%"
+    params: dict[str, dict[str, Any]] | None = None  # step -> {param: value}
+    force: bool = False
+    max_units: int = 0
+    max_concurrency: int = 0
+    max_bytes: int = 0
+    parent: str = ""
+    units: list[str] | None = None  # explicit units (rerun of failures)
+
+
+def new_run_id() -> str:
+    return time.strftime("r%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def parse_param_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``step.key=value`` strings -> {step: {key: value}} (values coerced later)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        left, eq, value = item.partition("=")
+        step, dot, key = left.partition(".")
+        if not eq or not dot or not step or not key:
+            raise UsageError(f"--param {item!r}: expected STEP.KEY=VALUE")
+        out.setdefault(step, {})[key] = value
+    return out
+
+
+def sample_units(units: list[str], spec: str) -> list[str]:
+    """A deterministic sample: the units whose BLAKE3(id) sort first. The same selection
+    gives the same sample every time, and a bigger sample contains a smaller one."""
+    if not spec:
+        return units
+    try:
+        if spec.endswith("%"):
+            n = max(1, round(len(units) * float(spec[:-1]) / 100))
+        else:
+            n = int(spec)
+    except ValueError:
+        raise UsageError(f"--sample {spec!r}: expected N or P%") from None
+    if n >= len(units):
+        return units
+    keyed = sorted(units, key=lambda u: blake3.blake3(b"sample\0" + u.encode()).digest())
+    chosen = set(keyed[:n])
+    return [u for u in units if u in chosen]  # keep selection order
+
+
+def resolve_steps(req: RunRequest, registry: Registry) -> list[StepSpec]:
+    overrides = dict(req.params or {})
+    names = {s.name for s in req.pipeline.steps}
+    unknown = set(overrides) - names
+    if unknown:
+        raise UsageError(f"--param: no step {sorted(unknown)} in pipeline "
+                         f"{req.pipeline.name} (steps: {', '.join(sorted(names))})")
+    steps = []
+    for s in req.pipeline.steps:
+        m = registry.get(s.tool)
+        given = dict(s.params)
+        if req.policy == "sandbox":
+            given.update(s.sandbox)
+        given.update(overrides.get(s.name, {}))
+        kinds = list(s.kinds) or sorted(m.asset_kinds - {"any"})
+        steps.append(StepSpec(name=s.name, tool=m.id, version=m.version,
+                              params=m.resolve_params(given), shape=m.shape, kinds=kinds,
+                              needs=list(s.needs)))
+    return steps
+
+
+def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
+    """Asset ids matched by a query (or ``@collection``), limited to ``kinds``, in catalog
+    order; missing assets are skipped (there is no file to read)."""
+    from mstore.query.evaluate import evaluate
+    from mstore.query.snapshot import load_table
+    from mstore.query.table import F_MISSING, KIND_CODES
+    from mstore.runs.collections import collection_units
+
+    if selection.startswith("@"):
+        ids = collection_units(store, selection[1:])
+        allowed = set(ids)
+        table = load_table(store.index)
+        rows = [i for i in range(table.n) if table.row_id(i) in allowed]
+    else:
+        table = load_table(store.index)
+        rows = evaluate(selection, table)
+    codes = {KIND_CODES[k] for k in kinds if k in KIND_CODES}
+    out = []
+    for i in rows:
+        if codes and table.kinds[i] not in codes:
+            continue
+        if table.flags[i] & F_MISSING:
+            continue
+        rid = table.row_id(i)
+        if rid:
+            out.append(rid)
+    return out
+
+
+def plan(store: Store, req: RunRequest, registry: Registry | None = None
+         ) -> tuple[RunStarted, bytes]:
+    """The RunStarted record (without hlc) and the encoded unit list to store as an object."""
+    if req.policy not in POLICIES:
+        raise UsageError(f"policy must be one of {POLICIES}")
+    registry = registry or Registry.for_store(store.root)
+    steps = resolve_steps(req, registry)
+    kinds = {k for s in steps if s.shape == "per-asset" for k in s.kinds}
+    if req.units is not None:
+        units = req.units
+    else:
+        units = select_units(store, req.selection, kinds or {"image", "video", "audio", "text",
+                                                             "other"})
+    sample = ""
+    if req.policy == "sandbox":
+        sample = req.sample or req.pipeline.sandbox_sample
+        units = sample_units(units, sample)
+    if req.max_units and len(units) > req.max_units:
+        units = units[: req.max_units]
+    caps = {k: v for k, v in (("max_concurrency", req.max_concurrency),
+                               ("max_units", req.max_units), ("max_bytes", req.max_bytes)) if v}
+    encoded = msgspec.msgpack.encode(units)
+    rec = RunStarted(
+        hlc=0, run=new_run_id(), pipeline=req.pipeline.name, steps=steps, policy=req.policy,
+        selection=req.selection, units_object="", total=len(units), sample=sample, caps=caps,
+        parent=req.parent, ttl_days=req.pipeline.sandbox_ttl_days if req.policy == "sandbox"
+        else 0.0, force=req.force, host=socket.gethostname())
+    return rec, encoded

@@ -1,0 +1,109 @@
+"""Reading a run's progress from the store: counts, throughput, ETA, failures.
+
+Everything comes from coverage records in the index, so it is right while the run
+is executing and after it ended, on any machine that has the records."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from mstore.store import index_runs
+from mstore.store.store import Store
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+@dataclass
+class RunView:
+    id: str
+    pipeline: str
+    policy: str
+    state: str
+    total: int  # units
+    steps: list[str]
+    done: int  # units with every applicable step done or reused
+    failed: int  # units with a failed step
+    step_counts: dict[str, dict[str, int]]
+    started_ms: int
+    last_ms: int
+    throughput: float  # units per second
+    eta_s: float | None
+    artifacts: int
+    selection: str = ""
+    sample: str = ""
+    parent: str = ""
+    state_detail: str = ""
+    failures: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
+    idx = store.index
+    with idx.read() as txn:
+        info = index_runs.run_info(idx, txn, run_id)
+        if info is None or info.started is None:
+            return None
+        units = index_runs.run_units(idx, txn, run_id)
+        rs = info.started
+        per_asset = [s for s in rs.steps if s.shape == "per-asset"]
+        by_unit: dict[str, dict[str, str]] = {}
+        for _step, unit, _st in units:
+            by_unit.setdefault(unit, {})
+        # the per-asset steps that apply to each unit, by its kind
+        expected: dict[str, set[str]] = {}
+        for unit in by_unit:
+            if unit == "*":
+                continue
+            a = idx.asset(txn, unit)
+            kind = a.meta.kind if a else ""
+            expected[unit] = {s.name for s in per_asset if not s.kinds or kind in s.kinds}
+    fails = []
+    for step, unit, st in units:
+        by_unit.setdefault(unit, {})[step] = st.status
+        if st.status == "failed" and len(fails) < failures:
+            fails.append({"unit": unit, "step": step, "error": st.error,
+                          "attempts": st.attempts})
+    failed = sum(1 for u, s in by_unit.items() if u != "*" and "failed" in s.values())
+    # a unit is done when every per-asset step that applies to its kind is done or reused
+    done = sum(1 for u, s in by_unit.items()
+               if u != "*" and "failed" not in s.values() and expected.get(u, set()) <= set(s))
+    step_counts = {name: {"done": c[0], "reused": c[1], "failed": c[2], "ms": c[3]}
+                   for name, c in info.per_step.items()}
+    started_ms = rs.hlc >> 16
+    last = info.last_unit_ms or started_ms
+    elapsed = max((last - (info.first_unit_ms or started_ms)) / 1000, 1e-3)
+    finished_units = done + failed
+    rate = finished_units / elapsed if finished_units > 1 else 0.0
+    remaining = max(rs.total - finished_units, 0)
+    eta = remaining / rate if rate > 0 and info.state not in TERMINAL else None
+    return RunView(id=run_id, pipeline=rs.pipeline, policy=rs.policy, state=info.state,
+                   total=rs.total, steps=[s.name for s in rs.steps], done=done, failed=failed,
+                   step_counts=step_counts, started_ms=started_ms, last_ms=last,
+                   throughput=rate, eta_s=eta, artifacts=info.artifacts,
+                   selection=rs.selection, sample=rs.sample, parent=rs.parent,
+                   state_detail=info.state_detail, failures=fails)
+
+
+def all_views(store: Store) -> list[RunView]:
+    idx = store.index
+    with idx.read() as txn:
+        ids = [r for r, info in index_runs.all_runs(idx, txn) if info.started is not None]
+    views = [v for r in ids if (v := view(store, r, failures=0)) is not None]
+    return sorted(views, key=lambda v: v.started_ms, reverse=True)
+
+
+def wait_until(store: Store, run_id: str, pred, timeout: float = 60.0) -> RunView:  # noqa: ANN001
+    """Poll the store until ``pred(view)`` holds (for --follow, tests and benchmarks)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        store.catch_up()
+        v = view(store, run_id)
+        if v is not None and pred(v):
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id}: condition not met in {timeout}s "
+                               f"(state {v.state if v else '?'})")
+        time.sleep(0.2)

@@ -1,0 +1,107 @@
+"""Starting and steering runs: what the ``run``, ``pause``, ``resume``, ``cancel`` and
+``rerun`` commands do, shared with the web UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mstore.errors import UsageError
+from mstore.model.records import Record, RunStarted, RunState
+from mstore.runs.plan import RunRequest, plan
+from mstore.store import index_runs
+from mstore.store.store import Store
+
+CLI_LANE = "cli"
+
+
+def write_records(store: Store, records: list[Record]) -> None:
+    """Append a few records through this machine's command lane (waits for a busy lane)."""
+    writer, lock = store.lane_writer(CLI_LANE, wait=30.0)
+    try:
+        for rec in records:
+            rec.hlc = writer.now()
+            writer.append(rec)
+        writer.flush()
+    finally:
+        lock.release()
+
+
+@dataclass
+class Started:
+    run: RunStarted
+    temporal_url: str
+
+
+def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,
+              chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> Started:
+    from mstore.orchestration import client, server
+
+    rec, units = plan(store, req)
+    rec.units_object = store.objects.put(units)
+    write_records(store, [rec])  # flushes the unit list (an object) before the record
+    ts = server.ensure_running(store)
+    try:
+        client.start(ts, client.run_input(ts, str(store.root), rec, chunk_size=chunk_size,
+                                          chunks_per_history=chunks_per_history,
+                                          heartbeat_timeout_s=heartbeat_timeout_s))
+    except Exception as e:
+        write_records(store, [RunState(hlc=0, run=rec.run, state="failed",
+                                       detail=f"could not start on Temporal: {e}")])
+        raise UsageError(f"run {rec.run} could not start on Temporal: {e}") from e
+    return Started(rec, ts.run_url(rec.run))
+
+
+def resolve_run(store: Store, prefix: str) -> str:
+    idx = store.index
+    with idx.read() as txn:
+        ids = [r for r, _ in index_runs.all_runs(idx, txn) if r.startswith(prefix)]
+    if not ids:
+        raise UsageError(f"no run '{prefix}'")
+    if len(ids) > 1 and prefix not in ids:
+        raise UsageError(f"ambiguous run prefix '{prefix}': {', '.join(ids[:3])}")
+    return prefix if prefix in ids else ids[0]
+
+
+def steer(store: Store, run_id: str, action: str) -> str:
+    """pause / resume / cancel: record the new state, then tell the workflow."""
+    from mstore.orchestration import client, server
+    from mstore.orchestration.settings import settings
+
+    idx = store.index
+    with idx.read() as txn:
+        info = index_runs.run_info(idx, txn, run_id)
+    if info is None:
+        raise UsageError(f"no run '{run_id}'")
+    if info.state in ("completed", "failed", "cancelled"):
+        raise UsageError(f"run {run_id} is already {info.state}")
+    state = {"pause": "paused", "resume": "running", "cancel": "cancelled"}[action]
+    write_records(store, [RunState(hlc=0, run=run_id, state=state, detail=f"by {action}")])
+    ts = settings(store)
+    if ts.embedded:
+        server.start_server(store, ts)
+    if action == "cancel":
+        client.cancel(ts, run_id)
+    else:
+        client.signal(ts, run_id, action)
+    return state
+
+
+def rerun_failed(store: Store, run_id: str) -> Started:
+    """A new run over the units that failed in ``run_id``, linked to it."""
+    from mstore.runs.pipelines import get_pipeline
+
+    idx = store.index
+    with idx.read() as txn:
+        info = index_runs.run_info(idx, txn, run_id)
+        if info is None or info.started is None:
+            raise UsageError(f"no run '{run_id}'")
+        failed = sorted({u for _s, u, st in index_runs.run_units(idx, txn, run_id)
+                         if st.status == "failed" and u != "*"})
+    old = info.started
+    if not failed and not any(s.shape == "aggregate" for s in old.steps):
+        raise UsageError(f"run {run_id} has no failed units")
+    pipeline = get_pipeline(store.root, old.pipeline)
+    params = {s.name: s.params for s in old.steps}
+    req = RunRequest(pipeline=pipeline, selection=old.selection, policy=old.policy,
+                     params=params, parent=run_id, units=failed, force=old.force)
+    return start_run(store, req)
