@@ -120,6 +120,15 @@ def _materialize(ctx: RunContext, art: ArtifactMade, work: Path) -> InputArtifac
     return InputArtifact(id=art.id, kind=art.kind, path=path, data=art.data, meta=art.meta)
 
 
+def _by_kind(ctx: RunContext, arts: list[ArtifactMade], work: Path) -> dict[str, InputArtifact]:
+    """Upstream artifacts by kind; of several of one kind (keyframes) the first."""
+    out: dict[str, InputArtifact] = {}
+    for a in arts:
+        if a.kind not in out:
+            out[a.kind] = _materialize(ctx, a, work)
+    return out
+
+
 def _artifacts(ctx: RunContext, ids: list[str]) -> list[ArtifactMade]:
     idx = ctx.store.index
     with idx.read() as txn:
@@ -217,7 +226,7 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary) -> None:
                         inputs=[ToolInput(
                             asset=aid, kind=asset.meta.kind, mime=asset.meta.mime, path=path,
                             meta={**msgspec.to_builtins(asset.meta), "paths": paths},
-                            artifacts={a.kind: _materialize(ctx, a, work) for a in upstream})],
+                            artifacts=_by_kind(ctx, upstream, work))],
                         out_dir=str(out_dir), views={})
                     result, attempts = _call_tool(ctx, step, req)
                     # later steps read these from memory: the payloads may still sit in the

@@ -51,7 +51,8 @@ class ObjectStore:
     def put(self, data: bytes) -> str:
         """Store ``data``; durable for large objects at once, for small ones at ``flush``."""
         oid = object_id(data)
-        if self.has(oid):
+        # the cached pack listing is enough here: a duplicate copy in a new pack is harmless
+        if oid in self._pending or oid in self._pack_index() or self.loose_path(oid).exists():
             return oid
         if len(data) >= LOOSE_MIN:
             write_once(self.loose_path(oid), data, self.tmp)
@@ -103,11 +104,20 @@ class ObjectStore:
         except FileNotFoundError:
             return []
 
+    def _locate(self, oid: str) -> tuple[str, int, int] | None:
+        """Where a packed object is; a miss rereads the packs (another process, or a sync,
+        may have added one since they were listed)."""
+        loc = self._pack_index().get(oid)
+        if loc is None:
+            self._pack_dir_cache = None
+            loc = self._pack_index().get(oid)
+        return loc
+
     def has(self, oid: str) -> bool:
         return (
             oid in self._pending
             or self.loose_path(oid).exists()
-            or oid in self._pack_index()
+            or self._locate(oid) is not None
         )
 
     def get(self, oid: str) -> bytes:
@@ -116,7 +126,7 @@ class ObjectStore:
         try:
             data = self.loose_path(oid).read_bytes()
         except FileNotFoundError:
-            loc = self._pack_index().get(oid)
+            loc = self._locate(oid)
             if loc is None:
                 raise KeyError(oid) from None
             pack, off, ln = loc

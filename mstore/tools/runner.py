@@ -64,10 +64,12 @@ def _run_exec(m: Manifest, req: ToolRequest, progress: Progress) -> ToolResult:
                             stderr=subprocess.PIPE, cwd=req.out_dir,
                             env=dict(os.environ, MSTORE_TOOL=m.id, MSTORE_TOOL_VERSION=m.version))
     err_lines: list[str] = []
+    # this thread owns stderr: communicate() must not read the same pipe
+    err_pipe, proc.stderr = proc.stderr, None
 
     def read_stderr() -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
+        assert err_pipe is not None
+        for raw in err_pipe:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             parts = line.split(" ", 2)
             if len(parts) >= 2 and parts[0] == "progress":

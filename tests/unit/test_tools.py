@@ -540,15 +540,7 @@ def test_wordcount_through_the_exec_protocol(registry: Registry, media: dict[str
         call(registry, "wordcount", [asset(tmp_path / "missing.txt", "text")], tmp_path / "o")
 
 
-# runner._run_exec reads the child's stderr twice at once -- its progress thread and
-# proc.communicate() both drain the pipe -- so each stderr line reaches the callback
-# (or the BadInput message) only when the thread wins the race: about 2 runs in 3
-# here. Non-strict xfail until runner.py stops letting communicate() read stderr.
-RUNNER_STDERR_RACE = pytest.mark.xfail(
-    strict=False, reason="runner._run_exec: communicate() and the progress thread race for stderr")
 
-
-@RUNNER_STDERR_RACE
 def test_wordcount_progress_lines_reach_the_callback(registry: Registry, media: dict[str, Path],
                                                      tmp_path: Path) -> None:
     inputs, other = _wordcount_inputs(media, tmp_path)
@@ -559,7 +551,6 @@ def test_wordcount_progress_lines_reach_the_callback(registry: Registry, media: 
         assert seen == [(0.5, f"counted {inputs[0].path}"), (1.0, f"counted {other}")]
 
 
-@RUNNER_STDERR_RACE
 def test_wordcount_unreadable_file_message(registry: Registry, tmp_path: Path) -> None:
     for _ in range(5):
         with pytest.raises(BadInput, match="unreadable file: .*missing.txt"):
