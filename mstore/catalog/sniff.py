@@ -77,6 +77,9 @@ _MAX_CONTROL_RATIO = 0.01
 _MAX_LATIN1_HIGH_RATIO = 0.3  # latin-1 prose is mostly ASCII; random bytes are half high
 
 
+_ANY_PREFIX = tuple(p for p, _k, _m in _PREFIXES)
+
+
 def sniff(head: bytes) -> tuple[str, str]:
     """Return ``(kind, mime)`` for content starting with ``head`` (the first 64 KiB).
 
@@ -91,9 +94,10 @@ def sniff(head: bytes) -> tuple[str, str]:
 
 
 def _sniff(head: bytes) -> tuple[str, str]:
-    for prefix, kind, mime in _PREFIXES:
-        if head.startswith(prefix):
-            return kind, mime
+    if head.startswith(_ANY_PREFIX):  # one C-level test before the per-format loop
+        for prefix, kind, mime in _PREFIXES:
+            if head.startswith(prefix):
+                return kind, mime
 
     tag4, tag8 = head[:4], head[8:12]
     if tag4 in (b"RIFF", b"RF64", b"BW64"):
