@@ -1,4 +1,4 @@
-"""Reading the catalog: ``status``, ``show``, ``find``."""
+"""Reading the catalog: ``status``, ``show`` (assets, paths, runs, artifacts), ``find``."""
 
 from __future__ import annotations
 
@@ -80,28 +80,65 @@ def _meta_lines(meta: dict) -> list[tuple[str, str]]:
 @click.command()
 @click.argument("target")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable description.")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="A run: at most N recent artifacts and N failures; an artifact: N inputs "
+                   "(human output).")
+@click.option("--depth", type=click.IntRange(min=0), default=1, show_default=True,
+              help="An artifact: follow artifact inputs this many levels.")
 @store_option
 @click.pass_obj
-def show(obj: Context, target: str, as_json: bool) -> None:
-    """Describe an asset (id, id prefix or path): metadata, paths and history, errors."""
-    from mstore.catalog.inspect import PathTarget, describe_asset, describe_path, resolve
-    from mstore.cli.output import emit_json, hlc_time, human_size, path_text, quote_path
+def show(obj: Context, target: str, as_json: bool, limit: int, depth: int) -> None:
+    """Describe a run, an asset or an artifact.
+
+    TARGET: a run id or unique prefix (run ids start with "r"); an asset or artifact id or
+    unique prefix (4+ hex digits); a file under an archive root, or a cataloged path.
+    """
+    from mstore.runs.describe import resolve_target
 
     store = obj.store()
-    hit = resolve(store, target)
-    if isinstance(hit, PathTarget):
-        d = describe_path(store, hit)
-        if as_json:
-            d["path"] = path_text(d["path"])
-            emit_json(d)
-            return
-        click.echo(f"path     {hit.root}/{quote_path(hit.path)}")
-        if d["error"]:
-            click.echo(f"error    {d['error']['reason']}: {d['error']['detail']}")
-        for h in d["history"]:
-            click.echo(f"  {hlc_time(h['hlc'])}  {h['event']:<5} {h['asset'] or h['detail'] or ''}")
+    store.catch_up()  # records of a run that is executing right now
+    t = resolve_target(store, target)
+    if t.type == "run":
+        _show_run(store, t.value, as_json, limit)
+    elif t.type == "artifact":
+        _show_artifact(store, t.value, as_json, depth, limit)
+    elif t.type == "path":
+        _show_path(store, t.value, as_json)
+    else:
+        _show_asset(store, t.value, as_json)
+
+
+def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
+    from mstore.catalog.inspect import describe_path
+    from mstore.cli.output import emit_json, hlc_time, path_text, quote_path
+
+    d = describe_path(store, hit)
+    if as_json:
+        d["path"] = path_text(d["path"])
+        emit_json(d)
         return
-    d = describe_asset(store, hit)
+    click.echo(f"path     {hit.root}/{quote_path(hit.path)}")
+    if d["error"]:
+        click.echo(f"error    {d['error']['reason']}: {d['error']['detail']}")
+    for h in d["history"]:
+        click.echo(f"  {hlc_time(h['hlc'])}  {h['event']:<5} {h['asset'] or h['detail'] or ''}")
+
+
+def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
+    from mstore.catalog.inspect import describe_asset
+    from mstore.cli.output import (
+        emit_json,
+        hlc_time,
+        human_size,
+        ms_time,
+        path_text,
+        quote_path,
+    )
+    from mstore.runs.describe import asset_artifacts, asset_labels
+
+    d = describe_asset(store, aid)
+    d["artifacts"] = asset_artifacts(store, aid)
+    d["labels"] = asset_labels(store, aid)
     if as_json:
         for p in d["paths"]:
             p["path"] = path_text(p["path"])
@@ -131,6 +168,144 @@ def show(obj: Context, target: str, as_json: bool) -> None:
     for e in d["errors"]:
         where = f" at {e['root']}/{quote_path(e['path'])}" if "path" in e else ""
         echo(f"{'error':<11}{e['reason']}{where}: {e['detail']}")
+    if d["artifacts"]:
+        echo("artifacts")
+        for kind, arts in d["artifacts"].items():
+            for a in arts:
+                tool = f"{a['tool']}@{a['version']}"
+                expiry = (f", expires {ms_time(a['expires_ms'])}" if a["expires_ms"] else "")
+                echo(f"  {kind:<16} {a['id'][:12]}  {tool:<14} {a['run']}  {a['policy']}{expiry}")
+    if d["labels"]:
+        echo("labels")
+        for lab in d["labels"]:
+            about = f"  (about {lab['about'][:12]})" if lab["about"] else ""
+            echo(f"  {lab['key']} = {lab['value']}{about}  {ms_time(lab['at_ms'])}")
+
+
+def _fmt_secs(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _show_run(store, run_id: str, as_json: bool, limit: int) -> None:  # noqa: ANN001
+    from mstore.cli.output import emit_json, ms_time
+    from mstore.runs.describe import describe_run
+
+    d = describe_run(store, run_id, limit=limit, failures=limit)
+    if as_json:
+        emit_json(d)
+        return
+    echo = click.echo
+    echo(f"{'run':<11}{d['id']}  ({d['pipeline']}, {d['policy']})")
+    echo(f"{'state':<11}{d['state']}" + (f": {d['state_detail']}" if d["state_detail"] else ""))
+    sel = d["selection"] or "(everything)"
+    extra = [f"sample {d['sample']}"] if d["sample"] else []
+    extra += [f"rerun of {d['parent']}"] if d["parent"] else []
+    extra += ["force"] if d["force"] else []
+    echo(f"{'selection':<11}{sel}" + (f"  ({', '.join(extra)})" if extra else ""))
+    total = d["total"]
+    pct = f" ({100 * (d['done'] + d['failed']) / total:.1f}% finished)" if total else ""
+    echo(f"{'units':<11}{total} total: {d['done']} done, {d['failed']} failed, "
+         f"{d['pending']} pending{pct}")
+    elapsed = (d["last_ms"] - d["started_ms"]) / 1000
+    echo(f"{'speed':<11}{d['throughput']:.2f} units/s, ETA {_fmt_secs(d['eta_s'])}, "
+         f"elapsed {_fmt_secs(elapsed)}")
+    echo(f"{'started':<11}{ms_time(d['started_ms'])}" + (f" on {d['host']}" if d["host"] else ""))
+    if d["ttl_days"]:
+        echo(f"{'expiry':<11}artifacts expire {d['ttl_days']:g} days after they are made")
+    if d["temporal_url"]:
+        echo(f"{'temporal':<11}{d['temporal_url']}")
+    echo(f"  {'step':<14}{'tool':<16}{'units':>7}{'done':>7}{'reused':>8}{'failed':>8}"
+         f"{'pending':>9}{'avg ms':>9}")
+    for s in d["steps"]:
+        avg = f"{s['avg_ms']:.0f}" if s["avg_ms"] is not None else "-"
+        echo(f"  {s['name']:<14}{s['tool'] + '@' + s['version']:<16}{s['units']:>7}"
+             f"{s['done']:>7}{s['reused']:>8}{s['failed']:>8}{s['pending']:>9}{avg:>9}")
+    if d["failures"]:
+        echo(f"failures ({len(d['failures'])} shown)")
+        for f in d["failures"]:
+            what = f["asset"][:12] if f["asset"] else "(aggregate)"
+            where = f"  {f['path']}" if f["path"] else ""
+            echo(f"  {what}  {f['step']}: {f['error']}  [attempts {f['attempts']}]{where}")
+    echo(f"artifacts  {d['artifacts']}" + (f" (newest {len(d['recent_artifacts'])})"
+                                           if d["recent_artifacts"] else ""))
+    for a in d["recent_artifacts"]:
+        subject = a["asset"][:12] if a["asset"] else f"{a['members']} members"
+        echo(f"  {a['id'][:12]}  {a['kind']:<16} {a['step']:<12} {subject:<12}  "
+             f"{a['filename'] or '(data)'}  {ms_time(a['made_ms'])}")
+
+
+def _input_lines(inputs: list[dict], indent: int) -> list[str]:
+    out = []
+    pad = " " * indent
+    for i in inputs:
+        if i["type"] == "asset":
+            out.append(f"{pad}asset     {i['id'][:12]}  {i['kind']:<16} {i['path'] or ''}")
+            continue
+        if i.get("missing"):
+            out.append(f"{pad}artifact  {i['id'][:12]}  ({i['missing']})")
+            continue
+        out.append(f"{pad}artifact  {i['id'][:12]}  {i['kind']:<16} {i['tool']}@{i['version']}"
+                   f"  step {i['step']} of {i['run']} ({i['policy']})")
+        out += _input_lines(i.get("inputs", []), indent + 4)
+    return out
+
+
+def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN001
+                   limit: int) -> None:
+    import msgspec
+
+    from mstore.cli.output import emit_json, human_size, ms_time
+    from mstore.runs.describe import describe_artifact
+
+    d = describe_artifact(store, art_id, depth=depth)
+    if as_json:
+        emit_json(d)
+        return
+    echo = click.echo
+    echo(f"{'artifact':<11}{d['id']}")
+    echo(f"{'kind':<11}{d['kind']}")
+    echo(f"{'made by':<11}{d['tool']}@{d['version']}, step {d['step']} of run {d['run']}"
+         + (f" ({d['pipeline']}, {d['run_state']})" if d["pipeline"] else ""))
+    if d["params"]:
+        echo(f"{'params':<11}" + ", ".join(f"{k}={v!r}" for k, v in sorted(d["params"].items())))
+    if d["asset"]:
+        a = d["asset"]
+        echo(f"{'asset':<11}{a['id'][:12]}  {a['kind'] or '?'}  {a['path'] or '(no current path)'}")
+    if d["members"]:
+        echo(f"{'members':<11}{len(d['members'])}: "
+             + ", ".join(m[:12] for m in d["members"][:8]) + (", ..." if len(d["members"]) > 8
+                                                              else ""))
+    if d["inputs"]:
+        echo(f"inputs     {len(d['inputs'])}")
+        for line in _input_lines(d["inputs"][:limit], 2):
+            echo(line)
+        if len(d["inputs"]) > limit:
+            echo(f"  ... {len(d['inputs']) - limit} more (--limit N, or --json)")
+    expiry = ""
+    if d["expires_ms"]:
+        expiry = f", expires {ms_time(d['expires_ms'])}" + (" (expired)" if d["expired"] else "")
+    echo(f"{'policy':<11}{d['policy']}{expiry}")
+    echo(f"{'made':<11}{ms_time(d['made_ms'])}" + (f" on {d['host']}" if d["host"] else ""))
+    if d["payload"]:
+        p = d["payload"]
+        size = human_size(p["size"]) if p["size"] is not None else "size unknown"
+        echo(f"{'payload':<11}{p['object']} ({size}) {p['filename'] or ''}"
+             + ("" if p["present"] else "  MISSING"))
+    if d["meta"]:
+        echo(f"{'meta':<11}" + ", ".join(f"{k}={v}" for k, v in d["meta"].items()))
+    if d["data"] is not None:
+        text = msgspec.json.format(msgspec.json.encode(d["data"]), indent=2).decode()
+        lines = text.splitlines()
+        echo(f"{'data':<11}" + (lines[0] if lines else ""))
+        for line in lines[1:40]:
+            echo(" " * 11 + line)
+        if len(lines) > 40:
+            echo(" " * 11 + f"... ({len(lines) - 40} more lines; mstore cat {d['id'][:12]})")
+    elif d["data_bytes"]:
+        echo(f"{'data':<11}{human_size(d['data_bytes'])} of JSON (mstore cat {d['id'][:12]})")
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

@@ -1,0 +1,221 @@
+"""Artifacts and selections: ``cat``, ``export``, ``gc``, ``collection``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mstore.cli.main import Context, store_option
+from mstore.errors import EXIT_NOTHING
+
+
+@click.command()
+@click.argument("artifact")
+@store_option
+@click.pass_obj
+def cat(obj: Context, artifact: str) -> None:
+    """Write an artifact's payload to stdout (its JSON data when it has no payload file).
+
+    ARTIFACT: an artifact id or unique prefix (4+ hex digits).
+    """
+    from mstore.runs.describe import payload_bytes, resolve_artifact
+    from mstore.store import index_runs
+
+    store = obj.store()
+    store.catch_up()
+    aid = resolve_artifact(store, artifact)
+    idx = store.index
+    with idx.read() as txn:
+        art = index_runs.artifact(idx, txn, aid)
+    assert art is not None  # resolve_artifact found it in the same index
+    if not art.payload and art.data is None:
+        click.echo(f"mstore: artifact {aid[:16]} has neither a payload nor data", err=True)
+        raise click.exceptions.Exit(EXIT_NOTHING)
+    out = sys.stdout.buffer  # bytes as they are: no newline, no decoding
+    out.write(payload_bytes(store, art))
+    out.flush()
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, required=True)
+@click.option("--kind", required=True, help="The artifact kind to export (e.g. thumbnail).")
+@click.option("--run", "run_id", default=None, help="Only artifacts of this run (id or prefix).")
+@click.option("--force", is_flag=True, help="Overwrite files that exist in DIR.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@store_option
+@click.pass_obj
+def export(obj: Context, args: tuple[str, ...], kind: str, run_id: str | None, force: bool,
+           as_json: bool) -> None:
+    """Copy the KIND artifacts of the assets matching QUERY into DIR, with manifest.json.
+
+    Usage: mstore export [QUERY...] --kind KIND DIR. QUERY as for 'find' (default: every
+    asset); the last argument is DIR.
+    """
+    from mstore.errors import UsageError
+    from mstore.runs.describe import resolve_run_id
+    from mstore.runs.export import plan_export, write_export
+
+    *words, out = args
+    query = " ".join(words)
+    store = obj.store()
+    run = None
+    if run_id is not None:
+        run = resolve_run_id(store, run_id)
+        if run is None:
+            raise UsageError(f"no run '{run_id}'")
+    plan = plan_export(store, query, kind, run)
+    if not plan.items:
+        click.echo(f"mstore: nothing to export: {plan.assets} assets matched, none has a "
+                   f"'{kind}' artifact" + (f" from run {run}" if run else ""), err=True)
+        raise click.exceptions.Exit(EXIT_NOTHING)
+    rep = write_export(store, plan, Path(out), kind=kind, query=query, run=run, force=force)
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json(rep)
+    else:
+        from mstore.cli.output import human_size
+
+        click.echo(f"exported {rep['files']} files ({human_size(rep['bytes'])}) of "
+                   f"{rep['assets'] - rep['without']} assets to {rep['dir']}"
+                   + (f"; {rep['without']} matched assets have no '{kind}'"
+                      if rep["without"] else ""))
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only report what would be dropped and freed.")
+@click.option("--grace", "grace_hours", type=click.FloatRange(min=0), default=24.0,
+              show_default=True, help="Keep artifacts that expired less than HOURS ago.")
+@click.option("--force", is_flag=True, help="Collect even while a run is executing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@store_option
+@click.pass_obj
+def gc(obj: Context, dry_run: bool, grace_hours: float, force: bool, as_json: bool) -> None:
+    """Drop expired, unreferenced sandbox artifacts and delete their payloads."""
+    from mstore.runs.gc import collect
+
+    store = obj.store()
+    rep = collect(store, grace_hours=grace_hours, dry_run=dry_run, force=force)
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json(rep.as_dict())
+        return
+    from mstore.cli.output import human_size
+
+    verb = ("would drop", "would delete", "would free") if dry_run else (
+        "dropped", "deleted", "freed")
+    click.echo(f"{rep.expired} sandbox artifacts expired over {rep.grace_hours:g}h ago; "
+               f"{rep.kept} still referenced, kept")
+    click.echo(f"{verb[0]} {rep.dropped} artifacts; {verb[1]} {rep.objects} objects "
+               f"({rep.packs_rewritten} packs rewritten); {verb[2]} {human_size(rep.bytes)}")
+    if rep.leftover_objects:
+        click.echo(f"includes {rep.leftover_objects} objects left by an interrupted gc")
+    if rep.active_runs:
+        click.echo(f"note: run(s) executing: {', '.join(rep.active_runs[:3])}"
+                   + (" (gc refuses without --force)" if dry_run else ""), err=True)
+
+
+# -- collections ------------------------------------------------------------------------
+@click.group()
+def collection() -> None:
+    """Named selections of assets: dynamic (a query) or frozen (exact members)."""
+
+
+@collection.command("create")
+@click.argument("name")
+@click.option("--query", "query", default=None, help="A query as for 'find'.")
+@click.option("--assets", "assets_file", type=click.File("r"), default=None,
+              help="A file of asset ids, one per line ('-': stdin); always frozen.")
+@click.option("--freeze", is_flag=True, help="Keep the query's members now, exactly.")
+@click.option("--json", "as_json", is_flag=True)
+@store_option
+@click.pass_obj
+def collection_create(obj: Context, name: str, query: str | None, assets_file,  # noqa: ANN001
+                      freeze: bool, as_json: bool) -> None:
+    """Define collection NAME from --query Q (dynamic unless --freeze) or --assets FILE."""
+    from mstore.runs import collection_edit as ce
+
+    store = obj.store()
+    assets = ce.parse_asset_list(store, assets_file.read()) if assets_file is not None else None
+    c = ce.create(store, name, query=query, assets=assets, freeze=freeze)
+    d = ce.summary(c, c.count)
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json(d)
+    else:
+        click.echo(f"collection {c.name}: {d['type']}, {c.count} assets")
+
+
+@collection.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@store_option
+@click.pass_obj
+def collection_list(obj: Context, as_json: bool) -> None:
+    """Every collection with its member count now."""
+    from mstore.runs import collection_edit as ce
+
+    store = obj.store()
+    for c, n in ce.all_collections(store):
+        if as_json:
+            from mstore.cli.output import emit_json
+
+            emit_json(ce.summary(c, n))
+        else:
+            click.echo(f"{c.name:<24} {'frozen' if c.members_object else 'dynamic':<8} {n:>8}"
+                       + (f"  {c.query}" if c.query else ""))
+
+
+@collection.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N members.")
+@store_option
+@click.pass_obj
+def collection_show(obj: Context, name: str, as_json: bool, limit: int | None) -> None:
+    """The members of collection NAME (a dynamic one evaluated now)."""
+    from mstore.runs import collection_edit as ce
+    from mstore.runs.describe import current_paths
+
+    store = obj.store()
+    c = ce.get(store, name)
+    ids = ce.members(store, c)
+    shown = ids if limit is None else ids[:limit]
+    idx = store.index
+    rows = []
+    with idx.read() as txn:
+        for aid in shown:
+            a = idx.asset(txn, aid)
+            paths = current_paths(store, txn, aid)
+            rows.append({"id": aid, "kind": a.meta.kind if a else None, "paths": paths})
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json({**ce.summary(c, len(ids)), "members": rows})
+        return
+    click.echo(f"collection {c.name}: {'frozen' if c.members_object else 'dynamic'}, "
+               f"{len(ids)} assets" + (f", query {c.query}" if c.query else ""))
+    for r in rows:
+        click.echo(f"  {r['id'][:12]}  {r['kind'] or '?':<6} "
+                   f"{r['paths'][0] if r['paths'] else '(missing)'}")
+    if len(shown) < len(ids):
+        click.echo(f"  ... {len(ids) - len(shown)} more")
+
+
+@collection.command("delete")
+@click.argument("name")
+@store_option
+@click.pass_obj
+def collection_delete(obj: Context, name: str) -> None:
+    """Delete collection NAME (runs that used it keep their unit lists)."""
+    from mstore.runs import collection_edit as ce
+
+    store = obj.store()
+    ce.delete(store, name)
+    click.echo(f"deleted collection {ce.check_name(name)}")
+
+
+COMMANDS = [cat, export, gc, collection]

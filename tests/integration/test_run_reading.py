@@ -1,0 +1,561 @@
+"""Reading runs and artifacts (show, cat, export), gc, collections, the run hooks.
+
+Run data is made without Temporal: plan a run, store its unit list and RunStarted through
+the command lane, then execute the units directly with the real built-in tools, the way
+an activity does (``RunContext`` + a ``w*`` lane writer).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from mstore.cli.main import cli
+from mstore.model.records import ArtifactMade, Label
+from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units
+from mstore.runs.finish import finish
+from mstore.runs.pipelines import get_pipeline
+from mstore.runs.plan import RunRequest, plan
+from mstore.runs.service import write_records
+from mstore.store import index_runs
+from mstore.store.store import Store
+from mstore.tools.registry import Registry
+from tests.helpers import REPO, mstore, mstore_proc
+
+CHECK_PIPELINE = """\
+name = "check"
+description = "noop over images (one failure injected) and over text"
+
+[[steps]]
+name = "img"
+tool = "noop"
+kinds = ["image"]
+params = { fail_on = "scan_001.jpg" }
+
+[[steps]]
+name = "txt"
+tool = "noop"
+kinds = ["text"]
+"""
+
+TOUCH_PIPELINE = """\
+name = "touch"
+description = "one noop artifact per asset"
+
+[[steps]]
+name = "touch"
+tool = "noop"
+"""
+
+
+class DirectRun:
+    """A run executed in this process, unit by unit, as the worker's activities would."""
+
+    def __init__(self, store_dir: Path, pipeline: str, *, policy: str = "production",
+                 selection: str = "", sample: str = "", params: dict | None = None,
+                 ttl_days: float | None = None) -> None:
+        self.store = Store(store_dir)
+        req = RunRequest(pipeline=get_pipeline(self.store.root, pipeline), selection=selection,
+                         policy=policy, sample=sample, params=params)
+        rec, units = plan(self.store, req)
+        if ttl_days is not None:
+            rec.ttl_days = ttl_days  # a negative ttl: artifacts expired when they are made
+        rec.units_object = self.store.objects.put(units)
+        write_records(self.store, [rec])
+        writer, self.lock = self.store.lane_writer("w*")
+        self.ctx = RunContext(self.store, SharedWriter(writer), rec,
+                              Registry.for_store(self.store.root))
+        self.id = rec.run
+        self.total = rec.total
+
+    def units(self, start: int = 0, end: int | None = None) -> DirectRun:
+        execute_units(self.ctx, start, self.total if end is None else end)
+        return self
+
+    def aggregates(self) -> DirectRun:
+        for s in self.ctx.run.steps:
+            if s.shape == "aggregate":
+                execute_aggregate(self.ctx, s.name)
+        return self
+
+    def finish(self) -> str:
+        try:
+            return finish(self.ctx)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.ctx.writer.flush()
+        self.lock.release()
+        self.store.close()
+
+
+def run_all(store_dir: Path, pipeline: str, **kw: object) -> str:
+    r = DirectRun(store_dir, pipeline, **kw)  # type: ignore[arg-type]
+    r.units().aggregates().finish()
+    return r.id
+
+
+def write(store_dir: Path, records: list) -> None:
+    st = Store(store_dir)
+    try:
+        write_records(st, records)
+    finally:
+        st.close()
+
+
+def invoke_bytes(store: Path, *args: str) -> tuple[int, bytes, str]:
+    r = CliRunner().invoke(cli, ["--store", str(store), *args], catch_exceptions=False)
+    return r.exit_code, r.stdout_bytes, r.stderr
+
+
+def show(store: Path, target: str, *extra: str) -> dict:
+    r = mstore("show", target, "--json", *extra, store=store)
+    assert r.code == 0, r.err
+    return r.json()
+
+
+def run_artifacts(store_dir: Path, run: str) -> list[ArtifactMade]:
+    st = Store(store_dir)
+    try:
+        idx = st.index
+        with idx.read() as txn:
+            return index_runs.run_artifacts(idx, txn, run, newest_first=False)
+    finally:
+        st.close()
+
+
+def image_ids(store: Path, query: str = "kind:image") -> list[str]:
+    return [r["id"] for r in mstore("find", query, "--json", store=store).json_lines()]
+
+
+@pytest.fixture
+def added(fresh_store: tuple[Path, Path]) -> tuple[Path, Path]:
+    store, root = fresh_store
+    r = mstore("add", "--json", store=store)
+    assert r.code == 0, r.err
+    return store, root
+
+
+# -- show RUN / ARTIFACT / ASSET, cat, export -------------------------------------------
+def test_show_run_while_executing_and_after(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    r = DirectRun(store, "dedupe", policy="sandbox")
+    try:
+        r.units(0, 5)
+        r.ctx.writer.flush()
+        # another process reads while this one (the "worker") holds the store open
+        p = mstore_proc("show", r.id[:16], "--json", store=store)  # a unique prefix
+        assert p.code == 0, p.err
+        d = p.json()
+        assert d["type"] == "run" and d["id"] == r.id and d["state"] == "running"
+        assert (d["total"], d["done"], d["failed"], d["pending"]) == (r.total, 5, 0, r.total - 5)
+        steps = {s["name"]: s for s in d["steps"]}
+        assert steps["thumbnail"]["done"] == 5 and steps["thumbnail"]["pending"] == r.total - 5
+        assert steps["duplicates"]["shape"] == "aggregate" and steps["duplicates"]["pending"] == 1
+        assert d["artifacts"] == 10 and len(d["recent_artifacts"]) == 10  # 5 thumbs, 5 hashes
+        assert d["recent_artifacts"][0]["kind"] == "phash"  # newest first
+        r.units(5).aggregates()
+    finally:
+        r.finish()
+    d = show(store, r.id, "--limit", "3")
+    assert d["state"] == "completed" and d["done"] == r.total and d["pending"] == 0
+    assert d["eta_s"] is None and d["throughput"] > 0
+    assert all(s["pending"] == 0 and s["failed"] == 0 for s in d["steps"])
+    assert d["steps"][0]["avg_ms"] is not None and d["steps"][0]["tool"] == "thumbnail"
+    assert len(d["recent_artifacts"]) == 3 and d["artifacts"] == 2 * r.total + 2
+    assert d["recent_artifacts"][0]["kind"] == "duplicate-group"
+    made = [a["made_ms"] for a in d["recent_artifacts"]]
+    assert made == sorted(made, reverse=True)
+    assert d["temporal_url"].endswith(f"/workflows/{r.id}")
+    human = mstore("show", r.id, store=store)
+    assert human.code == 0 and "thumbnail@1" in human.out and "pending" in human.out
+
+
+def test_show_run_failures_and_step_kinds(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    (store / "pipelines").mkdir()
+    (store / "pipelines" / "check.toml").write_text(CHECK_PIPELINE)
+    rid = run_all(store, "check")
+    d = show(store, rid)
+    images, texts = len(image_ids(store)), len(image_ids(store, "kind:text"))
+    assert d["state"] == "failed" and d["total"] == images + texts
+    steps = {s["name"]: s for s in d["steps"]}
+    assert steps["img"]["units"] == images and steps["txt"]["units"] == texts
+    assert (steps["img"]["done"], steps["img"]["failed"]) == (images - 1, 1)
+    [f] = d["failures"]
+    assert f["step"] == "img" and f["attempts"] == 1 and "scan_001.jpg" in f["error"]
+    assert f["path"].endswith("scan_001.jpg") and f["asset"] in image_ids(store, "scan_001")
+    assert "scan_001.jpg" in mstore("show", rid, store=store).out
+
+
+def test_show_artifact_asset_labels_cat(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    prod = run_all(store, "photos")
+    dedupe = run_all(store, "dedupe")
+    arts = run_artifacts(store, prod)
+    phash = next(a for a in arts if a.kind == "phash")
+    thumb = next(a for a in arts if a.kind == "thumbnail" and a.asset == phash.asset)
+
+    d = show(store, phash.id[:10])
+    assert d["type"] == "artifact" and d["id"] == phash.id
+    assert (d["run"], d["step"], d["tool"], d["version"]) == (prod, "phash", "phash", "1")
+    assert d["pipeline"] == "photos" and d["params"] == {} and d["policy"] == "production"
+    assert d["expires_ms"] is None and d["host"] == socket.gethostname()
+    assert abs(d["made_ms"] - time.time() * 1000) < 120_000
+    assert d["asset"]["id"] == phash.asset and d["asset"]["kind"] == "image"
+    assert set(d["data"]) == {"phash", "dhash"} and d["payload"] is None
+    [a_in, t_in] = d["inputs"]
+    assert a_in == {"type": "asset", "id": phash.asset, "kind": "image", "path": a_in["path"]}
+    assert t_in["type"] == "artifact" and t_in["id"] == thumb.id and t_in["kind"] == "thumbnail"
+    assert t_in["tool"] == "thumbnail" and t_in["run"] == prod and "inputs" not in t_in
+    deep = show(store, phash.id, "--depth", "2")["inputs"][1]["inputs"]
+    assert deep == [{"type": "asset", "id": phash.asset, "kind": "image", "path": a_in["path"]}]
+
+    t = show(store, thumb.id)
+    assert t["params"] == {"size": 256, "format": "webp", "quality": 80}
+    st = Store(store)
+    try:
+        payload = st.objects.get(thumb.payload)
+    finally:
+        st.close()
+    assert t["payload"] == {"object": thumb.payload, "size": len(payload),
+                            "filename": "thumb.webp", "present": True}
+    human = mstore("show", thumb.id, store=store).out
+    assert "thumbnail@1" in human and thumb.payload in human and "size=256" in human
+
+    group = next(a for a in run_artifacts(store, dedupe) if a.kind == "duplicate-group")
+    g = show(store, group.id)
+    assert g["asset"] is None and g["members"] == group.members and g["shape"] == "aggregate"
+    assert {i["kind"] for i in g["inputs"]} == {"image", "phash"}
+
+    # cat: the payload's exact bytes, which are an image; data as JSON
+    code, out, _ = invoke_bytes(store, "cat", thumb.id[:12])
+    assert code == 0 and out == payload
+    with Image.open(io.BytesIO(out)) as im:
+        assert im.format == "WEBP" and max(im.size) <= 256
+    code, out, _ = invoke_bytes(store, "cat", phash.id)
+    assert code == 0 and json.loads(out) == phash.data
+
+    # the asset: its artifacts by kind (aggregate ones too), and its labels
+    write(store, [Label(hlc=0, asset=phash.asset, key="keep", value="yes",
+                                       about=group.id if phash.asset in group.members else "")])
+    a = show(store, phash.asset)
+    for key in ("id", "kind", "mime", "size", "missing", "meta", "paths", "errors", "related"):
+        assert key in a
+    assert {x["id"] for x in a["artifacts"]["phash"]} == {phash.id}
+    assert a["artifacts"]["thumbnail"][0] == {
+        "id": thumb.id, "tool": "thumbnail", "version": "1", "run": prod, "step": "thumbnail",
+        "policy": "production", "expires_ms": None, "made_ms": thumb.hlc >> 16,
+        "aggregate": False}
+    assert set(a["artifacts"]) >= {"metadata", "thumbnail", "phash"}
+    [lab] = a["labels"]
+    assert (lab["key"], lab["value"]) == ("keep", "yes")
+    human = mstore("show", phash.asset, store=store).out
+    assert "artifacts" in human and "keep = yes" in human and thumb.id[:12] in human
+
+
+def test_show_and_cat_errors(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    rid = run_all(store, "photos")
+    assert mstore("show", "r19990101", store=store).code == 2
+    assert mstore("show", "nonesuch", store=store).code == 2
+    assert mstore("cat", "abcdef12", store=store).code == 2
+    assert mstore("cat", "not-hex", store=store).code == 2
+    # an artifact whose id shares a prefix with an asset: ambiguous, naming both
+    asset = image_ids(store)[0]
+    fake = ArtifactMade(hlc=0, id=asset[:8] + "0" * 56, kind="note", run=rid, step="x",
+                        tool="noop", version="1", asset=asset, data={"n": 1})
+    write(store, [fake])
+    r = mstore("show", asset[:8], store=store)
+    assert r.code == 2 and "asset" in r.err and "artifact" in r.err
+    assert show(store, asset[:9] if asset[8] != "0" else asset)["id"] == asset
+    assert show(store, fake.id[:20])["type"] == "artifact"
+    assert show(store, rid[:3])["id"] == rid  # the only run, so "r20" names it
+
+
+def test_export(added: tuple[Path, Path], tmp_path: Path) -> None:
+    store, _ = added
+    prod = run_all(store, "photos")
+    sand = run_all(store, "photos", policy="sandbox")
+    out = tmp_path / "out"
+    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", out, "--json",
+               store=store)
+    assert r.code == 0, r.err
+    rep = r.json()
+    wanted = image_ids(store, "path:2019 kind:image")
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = manifest["files"]
+    assert rep["files"] == len(files) == len(wanted) and manifest["kind"] == "thumbnail"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f["file"] for f in files] + ["manifest.json"])
+    st = Store(store)
+    try:
+        for f in files:
+            assert f["file"] == f"{f['asset'][:12]}-thumbnail-1.webp"
+            assert f["run"] == prod and f["policy"] == "production"  # production preferred
+            assert (f["tool"], f["version"], f["params"]["size"]) == ("thumbnail", "1", 256)
+            assert f["paths"] and all(p.startswith("archive/") for p in f["paths"])
+            assert (out / f["file"]).read_bytes() == st.objects.get(f["payload"])
+        assert sorted(f["asset"] for f in files) == sorted(wanted)
+    finally:
+        st.close()
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", out, store=store)
+    assert r.code == 2 and "--force" in r.err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", out, "--run",
+               sand, "--force", store=store)
+    assert r.code == 0, r.err
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    assert {f["run"] for f in files} == {sand} and files[0]["params"]["size"] == 128
+    # data-only artifacts export as JSON; nothing of an unknown kind is exit 1
+    r = mstore("export", "--kind", "phash", tmp_path / "ph", "--json", store=store)
+    assert r.code == 0 and r.json()["files"] == len(image_ids(store))
+    one = next((tmp_path / "ph").glob("*-phash-1.json"))
+    assert set(json.loads(one.read_text())) == {"phash", "dhash"}
+    assert mstore("export", "--kind", "nonesuch", tmp_path / "x", store=store).code == 1
+    assert not (tmp_path / "x").exists()
+
+
+# -- gc -------------------------------------------------------------------------------------
+def _files(store: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(store)), p.stat().st_size)
+                  for d in ("objects", "records") for p in (store / d).rglob("*") if p.is_file())
+
+
+def _answers(store: Path, runs: list[str], arts: list[str]) -> dict:
+    return {"runs": [show(store, r) for r in runs],
+            "arts": [mstore("show", a, "--json", store=store).out for a in arts],
+            "assets": [show(store, a) for a in image_ids(store)],
+            "gc": mstore("gc", "--dry-run", "--json", store=store).json()}
+
+
+def test_gc(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    prod = run_all(store, "photos")
+    old = run_all(store, "photos", policy="sandbox", sample="100%", ttl_days=-3)
+    # a later sandbox run over part of the images, whose thumbnails and hashes are the ones
+    # `old` made: its duplicate groups name them as inputs, so they must survive
+    later = run_all(store, "dedupe", policy="sandbox", selection="path:2019",
+                    params={"thumbnail": {"size": 128}})
+    old_arts = run_artifacts(store, old)
+    labeled = next(a for a in old_arts if a.kind == "metadata")
+    write(store, [Label(hlc=0, asset=labeled.asset, key="checked",
+                                       value="yes", about=labeled.id)])
+    by_id = {a.id: a for a in old_arts}
+    kept = {labeled.id}
+    for g in run_artifacts(store, later):
+        for i in g.inputs:
+            if i in by_id:
+                kept.add(i)
+                kept.update(x for x in by_id[i].inputs if x in by_id)  # its thumbnail
+    assert any(by_id[k].kind == "thumbnail" for k in kept)
+    drop = set(by_id) - kept
+    assert any(by_id[d].kind == "thumbnail" for d in drop)
+    survivors = [a for r in (prod, later) for a in run_artifacts(store, r)] + [
+        by_id[k] for k in kept]
+    live_payloads = {a.payload for a in survivors if a.payload}
+    doomed = {by_id[d].payload for d in drop if by_id[d].payload} - live_payloads
+    assert doomed
+
+    files = _files(store)
+    r = mstore("gc", "--dry-run", "--json", store=store)
+    assert r.code == 0, r.err
+    rep = r.json()
+    assert (rep["expired"], rep["kept"], rep["dropped"]) == (len(by_id), len(kept), len(drop))
+    assert rep["objects"] == len(doomed) and rep["bytes"] > 0 and rep["dry_run"]
+    assert _files(store) == files  # a dry run changes nothing
+    assert mstore("gc", "--grace", "100", "--json", store=store).json()["dropped"] == 0
+
+    rep = mstore("gc", "--json", store=store).json()
+    assert (rep["dropped"], rep["objects"]) == (len(drop), len(doomed))
+    for d in drop:
+        r = mstore("show", d, store=store)
+        assert r.code == 2 and "dropped" in r.err
+    for k in kept:
+        assert show(store, k)["id"] == k
+    assert len(run_artifacts(store, prod)) == 51
+    st = Store(store)
+    try:
+        assert not any(st.objects.has(o) for o in doomed)
+        for o in live_payloads:
+            st.objects.get(o)  # readable, and matches its hash
+    finally:
+        st.close()
+    kept_thumb = next(by_id[k] for k in kept if by_id[k].kind == "thumbnail")
+    code, out, _ = invoke_bytes(store, "cat", kept_thumb.id)
+    assert code == 0 and out[:4] == b"RIFF"
+    again = mstore("gc", "--json", store=store).json()
+    assert (again["dropped"], again["objects"]) == (0, 0)
+    r = mstore("fsck", "--full", "--json", store=store)
+    assert r.code == 0 and r.json()["clean"], r.out
+
+    # a reindex (records read in another order: the gc record's lane sorts before the
+    # worker's) gives the same answers
+    sample_arts = sorted(kept)[:3] + [a.id for a in run_artifacts(store, prod)[:3]]
+    before = _answers(store, [prod, old, later], sample_arts)
+    assert mstore("reindex", store=store).code == 0
+    assert _answers(store, [prod, old, later], sample_arts) == before
+
+    # an interrupted gc (record written, files not yet unlinked) is finished by the next
+    # one, from its journal; what something names again is never deleted
+    st = Store(store)
+    try:
+        orphan = st.objects.put(b"payload of an artifact dropped by an interrupted gc")
+        st.objects.flush()
+    finally:
+        st.close()
+    journal = store / "local" / "gc" / "journal.json"
+    journal.write_text(json.dumps({"objects": [orphan, kept_thumb.payload]}))
+    rep = mstore("gc", "--json", store=store).json()
+    assert (rep["dropped"], rep["objects"], rep["leftover_objects"]) == (0, 1, 1)
+    assert not journal.exists()
+    st = Store(store)
+    try:
+        assert not st.objects.has(orphan) and st.objects.has(kept_thumb.payload)
+    finally:
+        st.close()
+
+    # a run still executing stops gc; --force goes ahead
+    (store / "pipelines").mkdir()
+    (store / "pipelines" / "touch.toml").write_text(TOUCH_PIPELINE)
+    live = DirectRun(store, "touch", policy="sandbox", sample="3", ttl_days=-3)
+    try:
+        live.units()
+        live.ctx.writer.flush()
+        r = mstore_proc("gc", store=store)
+        assert r.code == 4 and live.id in r.err
+        r = mstore_proc("gc", "--force", "--json", store=store)
+        assert r.code == 0, r.err
+        rep = r.json()
+        assert rep["dropped"] == 3 and rep["active_runs"] == [live.id]
+    finally:
+        live.close()
+
+
+# -- collections ----------------------------------------------------------------------------
+def test_collections(added: tuple[Path, Path], tmp_path: Path) -> None:
+    store, root = added
+    vac = image_ids(store, "path:2019")
+    assert mstore("collection", "create", "vac", "--query", "path:2019", store=store).code == 0
+    r = mstore("collection", "create", "vacf", "--query", "path:2019", "--freeze", "--json",
+               store=store)
+    assert r.code == 0 and r.json()["type"] == "frozen" and r.json()["count"] == len(vac)
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(f"# picked by hand\n{vac[0]}\n{vac[1][:10]}  some comment\n\n")
+    r = mstore("collection", "create", "picked", "--assets", ids_file, store=store)
+    assert r.code == 0, r.err
+    for bad in (["vac", "--query", "x"], ["new"], ["new", "--query", "x", "--assets", ids_file],
+                ["bad name", "--query", "x"], ["q", "--query", "kind:"]):
+        assert mstore("collection", "create", *bad, store=store).code == 2, bad
+
+    # a new file under 2019/: the dynamic collection follows, the frozen ones do not
+    new = root / "2019" / "new-note.txt"
+    new.write_text("arrived after the collections were defined\n")
+    assert mstore("add", store=store).code == 0
+    [new_id] = image_ids(store, "new-note")
+    dyn = mstore("collection", "show", "vac", "--json", store=store).json()
+    assert dyn["type"] == "dynamic" and dyn["count"] == len(vac) + 1
+    assert new_id in [m["id"] for m in dyn["members"]]
+    frozen = mstore("collection", "show", "vacf", "--json", store=store).json()
+    assert [m["id"] for m in frozen["members"]] == vac
+    picked = mstore("collection", "show", "@picked", "--json", store=store).json()
+    assert [m["id"] for m in picked["members"]] == vac[:2] and picked["members"][0]["paths"]
+    listed = {c["name"]: c for c in
+              mstore("collection", "list", "--json", store=store).json_lines()}
+    assert {n: c["count"] for n, c in listed.items()} == {
+        "vac": len(vac) + 1, "vacf": len(vac), "picked": 2}
+
+    # runs plan over a collection's members (a frozen one exactly)
+    st = Store(store)
+    try:
+        rec, units = plan(st, RunRequest(pipeline=get_pipeline(st.root, "photos"),
+                                         selection="@vacf"))
+    finally:
+        st.close()
+    images = set(image_ids(store, "kind:image"))
+    assert msgspec.msgpack.decode(units) == [a for a in vac if a in images]
+
+    assert mstore("collection", "delete", "vac", store=store).code == 0
+    assert mstore("collection", "show", "vac", store=store).code == 2
+    assert mstore("collection", "delete", "vac", store=store).code == 2
+    assert "vac" not in mstore("collection", "list", store=store).out.split()
+    assert mstore("collection", "create", "vac", "--query", "kind:video", store=store).code == 0
+    assert mstore("collection", "show", "vac", "--json", store=store).json()["query"] == \
+        "kind:video"
+
+
+# -- hooks and imports --------------------------------------------------------------------------
+def test_sample_hooks(tmp_path: Path) -> None:
+    from mstore.hooks import install_samples, run_hook
+
+    hooks = tmp_path / "hooks"
+    assert {"post-run", "post-add-run-pipeline"} <= set(install_samples(hooks))
+    for name in ("post-run", "post-add-run-pipeline"):
+        shutil.copy(REPO / "hooks" / name, hooks / name)
+        (hooks / name).chmod(0o755)
+    res = run_hook(hooks, "post-run", tmp_path, ["r20250101-120000-abcd", "completed"])
+    assert res.returncode == 0 and "r20250101-120000-abcd" in res.output
+    assert "completed" in res.output
+
+    log = tmp_path / "calls"
+    fake = tmp_path / "fake-mstore"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {log}\necho r-fake\n')
+    fake.chmod(0o755)
+    ids = [f"{i:02x}" * 32 for i in range(5)]
+    old = {k: os.environ.get(k) for k in ("MSTORE", "MSTORE_HOOK_BATCH")}
+    os.environ.update(MSTORE=str(fake), MSTORE_HOOK_BATCH="2")
+    try:
+        res = run_hook(hooks, "post-add-run-pipeline", tmp_path,
+                       stdin="\n".join(ids + ["not-an-id"]) + "\n")
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert res.returncode == 0, res.output
+    calls = log.read_text().splitlines()
+    assert calls == [
+        f"run photos --sandbox id:{ids[0][:16]} OR id:{ids[1][:16]}",
+        f"run photos --sandbox id:{ids[2][:16]} OR id:{ids[3][:16]}",
+        f"run photos --sandbox id:{ids[4][:16]}",
+    ]
+
+
+def test_show_run_does_not_import_temporalio(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    rid = run_all(store, "photos", policy="sandbox", sample="2")
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom mstore.cli.main import cli\n"
+            f"r = CliRunner().invoke(cli, ['--store', {str(store)!r}, 'show', {rid!r}])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "assert 'temporalio' not in sys.modules\n")
+    p = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+
+
+@pytest.mark.xfail(strict=True, reason="index_runs ignores an ArtifactMade whose id gc dropped "
+                   "earlier, and artifact ids are deterministic: a re-derived result stays "
+                   "invisible (reported to the owner of mstore/store/index_runs.py)")
+def test_rederived_artifact_after_gc_is_visible(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    (store / "pipelines").mkdir()
+    (store / "pipelines" / "touch.toml").write_text(TOUCH_PIPELINE)
+    first = run_all(store, "touch", policy="sandbox", sample="2", ttl_days=-3)
+    dropped = [a.id for a in run_artifacts(store, first)]
+    assert mstore("gc", "--json", store=store).json()["dropped"] == 2
+    again = run_all(store, "touch", policy="sandbox", sample="2")  # same derivation, same ids
+    assert sorted(a.id for a in run_artifacts(store, again)) == sorted(dropped)
