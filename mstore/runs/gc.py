@@ -66,6 +66,7 @@ class GcPlan:
     loose: list[str] = field(default_factory=list)  # loose object files to unlink
     packs: list[str] = field(default_factory=list)  # pack files to rewrite without them
     active_runs: list[str] = field(default_factory=list)
+    workers: list[int] = field(default_factory=list)  # pids of live run workers here
     leftover: int = 0  # objects from an interrupted gc's journal
 
     @property
@@ -85,6 +86,7 @@ class GcReport:
     packs_rewritten: int
     shared_payloads: int
     active_runs: list[str]
+    workers: list[int]
     leftover_objects: int
 
     def as_dict(self) -> dict:
@@ -166,7 +168,24 @@ def mark(store: Store, *, grace_hours: float = DEFAULT_GRACE_HOURS,
     doomed = (doomed | leftovers) - live_payloads - kept_payloads - protected
     _locate(store, plan, doomed)
     plan.leftover = len(leftovers & set(plan.objects))
+    plan.workers = live_workers(store)
     return plan
+
+
+def live_workers(store: Store) -> list[int]:
+    """Pids of live processes holding a run worker lane (``lane-w<N>.lock``) here.
+
+    A worker's object store caches where packed objects are; after gc replaced a pack,
+    such a process fails to read the objects it kept until it rereads the packs (see
+    ObjectStore.get), so the CLI tells the user to restart it."""
+    from mstore.store.locks import WriteLock, holder_alive
+
+    pids = []
+    for path in sorted(store.layout.locks.glob("lane-w*.lock")):
+        info = WriteLock(path).read_holder()
+        if info and holder_alive(info):
+            pids.append(int(info.get("pid", 0)))
+    return pids
 
 
 def _locate(store: Store, plan: GcPlan, doomed: set[str]) -> None:
@@ -263,5 +282,5 @@ def collect(store: Store, *, grace_hours: float = DEFAULT_GRACE_HOURS, dry_run: 
                     kept=len(plan.kept), dropped=len(plan.drop), objects=len(plan.objects),
                     bytes=plan.bytes, packs_rewritten=len(plan.packs),
                     shared_payloads=plan.shared, active_runs=plan.active_runs,
-                    leftover_objects=plan.leftover)
+                    workers=plan.workers, leftover_objects=plan.leftover)
 

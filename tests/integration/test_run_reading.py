@@ -442,6 +442,7 @@ def test_gc(added: tuple[Path, Path]) -> None:
         assert r.code == 0, r.err
         rep = r.json()
         assert rep["dropped"] == 3 and rep["active_runs"] == [live.id]
+        assert rep["workers"] == [os.getpid()]  # this process holds the worker lane
     finally:
         live.close()
 
