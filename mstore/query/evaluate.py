@@ -1,4 +1,4 @@
-"""Evaluate a query over a :class:`CatalogTable`, column-wise.
+"""Evaluate a query over a :class:`CatalogTable` (or a :class:`MergedTable`), column-wise.
 
 Speed is the point of this module (``mstore find`` over 100k assets must stay
 under 100 ms including interpreter start-up), so nothing here builds a per-row
@@ -6,14 +6,23 @@ Python object or runs a per-row Python statement:
 
 * every term becomes a *mask*: a ``bytes`` with one 0/1 byte per row, built by
   C-level passes (``bytes.translate`` on byte columns, ``bytes(map(f, column))``
-  with ``f`` a builtin bound method on integer columns and path strings);
+  with ``f`` a builtin bound method on integer columns);
 * masks are combined as big integers (``int.from_bytes(mask, "little")``, so row
   ``i`` is bit ``8 * i``): AND/OR are ``&``/``|`` and NOT is ``^`` with the
   all-rows integer — each a single C loop over ~n/8 machine words;
 * the result is turned back into row indices with ``itertools.compress``.
 
-Path terms work on one lowercased string per path, built only when the query
-has a path-like term, and map matching paths back to rows via ``path_rows``.
+Path terms run one compiled regex over the table's lower-cased NUL-joined path
+text (``CatalogTable.lower_text``, NUL before every path) with ``finditer``:
+wildcards are ``[^\\0]`` so a match never leaves its path, and every pattern
+ends at its path's end (``[^\\0]*`` or a lookahead for the NUL), so each path
+gives at most one match and its end maps to the path index by ``bisect`` over
+``path_after``. No per-path string is built; only rare shapes (a glob starting
+with ``?``/``[``, many roots, a substring that may overlap "root/") fall back to
+a regex per path over the split text.
+
+A MergedTable (snapshot plus delta) is evaluated part by part; every term is
+row-local, so joining the parts' final masks by segment gives the merged answer.
 """
 
 from __future__ import annotations
@@ -22,9 +31,10 @@ import fnmatch
 import re
 import sys
 from array import array
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterable
-from itertools import compress, repeat
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, compress, repeat
 
 from mstore.query.lexer import (
     BOOL_VALUES,
@@ -36,26 +46,27 @@ from mstore.query.lexer import (
     taken_range,
 )
 from mstore.query.parser import FREE, And, Node, Not, Or, Term, parse
-from mstore.query.table import F_ERROR, F_MISSING, KIND_CODES, CatalogTable
+from mstore.query.table import F_ERROR, F_MISSING, KIND_CODES, CatalogTable, MergedTable
 
 __all__ = ["evaluate", "parse"]
 
 _GLOB_CHARS = frozenset("*?[")
-_FS_ENCODING = sys.getfilesystemencoding()
-_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 # relative cost of computing a term's mask; AND evaluates cheap terms first and
 # stops as soon as the result is empty
 _COST = {"kind": 0, "has": 0, "missing": 0, "id": 0, "error": 1, "camera": 1}
 _COST_DEFAULT = 2  # size/taken: one map() over an integer column
-_COST_PATH = 3  # path/ext/free words: one or two passes over the path strings
+_COST_PATH = 3  # path/ext/free words: one or two passes over the path text
 _PATH_KEYS = frozenset({"path", "ext", FREE})
-_MAX_ROOTS = 16  # beyond that, path: terms fall back to regexes that skip any root
-# a substring is searched with str.find when it occurs in at most 1/_FIND_RATIO of the paths
-_FIND_RATIO = 16
+# a substring is searched with one regex scan when it occurs in at most
+# 1/_FIND_RATIO of the paths; above that, the per-hit bisect costs more than
+# splitting the text once and testing every path with a C-level map()
+_FIND_RATIO = 4
+_END = r"(?=\0|\Z)"  # the end of a path in the NUL-joined text
+_STAR = r"[^\0]*"
 
 
-def evaluate(query: str, table: CatalogTable) -> list[int]:
+def evaluate(query: str, table: CatalogTable | MergedTable) -> list[int]:
     """Indices of the rows matching ``query``, in table order.
 
     Error-only rows (paths that could not be hashed) are only returned when the
@@ -66,11 +77,24 @@ def evaluate(query: str, table: CatalogTable) -> list[int]:
     n = table.n
     if n == 0:
         return []
+    errors_too = wants_error_rows(node)
+    if isinstance(table, MergedTable):
+        base, delta = table.parts
+        mask = table.merge_masks((_mask(node, base, errors_too), _mask(node, delta, errors_too)))
+    else:
+        mask = _mask(node, table, errors_too)
+    return list(compress(range(n), mask))
+
+
+def _mask(node: Node, table: CatalogTable, errors_too: bool) -> bytes:
+    """One 0/1 byte per row of ``table``: whether it is in the answer."""
+    if table.n == 0:
+        return b""
     ev = _Evaluator(table)
     mask = ev.eval(node)
-    if not wants_error_rows(node):
+    if not errors_too:
         mask &= ev.asset_rows()
-    return list(compress(range(n), mask.to_bytes(n, "little")))
+    return mask.to_bytes(table.n, "little")
 
 
 def wants_error_rows(node: Node, negated: bool = False) -> bool:
@@ -97,15 +121,56 @@ def _byte_table(pred: Iterable[bool]) -> bytes:
     return bytes(1 if p else 0 for p in pred)
 
 
+def _glob_rx(glob: str) -> str:
+    """An fnmatch-style glob as a regex over the NUL-joined path text.
+
+    Like ``fnmatch.translate`` (whose class syntax it reuses), except that no
+    wildcard matches NUL, so a match stays inside one path, and the regex ends
+    at the end of the path (a trailing ``*`` consumes the rest, otherwise a
+    lookahead requires the NUL or the end of the text).
+    """
+    out: list[str] = []
+    i, n = 0, len(glob)
+    while i < n:
+        c = glob[i]
+        i += 1
+        if c == "*":
+            if not out or out[-1] != _STAR:
+                out.append(_STAR)
+        elif c == "?":
+            out.append(r"[^\0]")
+        elif c == "[":
+            # the class extent exactly as fnmatch.translate finds it
+            j = i
+            if j < n and glob[j] == "!":
+                j += 1
+            if j < n and glob[j] == "]":
+                j += 1
+            while j < n and glob[j] != "]":
+                j += 1
+            if j >= n:
+                out.append("\\[")
+            else:
+                cls = fnmatch.translate(glob[i - 1 : j + 1])  # "(?s:[...])\\Z"
+                assert cls.endswith("\\Z"), cls
+                out.append(r"(?!\0)" + cls[:-2])
+                i = j + 1
+        else:
+            out.append(re.escape(c))
+    return "".join(out) if out and out[-1] == _STAR else "".join(out) + _END
+
+
 class _Evaluator:
     def __init__(self, table: CatalogTable) -> None:
         self.t = table
         self.n = table.n
+        self.npaths = table.npaths
         self.all = int.from_bytes(b"\x01" * self.n, "little")
         self._cache: dict[tuple[str, str], int] = {}
+        self._text: str | None = None
+        self._after: Sequence[int] | None = None
         self._lower_paths: list[str] | None = None
         self._identity_paths: bool | None = None
-        self._joined: str | None = None
         self._roots: tuple[tuple[str, ...] | None] | None = None
 
     # -- tree -------------------------------------------------------------
@@ -146,9 +211,13 @@ class _Evaluator:
         if key == "error":
             if not value:
                 return self._flag_mask(F_ERROR)
-            # only rows with a recorded error (non-empty strings) are looked at
-            rows = compress(range(self.n), t.errors)
-            return self._rows_mask(i for i in rows if value in t.errors[i].lower())
+            # each distinct error string is tested once, then one pass over the rows
+            names, codes = t.error_codes()
+            wanted = {k for k, name in enumerate(names) if name and value in name.lower()}
+            if not wanted:
+                return 0
+            test = next(iter(wanted)).__eq__ if len(wanted) == 1 else wanted.__contains__
+            return int.from_bytes(bytes(map(test, codes)), "little")
         if key == "size":
             return self._range_mask(t.sizes, *size_range(value))
         if key == "taken":
@@ -158,22 +227,14 @@ class _Evaluator:
         if key == "id":
             return self._id_mask(normalize_id(value))
         if key == "ext":
-            ext = normalize_ext(value)
-            # ".heic" at the end of a path: followed by the separator, or the very end
-            found = self._find_paths(ext + "\0")
-            if found is not None:
-                if self.joined().endswith(ext):
-                    found.append(len(t.paths) - 1)
-                return self._path_indices_mask(found)
-            return self._path_bools_mask(map(str.endswith, self.lower_paths(), repeat(ext)))
+            ext = normalize_ext(value)  # ".heic" at the end of a path
+            if self._dense(ext):
+                return self._path_bools_mask(map(str.endswith, self.lower_paths(), repeat(ext)))
+            return self._scan_mask(re.escape(ext) + _END)
         if key == "path":
             return self._path_term(value)
         if key == FREE:
-            found = self._find_paths(value)
-            if found is not None:
-                return self._path_indices_mask(found)
-            paths = self.lower_paths()
-            return self._path_bools_mask(map(str.__contains__, paths, repeat(value)))
+            return self._substring_mask(value)
         raise AssertionError(f"unhandled key {key!r}")  # the lexer rejects unknown keys
 
     # -- byte and integer columns -----------------------------------------
@@ -249,115 +310,91 @@ class _Evaluator:
         return int.from_bytes(mask, "little")
 
     # -- paths ------------------------------------------------------------
-    def joined(self) -> str:
-        """All paths decoded like os.fsdecode, lowercased and joined with NUL.
+    def text(self) -> str:
+        """NUL + all paths lowercased and joined with NUL (CatalogTable.lower_text)."""
+        if self._text is None:
+            self._text = self.t.lower_text()
+        return self._text
 
-        NUL cannot occur in a path, so it is a safe separator, and one decode
-        and one lower() over the whole text are several times faster than per path.
-        """
-        if self._joined is None:
-            self._joined = b"\0".join(self.t.paths).decode(_FS_ENCODING, _FS_ERRORS).lower()
-        return self._joined
+    def after(self) -> Sequence[int]:
+        if self._after is None:
+            self._after = self.t.path_after()
+        return self._after
 
     def lower_paths(self) -> list[str]:
-        """One lowercased string per path (``paths[j]`` is path ``j``), built once per query."""
+        """One lowercased string per path (``paths[j]`` is path ``j``), for the
+        per-path fallbacks; built once per query."""
         if self._lower_paths is None:
-            self._lower_paths = self.joined().split("\0") if self.t.paths else []
+            self._lower_paths = self.text()[1:].split("\0") if self.npaths else []
         return self._lower_paths
-
-    def _find_paths(self, needle: str) -> list[int] | None:
-        """Indices of the paths containing ``needle`` when it is rare, else None.
-
-        A selective word ("IMG_0123") is found with ``str.find`` over the joined
-        text, skipping the 100k-string split and the per-path pass; each hit's
-        path index is the number of separators before it, counted incrementally
-        so the whole text is scanned once. Above n/_FIND_RATIO hits the per-hit
-        Python loop would cost more than the C-level pass over split paths.
-        """
-        joined = self.joined()
-        if joined.count(needle) * _FIND_RATIO > len(self.t.paths):
-            return None
-        found: list[int] = []
-        index = prev = 0
-        find, count = joined.find, joined.count
-        at = find(needle)
-        while at >= 0:
-            index += count("\0", prev, at)
-            prev = at
-            if not found or found[-1] != index:
-                found.append(index)
-            at = find(needle, at + 1)
-        return found
 
     def roots(self) -> tuple[str, ...] | None:
         """The distinct (lowercased) root names of all paths; None when there are many.
 
-        Knowing them turns "the relative path starts with X" into a C-level
-        ``str.startswith`` with the tuple of every "root/X". Found by counting
-        NUL + "root/" in the NUL-joined paths, one ``str.count`` pass per root
-        (a store has a handful of roots).
+        Knowing them turns "the relative path starts with X" into a scan for
+        NUL + "root/X" per root, and tells when a substring can only occur in the
+        relative part of a path.
         """
         if self._roots is None:
-            joined = self.joined()
-            npaths = len(self.t.paths)
-            roots: list[str] = []
-            seen = 0  # paths whose root is in ``roots``
-            while seen < npaths and len(roots) < _MAX_ROOTS:
-                if not roots:
-                    # the first path is not preceded by a NUL
-                    root, slash, _ = joined.partition("\0")[0].partition("/")
-                    if not slash:
-                        break
-                    seen = 1
-                else:
-                    known = "|".join(re.escape(r) for r in roots)
-                    m = re.compile(f"\\0(?!(?:{known})/)([^/\\0]*)/").search(joined)
-                    if m is None:
-                        break
-                    root = m.group(1)
-                roots.append(root)
-                seen += joined.count(f"\0{root}/")
-            # a path without "/" has no root; then the root list is not trusted
-            self._roots = (tuple(roots),) if seen == npaths else (None,)
+            self._roots = (self.t.root_names(),)
         return self._roots[0]
 
     def identity_paths(self) -> bool:
-        """Whether path ``j`` belongs to row ``j`` for all j (one path per row).
-
-        The common case, where a path mask already is the row mask.
-        """
+        """Whether path ``j`` belongs to row ``j`` for all j: a path mask is the row mask."""
         if self._identity_paths is None:
-            t = self.t
-            self._identity_paths = len(t.paths) == self.n and t.path_rows == array(
-                t.path_rows.typecode, range(self.n)
-            )
+            self._identity_paths = self.t.paths_are_rows()
         return self._identity_paths
+
+    def _dense(self, needle: str) -> bool:
+        """Whether ``needle`` occurs in more than 1/_FIND_RATIO of the paths (counted
+        with one ``str.count``): then a map over split paths beats a scan."""
+        return self.text().count(needle) * _FIND_RATIO > self.npaths
+
+    def _scan(self, pattern: str) -> Iterator[int]:
+        """Indices of the paths where the regex ``pattern`` matches.
+
+        The pattern must not match NUL and must end at its path's end (see the
+        module docstring), so a match's end is the position of the NUL after its
+        path: ``bisect_left`` over ``after`` gives the path's index.
+        """
+        ends = map(re.Match.end, re.compile(pattern).finditer(self.text()))
+        return map(bisect_left, repeat(self.after()), ends)
+
+    def _scan_mask(self, *patterns: str) -> int:
+        return self._path_indices_mask(chain.from_iterable(map(self._scan, patterns)))
+
+    def _substring_mask(self, value: str) -> int:
+        """Rows with a path (full, root included) containing ``value``."""
+        if self._dense(value):
+            paths = self.lower_paths()
+            return self._path_bools_mask(map(str.__contains__, paths, repeat(value)))
+        # the match runs on to the end of the path: a path yields one match at most
+        return self._scan_mask(re.escape(value) + _STAR)
 
     def _path_bools_mask(self, path_hits: Iterable[bool]) -> int:
         """Row mask from one bool per path (a row matches if any of its paths does)."""
         if self.identity_paths():
             return int.from_bytes(bytes(path_hits), "little")
-        return self._path_indices_mask(compress(range(len(self.t.paths)), path_hits))
+        return self._path_indices_mask(compress(range(self.npaths), path_hits))
 
     def _path_indices_mask(self, path_indices: Iterable[int]) -> int:
-        """Row mask from the indices of the matching paths.
-
-        Always maps through ``path_rows``: as cheap as skipping it, and it spares
-        the identity check when only a few paths matched.
-        """
+        """Row mask from the indices of the matching paths (repeats are harmless)."""
+        if self.identity_paths():
+            return self._rows_mask(path_indices)
         return self._rows_mask(map(self.t.path_rows.__getitem__, path_indices))
 
     def _path_term(self, value: str) -> int:
         """``path:`` — a glob, a directory prefix ("dir/"), or a substring of the relative path.
 
         A path is "root/relative": globs and prefixes may match either the
-        relative or the full path. The general case is a regex per path, but the
-        common shapes (``dir/*``, ``*.ext``, ``*word*``, substrings) reduce to
-        ``str`` methods mapped over the paths, two to three times faster.
+        relative or the full path. A glob starting with ``*`` matches anywhere in
+        the full path (whatever matches a relative path also matches the full
+        one): one unanchored scan. Otherwise it is anchored at the start of the
+        path, after NUL, or after NUL + "root/": one scan per anchor, each with
+        a literal prefix the regex engine searches for quickly.
         """
         if not (_GLOB_CHARS & set(value) or value.endswith("/")):
             return self._path_substring(value)
-        paths = self.lower_paths()
         # anchored at the start of the relative path, so a leading "/" adds nothing
         glob = value.lstrip("/")
         if glob.endswith("/") or not glob:
@@ -365,28 +402,25 @@ class _Evaluator:
         first = min((glob.find(c) for c in _GLOB_CHARS if c in glob), default=len(glob))
         literal, rest = glob[:first], glob[first:]
         if glob.startswith("*"):
-            # whatever matches a relative path also matches the full one
-            middle = rest[1:-1]
-            if rest == "*":
+            body = glob.lstrip("*")
+            if not body:
                 return self.all
-            if not _GLOB_CHARS & set(rest[1:]):  # "*.heic"
-                return self._path_bools_mask(map(str.endswith, paths, repeat(rest[1:])))
-            if rest.endswith("*") and not _GLOB_CHARS & set(middle):  # "*word*"
-                return self._path_bools_mask(map(str.__contains__, paths, repeat(middle)))
+            if body[0] not in "?[":  # starts with a literal: a fast scan
+                return self._scan_mask(_glob_rx(body))
             rx = re.compile(fnmatch.translate(glob))
-            return self._path_indices_mask(compress(range(len(paths)), map(rx.match, paths)))
-        rx = re.compile(r"(?s:[^/]*/)?" + fnmatch.translate(glob))
-        if not literal:  # "?..." or "[...]...": no cheap prefilter
+            paths = self.lower_paths()
             return self._path_indices_mask(compress(range(len(paths)), map(rx.match, paths)))
         roots = self.roots()
-        if roots is not None:
-            # exact: the full path or the relative path starts with the literal part
-            starts = (literal, *(f"{r}/{literal}" for r in roots))
-            candidates = bytes(map(str.startswith, paths, repeat(starts)))
-            if rest == "*":
-                return self._path_bools_mask(candidates)
-        else:  # a superset
-            candidates = bytes(map(str.__contains__, paths, repeat(literal)))
+        if literal and roots is not None:
+            tail = _glob_rx(rest)
+            anchors = ("", *(f"{r}/" for r in roots))
+            return self._scan_mask(*("\0" + re.escape(a + literal) + tail for a in anchors))
+        # "?..." or "[...]..." (no literal to search for), or unknown roots
+        paths = self.lower_paths()
+        rx = re.compile(r"(?s:[^/]*/)?" + fnmatch.translate(glob))
+        if not literal:
+            return self._path_indices_mask(compress(range(len(paths)), map(rx.match, paths)))
+        candidates = bytes(map(str.__contains__, paths, repeat(literal)))  # a superset
         matches = map(rx.match, compress(paths, candidates))
         return self._path_indices_mask(compress(compress(range(len(paths)), candidates), matches))
 
@@ -399,11 +433,7 @@ class _Evaluator:
         roots = self.roots()
         if roots is not None and not any(_may_overlap(f"{r}/", value) for r in roots):
             # no occurrence can touch a "root/" prefix: the full path decides
-            found = self._find_paths(value)
-            if found is not None:
-                return self._path_indices_mask(found)
-            paths = self.lower_paths()
-            return self._path_bools_mask(map(str.__contains__, paths, repeat(value)))
+            return self._substring_mask(value)
         paths = self.lower_paths()
         contains = bytes(map(str.__contains__, paths, repeat(value)))
         rx = re.compile(r"[^/]*/(?s:.*)" + re.escape(value))

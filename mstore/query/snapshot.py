@@ -1,15 +1,43 @@
-"""Build (and cache in the index) the catalog table and the status summary.
+"""Build, cache and patch the catalog table and the status summary.
 
-The snapshot is rebuilt only when the index's ``data_gen`` moved since it was
-made, so ``status`` and ``find`` on an unchanged catalog read one blob each.
+LSM-style: a *snapshot* (the table's columns and the stats, made by one full
+pass over the index, ~2 s per 100k assets) plus a small *delta*. The index
+records in its ``dirty`` database every asset id and error path that a record
+touched, with the data_gen of the change (``Index._mark_dirty``). A reader takes
+the snapshot minus the rows of the dirty assets/paths plus a delta table built
+from the index for just those (and for the assets next to them, whose sidecar
+and Live Photo flags may change), merged in output order (:class:`MergedTable`),
+and adjusts the stats by the same rows. So after ``mstore add one-file`` or a
+``watch`` batch the next ``find`` costs milliseconds more, not a rebuild.
+
+A full rebuild happens on ``refresh(index, full=True)``, when the snapshot is
+missing or of an older layout, or when the delta grows past ``delta_limit``
+(2 % of the rows, at least 200 and at most 20k): then a reader pays it once and
+the dirty entries the new snapshot holds are cleared. A delta that is slow to
+compute is cached (``b"delta"``) for the readers that follow until the index
+changes again; ``refresh`` (run by ``add`` and ``reindex``) always caches it.
+
+Layout in the index's ``table`` database::
+
+    b"head"       msgpack SnapshotHead: layout version, data_gen it holds, TableHead, stats
+    b"c/<name>"   one column each (CatalogTable.to_columns; b"c/err_keys": every error pk)
+    b"delta"      msgpack CachedDelta
 """
 
 from __future__ import annotations
 
 import os
+import time
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from itertools import chain, compress, repeat
+from operator import itemgetter
+from typing import NamedTuple
 
+import lmdb
 import msgspec
 
 from mstore.query.table import (
@@ -18,16 +46,27 @@ from mstore.query.table import (
     F_GPS,
     F_LIVE,
     F_MISSING,
+    F_PROBE_ERROR,
     F_SIDECAR,
     F_TAKEN,
     KIND_CODES,
+    KIND_NAMES,
     NO_ID,
     CatalogTable,
+    MergedTable,
+    TableHead,
 )
-from mstore.store.index import Index
+from mstore.store.index import DIRTY_CAP, AssetInfo, Index, PathState, split_pk
 
 SIDECAR_EXTS = {b".xmp", b".aae"}
 LIVE_VIDEO_EXTS = {b".mov", b".mp4"}
+
+# bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
+SNAPSHOT_VERSION = 3
+DELTA_MIN, DELTA_MAX = 200, 20_000
+assert DELTA_MAX < DIRTY_CAP  # past the cap the index stops listing changes
+CACHE_SECONDS = 0.02  # a reader caches a delta that took longer than this to compute
+ERROR_KIND = KIND_CODES["error"]
 
 
 class Stats(msgspec.Struct):
@@ -38,6 +77,27 @@ class Stats(msgspec.Struct):
     missing: int = 0
     errors: int = 0  # paths in error plus assets whose probe failed
     paths: int = 0
+
+
+class SnapshotHead(msgspec.Struct):
+    version: int
+    gen: int  # the index's data_gen the snapshot was built from
+    table: TableHead
+    stats: Stats
+
+
+class CachedDelta(msgspec.Struct):
+    base_gen: int  # SnapshotHead.gen of the snapshot it patches
+    gen: int  # data_gen it was computed at
+    removed: bytes  # array("I"): snapshot rows it replaces, sorted
+    positions: bytes  # array("I"): per delta row, the snapshot row it goes before
+    table: bytes  # CatalogTable.to_bytes of the delta rows
+    stats: Stats  # the merged stats
+
+
+def delta_limit(rows: int) -> int:
+    """Dirty entries beyond which a full rebuild is cheaper than patching."""
+    return min(DELTA_MAX, max(DELTA_MIN, rows // 50))
 
 
 def taken_int(taken: str | None) -> int:
@@ -58,146 +118,634 @@ def _stem(path: bytes) -> bytes:
     return base
 
 
+def _split_dir(path: bytes) -> tuple[bytes, bytes]:
+    """(directory, name) of a relative path; the directory is b"" at the top."""
+    i = path.rfind(b"/")
+    return (path[:i], path[i + 1 :]) if i >= 0 else (b"", path)
+
+
+# -- rows: the same derivation for a full build and for a delta -------------------
+
+
+class _Row(NamedTuple):
+    key: bytes  # primary path: output order is (key, id)
+    id: bytes  # 32 bytes; NO_ID for an error-only row
+    paths: list[bytes]
+    kind: int
+    size: int
+    taken: int
+    flags: int
+    camera: str
+    error: str
+
+
+def _camera_name(a: AssetInfo) -> str:
+    make, model = a.meta.camera_make, a.meta.camera_model
+    if make and model:
+        # "Apple iPhone 12", but "Canon EOS 5D" rather than "Canon Canon EOS 5D"
+        return model if model.lower().startswith(make.lower()) else f"{make} {model}"
+    return make or model or ""
+
+
+def _asset_row(a: AssetInfo, current: Iterable[bytes], last: bytes, extra: int,
+               error_of: Callable[[bytes], str | None] | None) -> _Row:
+    """The row of asset ``a``: ``current`` are its present paths ("root/path"), ``last``
+    where a missing asset was seen last, ``extra`` its sidecar/live flags, and
+    ``error_of`` the recorded path error of a path, if any (None: no path has one)."""
+    m = a.meta
+    paths = sorted(current)
+    flags = extra
+    if not paths:
+        flags |= F_MISSING
+        paths = [last]
+    err = m.error or ""
+    path_err = ""
+    for p in paths if error_of is not None else ():
+        e = error_of(p)
+        if e is not None:
+            path_err = e
+            break
+    if m.error:
+        flags |= F_PROBE_ERROR
+    if err or path_err:
+        flags |= F_ERROR
+        err = err or path_err
+    if m.gps_lat is not None and m.gps_lon is not None:
+        flags |= F_GPS
+    if m.taken:
+        flags |= F_TAKEN
+    if m.frames and m.frames > 1:
+        flags |= F_ANIMATED
+    kind = KIND_CODES.get(m.kind, KIND_CODES["other"])
+    return _Row(paths[0], bytes.fromhex(a.id), paths, kind, a.size, taken_int(m.taken), flags,
+                _camera_name(a), err)
+
+
+def _error_row(full: bytes, reason: str) -> _Row:
+    return _Row(full, NO_ID, [full], ERROR_KIND, 0, 0, F_ERROR, "", reason)
+
+
+def _group_flags(members: list[tuple[bytes, str]],
+                 kind_of: Callable[[str], str | None]) -> dict[str, int]:
+    """Sidecar/live flags within one group of present paths that share a directory and
+    a stem: ``members`` are (file name, asset id)."""
+    if len(members) < 2:
+        return {}
+    exts = [os.path.splitext(name)[1].lower() for name, _ in members]
+    out: dict[str, int] = defaultdict(int)
+    if SIDECAR_EXTS.intersection(exts):
+        for ext, (_, a) in zip(exts, members, strict=True):
+            if ext not in SIDECAR_EXTS:
+                out[a] |= F_SIDECAR
+    images = [a for _, a in members if kind_of(a) == "image"]
+    videos = [a for ext, (_, a) in zip(exts, members, strict=True)
+              if ext in LIVE_VIDEO_EXTS and kind_of(a) == "video"]
+    if images and videos:
+        for a in images + videos:
+            out[a] |= F_LIVE
+    return out
+
+
+def _stats_add(stats: Stats, kind: int, size: int, flags: int, npaths: int, sign: int) -> None:
+    """Add (sign 1) or take away (-1) one asset row's share of the stats."""
+    name = KIND_NAMES[kind]
+    stats.assets += sign
+    stats.bytes += sign * size
+    stats.by_kind[name] = stats.by_kind.get(name, 0) + sign
+    stats.bytes_by_kind[name] = stats.bytes_by_kind.get(name, 0) + sign * size
+    stats.missing += sign * bool(flags & F_MISSING)
+    stats.errors += sign * bool(flags & F_PROBE_ERROR)
+    stats.paths += 0 if flags & F_MISSING else sign * npaths
+
+
+def _tidy(stats: Stats) -> Stats:
+    """Kinds in a fixed order and without zero counts, however the stats were summed."""
+    kinds = [k for k in KIND_CODES if stats.by_kind.get(k)]
+    stats.by_kind = {k: stats.by_kind[k] for k in kinds}
+    stats.bytes_by_kind = {k: stats.bytes_by_kind[k] for k in kinds}
+    return stats
+
+
+def _table_from_rows(rows: list[_Row]) -> CatalogTable:
+    """An in-memory table of ``rows`` (already in output order).
+
+    Column-wise: one transposition, then C-level constructors (no per-row statement).
+    """
+    if not rows:
+        return CatalogTable()
+    _keys, ids, paths, kinds, sizes, taken, flags, cams, errors = zip(*rows, strict=True)
+    cameras = list(dict.fromkeys(chain(("",), cams)))
+    cam_index = {c: i for i, c in enumerate(cameras)}
+    return CatalogTable(
+        ids=b"".join(ids), kinds=bytes(kinds), sizes=array("q", sizes),
+        taken=array("q", taken), flags=array("I", flags),
+        camera=array("I", map(cam_index.__getitem__, cams)), cameras=cameras,
+        paths=list(chain.from_iterable(paths)),
+        path_rows=array("I", chain.from_iterable(map(repeat, range(len(rows)), map(len, paths)))),
+        errors=list(errors),
+    )
+
+
+_row_order: Callable[[_Row], tuple[bytes, bytes]] = itemgetter(0, 1)  # (key, id)
+
+
+def _table_stats(t: CatalogTable, path_errors: int) -> Stats:
+    """The stats of a whole table in a few C-level passes (what _stats_add sums per row)."""
+    stats = Stats(by_kind={}, bytes_by_kind={})
+    kinds, sizes, flags = t.kinds, t.sizes, t.flags
+    for code, name in KIND_NAMES.items():
+        count = kinds.count(code) if code != ERROR_KIND else 0
+        if count:
+            mask = kinds.translate(bytes(int(c == code) for c in range(256)))
+            stats.by_kind[name] = count
+            stats.bytes_by_kind[name] = sum(compress(sizes, mask))
+    stats.assets = sum(stats.by_kind.values())
+    stats.bytes = sum(stats.bytes_by_kind.values())
+    stats.missing = sum(map(F_MISSING.__and__, flags)) // F_MISSING
+    stats.errors = sum(map(F_PROBE_ERROR.__and__, flags)) // F_PROBE_ERROR + path_errors
+    # a missing asset's row and an error-only row each show one path that is not current
+    stats.paths = t.npaths - stats.missing - kinds.count(ERROR_KIND)
+    return _tidy(stats)
+
+
+# -- full build --------------------------------------------------------------------
+
+
+def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[_Row], list[bytes]]:
+    """Every row in output order, and the key (pk) of every path error."""
+    current: dict[str, list[bytes]] = defaultdict(list)
+    last_known: dict[str, bytes] = {}
+    # present paths by (root, directory, stem): sidecars and Live Photo halves
+    groups: dict[tuple[bytes, bytes, bytes], list[tuple[bytes, str]]] = defaultdict(list)
+    for root, path, st in index.iter_paths(txn):
+        rb = root.encode()
+        full = rb + b"/" + path
+        if st.present:
+            current[st.asset].append(full)
+            d, name = _split_dir(path)
+            groups[(rb, d, _stem(name))].append((name, st.asset))
+        else:
+            last_known.setdefault(st.asset, full)
+    errors: dict[bytes, str] = {}
+    err_keys: list[bytes] = []
+    for root, path, err in index.iter_errors(txn):
+        errors[root.encode() + b"/" + path] = err.reason
+        err_keys.append(root.encode() + b"\0" + path)
+    assets = list(index.iter_assets(txn))
+    for a in assets:  # a missing asset is shown at the last path it was seen at
+        if a.id not in current and a.id not in last_known:
+            keys = index.asset_path_keys(txn, a.id)
+            if keys:
+                last_known[a.id] = keys[-1][0].encode() + b"/" + keys[-1][1]
+
+    kind_of = {a.id: a.meta.kind for a in assets}.get
+    extra: dict[str, int] = defaultdict(int)
+    for members in groups.values():
+        for aid, fl in _group_flags(members, kind_of).items():
+            extra[aid] |= fl
+    error_of = errors.get if errors else None
+    rows = [_asset_row(a, current.get(a.id, ()), last_known.get(a.id, b""), extra.get(a.id, 0),
+                       error_of) for a in assets]
+    present = {p for ps in current.values() for p in ps}
+    rows.extend(_error_row(p, reason) for p, reason in errors.items() if p not in present)
+    rows.sort(key=_row_order)
+    return rows, err_keys
+
+
 def build(index: Index) -> tuple[CatalogTable, Stats]:
+    """The whole table and stats from the index, in memory (nothing is cached)."""
     with index.read() as txn:
-        current: dict[str, list[bytes]] = defaultdict(list)
-        last_known: dict[str, bytes] = {}
-        by_stem: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
-        for root, path, st in index.iter_paths(txn):
+        rows, err_keys = _gather(index, txn)
+    table = _table_from_rows(rows)
+    return table, _table_stats(table, len(err_keys))
+
+
+_head_dec = msgspec.msgpack.Decoder(SnapshotHead)
+_delta_dec = msgspec.msgpack.Decoder(CachedDelta)
+_path_dec = msgspec.msgpack.Decoder(PathState)
+rebuilds = 0  # full rebuilds made by this process (tests check that a delta avoided one)
+
+
+def _read_head(index: Index, txn: lmdb.Transaction) -> SnapshotHead | None:
+    raw = txn.get(b"head", db=index.db["table"])
+    if raw is None:
+        return None
+    try:
+        head = _head_dec.decode(raw)
+    except msgspec.DecodeError:  # an older layout
+        return None
+    return head if head.version == SNAPSHOT_VERSION else None
+
+
+def _rebuild(index: Index) -> None:
+    """Build the snapshot and store it, clearing the dirty entries it holds."""
+    global rebuilds
+    rebuilds += 1
+    with index.read() as txn:
+        gen = index.meta_int(txn, b"data_gen")
+        rows, err_keys = _gather(index, txn)
+    table = _table_from_rows(rows)
+    stats = _table_stats(table, len(err_keys))
+    cols, thead = table.to_columns()
+    cols["err_keys"] = msgspec.msgpack.encode(err_keys)
+    head = msgspec.msgpack.encode(SnapshotHead(SNAPSHOT_VERSION, gen, thead, stats))
+
+    def do(txn: lmdb.Transaction) -> None:
+        db = index.db["table"]
+        cur = _read_head(index, txn)
+        if cur is not None and cur.gen > gen:
+            return  # another process stored a newer snapshot meanwhile
+        # every old key goes: older layouts, columns this table has not, the delta
+        for key in list(txn.cursor(db=db).iternext(values=False)):
+            txn.delete(key, db=db)
+        for name, raw in cols.items():
+            txn.put(b"c/" + name.encode(), raw, db=db)
+        txn.put(b"head", head, db=db)
+        txn.put(b"table_gen", str(gen * 1000 + SNAPSHOT_VERSION).encode(), db=index.db["meta"])
+        index.clear_dirty(txn, gen)
+
+    index.run_write(do)
+
+
+# -- reading: the snapshot, patched by a delta -------------------------------------
+
+
+class _Source:
+    """Columns of the stored snapshot, read from one read transaction.
+
+    The transaction (``buffers=True``: values are views of the map, so a column
+    is copied or decoded straight from it, and an unused one is never touched)
+    stays open as long as a table uses it: every column then comes from the
+    same consistent state. A view is used only until the next ``get``: growing
+    the map in this process would leave a kept view dangling. Only while
+    ``pinned`` (computing a delta, which writes nothing) are views kept, since a
+    ``get`` of a multi-megabyte value costs microseconds, and a delta does
+    thousands of them.
+    """
+
+    def __init__(self, txn: lmdb.Transaction, db: object) -> None:
+        self.txn = txn
+        self.db = db
+        self.pinned: dict[str, memoryview | None] | None = None
+
+    def get(self, name: str) -> memoryview | None:
+        if self.pinned is None:
+            return self.txn.get(b"c/" + name.encode(), db=self.db)
+        if name not in self.pinned:
+            self.pinned[name] = self.txn.get(b"c/" + name.encode(), db=self.db)
+        return self.pinned[name]
+
+
+def _read_txn(index: Index) -> lmdb.Transaction:
+    try:
+        return index.env.begin(buffers=True)
+    except lmdb.MapResizedError:
+        index.env.set_mapsize(0)  # another process grew the map: adopt its size
+        return index.env.begin(buffers=True)
+
+
+class _Delta(NamedTuple):
+    table: CatalogTable  # the delta rows, in output order
+    removed: array  # snapshot rows they replace, sorted
+    positions: array  # per delta row, the snapshot row it goes before
+    stats: Stats | None  # the merged stats, when computed
+
+
+class _Siblings:
+    """Present paths by (root, directory, stem), read from the index a directory at a time."""
+
+    def __init__(self, index: Index, txn: lmdb.Transaction) -> None:
+        self.index, self.txn = index, txn
+        self.dirs: dict[tuple[str, bytes], dict[bytes, list[tuple[bytes, str]]]] = {}
+
+    def group(self, root: str, path: bytes) -> list[tuple[bytes, str]]:
+        """(name, asset) of the present paths in ``path``'s group, itself included."""
+        d, name = _split_dir(path)
+        groups = self.dirs.get((root, d))
+        if groups is None:
+            groups = self.dirs[(root, d)] = self._scan(root, d)
+        return groups.get(_stem(name), [])
+
+    def _scan(self, root: str, d: bytes) -> dict[bytes, list[tuple[bytes, str]]]:
+        prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
+        groups: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+        cur = self.txn.cursor(db=self.index.db["paths"])
+        ok = cur.set_range(prefix)
+        while ok:
+            key = bytes(cur.key())
+            if not key.startswith(prefix):
+                break
+            name = key[len(prefix) :]
+            slash = name.find(b"/")
+            if slash >= 0:  # a subdirectory: jump past it ("0" sorts right after "/")
+                ok = cur.set_range(prefix + name[:slash] + b"0")
+                continue
+            st = _path_dec.decode(cur.value())
+            if st.present:
+                groups[_stem(name)].append((name, st.asset))
+            ok = cur.next()
+        return groups
+
+
+class _Snapshot:
+    """What one read transaction sees: the stored snapshot and the changes since."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.txn = _read_txn(index)
+        meta = index.db["meta"]
+        self.data_gen = int(bytes(self.txn.get(b"data_gen", db=meta) or b"0"))
+        self.head = _read_head(index, self.txn)
+        self.dirty: list[bytes] = []
+        self.stale = self.head is None
+        if self.head is not None:
+            over = int(bytes(self.txn.get(b"dirty_over", db=meta) or b"0"))
+            if over > self.head.gen or index.dirty_count(self.txn) > delta_limit(
+                    self.head.table.n):
+                self.stale = True
+            else:
+                self.dirty = [k for k, g in index.dirty(self.txn) if g > self.head.gen]
+        self.src = _Source(self.txn, index.db["table"])
+
+    def close(self) -> None:
+        self.txn.abort()
+
+    @cached_property
+    def base(self) -> CatalogTable:
+        assert self.head is not None
+        return CatalogTable.stored(self.src, self.head.table)
+
+    def table(self) -> CatalogTable | MergedTable:
+        base = self.base
+        if not self.dirty:
+            return base
+        d = self.delta(stats=False, cache=False)
+        return MergedTable(base, d.table, _segments(base.n, d.removed, d.positions))
+
+    def stats(self) -> Stats:
+        assert self.head is not None
+        if not self.dirty:
+            return self.head.stats
+        stats = self.delta(stats=True, cache=False).stats
+        assert stats is not None
+        return stats
+
+    def delta(self, stats: bool, cache: bool) -> _Delta:
+        """The delta over this snapshot: cached, or computed (and cached when slow or
+        when ``cache``)."""
+        assert self.head is not None
+        raw = self.txn.get(b"delta", db=self.index.db["table"])
+        if raw is not None:
+            c = _delta_dec.decode(raw)
+            if c.base_gen == self.head.gen and c.gen == self.data_gen:
+                return _Delta(CatalogTable.from_bytes(c.table), _arr(c.removed),
+                              _arr(c.positions), c.stats)
+        start = time.perf_counter()
+        self.src.pinned = {}
+        try:
+            d = _compute_delta(self.index, self.txn, self.base, self.dirty)
+        finally:
+            self.src.pinned = None
+        if stats or cache or time.perf_counter() - start > CACHE_SECONDS:
+            d = d._replace(stats=self._merged_stats(d))
+        if cache or time.perf_counter() - start > CACHE_SECONDS:
+            self._store(d)
+        return d
+
+    def _merged_stats(self, d: _Delta) -> Stats:
+        """The snapshot's stats minus the replaced rows plus the delta rows."""
+        assert self.head is not None
+        s = self.head.stats
+        stats = Stats(s.assets, s.bytes, dict(s.by_kind), dict(s.bytes_by_kind), s.missing,
+                      s.errors, s.paths)
+        base = self.base
+        kinds, sizes, flags = base.kinds, base.sizes, base.flags
+        for r in d.removed:
+            if kinds[r] != ERROR_KIND:
+                npaths = base.first_path(r + 1) - base.first_path(r)
+                _stats_add(stats, kinds[r], sizes[r], flags[r], npaths, -1)
+        t = d.table
+        for i in range(t.n):
+            if t.kinds[i] != ERROR_KIND:
+                npaths = t.first_path(i + 1) - t.first_path(i)
+                _stats_add(stats, t.kinds[i], t.sizes[i], t.flags[i], npaths, 1)
+        # path errors are counted by key, whether or not they have a row of their own
+        err_keys = [k[1:] for k in self.dirty if k[:1] == b"e"]
+        if err_keys:
+            old = set(msgspec.msgpack.decode(bytes(self.src.get("err_keys") or b"\x90")))
+            for key in err_keys:
+                root, path = split_pk(key)
+                now = self.index.error_at(self.txn, root, path) is not None
+                stats.errors += now - (key in old)
+        return _tidy(stats)
+
+    def _store(self, d: _Delta) -> None:
+        """Cache the delta for the readers that follow (best effort: it is only a cache)."""
+        assert self.head is not None and d.stats is not None
+        blob = msgspec.msgpack.encode(CachedDelta(
+            self.head.gen, self.data_gen, d.removed.tobytes(), d.positions.tobytes(),
+            d.table.to_bytes(), d.stats))
+        base_gen = self.head.gen
+
+        def do(txn: lmdb.Transaction) -> None:
+            cur = _read_head(self.index, txn)
+            if cur is not None and cur.gen == base_gen:
+                txn.put(b"delta", blob, db=self.index.db["table"])
+
+        try:
+            self.index.run_write(do)
+        except lmdb.Error:
+            pass
+
+
+def _arr(raw: bytes) -> array:
+    a = array("I")
+    a.frombytes(raw)
+    return a
+
+
+def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
+                   dirty: list[bytes]) -> _Delta:
+    """The rows of the dirty assets and error paths as they are now, and the snapshot
+    rows they replace.
+
+    Besides the dirty assets themselves: every asset ever seen at a dirty error
+    path (its row may show that error), and every asset in a sidecar/Live Photo
+    group (same directory and stem) of any path a dirty asset was ever seen at,
+    since a sibling appearing or leaving changes their flags.
+    """
+    assets: set[str] = set()
+    err_keys: list[bytes] = []
+    for key in dirty:
+        if key[:1] == b"a":
+            assets.add(key[1:].hex())
+        else:
+            err_keys.append(key[1:])
+    for key in err_keys:
+        root, path = split_pk(key)
+        st = index.path_state(txn, root, path)
+        if st is not None:
+            assets.add(st.asset)
+        assets.update(ev.asset for _, _, ev in index.path_history(txn, root, path) if ev.asset)
+    sib = _Siblings(index, txn)
+    keys_of = {aid: index.asset_path_keys(txn, aid) for aid in assets}
+    affected = set(assets)
+    for keys in keys_of.values():
+        for root, path in keys:
+            affected.update(a for _name, a in sib.group(root, path))
+
+    infos: dict[str, AssetInfo | None] = {}
+
+    def info(aid: str) -> AssetInfo | None:
+        if aid not in infos:
+            infos[aid] = index.asset(txn, aid)
+        return infos[aid]
+
+    def kind_of(aid: str) -> str | None:
+        a = info(aid)
+        return a.meta.kind if a is not None else None
+
+    rows: list[_Row] = []
+    for aid in affected:
+        a = info(aid)
+        if a is None:
+            continue
+        keys = keys_of.get(aid)
+        if keys is None:
+            keys = index.asset_path_keys(txn, aid)
+        current: list[bytes] = []
+        last: bytes | None = None
+        errs: dict[bytes, str] = {}
+        extra = 0
+        for root, path in keys:
+            st = index.path_state(txn, root, path)
+            if st is None or st.asset != aid:
+                continue
             full = root.encode() + b"/" + path
             if st.present:
-                current[st.asset].append(full)
-                by_stem[root.encode() + b"/" + _stem(path)].append((full, st.asset))
+                current.append(full)
+                extra |= _group_flags(sib.group(root, path), kind_of).get(aid, 0)
+            elif last is None:
+                last = full
             else:
-                last_known.setdefault(st.asset, full)
-        errors: dict[bytes, tuple[str, str]] = {}
-        for root, path, err in index.iter_errors(txn):
-            errors[root.encode() + b"/" + path] = (err.reason, err.detail)
-        assets = list(index.iter_assets(txn))
-        for a in assets:  # a missing asset is shown at the last path it was seen at
-            if a.id not in current and a.id not in last_known:
-                keys = index.asset_path_keys(txn, a.id)
-                if keys:
-                    last_known[a.id] = keys[-1][0].encode() + b"/" + keys[-1][1]
+                continue
+            e = index.error_at(txn, root, path)
+            if e is not None:
+                errs[full] = e.reason
+        if not current and last is None and keys:
+            root, path = keys[-1]
+            last = root.encode() + b"/" + path
+            e = index.error_at(txn, root, path)
+            if e is not None:
+                errs[last] = e.reason
+        rows.append(_asset_row(a, current, last or b"", extra, errs.get))
+    for key in err_keys:
+        root, path = split_pk(key)
+        e = index.error_at(txn, root, path)
+        st = index.path_state(txn, root, path)
+        if e is not None and (st is None or not st.present):
+            rows.append(_error_row(root.encode() + b"/" + path, e.reason))
+    rows.sort(key=_row_order)
 
-    kind_of = {a.id: a.meta.kind for a in assets}
-    extra_flags: dict[str, int] = defaultdict(int)
-    for members in by_stem.values():
-        if len(members) < 2:
-            continue
-        exts = {os.path.splitext(p)[1].lower() for p, _ in members}
-        has_sidecar = bool(exts & SIDECAR_EXTS)
-        images = [a for p, a in members if kind_of.get(a) == "image"]
-        videos = [
-            a
-            for p, a in members
-            if kind_of.get(a) == "video" and os.path.splitext(p)[1].lower() in LIVE_VIDEO_EXTS
-        ]
-        for p, a in members:
-            if has_sidecar and os.path.splitext(p)[1].lower() not in SIDECAR_EXTS:
-                extra_flags[a] |= F_SIDECAR
-        if images and videos:
-            for a in images + videos:
-                extra_flags[a] |= F_LIVE
+    def row_key(r: int) -> tuple[bytes, bytes]:
+        return base.paths[base.first_path(r)], base.id_bytes(r)
 
-    # one tuple per row: (primary path, id, paths, kind code, size, taken, flags, camera, error)
-    rows: list[tuple[bytes, str, list[bytes], int, int, int, int, int, str]] = []
-    stats = Stats(by_kind={}, bytes_by_kind={})
-    cameras: dict[str, int] = {"": 0}
-    for a in assets:
-        m = a.meta
-        paths = sorted(current.get(a.id, []))
-        flags = extra_flags.get(a.id, 0)
-        if not paths:
-            flags |= F_MISSING
-            paths = [last_known.get(a.id, b"")]
-        err = m.error or ""
-        path_err = next((errors[p][0] for p in paths if p in errors), "")
-        if err or path_err:
-            flags |= F_ERROR
-            err = err or path_err
-        if m.gps_lat is not None and m.gps_lon is not None:
-            flags |= F_GPS
-        if m.taken:
-            flags |= F_TAKEN
-        if m.frames and m.frames > 1:
-            flags |= F_ANIMATED
-        cam = " ".join(x for x in (m.camera_make, m.camera_model) if x)
-        # "Apple iPhone 12", but "Canon EOS 5D" rather than "Canon Canon EOS 5D"
-        if (
-            m.camera_make
-            and m.camera_model
-            and m.camera_model.lower().startswith(m.camera_make.lower())
-        ):
-            cam = m.camera_model
-        cam_i = cameras.setdefault(cam, len(cameras))
-        kind = KIND_CODES.get(m.kind, KIND_CODES["other"])
-        rows.append((paths[0], a.id, paths, kind, a.size, taken_int(m.taken), flags, cam_i, err))
-        stats.assets += 1
-        stats.bytes += a.size
-        stats.by_kind[m.kind] = stats.by_kind.get(m.kind, 0) + 1
-        stats.bytes_by_kind[m.kind] = stats.bytes_by_kind.get(m.kind, 0) + a.size
-        stats.missing += bool(flags & F_MISSING)
-        stats.errors += bool(m.error)
-        stats.paths += len(current.get(a.id, []))
-    present_paths = {p for ps in current.values() for p in ps}
-    for p, (reason, _detail) in errors.items():
-        stats.errors += 1
-        if p not in present_paths:
-            rows.append((p, "", [p], KIND_CODES["error"], 0, 0, F_ERROR, 0, reason))
-    rows.sort(key=lambda r: (r[0], r[1]))
-
-    t = CatalogTable(cameras=[""] * len(cameras))
-    for name, i in cameras.items():
-        t.cameras[i] = name
-    ids, kinds = [], bytearray()
-    path_rows = array("I")
-    for rowno, (_key, aid, paths, kind, size, tk, fl, cam_i, err) in enumerate(rows):
-        ids.append(bytes.fromhex(aid) if aid else NO_ID)
-        kinds.append(kind)
-        t.sizes.append(size)
-        t.taken.append(tk)
-        t.flags.append(fl)
-        t.camera.append(cam_i)
-        t.errors.append(err)
-        t.paths.extend(paths)
-        path_rows.extend([rowno] * len(paths))
-    t.ids, t.kinds, t.path_rows = b"".join(ids), bytes(kinds), path_rows
-    return t, stats
+    removed: set[int] = set()
+    order = base.id_order
+    for aid in affected:
+        raw = bytes.fromhex(aid)
+        k = bisect_left(order, raw, key=base.id_bytes)
+        if k < len(order) and base.id_bytes(order[k]) == raw:
+            removed.add(order[k])
+    everything = range(base.n)
+    for key in err_keys:
+        root, path = split_pk(key)
+        want = (root.encode() + b"/" + path, NO_ID)
+        r = bisect_left(everything, want, key=row_key)
+        if r < base.n and row_key(r) == want:
+            removed.add(r)
+    positions = array("I", (bisect_left(everything, _row_order(row), key=row_key)
+                            for row in rows))
+    return _Delta(_table_from_rows(rows), array("I", sorted(removed)), positions, None)
 
 
-_stats_dec = msgspec.msgpack.Decoder(Stats)
+def _segments(n: int, removed: array, positions: array) -> list[tuple[int, int, int]]:
+    """(part, start, stop) row ranges in output order: the snapshot's rows (part 0)
+    without ``removed``, with delta row ``k`` (part 1) before snapshot row
+    ``positions[k]``."""
+    kept: list[tuple[int, int]] = []
+    prev = 0
+    for r in removed:
+        if r > prev:
+            kept.append((prev, r))
+        prev = r + 1
+    if prev < n:
+        kept.append((prev, n))
+    out: list[tuple[int, int, int]] = []
+    di, nd = 0, len(positions)
+    for a, b in kept:
+        start = a
+        while di < nd and positions[di] < b:
+            p = max(positions[di], start)
+            if p > start:
+                out.append((0, start, p))
+                start = p
+            dj = di
+            while dj < nd and positions[dj] <= start:
+                dj += 1
+            out.append((1, di, dj))
+            di = dj
+        if start < b:
+            out.append((0, start, b))
+    if di < nd:
+        out.append((1, di, nd))
+    return out
 
 
-# bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
-SNAPSHOT_VERSION = 1
+def _open(index: Index) -> _Snapshot | None:
+    """A current snapshot (rebuilt first if needed), or None if writers kept outpacing it."""
+    for _ in range(3):
+        snap = _Snapshot(index)
+        if not snap.stale:
+            return snap
+        snap.close()
+        _rebuild(index)
+    return None
 
 
-def _fresh_gen(index: Index) -> tuple[int, bool]:
-    with index.read() as txn:
-        gen = index.meta_int(txn, b"data_gen") * 1000 + SNAPSHOT_VERSION
-        have = index.get_blob(txn, b"stats") is not None
-        return gen, have and index.meta_int(txn, b"table_gen") == gen
-
-
-def refresh(index: Index) -> None:
-    """Rebuild the cached snapshot if the index changed since it was made."""
-    gen, fresh = _fresh_gen(index)
-    if fresh:
+def refresh(index: Index, full: bool = False) -> None:
+    """Bring the cached snapshot up to date after a writer: rebuild it when asked, when
+    there is none or when the delta grew too large, else cache the delta."""
+    if full:
+        _rebuild(index)
         return
-    table, stats = build(index)
-    index.put_blobs({b"table": table.to_bytes(), b"stats": msgspec.msgpack.encode(stats)}, gen)
+    snap = _open(index)
+    if snap is None:
+        return
+    try:
+        if snap.dirty:
+            snap.delta(stats=True, cache=True)
+    finally:
+        snap.close()
 
 
-def load_table(index: Index) -> CatalogTable:
-    refresh(index)
-    with index.read() as txn:
-        blob = index.get_blob(txn, b"table")
-    return CatalogTable.from_bytes(blob) if blob else CatalogTable()
+def load_table(index: Index) -> CatalogTable | MergedTable:
+    """The catalog table as of now: the snapshot, patched by the delta if the index changed.
+
+    The returned table reads its columns from an open read transaction, which ends
+    when the table is garbage-collected.
+    """
+    snap = _open(index)
+    if snap is None:
+        return build(index)[0]
+    return snap.table()
 
 
 def load_stats(index: Index) -> Stats:
-    refresh(index)
-    with index.read() as txn:
-        blob = index.get_blob(txn, b"stats")
-    return _stats_dec.decode(blob) if blob else Stats()
+    snap = _open(index)
+    if snap is None:
+        return build(index)[1]
+    try:
+        return snap.stats()
+    finally:
+        snap.close()

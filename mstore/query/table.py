@@ -1,19 +1,34 @@
 """The catalog table: a columnar snapshot of the index that ``find`` and ``status`` scan.
 
 Decoding one msgspec struct per asset costs ~2 us, too slow for 100k assets in
-under 100 ms, so the index keeps this columnar copy (rebuilt whenever the index
-changes) where most columns load with ``array.frombytes`` and a query is a few
-passes over plain Python sequences.
+under 100 ms, so the index keeps this columnar copy where every column is its
+own value (``to_columns``) and a query loads only the columns it touches: a
+``kind:`` count reads 1 byte per row and never the paths; ``--limit 20`` slices
+20 paths out of the joined paths instead of splitting all of them.
 
-Rows are sorted in output order: by primary path (root name, then path bytes).
-A row is either an asset (``ids[i]`` is its 32-byte id) or an error-only entry
-for a path that could not be hashed at all (kind ``error``, id all zero bytes).
+Rows are sorted in output order: by primary path (root name, then path bytes),
+then id. A row is either an asset (``ids[i]`` is its 32-byte id) or an
+error-only entry for a path that could not be hashed at all (kind ``error``, id
+all zero bytes).
+
+A :class:`CatalogTable` is either built in memory (by ``snapshot.build`` and by
+tests, attributes are plain lists and arrays) or *stored*: then each column is
+decoded from a :class:`ColumnSource` on first access (``__getattr__``). A
+:class:`MergedTable` is a stored snapshot minus the rows that changed since it
+was built plus a small delta table, merged in output order without copying.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 from array import array
-from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from itertools import accumulate, chain, repeat
+from operator import add
+from typing import Any, Protocol, overload
 
 import msgspec
 
@@ -29,75 +44,532 @@ F_SIDECAR = 8  # a sidecar (.xmp/.aae) sits next to one of its paths
 F_LIVE = 16  # part of a Live Photo pair (image + .mov of the same stem)
 F_TAKEN = 32  # has a capture time
 F_ANIMATED = 64  # image with more than one frame
+# not a query flag: the asset's own probe failed (as opposed to an error at one of
+# its paths); ``status`` counts these, so a delta can adjust the count per row
+F_PROBE_ERROR = 128
 
 NO_ID = bytes(32)
 
+FS_ENCODING = sys.getfilesystemencoding()
+FS_ERRORS = sys.getfilesystemencodeerrors()
+MAX_ROOTS = 16  # more distinct roots than this: root_names() gives up (None)
 
-@dataclass
+
+class TableHead(msgspec.Struct):
+    """What a stored table knows without reading a column."""
+
+    n: int
+    npaths: int
+    cameras: list[str]
+    one_per_row: bool  # path j belongs to row j for every j (path_rows is the identity)
+    ascii: bool  # every path is ASCII: lower-text positions equal byte offsets
+    roots: list[str] | None  # root_names() of the paths
+
+
+class ColumnSource(Protocol):
+    """Raw column values by name; a value is only used until the next ``get``."""
+
+    def get(self, name: str) -> bytes | memoryview | None: ...
+
+
+class DictSource:
+    def __init__(self, cols: dict[str, bytes]) -> None:
+        self.cols = cols
+
+    def get(self, name: str) -> bytes | None:
+        return self.cols.get(name)
+
+
+def _arr(code: str, raw: bytes | memoryview | None) -> array:
+    a = array(code)
+    if raw:
+        a.frombytes(raw)
+    return a
+
+
+def lower_text_of(raw_joined: bytes) -> str:
+    """NUL + the NUL-joined paths, decoded like os.fsdecode and lowercased.
+
+    NUL cannot occur in a path, so it is a safe separator, and one decode and one
+    lower() over the whole text are several times faster than per path. The
+    leading NUL puts one before every path, so "at the start of a path" is "after
+    a NUL" for all of them.
+    """
+    if raw_joined.isascii():  # bytes.lower() is ASCII-only, exact here, and faster
+        return (b"\0" + raw_joined.lower()).decode("ascii")
+    return ("\0" + raw_joined.decode(FS_ENCODING, FS_ERRORS)).lower()
+
+
+def after_of(lengths: Iterator[int] | map) -> array:
+    """``after[j]``: position, in the lower text, of the NUL after path ``j`` (or its end).
+
+    Path ``j`` is ``text[after[j - 1] + 1 : after[j]]``, and a position ``p`` inside
+    it or at its end has ``bisect_left(after, p) == j``.
+    """
+    return array("q", accumulate(map(add, lengths, repeat(1))))
+
+
+def root_names(text: str, npaths: int) -> tuple[str, ...] | None:
+    """The distinct (lowercased) root names of all paths in ``text``; None when there
+    are more than MAX_ROOTS or a path has no "/".
+
+    Found by counting NUL + "root/" in the text, one ``str.count`` pass per root
+    (a store has a handful of roots).
+    """
+    roots: list[str] = []
+    seen = 0  # paths whose root is in ``roots``
+    while seen < npaths and len(roots) < MAX_ROOTS:
+        if roots:
+            known = "|".join(re.escape(r) for r in roots)
+            m = re.compile(f"\\0(?!(?:{known})/)([^/\\0]*)/").search(text)
+        else:
+            m = re.compile("\\0([^/\\0]*)/").match(text)
+        if m is None:
+            break
+        roots.append(m.group(1))
+        seen += text.count(f"\0{m.group(1)}/")
+    return tuple(roots) if seen == npaths else None
+
+
+class PathList(Sequence[bytes]):
+    """Paths sliced on demand out of the stored NUL-joined blob (``off`` = byte offsets)."""
+
+    def __init__(self, src: ColumnSource, off: array) -> None:
+        self._src = src
+        self._off = off
+
+    def __len__(self) -> int:
+        return max(len(self._off) - 1, 0)
+
+    @overload
+    def __getitem__(self, j: int) -> bytes: ...
+    @overload
+    def __getitem__(self, j: slice) -> list[bytes]: ...
+    def __getitem__(self, j: int | slice) -> bytes | list[bytes]:
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self)))]
+        n = len(self)
+        if j < 0:
+            j += n
+        if not 0 <= j < n:
+            raise IndexError("path index out of range")
+        blob = self._src.get("paths") or b""
+        return bytes(blob[self._off[j] : self._off[j + 1] - 1])
+
+    def __iter__(self) -> Iterator[bytes]:
+        if len(self):
+            yield from bytes(self._src.get("paths") or b"").split(b"\0")
+
+
 class CatalogTable:
-    """Columns, one entry per row (``n`` rows)."""
+    """Columns, one entry per row (``n`` rows).
 
-    ids: bytes = b""  # 32 bytes per row
-    kinds: bytes = b""  # KIND_CODES, 1 byte per row
-    sizes: array = field(default_factory=lambda: array("q"))  # bytes
-    # capture time as an integer YYYYMMDDhhmmss (local time), 0 when unknown
-    taken: array = field(default_factory=lambda: array("q"))
-    flags: array = field(default_factory=lambda: array("I"))
-    # camera: index into ``cameras`` ("Make Model" strings), 0 = unknown ("")
-    camera: array = field(default_factory=lambda: array("I"))
-    cameras: list[str] = field(default_factory=lambda: [""])
-    # paths: every current path (or the last known path of a missing asset),
-    # as "root/relative-path" bytes, with ``path_rows[j]`` the row owning ``paths[j]``.
-    # A row's paths are contiguous and in sorted order; the first one is its primary path.
-    paths: list[bytes] = field(default_factory=list)
-    path_rows: array = field(default_factory=lambda: array("I"))
-    errors: list[str] = field(default_factory=list)  # per row: error reason or ""
+    ids        32 bytes per row
+    kinds      KIND_CODES, 1 byte per row
+    sizes      array("q"), bytes
+    taken      array("q"), capture time as an integer YYYYMMDDhhmmss (local time), 0 when unknown
+    flags      array("I"), F_* bits
+    camera     array("I"), index into ``cameras`` ("Make Model" strings), 0 = unknown ("")
+    paths      every current path (or the last known path of a missing asset), as
+               "root/relative-path" bytes, with ``path_rows[j]`` the row owning ``paths[j]``.
+               A row's paths are contiguous and in sorted order; the first one is its
+               primary path.
+    errors     per row: error reason or "" (stored as error_codes())
+    """
+
+    # columns a stored table decodes on first access
+    _LAZY = frozenset(
+        {"ids", "kinds", "sizes", "taken", "flags", "camera", "cameras", "paths", "path_rows",
+         "errors", "id_order"}
+    )
+
+    def __init__(
+        self,
+        ids: bytes = b"",
+        kinds: bytes = b"",
+        sizes: array | None = None,
+        taken: array | None = None,
+        flags: array | None = None,
+        camera: array | None = None,
+        cameras: list[str] | None = None,
+        paths: list[bytes] | None = None,
+        path_rows: array | None = None,
+        errors: list[str] | None = None,
+    ) -> None:
+        self.ids = ids
+        self.kinds = kinds
+        self.sizes = array("q") if sizes is None else sizes
+        self.taken = array("q") if taken is None else taken
+        self.flags = array("I") if flags is None else flags
+        self.camera = array("I") if camera is None else camera
+        self.cameras: list[str] = [""] if cameras is None else cameras
+        self.paths: Sequence[bytes] = [] if paths is None else paths
+        self.path_rows: Sequence[int] = array("I") if path_rows is None else path_rows
+        self.errors: list[str] = [] if errors is None else errors
+        self._src: ColumnSource | None = None
+        self._head: TableHead | None = None
+
+    @classmethod
+    def stored(cls, src: ColumnSource, head: TableHead) -> CatalogTable:
+        """A table whose columns are decoded from ``src`` when first used."""
+        t = cls.__new__(cls)
+        t._src, t._head = src, head
+        return t
+
+    def __getattr__(self, name: str) -> Any:  # only called for attributes not set yet
+        d = self.__dict__
+        if name not in self._LAZY or d.get("_src") is None:
+            raise AttributeError(name)
+        value = self._load(name)
+        d[name] = value
+        return value
+
+    def _load(self, name: str) -> Any:
+        src, head = self._src, self._head
+        assert src is not None and head is not None
+        if name in ("ids", "kinds"):
+            return bytes(src.get(name) or b"")
+        if name in ("sizes", "taken"):
+            return _arr("q", src.get(name))
+        if name in ("flags", "camera", "id_order"):
+            return _arr("I", src.get(name))
+        if name == "cameras":
+            return list(head.cameras)
+        if name == "paths":
+            return PathList(src, self._path_off)
+        if name == "path_rows":
+            # the common case needs no column: path j is row j
+            return range(head.n) if head.one_per_row else _arr("I", src.get("path_rows"))
+        if name == "errors":
+            return _ErrorView(*self.error_codes())
+        raise AssertionError(name)
+
+    def error_codes(self) -> tuple[list[str], Sequence[int]]:
+        """Distinct error strings (``names[0] == ""``) and, per row, the index of its own.
+
+        Stored so because a catalog repeats a few reasons ("other: unrecognized
+        content" on most of some archives): a row's error is two lookups, and an
+        ``error:`` term one C-level pass over the indices.
+        """
+        if self._src is None:
+            names = list(dict.fromkeys(chain(("",), self.errors)))
+            index = {e: i for i, e in enumerate(names)}
+            return names, list(map(index.__getitem__, self.errors))
+        if "_error_codes" not in self.__dict__:
+            raw = self._src.get("err_idx")
+            names = msgspec.msgpack.decode(bytes(self._src.get("err_names") or b"\x91\xa0"))
+            self._error_codes = (names, _arr("I", raw) if raw else bytes(self.n))
+        return self._error_codes
+
+    @cached_property
+    def _path_off(self) -> array:
+        assert self._src is not None
+        return _arr("q", self._src.get("path_off"))
 
     @property
     def n(self) -> int:
-        return len(self.kinds)
+        return self._head.n if self._head is not None else len(self.kinds)
+
+    @property
+    def npaths(self) -> int:
+        return self._head.npaths if self._head is not None else len(self.paths)
 
     def row_id(self, i: int) -> str | None:
-        raw = self.ids[32 * i : 32 * i + 32]
+        raw = self.id_bytes(i)
         return None if raw == NO_ID else raw.hex()
 
-    # -- serialization: one msgpack map of raw column bytes ------------------
-    def to_bytes(self) -> bytes:
-        return msgspec.msgpack.encode(
-            {
-                "ids": self.ids,
-                "kinds": self.kinds,
-                "sizes": self.sizes.tobytes(),
-                "taken": self.taken.tobytes(),
-                "flags": self.flags.tobytes(),
-                "camera": self.camera.tobytes(),
-                "cameras": self.cameras,
-                "paths": b"\0".join(self.paths),
-                "npaths": len(self.paths),
-                "path_rows": self.path_rows.tobytes(),
-                "errors": "\0".join(self.errors),
-            }
+    def id_bytes(self, i: int) -> bytes:
+        if "ids" not in self.__dict__ and self._src is not None:  # 32 bytes, not the column
+            return bytes((self._src.get("ids") or b"")[32 * i : 32 * i + 32])
+        return self.ids[32 * i : 32 * i + 32]
+
+    def first_path(self, row: int) -> int:
+        """Index of the first path of ``row`` (of the next row's, if it has none)."""
+        if self._head is not None and self._head.one_per_row:
+            return row
+        return bisect_left(self.path_rows, row)
+
+    def row_paths(self, row: int) -> list[bytes]:
+        j = self.first_path(row)
+        out = []
+        while j < self.npaths and self.path_rows[j] == row:
+            out.append(self.paths[j])
+            j += 1
+        return out
+
+    # -- path text, for evaluate ------------------------------------------------
+    # A stored table computes these once; an in-memory one on every call, since
+    # tests mutate it (the evaluator caches them for one evaluation).
+    def lower_text(self) -> str:
+        """NUL + the NUL-joined paths, decoded and lowercased (see lower_text_of)."""
+        if self._src is None:
+            return lower_text_of(b"\0".join(self.paths)) if self.paths else ""
+        if "_text" not in self.__dict__:
+            raw = self._src.get("lower")
+            self._text = str(raw, "utf-8", "surrogatepass") if raw else ""
+        return self._text
+
+    def path_after(self) -> array:
+        """``after[j]``: position of the NUL after path ``j`` in lower_text() (see after_of)."""
+        if self._src is None:
+            if self.paths and b"\0".join(self.paths).isascii():
+                return after_of(map(len, self.paths))
+            return after_of(map(len, self.lower_text().split("\0")[1:]))
+        if "_after" not in self.__dict__:
+            assert self._head is not None
+            if self._head.ascii:  # positions equal byte offsets: no separate column
+                self._after = self._path_off[1:]
+            else:
+                self._after = _arr("q", self._src.get("lower_after"))
+        return self._after
+
+    def paths_are_rows(self) -> bool:
+        """Whether path ``j`` belongs to row ``j`` for all j (one path per row), the
+        common case, where a path mask already is the row mask."""
+        if self._head is not None:
+            return self._head.one_per_row
+        return len(self.paths) == self.n and list(self.path_rows) == list(range(self.n))
+
+    def root_names(self) -> tuple[str, ...] | None:
+        if self._head is not None:
+            return None if self._head.roots is None else tuple(self._head.roots)
+        return root_names(self.lower_text(), len(self.paths))
+
+    # -- serialization -------------------------------------------------------------
+    def to_columns(self) -> tuple[dict[str, bytes], TableHead]:
+        """One raw value per column plus the head, as stored in the index."""
+        paths = list(self.paths)
+        raw = b"\0".join(paths)
+        is_ascii = raw.isascii()
+        text = lower_text_of(raw) if paths else ""
+        off = array("q", accumulate(map(add, map(len, paths), repeat(1)), initial=0))
+        n = self.n
+        one_per_row = len(paths) == n and list(self.path_rows) == list(range(n))
+        err_names, err_idx = self.error_codes()
+        cols = {
+            "ids": bytes(self.ids),
+            "kinds": bytes(self.kinds),
+            "sizes": self.sizes.tobytes(),
+            "taken": self.taken.tobytes(),
+            "flags": self.flags.tobytes(),
+            "camera": self.camera.tobytes(),
+            "paths": raw,
+            "path_off": off.tobytes(),
+            "lower": text.encode("utf-8", "surrogatepass"),
+            "err_names": msgspec.msgpack.encode(err_names),
+        }
+        if len(err_names) > 1:  # else every row's error is ""
+            cols["err_idx"] = array("I", err_idx).tobytes()
+        if not one_per_row:
+            cols["path_rows"] = array("I", self.path_rows).tobytes()
+        if not is_ascii:
+            cols["lower_after"] = after_of(map(len, text.split("\0")[1:])).tobytes()
+        ids = self.ids
+        each = [ids[k : k + 32] for k in range(0, 32 * n, 32)]
+        # rows sorted by id, to find a changed asset's row without reading every id
+        cols["id_order"] = array("I", sorted(range(n), key=each.__getitem__)).tobytes()
+        head = TableHead(
+            n=n, npaths=len(paths), cameras=list(self.cameras), one_per_row=one_per_row,
+            ascii=is_ascii, roots=None if (r := root_names(text, len(paths))) is None else list(r),
         )
+        return cols, head
+
+    def to_bytes(self) -> bytes:
+        cols, head = self.to_columns()
+        return msgspec.msgpack.encode({"head": head, "cols": cols})
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CatalogTable:
         d = msgspec.msgpack.decode(data)
+        return cls.stored(DictSource(d["cols"]), msgspec.convert(d["head"], TableHead))
 
-        def arr(code: str, raw: bytes) -> array:
-            a = array(code)
-            a.frombytes(raw)
-            return a
 
-        n = len(d["kinds"])
-        return cls(
-            ids=d["ids"],
-            kinds=d["kinds"],
-            sizes=arr("q", d["sizes"]),
-            taken=arr("q", d["taken"]),
-            flags=arr("I", d["flags"]),
-            camera=arr("I", d["camera"]),
-            cameras=d["cameras"],
-            paths=d["paths"].split(b"\0") if d["npaths"] else [],
-            path_rows=arr("I", d["path_rows"]),
-            errors=d["errors"].split("\0") if n else [],
-        )
+class MergedTable:
+    """``base`` minus replaced rows plus ``delta`` rows, in output order.
+
+    ``segments`` lists, in output order, ``(part, start, stop)`` row ranges of
+    ``parts[part]`` (0 = base, 1 = delta). evaluate() runs a query on each part
+    and joins the two row masks by segment (every term is row-local), so no
+    column is copied; the attributes of a CatalogTable are still available for
+    row-level readers (built on first use).
+    """
+
+    def __init__(self, base: CatalogTable, delta: CatalogTable,
+                 segments: list[tuple[int, int, int]]) -> None:
+        self.parts = (base, delta)
+        self.segments = segments
+        self._starts: list[int] = []
+        pos = 0
+        for _part, a, b in segments:
+            self._starts.append(pos)
+            pos += b - a
+        self.n = pos
+
+    def locate(self, i: int) -> tuple[CatalogTable, int]:
+        """The part holding merged row ``i`` and the row's index there."""
+        p, j = self.locate_part(i)
+        return self.parts[p], j
+
+    def locate_part(self, i: int) -> tuple[int, int]:
+        """(0 for the base or 1 for the delta, row index there) of merged row ``i``."""
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError("row index out of range")
+        k = bisect_right(self._starts, i) - 1
+        part, a, _b = self.segments[k]
+        return part, a + i - self._starts[k]
+
+    def merge_masks(self, masks: tuple[bytes, bytes]) -> bytes:
+        """One 0/1 byte per merged row from one per row of each part."""
+        return b"".join(masks[p][a:b] for p, a, b in self.segments)
+
+    def row_id(self, i: int) -> str | None:
+        t, j = self.locate(i)
+        return t.row_id(j)
+
+    def row_paths(self, i: int) -> list[bytes]:
+        t, j = self.locate(i)
+        return t.row_paths(j)
+
+    # -- CatalogTable's columns, for row-level readers ------------------------
+    # Views that map each item through the segments: ``find --limit 20`` reads 20
+    # items of a few columns, so nothing is copied or merged for it.
+    @cached_property
+    def ids(self) -> bytes:
+        """All ids, joined (row_id() reads one without this)."""
+        return b"".join(self.parts[p].ids[a * 32 : b * 32] for p, a, b in self.segments)
+
+    @cached_property
+    def kinds(self) -> Sequence[int]:
+        return _RowView(self, "kinds")
+
+    @cached_property
+    def sizes(self) -> Sequence[int]:
+        return _RowView(self, "sizes")
+
+    @cached_property
+    def taken(self) -> Sequence[int]:
+        return _RowView(self, "taken")
+
+    @cached_property
+    def flags(self) -> Sequence[int]:
+        return _RowView(self, "flags")
+
+    @cached_property
+    def errors(self) -> Sequence[str]:
+        return _RowView(self, "errors")
+
+    @cached_property
+    def _camera_map(self) -> tuple[list[str], list[int]]:
+        """The merged camera names, and the merged index of each of the delta's cameras."""
+        base, delta = self.parts
+        cameras = list(base.cameras)
+        index = {c: i for i, c in enumerate(cameras)}
+        remap = []
+        for c in delta.cameras:
+            if c not in index:
+                index[c] = len(cameras)
+                cameras.append(c)
+            remap.append(index[c])
+        return cameras, remap
+
+    @property
+    def cameras(self) -> list[str]:
+        return self._camera_map[0]
+
+    @cached_property
+    def camera(self) -> Sequence[int]:
+        return _RowView(self, "camera", self._camera_map[1])
+
+    @cached_property
+    def _path_segments(self) -> tuple[list[int], list[tuple[int, int, int]]]:
+        """Merged path index where each segment's paths start, and (part, first path,
+        merged row of the segment's first row) per segment."""
+        starts, segs = [], []
+        pos = 0
+        for (p, a, b), row0 in zip(self.segments, self._starts, strict=True):
+            t = self.parts[p]
+            first, stop = t.first_path(a), t.first_path(b)
+            starts.append(pos)
+            segs.append((p, first, row0 - a))
+            pos += stop - first
+        starts.append(pos)
+        return starts, segs
+
+    def _locate_path(self, j: int) -> tuple[int, int, int]:
+        starts, segs = self._path_segments
+        if not 0 <= j < starts[-1]:
+            raise IndexError("path index out of range")
+        k = bisect_right(starts, j) - 1
+        p, first, shift = segs[k]
+        return p, first + j - starts[k], shift
+
+    @cached_property
+    def paths(self) -> Sequence[bytes]:
+        return _MergedPaths(self, rows=False)
+
+    @cached_property
+    def path_rows(self) -> Sequence[int]:
+        return _MergedPaths(self, rows=True)
+
+
+class _MergedPaths(Sequence[Any]):
+    """A MergedTable's ``paths`` (rows=False) or ``path_rows`` (rows=True), mapped per item."""
+
+    def __init__(self, table: MergedTable, rows: bool) -> None:
+        self._t = table
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return self._t._path_segments[0][-1]
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self)))]
+        if j < 0:
+            j += len(self)
+        p, pj, shift = self._t._locate_path(j)
+        t = self._t.parts[p]
+        return t.path_rows[pj] + shift if self._rows else t.paths[pj]
+
+
+class _RowView(Sequence[Any]):
+    """A MergedTable column, read item by item from the part holding each row.
+
+    ``remap`` translates the delta's values (its camera indices) to merged ones.
+    """
+
+    def __init__(self, table: MergedTable, name: str, remap: list[int] | None = None) -> None:
+        self._t = table
+        self._name = name
+        self._remap = remap
+
+    def __len__(self) -> int:
+        return self._t.n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        p, j = self._t.locate_part(i)
+        value = getattr(self._t.parts[p], self._name)[j]
+        return self._remap[value] if p == 1 and self._remap is not None else value
+
+
+class _ErrorView(Sequence[str]):
+    """A stored table's ``errors``: per row, ``names[codes[i]]``."""
+
+    def __init__(self, names: list[str], codes: Sequence[int]) -> None:
+        self._names = names
+        self._codes = codes
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._names[c] for c in self._codes[i]]
+        return self._names[self._codes[i]]
+
+    def __iter__(self) -> Iterator[str]:
+        return map(self._names.__getitem__, self._codes)

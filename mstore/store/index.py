@@ -14,7 +14,10 @@ Databases (keys are bytes; ``pk`` = root name + b"\\0" + relative path)::
     asset_paths  asset id + pk -> b""       every path an asset was ever seen at
     history      pk + b"\\0" + hlc (8 bytes) + machine -> msgpack HistoryEvent
     errors       pk -> msgpack ErrorState
-    table        b"table" -> CatalogTable bytes; b"stats" -> msgpack stats
+    table        the catalog snapshot (query/snapshot.py): b"head", b"c/<column>", b"delta"
+    dirty        b"a" + asset id / b"e" + pk -> data_gen of the last change to that asset's row
+                 or that path's error since the snapshot (meta b"dirty_over": the data_gen of a
+                 change not recorded because more than DIRTY_CAP entries were waiting)
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ from mstore.store.index_runs import RUN_DBS, apply_run_record
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "assets", "paths", "asset_paths", "history", "errors", "table",
-       *RUN_DBS)
+       "dirty", *RUN_DBS)
 INITIAL_MAP = 1 << 30  # grows by doubling on MapFullError
+# the snapshot is rebuilt beyond 20k dirty entries anyway (query/snapshot.py), so
+# past this many only the generation of the overflow is kept
+DIRTY_CAP = 20_001
 
 
 class PathState(msgspec.Struct, array_like=True):
@@ -94,6 +100,7 @@ class Index:
             )
         self.path = path
         self._pid = os.getpid()
+        self._touched: set[bytes] = set()  # dirty keys of the segment being applied
         try:
             self.env = lmdb.open(
                 str(path), map_size=INITIAL_MAP, max_dbs=64, max_readers=1024,
@@ -158,6 +165,7 @@ class Index:
             if self.is_applied(txn, seg_key):
                 return False
             changed = False
+            self._touched = set()
             for rec in records:
                 changed |= self._apply(txn, machine, rec)
             txn.put(seg_key, b"", db=self.db["segments"])
@@ -166,6 +174,7 @@ class Index:
                 txn.put(b"clock", str(top).encode(), db=self.db["meta"])
             if changed:
                 self._bump(txn, b"data_gen")
+                self._mark_dirty(txn)
             return True
 
         return self.run_write(do)
@@ -188,6 +197,7 @@ class Index:
                 return False
             info = AssetInfo(rec.id, rec.size, rec.meta, rec.hlc)
             txn.put(aid, _enc.encode(info), db=db["assets"])
+            self._touched.add(b"a" + aid)
             return True
         if isinstance(rec, PathSeen | PathGone):
             key = pk(rec.root, rec.path)
@@ -195,8 +205,12 @@ class Index:
             self._history(txn, key, rec.hlc, machine,
                           HistoryEvent("seen" if seen else "gone", rec.asset))
             txn.put(bytes.fromhex(rec.asset) + key, b"", db=db["asset_paths"])
+            self._touched.add(b"a" + bytes.fromhex(rec.asset))
             old = txn.get(key, db=db["paths"])
-            if old is not None and _dec_path.decode(old).hlc > rec.hlc:
+            old_st = _dec_path.decode(old) if old is not None else None
+            if old_st is not None:  # the asset it replaces at this path changes too
+                self._touched.add(b"a" + bytes.fromhex(old_st.asset))
+            if old_st is not None and old_st.hlc > rec.hlc:
                 return True
             if seen:
                 st = PathState(rec.asset, rec.size, rec.mtime_ns, rec.inode, rec.hlc, True)
@@ -204,11 +218,14 @@ class Index:
                 st = PathState(rec.asset, 0, 0, 0, rec.hlc, False)
             txn.put(key, _enc.encode(st), db=db["paths"])
             err = txn.get(key, db=db["errors"])
+            if err is not None:  # cleared, or shown on the asset instead of on its own row
+                self._touched.add(b"e" + key)
             if err is not None and _dec_err.decode(err).hlc < rec.hlc:
                 txn.delete(key, db=db["errors"])
             return True
         if isinstance(rec, PathError):
             key = pk(rec.root, rec.path)
+            self._touched.add(b"e" + key)
             self._history(txn, key, rec.hlc, machine, HistoryEvent("error", "", rec.reason))
             old = txn.get(key, db=db["errors"])
             if old is not None and _dec_err.decode(old).hlc > rec.hlc:
@@ -227,6 +244,46 @@ class Index:
         # change the catalog, so they do not invalidate its snapshot
         apply_run_record(self, txn, rec)
         return False
+
+    # -- dirty tracking for the catalog snapshot (query/snapshot.py) -----------
+    def _mark_dirty(self, txn: lmdb.Transaction) -> None:
+        """Record the rows this segment changed, with the data_gen that includes the change.
+
+        A snapshot built at generation g still holds every row whose key has a value
+        above g, so readers patch just those instead of rebuilding.
+        """
+        db = self.db["dirty"]
+        gen = str(self.meta_int(txn, b"data_gen")).encode()
+        room = DIRTY_CAP - txn.stat(db)["entries"]
+        for key in self._touched:
+            if room <= 0:
+                # too many: the snapshot must be rebuilt, which is all a reader needs to
+                # know (a rebuild clears this only if it holds this generation)
+                txn.put(b"dirty_over", gen, db=self.db["meta"])
+                break
+            if txn.replace(key, gen, db=db) is None:
+                room -= 1
+        self._touched = set()
+
+    def dirty(self, txn: lmdb.Transaction) -> Iterator[tuple[bytes, int]]:
+        """(key, data_gen) of every dirty entry: b"a" + asset id, or b"e" + pk."""
+        for key, val in txn.cursor(db=self.db["dirty"]):
+            yield bytes(key), int(bytes(val))
+
+    def dirty_count(self, txn: lmdb.Transaction) -> int:
+        return txn.stat(self.db["dirty"])["entries"]
+
+    def clear_dirty(self, txn: lmdb.Transaction, upto: int) -> None:
+        """Forget the changes a snapshot built at data_gen ``upto`` already holds."""
+        db = self.db["dirty"]
+        if self.meta_int(txn, b"data_gen") <= upto:
+            txn.drop(db, delete=False)
+        else:
+            for key, gen in list(self.dirty(txn)):
+                if gen <= upto:
+                    txn.delete(key, db=db)
+        if self.meta_int(txn, b"dirty_over") <= upto:
+            txn.delete(b"dirty_over", db=self.db["meta"])
 
     # -- reading --------------------------------------------------------------
     def meta_int(self, txn: lmdb.Transaction, key: bytes) -> int:

@@ -1,0 +1,306 @@
+"""The catalog snapshot and its delta: a patched snapshot answers exactly like a rebuild."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mstore.model.meta import Meta
+from mstore.model.records import AssetRecorded, PathError, PathGone, PathSeen
+from mstore.query import snapshot
+from mstore.query.evaluate import evaluate
+from mstore.query.snapshot import build, load_stats, load_table, refresh
+from mstore.query.table import KIND_NAMES, CatalogTable, MergedTable
+from mstore.store.store import RecordWriter, Store
+
+QUERIES = [
+    "",
+    "kind:image",
+    "-kind:image",
+    "has:sidecar",
+    "has:live",
+    "missing:",
+    "error:",
+    "error:unreadable",
+    "has:error",
+    "ext:jpg",
+    "ext:mov OR ext:xmp",
+    "path:d1/*",
+    "path:*.jpg",
+    "path:?1/*",
+    "img_1",
+    "path:d2/",
+    "camera:canon size:>100",
+    "taken:2020",
+    "has:gps -missing:",
+    "id:a",
+]
+ROOTS = ("a", "b")
+DIRS = (b"", b"d1", b"d1/sub", b"d2", b"D1")
+NAMES = (b"IMG_1.JPG", b"IMG_1.MOV", b"IMG_1.xmp", b"img_1.jpg.XMP", b"IMG_2.heic",
+         b"IMG_2.mp4", b"IMG_2.aae", b"notes.txt", b"IMG_10.JPG", b"z.bin")
+KINDS = ("image", "video", "text", "other", "image")
+
+
+def rows_of(t: CatalogTable | MergedTable) -> list[tuple]:
+    """Everything a reader can see, row by row."""
+    return [
+        (t.row_id(i), KIND_NAMES[t.kinds[i]], t.sizes[i], t.taken[i], t.flags[i],
+         t.cameras[t.camera[i]], t.errors[i], t.row_paths(i))
+        for i in range(t.n)
+    ]
+
+
+def compare_with_rebuild(store: Store) -> None:
+    """load_table/load_stats (snapshot + delta, no rebuild) equal a fresh full build."""
+    idx = store.index
+    before = snapshot.rebuilds
+    table = load_table(idx)
+    stats = load_stats(idx)
+    assert snapshot.rebuilds == before, "a small change must not rebuild"
+    with idx.read() as txn:
+        assert isinstance(table, MergedTable) == (idx.dirty_count(txn) > 0)
+    full, full_stats = build(idx)
+    assert table.n == full.n
+    assert rows_of(table) == rows_of(full)
+    # the attributes read_cmds uses, on the merged table too
+    assert list(table.paths) == list(full.paths)
+    assert list(table.path_rows) == list(full.path_rows)
+    for q in QUERIES:
+        assert evaluate(q, table) == evaluate(q, full), q
+    assert stats == full_stats
+
+
+class World:
+    """A random catalog, written through the store like add and watch do."""
+
+    def __init__(self, store: Store, seed: int) -> None:
+        self.store = store
+        self.rng = random.Random(seed)
+        self.w: RecordWriter = store.writer()
+        self.at: dict[tuple[str, bytes], str] = {}  # present path -> asset
+        self.known: list[str] = []  # every asset recorded
+        self.errors: set[tuple[str, bytes]] = set()
+
+    def hlc(self) -> int:
+        # now and then an old event, as from another machine after a sync
+        now = self.w.now()
+        return now - self.rng.randrange(1, 10**9) if self.rng.random() < 0.05 else now
+
+    def new_asset(self) -> str:
+        rng = self.rng
+        aid = f"{rng.getrandbits(256):064x}"
+        meta = Meta(
+            kind=rng.choice(KINDS), mime="x/y",
+            taken=rng.choice([None, "2019-06-01T12:00:00", "2020-02-03T04:05:06+01:00"]),
+            camera_make=rng.choice([None, "Canon", "Apple"]),
+            camera_model=rng.choice([None, "Canon EOS 5D", "iPhone 12"]),
+            gps_lat=rng.choice([None, 1.5]), gps_lon=2.5,
+            frames=rng.choice([None, 1, 3]),
+            error=rng.choice([None] * 6 + ["probe failed"]),
+        )
+        self.w.append(AssetRecorded(hlc=self.w.now(), id=aid, size=rng.randrange(1, 1000),
+                                    meta=meta))
+        self.known.append(aid)
+        return aid
+
+    def any_path(self) -> tuple[str, bytes]:
+        rng = self.rng
+        d, name = rng.choice(DIRS), rng.choice(NAMES)
+        return rng.choice(ROOTS), (d + b"/" + name if d else name)
+
+    def seen(self, where: tuple[str, bytes], aid: str) -> None:
+        self.w.append(PathSeen(hlc=self.hlc(), root=where[0], path=where[1], asset=aid,
+                               size=1, mtime_ns=1, inode=1))
+        self.at[where] = aid
+        self.errors.discard(where)
+
+    def gone(self, where: tuple[str, bytes]) -> None:
+        aid = self.at.pop(where, None) or self.rng.choice(self.known)
+        self.w.append(PathGone(hlc=self.hlc(), root=where[0], path=where[1], asset=aid))
+        self.errors.discard(where)
+
+    def step(self) -> None:
+        rng = self.rng
+        op = rng.random()
+        present = sorted(self.at)
+        if op < 0.3 or not present:  # a new file (maybe over another one: an in-place change)
+            self.seen(self.any_path(), self.new_asset())
+        elif op < 0.45:  # a move
+            src = rng.choice(present)
+            aid = self.at[src]
+            self.gone(src)
+            self.seen(self.any_path(), aid)
+        elif op < 0.55:  # a copy of a known asset, or an asset seen again
+            self.seen(self.any_path(), rng.choice(self.known))
+        elif op < 0.65:  # a deletion
+            self.gone(rng.choice(present))
+        elif op < 0.8:  # a path error, at a present path or not
+            where = rng.choice(present) if rng.random() < 0.5 else self.any_path()
+            self.w.append(PathError(hlc=self.hlc(), root=where[0], path=where[1],
+                                    reason=rng.choice(["unreadable", "fifo"]), detail="x"))
+            self.errors.add(where)
+        elif op < 0.9 and self.errors:  # an error cleared by a sighting or a disappearance
+            where = rng.choice(sorted(self.errors))
+            if rng.random() < 0.5:
+                self.seen(where, self.new_asset())
+            else:
+                self.gone(where)
+        else:  # an asset recorded again (same facts, later: no change)
+            aid = rng.choice(self.known)
+            self.w.append(AssetRecorded(hlc=self.w.now(), id=aid, size=1,
+                                        meta=Meta(kind="other", mime="x/y")))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    for r in ROOTS:
+        (tmp_path / r).mkdir()
+    st = Store.init(tmp_path / "s", [tmp_path / r for r in ROOTS])
+    yield st
+    st.close()
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_delta_equals_rebuild(store: Store, seed: int) -> None:
+    world = World(store, seed)
+    for _ in range(40):
+        world.step()
+    world.w.flush()
+    refresh(store.index, full=True)
+    for batch in range(12):
+        for _ in range(world.rng.randrange(1, 6)):
+            world.step()
+        world.w.flush()  # one segment, as one watch batch
+        compare_with_rebuild(store)
+        if batch % 3 == 1:
+            refresh(store.index)  # caches the delta; readers then use the cache
+            compare_with_rebuild(store)
+        if batch == 6:  # a new base, with the delta starting over
+            refresh(store.index, full=True)
+            compare_with_rebuild(store)
+
+
+def test_sidecar_and_live_flags_follow_their_siblings(store: Store) -> None:
+    world = World(store, 99)
+    img, mov, xmp = (world.new_asset() for _ in range(3))
+    world.w.append(AssetRecorded(hlc=world.w.now(), id="1" * 64, size=5,
+                                 meta=Meta(kind="image", mime="image/jpeg")))
+    world.w.append(AssetRecorded(hlc=world.w.now(), id="2" * 64, size=5,
+                                 meta=Meta(kind="video", mime="video/quicktime")))
+    world.seen(("a", b"d1/IMG_7.JPG"), "1" * 64)
+    world.w.flush()
+    refresh(store.index, full=True)
+    assert evaluate("has:live", load_table(store.index)) == []
+    world.seen(("a", b"d1/img_7.mov"), "2" * 64)  # only the .mov is new: the .JPG changes too
+    world.w.flush()
+    t = load_table(store.index)
+    assert isinstance(t, MergedTable)
+    assert sorted(t.row_id(i) for i in evaluate("has:live", t)) == ["1" * 64, "2" * 64]
+    world.seen(("a", b"d1/IMG_7.JPG.xmp"), xmp)
+    world.w.flush()
+    t = load_table(store.index)
+    # the sidecar's stem is "img_7": it sits next to both
+    assert {t.row_id(i) for i in evaluate("has:sidecar", t)} == {"1" * 64, "2" * 64}
+    world.gone(("a", b"d1/img_7.mov"))
+    world.w.flush()
+    assert [load_table(store.index).row_id(i)
+            for i in evaluate("has:live", load_table(store.index))] == []
+    compare_with_rebuild(store)
+    del img, mov
+
+
+def test_small_change_is_patched_not_rebuilt(store: Store) -> None:
+    world = World(store, 1)
+    for _ in range(30):
+        world.step()
+    world.w.flush()
+    refresh(store.index)
+    idx = store.index
+    with idx.read() as txn:
+        gen_before = snapshot._read_head(idx, txn).gen
+    before = snapshot.rebuilds
+    aid = world.new_asset()
+    world.seen(("a", b"incoming/new-file.txt"), aid)
+    world.w.flush()
+    refresh(idx)  # what 'mstore add' does at its end
+    t = load_table(idx)
+    assert [t.row_id(i) for i in evaluate("path:incoming/new-file.txt", t)] == [aid]
+    assert load_stats(idx).assets == len(set(world.known))
+    assert snapshot.rebuilds == before
+    with idx.read() as txn:
+        assert snapshot._read_head(idx, txn).gen == gen_before
+        assert idx.dirty_count(txn) > 0
+
+
+def test_large_change_rebuilds(store: Store) -> None:
+    world = World(store, 2)
+    for _ in range(20):
+        world.step()
+    world.w.flush()
+    refresh(store.index)
+    before = snapshot.rebuilds
+    for i in range(snapshot.DELTA_MIN + 10):
+        world.seen(("b", b"bulk/f%04d" % i), world.new_asset())
+    world.w.flush()
+    t = load_table(store.index)
+    assert snapshot.rebuilds == before + 1
+    assert not isinstance(t, MergedTable)
+    assert len(evaluate("path:bulk/*", t)) == snapshot.DELTA_MIN + 10
+    with store.index.read() as txn:
+        assert store.index.dirty_count(txn) == 0
+    compare_with_rebuild(store)
+
+
+def test_overflowing_dirty_list_forces_a_rebuild(store: Store,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(store, 3)
+    world.seen(("a", b"zero"), world.new_asset())
+    world.w.flush()
+    refresh(store.index)
+    monkeypatch.setattr("mstore.store.index.DIRTY_CAP", 4)
+    for i in range(10):  # more changes than the index lists
+        world.seen(("a", b"f%d" % i), world.new_asset())
+    world.w.flush()
+    with store.index.read() as txn:
+        assert store.index.dirty_count(txn) == 4
+        assert store.index.meta_int(txn, b"dirty_over") > 0
+    before = snapshot.rebuilds
+    assert len(evaluate("path:f*", load_table(store.index))) == 10
+    assert snapshot.rebuilds == before + 1
+    with store.index.read() as txn:
+        assert store.index.meta_int(txn, b"dirty_over") == 0
+
+
+def test_old_snapshot_layout_is_rebuilt(store: Store) -> None:
+    world = World(store, 4)
+    world.seen(("a", b"x.jpg"), world.new_asset())
+    world.w.flush()
+    idx = store.index
+    with idx.write() as txn:  # what SNAPSHOT_VERSION 1 left behind
+        txn.put(b"table", b"\x80", db=idx.db["table"])
+        txn.put(b"head", b"\x80", db=idx.db["table"])
+    before = snapshot.rebuilds
+    assert load_table(idx).n == 1
+    assert snapshot.rebuilds == before + 1
+    with idx.read() as txn:
+        assert txn.get(b"table", db=idx.db["table"]) is None
+
+
+def test_count_query_reads_no_paths(store: Store) -> None:
+    world = World(store, 5)
+    for _ in range(30):
+        world.step()
+    world.w.flush()
+    refresh(store.index, full=True)
+    t = load_table(store.index)
+    assert isinstance(t, CatalogTable)
+    evaluate("kind:image", t)
+    assert "paths" not in t.__dict__ and "_text" not in t.__dict__
+    rows = evaluate("path:d1/*", t)
+    assert "paths" not in t.__dict__  # the lower-cased text, not the path list
+    if rows:
+        assert t.row_paths(rows[0])
