@@ -112,6 +112,9 @@ def watch(obj: Context, paths: tuple[Path, ...], rescan: float, polling: bool,
         adder = Adder(store, store.writer())
 
         def report(s) -> None:  # noqa: ANN001
+            from mstore.query.snapshot import refresh
+
+            refresh(store.index)  # save the snapshot patch once, not in every later find
             if s.new or s.changed or s.moved or s.missing or s.errors:
                 click.echo(f"{time.strftime('%H:%M:%S')} {s.line()}")
                 sys.stdout.flush()

@@ -127,7 +127,10 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
         return True
     if isinstance(rec, ArtifactMade):
         aid = rec.id.encode()
-        if txn.get(aid, db=db["dropped"]) is not None or txn.get(aid, db=db["artifacts"]):
+        dropped = txn.get(aid, db=db["dropped"])
+        if dropped is not None and struct.unpack(">Q", dropped)[0] > rec.hlc:
+            return False  # made, then dropped by gc: a re-derivation after gc has a later hlc
+        if txn.get(aid, db=db["artifacts"]) is not None:
             return False
         txn.put(aid, _enc.encode(rec), db=db["artifacts"])
         for subject in [rec.asset] if rec.asset else rec.members:
@@ -144,11 +147,15 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
     if isinstance(rec, ArtifactsDropped):
         for art_id in rec.ids:
             aid = art_id.encode()
-            txn.put(aid, struct.pack(">Q", rec.hlc), db=db["dropped"])
+            old = txn.get(aid, db=db["dropped"])
+            if old is None or struct.unpack(">Q", old)[0] < rec.hlc:
+                txn.put(aid, struct.pack(">Q", rec.hlc), db=db["dropped"])
             raw = txn.get(aid, db=db["artifacts"])
             if raw is None:
                 continue
             art = _dec_art.decode(raw)
+            if art.hlc > rec.hlc:
+                continue  # re-derived after this gc: it stays
             txn.delete(aid, db=db["artifacts"])
             for subject in [art.asset] if art.asset else art.members:
                 txn.delete(bytes.fromhex(subject) + art.kind.encode() + b"\0" + aid,

@@ -51,8 +51,11 @@ class ObjectStore:
     def put(self, data: bytes) -> str:
         """Store ``data``; durable for large objects at once, for small ones at ``flush``."""
         oid = object_id(data)
-        # the cached pack listing is enough here: a duplicate copy in a new pack is harmless
-        if oid in self._pending or oid in self._pack_index() or self.loose_path(oid).exists():
+        # the cached pack listing is enough here (a duplicate copy in a new pack is harmless),
+        # as long as the pack it names still exists (gc may have rewritten it)
+        loc = self._pack_index().get(oid)
+        if (oid in self._pending or self.loose_path(oid).exists()
+                or (loc is not None and (self.dir / "packs" / f"{loc[0]}.pack").exists())):
             return oid
         if len(data) >= LOOSE_MIN:
             write_once(self.loose_path(oid), data, self.tmp)
@@ -67,10 +70,17 @@ class ObjectStore:
         """Write buffered small objects as one pack. Returns the pack id, if any."""
         if not self._pending:
             return None
+        pack_id = self.write_pack(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        return pack_id
+
+    def write_pack(self, objects: dict[str, bytes]) -> str:
+        """Write ``objects`` (id -> payload) as one new pack, durably; returns the pack id."""
         parts = [PACK_MAGIC]
         offset = len(PACK_MAGIC)
         directory = []
-        for oid, data in sorted(self._pending.items()):
+        for oid, data in sorted(objects.items()):
             raw = bytes.fromhex(oid)
             parts.append(raw + struct.pack(">Q", len(data)))
             offset += 40
@@ -83,8 +93,6 @@ class ObjectStore:
         content = body + blake3.blake3(body).digest()
         pack_id = object_id(content)
         write_once(self.dir / "packs" / f"{pack_id}.pack", content, self.tmp)
-        self._pending.clear()
-        self._pending_size = 0
         self._pack_dir_cache = None
         return pack_id
 
@@ -129,13 +137,23 @@ class ObjectStore:
             loc = self._locate(oid)
             if loc is None:
                 raise KeyError(oid) from None
-            pack, off, ln = loc
-            with open(self.dir / "packs" / f"{pack}.pack", "rb") as f:
-                f.seek(off)
-                data = f.read(ln)
+            try:
+                data = self._read_packed(loc)
+            except FileNotFoundError:  # the pack was rewritten (gc) since it was listed
+                self._pack_dir_cache = None
+                loc = self._locate(oid)
+                if loc is None:
+                    raise KeyError(oid) from None
+                data = self._read_packed(loc)
         if object_id(data) != oid:
             raise StoreDamagedError(f"object {oid} does not match its hash")
         return data
+
+    def _read_packed(self, loc: tuple[str, int, int]) -> bytes:
+        pack, off, ln = loc
+        with open(self.dir / "packs" / f"{pack}.pack", "rb") as f:
+            f.seek(off)
+            return f.read(ln)
 
     def loose(self) -> Iterator[Path]:
         for path in self.dir.glob("??/??/*"):

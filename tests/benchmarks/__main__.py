@@ -109,6 +109,8 @@ def peak_rss_mb_of(argv: list[str]) -> tuple[float, float]:
 
 
 def watch_latency(store: Path, root: Path, samples: int = 5) -> float:
+    # files from an earlier run with a kept archive would already be cataloged
+    shutil.rmtree(root / "incoming", ignore_errors=True)
     proc = subprocess.Popen([*MSTORE, "--store", str(store), "watch", "--rescan", "3600"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:

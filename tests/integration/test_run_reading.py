@@ -548,9 +548,6 @@ def test_show_run_does_not_import_temporalio(added: tuple[Path, Path]) -> None:
     assert p.returncode == 0, p.stderr.decode()
 
 
-@pytest.mark.xfail(strict=True, reason="index_runs ignores an ArtifactMade whose id gc dropped "
-                   "earlier, and artifact ids are deterministic: a re-derived result stays "
-                   "invisible (reported to the owner of mstore/store/index_runs.py)")
 def test_rederived_artifact_after_gc_is_visible(added: tuple[Path, Path]) -> None:
     store, _ = added
     (store / "pipelines").mkdir()
