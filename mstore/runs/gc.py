@@ -222,13 +222,8 @@ def _rewrite_pack(store: Store, pack_id: str, doomed: set[str]) -> None:
                                     "'mstore fsck --full' before gc")
         keep[oid] = payload
     if keep:
-        # the pack format lives in ObjectStore.flush: a private instance whose pending set
-        # is exactly what to keep writes the same format (and the same name for the same
-        # content, so a retried rewrite is idempotent)
-        writer = ObjectStore(store.objects.dir, store.layout.tmp)
-        writer._pending = keep
-        writer._pending_size = sum(len(v) for v in keep.values())
-        writer.flush()
+        # same content, same pack name: a retried rewrite is idempotent
+        store.objects.write_pack(keep)
 
 
 def sweep(store: Store, plan: GcPlan) -> None:
