@@ -74,7 +74,9 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
                    for name, c in info.per_step.items()}
     started_ms = rs.hlc >> 16
     last = info.last_unit_ms or started_ms
-    elapsed = max((last - (info.first_unit_ms or started_ms)) / 1000, 1e-3)
+    # a live run's rate is measured up to now, so a stalled run shows its rate falling
+    end_ms = last if info.state in TERMINAL or info.state == "paused" else int(time.time() * 1000)
+    elapsed = max((end_ms - (info.first_unit_ms or started_ms)) / 1000, 1e-3)
     finished_units = done + failed
     rate = finished_units / elapsed if finished_units > 1 else 0.0
     remaining = max(rs.total - finished_units, 0)
