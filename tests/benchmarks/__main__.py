@@ -120,11 +120,14 @@ def watch_latency(store: Path, root: Path, samples: int = 5) -> float:
             time.sleep(0.1)
         lat = []
         for i in range(samples):
-            p = root / "incoming" / f"new-{i}.txt"
+            name = f"new-{time.time_ns()}-{i}.txt"  # never seen before, whatever ran earlier
+            p = root / "incoming" / name
             p.parent.mkdir(exist_ok=True)
+            assert run("find", "--count", f"path:incoming/{name}", store=store,
+                       check=False).returncode == 1
             p.write_bytes(f"fresh file {i} {time.time()}\n".encode())
             t = time.perf_counter()
-            while run("find", "--count", f"path:incoming/new-{i}.txt", store=store,
+            while run("find", "--count", f"path:incoming/{name}", store=store,
                       check=False).returncode != 0:
                 time.sleep(0.05)
             lat.append(time.perf_counter() - t)
