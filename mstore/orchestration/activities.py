@@ -1,18 +1,23 @@
 """Activities: all I/O of a run. One dataclass input each; synchronous (run in the
 worker's thread pool), heartbeating once per unit so a killed worker is noticed
-and its chunk retried elsewhere, resuming after the last unit it reported."""
+and its chunk retried elsewhere, skipping the units the store says are covered."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio import activity
 
 from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units, load_run
+from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.tools.registry import Registry
+
+CANCEL_POLL_S = 0.5
 
 
 @dataclass
@@ -42,6 +47,7 @@ class AggregateInput:
 class FinishInput:
     store: str
     run_id: str
+    cancelled: bool = False  # the workflow was cancelled
 
 
 class WorkerState:
@@ -89,15 +95,37 @@ def _run_state(ctx: RunContext) -> str:
     return info.state if info else "running"
 
 
+def _cancel_check(ctx: RunContext) -> Callable[[], bool]:
+    """Cancelled by Temporal (learnt on a heartbeat, which the SDK throttles), or by a
+    ``cancelled`` state in the index (``mstore cancel`` writes it before it cancels the
+    workflow), read at most every CANCEL_POLL_S: a cancel stops a chunk within a unit."""
+    last = [0.0, False]
+
+    def cancelled() -> bool:
+        if activity.is_cancelled():
+            return True
+        now = time.monotonic()
+        if not last[1] and now - last[0] >= CANCEL_POLL_S:
+            last[0] = now
+            idx = ctx.store.index
+            with idx.read() as txn:
+                info = index_runs.run_info(idx, txn, ctx.run.run)
+            last[1] = info is not None and info.state == "cancelled"
+        return last[1]
+
+    return cancelled
+
+
 @activity.defn(name="mstore-run-chunk", no_thread_cancel_exception=True)
 def run_chunk(inp: ChunkInput) -> ChunkOutput:
     ctx = STATE.context(inp.store, inp.run_id)
     if _run_state(ctx) == "cancelled":
         return ChunkOutput()
-    details = activity.info().heartbeat_details
-    resume_at = int(details[0]) if details else 0  # units this chunk already finished
+    # a retry (after a killed worker) starts at inp.start again: execute_units skips what
+    # the store says is covered; the heartbeat details may count units whose records died
+    # unflushed with the worker, so they are not trusted
     summary = execute_units(ctx, inp.start, inp.end, heartbeat=activity.heartbeat,
-                            cancelled=activity.is_cancelled, resume_at=resume_at)
+                            cancelled=_cancel_check(ctx))
     return ChunkOutput(summary.done, summary.reused, summary.failed, summary.skipped)
 
 
@@ -126,4 +154,4 @@ def finish_run(inp: FinishInput) -> str:
     from mstore.runs.finish import finish
 
     ctx = STATE.context(inp.store, inp.run_id)
-    return finish(ctx)
+    return finish(ctx, cancelled=inp.cancelled)

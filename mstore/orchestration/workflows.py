@@ -90,6 +90,19 @@ class RunWorkflow:
 
     @workflow.run
     async def run(self, inp: RunInput) -> str:
+        self._pending: set[asyncio.Task[ChunkOutput]] = set()
+        try:
+            return await self._run(inp)
+        except asyncio.CancelledError:
+            # cancelled (``mstore cancel``, or from Temporal itself): ask the running chunks
+            # to stop, record the state in the store (the truth) and run the post-run hook
+            for task in self._pending:
+                task.cancel()
+            await self._activity(finish_run, FinishInput(inp.store, inp.run_id, cancelled=True),
+                                 timedelta(minutes=10), 120.0)
+            raise
+
+    async def _run(self, inp: RunInput) -> str:
         self._paused = inp.paused
         self._total = inp.total
         self._queue = inp.activity_queue
@@ -97,7 +110,7 @@ class RunWorkflow:
         for k, v in inp.counts.items():
             self._counts[k] = v
         start = inp.next_start
-        pending: set[asyncio.Task[ChunkOutput]] = set()
+        pending = self._pending
         started_here = 0
         while start < inp.total or pending:
             can_start = (start < inp.total and not self._paused
@@ -120,8 +133,8 @@ class RunWorkflow:
                 # paused with nothing in flight: wait for a resume
                 await workflow.wait_condition(lambda: not self._paused)
                 continue
-            done, still = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            pending = set(still)
+            done, _still = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            pending.difference_update(done)
             for task in done:
                 out = task.result()
                 self._chunks_done += 1

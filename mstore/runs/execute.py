@@ -4,8 +4,9 @@ For each unit (an asset) the per-asset steps run in pipeline order. A step whose
 (tool, version, params, inputs) already has artifacts reuses them (recorded as
 ``reused``) unless the run says ``force``. Each artifact is written as soon as it
 exists: payload object, then its ``ArtifactMade`` record, then the unit's
-``UnitDone``. A unit already done in this run is skipped, so a retried chunk (after
-a worker was killed) does every unit exactly once in coverage.
+``UnitDone``. A unit already covered in this run (done, reused or failed) is
+skipped, so a retried chunk (after a worker was killed) records every unit exactly
+once in coverage.
 """
 
 from __future__ import annotations
@@ -204,6 +205,10 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary) -> None:
                 produced[step.name] = _artifacts(ctx, st.artifacts)
                 summary.skipped += 1
                 continue
+            if st is not None:  # failed in this run: covered too (a rerun is a new run)
+                failed_steps.add(step.name)
+                summary.skipped += 1
+                continue
             t0 = time.monotonic()
             blocked = [n for n in step.needs if n in failed_steps]
             upstream = [a for n in step.needs for a in produced.get(n, [])]
@@ -255,11 +260,13 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary) -> None:
 
 def execute_units(ctx: RunContext, start: int, end: int,
                   heartbeat: Callable[[int], None] = lambda _i: None,
-                  cancelled: Callable[[], bool] = lambda: False,
-                  resume_at: int = 0) -> ChunkSummary:
+                  cancelled: Callable[[], bool] = lambda: False) -> ChunkSummary:
+    """Units ``start:end`` of the run. A retried chunk starts again at ``start``: what its
+    earlier attempt finished is skipped by what the store holds, never by the attempt's
+    heartbeat, which may count units whose records died in a killed worker's buffer."""
     summary = ChunkSummary()
     units = ctx.units()[start:end]
-    for i in range(resume_at, len(units)):
+    for i in range(len(units)):
         if cancelled():
             break
         process_unit(ctx, units[i], summary)

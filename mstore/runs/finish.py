@@ -18,7 +18,9 @@ def final_state(info: index_runs.RunInfo) -> str:
     return "completed"
 
 
-def finish(ctx: RunContext) -> str:
+def finish(ctx: RunContext, *, cancelled: bool = False) -> str:
+    """Record the run's final state (``cancelled`` when its workflow was cancelled, which
+    ``mstore cancel`` has usually recorded already) and run the post-run hook."""
     ctx.writer.flush()
     store = ctx.store
     store.catch_up()
@@ -26,7 +28,7 @@ def finish(ctx: RunContext) -> str:
     with idx.read() as txn:
         info = index_runs.run_info(idx, txn, ctx.run.run)
     assert info is not None
-    state = final_state(info)
+    state = "cancelled" if cancelled else final_state(info)
     if info.state != state:
         ctx.writer.append(RunState(hlc=0, run=ctx.run.run, state=state,
                                    detail=f"{info.done} done, {info.reused} reused, "
