@@ -130,6 +130,17 @@ def _by_kind(ctx: RunContext, arts: list[ArtifactMade], work: Path) -> dict[str,
     return out
 
 
+def _views(ctx: RunContext, upstream: list[ArtifactMade], work: Path) -> dict:
+    """The media views offered to a tool. Frames: the keyframes an earlier step
+    materialized (production keeps them as artifacts, for reuse), else decoded on the
+    fly from the original."""
+    frames = [a for a in upstream if a.kind == "keyframe"]
+    if frames:
+        files = [[float(a.meta.get("t", 0.0)), _materialize(ctx, a, work).path] for a in frames]
+        return {"frames": {"mode": "materialized", "files": files}}
+    return {"frames": {"mode": "decode"}}
+
+
 def _artifacts(ctx: RunContext, ids: list[str]) -> list[ArtifactMade]:
     idx = ctx.store.index
     with idx.read() as txn:
@@ -140,8 +151,11 @@ def _reusable(ctx: RunContext, key: str) -> list[ArtifactMade]:
     idx = ctx.store.index
     with idx.read() as txn:
         arts = index_runs.reusable(idx, txn, key)
-    # production never depends on sandbox results (they expire)
-    return [a for a in arts if a.policy == ctx.run.policy]
+    # production never depends on sandbox results (they expire); an expired sandbox
+    # result is not reused either: gc may drop it while the new run still needs it
+    now_ms = int(time.time() * 1000)
+    return [a for a in arts if a.policy == ctx.run.policy
+            and (not a.expires_ms or a.expires_ms > now_ms)]
 
 
 def _record_outputs(ctx: RunContext, step: StepSpec, key: str, result: ToolResult,
@@ -232,7 +246,7 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary) -> None:
                             asset=aid, kind=asset.meta.kind, mime=asset.meta.mime, path=path,
                             meta={**msgspec.to_builtins(asset.meta), "paths": paths},
                             artifacts=_by_kind(ctx, upstream, work))],
-                        out_dir=str(out_dir), views={})
+                        out_dir=str(out_dir), views=_views(ctx, upstream, work))
                     result, attempts = _call_tool(ctx, step, req)
                     # later steps read these from memory: the payloads may still sit in the
                     # object store's pending pack, the records in the writer's buffer
