@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import gc
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio.client import Client
 
 from mstore.model.records import RunStarted
 from mstore.orchestration.settings import TemporalSettings
 from mstore.orchestration.workflows import RunInput, RunWorkflow
+
+T = TypeVar("T")
 
 DEFAULT_CHUNK = 32
 DEFAULT_CONCURRENCY = 4
@@ -33,33 +37,49 @@ async def _client(ts: TemporalSettings) -> Client:
     return await Client.connect(ts.address, namespace=ts.namespace)
 
 
+def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
+    """``await fn(client)`` on a fresh connection, from synchronous code.
+
+    The client is dropped while the event loop still runs: a client still alive when a
+    short-lived process exits made the SDK's native threads call into a finalizing
+    interpreter, killing ``mstore run`` / ``pause`` / ``cancel`` with SIGSEGV or SIGABRT
+    after their work was done (temporalio/sdk-python#300; 10 exits in 60 here)."""
+
+    async def go() -> T:
+        client = await _client(ts)
+        try:
+            return await fn(client)
+        finally:
+            del client
+            gc.collect()
+            await asyncio.sleep(0)
+
+    return asyncio.run(go())
+
+
 def start(ts: TemporalSettings, inp: RunInput) -> None:
-    async def go() -> None:
-        c = await _client(ts)
+    async def go(c: Client) -> None:
         await c.start_workflow(RunWorkflow.run, inp, id=inp.run_id, task_queue=ts.workflow_queue)
 
-    asyncio.run(go())
+    call(ts, go)
 
 
 def signal(ts: TemporalSettings, run_id: str, name: str) -> None:
-    async def go() -> None:
-        c = await _client(ts)
+    async def go(c: Client) -> None:
         await c.get_workflow_handle(run_id).signal(name)
 
-    asyncio.run(go())
+    call(ts, go)
 
 
 def cancel(ts: TemporalSettings, run_id: str) -> None:
-    async def go() -> None:
-        c = await _client(ts)
+    async def go(c: Client) -> None:
         await c.get_workflow_handle(run_id).cancel()
 
-    asyncio.run(go())
+    call(ts, go)
 
 
 def progress(ts: TemporalSettings, run_id: str) -> Any:
-    async def go() -> Any:
-        c = await _client(ts)
+    async def go(c: Client) -> Any:
         return await c.get_workflow_handle(run_id).query(RunWorkflow.progress)
 
-    return asyncio.run(go())
+    return call(ts, go)

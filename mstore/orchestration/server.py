@@ -111,23 +111,17 @@ def start_server(store: Store, ts: TemporalSettings | None = None) -> None:
 
 def _wait_namespace(ts: TemporalSettings) -> None:
     """The frontend accepts connections before the namespace is ready: wait for it."""
-    import asyncio
+    from mstore.orchestration import client
 
-    from temporalio.client import Client
-
-    async def probe() -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                client = await Client.connect(ts.address, namespace=ts.namespace)
-                await client.count_workflows()
-                return
-            except Exception:  # noqa: BLE001 - not ready yet
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.3)
-
-    asyncio.run(probe())
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            client.call(ts, lambda c: c.count_workflows())
+            return
+        except Exception:  # noqa: BLE001 - not ready yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def start_worker(store: Store, queues: str = "cpu,io", concurrency: int | None = None) -> int:

@@ -9,6 +9,7 @@ second so results show up while a chunk is still running.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import threading
@@ -50,6 +51,8 @@ async def serve(store_dir: str, ts: TemporalSettings, queues: list[str], concurr
         await asyncio.gather(*tasks, return_exceptions=True)
     flusher_stop.set()
     STATE.flush_all()
+    del workers, tasks, client  # inside the loop: see client.call
+    gc.collect()
 
 
 def run_worker(store_dir: str, ts: TemporalSettings, queues: list[str],
