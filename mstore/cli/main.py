@@ -73,9 +73,9 @@ def cli(ctx: click.Context, store_dir: Path | None) -> None:
 
 
 def _register() -> None:
-    from mstore.cli import artifact_cmds, catalog_cmds, read_cmds, run_cmds, store_cmds
+    from mstore.cli import artifact_cmds, catalog_cmds, read_cmds, run_cmds, store_cmds, ui_cmd
 
-    for mod in (store_cmds, catalog_cmds, read_cmds, run_cmds, artifact_cmds):
+    for mod in (store_cmds, catalog_cmds, read_cmds, run_cmds, artifact_cmds, ui_cmd):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

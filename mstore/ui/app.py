@@ -1,0 +1,463 @@
+"""The web UI's Starlette app: pages over one store, built from panels.
+
+Every store access runs in a worker thread under one lock (the index is an LMDB
+environment this process opens once, and ``catch_up`` writes to it), so the event loop
+stays free for the Server-Sent Events stream and file responses.
+
+Safety: the app is meant to bind to loopback. With a token (required for any other
+address) every request must carry it (``Authorization: Bearer``, or ``?token=`` once,
+which sets a cookie). Every POST must carry the CSRF token of the caller's session
+cookie. Files are served by asset id only (see ``files.py``), payloads by artifact id
+from the object store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import jinja2
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mstore.errors import MstoreError, QueryError, UsageError
+from mstore.store.store import Store
+from mstore.ui import builtin_panels, files
+from mstore.ui.panels import PanelContext, render_slot
+
+HERE = Path(__file__).resolve().parent
+PAGE_SIZE = 60
+TOKEN_COOKIE = "mstore_token"
+SESSION_COOKIE = "mstore_session"
+RUN_ID_RE = re.compile(r"^r\d[0-9a-f-]{1,40}$")
+DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+KINDS = ("image", "video", "audio", "text", "other")
+CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; script-src 'self'; "
+       "style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+T = TypeVar("T")
+
+
+def is_loopback(bind: str) -> bool:
+    if bind == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        return False
+
+
+def build_query(q: str, kind: str, date_from: str, date_to: str) -> str:
+    """The ``find`` query the form stands for: the typed query (parenthesized, so an OR
+    in it stays inside) plus ``kind:`` and ``taken:`` terms; bad filter values raise."""
+    parts = [f"({q.strip()})"] if q.strip() else []
+    if kind:
+        if kind not in KINDS:
+            raise UsageError(f"unknown kind '{kind}'")
+        parts.append(f"kind:{kind}")
+    for d in (date_from, date_to):
+        if d and not DATE_RE.match(d):
+            raise UsageError(f"'{d}' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)")
+    if date_from or date_to:
+        parts.append(f"taken:{date_from}..{date_to}")
+    return " ".join(parts)
+
+
+# -- filters --------------------------------------------------------------------------
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    from mstore.cli.output import human_size as hs
+
+    return hs(n)
+
+
+def ms_time(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    from mstore.cli.output import ms_time as mt
+
+    return mt(ms)
+
+
+def fmt_secs(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def path_text(p: bytes | str) -> str:
+    return p.decode("utf-8", "backslashreplace") if isinstance(p, bytes) else p
+
+
+def taken_text(tk: int) -> str:
+    if not tk:
+        return ""
+    return (f"{tk // 10**10:04d}-{tk // 10**8 % 100:02d}-{tk // 10**6 % 100:02d} "
+            f"{tk // 10**4 % 100:02d}:{tk // 100 % 100:02d}")
+
+
+# -- the guard: token, session cookie, security headers ------------------------------------
+class Guard:
+    """Pure ASGI middleware (it must not buffer the event stream)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    def _token_ok(self, value: str | None) -> bool:
+        return bool(value) and self.token is not None and hmac.compare_digest(
+            value.encode(), self.token.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        req = Request(scope)
+        cookies: list[str] = []
+        if self.token is not None:
+            auth = req.headers.get("authorization", "")
+            bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+            ok = self._token_ok(bearer) or self._token_ok(req.cookies.get(TOKEN_COOKIE))
+            qtok = req.query_params.get("token")
+            if not ok and qtok is not None and self._token_ok(qtok):
+                # once: set the cookie and drop the token from the address bar
+                rest = [(k, v) for k, v in req.query_params.multi_items() if k != "token"]
+                url = scope["path"] + (f"?{urlencode(rest)}" if rest else "")
+                resp: Response = RedirectResponse(url, status_code=303)
+                resp.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+                await resp(scope, receive, send)
+                return
+            if not ok:
+                resp = PlainTextResponse("unauthorized: this mstore ui needs its token",
+                                         status_code=401,
+                                         headers={"WWW-Authenticate": "Bearer"})
+                await resp(scope, receive, send)
+                return
+        session = req.cookies.get(SESSION_COOKIE, "")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{32,64}", session):
+            session = secrets.token_urlsafe(32)
+            cookies.append(f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict")
+        scope.setdefault("state", {})["session"] = session
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for c in cookies:
+                    headers.append((b"set-cookie", c.encode()))
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", CSP.encode()))
+                headers += [(b"x-content-type-options", b"nosniff"),
+                            (b"referrer-policy", b"no-referrer"),
+                            (b"x-frame-options", b"DENY")]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# -- the app ------------------------------------------------------------------------------
+class Ui:
+    def __init__(self, store_dir: Path) -> None:
+        self.store_dir = Path(store_dir)
+        self._store: Store | None = None
+        self.lock = threading.Lock()
+        self.secret = secrets.token_bytes(32)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+            autoescape=True,  # every template, whatever its name
+            undefined=jinja2.StrictUndefined,
+        )
+        self.env.filters.update(human_size=human_size, ms_time=ms_time, fmt_secs=fmt_secs,
+                                path_text=path_text)
+
+    # store access: one thread at a time
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.store_dir)
+        return self._store
+
+    def _locked(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.lock:
+            return fn(*args)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await run_in_threadpool(self._locked, fn, *args)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # templates
+    def render_template(self, template: str, **values: Any) -> Markup:
+        if "{{" in template or "{%" in template:
+            t = self.env.from_string(template)
+        else:
+            t = self.env.get_template(template)
+        return Markup(t.render(**values))
+
+    def csrf_token(self, request: Request) -> str:
+        session = request.state.session
+        return hmac.new(self.secret, b"csrf\0" + session.encode(), hashlib.sha256).hexdigest()
+
+    def page(self, request: Request, template: str, status: int = 200, **values: Any
+             ) -> HTMLResponse:
+        html = self.env.get_template(template).render(
+            request_path=request.url.path, csrf=self.csrf_token(request), **values)
+        return HTMLResponse(html, status_code=status)
+
+    def error(self, request: Request, status: int, message: str) -> HTMLResponse:
+        return self.page(request, "error.html", status=status, title=f"{status}",
+                         message=message)
+
+    def panel_ctx(self, request: Request, slot: str, subject: str, data: dict) -> PanelContext:
+        return PanelContext(store=self.store, slot=slot, subject=subject, data=data,
+                            render_template=self.render_template,
+                            csrf=self.csrf_token(request))
+
+    async def check_csrf(self, request: Request) -> None:
+        form = await request.form()
+        sent = form.get("csrf")
+        if not isinstance(sent, str) or not hmac.compare_digest(
+                sent.encode(), self.csrf_token(request).encode()):
+            raise HTTPException(403, "missing or wrong CSRF token (reload the page)")
+        origin = request.headers.get("origin")
+        if origin and origin != "null":
+            host = request.headers.get("host", "")
+            if origin.split("://", 1)[-1] != host:
+                raise HTTPException(403, "cross-origin request refused")
+
+
+def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.0.1"
+               ) -> Starlette:
+    """The UI over the store at ``store_dir``. ``bind``: the address it will listen on; any
+    address but loopback needs ``token``, which every request must then carry."""
+    if token is not None and not token:
+        raise ValueError("an empty token")
+    if not is_loopback(bind) and token is None:
+        raise ValueError(f"binding {bind} (not loopback) needs a token")
+    ui = Ui(Path(store_dir))
+    builtin_panels.register()
+
+    # -- pages --------------------------------------------------------------------------
+    async def assets(request: Request) -> Response:
+        qp = request.query_params
+        q, kind = qp.get("q", ""), qp.get("kind", "")
+        date_from, date_to = qp.get("from", ""), qp.get("to", "")
+        try:
+            offset = max(int(qp.get("offset", "0") or 0), 0)
+        except ValueError:
+            offset = 0
+        form = {"q": q, "kind": kind, "from": date_from, "to": date_to}
+        error = None
+        total, items, query = 0, [], ""
+        try:
+            query = build_query(q, kind, date_from, date_to)
+            total, items = await ui.call(builtin_panels.grid, ui.store, query, offset,
+                                         PAGE_SIZE)
+        except QueryError as e:
+            error = e.render()
+        except UsageError as e:
+            error = e.message
+
+        def link(off: int) -> str:
+            return "/?" + urlencode({**{k: v for k, v in form.items() if v}, "offset": off})
+
+        prev_link = link(max(offset - PAGE_SIZE, 0)) if offset > 0 else None
+        next_link = link(offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None
+        return ui.page(request, "assets.html", status=400 if error else 200, title="assets",
+                       form=form, kinds=KINDS, query=query, error=error, total=total,
+                       items=items, offset=offset, page_size=PAGE_SIZE, prev_link=prev_link,
+                       next_link=next_link)
+
+    async def asset(request: Request) -> Response:
+        aid = request.path_params["aid"]
+        if not files.ID_RE.match(aid):
+            return ui.error(request, 404, "no such asset")
+        try:
+            d = await ui.call(builtin_panels.asset_data, ui.store, aid)
+        except UsageError:
+            return ui.error(request, 404, "no such asset")
+        main, side = await ui.call(_render_asset, request, aid, d)
+        return ui.page(request, "asset.html", title=f"asset {aid[:12]}", a=d, main=main,
+                       side=side)
+
+    def _render_asset(request: Request, aid: str, d: dict) -> tuple[list, list]:
+        return (render_slot("asset-main", ui.panel_ctx(request, "asset-main", aid, d)),
+                render_slot("asset-sidebar", ui.panel_ctx(request, "asset-sidebar", aid, d)))
+
+    async def asset_file(request: Request) -> Response:
+        aid = request.path_params["aid"]
+        real = await ui.call(files.asset_file, ui.store, aid)
+        if real is None:
+            return PlainTextResponse("not found", status_code=404)
+        mime = await ui.call(builtin_panels.asset_mime, ui.store, aid)
+        ctype, inline = files.safe_type(mime)
+        return FileResponse(real.decode("utf-8", "surrogateescape"), media_type=ctype,
+                            content_disposition_type="inline" if inline else "attachment",
+                            filename=None if inline else f"{aid[:16]}.bin",
+                            headers={"Content-Security-Policy": "sandbox; default-src 'none'",
+                                     "Cache-Control": "private, max-age=3600"})
+
+    async def artifact(request: Request) -> Response:
+        art_id = request.path_params["art"]
+        if not files.ID_RE.match(art_id):
+            return ui.error(request, 404, "no such artifact")
+        try:
+            d = await ui.call(builtin_panels.artifact_data, ui.store, art_id)
+        except UsageError:
+            return ui.error(request, 404, "no such artifact")
+        rendered = await ui.call(lambda: render_slot(
+            "artifact-detail", ui.panel_ctx(request, "artifact-detail", art_id, d)))
+        return ui.page(request, "artifact.html", title=f"artifact {art_id[:12]}", d=d,
+                       panels=rendered)
+
+    async def artifact_payload(request: Request) -> Response:
+        art_id = request.path_params["art"]
+        if not files.ID_RE.match(art_id):
+            return PlainTextResponse("not found", status_code=404)
+        got = await ui.call(builtin_panels.payload, ui.store, art_id)
+        if got is None:
+            return PlainTextResponse("not found", status_code=404)
+        body, ctype, filename = got
+        ctype, inline = files.safe_type(ctype) if ctype != "application/json" else (
+            "application/json", True)
+        headers = {"Content-Security-Policy": "sandbox; default-src 'none'",
+                   "Cache-Control": "private, max-age=86400"}  # same id, same bytes
+        if not inline:
+            headers["Content-Disposition"] = f'attachment; filename="{art_id[:16]}.bin"'
+        return Response(body, media_type=ctype, headers=headers)
+
+    async def runs(request: Request) -> Response:
+        views = await ui.call(builtin_panels.run_views, ui.store)
+        return ui.page(request, "runs.html", title="runs", runs=views)
+
+    async def run_events(request: Request) -> Response:
+        try:
+            count = max(int(request.query_params.get("count", "0") or 0), 0)
+        except ValueError:
+            count = 0
+
+        async def stream():  # noqa: ANN202 - an async generator of SSE frames
+            sent = 0
+            while True:
+                views = await ui.call(builtin_panels.run_views, ui.store)
+                yield f"data: {json.dumps(views, separators=(',', ':'))}\n\n"
+                sent += 1
+                if count and sent >= count:
+                    return
+                await asyncio.sleep(1.0)
+                if await request.is_disconnected():
+                    return
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store",
+                                          "X-Accel-Buffering": "no"})
+
+    async def run(request: Request) -> Response:
+        rid = request.path_params["run"]
+        if not RUN_ID_RE.match(rid):
+            return ui.error(request, 404, "no such run")
+        try:
+            d = await ui.call(builtin_panels.run_data, ui.store, rid)
+        except UsageError:
+            return ui.error(request, 404, "no such run")
+        rendered = await ui.call(lambda: render_slot(
+            "run-detail", ui.panel_ctx(request, "run-detail", rid, d)))
+        return ui.page(request, "run.html", title=f"run {rid}", d=d, panels=rendered)
+
+    async def run_steer(request: Request) -> Response:
+        await ui.check_csrf(request)
+        rid, action = request.path_params["run"], request.path_params["action"]
+        if action not in ("pause", "resume", "cancel") or not RUN_ID_RE.match(rid):
+            return ui.error(request, 404, "no such action")
+        from mstore.runs.service import steer
+
+        try:
+            await ui.call(steer, ui.store, rid, action)
+        except MstoreError as e:
+            return ui.error(request, 409, e.message)
+        return RedirectResponse(f"/run/{rid}", status_code=303)
+
+    async def run_rerun(request: Request) -> Response:
+        await ui.check_csrf(request)
+        rid = request.path_params["run"]
+        if not RUN_ID_RE.match(rid):
+            return ui.error(request, 404, "no such run")
+        from mstore.runs.service import rerun_failed
+
+        try:
+            started = await ui.call(rerun_failed, ui.store, rid)
+        except MstoreError as e:
+            return ui.error(request, 409, e.message)
+        return RedirectResponse(f"/run/{started.run.run}", status_code=303)
+
+    async def collections(request: Request) -> Response:
+        rows = await ui.call(builtin_panels.collection_rows, ui.store)
+        return ui.page(request, "collections.html", title="collections", rows=rows)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if "session" not in request.scope.get("state", {}):
+            return PlainTextResponse(exc.detail, status_code=exc.status_code)
+        return ui.error(request, exc.status_code, str(exc.detail))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("not found", status_code=404)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # noqa: ANN202
+        yield
+        ui.close()
+
+    routes = [
+        Route("/", assets),
+        Route("/asset/{aid}", asset),
+        Route("/asset/{aid}/file", asset_file),
+        Route("/artifact/{art}", artifact),
+        Route("/artifact/{art}/payload", artifact_payload),
+        Route("/runs", runs),
+        Route("/runs/events", run_events),
+        Route("/run/{run}", run),
+        Route("/run/{run}/rerun", run_rerun, methods=["POST"]),
+        Route("/run/{run}/{action}", run_steer, methods=["POST"]),
+        Route("/collections", collections),
+        Route("/healthz", lambda r: JSONResponse({"ok": True})),
+        Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error, 404: not_found})
+    app.state.ui = ui
+    app.add_middleware(Guard, token=token)
+    return app

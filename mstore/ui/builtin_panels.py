@@ -1,0 +1,295 @@
+"""What the pages read from the store, and the built-in panels.
+
+The ``*_data`` / ``grid`` / ``run_views`` functions run in the app's store thread (see
+``app.Ui.call``); panels get the page's data in ``ctx.data`` and render templates under
+``templates/panels/``. Built-in panels register through ``register_panel`` like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+
+from mstore.model.records import ArtifactMade
+from mstore.store import index_runs
+from mstore.store.store import Store
+from mstore.ui import files
+from mstore.ui.panels import PanelContext, register_panel
+
+GALLERY_KINDS = ("thumbnail", "keyframe", "keyframes")
+
+
+def _best_thumb(arts: list[ArtifactMade]) -> ArtifactMade | None:
+    """The thumbnail to show: production before sandbox, newest first, with a payload."""
+    arts = [a for a in arts if a.payload]
+    if not arts:
+        return None
+    return max(arts, key=lambda a: (a.policy == "production", a.hlc))
+
+
+def _taken(tk: int) -> str:
+    if not tk:
+        return ""
+    return f"{tk // 10**10:04d}-{tk // 10**8 % 100:02d}-{tk // 10**6 % 100:02d}"
+
+
+# -- data for pages -----------------------------------------------------------------------
+def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, list[dict]]:
+    """(number of matches, the page of rows at ``offset``): evaluates the query over the
+    catalog table and reads only the ``size`` rows shown."""
+    from mstore.query.evaluate import evaluate
+    from mstore.query.snapshot import load_table
+    from mstore.query.table import KIND_NAMES
+
+    store.catch_up()
+    table = load_table(store.index)
+    rows = evaluate(query, table)
+    page = rows[offset:offset + size]
+    idx = store.index
+    items = []
+    with idx.read() as txn:
+        for i in page:
+            aid = table.row_id(i)
+            paths = table.row_paths(i)
+            thumb = None
+            if aid:
+                t = _best_thumb(index_runs.asset_artifacts(idx, txn, aid, "thumbnail"))
+                thumb = t.id if t else None
+            items.append({
+                "id": aid, "kind": KIND_NAMES.get(table.kinds[i], "other"),
+                "size": table.sizes[i], "taken": _taken(table.taken[i]),
+                "path": paths[0].decode("utf-8", "backslashreplace") if paths else "",
+                "error": table.errors[i] or None, "thumb": thumb,
+            })
+    return len(rows), items
+
+
+def asset_mime(store: Store, aid: str) -> str:
+    idx = store.index
+    with idx.read() as txn:
+        a = idx.asset(txn, aid)
+    return a.meta.mime if a else ""
+
+
+def asset_data(store: Store, aid: str) -> dict:
+    from mstore.catalog.inspect import describe_asset
+    from mstore.runs.describe import asset_labels, hlc_ms
+
+    store.catch_up()
+    d = describe_asset(store, aid)
+    d["labels"] = asset_labels(store, aid)
+    idx = store.index
+    by_kind: dict[str, list[dict]] = {}
+    with idx.read() as txn:
+        arts = index_runs.asset_artifacts(idx, txn, aid)
+    for a in sorted(arts, key=lambda a: (a.kind, -a.hlc)):
+        by_kind.setdefault(a.kind, []).append({
+            "id": a.id, "tool": a.tool, "version": a.version, "run": a.run, "step": a.step,
+            "params": a.params, "policy": a.policy, "expires_ms": a.expires_ms or None,
+            "made_ms": hlc_ms(a.hlc), "aggregate": not a.asset, "inputs": len(a.inputs),
+            "payload": bool(a.payload), "filename": a.filename,
+            "image": bool(a.payload) and files.type_of_filename(a.filename).startswith("image/"),
+        })
+    d["artifacts"] = by_kind
+    thumb = _best_thumb(arts and [a for a in arts if a.kind == "thumbnail"])
+    d["thumb"] = thumb.id if thumb else None
+    mime = (d["mime"] or "").lower()
+    d["browser_image"] = mime in files.BROWSER_IMAGES
+    d["excerpt"] = None
+    if d["kind"] == "text":
+        real = files.asset_file(store, aid)
+        if real is not None:
+            try:
+                d["excerpt"] = files.read_excerpt(real)
+            except OSError:
+                d["excerpt"] = None
+    d["has_file"] = d["kind"] in ("image", "video", "audio") and not d["missing"]
+    return d
+
+
+def artifact_data(store: Store, art_id: str) -> dict:
+    from mstore.runs.describe import describe_artifact
+
+    d = describe_artifact(store, art_id, depth=8)
+    idx = store.index
+    derived = []
+    with idx.read() as txn:
+        for a in index_runs.all_artifacts(idx, txn):  # a scan, for now
+            if art_id in a.inputs:
+                derived.append({"id": a.id, "kind": a.kind, "tool": a.tool,
+                                "version": a.version, "run": a.run, "step": a.step,
+                                "policy": a.policy})
+    d["derived"] = sorted(derived, key=lambda x: (x["kind"], x["id"]))
+    p = d["payload"]
+    d["payload_image"] = bool(p and p["present"] and files.type_of_filename(
+        p["filename"] or "").startswith("image/"))
+    return d
+
+
+def payload(store: Store, art_id: str) -> tuple[bytes, str, str] | None:
+    """(bytes, content type, filename) of an artifact's payload (or JSON data), by id."""
+    import msgspec
+
+    store.catch_up()
+    idx = store.index
+    with idx.read() as txn:
+        art = index_runs.artifact(idx, txn, art_id)
+    if art is None:
+        return None
+    if art.payload:
+        try:
+            body = store.objects.get(art.payload)
+        except KeyError:
+            return None
+        return body, files.type_of_filename(art.filename), art.filename
+    if art.data is None:
+        return None
+    return msgspec.json.encode(art.data), "application/json", ""
+
+
+def run_views(store: Store) -> list[dict]:
+    """all_views() as JSON-ready dicts (what the /runs page and its event stream show)."""
+    from mstore.runs.progress import all_views
+
+    store.catch_up()
+    out = []
+    for v in all_views(store):
+        d = v.as_dict()
+        d.pop("failures", None)
+        d["pending"] = max(v.total - v.done - v.failed, 0)
+        out.append(d)
+    return out
+
+
+def run_data(store: Store, rid: str) -> dict:
+    from mstore.runs.describe import describe_run
+
+    d = describe_run(store, rid, limit=60, failures=100)
+    for a in d["recent_artifacts"]:
+        a["image"] = bool(a["payload"]) and files.type_of_filename(
+            a["filename"] or "").startswith("image/")
+    return d
+
+
+def collection_rows(store: Store) -> list[dict]:
+    from mstore.runs import collection_edit as ce
+
+    store.catch_up()
+    return [ce.summary(c, n) for c, n in ce.all_collections(store)]
+
+
+# -- panels -------------------------------------------------------------------------------
+_META_LABELS = [("taken", "taken"), ("camera_make", "make"), ("camera_model", "model"),
+                ("frames", "frames"), ("duration", "duration"), ("video_codec", "video"),
+                ("audio_codec", "audio"), ("fps", "fps"), ("rotation", "rotation"),
+                ("sample_rate", "sample rate"), ("channels", "channels"),
+                ("encoding", "encoding"), ("lines", "lines")]
+
+
+def meta_lines(meta: dict) -> list[tuple[str, str]]:
+    """(label, value) lines of an asset's technical metadata, as ``mstore show`` has them."""
+    out = []
+    if meta.get("width"):
+        out.append(("dimensions", f"{meta['width']}x{meta['height']}"
+                    + (f" (orientation {meta['orientation']})" if meta.get("orientation")
+                       else "")))
+    for key, label in _META_LABELS:
+        val = meta.get(key)
+        if val is not None:
+            out.append((label, f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
+                        else str(val)))
+    if meta.get("gps_lat") is not None:
+        gps = f"{meta['gps_lat']:.6f}, {meta['gps_lon']:.6f}"
+        if meta.get("gps_alt") is not None:
+            gps += f" ({meta['gps_alt']:.1f} m)"
+        out.append(("gps", gps))
+    return out
+
+
+def _meta_panel(ctx: PanelContext) -> Markup | None:
+    d = ctx.data
+    lines = [("kind", f"{d['kind']} ({d['mime']})")] + meta_lines(d["meta"])
+    return ctx.render("panels/meta.html", lines=lines, a=d)
+
+
+def _paths_panel(ctx: PanelContext) -> Markup | None:
+    return ctx.render("panels/paths.html", a=ctx.data) if ctx.data["paths"] else None
+
+
+def _errors_panel(ctx: PanelContext) -> Markup | None:
+    return ctx.render("panels/errors.html", a=ctx.data) if ctx.data["errors"] else None
+
+
+def _labels_panel(ctx: PanelContext) -> Markup | None:
+    d = ctx.data
+    if not d["labels"] and not d["related"]:
+        return None
+    return ctx.render("panels/labels.html", a=d)
+
+
+def _preview_panel(ctx: PanelContext) -> Markup | None:
+    return ctx.render("panels/preview.html", a=ctx.data)
+
+
+def _artifacts_panel(ctx: PanelContext) -> Markup | None:
+    return ctx.render("panels/artifacts.html", a=ctx.data)
+
+
+def _coverage_panel(ctx: PanelContext) -> Markup | None:
+    return ctx.render("panels/coverage.html", d=ctx.data)
+
+
+def _failures_panel(ctx: PanelContext) -> Markup | None:
+    return ctx.render("panels/failures.html", d=ctx.data) if ctx.data["failures"] else None
+
+
+def _gallery_panel(ctx: PanelContext) -> Markup | None:
+    d = ctx.data
+    return ctx.render("panels/gallery.html", d=d) if d["recent_artifacts"] else None
+
+
+def _lineage_panel(ctx: PanelContext) -> Markup | None:
+    return ctx.render("panels/lineage.html", d=ctx.data)
+
+
+def _content_panel(ctx: PanelContext) -> Markup | None:
+    import msgspec
+
+    d = ctx.data
+    data_text = None
+    if d["data"] is not None:
+        data_text = msgspec.json.format(msgspec.json.encode(d["data"]), indent=2).decode()
+        lines = data_text.splitlines()
+        if len(lines) > 200:
+            data_text = "\n".join(lines[:200]) + f"\n... ({len(lines) - 200} more lines)"
+    if not d["payload"] and data_text is None and not d["meta"]:
+        return None
+    return ctx.render("panels/content.html", d=d, data_text=data_text)
+
+
+BUILTIN: list[tuple[str, str, Any, str, int]] = [
+    ("asset-main", "preview", _preview_panel, "Preview", 10),
+    ("asset-main", "artifacts", _artifacts_panel, "Artifacts", 50),
+    ("asset-sidebar", "metadata", _meta_panel, "Metadata", 10),
+    ("asset-sidebar", "paths", _paths_panel, "Paths", 20),
+    ("asset-sidebar", "errors", _errors_panel, "Errors", 30),
+    ("asset-sidebar", "labels", _labels_panel, "Labels and related files", 40),
+    ("run-detail", "coverage", _coverage_panel, "Coverage per step", 10),
+    ("run-detail", "failures", _failures_panel, "Failures", 20),
+    ("run-detail", "gallery", _gallery_panel, "Results so far", 30),
+    ("artifact-detail", "lineage", _lineage_panel, "Lineage", 10),
+    ("artifact-detail", "content", _content_panel, "Content", 20),
+]
+_registered = False
+
+
+def register() -> None:
+    """Register the built-in panels (once; a plugin's later registration of the same name
+    replaces one)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    for slot, name, render, title, order in BUILTIN:
+        register_panel(slot, name, render, title=title, order=order)

@@ -1,0 +1,386 @@
+"""The web UI in process (Starlette's TestClient) over a store with real run results.
+
+Runs are executed directly (no Temporal), like test_run_reading; steering is checked by
+replacing only the Temporal client calls.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from mstore.store import index_runs  # noqa: E402
+from mstore.store.store import Store  # noqa: E402
+from mstore.ui.app import PAGE_SIZE, create_app  # noqa: E402
+from mstore.ui.panels import register_panel, unregister_panel  # noqa: E402
+from tests.helpers import mstore  # noqa: E402
+from tests.integration.test_run_reading import CHECK_PIPELINE, DirectRun, run_all  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+HOSTILE = "<script>alert(1)"
+COMBINED = "(vacation OR italy) kind:image taken:2019..2019-12-31"
+
+
+class World:
+    def __init__(self, store: Path, root: Path) -> None:
+        self.store, self.root = store, root
+        self.photos = run_all(store, "photos")
+        (store / "pipelines").mkdir()
+        (store / "pipelines" / "check.toml").write_text(CHECK_PIPELINE)
+        self.check = run_all(store, "check")
+        live = DirectRun(store, "photos", policy="sandbox", sample="6")
+        live.units(0, 2)
+        live.close()  # left "running": the one to steer
+        self.live = live.id
+        assert mstore("collection", "create", "trip", "--query", "path:2019/",
+                      store=store).code == 0
+        st = Store(store)
+        try:
+            idx = st.index
+            with idx.read() as txn:
+                arts = index_runs.run_artifacts(idx, txn, self.photos, newest_first=False)
+        finally:
+            st.close()
+        self.thumbs = {a.asset: a for a in arts if a.kind == "thumbnail"}
+        self.phash = next(a for a in arts if a.kind == "phash")
+        # everything read through the CLI is read now: the CLI and the app must not both
+        # hold the store's LMDB index open in one process
+        rows = mstore("find", "--json", store=store).json_lines()
+        self.total = len(rows)
+        self.by_path = {p: r for r in rows for p in r["paths"]}
+        self.images = len(mstore("find", "kind:image", "--json", store=store).json_lines())
+        self.combined = len(mstore("find", COMBINED, "--json", store=store).json_lines())
+        self.text_ids = [r["id"] for r in mstore("find", "kind:text", "--json",
+                                                 store=store).json_lines()]
+
+
+@pytest.fixture(scope="module")
+def world(archive: tuple[Path, object], tmp_path_factory: pytest.TempPathFactory) -> World:
+    root, _ = archive
+    store = tmp_path_factory.mktemp("ui") / "st"
+    assert mstore("init", "--store", store, root).code == 0
+    assert mstore("add", "--json", store=store).code == 0
+    return World(store, root)
+
+
+@pytest.fixture(scope="module")
+def client(world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(world.store)) as c:
+        yield c
+
+
+def asset_id(world: World, suffix: str) -> str:
+    return next(r["id"] for p, r in world.by_path.items() if p.endswith(suffix) and r["id"])
+
+
+def release(client: TestClient) -> None:
+    """Close the shared app's store: one LMDB environment per process, so another app (or
+    the CLI) may open it; the app reopens it on its next request."""
+    client.app.state.ui.close()  # type: ignore[attr-defined]
+
+
+def csrf(client: TestClient, page: str = "/runs") -> str:
+    m = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get(page).text)
+    assert m, "no CSRF field on the page"
+    return m.group(1)
+
+
+# -- pages ---------------------------------------------------------------------------------
+def test_assets_grid_query_filters_and_pages(world: World, client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    total = world.total
+    assert f"{total:,} match" in r.text
+    tiles = re.findall(r'<li class="tile', r.text)
+    assert len(tiles) == min(total, PAGE_SIZE)
+    # thumbnails come from thumbnail artifacts, by artifact id
+    thumb = next(iter(world.thumbs.values()))
+    assert f"/artifact/{thumb.id}/payload" in r.text or total > PAGE_SIZE
+    assert 'class="placeholder">text<' in r.text or 'class="placeholder">' in r.text
+    # the same language as find
+    r = client.get("/", params={"kind": "image"})
+    assert f"{world.images:,} match" in r.text and "kind:image" in r.text
+    r = client.get("/", params={"q": "vacation OR italy", "kind": "image", "from": "2019",
+                                "to": "2019-12-31"})
+    assert r.status_code == 200
+    assert COMBINED in r.text and world.combined > 0
+    assert f"{world.combined:,} match" in r.text
+    # pagination: a second page when there are more rows than a page
+    if total > PAGE_SIZE:
+        assert 'rel="next"' in r.text or 'rel="next"' in client.get("/").text
+        r2 = client.get("/", params={"offset": PAGE_SIZE})
+        assert r2.status_code == 200 and 'rel="prev"' in r2.text
+        assert len(re.findall(r'<li class="tile', r2.text)) == min(total - PAGE_SIZE,
+                                                                     PAGE_SIZE)
+    # a bad query or filter: 400 with the message, not a crash
+    assert client.get("/", params={"q": "kind:"}).status_code == 400
+    assert client.get("/", params={"from": "2019) OR (x"}).status_code == 400
+    assert client.get("/", params={"kind": "nonsense"}).status_code == 400
+
+
+def test_asset_page(world: World, client: TestClient) -> None:
+    aid = next(a for a in world.thumbs)
+    thumb = world.thumbs[aid]
+    r = client.get(f"/asset/{aid}")
+    assert r.status_code == 200
+    t = r.text
+    assert aid in t and f"/asset/{aid}/file" in t  # the image itself, by id
+    assert "Metadata" in t and "Paths" in t and "dimensions" in t
+    assert f"/artifact/{thumb.id}" in t and "thumbnail@" in t and world.photos in t
+    assert "size=256" in t  # params inline
+    # text preview: an excerpt, escaped
+    tid = world.text_ids[0]
+    r = client.get(f"/asset/{tid}")
+    assert r.status_code == 200 and '<pre class="excerpt">' in r.text
+    # an asset with a probe error shows it
+    bad = asset_id(world, "hostile/truncated.jpg")
+    assert "Errors" in client.get(f"/asset/{bad}").text
+    assert client.get("/asset/" + "0" * 64).status_code == 404
+
+
+def test_artifact_page_lineage_both_ways(world: World, client: TestClient) -> None:
+    ph = world.phash
+    r = client.get(f"/artifact/{ph.id}")
+    assert r.status_code == 200
+    assert "phash@1" in r.text and world.photos in r.text
+    for i in ph.inputs:  # up: its inputs (the asset and the thumbnail)
+        assert f"{i[:12]}" in r.text
+    thumb_in = next(i for i in ph.inputs if i in {t.id for t in world.thumbs.values()})
+    r = client.get(f"/artifact/{thumb_in}")
+    assert r.status_code == 200
+    derived = r.text.split("Derived", 1)[1]
+    assert f"/artifact/{ph.id}" in derived  # down: what was made from it
+    p = client.get(f"/artifact/{thumb_in}/payload")
+    assert p.status_code == 200 and p.headers["content-type"].startswith("image/")
+    assert len(p.content) > 100
+    d = client.get(f"/artifact/{ph.id}/payload")  # data-only: its JSON
+    assert d.status_code == 200 and "phash" in d.json()
+    assert client.get("/artifact/" + "f" * 64).status_code == 404
+    assert client.get("/artifact/" + "f" * 64 + "/payload").status_code == 404
+
+
+def test_runs_dashboard_run_page_and_events(world: World, client: TestClient) -> None:
+    r = client.get("/runs")
+    assert r.status_code == 200
+    for rid in (world.photos, world.check, world.live):
+        assert rid in r.text
+    assert "<progress" in r.text and 'data-live="/runs/events"' in r.text
+    assert 'action="/run/' + world.live + '/pause"' in r.text
+    ev = client.get("/runs/events", params={"count": "1"})
+    assert ev.status_code == 200 and ev.headers["content-type"].startswith("text/event-stream")
+    import json
+
+    [frame] = [line for line in ev.text.splitlines() if line.startswith("data: ")]
+    views = {v["id"]: v for v in json.loads(frame[6:])}
+    assert views[world.photos]["state"] in ("completed", "failed")  # hostile files fail
+    assert views[world.photos]["done"] > 0
+    assert views[world.live]["total"] >= views[world.live]["done"] >= 2
+
+    r = client.get(f"/run/{world.check}")
+    assert r.status_code == 200
+    assert "Coverage per step" in r.text and "scan_001.jpg" in r.text
+    assert f'action="/run/{world.check}/rerun"' in r.text
+    r = client.get(f"/run/{world.photos}")
+    assert r.status_code == 200 and "Results so far" in r.text and "/payload" in r.text
+    assert client.get("/run/r2000-nothing").status_code == 404
+    assert client.get("/run/../etc").status_code == 404
+
+
+def test_collections_page(client: TestClient) -> None:
+    r = client.get("/collections")
+    assert r.status_code == 200 and "trip" in r.text and "path:2019/" in r.text
+
+
+def test_hostile_names_are_escaped(world: World, client: TestClient) -> None:
+    hostile = [r for p, r in world.by_path.items() if "script" in p or "quoted" in p]
+    assert hostile
+    pages = ["/", "/?q=hostile", "/?q=" + "<script>alert(1)</script>", "/runs",
+             f"/run/{world.photos}", f"/run/{world.check}", "/collections"]
+    for r in hostile:
+        pages.append(f"/asset/{r['id']}")
+        if r["id"] in world.thumbs:
+            pages.append(f"/artifact/{world.thumbs[r['id']].id}")
+    seen_escaped = False
+    for page in pages:
+        resp = client.get(page)
+        assert resp.status_code in (200, 400), page
+        assert HOSTILE not in resp.text, page
+        seen_escaped |= "&lt;script&gt;alert(1)" in resp.text
+    assert seen_escaped
+
+
+def test_panel_registry(world: World, client: TestClient) -> None:
+    def hello(ctx):  # noqa: ANN001, ANN202
+        return ctx.render("<b class='plug'>{{ v }}</b>", v=f"{ctx.subject[:8]} <i>")
+
+    def plain(ctx):  # noqa: ANN001, ANN202
+        return "<script>alert(1)</script>"
+
+    def broken(ctx):  # noqa: ANN001, ANN202
+        raise RuntimeError("boom")
+
+    register_panel("asset-sidebar", "hello", hello, title="Hello")
+    register_panel("asset-sidebar", "plain", plain)
+    register_panel("asset-sidebar", "broken", broken)
+    try:
+        aid = next(iter(world.thumbs))
+        t = client.get(f"/asset/{aid}").text
+        assert f"<b class='plug'>{aid[:8]} &lt;i&gt;</b>" in t
+        assert "&lt;script&gt;alert(1)" in t and HOSTILE not in t
+        assert "panel error: RuntimeError: boom" in t
+    finally:
+        for name in ("hello", "plain", "broken"):
+            unregister_panel("asset-sidebar", name)
+    with pytest.raises(ValueError):
+        register_panel("nowhere", "x", hello)
+
+
+# -- files -------------------------------------------------------------------------------
+def test_asset_file_serves_only_the_assets_own_file(world: World, client: TestClient) -> None:
+    aid = asset_id(world, "vacation/IMG_0002.JPG")
+    r = client.get(f"/asset/{aid}/file", params={"path": "/etc/passwd"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    rel = next(p for p, x in world.by_path.items() if x["id"] == aid).split("/", 1)[1]
+    assert r.content == (world.root / rel).read_bytes()
+    for bad in ["/asset/../../etc/passwd/file", "/asset/..%2F..%2Fetc%2Fpasswd/file",
+                "/asset/%2Fetc%2Fpasswd/file", "/asset//etc/passwd/file",
+                f"/asset/{aid}/../../../../etc/passwd", f"/asset/{aid}%2F..%2F..%2Fx/file",
+                f"/asset/{aid[:12]}/file", "/asset/" + "0" * 64 + "/file",
+                f"/asset/{aid.upper()}/file", "/static/../app.py", "/static/%2e%2e/app.py"]:
+        resp = client.get(bad)
+        assert resp.status_code == 404, bad
+        assert b"root:" not in resp.content
+
+
+def test_asset_file_refuses_a_symlink_out_of_the_root(tmp_path: Path, client: TestClient
+                                                      ) -> None:
+    release(client)
+    root = tmp_path / "archive"
+    root.mkdir()
+    (root / "a.txt").write_text("inside\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside\n")
+    store = tmp_path / "st"
+    assert mstore("init", "--store", store, root).code == 0
+    assert mstore("add", store=store).code == 0
+    [row] = mstore("find", "--json", store=store).json_lines()
+    with TestClient(create_app(store)) as c:
+        assert c.get(f"/asset/{row['id']}/file").text == "inside\n"
+        os.unlink(root / "a.txt")
+        os.symlink(secret, root / "a.txt")  # swapped after cataloging
+        r = c.get(f"/asset/{row['id']}/file")
+        assert r.status_code == 404 and "outside" not in r.text
+        os.unlink(root / "a.txt")
+        os.symlink("../secret.txt", root / "a.txt")
+        assert c.get(f"/asset/{row['id']}/file").status_code == 404
+
+
+# -- auth, CSRF, steering ------------------------------------------------------------------
+def test_token_required_off_loopback(world: World, client: TestClient) -> None:
+    release(client)
+    with pytest.raises(ValueError):
+        create_app(world.store, bind="0.0.0.0")
+    with TestClient(create_app(world.store, token="s3cret", bind="0.0.0.0")) as c:
+        for page in ("/", "/runs", "/runs/events?count=1", "/static/ui.css",
+                     f"/run/{world.photos}"):
+            assert c.get(page).status_code == 401, page
+        assert c.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/?token=wrong").status_code == 401
+        assert c.get("/runs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        r = c.get("/runs?token=s3cret", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/runs"  # token dropped
+        assert c.get("/runs").status_code == 200  # the cookie from now on
+        assert c.post(f"/run/{world.live}/pause").status_code == 403  # still needs CSRF
+
+
+def test_post_needs_csrf(world: World, client: TestClient) -> None:
+    for url in (f"/run/{world.live}/pause", f"/run/{world.live}/cancel",
+                f"/run/{world.check}/rerun"):
+        assert client.post(url).status_code == 403
+        assert client.post(url, data={"csrf": "0" * 64}).status_code == 403
+    # a token from another session does not work either
+    release(client)
+    with TestClient(create_app(world.store)) as other:
+        foreign = csrf(other)
+    assert client.post(f"/run/{world.live}/pause", data={"csrf": foreign}).status_code == 403
+    assert client.get("/run/" + world.live + "/pause").status_code == 405
+
+
+def test_buttons_steer_the_run(world: World, client: TestClient,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from mstore.orchestration import client as tclient
+    from mstore.orchestration import server
+    from mstore.runs import service
+
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(tclient, "signal", lambda ts, run, action: calls.append((action, run)))
+    monkeypatch.setattr(tclient, "cancel", lambda ts, run: calls.append(("cancel", run)))
+    monkeypatch.setattr(server, "start_server", lambda store, ts: None)
+    token = csrf(client)
+    steered: list[tuple[str, str]] = []
+    real_steer = service.steer
+
+    def spy(store: Store, run_id: str, action: str) -> str:
+        steered.append((run_id, action))
+        return real_steer(store, run_id, action)
+
+    monkeypatch.setattr(service, "steer", spy)
+    for action, state in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
+        r = client.post(f"/run/{world.live}/{action}", data={"csrf": token},
+                        follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/run/{world.live}"
+        page = client.get(f"/run/{world.live}").text
+        assert f'class="state state-{state}"' in page
+    assert steered == [(world.live, "pause"), (world.live, "resume"), (world.live, "cancel")]
+    assert calls == [("pause", world.live), ("resume", world.live), ("cancel", world.live)]
+    # a finished run cannot be steered: the message, not a crash
+    r = client.post(f"/run/{world.live}/pause", data={"csrf": token})
+    assert r.status_code == 409 and "already cancelled" in r.text
+
+
+def test_rerun_failed_button(world: World, client: TestClient,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from mstore.runs import service
+
+    started: list = []
+
+    def fake_start(store: Store, req: object, **kw: object) -> object:
+        started.append(req)
+        return service.Started(run=type("R", (), {"run": "r20990101-000000-beef"})(),
+                               temporal_url="")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "start_run", fake_start)
+    r = client.post(f"/run/{world.check}/rerun", data={"csrf": csrf(client, f"/run/{world.check}")},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/run/r20990101-000000-beef"
+    [req] = started
+    assert req.parent == world.check and len(req.units) == 1  # type: ignore[attr-defined]
+
+
+def test_security_headers(client: TestClient) -> None:
+    r = client.get("/")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "SameSite=Strict" in r.headers.get("set-cookie", "") or client.cookies.get(
+        "mstore_session")
+
+
+def test_status_does_not_import_the_ui() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from mstore.cli.main import cli; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('starlette', 'jinja2', 'uvicorn', 'mstore.ui') or m.startswith('mstore.ui')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
