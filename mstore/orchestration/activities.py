@@ -34,6 +34,8 @@ class ChunkOutput:
     reused: int = 0
     failed: int = 0
     skipped: int = 0
+    units: int = 0  # units gone through
+    seconds: float = 0.0  # wall time spent on them (sizes the next chunks)
 
 
 @dataclass
@@ -124,9 +126,11 @@ def run_chunk(inp: ChunkInput) -> ChunkOutput:
     # a retry (after a killed worker) starts at inp.start again: execute_units skips what
     # the store says is covered; the heartbeat details may count units whose records died
     # unflushed with the worker, so they are not trusted
+    t0 = time.monotonic()
     summary = execute_units(ctx, inp.start, inp.end, heartbeat=activity.heartbeat,
                             cancelled=_cancel_check(ctx))
-    return ChunkOutput(summary.done, summary.reused, summary.failed, summary.skipped)
+    return ChunkOutput(summary.done, summary.reused, summary.failed, summary.skipped,
+                       summary.units, time.monotonic() - t0)
 
 
 @activity.defn(name="mstore-run-aggregate", no_thread_cancel_exception=True)

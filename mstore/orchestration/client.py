@@ -25,8 +25,11 @@ def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_si
     concurrency = int(run.caps.get("max_concurrency", 0)) or DEFAULT_CONCURRENCY
     # chunks big enough that ~15 ms of orchestration per activity stays < 1 ms per unit,
     # small enough that progress moves and both cores stay busy
+    # (the first chunks; later ones are sized by the workflow to ~2 s of work each, unless
+    # chunk_size fixes the size)
     chunk = chunk_size or max(1, min(DEFAULT_CHUNK, -(-run.total // (2 * concurrency))))
     return RunInput(run_id=run.run, store=store_dir, total=run.total, chunk_size=chunk,
+                    adaptive=not chunk_size,
                     max_concurrency=concurrency, activity_queue=ts.queue(resource),
                     aggregate_steps=[s.name for s in run.steps if s.shape == "aggregate"],
                     chunks_per_history=chunks_per_history,

@@ -1,11 +1,12 @@
 """Run the catalog benchmarks and print a table of ratios against bare baselines.
 
-    python -m tests.benchmarks [--files N] [--add-files N] [--keep DIR]
+    python -m tests.benchmarks [--files N] [--add-files N] [--keep DIR] [--no-runs]
 
 Baselines are measured in the same run on the same files, so the ratios hold on a
 loaded or slower machine. Targets (from the catalog issue): add >= 0.8x the bare
 BLAKE3 + Pillow-header loop; unchanged rescan <= 2x a bare scandir+stat walk;
-status/show < 150 ms and find < 100 ms at 100k assets; watch latency < 2 s.
+status/show < 150 ms and find < 100 ms at 100k assets; watch latency < 2 s. With
+``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow.
 """
 
 from __future__ import annotations
@@ -142,6 +143,9 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=100_000, help="assets for the scale tests")
     ap.add_argument("--photos", type=int, default=300, help="photo-sized files for add")
     ap.add_argument("--keep", type=Path, default=None, help="work directory to keep")
+    ap.add_argument("--runs", action=argparse.BooleanOptionalAction, default=True,
+                    help="also the run benchmarks on Temporal (tests/benchmarks/runs.py)")
+    ap.add_argument("--run-units", type=int, default=10_000, help="units of the noop run")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="mstore-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -202,9 +206,18 @@ def main() -> None:
         # 4. watcher latency: file written -> visible in find
         lat = watch_latency(store, root)
         rows.append(("watch: write -> in find", f"{lat:.2f} s", "-", "-", "< 2 s"))
+        # 5. runs on Temporal (tests/benchmarks/runs.py): overhead, thumbnails/s, latency
+        if args.runs:
+            from tests.benchmarks.runs import benchmarks as run_benchmarks
+
+            rows += run_benchmarks(work, units=args.run_units, photos=photos)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+    print_table(rows)
+
+
+def print_table(rows: list[tuple[str, str, str, str, str]]) -> None:
     head = ("benchmark", "mstore", "bare baseline", "ratio", "target")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"

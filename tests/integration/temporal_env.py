@@ -403,14 +403,15 @@ def make_store(base: Path, archive: Path, address: str | None, *,
 @pytest.fixture
 def run_store(temporal_server: DevServer, archive, tmp_path: Path  # noqa: ANN001
               ) -> Iterator[Callable[..., RunStore]]:
-    """A factory: ``run_store(workers=1, concurrency=None)`` -> a cataloged store over the
-    session archive on the session's server, with its workers running."""
+    """A factory: ``run_store(workers=1, concurrency=None, over=None)`` -> a cataloged store
+    over the session archive (or ``over``) on the session's server, with its workers."""
     made: list[RunStore] = []
 
-    def make(workers: int = 1, concurrency: int | None = None) -> RunStore:
+    def make(workers: int = 1, concurrency: int | None = None,
+             over: Path | None = None) -> RunStore:
         base = tmp_path / f"s{len(made)}"
         base.mkdir()
-        rs = make_store(base, archive[0], temporal_server.address)
+        rs = make_store(base, over or archive[0], temporal_server.address)
         made.append(rs)
         for _ in range(workers):
             rs.start_worker(concurrency)

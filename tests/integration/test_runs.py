@@ -505,6 +505,50 @@ def test_continue_as_new_completes(run_store) -> None:  # noqa: ANN001
     assert result == "completed"
 
 
+def test_chunks_adapt_to_measured_speed(run_store, tmp_path: Path) -> None:  # noqa: ANN001
+    """Without --chunk-size the first chunks are small (first results come fast); later
+    ones grow to ~2 s of work at the measured speed, bounded so every slot stays busy."""
+    import json
+
+    from temporalio.api.enums.v1 import EventType
+
+    from mstore.orchestration.workflows import RunInput, RunWorkflow
+    from tests.fixtures.archive import build_bulk
+
+    bulk = tmp_path / "bulk"
+    build_bulk(bulk, 600, seed=2)
+    rs = run_store(over=bulk)
+    rs.noop_pipeline("fast")
+    v = rs.run_and_wait("fast")
+    assert v.state == "completed" and v.done == v.total
+
+    async def history(c):  # noqa: ANN001, ANN202
+        return await c.get_workflow_handle(v.id).fetch_history()
+
+    sizes = []
+    for e in rs.temporal(history).events:
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            a = e.activity_task_scheduled_event_attributes
+            if a.activity_type.name == "mstore-run-chunk":
+                arg = json.loads(a.input.payloads[0].data)
+                sizes.append(arg["end"] - arg["start"])
+    first = min(32, -(-v.total // 8))  # DEFAULT_CHUNK; DEFAULT_CONCURRENCY 4 x 2
+    assert v.total == 600 and sizes[:4] == [first] * 4 and sum(sizes) == v.total
+    assert max(sizes) > first  # noop units take ~0.1 ms: later chunks are bigger
+    # the sizing rule itself
+    wf = RunWorkflow()
+    inp = RunInput(run_id="r", store="s", total=100_000, chunk_size=32, max_concurrency=4,
+                   activity_queue="q", adaptive=True)
+    wf._measured_units, wf._measured_s = 10, 0.0
+    assert wf._chunk_size(inp, 0) == 32  # nothing measured yet
+    wf._measured_units, wf._measured_s = 64, 6.4  # 0.1 s per unit -> 20 units in 2 s
+    assert wf._chunk_size(inp, 64) == 20
+    wf._measured_units, wf._measured_s = 64, 0.0064  # 0.1 ms per unit
+    assert wf._chunk_size(inp, 64) == 4096  # max_chunk
+    assert wf._chunk_size(inp, 100_000 - 100) == 25  # the tail spreads over 4 slots
+    assert wf._chunk_size(RunInput(**{**inp.__dict__, "adaptive": False}), 64) == 32
+
+
 # --------------------------------------------------------------------------- tools
 
 

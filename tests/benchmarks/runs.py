@@ -1,0 +1,264 @@
+"""Run benchmarks: what orchestration on Temporal costs, against bare loops.
+
+    python -m tests.benchmarks            (these are the rows after the catalog ones)
+    python -m tests.benchmarks.runs [--units N] [--photos N] [--keep DIR]
+
+1. Orchestration overhead per unit: ``noop`` over N units (default 10k, a bulk tree)
+   as a real run (``mstore run`` -> workflow -> chunk activities -> records and
+   artifacts in the store) against a bare in-process loop calling the same noop tool
+   function N times. Target: < 1 ms per unit.
+2. Thumbnails per second of the photos pipeline (metadata, thumbnail, phash) over
+   photo-sized JPEGs against a bare Pillow draft-mode thumbnail loop on both cores
+   (multiprocessing, 2 processes). Target: >= 0.9x.
+3. Time from ``mstore run`` to the first artifact visible in ``mstore show RUN``
+   with the server and a worker already up. Target: < 2 s.
+
+Each store has a real ``temporal server start-dev`` (in-memory) and one ``mstore
+worker`` subprocess started before the clock starts, as after ``mstore server start``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.fixtures.archive import build_bulk
+from tests.integration.temporal_env import DevServer, free_port, make_store
+
+REPO = Path(__file__).resolve().parents[2]
+MSTORE = [sys.executable, "-m", "mstore"]
+TERMINAL = ("completed", "failed", "cancelled")
+
+Row = tuple[str, str, str, str, str]
+
+
+def _mstore(store: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*MSTORE, "--store", str(store), *args], cwd=REPO,
+                          capture_output=True, text=True)
+
+
+def _start_run(store: Path, *args: str) -> str:
+    p = _mstore(store, "run", *args)
+    if p.returncode != 0:
+        raise SystemExit(f"mstore run {args} failed (exit {p.returncode}): {p.stderr}")
+    return p.stdout.strip().splitlines()[0]
+
+
+def _wait_state(store: Path, run_id: str, timeout: float = 1800.0) -> str:
+    """Poll the run's state in the index (cheap: no unit scan) until it is terminal."""
+    from mstore.store import index_runs
+    from mstore.store.store import Store
+
+    st = Store(store)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with st.index.read() as txn:
+                info = index_runs.run_info(st.index, txn, run_id)
+            if info is not None and info.state in TERMINAL:
+                return info.state
+            time.sleep(0.02)
+    finally:
+        st.close()
+    raise TimeoutError(f"run {run_id} did not end in {timeout}s")
+
+
+def _timed_run(store: Path, *args: str) -> tuple[float, str, str]:
+    """Seconds from launching ``mstore run`` to the run's terminal state; run id; state."""
+    t = time.perf_counter()
+    run_id = _start_run(store, *args)
+    state = _wait_state(store, run_id)
+    return time.perf_counter() - t, run_id, state
+
+
+def _units(store: Path, run_id: str) -> list[str]:
+    import msgspec
+
+    from mstore.store import index_runs
+    from mstore.store.store import Store
+
+    st = Store(store)
+    try:
+        with st.index.read() as txn:
+            rs = index_runs.run_info(st.index, txn, run_id).started
+        return list(msgspec.msgpack.decode(st.objects.get(rs.units_object)))
+    finally:
+        st.close()
+
+
+def _paths(store: Path, units: list[str]) -> list[str]:
+    from mstore.runs.execute import current_path
+    from mstore.store.store import Store
+
+    st = Store(store)
+    try:
+        return [current_path(st, u)[0] for u in units]
+    finally:
+        st.close()
+
+
+# --------------------------------------------------------------------------- 1. overhead
+
+
+def bare_noop(units: list[str], paths: list[str]) -> float:
+    """The same noop tool function, called once per unit in this process."""
+    from mstore.tools.api import ToolInput, ToolRequest
+    from mstore.tools.registry import Registry
+    from mstore.tools.runner import _python_entry
+
+    fn = _python_entry(Registry.for_store(None).get("noop"))
+    out = tempfile.mkdtemp(prefix="bare-noop-")
+    t = time.perf_counter()
+    for aid, path in zip(units, paths, strict=True):
+        req = ToolRequest(tool="noop", version="1", params={"fail_on": "", "sleep": 0.0},
+                          inputs=[ToolInput(asset=aid, kind="other", mime="", path=path)],
+                          out_dir=out)
+        res = fn(req, lambda _f, _m: None)
+        assert res.artifacts
+    took = time.perf_counter() - t
+    shutil.rmtree(out, ignore_errors=True)
+    return took
+
+
+def overhead_rows(work: Path, server: DevServer, n: int) -> list[Row]:
+    root = work / "run-archive"
+    if not root.exists():
+        root.mkdir(parents=True)
+        build_bulk(root, n, seed=3, image_fraction=0.1)
+    base = work / "run-noop"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir()
+    rs = make_store(base, root, server.address)
+    rs.noop_pipeline("fast")
+    rs.start_worker()
+    try:
+        t_run, run_id, state = _timed_run(rs.path, "fast")
+        if state != "completed":
+            raise SystemExit(f"noop run ended {state}: {rs.worker_logs()}")
+        units = _units(rs.path, run_id)
+        bare = statistics.median(bare_noop(units, _paths(rs.path, units)) for _ in range(3))
+    finally:
+        rs.stop_workers()
+    k = len(units)
+    per_unit = (t_run - bare) / k * 1000
+    return [(f"run overhead: noop over {k // 1000}k units", f"{t_run / k * 1000:.2f} ms/unit",
+             f"{bare / k * 1000:.3f} ms/unit (in-process loop)", f"+{per_unit:.2f} ms/unit",
+             "< 1 ms/unit")]
+
+
+# --------------------------------------------------------------------------- 2. thumbnails
+
+
+def _bare_thumb(path: str) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.draft("RGB", (256, 256))
+        im = im.convert("RGB")
+        im.thumbnail((256, 256))
+        buf = io.BytesIO()
+        im.save(buf, "WEBP", quality=80)
+        return len(buf.getvalue())
+
+
+def bare_thumbnails(files: list[str], procs: int = 2) -> float:
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that opened LMDB
+    with ctx.Pool(procs) as pool:
+        pool.map(_bare_thumb, files[:procs])  # start-up outside the clock
+        t = time.perf_counter()
+        pool.map(_bare_thumb, files, chunksize=4)
+        return time.perf_counter() - t
+
+
+def _first_artifact_latency(store: Path, *args: str) -> float:
+    """Seconds from launching ``mstore run`` until ``mstore show RUN`` lists an artifact
+    (measured at the end of the first ``show`` that does: includes its own runtime)."""
+    t = time.perf_counter()
+    run_id = _start_run(store, *args)
+    while True:
+        p = _mstore(store, "show", run_id, "--json")
+        if p.returncode == 0 and json.loads(p.stdout).get("artifacts", 0) > 0:
+            took = time.perf_counter() - t
+            break
+        if time.perf_counter() - t > 60:
+            raise TimeoutError(f"no artifact of {run_id} in 60 s: {p.stdout} {p.stderr}")
+    _mstore(store, "cancel", run_id)
+    _wait_state(store, run_id, 120)
+    return took
+
+
+def photo_rows(work: Path, server: DevServer, photos: Path) -> list[Row]:
+    base = work / "run-photos"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir()
+    rs = make_store(base, photos, server.address)
+    rs.start_worker()
+    rows: list[Row] = []
+    try:
+        files = sorted(str(p) for p in photos.iterdir() if p.is_file())
+        for f in files:  # warm the page cache for both sides
+            Path(f).read_bytes()
+        t_run, run_id, state = _timed_run(rs.path, "photos")
+        if state != "completed":
+            raise SystemExit(f"photos run ended {state}: {rs.worker_logs()}")
+        n = len(_units(rs.path, run_id))
+        t_bare = bare_thumbnails(files)
+        rows.append((f"photos pipeline, {n} photos of ~4 MB (12 MP)",
+                     f"{n / t_run:.1f} thumbnails/s",
+                     f"{len(files) / t_bare:.1f} thumbnails/s (Pillow draft, 2 procs)",
+                     f"{(n / t_run) / (len(files) / t_bare):.2f}x", ">= 0.9x"))
+        lat = [_first_artifact_latency(rs.path, "photos", "--param",
+                                       f"thumbnail.quality={70 + i}") for i in range(3)]
+        rows.append(("run -> first artifact in `show RUN`", f"{statistics.median(lat):.2f} s",
+                     "-", "-", "< 2 s"))
+    finally:
+        rs.stop_workers()
+    return rows
+
+
+def benchmarks(work: Path, *, units: int = 10_000, photos: Path | None = None,
+               n_photos: int = 300) -> list[Row]:
+    """Every run benchmark's rows; builds what it needs under ``work``."""
+    server = DevServer(free_port()).start(work / "temporal.log")
+    try:
+        rows = overhead_rows(work, server, units)
+        if photos is None:
+            from tests.benchmarks.__main__ import build_photos
+
+            photos = work / "photos"
+            if not photos.exists():
+                build_photos(photos, n_photos)
+        rows += photo_rows(work, server, photos)
+    finally:
+        server.stop()
+    return rows
+
+
+def main() -> None:
+    from tests.benchmarks.__main__ import print_table
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--units", type=int, default=10_000, help="units of the noop run")
+    ap.add_argument("--photos", type=int, default=300, help="photo-sized files")
+    ap.add_argument("--keep", type=Path, default=None, help="work directory to keep")
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="mstore-runbench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        print_table(benchmarks(work, units=args.units, n_photos=args.photos))
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
