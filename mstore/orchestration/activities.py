@@ -18,6 +18,7 @@ from mstore.store.store import Store
 from mstore.tools.registry import Registry
 
 CANCEL_POLL_S = 0.5
+MAX_CONTEXTS = 8  # runs whose context a worker keeps
 
 
 @dataclass
@@ -73,10 +74,14 @@ class WorkerState:
     def context(self, path: str, run_id: str) -> RunContext:
         store, writer, registry = self.open(path)
         with self._lock:
-            ctx = self.contexts.get(run_id)
+            ctx = self.contexts.pop(run_id, None)
             if ctx is None:
                 ctx = RunContext(store, writer, load_run(store, run_id), registry)
-                self.contexts[run_id] = ctx
+            self.contexts[run_id] = ctx  # most recently used last
+            # a long-lived worker must not keep every run it ever served (a context holds
+            # the run's unit list: ~100 MB for a million units)
+            while len(self.contexts) > MAX_CONTEXTS:
+                self.contexts.pop(next(iter(self.contexts)))
             return ctx
 
     def flush_all(self) -> None:
@@ -158,4 +163,7 @@ def finish_run(inp: FinishInput) -> str:
     from mstore.runs.finish import finish
 
     ctx = STATE.context(inp.store, inp.run_id)
-    return finish(ctx, cancelled=inp.cancelled)
+    state = finish(ctx, cancelled=inp.cancelled)
+    with STATE._lock:
+        STATE.contexts.pop(inp.run_id, None)  # the run is over (a retry reloads it)
+    return state

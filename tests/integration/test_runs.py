@@ -442,6 +442,37 @@ def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa
     assert set(counts.values()) == {1}
 
 
+def test_worker_keeps_few_run_contexts(run_store) -> None:  # noqa: ANN001
+    """A long-lived worker keeps the contexts (unit lists) of its last few runs only."""
+    from mstore.orchestration import activities
+    from mstore.runs.pipelines import get_pipeline
+    from mstore.runs.plan import RunRequest, plan
+    from mstore.runs.service import write_records
+
+    rs = run_store(workers=0)
+    rs.noop_pipeline("fast")
+    runs = []
+    with rs.open() as st:
+        for _ in range(activities.MAX_CONTEXTS + 3):
+            rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast")))
+            rec.run += f"-{len(runs)}"  # ids are per second: keep them distinct
+            rec.units_object = st.objects.put(units)
+            write_records(st, [rec])
+            runs.append(rec.run)
+    state = activities.WorkerState()
+    try:
+        for r in runs:
+            assert state.context(str(rs.path), r).run.run == r
+        assert list(state.contexts) == runs[-activities.MAX_CONTEXTS:]
+        state.context(str(rs.path), runs[-activities.MAX_CONTEXTS])  # used again: kept
+        assert list(state.contexts)[-1] == runs[-activities.MAX_CONTEXTS]
+    finally:
+        for lock in state.locks:
+            lock.release()
+        for store, _w, _r in state.stores.values():
+            store.close()
+
+
 def test_failing_unit_and_rerun_failed(run_store, archive) -> None:  # noqa: ANN001
     rs = run_store()
     ids = rs.asset_ids_by_path()
