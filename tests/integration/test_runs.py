@@ -22,8 +22,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from mstore.model.records import ArtifactMade
 from mstore.runs.lineage import reuse_key
 from tests.helpers import REPO, mstore, mstore_proc
@@ -224,7 +222,9 @@ def test_reuse_params_and_force(run_store) -> None:  # noqa: ANN001
     # --force: every step executes again (done, not reused)
     forced = rs.run_and_wait("photos", "--force", *NOT_HOSTILE)
     assert statuses(rs, forced.id) == Counter(done=3 * n_units)
-    # the same derivation names the same artifact: nothing is duplicated
+    # the same derivation names the same artifact: nothing is duplicated. (So the index
+    # keeps the first run's record: a forced run lists no artifacts of its own, and a
+    # recomputed payload that came out different would not replace the old one.)
     for st in rs.unit_states(forced.id).values():
         assert set(st.artifacts) <= made_first
 
@@ -257,10 +257,6 @@ def test_sandbox_sampling_is_repeatable_and_marked(run_store) -> None:  # noqa: 
 
 
 # --------------------------------------------------------------------------- steering
-
-
-def _done_units(rs: RunStore, run_id: str) -> int:
-    return sum(1 for st in rs.unit_states(run_id).values() if st.status != "failed")
 
 
 def _stable(rs: RunStore, run_id: str, quiet: float, timeout: float) -> int:
@@ -678,9 +674,3 @@ def test_embedded_server_and_worker(archive, tmp_path: Path) -> None:  # noqa: A
     finally:
         subprocess.run([sys.executable, "-m", "mstore", "--store", str(rs.path), "server",
                         "stop"], cwd=REPO, capture_output=True, timeout=60)
-
-
-@pytest.fixture(autouse=True)
-def _no_stray_workers() -> None:
-    """Nothing a test started may outlive it (checked by the fixtures' teardown)."""
-    yield
