@@ -12,18 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
-pytest.importorskip("starlette")
-pytest.importorskip("httpx")
-
-from starlette.testclient import TestClient  # noqa: E402
-
-from mstore.store import index_runs  # noqa: E402
-from mstore.store.store import Store  # noqa: E402
-from mstore.ui.app import PAGE_SIZE, create_app  # noqa: E402
-from mstore.ui.panels import register_panel, unregister_panel  # noqa: E402
-from tests.helpers import mstore  # noqa: E402
-from tests.integration.test_run_reading import CHECK_PIPELINE, DirectRun, run_all  # noqa: E402
+from mstore.store import index_runs
+from mstore.store.store import Store
+from mstore.ui.app import PAGE_SIZE, create_app
+from mstore.ui.panels import register_panel, unregister_panel
+from tests.helpers import mstore
+from tests.integration.test_run_reading import CHECK_PIPELINE, DirectRun, run_all
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 HOSTILE = "<script>alert(1)"
