@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mstore.errors import UsageError
 from mstore.orchestration.settings import TemporalSettings, settings
+from mstore.store.locks import pid_alive
 from mstore.store.store import Store
 
 START_TIMEOUT = 60.0
@@ -51,15 +52,12 @@ def port_open(address: str, timeout: float = 0.3) -> bool:
 
 
 def _pid_alive(pidfile: Path) -> int:
+    """The pid in ``pidfile`` if that process is alive, else 0."""
     try:
         pid = int(pidfile.read_text().strip())
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
-                return 0  # a zombie is dead
-        return pid
     except (OSError, ValueError):
         return 0
+    return pid if pid_alive(pid) else 0
 
 
 def _spawn(argv: list[str], log: Path, pidfile: Path) -> int:

@@ -20,6 +20,7 @@ import blake3
 
 from mstore.errors import StoreDamagedError
 from mstore.store.index import Index
+from mstore.store.locks import pid_alive
 from mstore.store.objects import object_id, read_pack_directory, verify_pack
 from mstore.store.segments import list_segments, read_segment
 from mstore.store.store import Store
@@ -68,16 +69,7 @@ def _clean_temp(store: Store, report: FsckReport) -> None:
     for p in tmp.iterdir():
         parts = p.name.rsplit(".", 2)
         pid = int(parts[-2]) if len(parts) == 3 and parts[-2].isdigit() else 0
-        alive = False
-        if pid:
-            try:
-                os.kill(pid, 0)
-                alive = True
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                alive = True
-        if not alive:
+        if not pid_alive(pid):
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
             else:

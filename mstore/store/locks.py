@@ -30,10 +30,9 @@ def _process_start(pid: int) -> str:
         return ""
 
 
-def holder_alive(info: dict) -> bool:
-    if info.get("host") != socket.gethostname():
-        return True  # cannot tell for another host: assume alive
-    pid = int(info.get("pid", 0))
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host and is not a zombie (a process of
+    another user counts as alive: we may not signal it, but it is there)."""
     if pid <= 0:
         return False
     try:
@@ -41,7 +40,20 @@ def holder_alive(info: dict) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        pass
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def holder_alive(info: dict) -> bool:
+    if info.get("host") != socket.gethostname():
+        return True  # cannot tell for another host: assume alive
+    pid = int(info.get("pid", 0))
+    if not pid_alive(pid):
+        return False
     started = info.get("start", "")
     return not started or _process_start(pid) == started
 
