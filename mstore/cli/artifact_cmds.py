@@ -154,6 +154,25 @@ def collection_create(obj: Context, name: str, query: str | None, assets_file,  
         click.echo(f"collection {c.name}: {d['type']}, {c.count} assets")
 
 
+@collection.command("freeze")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@store_option
+@click.pass_obj
+def collection_freeze(obj: Context, name: str, as_json: bool) -> None:
+    """Keep dynamic collection NAME's members now, exactly (later adds no longer join)."""
+    from mstore.runs import collection_edit as ce
+
+    c = ce.freeze(obj.store(), name)
+    d = ce.summary(c, c.count)
+    if as_json:
+        from mstore.cli.output import emit_json
+
+        emit_json(d)
+    else:
+        click.echo(f"collection {c.name}: frozen, {c.count} assets")
+
+
 @collection.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @store_option

@@ -97,6 +97,21 @@ def create(store: Store, name: str, *, query: str | None = None,
     return rec
 
 
+def freeze(store: Store, name: str) -> CollectionDefined:
+    """Turn dynamic collection NAME into a frozen one holding exactly its members now (the
+    query is kept, to say where the members came from)."""
+    from mstore.runs.service import write_records
+
+    c = get(store, name)
+    if c.members_object:
+        raise UsageError(f"collection '{c.name}' is frozen already")
+    members = query_members(store, c.query)
+    rec = CollectionDefined(hlc=0, name=c.name, query=c.query, count=len(members),
+                            members_object=store.objects.put(msgspec.msgpack.encode(members)))
+    write_records(store, [rec])
+    return rec
+
+
 def delete(store: Store, name: str) -> None:
     from mstore.runs.service import write_records
 

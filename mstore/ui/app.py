@@ -25,7 +25,7 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from markupsafe import Markup
@@ -47,12 +47,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mstore.errors import MstoreError, QueryError, UsageError
+from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui import builtin_panels, files
 from mstore.ui.panels import PanelContext, render_slot
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 60
+REVIEW_PAGE = 20  # duplicate groups per review page
 TOKEN_COOKIE = "mstore_token"
 SESSION_COOKIE = "mstore_session"
 RUN_ID_RE = re.compile(r"^r\d[0-9a-f-]{1,40}$")
@@ -87,6 +89,14 @@ def build_query(q: str, kind: str, date_from: str, date_to: str) -> str:
     if date_from or date_to:
         parts.append(f"taken:{date_from}..{date_to}")
     return " ".join(parts)
+
+
+def _offset(text: str) -> int:
+    """A page offset from the address bar: anything but a non-negative number is 0."""
+    try:
+        return max(int(text or 0), 0)
+    except ValueError:
+        return 0
 
 
 # -- filters --------------------------------------------------------------------------
@@ -275,10 +285,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         qp = request.query_params
         q, kind = qp.get("q", ""), qp.get("kind", "")
         date_from, date_to = qp.get("from", ""), qp.get("to", "")
-        try:
-            offset = max(int(qp.get("offset", "0") or 0), 0)
-        except ValueError:
-            offset = 0
+        offset = _offset(qp.get("offset", ""))
         form = {"q": q, "kind": kind, "from": date_from, "to": date_to}
         error = None
         total, items, query = 0, [], ""
@@ -386,6 +393,16 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
                                           "X-Accel-Buffering": "no"})
 
     async def run(request: Request) -> Response:
+        return await _run_page(request, "run.html")
+
+    async def run_live(request: Request) -> Response:
+        """The run page's body alone: the page's script swaps it in every second or two,
+        so progress, failures and the results gallery move without a reload."""
+        resp = await _run_page(request, "run_body.html")
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    async def _run_page(request: Request, template: str) -> Response:
         rid = request.path_params["run"]
         if not RUN_ID_RE.match(rid):
             return ui.error(request, 404, "no such run")
@@ -395,7 +412,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
             return ui.error(request, 404, "no such run")
         rendered = await ui.call(lambda: render_slot(
             "run-detail", ui.panel_ctx(request, "run-detail", rid, d)))
-        return ui.page(request, "run.html", title=f"run {rid}", d=d, panels=rendered)
+        return ui.page(request, template, title=f"run {rid}", d=d, panels=rendered)
 
     async def run_steer(request: Request) -> Response:
         await ui.check_csrf(request)
@@ -427,6 +444,98 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         rows = await ui.call(builtin_panels.collection_rows, ui.store)
         return ui.page(request, "collections.html", title="collections", rows=rows)
 
+    async def collection_show(request: Request) -> Response:
+        name = request.path_params["name"]
+        offset = _offset(request.query_params.get("offset", ""))
+        try:
+            d = await ui.call(builtin_panels.collection_page, ui.store, name, offset,
+                              PAGE_SIZE)
+        except UsageError:
+            return ui.error(request, 404, "no such collection")
+
+        def link(off: int) -> str:
+            return f"/collection/{quote(name)}?" + urlencode({"offset": off})
+
+        return ui.page(request, "collection.html", title=f"collection {name}", **d,
+                       offset=offset, page_size=PAGE_SIZE,
+                       prev_link=link(max(offset - PAGE_SIZE, 0)) if offset > 0 else None,
+                       next_link=link(offset + PAGE_SIZE)
+                       if offset + PAGE_SIZE < d["total"] else None)
+
+    async def collection_create(request: Request) -> Response:
+        await ui.check_csrf(request)
+        form = await request.form()
+        name, query = str(form.get("name", "")).strip(), str(form.get("query", ""))
+        freeze = form.get("freeze") == "1"
+        from mstore.runs import collection_edit as ce
+
+        try:
+            c = await ui.call(lambda: ce.create(ui.store, name, query=query, freeze=freeze))
+        except QueryError as e:
+            return ui.error(request, 400, e.render())
+        except UsageError as e:
+            return ui.error(request, 400, e.message)
+        return RedirectResponse(f"/collection/{quote(c.name)}", status_code=303)
+
+    async def collection_freeze(request: Request) -> Response:
+        await ui.check_csrf(request)
+        name = request.path_params["name"]
+        from mstore.runs import collection_edit as ce
+
+        try:
+            c = await ui.call(ce.freeze, ui.store, name)
+        except UsageError as e:
+            return ui.error(request, 409, e.message)
+        return RedirectResponse(f"/collection/{quote(c.name)}", status_code=303)
+
+    async def review(request: Request) -> Response:
+        qp = request.query_params
+        run_id = qp.get("run", "")
+        offset = _offset(qp.get("offset", ""))
+        d = await ui.call(builtin_panels.review_data, ui.store, run_id, offset, REVIEW_PAGE)
+
+        def link(off: int) -> str:
+            return "/review?" + urlencode({"run": d["run"], "offset": off})
+
+        return ui.page(request, "review.html", title="duplicate review", **d,
+                       back=link(offset),
+                       prev_link=link(max(offset - REVIEW_PAGE, 0)) if offset > 0 else None,
+                       next_link=link(offset + REVIEW_PAGE)
+                       if offset + REVIEW_PAGE < d["total"] else None)
+
+    async def review_mark(request: Request) -> Response:
+        await ui.check_csrf(request)
+        form = await request.form()
+        group = str(form.get("group", ""))
+        back = str(form.get("back", ""))
+        if not back.startswith("/review"):  # only ever back to the review page
+            back = "/review"
+        if not files.ID_RE.match(group):
+            return ui.error(request, 404, "no such duplicate group")
+        from mstore.runs import review as rv
+
+        def apply() -> int:
+            store = ui.store
+            store.catch_up()
+            idx = store.index
+            with idx.read() as txn:
+                art = index_runs.artifact(idx, txn, group)
+            if art is None or art.kind != rv.GROUP_KIND:
+                raise UsageError("no such duplicate group")
+            keys = rv.item_keys(art)
+            values = {}
+            for i, item in enumerate(keys):
+                v = form.get(f"m{i}")
+                if isinstance(v, str):
+                    values[item] = v
+            return rv.mark_group(store, group, values)
+
+        try:
+            await ui.call(apply)
+        except UsageError as e:
+            return ui.error(request, 400, e.message)
+        return RedirectResponse(back, status_code=303)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if "session" not in request.scope.get("state", {}):
@@ -450,9 +559,15 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         Route("/runs", runs),
         Route("/runs/events", run_events),
         Route("/run/{run}", run),
+        Route("/run/{run}/live", run_live),
         Route("/run/{run}/rerun", run_rerun, methods=["POST"]),
         Route("/run/{run}/{action}", run_steer, methods=["POST"]),
         Route("/collections", collections),
+        Route("/collections/create", collection_create, methods=["POST"]),
+        Route("/collection/{name}", collection_show),
+        Route("/collection/{name}/freeze", collection_freeze, methods=["POST"]),
+        Route("/review", review),
+        Route("/review/mark", review_mark, methods=["POST"]),
         Route("/healthz", lambda r: JSONResponse({"ok": True})),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

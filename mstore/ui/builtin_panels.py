@@ -172,11 +172,78 @@ def run_data(store: Store, rid: str) -> dict:
     return d
 
 
+def asset_tile(store: Store, txn: Any, aid: str) -> dict:
+    """What a grid tile shows of an asset read by id (kind, size, first current path,
+    best thumbnail)."""
+    from mstore.query.snapshot import taken_int
+    from mstore.runs.describe import current_paths
+
+    idx = store.index
+    a = idx.asset(txn, aid)
+    thumb = _best_thumb(index_runs.asset_artifacts(idx, txn, aid, "thumbnail"))
+    paths = current_paths(store, txn, aid)
+    return {"id": aid, "kind": a.meta.kind if a else "other", "size": a.size if a else None,
+            "taken": _taken(taken_int(a.meta.taken)) if a else "",
+            "path": paths[0] if paths else "(no current path)", "error": None,
+            "thumb": thumb.id if thumb else None}
+
+
+def collection_page(store: Store, name: str, offset: int, size: int) -> dict:
+    """A collection's summary and one page of its members as grid tiles."""
+    from mstore.runs import collection_edit as ce
+
+    store.catch_up()
+    c = ce.get(store, name)
+    ids = ce.members(store, c)
+    with store.index.read() as txn:
+        items = [asset_tile(store, txn, aid) for aid in ids[offset:offset + size]]
+    return {"c": ce.summary(c, len(ids)), "total": len(ids), "items": items}
+
+
 def collection_rows(store: Store) -> list[dict]:
     from mstore.runs import collection_edit as ce
 
     store.catch_up()
     return [ce.summary(c, n) for c, n in ce.all_collections(store)]
+
+
+def review_data(store: Store, run: str, offset: int, size: int) -> dict:
+    """The duplicate-review page: the dedupe runs, and a page of the chosen run's groups
+    with every item's thumbnail, path and current mark (see ``mstore.runs.review``)."""
+    from mstore.runs import review
+    from mstore.runs.describe import current_paths
+
+    store.catch_up()
+    runs = review.dedupe_runs(store)
+    chosen = run if run in runs else (runs[0] if runs else "")
+    all_groups = review.groups(store, chosen) if chosen else []
+    idx = store.index
+    page = []
+    with idx.read() as txn:
+        for n, g in enumerate(all_groups[offset:offset + size], start=offset):
+            items = []
+            for i, (asset, key) in enumerate(review.item_keys(g)):
+                mark = review.marks(store, asset).get(key)
+                a = idx.asset(txn, asset)
+                thumb = _best_thumb(index_runs.asset_artifacts(idx, txn, asset, "thumbnail"))
+                paths = current_paths(store, txn, asset)
+                label = key[len(review.PATH_KEY):] if key != review.KEEP else (
+                    paths[0] if paths else "(no current path)")
+                items.append({
+                    "field": f"m{i}", "asset": asset, "label": label,
+                    "thumb": thumb.id if thumb else None,
+                    "kind": a.meta.kind if a else "other",
+                    "size": a.size if a else None,
+                    "dims": f"{a.meta.width}x{a.meta.height}" if a and a.meta.width else "",
+                    "mark": mark.value if mark else "",
+                    "elsewhere": mark.about if mark and mark.about != g.id else None,
+                })
+            data = g.data if isinstance(g.data, dict) else {}
+            page.append({"n": n + 1, "id": g.id, "type": data.get("type", "?"),
+                         "max_distance": data.get("max_distance"),
+                         "pairs": data.get("pair_count"), "entries": items,
+                         "marked": sum(1 for x in items if x["mark"])})
+    return {"runs": runs, "run": chosen, "total": len(all_groups), "groups": page}
 
 
 # -- panels -------------------------------------------------------------------------------
@@ -268,17 +335,78 @@ def _content_panel(ctx: PanelContext) -> Markup | None:
     return ctx.render("panels/content.html", d=d, data_text=data_text)
 
 
+def _keyframes_panel(ctx: PanelContext) -> Markup | None:
+    """A video's keyframes in time order, from the newest run that made them."""
+    d = ctx.data
+    if d["kind"] != "video":
+        return None
+    idx = ctx.store.index
+    with idx.read() as txn:
+        arts = [a for a in index_runs.asset_artifacts(idx, txn, ctx.subject, "keyframe")
+                if a.payload]
+    if not arts:
+        return None
+    newest_run = max(arts, key=lambda a: a.hlc).run
+    frames = sorted((a for a in arts if a.run == newest_run),
+                    key=lambda a: (a.meta or {}).get("t", 0))
+    return ctx.render("panels/keyframes.html", run=newest_run, frames=[
+        {"id": a.id, "t": (a.meta or {}).get("t")} for a in frames])
+
+
+def _duplicates_panel(ctx: PanelContext) -> Markup | None:
+    """The duplicate groups an asset is in, with its marks and a link to review them."""
+    from mstore.runs import review
+
+    idx = ctx.store.index
+    with idx.read() as txn:
+        groups = index_runs.asset_artifacts(idx, txn, ctx.subject, review.GROUP_KIND)
+    if not groups:
+        return None
+    marks = review.marks(ctx.store, ctx.subject)
+    rows = []
+    for g in sorted(groups, key=lambda g: -g.hlc):
+        data = g.data if isinstance(g.data, dict) else {}
+        others = [m for m in g.members if m != ctx.subject]
+        rows.append({"id": g.id, "run": g.run, "type": data.get("type", "?"),
+                     "others": others, "paths": data.get("paths") or []})
+    return ctx.render("panels/duplicates.html", rows=rows, marks=sorted(
+        (k, m.value, m.about) for k, m in marks.items()))
+
+
+def _group_marks_panel(ctx: PanelContext) -> Markup | None:
+    """On a duplicate group's page: each item's current mark."""
+    from mstore.runs import review
+
+    d = ctx.data
+    if d["kind"] != review.GROUP_KIND:
+        return None
+    idx = ctx.store.index
+    with idx.read() as txn:
+        art = index_runs.artifact(idx, txn, ctx.subject)
+    if art is None:
+        return None
+    items = []
+    for asset, key in review.item_keys(art):
+        m = review.marks(ctx.store, asset).get(key)
+        items.append({"asset": asset, "key": key, "value": m.value if m else "",
+                      "here": bool(m) and m.about == art.id})
+    return ctx.render("panels/group_marks.html", items=items, run=art.run)
+
+
 BUILTIN: list[tuple[str, str, Any, str, int]] = [
     ("asset-main", "preview", _preview_panel, "Preview", 10),
+    ("asset-main", "keyframes", _keyframes_panel, "Keyframes", 20),
     ("asset-main", "artifacts", _artifacts_panel, "Artifacts", 50),
     ("asset-sidebar", "metadata", _meta_panel, "Metadata", 10),
     ("asset-sidebar", "paths", _paths_panel, "Paths", 20),
     ("asset-sidebar", "errors", _errors_panel, "Errors", 30),
+    ("asset-sidebar", "duplicates", _duplicates_panel, "Duplicates", 35),
     ("asset-sidebar", "labels", _labels_panel, "Labels and related files", 40),
     ("run-detail", "coverage", _coverage_panel, "Coverage per step", 10),
     ("run-detail", "failures", _failures_panel, "Failures", 20),
     ("run-detail", "gallery", _gallery_panel, "Results so far", 30),
     ("artifact-detail", "lineage", _lineage_panel, "Lineage", 10),
+    ("artifact-detail", "marks", _group_marks_panel, "Review marks", 15),
     ("artifact-detail", "content", _content_panel, "Content", 20),
 ]
 _registered = False

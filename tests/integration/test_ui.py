@@ -33,6 +33,8 @@ class World:
         (store / "pipelines").mkdir()
         (store / "pipelines" / "check.toml").write_text(CHECK_PIPELINE)
         self.check = run_all(store, "check")
+        self.dedupe = run_all(store, "dedupe")
+        self.video = run_all(store, "video", selection="kind:video")
         live = DirectRun(store, "photos", policy="sandbox", sample="6")
         live.units(0, 2)
         live.close()  # left "running": the one to steer
@@ -187,6 +189,11 @@ def test_runs_dashboard_run_page_and_events(world: World, client: TestClient) ->
     assert f'action="/run/{world.check}/rerun"' in r.text
     r = client.get(f"/run/{world.photos}")
     assert r.status_code == 200 and "Results so far" in r.text and "/payload" in r.text
+    # the live part: the page's body alone, re-rendered while the run goes
+    live = client.get(f"/run/{world.live}/live")
+    assert live.status_code == 200 and "<html" not in live.text
+    assert 'data-run-state="running"' in live.text and "Coverage per step" in live.text
+    assert f'data-live="/run/{world.live}/live"' in client.get(f"/run/{world.live}").text
     assert client.get("/run/r2000-nothing").status_code == 404
     assert client.get("/run/../etc").status_code == 404
 
@@ -194,13 +201,55 @@ def test_runs_dashboard_run_page_and_events(world: World, client: TestClient) ->
 def test_collections_page(client: TestClient) -> None:
     r = client.get("/collections")
     assert r.status_code == 200 and "trip" in r.text and "path:2019/" in r.text
+    r = client.get("/collection/trip")
+    assert r.status_code == 200 and "dynamic" in r.text and "/freeze" in r.text
+    assert 'class="tile' in r.text
+    assert client.get("/collection/nope").status_code == 404
+
+
+def test_collection_from_the_query_then_frozen(world: World, client: TestClient) -> None:
+    token = csrf(client, "/")
+    page = client.get("/", params={"q": "vacation", "kind": "image"}).text
+    assert 'action="/collections/create"' in page
+    query = re.search(r'name="query" value="([^"]*)"', page).group(1)  # type: ignore[union-attr]
+    assert query == "(vacation) kind:image"
+    r = client.post("/collections/create", data={"csrf": token, "name": "ui-vacation",
+                                                   "query": query}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/collection/ui-vacation"
+    shown = client.get("/collection/ui-vacation").text
+    n = len(re.findall(r'<li class="tile', shown))
+    assert n == len(mstore_json(client, world, "find", query)) > 0
+    # the same name again, a bad name, a bad query: the message, nothing written
+    for data, msg in (({"name": "ui-vacation", "query": query}, "exists"),
+                      ({"name": "no spaces", "query": query}, "collection name"),
+                      ({"name": "broken", "query": "kind:"}, "kind:")):
+        r = client.post("/collections/create", data={"csrf": token, **data})
+        assert r.status_code == 400 and msg in r.text
+    # freeze keeps exactly the members now
+    r = client.post("/collection/ui-vacation/freeze", data={"csrf": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert "frozen" in client.get("/collection/ui-vacation").text
+    r = client.post("/collection/ui-vacation/freeze", data={"csrf": token})
+    assert r.status_code == 409 and "frozen already" in r.text
+    assert client.post("/collections/create", data={"name": "x", "query": ""}).status_code == 403
+    rows = {c["name"]: c for c in mstore_json(client, world, "collection", "list")}
+    assert rows["ui-vacation"]["type"] == "frozen" and rows["ui-vacation"]["count"] == n
+    assert "broken" not in rows
+
+
+def mstore_json(client: TestClient, world: World, *args: str) -> list[dict]:
+    """What the CLI says about the store now (the app's index released first)."""
+    release(client)
+    return mstore(*args, "--json", store=world.store).json_lines()
 
 
 def test_hostile_names_are_escaped(world: World, client: TestClient) -> None:
     hostile = [r for p, r in world.by_path.items() if "script" in p or "quoted" in p]
     assert hostile
     pages = ["/", "/?q=hostile", "/?q=" + "<script>alert(1)</script>", "/runs",
-             f"/run/{world.photos}", f"/run/{world.check}", "/collections"]
+             f"/run/{world.photos}", f"/run/{world.check}", "/collections", "/review",
+             f"/run/{world.dedupe}"]
     for r in hostile:
         pages.append(f"/asset/{r['id']}")
         if r["id"] in world.thumbs:
@@ -380,3 +429,82 @@ def test_status_does_not_import_the_ui() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+# -- duplicate review ----------------------------------------------------------------------
+def groups_on(page: str) -> dict[str, list[str]]:
+    """group artifact id -> the asset ids of its items, as the review page lists them."""
+    out: dict[str, list[str]] = {}
+    for m in re.finditer(r'data-group="([0-9a-f]+)"(.*?)</section>', page, re.S):
+        out[m.group(1)] = re.findall(r'class="tile item" data-asset="([0-9a-f]+)"', m.group(2))
+    return out
+
+
+def test_duplicate_review_marks_are_labels(world: World, client: TestClient) -> None:
+    r = client.get("/review")
+    assert r.status_code == 200 and world.dedupe in r.text
+    groups = groups_on(r.text)
+    ids = {p.rsplit("/", 1)[-1]: rid for p, rid in
+           ((p, r["id"]) for p, r in world.by_path.items())}
+    near = {ids["IMG_0001.JPG"], ids["IMG_0001-q60.JPG"], ids["IMG_0001-small.JPG"]}
+    [gid] = [g for g, items in groups.items() if set(items) == near]
+    exact = [g for g, items in groups.items() if items and set(items) == {ids["IMG_0001.JPG"]}]
+    assert exact, "the exact group (one content at 3 paths) is reviewable per path"
+    items = groups[gid]
+    token = csrf(client, "/review")
+    keep, drop = items[0], items[1]
+    r = client.post("/review/mark", data={"csrf": token, "group": gid, "m0": "keep",
+                                          "m1": "not-keep", "m2": "",
+                                          "back": "/review#x"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/review#x"
+    page = client.get("/review").text
+    assert f'data-asset="{keep}" data-mark="keep"' in page
+    assert f'data-asset="{drop}" data-mark="not-keep"' in page
+    assert f'data-asset="{items[2]}" data-mark=""' in page
+    # the marks are labels on the assets, with lineage to the group they judged
+    ap = client.get(f"/asset/{drop}").text
+    assert "Duplicates" in ap and f"/artifact/{gid}" in ap and "keep = not-keep" in ap
+    gp = client.get(f"/artifact/{gid}").text
+    assert "Review marks" in gp and "<strong>keep</strong>" in gp
+    # saving the same marks again writes nothing; bad input writes nothing
+    n_labels = len(labels_of(client, world, keep))
+    client.post("/review/mark", data={"csrf": token, "group": gid, "m0": "keep"})
+    assert client.post("/review/mark", data={"csrf": token, "group": gid,
+                                             "m0": "delete-it"}).status_code == 400
+    assert client.post("/review/mark", data={"csrf": token, "group": "ab" * 32,
+                                             "m0": "keep"}).status_code == 400
+    assert client.post("/review/mark", data={"csrf": token, "group": world.phash.id,
+                                             "m0": "keep"}).status_code == 400
+    assert client.post("/review/mark", data={"group": gid, "m0": "keep"}).status_code == 403
+    r = client.post("/review/mark", data={"csrf": token, "group": gid, "m0": "keep",
+                                          "back": "https://example.org/"},
+                    follow_redirects=False)
+    assert r.headers["location"] == "/review"  # never redirected off the review page
+    assert len(labels_of(client, world, keep)) == n_labels
+    # a rerun that groups differently makes new group artifacts; the marks stay
+    release(client)
+    rerun = run_all(world.store, "dedupe", params={"duplicates": {"max_distance": 10}})
+    page = client.get("/review").text
+    assert rerun in page
+    regrouped = groups_on(page)
+    assert gid not in regrouped
+    assert f'data-asset="{drop}" data-mark="not-keep"' in page
+    assert "another grouping" in page
+    # an old run's groups can still be chosen
+    assert gid in groups_on(client.get("/review", params={"run": world.dedupe}).text)
+
+
+def labels_of(client: TestClient, world: World, aid: str) -> list[dict]:
+    release(client)
+    [row] = mstore("show", aid, "--json", store=world.store).json_lines()
+    return row.get("labels", [])
+
+
+def test_keyframes_strip_on_a_video(world: World, client: TestClient) -> None:
+    vid = asset_id(world, "party.mp4")
+    t = client.get(f"/asset/{vid}").text
+    strip = t.split('id="panel-keyframes"', 1)[1].split("</section>", 1)[0]
+    frames = re.findall(r'<img src="/artifact/([0-9a-f]+)/payload"', strip)
+    assert frames and world.video in strip
+    p = client.get(f"/artifact/{frames[0]}/payload")
+    assert p.status_code == 200 and p.headers["content-type"] == "image/jpeg"

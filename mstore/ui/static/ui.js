@@ -30,3 +30,28 @@
     }
   };
 })();
+
+// The run page: re-render its body from /run/ID/live until the run has ended.
+(function () {
+  const box = document.getElementById("run-live");
+  if (!box || !window.fetch) return;
+  const ended = (el) => {
+    const s = el.querySelector("[data-run-state]");
+    return s && ["completed", "failed", "cancelled"].includes(s.dataset.runState);
+  };
+  if (ended(box)) return;
+  const tick = async () => {
+    try {
+      const r = await fetch(box.dataset.live, { credentials: "same-origin", cache: "no-store" });
+      if (r.ok) {
+        const html = await r.text();
+        const f = document.activeElement;  // never yank a field someone is typing in
+        if (!(f && box.contains(f) && ["INPUT", "SELECT", "TEXTAREA"].includes(f.tagName))) {
+          box.innerHTML = html;
+        }
+      }
+    } catch (e) { /* the server went away: keep the last view, try again */ }
+    if (!ended(box)) setTimeout(tick, 1000);
+  };
+  setTimeout(tick, 1000);
+})();
