@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 ARCHIVE ?=
 DEMO := build/demo
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv browser test lint demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
@@ -19,12 +19,19 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# the browser tests drive Debian's chromium (Playwright's own browser download is not used)
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+
+browser: $(CHROMIUM)
+
 lint: venv
 	$(VENV)/bin/ruff check mstore tests workers
 
-test: venv
+test: venv browser
 	$(VENV)/bin/ruff check mstore tests workers
-	$(PY) -m pytest -q
+	MSTORE_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q
 
 demo: venv
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
