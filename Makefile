@@ -5,6 +5,8 @@ PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARCHIVE ?=
+UI ?= 1
+UI_PORT ?= 8765
 DEMO := build/demo
 
 .PHONY: venv browser test lint demo bench clean
@@ -49,7 +51,19 @@ endif
 	@echo; echo '$$ mstore find kind:video'; $(VENV)/bin/mstore --store $(DEMO)/store find kind:video --limit 5 || true
 	@echo; id=$$($(VENV)/bin/mstore --store $(DEMO)/store find kind:image --json --limit 1 | $(PY) -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"][:10])'); \
 		echo "\$$ mstore show $$id"; $(VENV)/bin/mstore --store $(DEMO)/store show $$id
+	@echo; echo '$$ mstore run photos --follow   (starts the embedded Temporal server and a worker)'
+	$(VENV)/bin/mstore --store $(DEMO)/store run photos --follow
+	@echo; echo '$$ mstore run video --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --follow
+	@echo; echo '$$ mstore run dedupe --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --follow
+	@echo; echo '$$ mstore log'; $(VENV)/bin/mstore --store $(DEMO)/store log
 	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
+ifneq ($(UI),0)
+	@echo; echo "The web UI: http://127.0.0.1:$(UI_PORT)/   (Ctrl-C stops it and the demo's Temporal server)"
+	@trap '$(VENV)/bin/mstore --store $(DEMO)/store server stop >/dev/null' EXIT; \
+		$(VENV)/bin/mstore --store $(DEMO)/store ui --port $(UI_PORT) || true
+else
+	$(VENV)/bin/mstore --store $(DEMO)/store server stop
+endif
 
 bench: venv
 	$(PY) -m compileall -q mstore  # as installed code would be: no recompiling per command
