@@ -33,6 +33,8 @@ def ui(obj: Context, bind: str, port: int, token: str | None) -> None:
         token = secrets.token_urlsafe(24)
         click.echo(f"token: {token}  (binding {bind}: every request needs it)", err=True)
     app = create_app(store_dir, token=token, bind=bind)
+    for problem in app.state.ui.panel_problems:
+        click.echo(f"warning: {problem}", err=True)
     host = f"[{bind}]" if ":" in bind else bind
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     click.echo(f"mstore ui on {url}  (Ctrl-C stops)", err=True)

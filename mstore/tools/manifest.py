@@ -9,6 +9,7 @@ outputs = ["thumbnail"]       # artifact kinds it makes
 resource = "cpu"              # task queue class: cpu | io | gpu
 shape = "per-asset"           # or "aggregate" (one call over the whole selection)
 entry = "python:tool:run"     # python:<module file without .py>:<function>, or exec:<file>
+panels = "panel:register"     # optional: a function that registers the tool's UI panels
 
 [params.size]                 # one table per parameter: type, default, help
 type = "int"
@@ -19,6 +20,7 @@ help = "longest side in pixels"
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +70,7 @@ class Manifest:
     shape: str = "per-asset"
     description: str = ""
     params: dict[str, ParamSpec] = field(default_factory=dict)
+    panels: str = ""  # "<module>:<function>" that registers the tool's UI panels
 
     @property
     def asset_kinds(self) -> set[str]:
@@ -102,7 +105,8 @@ def load_manifest(path: Path) -> Manifest:
         m = Manifest(id=raw["id"], version=str(raw["version"]), inputs=tuple(raw["inputs"]),
                      outputs=tuple(raw["outputs"]), entry=raw["entry"], folder=path.parent,
                      resource=raw.get("resource", "cpu"), shape=raw.get("shape", "per-asset"),
-                     description=raw.get("description", ""), params=params)
+                     description=raw.get("description", ""), params=params,
+                     panels=raw.get("panels", ""))
     except KeyError as e:
         raise UsageError(f"{path}: missing key {e}") from None
     if m.resource not in RESOURCES:
@@ -111,6 +115,8 @@ def load_manifest(path: Path) -> Manifest:
         raise UsageError(f"{path}: shape must be one of {SHAPES}")
     if not m.entry.startswith(("python:", "exec:")):
         raise UsageError(f"{path}: entry must be python:<module>:<function> or exec:<file>")
+    if m.panels and not re.fullmatch(r"[A-Za-z_]\w*:[A-Za-z_]\w*", m.panels):
+        raise UsageError(f"{path}: panels must be <module>:<function>, not {m.panels!r}")
     for p in params.values():
         if p.type not in PARAM_TYPES:
             raise UsageError(f"{path}: param {p.name} has unknown type {p.type}")

@@ -8,43 +8,29 @@ transient failure (retried).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
-from types import ModuleType
 
 import msgspec
 
 from mstore.tools.api import BadInput, Progress, PythonTool, ToolRequest, ToolResult
+from mstore.tools.loader import LoadFailed, load_function
 from mstore.tools.manifest import Manifest
 
 EXIT_BAD_INPUT = 2
 EXEC_TIMEOUT = 3600.0
-
-_modules: dict[Path, ModuleType] = {}
-
 
 class ToolFailed(Exception):
     """A transient tool failure (retried)."""
 
 
 def _python_entry(m: Manifest) -> PythonTool:
-    _, module, func = m.entry.split(":", 2)
-    path = (m.folder / f"{module}.py").resolve()
-    mod = _modules.get(path)
-    if mod is None:
-        name = f"mstore_tool_{m.id.replace('-', '_')}_{module}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ToolFailed(f"tool {m.id}: cannot load {path}")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-        _modules[path] = mod
-    return getattr(mod, func)
+    try:
+        return load_function(m.folder, m.entry.split(":", 1)[1], m.id)
+    except LoadFailed as e:
+        raise ToolFailed(str(e)) from None
 
 
 def run_tool(m: Manifest, req: ToolRequest, progress: Progress | None = None) -> ToolResult:

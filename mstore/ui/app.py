@@ -50,7 +50,7 @@ from mstore.errors import MstoreError, QueryError, UsageError
 from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui import builtin_panels, files
-from mstore.ui.panels import PanelContext, render_slot
+from mstore.ui.panels import PanelContext, load_tool_panels, render_slot
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 60
@@ -199,6 +199,7 @@ class Ui:
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = Path(store_dir)
         self._store: Store | None = None
+        self.panel_problems: list[str] = []  # tools whose panels did not load
         self.lock = threading.Lock()
         self.secret = secrets.token_bytes(32)
         self.env = jinja2.Environment(
@@ -279,6 +280,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         raise ValueError(f"binding {bind} (not loopback) needs a token")
     ui = Ui(Path(store_dir))
     builtin_panels.register()
+    ui.panel_problems = load_tool_panels(Path(store_dir))
 
     # -- pages --------------------------------------------------------------------------
     async def assets(request: Request) -> Response:
@@ -568,7 +570,8 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         Route("/collection/{name}/freeze", collection_freeze, methods=["POST"]),
         Route("/review", review),
         Route("/review/mark", review_mark, methods=["POST"]),
-        Route("/healthz", lambda r: JSONResponse({"ok": True})),
+        Route("/healthz", lambda r: JSONResponse({"ok": True,
+                                                  "panel_problems": ui.panel_problems})),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,

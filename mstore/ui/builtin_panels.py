@@ -335,78 +335,17 @@ def _content_panel(ctx: PanelContext) -> Markup | None:
     return ctx.render("panels/content.html", d=d, data_text=data_text)
 
 
-def _keyframes_panel(ctx: PanelContext) -> Markup | None:
-    """A video's keyframes in time order, from the newest run that made them."""
-    d = ctx.data
-    if d["kind"] != "video":
-        return None
-    idx = ctx.store.index
-    with idx.read() as txn:
-        arts = [a for a in index_runs.asset_artifacts(idx, txn, ctx.subject, "keyframe")
-                if a.payload]
-    if not arts:
-        return None
-    newest_run = max(arts, key=lambda a: a.hlc).run
-    frames = sorted((a for a in arts if a.run == newest_run),
-                    key=lambda a: (a.meta or {}).get("t", 0))
-    return ctx.render("panels/keyframes.html", run=newest_run, frames=[
-        {"id": a.id, "t": (a.meta or {}).get("t")} for a in frames])
-
-
-def _duplicates_panel(ctx: PanelContext) -> Markup | None:
-    """The duplicate groups an asset is in, with its marks and a link to review them."""
-    from mstore.runs import review
-
-    idx = ctx.store.index
-    with idx.read() as txn:
-        groups = index_runs.asset_artifacts(idx, txn, ctx.subject, review.GROUP_KIND)
-    if not groups:
-        return None
-    marks = review.marks(ctx.store, ctx.subject)
-    rows = []
-    for g in sorted(groups, key=lambda g: -g.hlc):
-        data = g.data if isinstance(g.data, dict) else {}
-        others = [m for m in g.members if m != ctx.subject]
-        rows.append({"id": g.id, "run": g.run, "type": data.get("type", "?"),
-                     "others": others, "paths": data.get("paths") or []})
-    return ctx.render("panels/duplicates.html", rows=rows, marks=sorted(
-        (k, m.value, m.about) for k, m in marks.items()))
-
-
-def _group_marks_panel(ctx: PanelContext) -> Markup | None:
-    """On a duplicate group's page: each item's current mark."""
-    from mstore.runs import review
-
-    d = ctx.data
-    if d["kind"] != review.GROUP_KIND:
-        return None
-    idx = ctx.store.index
-    with idx.read() as txn:
-        art = index_runs.artifact(idx, txn, ctx.subject)
-    if art is None:
-        return None
-    items = []
-    for asset, key in review.item_keys(art):
-        m = review.marks(ctx.store, asset).get(key)
-        items.append({"asset": asset, "key": key, "value": m.value if m else "",
-                      "here": bool(m) and m.about == art.id})
-    return ctx.render("panels/group_marks.html", items=items, run=art.run)
-
-
 BUILTIN: list[tuple[str, str, Any, str, int]] = [
     ("asset-main", "preview", _preview_panel, "Preview", 10),
-    ("asset-main", "keyframes", _keyframes_panel, "Keyframes", 20),
     ("asset-main", "artifacts", _artifacts_panel, "Artifacts", 50),
     ("asset-sidebar", "metadata", _meta_panel, "Metadata", 10),
     ("asset-sidebar", "paths", _paths_panel, "Paths", 20),
     ("asset-sidebar", "errors", _errors_panel, "Errors", 30),
-    ("asset-sidebar", "duplicates", _duplicates_panel, "Duplicates", 35),
     ("asset-sidebar", "labels", _labels_panel, "Labels and related files", 40),
     ("run-detail", "coverage", _coverage_panel, "Coverage per step", 10),
     ("run-detail", "failures", _failures_panel, "Failures", 20),
     ("run-detail", "gallery", _gallery_panel, "Results so far", 30),
     ("artifact-detail", "lineage", _lineage_panel, "Lineage", 10),
-    ("artifact-detail", "marks", _group_marks_panel, "Review marks", 15),
     ("artifact-detail", "content", _content_panel, "Content", 20),
 ]
 _registered = False

@@ -8,14 +8,16 @@ slots in ``order``. A panel is a function ``render(ctx) -> Markup | str | None``
 * a ``markupsafe.Markup``: HTML, which a panel should only get from ``ctx.render`` — a
   template of the UI's Jinja2 environment, where autoescape is on.
 
-Built-in panels are registered through the same :func:`register_panel` as third-party ones
-(see ``docs/panels.md``).
+Built-in panels are registered through the same :func:`register_panel` as third-party ones;
+a tool contributes panels by naming a registering function in its manifest (``panels =
+"panel:register"``), loaded by :func:`load_tool_panels` (see ``docs/panels.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -98,3 +100,26 @@ def render_slot(slot: str, ctx: PanelContext) -> list[Rendered]:
         html = got if isinstance(got, Markup) else Markup(f"<p>{escape(got)}</p>")
         out.append(Rendered(p.name, p.title, html))
     return out
+
+
+def load_tool_panels(store_root: Path | None) -> list[str]:
+    """Call the ``panels`` function of every tool on the tool path (``workers/``,
+    ``$MSTORE_TOOLS_PATH``, ``<store>/tools/``) that declares one; returns the problems
+    (a broken tool must not take the UI down)."""
+    from mstore.errors import UsageError
+    from mstore.tools.loader import load_function
+    from mstore.tools.registry import Registry
+
+    try:
+        tools = Registry.for_store(store_root).tools
+    except UsageError as e:
+        return [f"tool registry: {e.message}"]
+    problems = []
+    for m in sorted(tools.values(), key=lambda m: m.id):
+        if not m.panels:
+            continue
+        try:
+            load_function(m.folder, m.panels, m.id)()
+        except Exception as e:  # noqa: BLE001 - reported, the other panels still load
+            problems.append(f"tool {m.id}: panels {m.panels}: {type(e).__name__}: {e}")
+    return problems

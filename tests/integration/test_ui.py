@@ -508,3 +508,56 @@ def test_keyframes_strip_on_a_video(world: World, client: TestClient) -> None:
     assert frames and world.video in strip
     p = client.get(f"/artifact/{frames[0]}/payload")
     assert p.status_code == 200 and p.headers["content-type"] == "image/jpeg"
+
+
+def test_a_tool_contributes_a_panel(world: World, client: TestClient) -> None:
+    """A third-party tool in <store>/tools/ names a panel function in its manifest; the UI
+    loads it like the built-in tools' panels. A broken one is reported, nothing breaks."""
+    tools = world.store / "tools"
+    manifest = ('id = "{id}"\nversion = "1"\ninputs = ["image"]\noutputs = ["x"]\n'
+                'entry = "python:tool:run"\npanels = "panel:register"\n')
+    (tools / "stars").mkdir(parents=True)
+    (tools / "stars" / "manifest.toml").write_text(manifest.format(id="stars"))
+    (tools / "stars" / "tool.py").write_text("def run(req, progress):\n    return None\n")
+    (tools / "stars" / "panel.py").write_text(
+        "from mstore.ui.panels import register_panel\n\n"
+        "def stars(ctx):\n"
+        "    return ctx.render('<p class=\"stars\">{{ n }} stars for {{ k }}</p>', n=5,\n"
+        "                      k=ctx.data['kind'])\n\n"
+        "def register():\n"
+        "    register_panel('asset-sidebar', 'stars', stars, title='Stars', order=5)\n")
+    (tools / "broken").mkdir()
+    (tools / "broken" / "manifest.toml").write_text(manifest.format(id="broken"))
+    (tools / "broken" / "tool.py").write_text("")
+    (tools / "broken" / "panel.py").write_text("import no_such_module_here\n")
+    release(client)
+    try:
+        with TestClient(create_app(world.store)) as c:
+            health = c.get("/healthz").json()
+            [problem] = health["panel_problems"]
+            assert "tool broken" in problem and "no_such_module_here" in problem
+            aid = next(iter(world.thumbs))
+            page = c.get(f"/asset/{aid}").text
+            assert '<p class="stars">5 stars for image</p>' in page
+            assert 'id="panel-stars"' in page and "Metadata" in page
+    finally:
+        unregister_panel("asset-sidebar", "stars")
+        import shutil
+
+        shutil.rmtree(tools)
+
+
+def test_built_in_tool_panels_are_documented() -> None:
+    """docs/panels.md names every slot and every panel the shipped tools contribute."""
+    from mstore.tools.registry import BUILTIN, Registry
+    from mstore.ui.panels import SLOTS, load_tool_panels, panels
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "panels.md").read_text()
+    for slot in SLOTS:
+        assert f"`{slot}`" in doc, slot
+    assert load_tool_panels(None) == []
+    with_panels = [m for m in Registry([BUILTIN]).tools.values() if m.panels]
+    assert {m.id for m in with_panels} >= {"keyframes", "duplicates"}
+    names = {p.name for s in SLOTS for p in panels(s)}
+    for name in ("keyframes", "duplicates", "marks"):
+        assert name in names and f"`{name}`" in doc, name
