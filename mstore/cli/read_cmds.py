@@ -284,6 +284,13 @@ def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN00
             echo(line)
         if len(d["inputs"]) > limit:
             echo(f"  ... {len(d['inputs']) - limit} more (--limit N, or --json)")
+    if d["derived"]:
+        echo(f"derived    {len(d['derived'])} (made from it)")
+        for x in d["derived"][:limit]:
+            echo(f"  {x['id'][:12]}  {x['kind']}  {x['tool']}@{x['version']}  "
+                 f"step {x['step']} of {x['run']}")
+        if len(d["derived"]) > limit:
+            echo(f"  ... {len(d['derived']) - limit} more (--limit N, or --json)")
     expiry = ""
     if d["expires_ms"]:
         expiry = f", expires {ms_time(d['expires_ms'])}" + (" (expired)" if d["expired"] else "")

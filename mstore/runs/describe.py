@@ -327,6 +327,10 @@ def describe_artifact(store: Store, art_id: str, *, depth: int = 1) -> dict:
             raise UsageError(f"no artifact {art_id}")
         info = index_runs.run_info(idx, txn, art.run)
         inputs = [_input_entry(store, txn, i, depth, {art.id}) for i in art.inputs]
+        derived = sorted(({"id": a.id, "kind": a.kind, "tool": a.tool, "version": a.version,
+                           "run": a.run, "step": a.step, "policy": a.policy}
+                          for a in index_runs.derived_from(idx, txn, art.id)),
+                         key=lambda x: (x["kind"], x["id"]))
         subject = None
         if art.asset:
             a = idx.asset(txn, art.asset)
@@ -352,7 +356,7 @@ def describe_artifact(store: Store, art_id: str, *, depth: int = 1) -> dict:
         "step": art.step, "tool": art.tool, "version": art.version, "params": art.params,
         "shape": spec.shape if spec is not None else None,
         "reuse_key": art.reuse_key or None,
-        "asset": subject, "members": art.members, "inputs": inputs,
+        "asset": subject, "members": art.members, "inputs": inputs, "derived": derived,
         "policy": art.policy, "expires_ms": art.expires_ms or None,
         "expired": bool(art.expires_ms and art.expires_ms < now_ms),
         "made_hlc": art.hlc, "made_ms": hlc_ms(art.hlc), "host": art.host or None,

@@ -7,7 +7,8 @@ segments can arrive in any order, e.g. from another machine after a sync.
 
 Databases (keys are bytes; ``pk`` = root name + b"\\0" + relative path)::
 
-    meta         b"schema", b"data_gen", b"table_gen", b"last_add", b"clock" (max hlc seen)
+    meta         b"schema", b"data_gen", b"table_gen", b"last_add", b"clock" (max hlc seen),
+                 b"derived_built" (the derived db was filled for artifacts applied before it)
     segments     b"<machine>/<seq>" -> b"" once applied
     assets       asset id (32 bytes) -> msgpack AssetRecorded
     paths        pk -> msgpack PathState (current claim about the path)
@@ -34,7 +35,7 @@ from mstore.errors import StoreDamagedError, UsageError
 from mstore.model.meta import Meta
 from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen, Record
 from mstore.store.fsutil import is_network_fs
-from mstore.store.index_runs import RUN_DBS, apply_run_record
+from mstore.store.index_runs import RUN_DBS, apply_run_record, build_derived
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "assets", "paths", "asset_paths", "history", "errors", "table",
@@ -117,6 +118,7 @@ class Index:
             elif int(schema) != INDEX_SCHEMA:
                 raise StoreDamagedError(
                     "index schema differs from this mstore; run 'mstore reindex'")
+            build_derived(self, txn)  # an additive upgrade of an older index, done once
 
     def close(self) -> None:
         self.env.close()

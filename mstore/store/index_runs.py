@@ -14,6 +14,7 @@ Databases::
     dropped        artifact id -> hlc of the gc record that dropped it
     collections    name -> msgpack CollectionDefined
     labels         asset \\0 key \\0 about -> msgpack Label
+    derived        input id (asset or artifact) \\0 artifact id -> b""   (what was made from it)
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
     from mstore.store.index import Index
 
 RUN_DBS = ("runs", "units", "artifacts", "asset_arts", "run_arts", "reuse", "dropped",
-           "collections", "labels")
+           "collections", "labels", "derived")
+DERIVED_BUILT = b"derived_built"  # meta key: the derived db covers every artifact
 
 
 class UnitState(msgspec.Struct, array_like=True):
@@ -140,6 +142,8 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
                 db=db["run_arts"])
         if rec.reuse_key:
             txn.put(rec.reuse_key.encode() + b"\0" + aid, b"", db=db["reuse"])
+        for i in set(rec.inputs):
+            txn.put(i.encode() + b"\0" + aid, b"", db=db["derived"])
         info = _run(idx, txn, rec.run)
         info.artifacts += 1
         _put_run(idx, txn, rec.run, info)
@@ -164,6 +168,8 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
                        db=db["run_arts"])
             if art.reuse_key:
                 txn.delete(art.reuse_key.encode() + b"\0" + aid, db=db["reuse"])
+            for i in set(art.inputs):
+                txn.delete(i.encode() + b"\0" + aid, db=db["derived"])
         return True
     if isinstance(rec, CollectionDefined):
         old = txn.get(rec.name.encode(), db=db["collections"])
@@ -283,6 +289,33 @@ def reusable(idx: Index, txn: lmdb.Transaction, reuse_key: str) -> list[Artifact
             if art is not None:
                 out.append(art)
     return out
+
+
+def derived_from(idx: Index, txn: lmdb.Transaction, input_id: str) -> list[ArtifactMade]:
+    """The live artifacts made with ``input_id`` (an asset or artifact id) as an input."""
+    start = input_id.encode() + b"\0"
+    cur = txn.cursor(db=idx.db["derived"])
+    out = []
+    if cur.set_range(start):
+        for k in cur.iternext(values=False):
+            k = bytes(k)
+            if not k.startswith(start):
+                break
+            art = artifact(idx, txn, k[len(start):].decode())
+            if art is not None:
+                out.append(art)
+    return out
+
+
+def build_derived(idx: Index, txn: lmdb.Transaction) -> None:
+    """Fill ``derived`` from the artifacts (an index made before it existed), once."""
+    if txn.get(DERIVED_BUILT, db=idx.db["meta"]) is not None:
+        return
+    for _, v in txn.cursor(db=idx.db["artifacts"]):
+        art = _dec_art.decode(v)
+        for i in set(art.inputs):
+            txn.put(i.encode() + b"\0" + art.id.encode(), b"", db=idx.db["derived"])
+    txn.put(DERIVED_BUILT, b"1", db=idx.db["meta"])
 
 
 def all_artifacts(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an iterator

@@ -111,16 +111,7 @@ def asset_data(store: Store, aid: str) -> dict:
 def artifact_data(store: Store, art_id: str) -> dict:
     from mstore.runs.describe import describe_artifact
 
-    d = describe_artifact(store, art_id, depth=8)
-    idx = store.index
-    derived = []
-    with idx.read() as txn:
-        for a in index_runs.all_artifacts(idx, txn):  # a scan, for now
-            if art_id in a.inputs:
-                derived.append({"id": a.id, "kind": a.kind, "tool": a.tool,
-                                "version": a.version, "run": a.run, "step": a.step,
-                                "policy": a.policy})
-    d["derived"] = sorted(derived, key=lambda x: (x["kind"], x["id"]))
+    d = describe_artifact(store, art_id, depth=8)  # with "derived": made from it
     p = d["payload"]
     d["payload_image"] = bool(p and p["present"] and files.type_of_filename(
         p["filename"] or "").startswith("image/"))

@@ -235,6 +235,11 @@ def test_show_artifact_asset_labels_cat(added: tuple[Path, Path]) -> None:
                             "filename": "thumb.webp", "present": True}
     human = mstore("show", thumb.id, store=store).out
     assert "thumbnail@1" in human and thumb.payload in human and "size=256" in human
+    # down the chain: what was made from the thumbnail (the phash), from the index
+    assert [x["id"] for x in t["derived"]] == [phash.id]
+    assert t["derived"][0]["kind"] == "phash" and "derived    1" in human
+    assert phash.id in [x["id"] for x in show(store, thumb.id)["derived"]]
+    assert {x["kind"] for x in d["derived"]} == {"duplicate-group"} or d["derived"] == []
 
     group = next(a for a in run_artifacts(store, dedupe) if a.kind == "duplicate-group")
     g = show(store, group.id)
@@ -387,6 +392,7 @@ def test_gc(added: tuple[Path, Path]) -> None:
         assert r.code == 2 and "dropped" in r.err
     for k in kept:
         assert show(store, k)["id"] == k
+        assert not {x["id"] for x in show(store, k)["derived"]} & drop  # gone downstream too
     assert len(run_artifacts(store, prod)) == 51
     st = Store(store)
     try:
@@ -557,3 +563,23 @@ def test_rederived_artifact_after_gc_is_visible(added: tuple[Path, Path]) -> Non
     assert mstore("gc", "--json", store=store).json()["dropped"] == 2
     again = run_all(store, "touch", policy="sandbox", sample="2")  # same derivation, same ids
     assert sorted(a.id for a in run_artifacts(store, again)) == sorted(dropped)
+
+
+def test_an_index_from_before_the_derived_table_is_filled_on_open(
+        added: tuple[Path, Path]) -> None:
+    store, _ = added
+    prod = run_all(store, "photos")
+    thumb = next(a for a in run_artifacts(store, prod) if a.kind == "thumbnail")
+    want = show(store, thumb.id)["derived"]
+    assert want
+    st = Store(store)
+    try:  # make it look like an index written before "derived" existed
+        idx = st.index
+        with idx.write() as txn:
+            txn.drop(idx.db["derived"], delete=False)
+            txn.delete(b"derived_built", db=idx.db["meta"])
+        with idx.read() as txn:
+            assert index_runs.derived_from(idx, txn, thumb.id) == []
+    finally:
+        st.close()
+    assert show(store, thumb.id)["derived"] == want
