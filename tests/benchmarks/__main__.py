@@ -5,7 +5,8 @@
 Baselines are measured in the same run on the same files, so the ratios hold on a
 loaded or slower machine. Targets (from the catalog issue): add >= 0.8x the bare
 BLAKE3 + Pillow-header loop; unchanged rescan <= 2x a bare scandir+stat walk;
-status/show < 150 ms and find < 100 ms at 100k assets; watch latency < 2 s. With
+status/show < 150 ms and find < 100 ms at 100k assets; the UI's first grid page
+< 300 ms (tests/benchmarks/ui.py); watch latency < 2 s. With
 ``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow.
 """
 
@@ -203,6 +204,10 @@ def main() -> None:
             rows.append((f"{label} @ {n // 1000}k", f"{t * 1000:.0f} ms",
                          f"{t_py * 1000:.0f} ms (python -c pass)", f"{t / t_py:.1f}x",
                          f"< {target * 1000:.0f} ms"))
+        # 3b. the web UI's grid over the same store (a real `mstore ui`)
+        from tests.benchmarks.ui import benchmarks as ui_benchmarks
+
+        rows += ui_benchmarks(store, n)
         # 4. watcher latency: file written -> visible in find
         lat = watch_latency(store, root)
         rows.append(("watch: write -> in find", f"{lat:.2f} s", "-", "-", "< 2 s"))
