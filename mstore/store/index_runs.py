@@ -20,6 +20,7 @@ Databases::
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import lmdb
@@ -237,20 +238,27 @@ def artifacts_with_prefix(idx: Index, txn: lmdb.Transaction, prefix: str, limit:
     return out
 
 
-def asset_artifacts(idx: Index, txn: lmdb.Transaction, asset: str, kind: str | None = None
-                    ) -> list[ArtifactMade]:
-    start = bytes.fromhex(asset) + (kind.encode() + b"\0" if kind else b"")
-    cur = txn.cursor(db=idx.db["asset_arts"])
-    out = []
+def _keys_with_prefix(txn: lmdb.Transaction, db: object, start: bytes) -> Iterator[bytes]:
+    cur = txn.cursor(db=db)
     if cur.set_range(start):
         for k in cur.iternext(values=False):
             k = bytes(k)
             if not k.startswith(start):
-                break
-            art = artifact(idx, txn, k[32:].split(b"\0", 1)[1].decode())
-            if art is not None:
-                out.append(art)
-    return out
+                return
+            yield k
+
+
+def _artifacts_of(idx: Index, txn: lmdb.Transaction, ids: Iterable[bytes]
+                  ) -> list[ArtifactMade]:
+    """The live artifacts among ``ids`` (an index entry may outlive a dropped one)."""
+    return [a for i in ids if (a := artifact(idx, txn, i.decode())) is not None]
+
+
+def asset_artifacts(idx: Index, txn: lmdb.Transaction, asset: str, kind: str | None = None
+                    ) -> list[ArtifactMade]:
+    start = bytes.fromhex(asset) + (kind.encode() + b"\0" if kind else b"")
+    return _artifacts_of(idx, txn, (k[32:].split(b"\0", 1)[1] for k in _keys_with_prefix(
+        txn, idx.db["asset_arts"], start)))
 
 
 def run_artifacts(idx: Index, txn: lmdb.Transaction, run: str, limit: int | None = None,
@@ -294,17 +302,8 @@ def reusable(idx: Index, txn: lmdb.Transaction, reuse_key: str) -> list[Artifact
 def derived_from(idx: Index, txn: lmdb.Transaction, input_id: str) -> list[ArtifactMade]:
     """The live artifacts made with ``input_id`` (an asset or artifact id) as an input."""
     start = input_id.encode() + b"\0"
-    cur = txn.cursor(db=idx.db["derived"])
-    out = []
-    if cur.set_range(start):
-        for k in cur.iternext(values=False):
-            k = bytes(k)
-            if not k.startswith(start):
-                break
-            art = artifact(idx, txn, k[len(start):].decode())
-            if art is not None:
-                out.append(art)
-    return out
+    return _artifacts_of(idx, txn, (k[len(start):] for k in _keys_with_prefix(
+        txn, idx.db["derived"], start)))
 
 
 def build_derived(idx: Index, txn: lmdb.Transaction) -> None:

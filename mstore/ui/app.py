@@ -91,6 +91,13 @@ def build_query(q: str, kind: str, date_from: str, date_to: str) -> str:
     return " ".join(parts)
 
 
+def pager(link: Callable[[int], str], offset: int, size: int, total: int
+          ) -> dict[str, str | None]:
+    """The previous / next page links of a listing shown ``size`` at a time."""
+    return {"prev_link": link(max(offset - size, 0)) if offset > 0 else None,
+            "next_link": link(offset + size) if offset + size < total else None}
+
+
 def _offset(text: str) -> int:
     """A page offset from the address bar: anything but a non-negative number is 0."""
     try:
@@ -282,6 +289,18 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
     builtin_panels.register()
     ui.panel_problems = load_tool_panels(Path(store_dir))
 
+    async def act(request: Request, redirect: Callable[[Any], str], fn: Callable[..., Any],
+                  *args: Any, status: int = 409) -> Response:
+        """Do a button's action in the store thread, then redirect (303) to
+        ``redirect(result)``; a refusal shows its message (a bad query with its caret)."""
+        try:
+            got = await ui.call(fn, *args)
+        except QueryError as e:
+            return ui.error(request, 400, e.render())
+        except MstoreError as e:
+            return ui.error(request, status, e.message)
+        return RedirectResponse(redirect(got), status_code=303)
+
     # -- pages --------------------------------------------------------------------------
     async def assets(request: Request) -> Response:
         qp = request.query_params
@@ -303,12 +322,10 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         def link(off: int) -> str:
             return "/?" + urlencode({**{k: v for k, v in form.items() if v}, "offset": off})
 
-        prev_link = link(max(offset - PAGE_SIZE, 0)) if offset > 0 else None
-        next_link = link(offset + PAGE_SIZE) if offset + PAGE_SIZE < total else None
         return ui.page(request, "assets.html", status=400 if error else 200, title="assets",
                        form=form, kinds=KINDS, query=query, error=error, total=total,
-                       items=items, offset=offset, page_size=PAGE_SIZE, prev_link=prev_link,
-                       next_link=next_link)
+                       items=items, offset=offset, page_size=PAGE_SIZE,
+                       **pager(link, offset, PAGE_SIZE, total))
 
     async def asset(request: Request) -> Response:
         aid = request.path_params["aid"]
@@ -423,11 +440,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
             return ui.error(request, 404, "no such action")
         from mstore.runs.service import steer
 
-        try:
-            await ui.call(steer, ui.store, rid, action)
-        except MstoreError as e:
-            return ui.error(request, 409, e.message)
-        return RedirectResponse(f"/run/{rid}", status_code=303)
+        return await act(request, lambda _: f"/run/{rid}", steer, ui.store, rid, action)
 
     async def run_rerun(request: Request) -> Response:
         await ui.check_csrf(request)
@@ -436,11 +449,8 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
             return ui.error(request, 404, "no such run")
         from mstore.runs.service import rerun_failed
 
-        try:
-            started = await ui.call(rerun_failed, ui.store, rid)
-        except MstoreError as e:
-            return ui.error(request, 409, e.message)
-        return RedirectResponse(f"/run/{started.run.run}", status_code=303)
+        return await act(request, lambda started: f"/run/{started.run.run}", rerun_failed,
+                         ui.store, rid)
 
     async def collections(request: Request) -> Response:
         rows = await ui.call(builtin_panels.collection_rows, ui.store)
@@ -460,9 +470,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
 
         return ui.page(request, "collection.html", title=f"collection {name}", **d,
                        offset=offset, page_size=PAGE_SIZE,
-                       prev_link=link(max(offset - PAGE_SIZE, 0)) if offset > 0 else None,
-                       next_link=link(offset + PAGE_SIZE)
-                       if offset + PAGE_SIZE < d["total"] else None)
+                       **pager(link, offset, PAGE_SIZE, d["total"]))
 
     async def collection_create(request: Request) -> Response:
         await ui.check_csrf(request)
@@ -471,24 +479,17 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         freeze = form.get("freeze") == "1"
         from mstore.runs import collection_edit as ce
 
-        try:
-            c = await ui.call(lambda: ce.create(ui.store, name, query=query, freeze=freeze))
-        except QueryError as e:
-            return ui.error(request, 400, e.render())
-        except UsageError as e:
-            return ui.error(request, 400, e.message)
-        return RedirectResponse(f"/collection/{quote(c.name)}", status_code=303)
+        return await act(request, lambda c: f"/collection/{quote(c.name)}",
+                         lambda: ce.create(ui.store, name, query=query, freeze=freeze),
+                         status=400)
 
     async def collection_freeze(request: Request) -> Response:
         await ui.check_csrf(request)
         name = request.path_params["name"]
         from mstore.runs import collection_edit as ce
 
-        try:
-            c = await ui.call(ce.freeze, ui.store, name)
-        except UsageError as e:
-            return ui.error(request, 409, e.message)
-        return RedirectResponse(f"/collection/{quote(c.name)}", status_code=303)
+        return await act(request, lambda c: f"/collection/{quote(c.name)}", ce.freeze,
+                         ui.store, name)
 
     async def review(request: Request) -> Response:
         qp = request.query_params
@@ -500,10 +501,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
             return "/review?" + urlencode({"run": d["run"], "offset": off})
 
         return ui.page(request, "review.html", title="duplicate review", **d,
-                       back=link(offset),
-                       prev_link=link(max(offset - REVIEW_PAGE, 0)) if offset > 0 else None,
-                       next_link=link(offset + REVIEW_PAGE)
-                       if offset + REVIEW_PAGE < d["total"] else None)
+                       back=link(offset), **pager(link, offset, REVIEW_PAGE, d["total"]))
 
     async def review_mark(request: Request) -> Response:
         await ui.check_csrf(request)
@@ -532,11 +530,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
                     values[item] = v
             return rv.mark_group(store, group, values)
 
-        try:
-            await ui.call(apply)
-        except UsageError as e:
-            return ui.error(request, 400, e.message)
-        return RedirectResponse(back, status_code=303)
+        return await act(request, lambda _: back, apply, status=400)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
