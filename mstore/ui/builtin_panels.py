@@ -141,6 +141,7 @@ def payload(store: Store, art_id: str) -> tuple[bytes, str, str] | None:
 
 def run_views(store: Store) -> list[dict]:
     """all_views() as JSON-ready dicts (what the /runs page and its event stream show)."""
+    from mstore.runs.describe import temporal_url
     from mstore.runs.progress import all_views
 
     store.catch_up()
@@ -149,6 +150,7 @@ def run_views(store: Store) -> list[dict]:
         d = v.as_dict()
         d.pop("failures", None)
         d["pending"] = max(v.total - v.done - v.failed, 0)
+        d["temporal_url"] = temporal_url(store, v.id)
         out.append(d)
     return out
 

@@ -173,6 +173,7 @@ def test_runs_dashboard_run_page_and_events(world: World, client: TestClient) ->
         assert rid in r.text
     assert "<progress" in r.text and 'data-live="/runs/events"' in r.text
     assert 'action="/run/' + world.live + '/pause"' in r.text
+    assert f"/workflows/{world.live}" in r.text  # the run in Temporal's own web UI
     ev = client.get("/runs/events", params={"count": "1"})
     assert ev.status_code == 200 and ev.headers["content-type"].startswith("text/event-stream")
     import json
