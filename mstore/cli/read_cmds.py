@@ -329,13 +329,14 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     Exit status 1 when nothing matches.
     """
     from mstore.query.evaluate import evaluate
+    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
     from mstore.query.table import KIND_NAMES
 
     store = obj.store()
     q = " ".join(query)
     table = load_table(store.index)
-    rows = evaluate(q, table)
+    rows = evaluate(q, table, Labels(store.index))
     if count:
         click.echo(str(len(rows)))
     else:

@@ -35,7 +35,9 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, compress, repeat
+from typing import TYPE_CHECKING
 
+from mstore.errors import QueryError
 from mstore.query.lexer import (
     BOOL_VALUES,
     HAS_FLAGS,
@@ -47,6 +49,9 @@ from mstore.query.lexer import (
 )
 from mstore.query.parser import FREE, And, Node, Not, Or, Term, parse
 from mstore.query.table import F_ERROR, F_MISSING, KIND_CODES, CatalogTable, MergedTable
+
+if TYPE_CHECKING:
+    from mstore.query.labels import Labels
 
 __all__ = ["evaluate", "parse"]
 
@@ -66,8 +71,12 @@ _END = r"(?=\0|\Z)"  # the end of a path in the NUL-joined text
 _STAR = r"[^\0]*"
 
 
-def evaluate(query: str, table: CatalogTable | MergedTable) -> list[int]:
+def evaluate(query: str, table: CatalogTable | MergedTable, labels: Labels | None = None
+             ) -> list[int]:
     """Indices of the rows matching ``query``, in table order.
+
+    ``labels``: the store's labels, for ``label:`` terms (without it such a term is a
+    QueryError).
 
     Error-only rows (paths that could not be hashed) are only returned when the
     query asks for them with a non-negated ``error:`` term; an empty query
@@ -80,17 +89,19 @@ def evaluate(query: str, table: CatalogTable | MergedTable) -> list[int]:
     errors_too = wants_error_rows(node)
     if isinstance(table, MergedTable):
         base, delta = table.parts
-        mask = table.merge_masks((_mask(node, base, errors_too), _mask(node, delta, errors_too)))
+        mask = table.merge_masks((_mask(node, base, errors_too, labels),
+                                  _mask(node, delta, errors_too, labels)))
     else:
-        mask = _mask(node, table, errors_too)
+        mask = _mask(node, table, errors_too, labels)
     return list(compress(range(n), mask))
 
 
-def _mask(node: Node, table: CatalogTable, errors_too: bool) -> bytes:
+def _mask(node: Node, table: CatalogTable, errors_too: bool, labels: Labels | None
+          ) -> bytes:
     """One 0/1 byte per row of ``table``: whether it is in the answer."""
     if table.n == 0:
         return b""
-    ev = _Evaluator(table)
+    ev = _Evaluator(table, labels)
     mask = ev.eval(node)
     if not errors_too:
         mask &= ev.asset_rows()
@@ -161,8 +172,9 @@ def _glob_rx(glob: str) -> str:
 
 
 class _Evaluator:
-    def __init__(self, table: CatalogTable) -> None:
+    def __init__(self, table: CatalogTable, labels: Labels | None = None) -> None:
         self.t = table
+        self.labels = labels
         self.n = table.n
         self.npaths = table.npaths
         self.all = int.from_bytes(b"\x01" * self.n, "little")
@@ -235,6 +247,8 @@ class _Evaluator:
             return self._path_term(value)
         if key == FREE:
             return self._substring_mask(value)
+        if key == "label":
+            return self._label_mask(value)
         raise AssertionError(f"unhandled key {key!r}")  # the lexer rejects unknown keys
 
     # -- byte and integer columns -----------------------------------------
@@ -302,6 +316,16 @@ class _Evaluator:
             ):
                 rows.append(i)
         return self._rows_mask(rows)
+
+    def _label_mask(self, value: str) -> int:
+        if self.labels is None:
+            raise QueryError("label: terms need the store's labels here", value, 0, value)
+        wanted = self.labels.assets(value)
+        if not wanted:
+            return 0
+        ids = self.t.ids
+        return int.from_bytes(bytes(map(wanted.__contains__, (
+            ids[i:i + 32] for i in range(0, 32 * self.n, 32)))), "little")
 
     def _rows_mask(self, rows: Iterable[int]) -> int:
         mask = bytearray(self.n)

@@ -24,6 +24,8 @@ Query language (terms are ANDed; keys and text are case-insensitive):
                       read at all (only listed when the query has an error: term)
   error:unreadable    the recorded error contains that text
   id:ab12             the asset id starts with that hex prefix
+  label:keep          a person marked it under that key (e.g. in duplicate review)
+  label:keep=not-keep ... and the newest mark under the key has that value
 
   -term               exclude: -kind:video  -(a OR b)   (to search for "-x", quote it)
   a b  (or a AND b)   both

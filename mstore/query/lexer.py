@@ -48,6 +48,7 @@ KEYS: dict[str, bool] = {
     "missing": True,
     "error": True,
     "id": False,
+    "label": False,
 }
 
 # ``kind:`` values; "error" is left out on purpose: error-only rows are reached with ``error:``
@@ -249,6 +250,8 @@ def check_value(key: str, value: str) -> None:
         normalize_ext(value)
     elif key == "id":
         normalize_id(value)
+    elif key == "label" and value.startswith("="):
+        raise ValueError("label: needs a key before '=' (label:keep=not-keep)")
 
 
 # -- tokenizer ---------------------------------------------------------------

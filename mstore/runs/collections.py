@@ -20,7 +20,8 @@ def collection_units(store: Store, name: str) -> list[str]:
     if c.members_object:
         return list(msgspec.msgpack.decode(store.objects.get(c.members_object)))
     from mstore.query.evaluate import evaluate
+    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
 
     table = load_table(idx)
-    return [rid for i in evaluate(c.query, table) if (rid := table.row_id(i))]
+    return [rid for i in evaluate(c.query, table, Labels(idx)) if (rid := table.row_id(i))]

@@ -333,6 +333,11 @@ def collection(idx: Index, txn: lmdb.Transaction, name: str) -> CollectionDefine
     return None if c is None or c.deleted else c
 
 
+def all_labels(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an iterator
+    for _, v in txn.cursor(db=idx.db["labels"]):
+        yield _dec_label.decode(v)
+
+
 def labels(idx: Index, txn: lmdb.Transaction, asset: str) -> list[Label]:
     start = f"{asset}\0".encode()
     cur = txn.cursor(db=idx.db["labels"])

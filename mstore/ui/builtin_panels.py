@@ -39,12 +39,13 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, list[di
     """(number of matches, the page of rows at ``offset``): evaluates the query over the
     catalog table and reads only the ``size`` rows shown."""
     from mstore.query.evaluate import evaluate
+    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
     from mstore.query.table import KIND_NAMES
 
     store.catch_up()
     table = load_table(store.index)
-    rows = evaluate(query, table)
+    rows = evaluate(query, table, Labels(store.index))
     page = rows[offset:offset + size]
     idx = store.index
     items = []

@@ -482,6 +482,11 @@ def test_duplicate_review_marks_are_labels(world: World, client: TestClient) -> 
                     follow_redirects=False)
     assert r.headers["location"] == "/review"  # never redirected off the review page
     assert len(labels_of(client, world, keep)) == n_labels
+    # what was marked is a query away, in the CLI and in the grid
+    assert [r["id"] for r in mstore_json(client, world, "find", "label:keep=not-keep")] == [drop]
+    assert {r["id"] for r in mstore_json(client, world, "find", "label:keep")} == {keep, drop}
+    grid = client.get("/", params={"q": "label:keep=not-keep"}).text
+    assert "1 match" in grid and f"/asset/{drop}" in grid
     # a rerun that groups differently makes new group artifacts; the marks stay
     release(client)
     rerun = run_all(world.store, "dedupe", params={"duplicates": {"max_distance": 10}})

@@ -707,3 +707,32 @@ def test_100k_rows_counts() -> None:
     print("\nevaluate() over 100k rows (ms):")
     for query, ms in timings.items():
         print(f"  {ms:7.2f}  {query!r}")
+
+
+class FakeLabels:
+    """What ``mstore.query.labels.Labels`` answers, from a fixed list."""
+
+    def __init__(self, marks: dict[tuple[int, str], str]) -> None:
+        self.marks = marks  # (row index, key) -> newest value
+
+    def assets(self, value: str) -> set[bytes]:
+        key, eq, want = value.partition("=")
+        return {bytes.fromhex(f"{row + 1:064x}") for (row, k), v in self.marks.items()
+                if k == key and v and (not eq or v == want)}
+
+
+def test_label_terms() -> None:
+    t = make_table([{}, {}, {"kind": "video"}, {}])
+    labels = FakeLabels({(0, "keep"): "keep", (1, "keep"): "not-keep", (3, "keep"): "",
+                         (3, "checked"): "yes"})
+    assert evaluate("label:keep", t, labels) == [0, 1]  # a cleared mark does not count
+    assert evaluate("label:keep=not-keep", t, labels) == [1]
+    assert evaluate("-label:keep", t, labels) == [2, 3]
+    assert evaluate("label:keep kind:image OR label:checked", t, labels) == [0, 1, 3]
+    assert evaluate("label:nothing", t, labels) == []
+    with pytest.raises(QueryError, match="label"):
+        evaluate("label:keep", t)  # no labels to look in
+    with pytest.raises(QueryError, match="needs a key"):
+        evaluate("label:=x", t, labels)
+    with pytest.raises(QueryError, match="needs a value"):
+        evaluate("label:", t, labels)

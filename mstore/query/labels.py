@@ -1,0 +1,40 @@
+"""``label:`` terms: assets by a person's marks (the index's labels table).
+
+``label:KEY`` matches assets whose newest mark under KEY (whatever it was made
+about) has a non-empty value; ``label:KEY=VALUE`` those whose newest value is VALUE.
+Keys and values compare case-insensitively, like every term.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mstore.store.index import Index
+
+
+class Labels:
+    """The labels of one index, read once on the first ``label:`` term."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._newest: dict[tuple[bytes, str], tuple[int, str]] | None = None
+
+    def _load(self) -> dict[tuple[bytes, str], tuple[int, str]]:
+        if self._newest is None:
+            from mstore.store import index_runs
+
+            newest: dict[tuple[bytes, str], tuple[int, str]] = {}
+            with self.index.read() as txn:
+                for lab in index_runs.all_labels(self.index, txn):
+                    k = (bytes.fromhex(lab.asset), lab.key.lower())
+                    if k not in newest or newest[k][0] < lab.hlc:
+                        newest[k] = (lab.hlc, lab.value.lower())
+            self._newest = newest
+        return self._newest
+
+    def assets(self, value: str) -> set[bytes]:
+        """Ids (32 bytes) of the assets a ``label:`` term value matches."""
+        key, eq, want = value.partition("=")
+        return {aid for (aid, k), (_, v) in self._load().items()
+                if k == key and v and (not eq or v == want)}
