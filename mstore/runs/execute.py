@@ -164,7 +164,13 @@ def _reusable(ctx: RunContext, key: str) -> list[ArtifactMade]:
 
 
 def _record_outputs(ctx: RunContext, step: StepSpec, key: str, result: ToolResult,
-                    out_dir: Path, subject: str, inputs: list[str]) -> list[ArtifactMade]:
+                    out_dir: Path, subject: str, inputs: list[str],
+                    per_asset: dict[str, list[str]] | None = None) -> list[ArtifactMade]:
+    """Write the outputs of one tool call. ``per_asset`` (aggregate steps): each selected
+    asset's own inputs (the asset and its upstream artifacts); an output naming
+    ``members`` was made from those alone, so its lineage lists just them — not the
+    whole selection, which the run's unit list and the reuse key already pin, and which
+    at 100k assets would make every group record megabytes long."""
     now_ms = int(time.time() * 1000)
     expires = int(now_ms + ctx.run.ttl_days * 86_400_000) if ctx.run.policy == "sandbox" else 0
     made = []
@@ -179,7 +185,9 @@ def _record_outputs(ctx: RunContext, step: StepSpec, key: str, result: ToolResul
             hlc=0, id=artifact_id(key, out.kind, k, ctx.run.policy), kind=out.kind,
             run=ctx.run.run, step=step.name, tool=step.tool, version=step.version,
             params=step.params, reuse_key=key,
-            asset=out.asset or subject, inputs=inputs, members=list(out.members),
+            asset=out.asset or subject, members=list(out.members),
+            inputs=[i for m in out.members for i in per_asset.get(m, ())]
+            if per_asset is not None and out.members else inputs,
             payload=payload, filename=os.path.basename(out.file or ""), data=out.data,
             meta=dict(out.meta), policy=ctx.run.policy, expires_ms=expires,
             host=socket.gethostname())
@@ -343,6 +351,7 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     t0 = time.monotonic()
     inputs: list[ToolInput] = []
     input_ids: list[str] = []
+    per_asset: dict[str, list[str]] = {}
     work = ctx.store.layout.tmp / "work" / f"{ctx.run.run}-{step.name}-{os.getpid()}"
     try:
         for aid in ctx.units():
@@ -359,7 +368,8 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
                 meta={**msgspec.to_builtins(asset.meta), "paths": paths},
                 artifacts={a.kind: InputArtifact(id=a.id, kind=a.kind, data=a.data, meta=a.meta)
                            for a in arts}))
-            input_ids += [aid] + [a.id for a in arts]
+            per_asset[aid] = [aid] + [a.id for a in arts]
+            input_ids += per_asset[aid]
         key = reuse_key(step.tool, step.version, step.params, input_ids)
         reused = [] if ctx.run.force else _reusable(ctx, key)
         if reused:
@@ -369,7 +379,8 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
             req = ToolRequest(tool=step.tool, version=step.version, params=step.params,
                               inputs=inputs, out_dir=str(out_dir))
             result, attempts = _call_tool(ctx, step, req)
-            ids = [a.id for a in _record_outputs(ctx, step, key, result, out_dir, "", input_ids)]
+            ids = [a.id for a in _record_outputs(ctx, step, key, result, out_dir, "", input_ids,
+                                                 per_asset)]
             status = "done"
         ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",
                                    status=status, attempts=attempts, artifacts=ids,

@@ -583,3 +583,21 @@ def test_an_index_from_before_the_derived_table_is_filled_on_open(
     finally:
         st.close()
     assert show(store, thumb.id)["derived"] == want
+
+
+def test_a_duplicate_group_lists_only_its_members_as_inputs(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    dedupe = run_all(store, "dedupe")
+    near = [a for a in run_artifacts(store, dedupe)
+            if a.kind == "duplicate-group" and len(a.members) > 1]
+    images = len(mstore("find", "kind:image", "--json", store=store).json_lines())
+    assert near and images > 2 * max(len(g.members) for g in near)
+    for g in near:
+        ins = show(store, g.id)["inputs"]
+        assets = {i["id"] for i in ins if i["type"] == "asset"}
+        phashes = [i for i in ins if i["type"] == "artifact"]
+        assert assets == set(g.members) and len(ins) == 2 * len(g.members)
+        assert {p["kind"] for p in phashes} == {"phash"}
+        assert {p["asset"] for p in phashes} == set(g.members)
+        for p in phashes:  # and going down: each member's phash leads to the group
+            assert g.id in [x["id"] for x in show(store, p["id"])["derived"]]
