@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mstore.cli.main import Context, store_option
+from mstore.cli.main import Context, QueryCommand, store_option
 from mstore.errors import EXIT_NOTHING
 
 
@@ -38,7 +38,7 @@ def cat(obj: Context, artifact: str) -> None:
     out.flush()
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=QueryCommand)
 @click.argument("args", nargs=-1, required=True)
 @click.option("--kind", required=True, help="The artifact kind to export (e.g. thumbnail).")
 @click.option("--run", "run_id", default=None, help="Only artifacts of this run (id or prefix).")

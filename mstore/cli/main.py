@@ -34,6 +34,38 @@ class Context:
             self._store.close()
 
 
+class QueryCommand(click.Command):
+    """A command whose trailing arguments are query words: a word starting with ``-``
+    that is not one of the command's options (``-kind:video``, ``-path:x``,
+    ``-(a OR b)``) is a negated term, never an option cluster (``-path`` would else be
+    read as ``-p -a -t -h`` and print the help)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for p in self.get_params(ctx):
+            if isinstance(p, click.Option):
+                for name in (*p.opts, *p.secondary_opts):
+                    takes_value[name] = not p.is_flag and not p.count
+        options: list[str] = []
+        words: list[str] = []
+        i = 0
+        while i < len(args):
+            a = args[i]
+            if a == "--":
+                words += args[i + 1:]
+                break
+            name = a.split("=", 1)[0]
+            if a.startswith("-") and name in takes_value:
+                options.append(a)
+                if takes_value[name] and "=" not in a and i + 1 < len(args):
+                    i += 1
+                    options.append(args[i])
+            else:
+                words.append(a)
+            i += 1
+        return super().parse_args(ctx, [*options, "--", *words])
+
+
 def store_option(f):  # noqa: ANN001, ANN201
     """``--store DIR`` on a command (overrides the one before the command name)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mstore.cli.main import Context, store_option
+from mstore.cli.main import Context, QueryCommand, store_option
 from mstore.errors import EXIT_NOTHING
 
 
@@ -315,7 +315,7 @@ def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN00
         echo(f"{'data':<11}{human_size(d['data_bytes'])} of JSON (mstore cat {d['id'][:12]})")
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=QueryCommand)
 @click.argument("query", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--count", is_flag=True, help="Print only the number of matches.")

@@ -8,7 +8,7 @@ import time
 
 import click
 
-from mstore.cli.main import Context, store_option
+from mstore.cli.main import Context, QueryCommand, store_option
 
 
 def _fmt_secs(s: float | None) -> str:
@@ -56,7 +56,7 @@ def follow_run(store, run_id: str) -> str:  # noqa: ANN001
         time.sleep(0.5)
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(cls=QueryCommand)
 @click.argument("pipeline")
 @click.argument("query", nargs=-1)
 @click.option("--on", "on", default=None, help="A collection (@name or name) or a query.")

@@ -27,7 +27,8 @@ Query language (terms are ANDed; keys and text are case-insensitive):
   label:keep          a person marked it under that key (e.g. in duplicate review)
   label:keep=not-keep ... and the newest mark under the key has that value
 
-  -term               exclude: -kind:video  -(a OR b)   (to search for "-x", quote it)
+  -term               exclude: -kind:video  -(a OR b)   (to search for "-x", quote it);
+                      on the command line too: mstore find kind:image -path:2019/
   a b  (or a AND b)   both
   a OR b              either; OR binds looser than AND: a b OR c = (a b) OR c
   ( ... )             grouping: kind:image (camera:canon OR camera:nikon)

@@ -65,6 +65,15 @@ def test_find_keys(cataloged) -> None:  # noqa: ANN001
     assert big and small and big | small == ids() and not big & small
     heic_or_jpg = ids("ext:jpg") | ids("ext:heic")
     assert heic_or_jpg <= ids("kind:image") | ids("error:")
+    # a negated term is a query word wherever it stands, never an option cluster
+    # (-path would otherwise read as -p -a -t -h and print the help)
+    in_2019 = ids("path:2019/")
+    assert in_2019 and ids("-path:2019/") == ids() - in_2019
+    assert ids("kind:image", "-path:2019/") == images - in_2019
+    assert ids("-path:2019/", "--limit", "1000") == ids() - in_2019
+    assert ids("--", "-(kind:image OR path:2019/)") == ids() - images - in_2019
+    r = mstore("find", "-path:2019/", "--count", store=store)
+    assert r.code == 0 and int(r.out) == len(ids() - in_2019)
 
 
 def test_show_by_id_prefix_path_and_json(cataloged) -> None:  # noqa: ANN001
