@@ -38,8 +38,8 @@ from mstore.store.fsutil import is_network_fs
 from mstore.store.index_runs import RUN_DBS, apply_run_record, build_derived
 
 INDEX_SCHEMA = 1
-DBS = ("meta", "segments", "assets", "paths", "asset_paths", "history", "errors", "table",
-       "dirty", *RUN_DBS)
+DBS = ("meta", "segments", "lanes", "assets", "paths", "asset_paths", "history", "errors",
+       "table", "dirty", *RUN_DBS)
 INITIAL_MAP = 1 << 30  # grows by doubling on MapFullError
 # the snapshot is rebuilt beyond 20k dirty entries anyway (query/snapshot.py), so
 # past this many only the generation of the overflow is kept
@@ -157,6 +157,16 @@ class Index:
                 self.grow()
 
     # -- applying records -----------------------------------------------------
+    def lane_seen(self, txn: lmdb.Transaction, lane: str) -> tuple[int, int]:
+        """(directory mtime_ns when last found unchanged, segment watermark) of a lane."""
+        raw = txn.get(lane.encode(), db=self.db["lanes"])
+        return struct.unpack(">qq", raw) if raw is not None else (0, 0)
+
+    def set_lanes_seen(self, seen: dict[str, tuple[int, int]]) -> None:
+        with self.write() as txn:
+            for lane, (mtime, mark) in seen.items():
+                txn.put(lane.encode(), struct.pack(">qq", mtime, mark), db=self.db["lanes"])
+
     def is_applied(self, txn: lmdb.Transaction, seg_key: bytes) -> bool:
         return txn.get(seg_key, db=self.db["segments"]) is not None
 

@@ -121,6 +121,26 @@ def list_segments(records_dir: Path) -> Iterator[SegmentRef]:
                 yield SegmentRef(machine, int(m.group(1)), records_dir / machine / name)
 
 
+def new_segments(records_dir: Path, lane: str, after: int) -> tuple[list[SegmentRef], int]:
+    """The lane's segments numbered above ``after`` (in order), and the new watermark: the
+    highest n such that every segment ``after+1 .. n`` exists (a synced lane may arrive
+    with gaps; nothing past a gap is assumed seen). Names are fixed-width, so the filter
+    is a string comparison, not a parse per file."""
+    floor = segment_name(after)
+    try:
+        names = sorted(n for n in os.listdir(records_dir / lane) if n > floor)
+    except FileNotFoundError:
+        return [], after
+    refs = [SegmentRef(lane, int(m.group(1)), records_dir / lane / n)
+            for n in names if (m := SEGMENT_RE.match(n))]
+    mark = after
+    for r in refs:
+        if r.seq != mark + 1:
+            break
+        mark = r.seq
+    return refs, mark
+
+
 def next_seq(records_dir: Path, machine: str) -> int:
     try:
         seqs = [int(m.group(1)) for n in os.listdir(records_dir / machine)

@@ -24,10 +24,17 @@ from mstore.store.index import Index
 from mstore.store.layout import STORE_DIRNAME, Layout
 from mstore.store.locks import WriteLock
 from mstore.store.objects import ObjectStore
-from mstore.store.segments import list_segments, next_seq, read_segment, write_segment
+from mstore.store.segments import (
+    SegmentRef,
+    new_segments,
+    next_seq,
+    read_segment,
+    write_segment,
+)
 
 SEGMENT_MAX_RECORDS = 5000
 SEGMENT_MAX_SECONDS = 2.0
+RACY_NS = 2_000_000_000  # a directory changed this recently may change again unseen
 
 
 class Store:
@@ -112,13 +119,37 @@ class Store:
         return self._index
 
     def catch_up(self) -> int:
-        """Apply every segment the index has not seen yet (after a crash or a sync)."""
+        """Apply every segment the index has not seen yet (after a crash or a sync).
+
+        Every command runs this, so it must not cost O(segments): per lane directory the
+        index keeps the directory's mtime and a watermark (every segment up to it is
+        applied). A lane whose mtime is unchanged is skipped without listing it; a
+        changed one is listed, and only names past the watermark are looked at. An mtime
+        within RACY_NS of now is not trusted (a file renamed in during the same clock
+        tick leaves it unchanged), as git treats racily-clean index entries.
+        """
         idx = self._index if self._index is not None else self.index
+        records = self.layout.records
+        try:
+            lanes = sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(records)
+                           if e.is_dir())
+        except FileNotFoundError:
+            return 0
+        now = time.time_ns()
+        pending: list[SegmentRef] = []
+        seen: dict[str, tuple[int, int]] = {}
         with idx.read() as txn:
-            pending = [s for s in list_segments(self.layout.records)
-                       if not idx.is_applied(txn, s.key)]
+            for lane, mtime in lanes:
+                known_mtime, mark = idx.lane_seen(txn, lane)
+                if mtime == known_mtime:
+                    continue
+                refs, new_mark = new_segments(records, lane, mark)
+                pending += [r for r in refs if not idx.is_applied(txn, r.key)]
+                seen[lane] = (mtime if now - mtime > RACY_NS else 0, new_mark)
         for seg in pending:
             idx.apply_segment(seg.key, seg.machine, read_segment(seg.path))
+        if seen:
+            idx.set_lanes_seen(seen)  # only once what they cover is applied
         return len(pending)
 
     def drop_index(self) -> None:

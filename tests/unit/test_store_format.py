@@ -150,3 +150,58 @@ def test_error_then_sighting_in_any_order(tmp_path: Path) -> None:
         with idx.read() as txn:
             results.append(idx.error_at(txn, "r", b"x"))
     assert results == [None, None]
+
+
+def test_catch_up_finds_synced_segments_in_any_order_and_skips_unchanged_lanes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segments arriving from another machine (out of order, with a gap for a while) are
+    all applied; a lane whose directory did not change is not listed again."""
+    import os
+
+    from mstore.store import segments
+    from mstore.store import store as store_mod
+    from mstore.store.store import Store
+
+    (tmp_path / "arch").mkdir()
+    st = Store.init(tmp_path / "st", [tmp_path / "arch"])
+    try:
+        recs = _records(4)
+        made = tmp_path / "elsewhere"
+        for seq in (1, 2, 3):  # machine "m2" wrote three segments
+            write_segment(made / "records", made / "tmp", "m2", seq, recs[2 * seq - 2:2 * seq])
+        lane = st.layout.records / "m2"
+        lane.mkdir()
+
+        def arrive(seq: int, age_s: float) -> None:
+            name = segments.segment_name(seq)
+            os.link(made / "records" / "m2" / name, lane / name)
+            t = time_ns() - int(age_s * 1e9)
+            os.utime(lane, ns=(t, t))  # as a sync tool may leave it
+
+        def assets() -> int:
+            with st.index.read() as txn:
+                return txn.stat(st.index.db["assets"])["entries"]
+
+        from time import time_ns
+
+        assert assets() == 0  # the index is open (opening it catches up too)
+        arrive(1, 60)
+        arrive(3, 50)  # 2 is still on its way: a gap
+        assert st.catch_up() == 2 and assets() == 2
+        with st.index.read() as txn:
+            assert st.index.lane_seen(txn, "m2")[1] == 1  # the watermark stops at the gap
+        arrive(2, 40)
+        assert st.catch_up() == 1 and assets() == 3
+        # unchanged (and not racy): the lane is not listed again
+        listed: list[str] = []
+        real = segments.new_segments
+        monkeypatch.setattr(store_mod, "new_segments",
+                            lambda r, name, after: listed.append(name) or real(r, name, after))
+        assert st.catch_up() == 0 and listed == []
+        # a directory changed just now is listed every time until it settles
+        os.utime(lane, ns=(time_ns(), time_ns()))
+        st.catch_up()
+        st.catch_up()
+        assert listed == ["m2", "m2"]
+    finally:
+        st.close()
