@@ -110,6 +110,34 @@ def peak_rss_mb_of(argv: list[str]) -> tuple[float, float]:
     return wall, max(usage.ru_maxrss / 1024, children)
 
 
+def status_over_many_segments(work: Path, n: int) -> float:
+    """``mstore status`` on a store whose records are ``n`` one-record segments (what a
+    long run's worker leaves, flushing every half second), after the first catch-up."""
+    from mstore.model.records import Label
+    from mstore.store.store import Store
+
+    root, store = work / "seg-archive", work / "seg-store"
+    root.mkdir(exist_ok=True)
+    (root / "a.txt").write_text("a\n")
+    shutil.rmtree(store, ignore_errors=True)
+    run("init", "--store", str(store), str(root))
+    st = Store(store)
+    try:
+        w, lock = st.lane_writer("w*")
+        for i in range(n):
+            rec = Label(hlc=0, asset="00" * 32, key="bench", value=str(i))
+            rec.hlc = w.now()
+            w.append(rec)
+            w.flush()
+        lock.release()
+    finally:
+        st.close()
+    run("status", store=store)  # the first one applies them all
+    time.sleep(2.1)  # past the racy window of the lane directory
+    run("status", store=store)
+    return timed(lambda: run("status", store=store), repeat=5)
+
+
 def watch_latency(store: Path, root: Path, samples: int = 5) -> float:
     # files from an earlier run with a kept archive would already be cataloged
     shutil.rmtree(root / "incoming", ignore_errors=True)
@@ -147,6 +175,8 @@ def main() -> None:
     ap.add_argument("--runs", action=argparse.BooleanOptionalAction, default=True,
                     help="also the run benchmarks on Temporal (tests/benchmarks/runs.py)")
     ap.add_argument("--run-units", type=int, default=10_000, help="units of the noop run")
+    ap.add_argument("--segments", type=int, default=30_000,
+                    help="record segments for the status-over-segments row")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="mstore-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -204,6 +234,10 @@ def main() -> None:
             rows.append((f"{label} @ {n // 1000}k", f"{t * 1000:.0f} ms",
                          f"{t_py * 1000:.0f} ms (python -c pass)", f"{t / t_py:.1f}x",
                          f"< {target * 1000:.0f} ms"))
+        t_seg = status_over_many_segments(work, args.segments)
+        rows.append((f"status over {args.segments // 1000}k record segments",
+                     f"{t_seg * 1000:.0f} ms", f"{t_py * 1000:.0f} ms (python -c pass)",
+                     f"{t_seg / t_py:.1f}x", "< 150 ms"))
         # 3b. the web UI's grid over the same store (a real `mstore ui`)
         from tests.benchmarks.ui import benchmarks as ui_benchmarks
 
