@@ -159,8 +159,13 @@ def _reusable(ctx: RunContext, key: str) -> list[ArtifactMade]:
     # production never depends on sandbox results (they expire); an expired sandbox
     # result is not reused either: gc may drop it while the new run still needs it
     now_ms = int(time.time() * 1000)
-    return [a for a in arts if a.policy == ctx.run.policy
+    live = [a for a in arts if a.policy == ctx.run.policy
             and (not a.expires_ms or a.expires_ms > now_ms)]
+    if not live:
+        return []
+    # one derivation made more than once (a --force run recomputed it): the newest set
+    newest = max(live, key=lambda a: a.hlc).run
+    return [a for a in live if a.run == newest]
 
 
 def _record_outputs(ctx: RunContext, step: StepSpec, key: str, result: ToolResult,
@@ -182,7 +187,8 @@ def _record_outputs(ctx: RunContext, step: StepSpec, key: str, result: ToolResul
                 raise BadInput(f"tool {step.tool} wrote outside its output directory")
             payload = ctx.writer.put_object(src.read_bytes())
         art = ArtifactMade(
-            hlc=0, id=artifact_id(key, out.kind, k, ctx.run.policy), kind=out.kind,
+            hlc=0, id=artifact_id(key, out.kind, k, ctx.run.policy,
+                                  ctx.run.run if ctx.run.force else ""), kind=out.kind,
             run=ctx.run.run, step=step.name, tool=step.tool, version=step.version,
             params=step.params, reuse_key=key,
             asset=out.asset or subject, members=list(out.members),

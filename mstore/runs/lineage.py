@@ -21,7 +21,10 @@ def reuse_key(tool: str, version: str, params: dict[str, Any], inputs: list[str]
     return blake3.blake3(canon).hexdigest()
 
 
-def artifact_id(key: str, kind: str, index: int, policy: str) -> str:
+def artifact_id(key: str, kind: str, index: int, policy: str, forced_by: str = "") -> str:
     """Sandbox and production results of one derivation are distinct artifacts: a sandbox
-    artifact expires, so a production run must never come to depend on one."""
-    return blake3.blake3(f"{key}\0{kind}\0{index}\0{policy}".encode()).hexdigest()
+    artifact expires, so a production run must never come to depend on one. A ``--force``
+    run (``forced_by`` = its id) makes artifacts of its own: its recomputed results must
+    not hide behind the ids of the ones it was asked to replace."""
+    salt = f"\0{forced_by}" if forced_by else ""
+    return blake3.blake3(f"{key}\0{kind}\0{index}\0{policy}{salt}".encode()).hexdigest()

@@ -42,7 +42,9 @@ NOT_HOSTILE = ("--", "-path:hostile/")
 
 def check_lineage(rs: RunStore, run_id: str) -> list[ArtifactMade]:
     """Every artifact a run made names the run, its step's tool, version and params, and
-    inputs that exist (assets or artifacts); its reuse key is derived from exactly those.
+    inputs that exist (assets or artifacts); its reuse key is derived from exactly those —
+    for an aggregate step, from everything the step read (the run's units with their
+    upstream artifacts), of which a result naming members lists only theirs.
     Artifacts the run reused name the run that made them and exist too."""
     from mstore.store import index_runs
 
@@ -50,6 +52,17 @@ def check_lineage(rs: RunStore, run_id: str) -> list[ArtifactMade]:
     steps = {s.name: s for s in started.steps}
     made = rs.run_artifacts(run_id)
     states = rs.unit_states(run_id)
+    units = rs.units(run_id)
+
+    def aggregate_inputs(step) -> list[str]:  # noqa: ANN001 - what execute reads, in order
+        out = []
+        for u in units:
+            ups = [states.get((n, u)) for n in step.needs]
+            if any(x is None or x.status == "failed" for x in ups):
+                continue
+            out += [u] + [i for x in ups for i in x.artifacts]
+        return out
+
     with rs.open() as st, st.index.read() as txn:
         idx = st.index
         for a in made:
@@ -59,7 +72,12 @@ def check_lineage(rs: RunStore, run_id: str) -> list[ArtifactMade]:
             assert a.inputs, a
             for i in a.inputs:
                 assert idx.asset(txn, i) is not None or index_runs.artifact(idx, txn, i), i
-            assert a.reuse_key == reuse_key(s.tool, s.version, s.params, a.inputs)
+            if a.asset:
+                assert a.reuse_key == reuse_key(s.tool, s.version, s.params, a.inputs)
+            else:
+                read = aggregate_inputs(s)
+                assert a.reuse_key == reuse_key(s.tool, s.version, s.params, read)
+                assert set(a.members) <= set(a.inputs) <= set(read)
             assert a.policy == started.policy
         for state in states.values():
             for art_id in state.artifacts:
@@ -222,11 +240,17 @@ def test_reuse_params_and_force(run_store) -> None:  # noqa: ANN001
     # --force: every step executes again (done, not reused)
     forced = rs.run_and_wait("photos", "--force", *NOT_HOSTILE)
     assert statuses(rs, forced.id) == Counter(done=3 * n_units)
-    # the same derivation names the same artifact: nothing is duplicated. (So the index
-    # keeps the first run's record: a forced run lists no artifacts of its own, and a
-    # recomputed payload that came out different would not replace the old one.)
+    # a forced run's results are its own artifacts (listed, with their lineage), never
+    # hidden behind the old ids; and the next run reuses the newest set
+    made_forced = {a.id for a in rs.run_artifacts(forced.id)}
+    assert len(made_forced) == 3 * n_units and not made_forced & made_first
     for st in rs.unit_states(forced.id).values():
-        assert set(st.artifacts) <= made_first
+        assert set(st.artifacts) <= made_forced
+    check_lineage(rs, forced.id)
+    after = rs.run_and_wait("photos", *NOT_HOSTILE)
+    assert statuses(rs, after.id) == Counter(reused=3 * n_units)
+    for st in rs.unit_states(after.id).values():
+        assert set(st.artifacts) <= made_forced
 
 
 # --------------------------------------------------------------------------- sandbox
