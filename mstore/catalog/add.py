@@ -147,9 +147,10 @@ class Adder:
                 st = idx.path_state(txn, t.root, t.sub)  # PATH may name one file
                 if st is not None and st.present:
                     known[t.sub] = st
-            for r, path, err in idx.iter_errors(txn):
-                if r == t.root and (not t.sub or path == t.sub
-                                    or (not single and path.startswith(prefix))):
+            # the target itself (a file, or a directory that could not be read) and,
+            # for a directory, everything under it
+            for _, path, err in idx.iter_errors(txn, t.root, t.sub):
+                if path == t.sub or (not single and path.startswith(prefix)):
                     known_errors[path] = err.reason
         # signatures the walk may skip on sight; paths in error are always retried
         expect = {p: (st.size, st.mtime_ns, st.inode) for p, st in known.items()

@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 
 from mstore.errors import UsageError
-from mstore.query.snapshot import SIDECAR_EXTS, _stem
+from mstore.query.snapshot import SIDECAR_EXTS, stem_key
 from mstore.store.store import Store
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
@@ -130,12 +130,12 @@ def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: s
     seen: set[tuple[str, bytes]] = set()
     for root, rel in current:
         d = os.path.dirname(rel)
-        stem = _stem(rel)
+        stem = stem_key(rel)
         prefix = (d + b"/") if d else b""
         for r, p, st in idx.iter_paths(txn, root, prefix):  # type: ignore[arg-type]
             if b"/" in p[len(prefix):]:
                 continue
-            if p == rel or not st.present or _stem(p) != stem or (r, p) in seen:
+            if p == rel or not st.present or stem_key(p) != stem or (r, p) in seen:
                 continue
             seen.add((r, p))
             ext = os.path.splitext(p)[1].lower()

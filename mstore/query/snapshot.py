@@ -108,7 +108,7 @@ def taken_int(taken: str | None) -> int:
     return int(digits.ljust(14, "0")) if len(digits) >= 4 else 0
 
 
-def _stem(path: bytes) -> bytes:
+def stem_key(path: bytes) -> bytes:
     """Lower-cased path without extension; 'IMG_1.JPG.xmp' and 'IMG_1.xmp' both -> 'img_1'."""
     base, ext = os.path.splitext(path.lower())
     if ext in SIDECAR_EXTS:
@@ -283,7 +283,7 @@ def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[_Row], list[bytes
         if st.present:
             current[st.asset].append(full)
             d, name = _split_dir(path)
-            groups[(rb, d, _stem(name))].append((name, st.asset))
+            groups[(rb, d, stem_key(name))].append((name, st.asset))
         else:
             last_known.setdefault(st.asset, full)
     errors: dict[bytes, str] = {}
@@ -424,7 +424,7 @@ class _Siblings:
         groups = self.dirs.get((root, d))
         if groups is None:
             groups = self.dirs[(root, d)] = self._scan(root, d)
-        return groups.get(_stem(name), [])
+        return groups.get(stem_key(name), [])
 
     def _scan(self, root: str, d: bytes) -> dict[bytes, list[tuple[bytes, str]]]:
         prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
@@ -442,7 +442,7 @@ class _Siblings:
                 continue
             st = _path_dec.decode(cur.value())
             if st.present:
-                groups[_stem(name)].append((name, st.asset))
+                groups[stem_key(name)].append((name, st.asset))
             ok = cur.next()
         return groups
 

@@ -363,8 +363,17 @@ class Index:
         for _, val in txn.cursor(db=self.db["assets"]):
             yield _dec_asset.decode(val)
 
-    def iter_errors(self, txn: lmdb.Transaction) -> Iterator[tuple[str, bytes, ErrorState]]:
-        for key, val in txn.cursor(db=self.db["errors"]):
+    def iter_errors(self, txn: lmdb.Transaction, root: str | None = None, prefix: bytes = b""
+                    ) -> Iterator[tuple[str, bytes, ErrorState]]:
+        """Paths in error in key order; with ``root``, only that root's paths starting with
+        ``prefix`` (a range scan: ``add PATH`` and the watcher do not read every error)."""
+        cur = txn.cursor(db=self.db["errors"])
+        start = pk(root, prefix) if root is not None else b""
+        if not cur.set_range(start):
+            return
+        for key, val in cur:
+            if root is not None and not bytes(key).startswith(start):
+                break
             r, p = split_pk(key)
             yield r, p, _dec_err.decode(val)
 
