@@ -49,7 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mstore.errors import MstoreError, QueryError, UsageError
 from mstore.store import index_runs
 from mstore.store.store import Store
-from mstore.ui import builtin_panels, files
+from mstore.ui import builtin_panels, files, orchestrate
 from mstore.ui.panels import PanelContext, load_tool_panels, render_slot
 
 HERE = Path(__file__).resolve().parent
@@ -290,11 +290,12 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
     ui.panel_problems = load_tool_panels(Path(store_dir))
 
     async def act(request: Request, redirect: Callable[[Any], str], fn: Callable[..., Any],
-                  *args: Any, status: int = 409) -> Response:
-        """Do a button's action in the store thread, then redirect (303) to
-        ``redirect(result)``; a refusal shows its message (a bad query with its caret)."""
+                  *args: Any, status: int = 409, locked: bool = True) -> Response:
+        """Do a button's action — in the store thread, or (``locked=False``, a child
+        ``mstore`` process) beside it — then redirect (303) to ``redirect(result)``; a
+        refusal shows its message (a bad query with its caret)."""
         try:
-            got = await ui.call(fn, *args)
+            got = await (ui.call(fn, *args) if locked else run_in_threadpool(fn, *args))
         except QueryError as e:
             return ui.error(request, 400, e.render())
         except MstoreError as e:
@@ -387,7 +388,24 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
 
     async def runs(request: Request) -> Response:
         views = await ui.call(builtin_panels.run_views, ui.store)
-        return ui.page(request, "runs.html", title="runs", runs=views)
+        pipes = await ui.call(builtin_panels.pipeline_choices, ui.store)
+        qp = request.query_params
+        start = {"q": qp.get("q", ""), "pipeline": qp.get("pipeline", "")}
+        return ui.page(request, "runs.html", title="runs", runs=views, pipelines=pipes,
+                       start=start)
+
+    async def run_start(request: Request) -> Response:
+        """Start a run from the form on /runs: sandbox unless production is chosen."""
+        await ui.check_csrf(request)
+        form = await request.form()
+        policy = str(form.get("policy", "sandbox"))
+        if policy not in ("sandbox", "production"):
+            return ui.error(request, 400, f"unknown policy '{policy}'")
+        sample = str(form.get("sample", "")).strip() if policy == "sandbox" else ""
+        pipeline, query = str(form.get("pipeline", "")), str(form.get("q", "")).strip()
+        return await act(request, lambda new: f"/run/{new}", orchestrate.start_run,
+                         ui.store_dir, pipeline, query, policy, sample, status=400,
+                         locked=False)
 
     async def run_events(request: Request) -> Response:
         try:
@@ -438,19 +456,16 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         rid, action = request.path_params["run"], request.path_params["action"]
         if action not in ("pause", "resume", "cancel") or not RUN_ID_RE.match(rid):
             return ui.error(request, 404, "no such action")
-        from mstore.runs.service import steer
-
-        return await act(request, lambda _: f"/run/{rid}", steer, ui.store, rid, action)
+        return await act(request, lambda _: f"/run/{rid}", orchestrate.steer, ui.store_dir,
+                         rid, action, locked=False)
 
     async def run_rerun(request: Request) -> Response:
         await ui.check_csrf(request)
         rid = request.path_params["run"]
         if not RUN_ID_RE.match(rid):
             return ui.error(request, 404, "no such run")
-        from mstore.runs.service import rerun_failed
-
-        return await act(request, lambda started: f"/run/{started.run.run}", rerun_failed,
-                         ui.store, rid)
+        return await act(request, lambda new: f"/run/{new}", orchestrate.rerun_failed,
+                         ui.store_dir, rid, locked=False)
 
     async def collections(request: Request) -> Response:
         rows = await ui.call(builtin_panels.collection_rows, ui.store)
@@ -554,6 +569,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         Route("/artifact/{art}/payload", artifact_payload),
         Route("/runs", runs),
         Route("/runs/events", run_events),
+        Route("/runs/start", run_start, methods=["POST"]),
         Route("/run/{run}", run),
         Route("/run/{run}/live", run_live),
         Route("/run/{run}/rerun", run_rerun, methods=["POST"]),

@@ -156,6 +156,15 @@ def run_views(store: Store) -> list[dict]:
     return out
 
 
+def pipeline_choices(store: Store) -> list[dict]:
+    """The pipelines the start form offers: name, description, sandbox sample, steps."""
+    from mstore.runs.pipelines import all_pipelines
+
+    return [{"name": p.name, "description": p.description, "sample": p.sandbox_sample,
+             "steps": [s.name for s in p.steps]}
+            for p in sorted(all_pipelines(store.root).values(), key=lambda p: p.name)]
+
+
 def run_data(store: Store, rid: str) -> dict:
     from mstore.runs.describe import describe_run
 

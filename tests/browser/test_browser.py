@@ -253,38 +253,57 @@ def test_collection_from_a_query_then_freeze(page: Page, world: World) -> None:
     shot(page, "collections")
 
 
-def test_watch_a_live_run_then_cancel_it(page: Page, world: World) -> None:
-    r = mstore_proc("run", "slowthumbs", "kind:image", store=world.store, timeout=180)
-    assert r.code == 0, r.err
-    run_id = r.out.strip().splitlines()[-1]
-    assert re.match(r"^r\d", run_id), r.out
+def test_start_a_run_watch_it_then_cancel_it(page: Page, world: World) -> None:
+    # from the grid's query to the start form, then a production run of the slow pipeline
+    # (the UI starts the embedded Temporal server and a worker, as `mstore run` does)
+    page.goto("/?kind=image")
+    page.get_by_role("link", name="Try a pipeline on these").click()
+    expect(page.locator("form.start input[name=q]")).to_have_value("kind:image")
+    page.select_option("form.start select[name=pipeline]", "slowthumbs")
+    page.check("form.start input[value=production]")
+    shot(page, "runs-start")
+    with page.expect_navigation(url=re.compile(r"/run/r\d"), timeout=90_000):
+        page.click("form.start button")
+
+    run_id = page.url.rsplit("/", 1)[-1]
+    expect(page.locator("dl.facts").first).to_contain_text("slowthumbs (production)")
+
+    # the run page: results appear without a reload
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    before = page.locator("#panel-gallery img").count()
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#panel-gallery img').length > {before}",
+        timeout=60_000)
+    assert page.evaluate("window.__sameDocument === true")
+    shot(page, "run-live")
+
+    # the dashboard: the progress bar and throughput move without a reload
     page.goto("/runs")
     row = page.locator(f"tr[data-run='{run_id}']")
     expect(row).to_be_visible()
-    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
-    bar = row.locator("progress")
-    first = int(bar.get_attribute("value") or 0)
+    page.evaluate("window.__sameDocument = true")
+    first = int(row.locator("progress").get_attribute("value") or 0)
     page.wait_for_function(
         f"() => +document.querySelector(\"tr[data-run='{run_id}'] progress\").value > {first}",
         timeout=60_000)
     expect(row.locator("[data-field=throughput]")).not_to_have_text("0.00/s")
-    shot(page, "runs-live")
     assert page.evaluate("window.__sameDocument === true")
+    shot(page, "runs-live")
 
+    # pause and resume it from its page, then stop it while it goes
+    total = int(row.locator("progress").get_attribute("max") or 0)
+    assert int(row.locator("progress").get_attribute("value") or 0) < total
     page.goto(f"/run/{run_id}")
-    page.evaluate("window.__sameDocument = true")
-    gallery = page.locator("#panel-gallery img")
-    before = gallery.count()
-    page.wait_for_function(
-        f"() => document.querySelectorAll('#panel-gallery img').length > {before}",
-        timeout=60_000)
-    assert page.evaluate("window.__sameDocument === true")  # results came without reload
-    shot(page, "run-live")
-    total = int(page.locator("dl.facts progress").get_attribute("max") or 0)
-    assert int(page.locator("dl.facts progress").get_attribute("value") or 0) < total
-
+    page.get_by_role("button", name="pause").click()
+    expect(page.locator("[data-run-state]")).to_have_text("paused")
+    page.get_by_role("button", name="resume").click()
+    expect(page.locator("[data-run-state]")).to_have_text("running")
     page.get_by_role("button", name="cancel").click()
+    page.wait_for_url(re.compile(f"/run/{run_id}$"))
     expect(page.locator("[data-run-state]")).to_have_text("cancelled", timeout=60_000)
     shot(page, "run-cancelled")
     view = mstore_proc("show", run_id, "--json", store=world.store).json()
     assert view["state"] == "cancelled" and view["done"] < view["total"]
+    # the UI process itself never loaded the Temporal SDK: its buttons ran `mstore`
+    maps = Path(f"/proc/{world.ui.proc.pid}/maps").read_text()
+    assert "temporalio" not in maps and "temporal_sdk" not in maps

@@ -361,55 +361,93 @@ def test_post_needs_csrf(world: World, client: TestClient) -> None:
     assert client.get("/run/" + world.live + "/pause").status_code == 405
 
 
+class FakeCli:
+    """Stands in for the ``mstore`` child process the run buttons start (the real one is
+    driven by the browser tests): records each argv, answers like the command would."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, out: str = "",
+                 fail: str | None = None) -> None:
+        from mstore.ui import orchestrate
+
+        self.calls: list[list[str]] = []
+        self.out, self.fail = out, fail
+        monkeypatch.setattr(orchestrate, "mstore_cli", self)
+
+    def __call__(self, store_dir: Path, *args: str) -> str:
+        from mstore.errors import UsageError
+
+        self.calls.append(list(args))
+        if self.fail:
+            raise UsageError(self.fail)
+        return self.out
+
+
 def test_buttons_steer_the_run(world: World, client: TestClient,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from mstore.orchestration import client as tclient
-    from mstore.orchestration import server
-    from mstore.runs import service
-
-    calls: list[tuple[str, str]] = []
-    monkeypatch.setattr(tclient, "signal", lambda ts, run, action: calls.append((action, run)))
-    monkeypatch.setattr(tclient, "cancel", lambda ts, run: calls.append(("cancel", run)))
-    monkeypatch.setattr(server, "start_server", lambda store, ts: None)
+    cli = FakeCli(monkeypatch)
     token = csrf(client)
-    steered: list[tuple[str, str]] = []
-    real_steer = service.steer
-
-    def spy(store: Store, run_id: str, action: str) -> str:
-        steered.append((run_id, action))
-        return real_steer(store, run_id, action)
-
-    monkeypatch.setattr(service, "steer", spy)
-    for action, state in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
+    for action in ("pause", "resume", "cancel"):
         r = client.post(f"/run/{world.live}/{action}", data={"csrf": token},
                         follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == f"/run/{world.live}"
-        page = client.get(f"/run/{world.live}").text
-        assert f'class="state state-{state}"' in page
-    assert steered == [(world.live, "pause"), (world.live, "resume"), (world.live, "cancel")]
-    assert calls == [("pause", world.live), ("resume", world.live), ("cancel", world.live)]
-    # a finished run cannot be steered: the message, not a crash
-    r = client.post(f"/run/{world.live}/pause", data={"csrf": token})
-    assert r.status_code == 409 and "already cancelled" in r.text
+    assert cli.calls == [["pause", world.live], ["resume", world.live],
+                         ["cancel", world.live]]
+    # what the command refuses (a finished run) comes back as the page's message
+    FakeCli(monkeypatch, fail=f"run {world.check} is already completed")
+    r = client.post(f"/run/{world.check}/pause", data={"csrf": token})
+    assert r.status_code == 409 and "already completed" in r.text
+    assert client.post(f"/run/{world.live}/explode", data={"csrf": token}).status_code == 404
 
 
 def test_rerun_failed_button(world: World, client: TestClient,
                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from mstore.runs import service
-
-    started: list = []
-
-    def fake_start(store: Store, req: object, **kw: object) -> object:
-        started.append(req)
-        return service.Started(run=type("R", (), {"run": "r20990101-000000-beef"})(),
-                               temporal_url="")  # type: ignore[arg-type]
-
-    monkeypatch.setattr(service, "start_run", fake_start)
+    cli = FakeCli(monkeypatch, out="r20990101-000000-beef\n")
     r = client.post(f"/run/{world.check}/rerun", data={"csrf": csrf(client, f"/run/{world.check}")},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/run/r20990101-000000-beef"
-    [req] = started
-    assert req.parent == world.check and len(req.units) == 1  # type: ignore[attr-defined]
+    assert cli.calls == [["rerun", world.check, "--failed"]]
+
+
+def test_start_a_run_from_the_ui(world: World, client: TestClient,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    cli = FakeCli(monkeypatch, out='{"run": "r20990101-000000-cafe", "units": 5}\n')
+    page = client.get("/runs", params={"q": "kind:image", "pipeline": "dedupe"}).text
+    assert 'action="/runs/start"' in page and 'value="kind:image"' in page
+    for name in ("photos", "video", "dedupe", "check"):
+        assert f'<option value="{name}"' in page
+    assert "selected" in page.split('<option value="dedupe"', 1)[1].split(">", 1)[0]
+    token = csrf(client)
+    r = client.post("/runs/start", data={"csrf": token, "pipeline": "photos",
+                                         "q": "kind:image", "policy": "sandbox",
+                                         "sample": "5"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/run/r20990101-000000-cafe"
+    r = client.post("/runs/start", data={"csrf": token, "pipeline": "photos",
+                                         "policy": "production", "sample": "5"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert cli.calls == [
+        ["run", "photos", "--sandbox", "--json", "--sample", "5", "--", "kind:image"],
+        ["run", "photos", "--production", "--json", "--"]]  # production: no sample
+    r = client.post("/runs/start", data={"csrf": token, "pipeline": "photos",
+                                         "policy": "yolo"})
+    assert r.status_code == 400 and "unknown policy" in r.text
+    FakeCli(monkeypatch, fail="unknown pipeline 'nope' (known: photos)")
+    r = client.post("/runs/start", data={"csrf": token, "pipeline": "nope"})
+    assert r.status_code == 400 and "unknown pipeline" in r.text
+    assert client.post("/runs/start", data={"pipeline": "photos"}).status_code == 403
+    # the assets page offers it for the query shown
+    assert "/runs?q=kind%3Aimage" in client.get("/", params={"kind": "image"}).text
+
+
+def test_run_buttons_go_through_the_command_line(world: World) -> None:
+    """The real child process: a refusal of the command reaches the page's message."""
+    from mstore.errors import UsageError
+    from mstore.ui import orchestrate
+
+    with pytest.raises(UsageError, match="unknown pipeline 'nope'"):
+        orchestrate.start_run(world.store, "nope", "", "sandbox", "")
+    with pytest.raises(UsageError, match="already"):
+        orchestrate.steer(world.store, world.check, "pause")
 
 
 def test_security_headers(client: TestClient) -> None:

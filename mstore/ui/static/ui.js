@@ -13,7 +13,12 @@
   const rows = new Map();
   table.querySelectorAll("tr[data-run]").forEach((tr) => rows.set(tr.dataset.run, tr));
   const source = new EventSource(table.dataset.live);
+  // a form on the page is being sent (start, pause, cancel...): its answer navigates;
+  // a reload now would cancel that navigation
+  let leaving = false;
+  document.addEventListener("submit", () => { leaving = true; source.close(); });
   source.onmessage = (ev) => {
+    if (leaving) return;
     const views = JSON.parse(ev.data);
     for (const v of views) {
       const tr = rows.get(v.id);
@@ -40,7 +45,10 @@
     return s && ["completed", "failed", "cancelled"].includes(s.dataset.runState);
   };
   if (ended(box)) return;
+  let leaving = false;  // a button's form is being sent: its answer replaces the page
+  document.addEventListener("submit", () => { leaving = true; });
   const tick = async () => {
+    if (leaving) return;
     try {
       const r = await fetch(box.dataset.live, { credentials: "same-origin", cache: "no-store" });
       if (r.ok) {
