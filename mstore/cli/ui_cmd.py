@@ -23,7 +23,8 @@ def ui(obj: Context, bind: str, port: int, token: str | None) -> None:
     import uvicorn
 
     from mstore.errors import UsageError
-    from mstore.ui.app import create_app, is_loopback
+    from mstore.ui.app import create_app
+    from mstore.ui.guard import is_loopback
 
     store_dir = obj.store().root
     obj.close()  # the app opens the store itself (one LMDB handle per process)

@@ -5,10 +5,10 @@ environment this process opens once, and ``catch_up`` writes to it), so the even
 stays free for the Server-Sent Events stream and file responses.
 
 Safety: the app is meant to bind to loopback. With a token (required for any other
-address) every request must carry it (``Authorization: Bearer``, or ``?token=`` once,
-which sets a cookie). Every POST must carry the CSRF token of the caller's session
-cookie. Files are served by asset id only (see ``files.py``), payloads by artifact id
-from the object store.
+address) every request must carry it (``guard.py``). Every POST must carry the CSRF
+token of the caller's session cookie. Files are served by asset id only (see
+``files.py``), payloads by artifact id from the object store; run buttons run the
+``mstore`` command (``orchestrate.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 import secrets
@@ -44,35 +43,22 @@ from starlette.responses import (
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mstore.errors import MstoreError, QueryError, UsageError
 from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui import builtin_panels, files, orchestrate
+from mstore.ui.filters import FILTERS
+from mstore.ui.guard import Guard, is_loopback
 from mstore.ui.panels import PanelContext, load_tool_panels, render_slot
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 60
 REVIEW_PAGE = 20  # duplicate groups per review page
-TOKEN_COOKIE = "mstore_token"
-SESSION_COOKIE = "mstore_session"
 RUN_ID_RE = re.compile(r"^r\d[0-9a-f-]{1,40}$")
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 KINDS = ("image", "video", "audio", "text", "other")
-CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; script-src 'self'; "
-       "style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
 T = TypeVar("T")
-
-
-def is_loopback(bind: str) -> bool:
-    if bind == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(bind).is_loopback
-    except ValueError:
-        return False
 
 
 def build_query(q: str, kind: str, date_from: str, date_to: str) -> str:
@@ -106,101 +92,6 @@ def _offset(text: str) -> int:
         return 0
 
 
-# -- filters --------------------------------------------------------------------------
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    from mstore.cli.output import human_size as hs
-
-    return hs(n)
-
-
-def ms_time(ms: int | None) -> str:
-    if not ms:
-        return "-"
-    from mstore.cli.output import ms_time as mt
-
-    return mt(ms)
-
-
-def fmt_secs(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
-def path_text(p: bytes | str) -> str:
-    return p.decode("utf-8", "backslashreplace") if isinstance(p, bytes) else p
-
-
-def taken_text(tk: int) -> str:
-    if not tk:
-        return ""
-    return (f"{tk // 10**10:04d}-{tk // 10**8 % 100:02d}-{tk // 10**6 % 100:02d} "
-            f"{tk // 10**4 % 100:02d}:{tk // 100 % 100:02d}")
-
-
-# -- the guard: token, session cookie, security headers ------------------------------------
-class Guard:
-    """Pure ASGI middleware (it must not buffer the event stream)."""
-
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
-        self.app = app
-        self.token = token
-
-    def _token_ok(self, value: str | None) -> bool:
-        return bool(value) and self.token is not None and hmac.compare_digest(
-            value.encode(), self.token.encode())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        req = Request(scope)
-        cookies: list[str] = []
-        if self.token is not None:
-            auth = req.headers.get("authorization", "")
-            bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-            ok = self._token_ok(bearer) or self._token_ok(req.cookies.get(TOKEN_COOKIE))
-            qtok = req.query_params.get("token")
-            if not ok and qtok is not None and self._token_ok(qtok):
-                # once: set the cookie and drop the token from the address bar
-                rest = [(k, v) for k, v in req.query_params.multi_items() if k != "token"]
-                url = scope["path"] + (f"?{urlencode(rest)}" if rest else "")
-                resp: Response = RedirectResponse(url, status_code=303)
-                resp.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
-                await resp(scope, receive, send)
-                return
-            if not ok:
-                resp = PlainTextResponse("unauthorized: this mstore ui needs its token",
-                                         status_code=401,
-                                         headers={"WWW-Authenticate": "Bearer"})
-                await resp(scope, receive, send)
-                return
-        session = req.cookies.get(SESSION_COOKIE, "")
-        if not re.fullmatch(r"[A-Za-z0-9_-]{32,64}", session):
-            session = secrets.token_urlsafe(32)
-            cookies.append(f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict")
-        scope.setdefault("state", {})["session"] = session
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                for c in cookies:
-                    headers.append((b"set-cookie", c.encode()))
-                if b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", CSP.encode()))
-                headers += [(b"x-content-type-options", b"nosniff"),
-                            (b"referrer-policy", b"no-referrer"),
-                            (b"x-frame-options", b"DENY")]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 # -- the app ------------------------------------------------------------------------------
 class Ui:
     def __init__(self, store_dir: Path) -> None:
@@ -214,8 +105,7 @@ class Ui:
             autoescape=True,  # every template, whatever its name
             undefined=jinja2.StrictUndefined,
         )
-        self.env.filters.update(human_size=human_size, ms_time=ms_time, fmt_secs=fmt_secs,
-                                path_text=path_text)
+        self.env.filters.update(FILTERS)
 
     # store access: one thread at a time
     @property
