@@ -94,6 +94,7 @@ class Adder:
         self.rules = IgnoreRules(store.config.ignore)
         self.summary = AddSummary()
         self._recorded: set[str] = set()  # assets recorded during this add
+        self._catalog_empty = False  # no asset at all when the session began
 
     # -- the whole add ----------------------------------------------------------
     def run(self, targets: list[Target]) -> AddSummary:
@@ -109,6 +110,9 @@ class Adder:
     def _session(self, roots: list[str], body: Callable[[], object]) -> AddSummary:
         self.summary = AddSummary()
         self._recorded = set()
+        idx = self.store.index
+        with idx.read() as txn:  # the first add of a store needs no per-file lookups
+            self._catalog_empty = txn.stat(idx.db["assets"])["entries"] == 0
         t0 = time.monotonic()
         started = int(time.time() * 1000)
         try:
@@ -234,6 +238,8 @@ class Adder:
             self.summary.unchanged += 1  # touched, same content
 
     def _unknown_asset(self, aid: str) -> bool:
+        if self._catalog_empty:
+            return True  # this process holds the write lock: only it adds assets
         idx = self.store.index
         with idx.read() as txn:
             return idx.asset(txn, aid) is None
