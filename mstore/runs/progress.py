@@ -40,12 +40,23 @@ class RunView:
         return dict(self.__dict__)
 
 
+# views of ended runs, by what their view is computed from: the dashboard asks for every
+# run every second, and an ended run's view costs O(units) to count but never changes
+# unless records about it still arrive (a sync), which changes the key
+_ENDED: dict[tuple, RunView] = {}
+_ENDED_MAX = 256
+
+
 def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
     idx = store.index
     with idx.read() as txn:
         info = index_runs.run_info(idx, txn, run_id)
         if info is None or info.started is None:
             return None
+        key = (str(store.root), run_id, failures, info.state, info.state_hlc, info.done,
+               info.reused, info.failed, info.artifacts, info.last_unit_ms)
+        if info.state in TERMINAL and key in _ENDED:
+            return _ENDED[key]
         units = index_runs.run_units(idx, txn, run_id)
         rs = info.started
         per_asset = [s for s in rs.steps if s.shape == "per-asset"]
@@ -81,12 +92,17 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
     rate = finished_units / elapsed if finished_units > 1 else 0.0
     remaining = max(rs.total - finished_units, 0)
     eta = remaining / rate if rate > 0 and info.state not in TERMINAL else None
-    return RunView(id=run_id, pipeline=rs.pipeline, policy=rs.policy, state=info.state,
-                   total=rs.total, steps=[s.name for s in rs.steps], done=done, failed=failed,
-                   step_counts=step_counts, started_ms=started_ms, last_ms=last,
-                   throughput=rate, eta_s=eta, artifacts=info.artifacts,
-                   selection=rs.selection, sample=rs.sample, parent=rs.parent,
-                   state_detail=info.state_detail, failures=fails)
+    v = RunView(id=run_id, pipeline=rs.pipeline, policy=rs.policy, state=info.state,
+                total=rs.total, steps=[s.name for s in rs.steps], done=done, failed=failed,
+                step_counts=step_counts, started_ms=started_ms, last_ms=last,
+                throughput=rate, eta_s=eta, artifacts=info.artifacts,
+                selection=rs.selection, sample=rs.sample, parent=rs.parent,
+                state_detail=info.state_detail, failures=fails)
+    if info.state in TERMINAL:
+        if len(_ENDED) >= _ENDED_MAX:
+            _ENDED.pop(next(iter(_ENDED)))
+        _ENDED[key] = v
+    return v
 
 
 def all_views(store: Store) -> list[RunView]:

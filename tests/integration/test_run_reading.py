@@ -601,3 +601,32 @@ def test_a_duplicate_group_lists_only_its_members_as_inputs(added: tuple[Path, P
         assert {p["asset"] for p in phashes} == set(g.members)
         for p in phashes:  # and going down: each member's phash leads to the group
             assert g.id in [x["id"] for x in show(store, p["id"])["derived"]]
+
+
+def test_an_ended_runs_view_is_reused_until_records_about_it_arrive(
+        added: tuple[Path, Path]) -> None:
+    """The dashboard asks for every run every second: an ended run's view is computed
+    once, and again only when a record about it still arrives (e.g. from a sync)."""
+    from mstore.model.records import UnitDone
+    from mstore.runs.progress import view
+
+    store, _ = added
+    (store / "pipelines").mkdir(exist_ok=True)
+    (store / "pipelines" / "check.toml").write_text(CHECK_PIPELINE)
+    rid = run_all(store, "check")
+    st = Store(store)
+    try:
+        first = view(st, rid)
+        assert first is not None and first.state in ("completed", "failed")
+        assert view(st, rid) is first
+        with st.index.read() as txn:
+            late = next(u for _s, u, s in index_runs.run_units(st.index, txn, rid)
+                        if s.status == "failed")
+        write_records(st, [UnitDone(hlc=0, run=rid, step="img", unit=late, status="done",
+                                    attempts=2, artifacts=[], duration_ms=1)])
+        st.catch_up()
+        again = view(st, rid)
+        assert again is not first and again.failed == first.failed - 1
+        assert again.done == first.done + 1
+    finally:
+        st.close()
