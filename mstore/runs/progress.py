@@ -57,30 +57,13 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
                info.reused, info.failed, info.artifacts, info.last_unit_ms)
         if info.state in TERMINAL and key in _ENDED:
             return _ENDED[key]
-        units = index_runs.run_units(idx, txn, run_id)
         rs = info.started
-        per_asset = [s for s in rs.steps if s.shape == "per-asset"]
-        by_unit: dict[str, dict[str, str]] = {}
-        for _step, unit, _st in units:
-            by_unit.setdefault(unit, {})
-        # the per-asset steps that apply to each unit, by its kind
-        expected: dict[str, set[str]] = {}
-        for unit in by_unit:
-            if unit == "*":
-                continue
-            a = idx.asset(txn, unit)
-            kind = a.meta.kind if a else ""
-            expected[unit] = {s.name for s in per_asset if not s.kinds or kind in s.kinds}
-    fails = []
-    for step, unit, st in units:
-        by_unit.setdefault(unit, {})[step] = st.status
-        if st.status == "failed" and len(fails) < failures:
-            fails.append({"unit": unit, "step": step, "error": st.error,
-                          "attempts": st.attempts})
-    failed = sum(1 for u, s in by_unit.items() if u != "*" and "failed" in s.values())
-    # a unit is done when every per-asset step that applies to its kind is done or reused
-    done = sum(1 for u, s in by_unit.items()
-               if u != "*" and "failed" not in s.values() and expected.get(u, set()) <= set(s))
+        if info.unit_counts:  # kept by the index as records arrive: no scan of the units
+            done, failed = info.units_done, info.units_failed
+            fails = [{"unit": unit, "step": step, "error": st.error, "attempts": st.attempts}
+                     for step, unit, st in index_runs.run_failures(idx, txn, run_id, failures)]
+        else:  # a run applied by an older mstore: count it from its units
+            done, failed, fails = _count_units(idx, txn, info, failures)
     step_counts = {name: {"done": c[0], "reused": c[1], "failed": c[2], "ms": c[3]}
                    for name, c in info.per_step.items()}
     started_ms = rs.hlc >> 16
@@ -103,6 +86,33 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
             _ENDED.pop(next(iter(_ENDED)))
         _ENDED[key] = v
     return v
+
+
+def _count_units(idx, txn, info, failures: int):  # noqa: ANN001, ANN202
+    """(done units, failed units, the first ``failures`` failures) by reading every unit."""
+    rs = info.started
+    units = index_runs.run_units(idx, txn, rs.run)
+    per_asset = [s for s in rs.steps if s.shape == "per-asset"]
+    by_unit: dict[str, dict[str, str]] = {}
+    fails = []
+    for step, unit, st in units:
+        by_unit.setdefault(unit, {})[step] = st.status
+        if st.status == "failed" and len(fails) < failures:
+            fails.append({"unit": unit, "step": step, "error": st.error,
+                          "attempts": st.attempts})
+    # the per-asset steps that apply to each unit, by its kind
+    done = failed = 0
+    for unit, steps in by_unit.items():
+        if unit == "*":
+            continue
+        if "failed" in steps.values():
+            failed += 1
+            continue
+        a = idx.asset(txn, unit)
+        kind = a.meta.kind if a else ""
+        if {s.name for s in per_asset if not s.kinds or kind in s.kinds} <= set(steps):
+            done += 1
+    return done, failed, fails
 
 
 def all_views(store: Store) -> list[RunView]:

@@ -35,7 +35,7 @@ from mstore.errors import StoreDamagedError, UsageError
 from mstore.model.meta import Meta
 from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen, Record
 from mstore.store.fsutil import is_network_fs
-from mstore.store.index_runs import RUN_DBS, apply_run_record, build_derived
+from mstore.store.index_runs import RUN_DBS, apply_run_record, asset_arrived, build_derived
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "lanes", "assets", "paths", "asset_paths", "history", "errors",
@@ -210,6 +210,8 @@ class Index:
             info = AssetInfo(rec.id, rec.size, rec.meta, rec.hlc)
             txn.put(aid, _enc.encode(info), db=db["assets"])
             self._touched.add(b"a" + aid)
+            if old is None:
+                asset_arrived(self, txn, rec.id)  # runs that counted it before it came
             return True
         if isinstance(rec, PathSeen | PathGone):
             key = pk(rec.root, rec.path)

@@ -15,6 +15,14 @@ Databases::
     collections    name -> msgpack CollectionDefined
     labels         asset \\0 key \\0 about -> msgpack Label
     derived        input id (asset or artifact) \\0 artifact id -> b""   (what was made from it)
+    unit_status    run \\0 unit -> status byte (d done, f failed, p part-way) + the asset kind
+    run_failures   run \\0 step \\0 unit -> b""   (unit-steps whose latest claim failed)
+    kind_pending   unit \\0 run -> b""   (counted before its asset record arrived)
+
+``unit_status`` and ``run_failures`` keep a run's unit counts (``RunInfo.units_done``,
+``units_failed``) and its failures list exact as records arrive, so showing a run never
+reads all its units; they are filled once the run's ``RunStarted`` is known (it says
+which steps apply to which kinds).
 """
 
 from __future__ import annotations
@@ -41,8 +49,9 @@ if TYPE_CHECKING:
     from mstore.store.index import Index
 
 RUN_DBS = ("runs", "units", "artifacts", "asset_arts", "run_arts", "reuse", "dropped",
-           "collections", "labels", "derived")
+           "collections", "labels", "derived", "unit_status", "run_failures", "kind_pending")
 DERIVED_BUILT = b"derived_built"  # meta key: the derived db covers every artifact
+UNKNOWN_KIND = b"?"  # unit_status: the unit's asset record had not arrived yet
 
 
 class UnitState(msgspec.Struct, array_like=True):
@@ -67,6 +76,11 @@ class RunInfo(msgspec.Struct, kw_only=True):
     last_unit_ms: int = 0
     per_step: dict[str, list[int]] = {}  # step -> [done, reused, failed, duration_ms]
     artifacts: int = 0
+    # units (not unit-steps) done / failed; valid when unit_counts (an index made before
+    # these existed has runs without them, which are then counted the slow way)
+    units_done: int = 0
+    units_failed: int = 0
+    unit_counts: bool = False
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -96,6 +110,10 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
             info.started = rec
             if info.state_hlc == 0:
                 info.state, info.state_hlc = "running", rec.hlc
+            # coverage may have arrived first (records sync in any order): count it now
+            info.unit_counts = True
+            for unit in {u for _s, u, _st in run_units(idx, txn, rec.run) if u != "*"}:
+                _recount_unit(idx, txn, info, rec.run, unit)
             _put_run(idx, txn, rec.run, info)
         return True
     if isinstance(rec, RunState):
@@ -123,6 +141,13 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
         step[_SLOT[rec.status]] += 1
         info.duration_ms += rec.duration_ms
         step[3] += rec.duration_ms
+        fkey = key  # the same run \0 step \0 unit
+        if rec.status == "failed":
+            txn.put(fkey, b"", db=db["run_failures"])
+        elif old is not None and old.status == "failed":
+            txn.delete(fkey, db=db["run_failures"])
+        if info.unit_counts and rec.unit != "*":
+            _recount_unit(idx, txn, info, rec.run, rec.unit)
         wall = rec.hlc >> 16
         info.first_unit_ms = min(info.first_unit_ms or wall, wall)
         info.last_unit_ms = max(info.last_unit_ms, wall)
@@ -186,6 +211,57 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
     return False
 
 
+def _recount_unit(idx: Index, txn: lmdb.Transaction, info: RunInfo, run: str, unit: str
+                  ) -> None:
+    """Recompute one unit's status from its unit-steps and move the run's counters: done
+    when every per-asset step that applies to its kind is done or reused, failed when any
+    step failed (as ``mstore show RUN`` defines them)."""
+    assert info.started is not None
+    skey = f"{run}\0{unit}".encode()
+    old = txn.get(skey, db=idx.db["unit_status"])
+    kind: str | None = None
+    if old is not None and bytes(old[1:]) != UNKNOWN_KIND:
+        kind = bytes(old[1:]).decode()
+    else:
+        a = idx.asset(txn, unit)
+        if a is not None:
+            kind = a.meta.kind
+            txn.delete(f"{unit}\0{run}".encode(), db=idx.db["kind_pending"])
+        else:  # its asset record has not arrived (a partial sync): see asset_arrived
+            txn.put(f"{unit}\0{run}".encode(), b"", db=idx.db["kind_pending"])
+    statuses = {}
+    for s in info.started.steps:
+        raw = txn.get(f"{run}\0{s.name}\0{unit}".encode(), db=idx.db["units"])
+        if raw is not None:
+            statuses[s.name] = _dec_unit.decode(raw).status
+    applicable = {s.name for s in info.started.steps
+                  if s.shape == "per-asset" and (not s.kinds or kind in s.kinds)}
+    if "failed" in statuses.values():
+        new = b"f"
+    elif kind is not None and applicable <= set(statuses):
+        new = b"d"
+    else:
+        new = b"p"
+    prev = bytes(old[:1]) if old is not None else b""
+    info.units_done += (new == b"d") - (prev == b"d")
+    info.units_failed += (new == b"f") - (prev == b"f")
+    value = new + (kind.encode() if kind is not None else UNKNOWN_KIND)
+    if old is None or bytes(old) != value:
+        txn.put(skey, value, db=idx.db["unit_status"])
+
+
+def asset_arrived(idx: Index, txn: lmdb.Transaction, aid: str) -> None:
+    """An asset record was applied: recount the units that were counted without it."""
+    start = f"{aid}\0".encode()
+    for k in list(_keys_with_prefix(txn, idx.db["kind_pending"], start)):
+        run = k[len(start):].decode()
+        info = _run(idx, txn, run)
+        if info.started is not None and info.unit_counts:
+            _recount_unit(idx, txn, info, run, aid)
+            _put_run(idx, txn, run, info)
+        txn.delete(k, db=idx.db["kind_pending"])
+
+
 # -- reading ---------------------------------------------------------------------
 def run_info(idx: Index, txn: lmdb.Transaction, run: str) -> RunInfo | None:
     raw = txn.get(run.encode(), db=idx.db["runs"])
@@ -209,6 +285,21 @@ def run_units(idx: Index, txn: lmdb.Transaction, run: str, step: str | None = No
                 break
             _, st, unit = bytes(k).decode().split("\0", 2)
             out.append((st, unit, _dec_unit.decode(v)))
+    return out
+
+
+def run_failures(idx: Index, txn: lmdb.Transaction, run: str, limit: int
+                 ) -> list[tuple[str, str, UnitState]]:
+    """(step, unit, state) of up to ``limit`` failed unit-steps of a run, in key order."""
+    out = []
+    start = f"{run}\0".encode()
+    for k in _keys_with_prefix(txn, idx.db["run_failures"], start):
+        if len(out) >= limit:
+            break
+        raw = txn.get(k, db=idx.db["units"])
+        if raw is not None:
+            _, step, unit = k.decode().split("\0", 2)
+            out.append((step, unit, _dec_unit.decode(raw)))
     return out
 
 

@@ -630,3 +630,57 @@ def test_an_ended_runs_view_is_reused_until_records_about_it_arrive(
         assert again.done == first.done + 1
     finally:
         st.close()
+
+
+def test_unit_counts_kept_by_the_index_match_a_full_count_in_any_order(
+        added: tuple[Path, Path], tmp_path: Path) -> None:
+    """Runs' done / failed unit counts and failure lists are kept as records arrive; they
+    equal a count over every unit, also when the records arrive in reverse order (coverage
+    before the run's RunStarted, as a sync may deliver them)."""
+    from mstore.runs.progress import _count_units
+    from mstore.store.index import Index
+    from mstore.store.segments import list_segments, read_segment
+
+    store, _ = added
+    (store / "pipelines").mkdir(exist_ok=True)
+    (store / "pipelines" / "check.toml").write_text(CHECK_PIPELINE)
+    runs = [run_all(store, "check"), run_all(store, "photos", policy="sandbox", sample="5")]
+    live = DirectRun(store, "photos")  # three steps per unit; left part-way
+    live.units(0, 3)
+    part_way = msgspec.msgpack.decode(live.store.objects.get(live.ctx.run.units_object))[5]
+    live.close()
+    from mstore.model.records import UnitDone
+
+    write(store, [UnitDone(hlc=0, run=live.id, step="metadata", unit=part_way,
+                           status="done", attempts=1, artifacts=[], duration_ms=1)])
+    runs.append(live.id)
+
+    def counts(idx: Index) -> dict[str, tuple]:
+        out = {}
+        with idx.read() as txn:
+            for rid in runs:
+                info = index_runs.run_info(idx, txn, rid)
+                assert info is not None and info.unit_counts
+                slow = _count_units(idx, txn, info, 1000)
+                fast = [{"unit": u, "step": s, "error": st.error, "attempts": st.attempts}
+                        for s, u, st in index_runs.run_failures(idx, txn, rid, 1000)]
+                assert (info.units_done, info.units_failed, fast) == slow, rid
+                out[rid] = slow
+        return out
+
+    st = Store(store)
+    try:
+        st.catch_up()
+        want = counts(st.index)
+        assert want[runs[0]][1] == 1  # the injected failure
+        assert want[runs[2]][0] + want[runs[2]][1] == 3  # units 0-2, not the part-way one
+        segs = list(list_segments(st.layout.records))
+    finally:
+        st.close()
+    backwards = Index(tmp_path / "idx")
+    try:
+        for seg in reversed(segs):
+            backwards.apply_segment(seg.key, seg.machine, list(reversed(read_segment(seg.path))))
+        assert counts(backwards) == want
+    finally:
+        backwards.close()
