@@ -172,10 +172,11 @@ def _step_spec(rs: RunStarted, name: str) -> Any:
 
 
 # -- runs ---------------------------------------------------------------------------------
-def _recent_artifacts(store: Store, txn: lmdb.Transaction, run: str, limit: int
-                      ) -> tuple[int, list[ArtifactMade]]:
+def _recent_artifacts(store: Store, txn: lmdb.Transaction, run: str, limit: int,
+                      known: int | None = None) -> tuple[int, list[ArtifactMade]]:
     """(number of live artifacts of the run, the newest ``limit`` of them), by one backwards
-    scan of ``run_arts`` (keyed run \\0 hlc id, so the newest are last)."""
+    scan of ``run_arts`` (keyed run \\0 hlc id, so the newest are last). ``known``: the
+    count when the caller knows it, so the scan stops after ``limit``."""
     idx = store.index
     prefix = run.encode() + b"\0"
     cur = txn.cursor(db=idx.db["run_arts"])
@@ -194,6 +195,8 @@ def _recent_artifacts(store: Store, txn: lmdb.Transaction, run: str, limit: int
             art = index_runs.artifact(idx, txn, k[len(prefix) + 8:].decode())
             if art is not None:
                 newest.append(art)
+        elif known is not None:
+            return known, newest
     return count, newest
 
 
@@ -255,7 +258,11 @@ def describe_run(store: Store, run_id: str, *, limit: int = 20, failures: int = 
         assert info is not None and info.started is not None
         rs = info.started
         expected = _expected_per_step(store, txn, rs)
-        n_arts, recent = _recent_artifacts(store, txn, run_id, limit)
+        # while a run goes (gc refuses to drop anything then) the index's running count
+        # is exact, and the page asks every second: no need to count by scanning
+        live = info.state in ("running", "paused")
+        n_arts, recent = _recent_artifacts(store, txn, run_id, limit,
+                                           info.artifacts if live else None)
         fails = []
         for f in v.failures:
             paths = current_paths(store, txn, f["unit"]) if f["unit"] != "*" else []
