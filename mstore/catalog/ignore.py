@@ -23,6 +23,11 @@ class IgnoreRules:
         rx = "|".join(fnmatch.translate(p) for p in patterns)
         return re.compile(rx.encode("utf-8", "surrogateescape"))
 
+    def file_matcher(self):  # noqa: ANN201 - re.Pattern.match, or None when nothing is ignored
+        """The bound ``match`` of the file patterns (truthy for an ignored name), for loops
+        that test every name."""
+        return self._file_re.match if self._file_re is not None else None
+
     def ignores_file(self, name: bytes) -> bool:
         return bool(self._file_re and self._file_re.match(name))
 

@@ -60,6 +60,9 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
     if unchanged is None:
         unchanged = [0]
     pop = expect.pop
+    # bound once: the per-file loop is the hot path of every rescan
+    ignored_file = rules.file_matcher() if rules else None
+    isreg = stat.S_ISREG
     root_real = os.path.realpath(root)
     stack = [start.strip(b"/")]
     while stack:
@@ -83,7 +86,7 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
                             os.path.join(root_real, rel) not in skip_dirs:
                         subdirs.append(rel)
                     continue
-                if rules and rules.ignores_file(name):
+                if ignored_file is not None and ignored_file(name):
                     continue
                 st = entry.stat(follow_symlinks=False)
             except OSError as e:
@@ -91,7 +94,7 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
                 continue
             mode = st.st_mode
             sig = pop(rel, None)
-            if stat.S_ISREG(mode):
+            if isreg(mode):
                 if sig is not None and sig == (st.st_size, st.st_mtime_ns, st.st_ino):
                     unchanged[0] += 1
                     continue
