@@ -56,6 +56,7 @@ HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 60
 REVIEW_PAGE = 20  # duplicate groups per review page
 RUN_ID_RE = re.compile(r"^r\d[0-9a-f-]{1,40}$")
+SAMPLE_RE = re.compile(r"^\d{1,9}(\.\d+)?%?$")
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 KINDS = ("image", "video", "audio", "text", "other")
 T = TypeVar("T")
@@ -293,6 +294,12 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
             return ui.error(request, 400, f"unknown policy '{policy}'")
         sample = str(form.get("sample", "")).strip() if policy == "sandbox" else ""
         pipeline, query = str(form.get("pipeline", "")), str(form.get("q", "")).strip()
+        # only values the form offers reach the command line (no "--store=..." as a name)
+        known = {p["name"] for p in await ui.call(builtin_panels.pipeline_choices, ui.store)}
+        if pipeline not in known:
+            return ui.error(request, 400, f"unknown pipeline '{pipeline}'")
+        if sample and not SAMPLE_RE.match(sample):
+            return ui.error(request, 400, f"a sample is N or P% (e.g. 50 or 10%), not '{sample}'")
         return await act(request, lambda new: f"/run/{new}", orchestrate.start_run,
                          ui.store_dir, pipeline, query, policy, sample, status=400,
                          locked=False)

@@ -431,9 +431,15 @@ def test_start_a_run_from_the_ui(world: World, client: TestClient,
     r = client.post("/runs/start", data={"csrf": token, "pipeline": "photos",
                                          "policy": "yolo"})
     assert r.status_code == 400 and "unknown policy" in r.text
-    FakeCli(monkeypatch, fail="unknown pipeline 'nope' (known: photos)")
-    r = client.post("/runs/start", data={"csrf": token, "pipeline": "nope"})
-    assert r.status_code == 400 and "unknown pipeline" in r.text
+    for data, msg in (({"pipeline": "nope"}, "unknown pipeline"),
+                      ({"pipeline": "--store=/etc"}, "unknown pipeline"),
+                      ({"pipeline": "photos", "sample": "--force"}, "a sample is")):
+        r = client.post("/runs/start", data={"csrf": token, **data})
+        assert r.status_code == 400 and msg in r.text, data
+    assert len(cli.calls) == 2  # none of those reached the command line
+    FakeCli(monkeypatch, fail="'kind:' needs a value")
+    r = client.post("/runs/start", data={"csrf": token, "pipeline": "photos", "q": "kind:"})
+    assert r.status_code == 400 and "needs a value" in r.text
     assert client.post("/runs/start", data={"pipeline": "photos"}).status_code == 403
     # the assets page offers it for the query shown
     assert "/runs?q=kind%3Aimage" in client.get("/", params={"kind": "image"}).text
