@@ -226,7 +226,8 @@ def _recount_unit(idx: Index, txn: lmdb.Transaction, info: RunInfo, run: str, un
         a = idx.asset(txn, unit)
         if a is not None:
             kind = a.meta.kind
-            txn.delete(f"{unit}\0{run}".encode(), db=idx.db["kind_pending"])
+            if old is not None:  # it was counted without its kind: no longer pending
+                txn.delete(f"{unit}\0{run}".encode(), db=idx.db["kind_pending"])
         else:  # its asset record has not arrived (a partial sync): see asset_arrived
             txn.put(f"{unit}\0{run}".encode(), b"", db=idx.db["kind_pending"])
     statuses = {}
