@@ -403,6 +403,13 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         return await act(request, lambda c: f"/collection/{quote(c.name)}", ce.freeze,
                          ui.store, name)
 
+    async def collection_delete(request: Request) -> Response:
+        await ui.check_csrf(request)
+        from mstore.runs import collection_edit as ce
+
+        return await act(request, lambda _: "/collections", ce.delete, ui.store,
+                         request.path_params["name"], status=404)
+
     async def review(request: Request) -> Response:
         qp = request.query_params
         run_id = qp.get("run", "")
@@ -475,6 +482,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         Route("/collections/create", collection_create, methods=["POST"]),
         Route("/collection/{name}", collection_show),
         Route("/collection/{name}/freeze", collection_freeze, methods=["POST"]),
+        Route("/collection/{name}/delete", collection_delete, methods=["POST"]),
         Route("/review", review),
         Route("/review/mark", review_mark, methods=["POST"]),
         Route("/healthz", lambda r: JSONResponse({"ok": True,

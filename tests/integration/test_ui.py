@@ -237,6 +237,14 @@ def test_collection_from_the_query_then_frozen(world: World, client: TestClient)
     rows = {c["name"]: c for c in mstore_json(client, world, "collection", "list")}
     assert rows["ui-vacation"]["type"] == "frozen" and rows["ui-vacation"]["count"] == n
     assert "broken" not in rows
+    # and deleted: gone from the list, its page a 404; deleting again is refused
+    r = client.post("/collection/ui-vacation/delete", data={"csrf": token},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/collections"
+    assert "ui-vacation" not in client.get("/collections").text
+    assert client.get("/collection/ui-vacation").status_code == 404
+    assert client.post("/collection/ui-vacation/delete", data={"csrf": token}).status_code == 404
+    assert client.post("/collection/trip/delete").status_code == 403
 
 
 def mstore_json(client: TestClient, world: World, *args: str) -> list[dict]:
