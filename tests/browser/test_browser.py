@@ -237,6 +237,25 @@ def test_review_a_duplicate_group(page: Page, world: World) -> None:
     page.goto(f"/asset/{drop_id}")
     expect(page.locator("#panel-duplicates")).to_contain_text("keep = not-keep")
 
+    # the keyboard: j moves on (into the next group), 2 marks "not keep", s saves
+    page.goto("/review")
+    near_items = page.locator("section.group").first.locator("li.item").count()
+    for _ in range(near_items):
+        page.keyboard.press("j")
+    second = page.locator("section.group").nth(1)
+    first_of_second = second.locator("li.item").first
+    expect(first_of_second).to_have_class(re.compile(r"\bcurrent\b"))
+    page.keyboard.press("2")
+    page.keyboard.press("s")
+    page.wait_for_url(re.compile(r"#group-2$"))
+    second = page.locator("section.group").nth(1)
+    expect(second.locator("li.item").first).to_have_attribute("data-mark", "not-keep")
+    expect(second.locator("li.item").first).to_have_class(re.compile(r"\bcurrent\b"))
+    group_id = second.get_attribute("data-group")
+    asset = second.locator("li.item").first.get_attribute("data-asset")
+    labels = mstore_proc("show", asset, "--json", store=world.store).json()["labels"]
+    assert any(lb["about"] == group_id and lb["value"] == "not-keep" for lb in labels), labels
+
 
 def test_collection_from_a_query_then_freeze(page: Page, world: World) -> None:
     page.goto("/?q=path%3A2019%2F")
