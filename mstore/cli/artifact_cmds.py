@@ -1,4 +1,4 @@
-"""Artifacts and selections: ``cat``, ``export``, ``gc``, ``collection``."""
+"""Artifacts and selections: ``cat``, ``export``, ``gc``, ``collection``, ``label``."""
 
 from __future__ import annotations
 
@@ -241,4 +241,57 @@ def collection_delete(obj: Context, name: str) -> None:
     click.echo(f"deleted collection {ce.check_name(name)}")
 
 
-COMMANDS = [cat, export, gc, collection]
+# -- labels -----------------------------------------------------------------------------
+@click.command()
+@click.argument("assets", nargs=-1, required=True)
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
+              help="Mark: the label KEY gets VALUE (empty VALUE clears it). Repeatable.")
+@click.option("--about", default="", metavar="ARTIFACT",
+              help="The artifact the judgement is about (id or unique prefix).")
+@click.option("--json", "as_json", is_flag=True)
+@store_option
+@click.pass_obj
+def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: str,
+          as_json: bool) -> None:
+    """Mark ASSETS (ids, prefixes or paths) with --set KEY=VALUE, or list their labels.
+
+    The same records the UI's duplicate review writes; `find label:KEY=VALUE` selects by
+    them. The archive is never touched.
+    """
+    from mstore.errors import UsageError
+    from mstore.model.records import Label
+    from mstore.runs.describe import asset_labels, resolve_artifact, resolve_target
+    from mstore.runs.service import write_records
+
+    store = obj.store()
+    store.catch_up()
+    ids = []
+    for text in assets:
+        t = resolve_target(store, text)
+        if t.type != "asset":  # a file or catalog path resolves to the asset it holds
+            raise UsageError(f"'{text}' is not an asset (it names a {t.type})")
+        ids.append(str(t.value))
+    about_id = resolve_artifact(store, about) if about else ""
+    marks = []
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip() or "\0" in pair:
+            raise UsageError(f"--set takes KEY=VALUE, not '{pair}'")
+        marks.append((key.strip(), value))
+    if marks:
+        write_records(store, [Label(hlc=0, asset=a, key=k, value=v, about=about_id)
+                              for a in ids for k, v in marks])
+        store.catch_up()
+    for aid in ids:
+        labs = [lab for lab in asset_labels(store, aid) if lab["value"]]
+        if as_json:
+            from mstore.cli.output import emit_json
+
+            emit_json({"id": aid, "labels": labs})
+        else:
+            for lab in labs:
+                click.echo(f"{aid[:12]}  {lab['key']} = {lab['value']}"
+                           + (f"  (about {lab['about'][:12]})" if lab["about"] else ""))
+
+
+COMMANDS = [cat, export, gc, collection, label]

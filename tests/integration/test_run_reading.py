@@ -684,3 +684,28 @@ def test_unit_counts_kept_by_the_index_match_a_full_count_in_any_order(
         assert counts(backwards) == want
     finally:
         backwards.close()
+
+
+def test_label_command_marks_lists_and_clears(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    imgs = [r["id"] for r in mstore("find", "kind:image", "--json", store=store).json_lines()]
+    a, b = imgs[0], imgs[1]
+    r = mstore("label", a[:10], b, "--set", "rating=5", "--set", "checked=yes", store=store)
+    assert r.code == 0 and f"{a[:12]}  rating = 5" in r.out and f"{b[:12]}  checked = yes" in r.out
+    assert {x["id"] for x in mstore("find", "label:rating=5", "--json",
+                                    store=store).json_lines()} == {a, b}
+    r = mstore("label", a, "--set", "rating=", "--json", store=store)  # cleared
+    [row] = r.json_lines()
+    assert row["id"] == a and [x["key"] for x in row["labels"]] == ["checked"]
+    assert [x["id"] for x in mstore("find", "label:rating", "--json",
+                                    store=store).json_lines()] == [b]
+    # the judgement's subject, by artifact prefix; bad input changes nothing
+    rid = run_all(store, "photos")
+    art = next(x for x in run_artifacts(store, rid) if x.asset == b)
+    r = mstore("label", b, "--set", "looks=odd", "--about", art.id[:12], "--json", store=store)
+    assert {x["key"]: x["about"] for x in r.json_lines()[0]["labels"]}["looks"] == art.id
+    before = mstore("label", b, "--json", store=store).out
+    for args in (["--set", "novalue"], ["--set", "=x"], ["--about", "ffff0000"]):
+        assert mstore("label", b, *args, store=store).code == 2, args
+    assert mstore("label", rid, "--set", "a=b", store=store).code == 2  # a run, not an asset
+    assert mstore("label", b, "--json", store=store).out == before
