@@ -19,6 +19,8 @@ from mstore.tools.registry import Registry
 
 CANCEL_POLL_S = 0.5
 MAX_CONTEXTS = 8  # runs whose context a worker keeps
+FRESH_RUN_S = 60.0  # runs younger than this have their results flushed every tick
+SETTLED_FLUSH_S = 2.0  # after that, at most this often
 
 
 @dataclass
@@ -61,6 +63,7 @@ class WorkerState:
         self.stores: dict[str, tuple[Store, SharedWriter, Registry]] = {}
         self.contexts: dict[str, RunContext] = {}
         self.locks: list = []
+        self._flushed = 0.0  # when flush_all last wrote
 
     def open(self, path: str) -> tuple[Store, SharedWriter, Registry]:
         with self._lock:
@@ -84,7 +87,18 @@ class WorkerState:
                 self.contexts.pop(next(iter(self.contexts)))
             return ctx
 
-    def flush_all(self) -> None:
+    def flush_all(self, every_s: float = 0.0) -> None:
+        """Write out buffered records. With ``every_s`` (the flusher thread): only when
+        that long has passed, or when a run served here started less than FRESH_RUN_S
+        ago — its first results should show at once, while a long run's would otherwise
+        leave a small segment file every half second (thousands an hour)."""
+        now = time.time()
+        with self._lock:
+            fresh = any(now - (ctx.run.hlc >> 16) / 1000 < FRESH_RUN_S
+                        for ctx in self.contexts.values())
+            if every_s and not fresh and now - self._flushed < every_s:
+                return
+            self._flushed = now
         for _store, writer, _reg in list(self.stores.values()):
             writer.flush()
 

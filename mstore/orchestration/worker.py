@@ -3,7 +3,8 @@
 One process serves the workflow queue and the activity queues of the resource
 classes it is given (cpu, io, gpu), running activities in a thread pool of
 ``concurrency`` threads. A background thread flushes buffered records every half
-second so results show up while a chunk is still running.
+second so results show up while a chunk is still running (every 2 s once a run is
+older than a minute, so a long run does not leave thousands of tiny segments).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from mstore.orchestration.activities import STATE, finish_run, run_aggregate, run_chunk
+from mstore.orchestration.activities import (
+    SETTLED_FLUSH_S,
+    STATE,
+    finish_run,
+    run_aggregate,
+    run_chunk,
+)
 from mstore.orchestration.settings import TemporalSettings
 from mstore.orchestration.workflows import RunWorkflow
 
@@ -34,7 +41,7 @@ async def serve(store_dir: str, ts: TemporalSettings, queues: list[str], concurr
 
     def flusher() -> None:
         while not flusher_stop.wait(FLUSH_EVERY):
-            STATE.flush_all()
+            STATE.flush_all(every_s=SETTLED_FLUSH_S)
 
     threading.Thread(target=flusher, daemon=True).start()
     with ThreadPoolExecutor(max_workers=concurrency + 1) as pool:
