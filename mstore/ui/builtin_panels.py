@@ -187,6 +187,7 @@ def asset_tile(store: Store, txn: Any, aid: str) -> dict:
     paths = current_paths(store, txn, aid)
     return {"id": aid, "kind": a.meta.kind if a else "other", "size": a.size if a else None,
             "taken": _taken(taken_int(a.meta.taken)) if a else "",
+            "dims": f"{a.meta.width}x{a.meta.height}" if a and a.meta.width else "",
             "path": paths[0] if paths else "(no current path)", "error": None,
             "thumb": thumb.id if thumb else None}
 
@@ -214,7 +215,6 @@ def review_data(store: Store, run: str, offset: int, size: int) -> dict:
     """The duplicate-review page: the dedupe runs, and a page of the chosen run's groups
     with every item's thumbnail, path and current mark (see ``mstore.runs.review``)."""
     from mstore.runs import review
-    from mstore.runs.describe import current_paths
 
     store.catch_up()
     runs = review.dedupe_runs(store)
@@ -227,17 +227,11 @@ def review_data(store: Store, run: str, offset: int, size: int) -> dict:
             items = []
             for i, (asset, key) in enumerate(review.item_keys(g)):
                 mark = review.marks(store, asset).get(key)
-                a = idx.asset(txn, asset)
-                thumb = _best_thumb(index_runs.asset_artifacts(idx, txn, asset, "thumbnail"))
-                paths = current_paths(store, txn, asset)
-                label = key[len(review.PATH_KEY):] if key != review.KEEP else (
-                    paths[0] if paths else "(no current path)")
+                tile = asset_tile(store, txn, asset)
                 items.append({
-                    "field": f"m{i}", "asset": asset, "label": label,
-                    "thumb": thumb.id if thumb else None,
-                    "kind": a.meta.kind if a else "other",
-                    "size": a.size if a else None,
-                    "dims": f"{a.meta.width}x{a.meta.height}" if a and a.meta.width else "",
+                    **tile, "field": f"m{i}", "asset": asset,
+                    # an exact group's items are its paths; a near group's, its assets
+                    "label": key[len(review.PATH_KEY):] if key != review.KEEP else tile["path"],
                     "mark": mark.value if mark else "",
                     "elsewhere": mark.about if mark and mark.about != g.id else None,
                 })
