@@ -89,10 +89,12 @@ def item_keys(art: ArtifactMade) -> list[tuple[str, str]]:
     return [(m, KEEP) for m in art.members]
 
 
-def mark_group(store: Store, group_id: str, values: dict[tuple[str, str], str]) -> int:
-    """Write the marks a person chose for a group's items: ``values`` maps (asset, key) to
-    "keep" / "not-keep" / "". Items not in the group are refused; a mark equal to the
-    item's current one is not written again. Returns the number of labels written."""
+def mark_group(store: Store, group_id: str, values: dict[int, str]) -> int:
+    """Write the marks a person chose for a group's items: ``values`` maps an item's
+    position (as ``item_keys`` lists them, which is how the review page numbers its
+    fields) to "keep" / "not-keep" / "". A position the group does not have is refused;
+    a mark equal to the item's current one is not written again. Returns the number of
+    labels written."""
     from mstore.runs.service import write_records
 
     store.catch_up()
@@ -101,15 +103,17 @@ def mark_group(store: Store, group_id: str, values: dict[tuple[str, str], str]) 
         art = index_runs.artifact(idx, txn, group_id)
     if art is None or art.kind != GROUP_KIND:
         raise UsageError(f"'{group_id[:16]}' is not a duplicate group")
-    items = set(item_keys(art))
-    for item, value in values.items():
-        if item not in items:
-            raise UsageError(f"'{item[0][:16]}' ({item[1]}) is not an item of this group")
+    items = item_keys(art)
+    chosen: dict[tuple[str, str], str] = {}
+    for pos, value in values.items():
+        if not 0 <= pos < len(items):
+            raise UsageError(f"this group has no item {pos}")
         if value not in VALUES:
             raise UsageError(f"a mark is keep, not-keep or empty, not '{value}'")
+        chosen[items[pos]] = value
     records = []
-    current = {a: marks(store, a) for a in {a for a, _ in values}}
-    for (asset, key), value in sorted(values.items()):
+    current = {a: marks(store, a) for a in {a for a, _ in chosen}}
+    for (asset, key), value in sorted(chosen.items()):
         old = current[asset].get(key)
         if (old.value if old else "") == value and (not value or old.about == group_id):
             continue

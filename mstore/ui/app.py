@@ -45,7 +45,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mstore.errors import MstoreError, QueryError, UsageError
-from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui import builtin_panels, files, orchestrate
 from mstore.ui.filters import FILTERS
@@ -433,23 +432,11 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
             return ui.error(request, 404, "no such duplicate group")
         from mstore.runs import review as rv
 
-        def apply() -> int:
-            store = ui.store
-            store.catch_up()
-            idx = store.index
-            with idx.read() as txn:
-                art = index_runs.artifact(idx, txn, group)
-            if art is None or art.kind != rv.GROUP_KIND:
-                raise UsageError("no such duplicate group")
-            keys = rv.item_keys(art)
-            values = {}
-            for i, item in enumerate(keys):
-                v = form.get(f"m{i}")
-                if isinstance(v, str):
-                    values[item] = v
-            return rv.mark_group(store, group, values)
-
-        return await act(request, lambda _: back, apply, status=400)
+        # the page numbers each group's items m0, m1, ... in item_keys order
+        values = {int(k[1:]): v for k, v in form.multi_items()
+                  if re.fullmatch(r"m\d{1,6}", k) and isinstance(v, str)}
+        return await act(request, lambda _: back, rv.mark_group, ui.store, group, values,
+                         status=400)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
