@@ -22,6 +22,7 @@ from mstore.errors import StoreDamagedError, UsageError
 from mstore.model.records import ArtifactMade, Label, RunStarted
 from mstore.store import index_runs
 from mstore.store.objects import read_pack_directory
+from mstore.store.scan import prefix_keys
 from mstore.store.store import Store
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
@@ -43,15 +44,10 @@ def runs_with_prefix(store: Store, prefix: str, limit: int = 3) -> list[str]:
     idx = store.index
     out: list[str] = []
     with idx.read() as txn:
-        cur = txn.cursor(db=idx.db["runs"])
-        if cur.set_range(prefix.encode()):
-            for k in cur.iternext(values=False):
-                rid = bytes(k).decode()
-                if not rid.startswith(prefix):
-                    break
-                out.append(rid)
-                if len(out) >= limit:
-                    break
+        for k in prefix_keys(txn, idx.db["runs"], prefix.encode()):
+            out.append(k.decode())
+            if len(out) >= limit:
+                break
     return out
 
 

@@ -36,6 +36,7 @@ from mstore.model.meta import Meta
 from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen, Record
 from mstore.store.fsutil import is_network_fs
 from mstore.store.index_runs import RUN_DBS, apply_run_record, asset_arrived, build_derived
+from mstore.store.scan import prefix_items, prefix_keys
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "lanes", "assets", "paths", "asset_paths", "history", "errors",
@@ -315,13 +316,8 @@ class Index:
         """Asset ids starting with the hex ``prefix`` (at most ``limit``)."""
         lo = bytes.fromhex(prefix[: len(prefix) // 2 * 2])
         out: list[str] = []
-        cur = txn.cursor(db=self.db["assets"])
-        if not cur.set_range(lo):
-            return out
-        for key in cur.iternext(values=False):
-            if not bytes(key).startswith(lo):
-                break
-            hexid = bytes(key).hex()
+        for key in prefix_keys(txn, self.db["assets"], lo):
+            hexid = key.hex()
             if hexid.startswith(prefix):
                 out.append(hexid)
                 if len(out) >= limit:
@@ -336,20 +332,16 @@ class Index:
                    ) -> Iterator[tuple[str, bytes, PathState]]:
         """Path states in key order; with ``root``, only that root's paths starting with
         ``prefix``."""
-        cur = txn.cursor(db=self.db["paths"])
-        start = root.encode() + b"\0" + prefix if root is not None else b""
-        if not cur.set_range(start):
-            return
-        for key, val in cur:
-            if root is not None and not bytes(key).startswith(start):
-                break
+        start = pk(root, prefix) if root is not None else b""
+        for key, val in prefix_items(txn, self.db["paths"], start):
             r, p = split_pk(key)
             yield r, p, _dec_path.decode(val)
 
     def path_states_under(self, txn: lmdb.Transaction, root: str, prefix: bytes = b""
                           ) -> Iterator[tuple[bytes, PathState]]:
         """(relative path, state) of one root's paths starting with ``prefix``: the hot loop
-        of an unchanged rescan, so it avoids the per-key split of ``iter_paths``."""
+        of an unchanged rescan, so it avoids the per-key split of ``iter_paths`` and runs
+        its own cursor loop (not ``scan.prefix_items``: one generator less per file)."""
         start = root.encode() + b"\0" + prefix
         skip = len(root.encode()) + 1
         cur = txn.cursor(db=self.db["paths"])
@@ -369,13 +361,8 @@ class Index:
                     ) -> Iterator[tuple[str, bytes, ErrorState]]:
         """Paths in error in key order; with ``root``, only that root's paths starting with
         ``prefix`` (a range scan: ``add PATH`` and the watcher do not read every error)."""
-        cur = txn.cursor(db=self.db["errors"])
         start = pk(root, prefix) if root is not None else b""
-        if not cur.set_range(start):
-            return
-        for key, val in cur:
-            if root is not None and not bytes(key).startswith(start):
-                break
+        for key, val in prefix_items(txn, self.db["errors"], start):
             r, p = split_pk(key)
             yield r, p, _dec_err.decode(val)
 
@@ -384,33 +371,20 @@ class Index:
         return _dec_err.decode(raw) if raw is not None else None
 
     def asset_path_keys(self, txn: lmdb.Transaction, aid: str) -> list[tuple[str, bytes]]:
-        raw = bytes.fromhex(aid)
-        cur = txn.cursor(db=self.db["asset_paths"])
-        out = []
-        if cur.set_range(raw):
-            for key in cur.iternext(values=False):
-                key = bytes(key)
-                if not key.startswith(raw):
-                    break
-                out.append(split_pk(key[32:]))
-        return out
+        return [split_pk(key[32:])
+                for key in prefix_keys(txn, self.db["asset_paths"], bytes.fromhex(aid))]
 
     def path_history(self, txn: lmdb.Transaction, root: str, path: bytes
                      ) -> list[tuple[int, str, HistoryEvent]]:
         """(hlc, machine, event) for one path, oldest first."""
         start = pk(root, path) + b"\0"
-        cur = txn.cursor(db=self.db["history"])
         out = []
-        if cur.set_range(start):
-            for key, val in cur:
-                key = bytes(key)
-                if not key.startswith(start):
-                    break
-                rest = key[len(start):]
-                if len(rest) < 8:
-                    continue
-                (hlc,) = struct.unpack(">Q", rest[:8])
-                out.append((hlc, rest[8:].decode(), _dec_hist.decode(val)))
+        for key, val in prefix_items(txn, self.db["history"], start):
+            rest = key[len(start):]
+            if len(rest) < 8:
+                continue
+            (hlc,) = struct.unpack(">Q", rest[:8])
+            out.append((hlc, rest[8:].decode(), _dec_hist.decode(val)))
         return out
 
     def counts(self, txn: lmdb.Transaction) -> dict[str, int]:

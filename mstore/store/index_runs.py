@@ -28,7 +28,7 @@ which steps apply to which kinds).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import lmdb
@@ -44,6 +44,7 @@ from mstore.model.records import (
     RunState,
     UnitDone,
 )
+from mstore.store.scan import prefix_items, prefix_keys
 
 if TYPE_CHECKING:
     from mstore.store.index import Index
@@ -254,7 +255,7 @@ def _recount_unit(idx: Index, txn: lmdb.Transaction, info: RunInfo, run: str, un
 def asset_arrived(idx: Index, txn: lmdb.Transaction, aid: str) -> None:
     """An asset record was applied: recount the units that were counted without it."""
     start = f"{aid}\0".encode()
-    for k in list(_keys_with_prefix(txn, idx.db["kind_pending"], start)):
+    for k in list(prefix_keys(txn, idx.db["kind_pending"], start)):
         run = k[len(start):].decode()
         info = _run(idx, txn, run)
         if info.started is not None and info.unit_counts:
@@ -277,15 +278,10 @@ def run_units(idx: Index, txn: lmdb.Transaction, run: str, step: str | None = No
               ) -> list[tuple[str, str, UnitState]]:
     """(step, unit, state) of a run's units, optionally of one step."""
     prefix = f"{run}\0{step}\0" if step else f"{run}\0"
-    start = prefix.encode()
-    cur = txn.cursor(db=idx.db["units"])
     out = []
-    if cur.set_range(start):
-        for k, v in cur:
-            if not bytes(k).startswith(start):
-                break
-            _, st, unit = bytes(k).decode().split("\0", 2)
-            out.append((st, unit, _dec_unit.decode(v)))
+    for k, v in prefix_items(txn, idx.db["units"], prefix.encode()):
+        _, st, unit = k.decode().split("\0", 2)
+        out.append((st, unit, _dec_unit.decode(v)))
     return out
 
 
@@ -294,7 +290,7 @@ def run_failures(idx: Index, txn: lmdb.Transaction, run: str, limit: int
     """(step, unit, state) of up to ``limit`` failed unit-steps of a run, in key order."""
     out = []
     start = f"{run}\0".encode()
-    for k in _keys_with_prefix(txn, idx.db["run_failures"], start):
+    for k in prefix_keys(txn, idx.db["run_failures"], start):
         if len(out) >= limit:
             break
         raw = txn.get(k, db=idx.db["units"])
@@ -317,27 +313,12 @@ def artifact(idx: Index, txn: lmdb.Transaction, art_id: str) -> ArtifactMade | N
 
 def artifacts_with_prefix(idx: Index, txn: lmdb.Transaction, prefix: str, limit: int = 2
                           ) -> list[str]:
-    cur = txn.cursor(db=idx.db["artifacts"])
     out: list[str] = []
-    if cur.set_range(prefix.encode()):
-        for k in cur.iternext(values=False):
-            k = bytes(k).decode()
-            if not k.startswith(prefix):
-                break
-            out.append(k)
-            if len(out) >= limit:
-                break
+    for k in prefix_keys(txn, idx.db["artifacts"], prefix.encode()):
+        out.append(k.decode())
+        if len(out) >= limit:
+            break
     return out
-
-
-def _keys_with_prefix(txn: lmdb.Transaction, db: object, start: bytes) -> Iterator[bytes]:
-    cur = txn.cursor(db=db)
-    if cur.set_range(start):
-        for k in cur.iternext(values=False):
-            k = bytes(k)
-            if not k.startswith(start):
-                return
-            yield k
 
 
 def _artifacts_of(idx: Index, txn: lmdb.Transaction, ids: Iterable[bytes]
@@ -349,21 +330,14 @@ def _artifacts_of(idx: Index, txn: lmdb.Transaction, ids: Iterable[bytes]
 def asset_artifacts(idx: Index, txn: lmdb.Transaction, asset: str, kind: str | None = None
                     ) -> list[ArtifactMade]:
     start = bytes.fromhex(asset) + (kind.encode() + b"\0" if kind else b"")
-    return _artifacts_of(idx, txn, (k[32:].split(b"\0", 1)[1] for k in _keys_with_prefix(
+    return _artifacts_of(idx, txn, (k[32:].split(b"\0", 1)[1] for k in prefix_keys(
         txn, idx.db["asset_arts"], start)))
 
 
 def run_artifacts(idx: Index, txn: lmdb.Transaction, run: str, limit: int | None = None,
                   newest_first: bool = True) -> list[ArtifactMade]:
     start = run.encode() + b"\0"
-    cur = txn.cursor(db=idx.db["run_arts"])
-    ids = []
-    if cur.set_range(start):
-        for k in cur.iternext(values=False):
-            k = bytes(k)
-            if not k.startswith(start):
-                break
-            ids.append(k[len(start) + 8:].decode())
+    ids = [k[len(start) + 8:].decode() for k in prefix_keys(txn, idx.db["run_arts"], start)]
     if newest_first:
         ids.reverse()
     out = []
@@ -378,23 +352,14 @@ def run_artifacts(idx: Index, txn: lmdb.Transaction, run: str, limit: int | None
 
 def reusable(idx: Index, txn: lmdb.Transaction, reuse_key: str) -> list[ArtifactMade]:
     start = reuse_key.encode() + b"\0"
-    cur = txn.cursor(db=idx.db["reuse"])
-    out = []
-    if cur.set_range(start):
-        for k in cur.iternext(values=False):
-            k = bytes(k)
-            if not k.startswith(start):
-                break
-            art = artifact(idx, txn, k[len(start):].decode())
-            if art is not None:
-                out.append(art)
-    return out
+    return _artifacts_of(idx, txn, (k[len(start):] for k in prefix_keys(
+        txn, idx.db["reuse"], start)))
 
 
 def derived_from(idx: Index, txn: lmdb.Transaction, input_id: str) -> list[ArtifactMade]:
     """The live artifacts made with ``input_id`` (an asset or artifact id) as an input."""
     start = input_id.encode() + b"\0"
-    return _artifacts_of(idx, txn, (k[len(start):] for k in _keys_with_prefix(
+    return _artifacts_of(idx, txn, (k[len(start):] for k in prefix_keys(
         txn, idx.db["derived"], start)))
 
 
@@ -431,12 +396,5 @@ def all_labels(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an iterator
 
 
 def labels(idx: Index, txn: lmdb.Transaction, asset: str) -> list[Label]:
-    start = f"{asset}\0".encode()
-    cur = txn.cursor(db=idx.db["labels"])
-    out = []
-    if cur.set_range(start):
-        for k, v in cur:
-            if not bytes(k).startswith(start):
-                break
-            out.append(_dec_label.decode(v))
-    return out
+    return [_dec_label.decode(v)
+            for _, v in prefix_items(txn, idx.db["labels"], f"{asset}\0".encode())]
