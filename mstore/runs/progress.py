@@ -40,9 +40,10 @@ class RunView:
         return dict(self.__dict__)
 
 
-# views of ended runs, by what their view is computed from: the dashboard asks for every
-# run every second, and an ended run's view costs O(units) to count but never changes
-# unless records about it still arrive (a sync), which changes the key
+# views of ended runs that an older index applied (no unit counts: a view reads every
+# unit), by what the view is computed from: the dashboard asks for every run every
+# second, and such a view never changes unless records about the run still arrive (a
+# sync), which changes the key. Runs with unit counts cost a few lookups: not kept.
 _ENDED: dict[tuple, RunView] = {}
 _ENDED_MAX = 256
 
@@ -55,7 +56,8 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
             return None
         key = (str(store.root), run_id, failures, info.state, info.state_hlc, info.done,
                info.reused, info.failed, info.artifacts, info.last_unit_ms)
-        if info.state in TERMINAL and key in _ENDED:
+        cacheable = info.state in TERMINAL and not info.unit_counts
+        if cacheable and key in _ENDED:
             return _ENDED[key]
         rs = info.started
         if info.unit_counts:  # kept by the index as records arrive: no scan of the units
@@ -81,7 +83,7 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
                 throughput=rate, eta_s=eta, artifacts=info.artifacts,
                 selection=rs.selection, sample=rs.sample, parent=rs.parent,
                 state_detail=info.state_detail, failures=fails)
-    if info.state in TERMINAL:
+    if cacheable:
         if len(_ENDED) >= _ENDED_MAX:
             _ENDED.pop(next(iter(_ENDED)))
         _ENDED[key] = v

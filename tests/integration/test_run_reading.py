@@ -605,8 +605,9 @@ def test_a_duplicate_group_lists_only_its_members_as_inputs(added: tuple[Path, P
 
 def test_an_ended_runs_view_is_reused_until_records_about_it_arrive(
         added: tuple[Path, Path]) -> None:
-    """The dashboard asks for every run every second: an ended run's view is computed
-    once, and again only when a record about it still arrives (e.g. from a sync)."""
+    """The dashboard asks for every run every second: an ended run that an older index
+    applied (without unit counts, so a view reads every unit) is viewed once, and again
+    only when a record about it still arrives (e.g. from a sync)."""
     from mstore.model.records import UnitDone
     from mstore.runs.progress import view
 
@@ -616,8 +617,14 @@ def test_an_ended_runs_view_is_reused_until_records_about_it_arrive(
     rid = run_all(store, "check")
     st = Store(store)
     try:
+        counted = view(st, rid)
+        with st.index.write() as txn:  # as an index from before the unit counts left it
+            info = index_runs.run_info(st.index, txn, rid)
+            info.unit_counts = False
+            txn.put(rid.encode(), msgspec.msgpack.encode(info), db=st.index.db["runs"])
         first = view(st, rid)
         assert first is not None and first.state in ("completed", "failed")
+        assert (first.done, first.failed) == (counted.done, counted.failed)
         assert view(st, rid) is first
         with st.index.read() as txn:
             late = next(u for _s, u, s in index_runs.run_units(st.index, txn, rid)
