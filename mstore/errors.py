@@ -6,6 +6,8 @@ The codes above 2 are mstore's own and stay stable for scripts.
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_NOTHING = 1  # nothing found, or differences found
 EXIT_USAGE = 2  # bad arguments, bad query
@@ -13,6 +15,8 @@ EXIT_NO_STORE = 3  # no store found / store not initialised
 EXIT_LOCKED = 4  # another process holds the store's write lock
 EXIT_DAMAGED = 5  # fsck found damage, or a record/object failed its checksum
 EXIT_VETOED = 6  # a pre-* hook refused the operation
+EXIT_READONLY = 7  # the store cannot be written here (a read-only mount, another user's store)
+EXIT_NO_SPACE = 8  # the disk holding the store is full; nothing was half-written
 
 
 class MstoreError(Exception):
@@ -45,6 +49,14 @@ class HookVetoError(MstoreError):
     exit_code = EXIT_VETOED
 
 
+class ReadOnlyStoreError(MstoreError):
+    exit_code = EXIT_READONLY
+
+
+class NoSpaceError(MstoreError):
+    exit_code = EXIT_NO_SPACE
+
+
 class QueryError(UsageError):
     """A query that does not parse. ``pos`` is the 0-based offset of ``token`` in the query."""
 
@@ -58,3 +70,15 @@ class QueryError(UsageError):
         """The message plus the query with a caret under the bad token, like a compiler."""
         caret = " " * self.pos + "^" * max(1, len(self.token))
         return f"{self.message}\n  {self.query}\n  {caret}"
+
+
+def storage_error(e: OSError) -> MstoreError | None:
+    """The user-facing error for a write the file system refused, or None for other
+    OSErrors. Writes are all-or-nothing (temp file, rename), so nothing is half-written."""
+    where = f" ({e.filename})" if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpaceError(f"no space left on device{where}; nothing was half-written: free "
+                            "some space and run the command again")
+    if e.errno == errno.EROFS:
+        return ReadOnlyStoreError(f"read-only file system{where}")
+    return None

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from mstore import __version__
-from mstore.errors import MstoreError
+from mstore.errors import MstoreError, storage_error
 
 
 class Context:
@@ -89,6 +89,12 @@ class MstoreGroup(click.Group):
             render = getattr(e, "render", None)
             click.echo(f"mstore: {render() if render else e.message}", err=True)
             raise click.exceptions.Exit(e.exit_code) from None
+        except OSError as e:
+            err = storage_error(e)
+            if err is None:
+                raise
+            click.echo(f"mstore: {err.message}", err=True)
+            raise click.exceptions.Exit(err.exit_code) from None
 
 
 @click.group(cls=MstoreGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -22,9 +22,11 @@ def status(obj: Context, as_json: bool) -> None:
     stats = load_stats(idx)
     with idx.read() as txn:
         last = idx.last_add(txn)
+        set_aside = idx.set_aside_count(txn)
     if as_json:
         emit_json({
-            "store": str(store.root), "machine": store.machine_id,
+            "store": str(store.root), "machine": store.machine_id, "readonly": store.readonly,
+            "set_aside": set_aside,
             "roots": {k: str(v) for k, v in store.config.roots.items()},
             "assets": stats.assets, "bytes": stats.bytes, "paths": stats.paths,
             "by_kind": stats.by_kind, "bytes_by_kind": stats.bytes_by_kind,
@@ -37,7 +39,8 @@ def status(obj: Context, as_json: bool) -> None:
         })
         return
     echo = click.echo
-    echo(f"store    {store.root}  (machine {store.machine_id})")
+    echo(f"store    {store.root}  (machine {store.machine_id})"
+         + ("  read-only here" if store.readonly else ""))
     for name, path in store.config.roots.items():
         echo(f"root     {name} = {path}")
     echo(f"assets   {stats.assets:,}  ({human_size(stats.bytes)}, {stats.paths:,} paths)")
@@ -52,6 +55,8 @@ def status(obj: Context, as_json: bool) -> None:
         echo(f"last add {ms_time(last.finished_ms)} ({secs:.1f}s): {last.new} new, "
              f"{last.changed} changed, {last.moved} moved, {last.missing} missing, "
              f"{last.errors} errors" + (" (interrupted)" if last.interrupted else ""))
+    if set_aside:
+        echo(f"set aside {set_aside:,} records the index could not apply (mstore fsck names them)")
 
 
 def _meta_lines(meta: dict) -> list[tuple[str, str]]:

@@ -57,6 +57,7 @@ from mstore.query.table import (
     TableHead,
 )
 from mstore.store.index import DIRTY_CAP, AssetInfo, Index, PathState, split_pk
+from mstore.store.keys import is_hashed, scan_prefix
 
 SIDECAR_EXTS = {b".xmp", b".aae"}
 LIVE_VIDEO_EXTS = {b".mov", b".mp4"}
@@ -428,17 +429,27 @@ class _Siblings:
 
     def _scan(self, root: str, d: bytes) -> dict[bytes, list[tuple[bytes, str]]]:
         prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
+        start, _check = scan_prefix(prefix)
         groups: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
         cur = self.txn.cursor(db=self.index.db["paths"])
-        ok = cur.set_range(prefix)
+        ok = cur.set_range(start)
         while ok:
             key = bytes(cur.key())
-            if not key.startswith(prefix):
+            if not key.startswith(start):
                 break
+            hashed = is_hashed(key)
+            if hashed:  # a long path (keys.py): compare its full name
+                key = self.index.full_key(self.txn, key)
+                if not key.startswith(prefix):
+                    ok = cur.next()
+                    continue
             name = key[len(prefix) :]
             slash = name.find(b"/")
-            if slash >= 0:  # a subdirectory: jump past it ("0" sorts right after "/")
-                ok = cur.set_range(prefix + name[:slash] + b"0")
+            if slash >= 0:
+                if hashed:  # hashed keys do not sort by full name: no jumping past them
+                    ok = cur.next()
+                else:  # a subdirectory: jump past it ("0" sorts right after "/")
+                    ok = cur.set_range(prefix + name[:slash] + b"0")
                 continue
             st = _path_dec.decode(cur.value())
             if st.present:

@@ -26,7 +26,8 @@ from mstore.store.segments import list_segments, read_segment
 from mstore.store.store import Store
 
 # the databases that must equal a rebuild ("table" and "meta" hold caches and counters)
-COMPARED_DBS = ("segments", "assets", "paths", "asset_paths", "history", "errors")
+COMPARED_DBS = ("segments", "assets", "paths", "asset_paths", "history", "errors", "long_keys",
+                "setaside")
 
 
 @dataclass
@@ -118,6 +119,11 @@ def fsck(store: Store, *, full: bool = False) -> FsckReport:
             if _db_digest(live, name) != _db_digest(fresh, name):
                 report.problems.append(
                     f"index database '{name}' differs from the records; run 'mstore reindex'")
+        with live.read() as txn:
+            for sa in live.set_aside(txn):
+                report.problems.append(
+                    f"record set aside: segment {sa.segment} position {sa.position} "
+                    f"({sa.type}): {sa.error}")
     finally:
         fresh.close()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -34,8 +34,11 @@ def write_once(target: Path, data: bytes, tmp_dir: Path, *, sync_dir: bool = Tru
             n = os.write(fd, view)
             view = view[n:]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        os.unlink(tmp)  # a full disk must not leave half a file behind
+        raise
+    os.close(fd)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.replace(tmp, target)
@@ -44,10 +47,14 @@ def write_once(target: Path, data: bytes, tmp_dir: Path, *, sync_dir: bool = Tru
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         side = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        side.write_bytes(data)
-        with open(side, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(side, target)
+        try:
+            side.write_bytes(data)
+            with open(side, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(side, target)
+        except BaseException:
+            side.unlink(missing_ok=True)
+            raise
     if sync_dir:
         fsync_dir(target.parent)
 
@@ -72,3 +79,12 @@ def filesystem_type(path: Path) -> str:
 
 def is_network_fs(path: Path) -> bool:
     return filesystem_type(path) in NETWORK_FS
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes an unprivileged writer may still use on the file system holding ``path``."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return -1
+    return st.f_bavail * st.f_frsize

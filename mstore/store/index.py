@@ -5,7 +5,8 @@ Never truth: everything here is derived from record segments, so losing
 order-independent (latest hlc wins per path; history is keyed by hlc), so
 segments can arrive in any order, e.g. from another machine after a sync.
 
-Databases (keys are bytes; ``pk`` = root name + b"\\0" + relative path)::
+Databases (keys are bytes; ``pk`` = the bounded form (keys.py) of root name + b"\\0" +
+relative path)::
 
     meta         b"schema", b"data_gen", b"table_gen", b"last_add", b"clock" (max hlc seen),
                  b"derived_built" (the derived db was filled for artifacts applied before it)
@@ -19,29 +20,36 @@ Databases (keys are bytes; ``pk`` = root name + b"\\0" + relative path)::
     dirty        b"a" + asset id / b"e" + pk -> data_gen of the last change to that asset's row
                  or that path's error since the snapshot (meta b"dirty_over": the data_gen of a
                  change not recorded because more than DIRTY_CAP entries were waiting)
+    long_keys    a hashed key part (keys.bounded) -> the full value it stands for
+    setaside     segment key + b"#" + position (4 bytes) -> msgpack SetAside: a record the
+                 index could not apply, kept out so that the rest of the store works
 """
 
 from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import lmdb
 import msgspec
 
-from mstore.errors import StoreDamagedError, UsageError
+from mstore.errors import MstoreError, NoSpaceError, StoreDamagedError, UsageError
 from mstore.model.meta import Meta
 from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen, Record
-from mstore.store.fsutil import is_network_fs
+from mstore.store.fsutil import free_bytes, is_network_fs
+from mstore.store.index_file import data_file_problem
 from mstore.store.index_runs import RUN_DBS, apply_run_record, asset_arrived, build_derived
+from mstore.store.keys import CUT, bounded, is_hashed, path_key, scan_prefix, split_path_key
 from mstore.store.scan import prefix_items, prefix_keys
+from mstore.store.segments import Rejected
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "lanes", "assets", "paths", "asset_paths", "history", "errors",
-       "table", "dirty", *RUN_DBS)
+       "table", "dirty", "long_keys", "setaside", *RUN_DBS)
 INITIAL_MAP = 1 << 30  # grows by doubling on MapFullError
+LOW_SPACE = 16 << 20  # an LMDB commit that failed with less free space than this: disk full
 # the snapshot is rebuilt beyond 20k dirty entries anyway (query/snapshot.py), so
 # past this many only the generation of the overflow is kept
 DIRTY_CAP = 20_001
@@ -68,6 +76,24 @@ class ErrorState(msgspec.Struct, array_like=True):
     hlc: int
 
 
+class SetAside(msgspec.Struct):
+    """A record the index could not apply (docs/format.md §6.2)."""
+
+    segment: str  # <lane>/<seq>
+    position: int  # the record's position in that segment
+    type: str  # its record type ("t")
+    hlc: int  # its stamp (0 when its fields could not be decoded)
+    error: str
+
+
+def record_fault(e: BaseException) -> bool:
+    """Whether an error applying a record is the record's fault (set it aside) rather than
+    the environment's (disk, map size, damaged index: those must stop and be reported)."""
+    if isinstance(e, lmdb.BadValsizeError):
+        return True  # a key or value LMDB refuses
+    return isinstance(e, Exception) and not isinstance(e, lmdb.Error | OSError | MstoreError)
+
+
 class AssetInfo(msgspec.Struct, array_like=True):
     id: str
     size: int
@@ -75,13 +101,9 @@ class AssetInfo(msgspec.Struct, array_like=True):
     first_hlc: int
 
 
-def pk(root: str, path: bytes) -> bytes:
-    return root.encode() + b"\0" + path
-
-
-def split_pk(key: bytes) -> tuple[str, bytes]:
-    root, _, path = bytes(key).partition(b"\0")
-    return root.decode(), path
+# the full name of a path (root, NUL, relative path); its key in the index is bounded(pk)
+pk = path_key
+split_pk = split_path_key
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -90,10 +112,15 @@ _dec_hist = msgspec.msgpack.Decoder(HistoryEvent)
 _dec_err = msgspec.msgpack.Decoder(ErrorState)
 _dec_asset = msgspec.msgpack.Decoder(AssetInfo)
 _dec_add = msgspec.msgpack.Decoder(AddFinished)
+_dec_setaside = msgspec.msgpack.Decoder(SetAside)
+
+
+class IndexDamagedError(StoreDamagedError):
+    """The index cannot be used as it is; being a cache, it is rebuilt (Store.index)."""
 
 
 class Index:
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         if is_network_fs(path):
             raise UsageError(
@@ -103,23 +130,31 @@ class Index:
         self.path = path
         self._pid = os.getpid()
         self._touched: set[bytes] = set()  # dirty keys of the segment being applied
+        problem = data_file_problem(path / "data.mdb")  # before LMDB maps it
+        if problem:
+            raise IndexDamagedError(problem)
         try:
             self.env = lmdb.open(
                 str(path), map_size=INITIAL_MAP, max_dbs=64, max_readers=1024,
                 subdir=True, readahead=False, lock=True,
             )
         except lmdb.Error as e:
-            raise StoreDamagedError(f"cannot open index {path}: {e}; run 'mstore reindex'") from e
-        self.env.reader_check()  # clear reader slots of dead processes
-        self.db = {name: self.env.open_db(name.encode()) for name in DBS}
-        with self.write() as txn:
-            schema = txn.get(b"schema", db=self.db["meta"])
-            if schema is None:
-                txn.put(b"schema", str(INDEX_SCHEMA).encode(), db=self.db["meta"])
-            elif int(schema) != INDEX_SCHEMA:
-                raise StoreDamagedError(
-                    "index schema differs from this mstore; run 'mstore reindex'")
-            build_derived(self, txn)  # an additive upgrade of an older index, done once
+            raise IndexDamagedError(f"cannot open it: {e}") from e
+        try:
+            self.env.reader_check()  # clear reader slots of dead processes
+            self.db = {name: self.env.open_db(name.encode()) for name in DBS}
+            with self.write() as txn:
+                schema = txn.get(b"schema", db=self.db["meta"])
+                if schema is None:
+                    txn.put(b"schema", str(INDEX_SCHEMA).encode(), db=self.db["meta"])
+                elif schema != str(INDEX_SCHEMA).encode():
+                    raise IndexDamagedError("it was made by another version of mstore")
+                build_derived(self, txn)  # an additive upgrade of an older index, done once
+        except (lmdb.Error, IndexDamagedError) as e:
+            self.env.close()
+            if isinstance(e, lmdb.MapFullError | lmdb.DiskError):
+                raise
+            raise e if isinstance(e, IndexDamagedError) else IndexDamagedError(str(e)) from e
 
     def close(self) -> None:
         self.env.close()
@@ -156,6 +191,13 @@ class Index:
                     return fn(txn, *args)
             except lmdb.MapFullError:
                 self.grow()
+            except lmdb.Error as e:
+                # LMDB reports a full disk as an I/O error of the commit; the data file keeps
+                # its last committed state, and the records are durable already
+                if 0 <= free_bytes(self.path) < LOW_SPACE:
+                    raise NoSpaceError(f"no space left on the disk holding {self.path}; "
+                                       "free some and run the command again") from e
+                raise
 
     # -- applying records -----------------------------------------------------
     def lane_seen(self, txn: lmdb.Transaction, lane: str) -> tuple[int, int]:
@@ -171,16 +213,36 @@ class Index:
     def is_applied(self, txn: lmdb.Transaction, seg_key: bytes) -> bool:
         return txn.get(seg_key, db=self.db["segments"]) is not None
 
-    def apply_segment(self, seg_key: bytes, machine: str, records: list[Record]) -> bool:
-        """Apply one segment's records in one transaction; False if it was applied already."""
+    def apply_segment(self, seg_key: bytes, machine: str, records: list[Record],
+                      positions: list[int] | None = None,
+                      rejected: Iterable[Rejected] = ()) -> bool:
+        """Apply one segment's records in one transaction; False if it was applied already.
 
-        def do(txn: lmdb.Transaction) -> bool:
+        A record the index cannot apply (a key LMDB refuses, an id that is not one, fields
+        that do not decode: ``rejected``) must not stop the store: it is set aside with its
+        reason in ``setaside`` and the rest of the segment applies. ``positions`` are the
+        records' positions in the segment file (default: their order here)."""
+        where = positions if positions is not None else list(range(len(records)))
+
+        def do(txn: lmdb.Transaction, one_by_one: bool) -> bool:
             if self.is_applied(txn, seg_key):
                 return False
             changed = False
             self._touched = set()
-            for rec in records:
-                changed |= self._apply(txn, machine, rec)
+            for pos, rec in zip(where, records, strict=True):
+                if not one_by_one:
+                    changed |= self._apply(txn, machine, rec)
+                    continue
+                try:  # a child transaction: a record that fails leaves nothing behind
+                    with self.env.begin(write=True, parent=txn) as child:
+                        changed |= self._apply(child, machine, rec)
+                except Exception as e:
+                    if not record_fault(e):
+                        raise
+                    self._set_aside(txn, seg_key, pos, type(rec).__struct_config__.tag,
+                                    rec.hlc, f"{type(e).__name__}: {e}")
+            for r in rejected:
+                self._set_aside(txn, seg_key, r.position, r.type, 0, r.error)
             txn.put(seg_key, b"", db=self.db["segments"])
             top = max((r.hlc for r in records), default=0)
             if top > self.meta_int(txn, b"clock"):
@@ -190,7 +252,43 @@ class Index:
                 self._mark_dirty(txn)
             return True
 
-        return self.run_write(do)
+        try:
+            return self.run_write(do, False)
+        except Exception as e:
+            if not record_fault(e):
+                raise
+        return self.run_write(do, True)  # again, record by record
+
+    def _set_aside(self, txn: lmdb.Transaction, seg_key: bytes, pos: int, rtype: str, hlc: int,
+                   error: str) -> None:
+        entry = SetAside(seg_key.decode(), pos, rtype, hlc, error[:500])
+        txn.put(seg_key + b"#" + struct.pack(">I", pos), _enc.encode(entry),
+                db=self.db["setaside"])
+
+    def set_aside_count(self, txn: lmdb.Transaction) -> int:
+        return txn.stat(self.db["setaside"])["entries"]
+
+    def set_aside(self, txn: lmdb.Transaction) -> list[SetAside]:
+        """The records the index could not apply, by segment and position."""
+        return [_dec_setaside.decode(v) for _, v in txn.cursor(db=self.db["setaside"])]
+
+    def put_key(self, txn: lmdb.Transaction, full: bytes) -> bytes:
+        """The key part for ``full`` (keys.bounded), remembering the full value of a hashed
+        one so that listings can give it back."""
+        key = bounded(full)
+        if is_hashed(key):
+            txn.put(key, full, db=self.db["long_keys"])
+        return key
+
+    def full_key(self, txn: lmdb.Transaction, key: bytes) -> bytes:
+        """The full value a key part stands for (itself unless it is hashed)."""
+        if not is_hashed(key):
+            return key
+        full = txn.get(key, db=self.db["long_keys"])
+        if full is None:
+            raise StoreDamagedError("index has a hashed key without its full value; "
+                                    "run 'mstore reindex'")
+        return bytes(full)
 
     def _bump(self, txn: lmdb.Transaction, key: bytes) -> None:
         cur = txn.get(key, db=self.db["meta"])
@@ -215,7 +313,7 @@ class Index:
                 asset_arrived(self, txn, rec.id)  # runs that counted it before it came
             return True
         if isinstance(rec, PathSeen | PathGone):
-            key = pk(rec.root, rec.path)
+            key = self.put_key(txn, pk(rec.root, rec.path))
             seen = isinstance(rec, PathSeen)
             self._history(txn, key, rec.hlc, machine,
                           HistoryEvent("seen" if seen else "gone", rec.asset))
@@ -239,7 +337,7 @@ class Index:
                 txn.delete(key, db=db["errors"])
             return True
         if isinstance(rec, PathError):
-            key = pk(rec.root, rec.path)
+            key = self.put_key(txn, pk(rec.root, rec.path))
             self._touched.add(b"e" + key)
             self._history(txn, key, rec.hlc, machine, HistoryEvent("error", "", rec.reason))
             old = txn.get(key, db=db["errors"])
@@ -281,9 +379,12 @@ class Index:
         self._touched = set()
 
     def dirty(self, txn: lmdb.Transaction) -> Iterator[tuple[bytes, int]]:
-        """(key, data_gen) of every dirty entry: b"a" + asset id, or b"e" + pk."""
+        """(key, data_gen) of every dirty entry: b"a" + asset id, or b"e" + the full pk."""
         for key, val in txn.cursor(db=self.db["dirty"]):
-            yield bytes(key), int(bytes(val))
+            key = bytes(key)
+            if key[:1] == b"e":
+                key = b"e" + self.full_key(txn, key[1:])
+            yield key, int(bytes(val))
 
     def dirty_count(self, txn: lmdb.Transaction) -> int:
         return txn.stat(self.db["dirty"])["entries"]
@@ -294,8 +395,8 @@ class Index:
         if self.meta_int(txn, b"data_gen") <= upto:
             txn.drop(db, delete=False)
         else:
-            for key, gen in list(self.dirty(txn)):
-                if gen <= upto:
+            for key, val in list(txn.cursor(db=db)):
+                if int(bytes(val)) <= upto:
                     txn.delete(key, db=db)
         if self.meta_int(txn, b"dirty_over") <= upto:
             txn.delete(b"dirty_over", db=self.db["meta"])
@@ -325,24 +426,34 @@ class Index:
         return out
 
     def path_state(self, txn: lmdb.Transaction, root: str, path: bytes) -> PathState | None:
-        raw = txn.get(pk(root, path), db=self.db["paths"])
+        raw = txn.get(bounded(pk(root, path)), db=self.db["paths"])
         return _dec_path.decode(raw) if raw is not None else None
 
     def iter_paths(self, txn: lmdb.Transaction, root: str | None = None, prefix: bytes = b""
                    ) -> Iterator[tuple[str, bytes, PathState]]:
         """Path states in key order; with ``root``, only that root's paths starting with
         ``prefix``."""
-        start = pk(root, prefix) if root is not None else b""
-        for key, val in prefix_items(txn, self.db["paths"], start):
-            r, p = split_pk(key)
+        for full, val in self._scan_paths(txn, "paths", root, prefix):
+            r, p = split_pk(full)
             yield r, p, _dec_path.decode(val)
+
+    def _scan_paths(self, txn: lmdb.Transaction, db: str, root: str | None, prefix: bytes
+                    ) -> Iterator[tuple[bytes, bytes]]:
+        """(full pk, value) of a pk-keyed database's entries under ``root`` + ``prefix``."""
+        want = pk(root, prefix) if root is not None else b""
+        start, check = scan_prefix(want)
+        for key, val in prefix_items(txn, self.db[db], start):
+            full = self.full_key(txn, key)
+            if not check or full.startswith(want):
+                yield full, val
 
     def path_states_under(self, txn: lmdb.Transaction, root: str, prefix: bytes = b""
                           ) -> Iterator[tuple[bytes, PathState]]:
         """(relative path, state) of one root's paths starting with ``prefix``: the hot loop
         of an unchanged rescan, so it avoids the per-key split of ``iter_paths`` and runs
         its own cursor loop (not ``scan.prefix_items``: one generator less per file)."""
-        start = root.encode() + b"\0" + prefix
+        want = pk(root, prefix)
+        start, check = scan_prefix(want)
         skip = len(root.encode()) + 1
         cur = txn.cursor(db=self.db["paths"])
         if not cur.set_range(start):
@@ -351,6 +462,10 @@ class Index:
         for key, val in cur:
             if not key.startswith(start):
                 break
+            if len(key) > CUT:  # a hashed key: its full path is elsewhere
+                key = self.full_key(txn, key)
+                if check and not key.startswith(want):
+                    continue
             yield key[skip:], decode(val)
 
     def iter_assets(self, txn: lmdb.Transaction) -> Iterator[AssetInfo]:
@@ -361,23 +476,22 @@ class Index:
                     ) -> Iterator[tuple[str, bytes, ErrorState]]:
         """Paths in error in key order; with ``root``, only that root's paths starting with
         ``prefix`` (a range scan: ``add PATH`` and the watcher do not read every error)."""
-        start = pk(root, prefix) if root is not None else b""
-        for key, val in prefix_items(txn, self.db["errors"], start):
-            r, p = split_pk(key)
+        for full, val in self._scan_paths(txn, "errors", root, prefix):
+            r, p = split_pk(full)
             yield r, p, _dec_err.decode(val)
 
     def error_at(self, txn: lmdb.Transaction, root: str, path: bytes) -> ErrorState | None:
-        raw = txn.get(pk(root, path), db=self.db["errors"])
+        raw = txn.get(bounded(pk(root, path)), db=self.db["errors"])
         return _dec_err.decode(raw) if raw is not None else None
 
     def asset_path_keys(self, txn: lmdb.Transaction, aid: str) -> list[tuple[str, bytes]]:
-        return [split_pk(key[32:])
+        return [split_pk(self.full_key(txn, key[32:]))
                 for key in prefix_keys(txn, self.db["asset_paths"], bytes.fromhex(aid))]
 
     def path_history(self, txn: lmdb.Transaction, root: str, path: bytes
                      ) -> list[tuple[int, str, HistoryEvent]]:
         """(hlc, machine, event) for one path, oldest first."""
-        start = pk(root, path) + b"\0"
+        start = bounded(pk(root, path)) + b"\0"
         out = []
         for key, val in prefix_items(txn, self.db["history"], start):
             rest = key[len(start):]

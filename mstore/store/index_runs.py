@@ -12,8 +12,8 @@ Databases::
     run_arts       run \\0 hlc (8 bytes) + artifact id -> b""   (results in the order made)
     reuse          reuse key + \\0 + artifact id -> b""
     dropped        artifact id -> hlc of the gc record that dropped it
-    collections    name -> msgpack CollectionDefined
-    labels         asset \\0 key \\0 about -> msgpack Label
+    collections    bounded(name) -> msgpack CollectionDefined
+    labels         bounded(asset \\0 key \\0 about) -> msgpack Label   (keys.py)
     derived        input id (asset or artifact) \\0 artifact id -> b""   (what was made from it)
     unit_status    run \\0 unit -> status byte (d done, f failed, p part-way) + the asset kind
     run_failures   run \\0 step \\0 unit -> b""   (unit-steps whose latest claim failed)
@@ -44,6 +44,7 @@ from mstore.model.records import (
     RunState,
     UnitDone,
 )
+from mstore.store.keys import collection_key, label_key
 from mstore.store.scan import prefix_items, prefix_keys
 
 if TYPE_CHECKING:
@@ -199,12 +200,12 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
                 txn.delete(i.encode() + b"\0" + aid, db=db["derived"])
         return True
     if isinstance(rec, CollectionDefined):
-        old = txn.get(rec.name.encode(), db=db["collections"])
+        old = txn.get(collection_key(rec.name), db=db["collections"])
         if old is None or _dec_coll.decode(old).hlc < rec.hlc:
-            txn.put(rec.name.encode(), _enc.encode(rec), db=db["collections"])
+            txn.put(collection_key(rec.name), _enc.encode(rec), db=db["collections"])
         return True
     if isinstance(rec, Label):
-        key = f"{rec.asset}\0{rec.key}\0{rec.about}".encode()
+        key = label_key(rec.asset, rec.key, rec.about)
         old = txn.get(key, db=db["labels"])
         if old is None or _dec_label.decode(old).hlc < rec.hlc:
             txn.put(key, _enc.encode(rec), db=db["labels"])
@@ -385,7 +386,7 @@ def collections(idx: Index, txn: lmdb.Transaction) -> list[CollectionDefined]:
 
 
 def collection(idx: Index, txn: lmdb.Transaction, name: str) -> CollectionDefined | None:
-    raw = txn.get(name.encode(), db=idx.db["collections"])
+    raw = txn.get(collection_key(name), db=idx.db["collections"])
     c = _dec_coll.decode(raw) if raw is not None else None
     return None if c is None or c.deleted else c
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import blake3
+
+from mstore.errors import ReadOnlyStoreError
 
 STORE_DIRNAME = ".mstore"
 
@@ -11,6 +18,9 @@ STORE_DIRNAME = ".mstore"
 @dataclass(frozen=True)
 class Layout:
     root: Path
+    # where this machine's cache lives: <root>/local, or a private directory of this user's
+    # when the store cannot be written here (store.py, read-only stores)
+    local_dir: Path | None = None
 
     @property
     def config(self) -> Path:
@@ -30,7 +40,7 @@ class Layout:
 
     @property
     def local(self) -> Path:
-        return self.root / "local"
+        return self.local_dir or self.root / "local"
 
     @property
     def index(self) -> Path:
@@ -55,3 +65,24 @@ class Layout:
     @property
     def watch_state(self) -> Path:
         return self.local / "watch"
+
+
+def private_local(root: Path) -> Path:
+    """This user's own ``local/`` for a store it cannot write: under $XDG_CACHE_HOME (or
+    ~/.cache), else a directory of its own in the system's temp directory. Keyed by the
+    store's real path, so each store keeps its cache between commands."""
+    key = blake3.blake3(os.fsencode(os.path.realpath(root))).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    uid = os.getuid()
+    for parent in (Path(base) / "mstore", Path(tempfile.gettempdir()) / f"mstore-{uid}"):
+        try:
+            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = parent.lstat()
+        except OSError:
+            continue
+        # in a shared temp directory, only a directory of ours that others cannot write
+        if (stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022
+                and os.access(parent, os.W_OK | os.X_OK)):
+            return parent / "stores" / key
+    raise ReadOnlyStoreError(f"the store {root} is read-only here and no private cache "
+                             "directory is writable (set XDG_CACHE_HOME)")

@@ -26,6 +26,7 @@ import msgspec
 from mstore.errors import StoreDamagedError
 from mstore.model.records import SCHEMA_VERSION, AnyRecord, Record
 from mstore.store.fsutil import write_once
+from mstore.store.keys import LANE_RE
 
 MAGIC = b"MSTSEG1\n"
 SEGMENT_RE = re.compile(r"^(\d{10})\.seg$")
@@ -89,8 +90,38 @@ def verify(data: bytes) -> bytes:
     return data[16:end]
 
 
-def read_segment(path: Path) -> list[Record]:
-    """All records of a segment, skipping record types this version does not know."""
+@dataclass(frozen=True)
+class Rejected:
+    """A record of a type this version knows whose fields do not decode (wrong types,
+    missing fields): it cannot be applied, and is set aside instead of stopping the store."""
+
+    position: int
+    type: str
+    error: str
+
+
+@dataclass
+class SegmentContent:
+    records: list[Record]
+    positions: list[int]  # each record's position in the segment
+    rejected: list[Rejected]
+
+
+_KNOWN_TAGS = {cls.__struct_config__.tag for cls in AnyRecord.__args__}
+_tag_decoder = msgspec.msgpack.Decoder(dict[str, msgspec.Raw])
+
+
+def _tag_of(raw: msgspec.Raw) -> str:
+    try:
+        tag = msgspec.msgpack.decode(_tag_decoder.decode(raw).get("t", b"\xa0"))
+    except (msgspec.DecodeError, TypeError):
+        return ""
+    return tag if isinstance(tag, str) else ""
+
+
+def load_segment(path: Path) -> SegmentContent:
+    """A segment's records with their positions; record types this version does not know
+    are skipped (a newer mstore wrote them), known ones that do not decode are rejected."""
     try:
         data = path.read_bytes()
         body = _body_decoder.decode(verify(data))
@@ -98,19 +129,30 @@ def read_segment(path: Path) -> list[Record]:
         raise StoreDamagedError(f"{path}: {e.message}") from None
     except msgspec.DecodeError as e:
         raise StoreDamagedError(f"{path}: undecodable segment body: {e}") from None
-    out: list[Record] = []
-    for raw in body.records:
+    out = SegmentContent([], [], [])
+    for pos, raw in enumerate(body.records):
         try:
-            out.append(_record_decoder.decode(raw))
-        except msgspec.ValidationError:
-            continue  # a record type (or tag) from a newer mstore: tolerated, not applied
+            out.records.append(_record_decoder.decode(raw))
+            out.positions.append(pos)
+        except msgspec.ValidationError as e:
+            tag = _tag_of(raw)
+            if tag in _KNOWN_TAGS:
+                out.rejected.append(Rejected(pos, tag, str(e)))
+            # else: a record type from a newer mstore: tolerated, not applied
     return out
 
 
+def read_segment(path: Path) -> list[Record]:
+    """The records of a segment that this version can apply."""
+    return load_segment(path).records
+
+
 def list_segments(records_dir: Path) -> Iterator[SegmentRef]:
-    """Every complete segment of every machine, in (machine, seq) order."""
+    """Every complete segment of every lane, in (lane, seq) order (directories whose names
+    are not lanes, e.g. a file syncer's, are not read)."""
     try:
-        machines = sorted(e.name for e in os.scandir(records_dir) if e.is_dir())
+        machines = sorted(e.name for e in os.scandir(records_dir)
+                          if e.is_dir() and LANE_RE.match(e.name))
     except FileNotFoundError:
         return
     for machine in machines:

@@ -16,19 +16,27 @@ import socket
 import time
 from pathlib import Path
 
-from mstore.errors import NoStoreError, StoreLockedError, UsageError
+from mstore.errors import (
+    NoStoreError,
+    ReadOnlyStoreError,
+    StoreDamagedError,
+    StoreLockedError,
+    UsageError,
+)
 from mstore.model.records import Record
 from mstore.store import config as config_mod
 from mstore.store.hlc import HybridClock
-from mstore.store.index import Index
-from mstore.store.layout import STORE_DIRNAME, Layout
+from mstore.store.index import Index, IndexDamagedError
+from mstore.store.keys import LANE_RE
+from mstore.store.layout import STORE_DIRNAME, Layout, private_local
 from mstore.store.locks import WriteLock
+from mstore.store.notices import warn
 from mstore.store.objects import ObjectStore
 from mstore.store.segments import (
     SegmentRef,
+    load_segment,
     new_segments,
     next_seq,
-    read_segment,
     write_segment,
 )
 
@@ -43,13 +51,30 @@ class Store:
         if not self.layout.config.exists() or not self.layout.records.is_dir():
             raise NoStoreError(f"{root} is not an mstore store (run 'mstore init')")
         self.config = config_mod.load(self.layout.config)
-        self.machine_id = self._machine_id()
+        # a store this process cannot write (a read-only mount, another user's store) still
+        # answers read commands: its cache goes to a private directory of this user's
+        self.readonly = not _writable(self.layout)
+        if self.readonly:
+            self.layout = Layout(root, private_local(root))
         self.objects = ObjectStore(self.layout.objects, self.layout.tmp)
         self._index: Index | None = None
+        self._machine: str | None = None
 
     @property
     def root(self) -> Path:
         return self.layout.root
+
+    @property
+    def machine_id(self) -> str:
+        if self._machine is None:
+            self._machine = self._machine_id()
+        return self._machine
+
+    def check_writable(self) -> None:
+        if self.readonly:
+            raise ReadOnlyStoreError(
+                f"the store {self.root} is read-only here (a read-only file system, or "
+                "another user's store); read commands work, this one needs to write")
 
     def _machine_id(self) -> str:
         """This copy's writer id. local/ is never synced, so each machine mints its own; the
@@ -114,7 +139,13 @@ class Store:
     @property
     def index(self) -> Index:
         if self._index is None:
-            self._index = Index(self.layout.index)
+            try:
+                self._index = Index(self.layout.index)
+            except IndexDamagedError as e:  # a cache: rebuild it from the records
+                warn(f"the local index is damaged ({e.message}); rebuilding it from the "
+                     "records")
+                shutil.rmtree(self.layout.index, ignore_errors=True)
+                self._index = Index(self.layout.index)
             self.catch_up()
         return self._index
 
@@ -132,7 +163,7 @@ class Store:
         records = self.layout.records
         try:
             lanes = sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(records)
-                           if e.is_dir())
+                           if e.is_dir() and LANE_RE.match(e.name))
         except FileNotFoundError:
             return 0
         now = time.time_ns()
@@ -146,8 +177,18 @@ class Store:
                 refs, new_mark = new_segments(records, lane, mark)
                 pending += [r for r in refs if not idx.is_applied(txn, r.key)]
                 seen[lane] = (mtime if now - mtime > RACY_NS else 0, new_mark)
+        damaged: set[str] = set()
         for seg in pending:
-            idx.apply_segment(seg.key, seg.machine, read_segment(seg.path))
+            try:
+                content = load_segment(seg.path)
+            except StoreDamagedError as e:
+                # not applied, so found again next time; fsck moves it aside
+                warn(f"{e.message}; skipped (run 'mstore fsck')")
+                damaged.add(seg.machine)
+                continue
+            idx.apply_segment(seg.key, seg.machine, content.records, content.positions,
+                              content.rejected)
+        seen = {lane: v for lane, v in seen.items() if lane not in damaged}
         if seen:
             idx.set_lanes_seen(seen)  # only once what they cover is applied
         return len(pending)
@@ -165,6 +206,7 @@ class Store:
 
     # -- writing ----------------------------------------------------------------
     def lock(self, name: str = "write") -> WriteLock:
+        self.check_writable()
         return WriteLock(self.layout.locks / f"{name}.lock")
 
     def writer(self) -> RecordWriter:
@@ -191,6 +233,13 @@ class Store:
             if time.monotonic() >= deadline:
                 raise StoreLockedError(f"every writer lane '{lane}' of this store is busy")
             time.sleep(0.05)
+
+
+def _writable(layout: Layout) -> bool:
+    """Whether this process may write the store: its records, objects and local cache."""
+    dirs = [d if d.exists() else layout.root for d in (layout.records, layout.objects,
+                                                        layout.local)]
+    return all(os.access(d, os.W_OK | os.X_OK) for d in dirs)
 
 
 class RecordWriter:

@@ -152,6 +152,9 @@ def test_error_then_sighting_in_any_order(tmp_path: Path) -> None:
     assert results == [None, None]
 
 
+OTHER = "0123456789ab"  # another machine's id
+
+
 def test_catch_up_finds_synced_segments_in_any_order_and_skips_unchanged_lanes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Segments arriving from another machine (out of order, with a gap for a while) are
@@ -167,14 +170,14 @@ def test_catch_up_finds_synced_segments_in_any_order_and_skips_unchanged_lanes(
     try:
         recs = _records(4)
         made = tmp_path / "elsewhere"
-        for seq in (1, 2, 3):  # machine "m2" wrote three segments
-            write_segment(made / "records", made / "tmp", "m2", seq, recs[2 * seq - 2:2 * seq])
-        lane = st.layout.records / "m2"
+        for seq in (1, 2, 3):  # machine OTHER wrote three segments
+            write_segment(made / "records", made / "tmp", OTHER, seq, recs[2 * seq - 2:2 * seq])
+        lane = st.layout.records / OTHER
         lane.mkdir()
 
         def arrive(seq: int, age_s: float) -> None:
             name = segments.segment_name(seq)
-            os.link(made / "records" / "m2" / name, lane / name)
+            os.link(made / "records" / OTHER / name, lane / name)
             t = time_ns() - int(age_s * 1e9)
             os.utime(lane, ns=(t, t))  # as a sync tool may leave it
 
@@ -189,7 +192,7 @@ def test_catch_up_finds_synced_segments_in_any_order_and_skips_unchanged_lanes(
         arrive(3, 50)  # 2 is still on its way: a gap
         assert st.catch_up() == 2 and assets() == 2
         with st.index.read() as txn:
-            assert st.index.lane_seen(txn, "m2")[1] == 1  # the watermark stops at the gap
+            assert st.index.lane_seen(txn, OTHER)[1] == 1  # the watermark stops at the gap
         arrive(2, 40)
         assert st.catch_up() == 1 and assets() == 3
         # unchanged (and not racy): the lane is not listed again
@@ -202,6 +205,6 @@ def test_catch_up_finds_synced_segments_in_any_order_and_skips_unchanged_lanes(
         os.utime(lane, ns=(time_ns(), time_ns()))
         st.catch_up()
         st.catch_up()
-        assert listed == ["m2", "m2"]
+        assert listed == [OTHER, OTHER]
     finally:
         st.close()
