@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from mstore.catalog.fileinfo import FileJob, FileResult, process, process_batch
 from mstore.catalog.ignore import IgnoreRules
+from mstore.catalog.pool import worker_pool
 from mstore.catalog.walk import WalkError, walk, walk_one
 from mstore.errors import UsageError
 from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen
@@ -260,9 +260,7 @@ class Adder:
                 yield res
             return
         batches = _batches(jobs)
-        # forkserver: the children never inherit this process's LMDB environment
-        ctx = get_context("forkserver")
-        with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+        with worker_pool(self.workers) as pool:
             pending: set[Future[list[FileResult]]] = set()
             it = iter(batches)
             for batch in it:

@@ -35,6 +35,9 @@ def init(obj: Context, store_dir: Path | None, archive_roots: tuple[Path, ...]) 
         click.echo(f"  sample hooks: {', '.join(s + '.sample' for s in samples)}")
 
 
+TEXT_PROBLEMS_MAX = 100  # --json lists every problem
+
+
 @click.command()
 @click.option("--full", is_flag=True, help="Also rehash every object.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
@@ -42,27 +45,39 @@ def init(obj: Context, store_dir: Path | None, archive_roots: tuple[Path, ...]) 
 @click.pass_obj
 def fsck(obj: Context, full: bool, as_json: bool) -> None:
     """Check the store; quarantine damaged segments/objects. Exit 5 on damage."""
+    from dataclasses import asdict
+
     from mstore.store.fsck import fsck as run_fsck
 
     store = obj.store()
-    with store.lock():
+    # gc deletes objects: while it cannot run, an object a record names is missing only
+    # if it is really gone
+    with store.lock(), store.lock("gc"):
         report = run_fsck(store, full=full)
     if as_json:
         from mstore.cli.output import emit_json
 
         emit_json({"clean": report.clean, "segments": report.segments,
-                   "objects": report.objects, "packs": report.packs,
-                   "temp_removed": report.temp_removed, "problems": report.problems,
-                   "quarantined": report.quarantined})
+                   "objects": report.objects, "loose": report.loose, "packed": report.packed,
+                   "packs": report.packs, "temp_removed": report.temp_removed,
+                   "problems": report.problems, "quarantined": report.quarantined,
+                   "salvaged": report.salvaged,
+                   "missing": [asdict(m) for m in report.missing]})
     else:
         click.echo(f"checked {report.segments} segments, {report.objects} objects "
-                   f"in {report.packs} packs{' (full rehash)' if full else ''}")
+                   f"({report.loose} loose, {report.packed} in {report.packs} packs)"
+                   f"{', full rehash' if full else ''}")
         if report.temp_removed:
             click.echo(f"removed {report.temp_removed} temp files left by interrupted writers")
-        for p in report.problems:
+        for p in report.problems[:TEXT_PROBLEMS_MAX]:
             click.echo(f"damage: {p}")
+        if len(report.problems) > TEXT_PROBLEMS_MAX:
+            click.echo(f"damage: ... and {len(report.problems) - TEXT_PROBLEMS_MAX} more "
+                       "('mstore fsck --json' lists them all)")
         for q in report.quarantined:
             click.echo(f"quarantined: {q} -> local/quarantine/")
+        for s in report.salvaged:
+            click.echo(f"salvaged: {s}")
         click.echo("clean" if report.clean else f"{len(report.problems)} problems")
     if not report.clean:
         raise click.exceptions.Exit(EXIT_DAMAGED)

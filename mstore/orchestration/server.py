@@ -8,6 +8,7 @@ running, so one command does the job and the run goes on after it returns.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from mstore.errors import UsageError
 from mstore.orchestration.settings import TemporalSettings, settings
-from mstore.store.locks import pid_alive
+from mstore.store.locks import pid_alive, process_cmdline, process_start, same_process
 from mstore.store.store import Store
 
 START_TIMEOUT = 60.0
@@ -52,19 +53,37 @@ def port_open(address: str, timeout: float = 0.3) -> bool:
 
 
 def _pid_alive(pidfile: Path) -> int:
-    """The pid in ``pidfile`` if that process is alive, else 0."""
+    """The pid in ``pidfile`` if that process is alive and is the one mstore started (same
+    start time and command line: a pid is reused once its process is gone), else 0.
+
+    A pid file holds JSON ``{"pid", "start", "argv"}``. A bare pid (written before pid
+    files said more) is trusted only if that process's command line names this store.
+    """
     try:
-        pid = int(pidfile.read_text().strip())
+        info = json.loads(pidfile.read_text())
     except (OSError, ValueError):
         return 0
-    return pid if pid_alive(pid) else 0
+    if isinstance(info, int):
+        store_root = str(pidfile.parents[2])  # <store>/local/temporal/<name>.pid
+        argv = process_cmdline(info) or []
+        ours = any(a == store_root or a.startswith(store_root + "/") for a in argv)
+        return info if ours and pid_alive(info) else 0
+    if not isinstance(info, dict):
+        return 0
+    pid = info.get("pid")
+    if not isinstance(pid, int) or not same_process(pid, str(info.get("start", ""))):
+        return 0
+    argv = process_cmdline(pid)
+    return pid if argv is None or argv == info.get("argv") else 0
 
 
 def _spawn(argv: list[str], log: Path, pidfile: Path) -> int:
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True, close_fds=True)
-    pidfile.write_text(f"{proc.pid}\n")
+    # Popen returns after the exec: the start time and command line are the child's
+    pidfile.write_text(json.dumps({"pid": proc.pid, "start": process_start(proc.pid),
+                                   "argv": argv}) + "\n")
     return proc.pid
 
 
@@ -146,7 +165,8 @@ def stop(store: Store) -> list[str]:
     stopped = []
     for name in ("worker", "server"):
         pid = _pid_alive(d / f"{name}.pid")
-        if not pid:
+        if not pid:  # none, or another process now has that pid: never signal it
+            (d / f"{name}.pid").unlink(missing_ok=True)
             continue
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 20

@@ -25,6 +25,7 @@ import msgspec
 from mstore.model.records import ArtifactMade, RunStarted, StepSpec, UnitDone
 from mstore.runs.lineage import artifact_id, reuse_key
 from mstore.store import index_runs
+from mstore.store.fsutil import temp_name
 from mstore.store.store import RecordWriter, Store
 from mstore.tools.api import BadInput, InputArtifact, ToolInput, ToolRequest, ToolResult
 from mstore.tools.registry import Registry
@@ -251,7 +252,7 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
     failed_steps: set[str] = set()
     own = work is None
     if work is None:
-        work = ctx.store.layout.tmp / "work" / f"{ctx.run.run}-{aid[:16]}-{os.getpid()}"
+        work = ctx.store.layout.tmp / "work" / temp_name(f"{ctx.run.run}-{aid[:16]}")
     try:
         for step in ctx.run.steps:
             if step.shape != "per-asset" or (step.kinds and asset.meta.kind not in step.kinds):
@@ -326,8 +327,8 @@ def execute_units(ctx: RunContext, start: int, end: int,
     summary = ChunkSummary()
     units = ctx.units()[start:end]
     last_beat = 0.0
-    work = ctx.store.layout.tmp / "work" / (
-        f"{ctx.run.run}-{start}-{os.getpid()}-{threading.get_ident()}")
+    work = ctx.store.layout.tmp / "work" / temp_name(
+        f"{ctx.run.run}-{start}-{threading.get_ident()}")
     try:
         for i in range(len(units)):
             if cancelled():
@@ -358,7 +359,7 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     inputs: list[ToolInput] = []
     input_ids: list[str] = []
     per_asset: dict[str, list[str]] = {}
-    work = ctx.store.layout.tmp / "work" / f"{ctx.run.run}-{step.name}-{os.getpid()}"
+    work = ctx.store.layout.tmp / "work" / temp_name(f"{ctx.run.run}-{step.name}")
     try:
         for aid in ctx.units():
             with idx.read() as txn:

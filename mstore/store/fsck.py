@@ -1,12 +1,23 @@
-"""``mstore fsck``: check the index against the records and the records/objects against
-their checksums.
+"""``mstore fsck``: check the index against the records, the records and objects against
+their checksums, and that every object a record names is there.
 
-fast: every segment's checksum; every segment applied; a fresh index built from
-      the records in a scratch directory equals the live one, database by database;
-      every pack's directory readable.
+fast: every segment's checksum; every segment applied; a fresh index built from the
+      records in a scratch directory equals the live one, database by database; every
+      pack's directory readable; every object named by a record (artifact payloads, run
+      unit lists, frozen collections) present, loose or in a pack.
 full: additionally rehash every object (loose and packed).
-Damaged segments and objects are moved to ``local/quarantine/`` so the store
-opens again; fsck then reports them and exits with the "damaged" code.
+
+Damaged segments and objects are moved to ``local/quarantine/`` so the store opens again
+(the intact objects of a damaged pack are first copied into a new pack); fsck then
+reports them and exits with the "damaged" code. What quarantine took away stays
+reported by later runs: objects as missing for as long as a record names them, segments
+for as long as the quarantined file is not back in ``records/`` (or deleted by the user).
+
+Runs may write while fsck works: each run worker writes its own lane and applies its
+segments to the live index. So the live index is compared as of one instant (one LMDB
+read transaction) with a fresh index built from exactly the segments it had applied
+then, and objects are listed after those segments: a writer stores objects before the
+segment naming them, so nothing a compared record names can be missing unless it is.
 """
 
 from __future__ import annotations
@@ -17,28 +28,61 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import blake3
+import lmdb
 
 from mstore.errors import StoreDamagedError
+from mstore.store import index_runs
+from mstore.store.fsutil import temp_name, temp_owner_alive
 from mstore.store.index import Index
-from mstore.store.locks import pid_alive
-from mstore.store.objects import object_id, read_pack_directory, verify_pack
-from mstore.store.segments import list_segments, read_segment
+from mstore.store.objects import intact_objects, object_id, read_pack_directory, verify_pack
+from mstore.store.segments import SegmentContent, SegmentRef, list_segments, load_segment
 from mstore.store.store import Store
 
 # the databases that must equal a rebuild ("table" and "meta" hold caches and counters)
 COMPARED_DBS = ("segments", "assets", "paths", "asset_paths", "history", "errors", "long_keys",
                 "setaside")
+# the directories of local/tmp whose entries are named for their owner (fsutil.temp_name)
+TEMP_DIRS = ("", "work")
+
+
+@dataclass
+class Missing:
+    """An object that records name but the store does not hold, and what names it."""
+
+    object: str
+    named_by: list[dict] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = [_namer(n) for n in self.named_by[:3]]
+        more = len(self.named_by) - len(parts)
+        return (f"missing object {self.object}: {'; '.join(parts)}"
+                + (f"; and {more} more" if more else ""))
+
+
+def _namer(n: dict) -> str:
+    if n["record"] == "artifact":
+        return f"payload of artifact {n['id']} ({n['kind']}, run {n['run']})"
+    if n["record"] == "run":
+        return f"unit list of run {n['run']}"
+    return f"member list of collection '{n['name']}'"
 
 
 @dataclass
 class FsckReport:
     segments: int = 0
-    objects: int = 0
+    loose: int = 0  # loose objects checked
+    packed: int = 0  # objects in the packs checked
     packs: int = 0
     applied_pending: int = 0
     temp_removed: int = 0
     problems: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
+    salvaged: list[str] = field(default_factory=list)  # "<damaged pack> -> <new pack>: n"
+    missing: list[Missing] = field(default_factory=list)
+
+    @property
+    def objects(self) -> int:
+        return self.loose + self.packed
 
     @property
     def clean(self) -> bool:
@@ -52,81 +96,202 @@ def _quarantine(store: Store, path: Path, report: FsckReport) -> None:
     report.quarantined.append(str(path.relative_to(store.root)))
 
 
-def _db_digest(index: Index, name: str) -> tuple[int, str]:
-    h = blake3.blake3()
-    n = 0
-    with index.read() as txn:
+def _digests(index: Index, txn: lmdb.Transaction) -> dict[str, tuple[int, str]]:
+    out = {}
+    for name in COMPARED_DBS:
+        h = blake3.blake3()
+        n = 0
         for k, v in txn.cursor(db=index.db[name]):
             h.update(len(k).to_bytes(4, "big") + k + len(v).to_bytes(4, "big") + v)
             n += 1
-    return n, h.hexdigest()
+        out[name] = (n, h.hexdigest())
+    return out
 
 
 def _clean_temp(store: Store, report: FsckReport) -> None:
-    """Remove temp files left by dead writers (a crash mid-write leaves them; harmless)."""
-    tmp = store.layout.tmp
-    if not tmp.is_dir():
-        return
-    for p in tmp.iterdir():
-        parts = p.name.rsplit(".", 2)
-        pid = int(parts[-2]) if len(parts) == 3 and parts[-2].isdigit() else 0
-        if not pid_alive(pid):
-            if p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
+    """Remove the temp entries whose owner is dead on this host (a crash mid-write leaves
+    them; harmless). Entries of live processes, and names that name no owner, stay."""
+    for sub in TEMP_DIRS:
+        d = store.layout.tmp / sub if sub else store.layout.tmp
+        try:
+            entries = list(os.scandir(d))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for e in entries:
+            if temp_owner_alive(e.name) is not False:
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path)
+                else:
+                    os.unlink(e.path)
+            except FileNotFoundError:
+                continue  # its owner finished with it after all
             report.temp_removed += 1
 
 
-def fsck(store: Store, *, full: bool = False) -> FsckReport:
-    report = FsckReport()
-    _clean_temp(store, report)
-    # 1. segments: checksum and decode
+def _read(store: Store, seg: SegmentRef, report: FsckReport) -> SegmentContent | None:
+    """The segment's records, or None after quarantining it as damaged."""
+    try:
+        return load_segment(seg.path)
+    except FileNotFoundError:
+        return None
+    except StoreDamagedError as e:
+        report.problems.append(f"damaged segment {seg.machine}/{seg.path.name}: {e.message}")
+        _quarantine(store, seg.path, report)
+        return None
+
+
+def _apply(index: Index, seg: SegmentRef, content: SegmentContent) -> bool:
+    return index.apply_segment(seg.key, seg.machine, content.records, content.positions,
+                               content.rejected)
+
+
+def _check_set_aside(fresh: Index, report: FsckReport) -> None:
+    """Records the index could not apply (docs/format.md §6.2): the store works without
+    them, but they are not in it."""
+    with fresh.read() as txn:
+        for sa in fresh.set_aside(txn):
+            report.problems.append(f"record set aside: segment {sa.segment} position "
+                                   f"{sa.position} ({sa.type}): {sa.error}")
+
+
+def _check_records(store: Store, fresh: Index, report: FsckReport) -> None:
+    """Checksum every segment into ``fresh``; bring the live index up to date; compare the
+    two as of one instant of the live index."""
+    built: set[bytes] = set()
     for seg in list(list_segments(store.layout.records)):
         report.segments += 1
-        try:
-            read_segment(seg.path)
-        except StoreDamagedError as e:
-            report.problems.append(f"damaged segment {seg.machine}/{seg.path.name}: {e.message}")
-            _quarantine(store, seg.path, report)
-    # 2. objects
+        recs = _read(store, seg, report)
+        if recs is not None:
+            _apply(fresh, seg, recs)
+            built.add(seg.key)
+    live = store.index  # opening applies what catch_up finds pending
+    # catch_up skips lanes whose mtime did not change: fsck looks at every segment
+    with live.read() as txn:
+        unapplied = [s for s in list_segments(store.layout.records)
+                     if s.key in built and not live.is_applied(txn, s.key)]
+    for seg in unapplied:
+        recs = _read(store, seg, report)
+        if recs is not None and _apply(live, seg, recs):
+            report.applied_pending += 1
+    with live.read() as txn:
+        # listed after the snapshot began: every segment the snapshot has applied is here
+        for seg in list_segments(store.layout.records):
+            if seg.key in built or not live.is_applied(txn, seg.key):
+                continue  # already built, or arrived after the snapshot: checked next time
+            report.segments += 1
+            recs = _read(store, seg, report)
+            if recs is not None:
+                _apply(fresh, seg, recs)
+        theirs = _digests(live, txn)
+    with fresh.read() as txn:
+        ours = _digests(fresh, txn)
+    for name in COMPARED_DBS:
+        if theirs[name] != ours[name]:
+            report.problems.append(
+                f"index database '{name}' differs from the records; run 'mstore reindex'")
+
+
+def _salvage(store: Store, pack: Path, report: FsckReport) -> set[str]:
+    """Copy the intact objects of a damaged pack into a new pack; their ids."""
+    try:
+        keep = intact_objects(pack.read_bytes())
+    except OSError:
+        return set()
+    if keep:
+        new = store.objects.write_pack(keep)
+        report.salvaged.append(f"{pack.relative_to(store.root)} -> objects/packs/{new}.pack: "
+                               f"{len(keep)} intact objects")
+    return set(keep)
+
+
+def _check_objects(store: Store, report: FsckReport, full: bool) -> set[str]:
+    """Every object the store holds (loose or packed, undamaged): their ids."""
+    present: set[str] = set()
     for pack in store.objects.packs():
         report.packs += 1
-        problems = verify_pack(pack) if full else []
-        if not full:
-            try:
-                report.objects += len(read_pack_directory(pack))
-            except StoreDamagedError as e:
-                problems.append(e.message)
+        try:
+            entries = read_pack_directory(pack)
+            problems = verify_pack(pack) if full else []
+        except FileNotFoundError:
+            continue
+        except StoreDamagedError as e:
+            entries, problems = [], [e.message]
         if problems:
             report.problems += problems
+            present |= _salvage(store, pack, report)
             _quarantine(store, pack, report)
+            continue
+        report.packed += len(entries)
+        present.update(oid for oid, _off, _ln in entries)
     for path in store.objects.loose():
-        report.objects += 1
+        report.loose += 1
         if full and object_id(path.read_bytes()) != path.name:
             report.problems.append(f"damaged object {path.name}")
             _quarantine(store, path, report)
-    # 3. index vs records: apply what is pending, then compare with a fresh rebuild
-    live = store.index  # opening applies pending segments
-    report.applied_pending = 0
-    scratch = store.layout.tmp / f"fsck-index.{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
+            continue
+        present.add(path.name)
+    return present
+
+
+def _check_named(fresh: Index, present: set[str], report: FsckReport) -> None:
+    """Every object a current record names must be present: the payload of every artifact
+    (gc'd ones are not current), every run's unit list, every frozen collection's members."""
+    missing: dict[str, Missing] = {}
+
+    def need(oid: str, namer: dict) -> None:
+        if oid and oid not in present:
+            missing.setdefault(oid, Missing(oid)).named_by.append(namer)
+
+    with fresh.read() as txn:
+        for a in index_runs.all_artifacts(fresh, txn):
+            need(a.payload, {"record": "artifact", "id": a.id, "kind": a.kind, "run": a.run})
+        for rid, info in index_runs.all_runs(fresh, txn):
+            if info.started is not None:
+                need(info.started.units_object, {"record": "run", "run": rid})
+        for c in index_runs.collections(fresh, txn):
+            need(c.members_object, {"record": "collection", "name": c.name})
+    for m in sorted(missing.values(), key=lambda m: m.object):
+        report.missing.append(m)
+        report.problems.append(m.describe())
+
+
+def _check_quarantine(store: Store, report: FsckReport) -> None:
+    """Segments quarantined by an earlier fsck: their records are missing from the store
+    until a good copy is back in records/ or the user deletes the quarantined file."""
+    qdir = store.layout.quarantine / "records"
+    try:
+        lanes = sorted(e.name for e in os.scandir(qdir) if e.is_dir())
+    except FileNotFoundError:
+        return
+    for lane in lanes:
+        for name in sorted(os.listdir(qdir / lane)):
+            rel = f"records/{lane}/{name}"
+            if rel in report.quarantined or (store.root / rel).exists():
+                continue
+            report.problems.append(
+                f"segment {rel} is in local/quarantine/: its records are missing; put a good "
+                "copy back (from a backup or another machine), or delete the quarantined "
+                "file to accept the loss")
+
+
+def fsck(store: Store, *, full: bool = False) -> FsckReport:
+    """Check the store; the caller holds the write and gc locks."""
+    report = FsckReport()
+    _clean_temp(store, report)
+    scratch = store.layout.tmp / temp_name("fsck-index")
     fresh = Index(scratch)
     try:
-        for seg in list_segments(store.layout.records):
-            fresh.apply_segment(seg.key, seg.machine, read_segment(seg.path))
-        for name in COMPARED_DBS:
-            if _db_digest(live, name) != _db_digest(fresh, name):
-                report.problems.append(
-                    f"index database '{name}' differs from the records; run 'mstore reindex'")
-        with live.read() as txn:
-            for sa in live.set_aside(txn):
-                report.problems.append(
-                    f"record set aside: segment {sa.segment} position {sa.position} "
-                    f"({sa.type}): {sa.error}")
+        _check_records(store, fresh, report)
+        # objects after the segments: a record's objects are stored before its segment
+        present = _check_objects(store, report, full)
+        _check_named(fresh, present, report)
+        _check_set_aside(fresh, report)
     finally:
         fresh.close()
         shutil.rmtree(scratch, ignore_errors=True)
+    _check_quarantine(store, report)
     return report
 
 

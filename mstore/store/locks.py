@@ -20,14 +20,25 @@ from pathlib import Path
 from mstore.errors import StoreLockedError
 
 
-def _process_start(pid: int) -> str:
-    """Start time of ``pid`` in clock ticks since boot (distinguishes a reused pid)."""
+def process_start(pid: int) -> str:
+    """Start time of ``pid`` in clock ticks since boot (distinguishes a reused pid); "" if
+    there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
         return stat.rsplit(b")", 1)[1].split()[19].decode()
     except (OSError, IndexError):
         return ""
+
+
+def process_cmdline(pid: int) -> list[str] | None:
+    """The command line of ``pid``, or None when it cannot be read (gone, or hidden)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return [os.fsdecode(a) for a in raw.split(b"\0")[:-1]] if raw else None
 
 
 def pid_alive(pid: int) -> bool:
@@ -48,6 +59,25 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def same_process(pid: int, start: str) -> bool:
+    """Whether ``pid`` is alive and is the process that started at ``start`` (from
+    ``process_start``), not a later one that was given the same pid."""
+    return pid_alive(pid) and bool(start) and process_start(pid) == start
+
+
+_own_tag: tuple[int, str] = (0, "")
+
+
+def owner_tag() -> str:
+    """``<pid>-<start>`` of this process: names it on this host for as long as it lives
+    (temp files carry it, so ``fsck`` can tell whether their writer is still there)."""
+    global _own_tag
+    pid = os.getpid()
+    if _own_tag[0] != pid:  # first call, or a forked child
+        _own_tag = (pid, f"{pid}-{process_start(pid)}")
+    return _own_tag[1]
+
+
 def holder_alive(info: dict) -> bool:
     if info.get("host") != socket.gethostname():
         return True  # cannot tell for another host: assume alive
@@ -55,7 +85,7 @@ def holder_alive(info: dict) -> bool:
     if not pid_alive(pid):
         return False
     started = info.get("start", "")
-    return not started or _process_start(pid) == started
+    return not started or process_start(pid) == started
 
 
 class WriteLock:
@@ -86,7 +116,7 @@ class WriteLock:
         info = {
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "start": _process_start(os.getpid()),
+            "start": process_start(os.getpid()),
             "since": time.time(),
             "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200],
         }

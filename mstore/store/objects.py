@@ -200,5 +200,27 @@ def verify_pack(path: Path) -> list[str]:
     return problems
 
 
+def intact_objects(data: bytes) -> dict[str, bytes]:
+    """The objects of a (possibly damaged) pack whose bytes still match their ids, found by
+    walking the entries from the start, so neither the directory nor the tail is needed.
+    An object that fails its hash is skipped; a length that runs past the end stops the
+    walk (nothing after it can be located)."""
+    out: dict[str, bytes] = {}
+    if not data.startswith(PACK_MAGIC):
+        return out
+    pos = len(PACK_MAGIC)
+    while pos + 40 <= len(data):
+        oid = data[pos:pos + 32].hex()
+        (ln,) = struct.unpack(">Q", data[pos + 32:pos + 40])
+        end = pos + 40 + ln
+        if end > len(data):
+            break
+        payload = data[pos + 40:end]
+        if object_id(payload) == oid:
+            out[oid] = payload
+        pos = end
+    return out
+
+
 def sync_objects_dir(objects_dir: Path) -> None:
     fsync_dir(objects_dir)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -244,8 +245,9 @@ class RunStore:
                 p.wait(timeout=10)
         # a background worker `mstore run` may have started by itself (pid file)
         pidfile = self.path / "local" / "temporal" / "worker.pid"
-        with contextlib.suppress(OSError, ValueError):
-            pid = int(pidfile.read_text())
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            info = json.loads(pidfile.read_text())  # {"pid", ...}, or a bare pid
+            pid = info if isinstance(info, int) else int(info["pid"])
             if pid_alive(pid) and pid not in {p.pid for p in self.workers}:
                 os.killpg(pid, signal.SIGTERM)
                 deadline = time.monotonic() + 20
