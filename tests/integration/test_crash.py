@@ -114,7 +114,12 @@ def test_store_copied_file_by_file_during_add_opens_after_reindex(
 
     t = threading.Thread(target=copier)
     t.start()
-    time.sleep(0.8)
+    # copy while the add writes, until the copy holds some of its segments (a busy machine
+    # may take a while to get there) or the add has finished
+    deadline = time.monotonic() + 60
+    while (proc.poll() is None and time.monotonic() < deadline
+           and not any((copy / "records").glob("*/*.seg"))):
+        time.sleep(0.05)
     stop.set()
     t.join()
     proc.wait(timeout=120)
