@@ -14,9 +14,13 @@ from mstore.cli.main import Context, store_option
 @click.option("--token", default=None,
               help="Require this token on every request (generated when binding a "
                    "non-loopback address without one).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this host name (repeatable; besides "
+                   "localhost, the bound address and [ui] hosts in config.toml).")
 @store_option
 @click.pass_obj
-def ui(obj: Context, bind: str, port: int, token: str | None) -> None:
+def ui(obj: Context, bind: str, port: int, token: str | None,
+       allow_hosts: tuple[str, ...]) -> None:
     """Serve the web UI: assets, runs (live), artifacts with lineage, collections."""
     import secrets
 
@@ -33,7 +37,7 @@ def ui(obj: Context, bind: str, port: int, token: str | None) -> None:
     if token is None and not is_loopback(bind):
         token = secrets.token_urlsafe(24)
         click.echo(f"token: {token}  (binding {bind}: every request needs it)", err=True)
-    app = create_app(store_dir, token=token, bind=bind)
+    app = create_app(store_dir, token=token, bind=bind, hosts=allow_hosts)
     for problem in app.state.ui.panel_problems:
         click.echo(f"warning: {problem}", err=True)
     host = f"[{bind}]" if ":" in bind else bind

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from mstore.errors import UsageError
 from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui.app import PAGE_SIZE, create_app
@@ -70,9 +72,14 @@ def world(archive: tuple[Path, object], tmp_path_factory: pytest.TempPathFactory
     return World(store, root)
 
 
+def local(app: Starlette) -> TestClient:
+    """A client that asks for the UI at localhost, as a browser on this machine does."""
+    return TestClient(app, base_url="http://localhost:8765")
+
+
 @pytest.fixture(scope="module")
 def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.store)) as c:
+    with local(create_app(world.store)) as c:
         yield c
 
 
@@ -327,7 +334,7 @@ def test_asset_file_refuses_a_symlink_out_of_the_root(tmp_path: Path, client: Te
     assert mstore("init", "--store", store, root).code == 0
     assert mstore("add", store=store).code == 0
     [row] = mstore("find", "--json", store=store).json_lines()
-    with TestClient(create_app(store)) as c:
+    with local(create_app(store)) as c:
         assert c.get(f"/asset/{row['id']}/file").text == "inside\n"
         os.unlink(root / "a.txt")
         os.symlink(secret, root / "a.txt")  # swapped after cataloging
@@ -343,7 +350,7 @@ def test_token_required_off_loopback(world: World, client: TestClient) -> None:
     release(client)
     with pytest.raises(ValueError):
         create_app(world.store, bind="0.0.0.0")
-    with TestClient(create_app(world.store, token="s3cret", bind="0.0.0.0")) as c:
+    with local(create_app(world.store, token="s3cret", bind="0.0.0.0")) as c:
         for page in ("/", "/runs", "/runs/events?count=1", "/static/ui.css",
                      f"/run/{world.photos}"):
             assert c.get(page).status_code == 401, page
@@ -363,7 +370,7 @@ def test_post_needs_csrf(world: World, client: TestClient) -> None:
         assert client.post(url, data={"csrf": "0" * 64}).status_code == 403
     # a token from another session does not work either
     release(client)
-    with TestClient(create_app(world.store)) as other:
+    with local(create_app(world.store)) as other:
         foreign = csrf(other)
     assert client.post(f"/run/{world.live}/pause", data={"csrf": foreign}).status_code == 403
     assert client.get("/run/" + world.live + "/pause").status_code == 405
@@ -462,6 +469,77 @@ def test_run_buttons_go_through_the_command_line(world: World) -> None:
         orchestrate.start_run(world.store, "nope", "", "sandbox", "")
     with pytest.raises(UsageError, match="already"):
         orchestrate.steer(world.store, world.check, "pause")
+
+
+def test_only_its_own_host_names_are_served(world: World, client: TestClient) -> None:
+    """DNS rebinding: evil.example made to resolve to 127.0.0.1 reaches the UI with
+    ``Host: evil.example``. It gets no page, no session and no CSRF token, and its POST
+    changes nothing; localhost, the loopback addresses and configured names work."""
+    token = csrf(client, "/")  # from the real page, in this client's session
+    evil = {"Host": "evil.example:8765"}
+    r = client.get("/", headers=evil)
+    assert r.status_code == 400 and "not served here" in r.text
+    assert 'name="csrf"' not in r.text and "set-cookie" not in r.headers
+    for page in ("/runs", "/collections", "/review", "/healthz", "/static/ui.css",
+                 "/runs/events?count=1", f"/run/{world.photos}", "/no/such/page"):
+        assert client.get(page, headers=evil).status_code == 400, page
+    for host in ("evil.example", "127.0.0.1.evil.example", "localhost.evil.example", "",
+                 "[::2]", "10.0.0.1", "localhost:80@evil.example"):
+        assert client.get("/healthz", headers={"Host": host}).status_code == 400, host
+    r = client.post("/collections/create", data={"csrf": token, "name": "rebound", "query": ""},
+                    headers={**evil, "Origin": "http://evil.example:8765"})
+    assert r.status_code == 400
+    # a POST from another site's page to the right host: refused by its Origin
+    for origin in ("http://evil.example:8765", "http://localhost.evil.example", "file://",
+                   "http://localhost:8765/x"):
+        r = client.post("/collections/create", headers={"Origin": origin},
+                        data={"csrf": token, "name": "rebound", "query": ""})
+        assert r.status_code == 403, origin
+    assert client.get("/collection/rebound").status_code == 404
+    for host in ("localhost", "localhost:9999", "LOCALHOST:8765", "127.0.0.1", "127.0.0.1:8765",
+                 "[::1]", "[::1]:8765"):
+        assert client.get("/healthz", headers={"Host": host}).status_code == 200, host
+    # the same origin may POST (a refusal of the name itself proves it got through)
+    r = client.post("/collections/create", headers={"Origin": "http://localhost:8765"},
+                    data={"csrf": token, "name": "no spaces", "query": ""})
+    assert r.status_code == 400 and "collection name" in r.text
+
+
+def test_configured_host_names(world: World, client: TestClient) -> None:
+    """Names from ``--allow-host`` (create_app's hosts) and ``[ui] hosts`` in config.toml."""
+    release(client)
+    config = world.store / "config.toml"
+    before = config.read_text()
+    try:
+        config.write_text(before + '\n[ui]\nhosts = ["album.home"]\n')
+        with local(create_app(world.store, hosts=["photos.lan", "192.168.1.5"])) as c:
+            for host in ("photos.lan", "photos.lan:8765", "album.home", "192.168.1.5:80"):
+                assert c.get("/healthz", headers={"Host": host}).status_code == 200, host
+            assert c.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+            assert c.get("/healthz", headers={"Host": "192.168.1.6"}).status_code == 400
+            page = c.get("/collections", headers={"Host": "photos.lan:8765"})
+            token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+            assert token is not None
+            r = c.post("/collections/create", headers={"Host": "photos.lan:8765",
+                                                       "Origin": "http://photos.lan:8765"},
+                       data={"csrf": token.group(1), "name": "no spaces", "query": ""})
+            assert r.status_code == 400 and "collection name" in r.text
+        # bound to every address: any IP literal (it cannot be rebound), names still not
+        with local(create_app(world.store, token="t", bind="0.0.0.0")) as c:
+            auth = {"Authorization": "Bearer t"}
+            assert c.get("/healthz", headers={**auth, "Host": "10.1.2.3:8765"}).status_code == 200
+            assert c.get("/healthz", headers={**auth, "Host": "[fe80::1]"}).status_code == 200
+            assert c.get("/healthz", headers={**auth, "Host": "nas.lan"}).status_code == 400
+        config.write_text(before + '\n[ui]\nhosts = "album.home"\n')
+        with pytest.raises(UsageError, match=r"\[ui\] hosts"):
+            create_app(world.store)
+    finally:
+        config.write_text(before)
+    for bad in ("http://photos.lan", "photos.lan:8765", "photos.lan/x", "a b"):
+        with pytest.raises(UsageError, match="not a host name"):
+            create_app(world.store, hosts=[bad])
+    r = mstore("ui", "--allow-host", "http://photos.lan", store=world.store)
+    assert r.code == 2 and "not a host name" in r.err
 
 
 def test_security_headers(client: TestClient) -> None:
@@ -590,7 +668,7 @@ def test_a_tool_contributes_a_panel(world: World, client: TestClient) -> None:
     (tools / "broken" / "panel.py").write_text("import no_such_module_here\n")
     release(client)
     try:
-        with TestClient(create_app(world.store)) as c:
+        with local(create_app(world.store)) as c:
             health = c.get("/healthz").json()
             [problem] = health["panel_problems"]
             assert "tool broken" in problem and "no_such_module_here" in problem
