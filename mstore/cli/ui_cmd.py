@@ -24,11 +24,10 @@ def ui(obj: Context, bind: str, port: int, token: str | None,
     """Serve the web UI: assets, runs (live), artifacts with lineage, collections."""
     import secrets
 
-    import uvicorn
-
     from mstore.errors import UsageError
     from mstore.ui.app import create_app
     from mstore.ui.guard import is_loopback
+    from mstore.ui.server import serve
 
     store_dir = obj.store().root
     obj.close()  # the app opens the store itself (one LMDB handle per process)
@@ -43,7 +42,7 @@ def ui(obj: Context, bind: str, port: int, token: str | None,
     host = f"[{bind}]" if ":" in bind else bind
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     click.echo(f"mstore ui on {url}  (Ctrl-C stops)", err=True)
-    uvicorn.run(app, host=bind, port=port, log_level="warning")
+    serve(app, bind, port)
 
 
 COMMANDS = [ui]

@@ -13,8 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.helpers import REPO, mstore, mstore_proc
 from tests.integration.temporal_env import free_port, make_store
 from tests.integration.test_run_reading import run_all
+from tests.integration.ui_server import UiServer
 
 ARTIFACTS = Path(os.environ.get("MSTORE_TEST_ARTIFACTS", REPO / "build" / "test-artifacts"))
 SHOTS = ARTIFACTS / "screenshots"
@@ -54,40 +53,6 @@ def chromium_path() -> str:
             return candidate
     raise RuntimeError("no chromium: `make test` installs Debian's chromium package "
                        "(or set MSTORE_CHROMIUM to a Chromium binary)")
-
-
-class UiServer:
-    def __init__(self, store: Path) -> None:
-        self.store = store
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = store / "local" / "ui-test.log"
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mstore", "--store", str(store), "ui", "--port",
-                 str(self.port)], cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"mstore ui did not start: {self.log.read_text()}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
 
 
 class World:
