@@ -22,6 +22,7 @@ from mstore.ui.app import PAGE_SIZE, create_app
 from mstore.ui.panels import register_panel, unregister_panel
 from tests.helpers import mstore
 from tests.integration.test_run_reading import CHECK_PIPELINE, DirectRun, run_all
+from tests.integration.ui_fuzz import Fuzzer, Request
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 HOSTILE = "<script>alert(1)"
@@ -697,3 +698,107 @@ def test_built_in_tool_panels_are_documented() -> None:
     names = {p.name for s in SLOTS for p in panels(s)}
     for name in ("keyframes", "duplicates", "marks"):
         assert name in names and f"`{name}`" in doc, name
+
+
+# -- every route, hostile input ------------------------------------------------------------
+SESSION = "fuzz" + "s" * 40  # a session cookie value the guard accepts
+
+
+async def asgi_request(app: Starlette, req: Request) -> tuple[int, bytes, BaseException | None]:
+    """Call the app as uvicorn does (the path percent-decoded with errors replaced), read
+    the answer; an event stream is cut after its first frame. (status, body, what the
+    app raised)."""
+    import asyncio
+    from urllib.parse import unquote
+
+    raw_path, _, qs = req.target.encode().partition(b"?")
+    headers = [(b"host", b"localhost:8765"), (b"cookie", f"mstore_session={SESSION}".encode())]
+    if req.content_type:
+        headers.append((b"content-type", req.content_type.encode("latin-1")))
+    if req.body:
+        headers.append((b"content-length", str(len(req.body)).encode()))
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": req.method, "scheme": "http", "path": unquote(raw_path.decode("ascii")),
+             "raw_path": raw_path, "query_string": qs, "root_path": "", "headers": headers,
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8765), "state": {}}
+    status, body, done, streaming = 0, bytearray(), asyncio.Event(), False
+    sent_body = False
+
+    async def receive() -> dict:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": req.body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status, streaming
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            streaming = any(k == b"content-type" and v.startswith(b"text/event-stream")
+                            for k, v in message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            body.extend(message.get("body", b""))
+            if not message.get("more_body") or streaming:
+                done.set()
+
+    task = asyncio.ensure_future(app(scope, receive, send))
+    await asyncio.wait([task, asyncio.ensure_future(done.wait())],
+                       return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except Exception as e:  # noqa: BLE001 - reported with the request that caused it
+        return status, bytes(body), e
+    return status, bytes(body), None
+
+
+def test_no_input_makes_any_route_fail(world: World, client: TestClient,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every route of the router x seeded hostile input: never a 500, never an exception
+    out of the app, never a panel's error, never unescaped markup. Runs last: its valid
+    review marks and collections are written to the shared store."""
+    import asyncio
+    import traceback
+
+    FakeCli(monkeypatch, out='{"run": "r20990101-000000-cafe", "units": 1}\n')
+    app = client.app
+    page = asyncio.run(asgi_request(app, Request("GET", "/runs")))[1].decode()
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token is not None
+    groups = list(groups_on(asyncio.run(asgi_request(app, Request("GET", "/review")))[1]
+                            .decode()))
+    thumb = next(iter(world.thumbs.values()))
+    real = {"aid": [next(iter(world.thumbs)), world.text_ids[0], asset_id(world, "party.mp4")],
+            "art": [thumb.id, world.phash.id, *groups],
+            "run": [world.photos, world.live, world.dedupe], "name": ["trip"],
+            "action": ["pause", "resume", "cancel"], "path": ["ui.css", "ui.js"],
+            "group": groups, "pipeline": ["photos"], "policy": ["sandbox", "production"],
+            "kind": ["image", "text"], "m0": ["keep", "not-keep"], "m1": ["not-keep"],
+            "back": ["/review"], "freeze": ["1"]}
+    fuzzer = Fuzzer(app, real, seed=8, csrf=token.group(1))
+    assert {t for t, _, _ in fuzzer.routes()} >= {"/", "/asset/{aid}", "/review/mark",
+                                                   "/static/{path}"}
+
+    async def all_requests() -> list[str]:
+        problems = []
+        for req in fuzzer.requests():
+            status, body, exc = await asgi_request(app, req)
+            text = body.decode("utf-8", "replace")
+            if exc is not None:
+                problems.append(f"{req.show()}: raised\n"
+                                + "".join(traceback.format_exception(exc)))
+            elif status >= 500 or status == 0:
+                problems.append(f"{req.show()}: {status}")
+            elif "panel error" in text or "Traceback" in text:
+                problems.append(f"{req.show()}: {text[:300]}")
+            elif "<script>alert(1)" in text:
+                problems.append(f"{req.show()}: unescaped markup")
+        return problems
+
+    problems = asyncio.run(all_requests())
+    assert not problems, f"{len(problems)} failures (seed 8):\n" + "\n".join(problems[:10])

@@ -11,6 +11,7 @@ import pytest
 
 from mstore.ui.server import MAX_HEAD, MAX_REQUEST_LINE
 from tests.helpers import mstore
+from tests.integration.ui_fuzz import Fuzzer
 from tests.integration.ui_server import UiServer
 
 LOCAL = b"Host: localhost:8765\r\nConnection: close\r\n"
@@ -90,6 +91,32 @@ def test_keep_alive_requests_after_a_big_one(server: UiServer) -> None:
     one = get(b"/healthz?pad=" + b"p" * 50_000, keep)
     status, answer = server.raw(one * 3 + get(b"/healthz", LOCAL))
     assert status == 200 and answer.count(b"HTTP/1.1 200") == 4
+
+
+def test_hostile_requests_over_the_socket(server: UiServer) -> None:
+    """A seeded sample of the fuzzer's requests (see test_ui's in-process run over every
+    one) through uvicorn itself: its percent-decoding, its limits, the event stream.
+    Without the CSRF token, so no button's command is started."""
+    import random
+
+    from mstore.ui.app import create_app
+
+    requests = list(Fuzzer(create_app(server.store), seed=8).requests())
+    problems = []
+    for req in random.Random(8).sample(requests, 400):
+        head = (f"{req.method} {req.target} HTTP/1.1\r\n".encode()
+                + LOCAL + (f"Content-Type: {req.content_type}\r\n".encode("latin-1")
+                           if req.content_type else b"")
+                + b"Content-Length: %d\r\n\r\n" % len(req.body))
+        try:
+            status, answer = server.raw(head + req.body, stop_at_stream=True)
+        except OSError as e:
+            problems.append(f"{req.show()}: {e!r}")
+            continue
+        if status >= 500:
+            problems.append(f"{req.show()}: {status}")
+    assert not problems, "\n".join(problems[:10])
+    assert "Traceback" not in server.output()
 
 
 def test_server_limits_are_documented() -> None:

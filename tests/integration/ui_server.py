@@ -52,13 +52,16 @@ class UiServer:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def raw(self, request: bytes) -> tuple[int, bytes]:
-        """Send ``request`` as it is, read the answer to the end: (status, whole answer).
-        A connection reset (or any socket error) fails the caller with that error."""
+    def raw(self, request: bytes, stop_at_stream: bool = False) -> tuple[int, bytes]:
+        """Send ``request`` as it is, read the answer to the end (``stop_at_stream``: or to
+        the head of an event stream): (status, whole answer). A connection reset (or any
+        socket error) fails the caller with that error."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=60) as s:
             s.sendall(request)
-            chunks = []
+            answer = b""
             while chunk := s.recv(65536):
-                chunks.append(chunk)
-        answer = b"".join(chunks)
+                answer += chunk
+                head = answer.split(b"\r\n\r\n", 1)[0].lower()
+                if stop_at_stream and b"content-type: text/event-stream" in head:
+                    break
         return int(answer.split(b" ", 2)[1]), answer
