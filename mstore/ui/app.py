@@ -47,7 +47,7 @@ from starlette.staticfiles import StaticFiles
 from mstore.errors import MstoreError, QueryError, UsageError
 from mstore.store.store import Store
 from mstore.ui import builtin_panels, files, orchestrate
-from mstore.ui.filters import FILTERS
+from mstore.ui.filters import FILTERS, file_name, folder
 from mstore.ui.guard import Guard, HostRule, is_loopback
 from mstore.ui.panels import PanelContext, load_tool_panels, render_slot
 
@@ -209,11 +209,11 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         offset = _offset(qp.get("offset", ""))
         form = {"q": q, "kind": kind, "from": date_from, "to": date_to}
         error = None
-        total, items, query = 0, [], ""
+        total, with_file, items, query = 0, 0, [], ""
         try:
             query = build_query(q, kind, date_from, date_to)
-            total, items = await ui.call(builtin_panels.grid, ui.store, query, offset,
-                                         PAGE_SIZE)
+            total, with_file, items = await ui.call(builtin_panels.grid, ui.store, query,
+                                                    offset, PAGE_SIZE)
         except QueryError as e:
             error = e.render()
         except UsageError as e:
@@ -224,7 +224,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
 
         return ui.page(request, "assets.html", status=400 if error else 200, title="assets",
                        form=form, kinds=KINDS, query=query, error=error, total=total,
-                       items=items, offset=offset, page_size=PAGE_SIZE,
+                       with_file=with_file, items=items, offset=offset, page_size=PAGE_SIZE,
                        **pager(link, offset, PAGE_SIZE, total))
 
     async def asset(request: Request) -> Response:
@@ -236,8 +236,9 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         except UsageError:
             return ui.error(request, 404, "no such asset")
         main, side = await ui.call(_render_asset, request, aid, d)
-        return ui.page(request, "asset.html", title=f"asset {aid[:12]}", a=d, main=main,
-                       side=side)
+        title = (f"{file_name(d['shown_path'])} ({folder(d['shown_path'])})"
+                 if d["shown_path"] else f"asset {aid[:12]}")
+        return ui.page(request, "asset.html", title=title, a=d, main=main, side=side)
 
     def _render_asset(request: Request, aid: str, d: dict) -> tuple[list, list]:
         return (render_slot("asset-main", ui.panel_ctx(request, "asset-main", aid, d)),

@@ -132,6 +132,13 @@ def test_grid_filter_open_asset(page: Page, world: World) -> None:
     expect(page.locator("p.summary")).to_contain_text("match")
     page.wait_for_load_state("networkidle")
     assert images_loaded(page, "li.tile img") > 0  # thumbnails from thumbnail artifacts
+    # a sidecar is a badge on its photo's tile, and each tile names its folder
+    photo = page.locator("li.tile").filter(
+        has=page.locator(".caption", has_text=re.compile(r"^IMG_0001\.JPG$")))
+    expect(photo).to_have_count(1)
+    expect(photo.locator(".sidecars")).to_have_text("+ XMP")
+    expect(photo.locator(".folder")).to_have_text("archive/2019/vacation")
+    expect(page.locator("li.tile .caption", has_text=".xmp")).to_have_count(0)
     shot(page, "assets")
     page.fill("input[name=q]", "vacation")
     page.select_option("select[name=kind]", "image")
@@ -148,6 +155,7 @@ def test_grid_filter_open_asset(page: Page, world: World) -> None:
     page.go_back()
     page.locator("li.tile a").first.click()
     page.wait_for_url(re.compile(r"/asset/[0-9a-f]{64}$"))
+    expect(page).to_have_title(re.compile(r"^[^/]+\.\w+ \(archive/[^)]*\) · mstore$"))
     expect(page.locator("#panel-metadata")).to_contain_text("dimensions")
     page.wait_for_load_state("networkidle")
     assert images_loaded(page, "#panel-preview img") == 1  # the file itself, read-only

@@ -16,10 +16,14 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from mstore.errors import UsageError
+from mstore.query.snapshot import load_table
+from mstore.query.table import MergedTable
 from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui.app import PAGE_SIZE, create_app
+from mstore.ui.filters import short_folder
 from mstore.ui.panels import register_panel, unregister_panel
+from tests.fixtures.archive import Manifest
 from tests.helpers import mstore
 from tests.integration.test_run_reading import CHECK_PIPELINE, DirectRun, run_all
 from tests.integration.ui_fuzz import Fuzzer, Request
@@ -30,7 +34,7 @@ COMBINED = "(vacation OR italy) kind:image taken:2019..2019-12-31"
 
 
 class World:
-    def __init__(self, store: Path, root: Path) -> None:
+    def __init__(self, store: Path, root: Path, sidecars: dict[str, str]) -> None:
         self.store, self.root = store, root
         self.photos = run_all(store, "photos")
         (store / "pipelines").mkdir()
@@ -58,6 +62,10 @@ class World:
         rows = mstore("find", "--json", store=store).json_lines()
         self.total = len(rows)
         self.by_path = {p: r for r in rows for p in r["paths"]}
+        # the grid shows these with their file, not as tiles of their own
+        self.sidecars = {r["id"] for p, r in self.by_path.items()
+                         if any(p.endswith("/" + s) for s in sidecars)}
+        assert len(self.sidecars) == len(sidecars) > 0
         self.images = len(mstore("find", "kind:image", "--json", store=store).json_lines())
         self.combined = len(mstore("find", COMBINED, "--json", store=store).json_lines())
         self.text_ids = [r["id"] for r in mstore("find", "kind:text", "--json",
@@ -65,12 +73,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(archive: tuple[Path, object], tmp_path_factory: pytest.TempPathFactory) -> World:
-    root, _ = archive
+def world(archive: tuple[Path, Manifest], tmp_path_factory: pytest.TempPathFactory) -> World:
+    root, manifest = archive
     store = tmp_path_factory.mktemp("ui") / "st"
     assert mstore("init", "--store", store, root).code == 0
     assert mstore("add", "--json", store=store).code == 0
-    return World(store, root)
+    return World(store, root, manifest.sidecars)
 
 
 def local(app: Starlette) -> TestClient:
@@ -104,8 +112,8 @@ def csrf(client: TestClient, page: str = "/runs") -> str:
 def test_assets_grid_query_filters_and_pages(world: World, client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200
-    total = world.total
-    assert f"{total:,} match" in r.text
+    total = world.total - len(world.sidecars)  # those are shown with their files
+    assert f"{total:,} matches (and {len(world.sidecars)} sidecars shown with" in r.text
     tiles = re.findall(r'<li class="tile', r.text)
     assert len(tiles) == min(total, PAGE_SIZE)
     # thumbnails come from thumbnail artifacts, by artifact id
@@ -131,6 +139,93 @@ def test_assets_grid_query_filters_and_pages(world: World, client: TestClient) -
     assert client.get("/", params={"q": "kind:"}).status_code == 400
     assert client.get("/", params={"from": "2019) OR (x"}).status_code == 400
     assert client.get("/", params={"kind": "nonsense"}).status_code == 400
+
+
+def tiles_on(page: str) -> dict[str, dict[str, str]]:
+    """asset id -> what its grid tile shows (caption, folder line, sidecar badge)."""
+    out = {}
+    for m in re.finditer(r'<li class="tile[^"]*">(.*?)</li>', page, re.S):
+        tile = m.group(1)
+        aid = re.search(r'href="/asset/([0-9a-f]{64})"', tile)
+        if aid is None:
+            continue
+        spans = dict(re.findall(r'<span class="(caption|sub folder|sidecars)"[^>]*>(.*?)</span>',
+                                tile, re.S))
+        out[aid.group(1)] = {"caption": spans.get("caption", ""),
+                             "folder": re.sub(r"</?bdi>", "", spans.get("sub folder", "")),
+                             "sidecars": " ".join(spans.get("sidecars", "").split())}
+    return out
+
+
+def test_sidecars_go_with_their_file_and_tiles_show_their_folder(
+        tmp_path: Path, client: TestClient) -> None:
+    """An .xmp/.aae next to its photo is no tile of its own but a badge on the photo's;
+    it is a tile when the photo is not in the result or the query asks for sidecars.
+    Same-named files differ by their folder line; an asset page is titled by its name."""
+    from PIL import Image
+
+    release(client)
+    root = tmp_path / "archive"
+    for day, color in (("day1", "red"), ("day2", "blue")):
+        (root / "trip" / day).mkdir(parents=True)
+        Image.new("RGB", (32, 24), color).save(root / "trip" / day / "IMG_0001.JPG")
+    (root / "trip/day1/IMG_0001.JPG.xmp").write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"/>\n')
+    (root / "trip/day1/IMG_0001.AAE").write_text('<?xml version="1.0"?><plist></plist>\n')
+    (root / "notes").mkdir()
+    (root / "notes/lonely.xmp").write_text("<x:xmpmeta/>\n")  # no photo next to it
+    store = tmp_path / "st"
+    assert mstore("init", "--store", store, root).code == 0
+    assert mstore("add", store=store).code == 0
+    ids = {p.split("/", 1)[1]: r["id"]
+           for r in mstore("find", "--json", store=store).json_lines() for p in r["paths"]}
+    day1, day2 = ids["trip/day1/IMG_0001.JPG"], ids["trip/day2/IMG_0001.JPG"]
+    xmp, aae = ids["trip/day1/IMG_0001.JPG.xmp"], ids["trip/day1/IMG_0001.AAE"]
+    lonely = ids["notes/lonely.xmp"]
+    with local(create_app(store)) as c:
+        page = c.get("/").text
+        tiles = tiles_on(page)
+        assert set(tiles) == {day1, day2, lonely}
+        assert "3 matches (and 2 sidecars shown with their files)" in page
+        assert tiles[day1]["caption"] == tiles[day2]["caption"] == "IMG_0001.JPG"
+        assert tiles[day1]["folder"] == "archive/trip/day1"
+        assert tiles[day2]["folder"] == "archive/trip/day2"
+        assert tiles[day1]["sidecars"] == "+ AAE, XMP" and tiles[day2]["sidecars"] == ""
+        # a query that matches both: still one tile
+        assert set(tiles_on(c.get("/", params={"q": "IMG_0001"}).text)) == {day1, day2}
+        # a query that names sidecars lists them
+        for params in ({"q": "ext:xmp"}, {"kind": "text"}, {"q": "IMG_0001.JPG.xmp"},
+                       {"q": "path:*.aae OR kind:image"}):
+            shown = set(tiles_on(c.get("/", params=params).text))
+            assert shown & {xmp, aae}, params
+        # the photo not in the result: its sidecars are tiles of their own
+        assert set(tiles_on(c.get("/", params={"q": "-kind:image"}).text)) == {xmp, aae,
+                                                                                lonely}
+        # the sidecars not in the result: the photo's tile still says it has some
+        assert tiles_on(c.get("/", params={"kind": "image"}).text)[day1]["sidecars"] == (
+            "+ sidecar")
+        # the asset page: named by the file, the sidecars linked both ways
+        r = c.get(f"/asset/{day1}")
+        assert "<title>IMG_0001.JPG (archive/trip/day1) · mstore</title>" in r.text
+        assert "<h1>IMG_0001.JPG" in r.text
+        assert f'class="related-sidecar" href="/asset/{xmp}">IMG_0001.JPG.xmp<' in r.text
+        assert f'class="related-sidecar" href="/asset/{aae}">IMG_0001.AAE<' in r.text
+        r = c.get(f"/asset/{xmp}")
+        assert "<title>IMG_0001.JPG.xmp (archive/trip/day1) · mstore</title>" in r.text
+        assert f'class="related-sidecar-of" href="/asset/{day1}">IMG_0001.JPG<' in r.text
+        c.app.state.ui.close()  # type: ignore[attr-defined]
+        # a sidecar arriving later: the catalog table is the snapshot plus a delta then
+        (root / "trip/day2/IMG_0001.xmp").write_text("<x:xmpmeta>day2</x:xmpmeta>\n")
+        assert mstore("add", store=store).code == 0
+        st = Store(store)
+        try:
+            assert isinstance(load_table(st.index), MergedTable)
+        finally:
+            st.close()
+        tiles = tiles_on(c.get("/").text)
+        assert set(tiles) == {day1, day2, lonely} and tiles[day2]["sidecars"] == "+ XMP"
+        # a long folder is cut at its front, a whole folder at a time
+        long_folder = "archive/" + "/".join(f"level{i:02d}" for i in range(12))
+        assert short_folder(long_folder + "/x.jpg") == "…/level09/level10/level11"
 
 
 def test_asset_page(world: World, client: TestClient) -> None:

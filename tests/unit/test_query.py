@@ -785,3 +785,15 @@ def test_label_terms() -> None:
         evaluate("label:=x", t, labels)
     with pytest.raises(QueryError, match="needs a value"):
         evaluate("label:", t, labels)
+
+
+def test_which_queries_ask_for_sidecars() -> None:
+    """The grid lists sidecars on their own only for these (query/sidecars.py)."""
+    from mstore.query.sidecars import asks_for_sidecars
+
+    for q in ("kind:text", "ext:XMP", "ext:.aae", "path:*.xmp", "IMG_1.JPG.xmp",
+              "kind:image OR kind:other", "(a (b OR ext:xmp))", "--kind:text"):
+        assert asks_for_sidecars(q), q
+    for q in ("", "kind:image", "-kind:text", "-(ext:xmp)", "xmp", "has:sidecar",
+              "ext:jpg", "-(a OR kind:text)"):
+        assert not asks_for_sidecars(q), q
