@@ -66,10 +66,34 @@ class QueryError(UsageError):
         self.pos = pos
         self.token = token
 
-    def render(self) -> str:
-        """The message plus the query with a caret under the bad token, like a compiler."""
-        caret = " " * self.pos + "^" * max(1, len(self.token))
-        return f"{self.message}\n  {self.query}\n  {caret}"
+    def render(self, width: int = 100) -> str:
+        """The message plus the query with a caret under the bad token, like a compiler.
+
+        A query longer than ``width`` characters is cut to a window around the token
+        (``...`` marks the cuts) and the message says at which character it is; a message
+        that quotes a huge value is cut in the middle. A generated or pasted megabyte of
+        query still gives three short lines."""
+        query, start, length = self.query, self.pos, max(1, len(self.token))
+        message = self.message
+        if len(message) > 2 * width:  # it quotes a huge value: keep its start and its end
+            message = message[:width] + "..." + message[-width // 2:]
+        if len(query) <= width:
+            return f"{message}\n  {_one_line(query)}\n  {' ' * start}{'^' * length}"
+        length = min(length, width // 2)
+        lo = max(0, min(start - width // 4, len(query) - width))
+        hi = min(len(query), lo + width)
+        head, tail = ("..." if lo else ""), ("..." if hi < len(query) else "")
+        shown = head + _one_line(query[lo:hi]) + tail
+        caret = " " * (len(head) + start - lo) + "^" * min(length, hi - start)
+        return f"{message} (at character {self.pos + 1})\n  {shown}\n  {caret}"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with each newline, tab or other unprintable character shown as a space (one
+    for one, so the caret line below still lines up)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 def storage_error(e: OSError) -> MstoreError | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 
 from mstore.errors import UsageError
-from mstore.query.snapshot import SIDECAR_EXTS, stem_key
+from mstore.query.snapshot import is_sidecar, stem_key
 from mstore.store.store import Store
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
@@ -124,7 +124,8 @@ def describe_asset(store: Store, aid: str) -> dict:
 
 
 def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: str) -> list[dict]:
-    """Sidecars and Live Photo partners: files of the same stem in the same directory."""
+    """Sidecars, the file a sidecar belongs to, Live Photo partners: files of the same
+    stem in the same directory."""
     idx = store.index
     out = []
     seen: set[tuple[str, bytes]] = set()
@@ -138,8 +139,8 @@ def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: s
             if p == rel or not st.present or stem_key(p) != stem or (r, p) in seen:
                 continue
             seen.add((r, p))
-            ext = os.path.splitext(p)[1].lower()
-            rel_kind = ("sidecar" if ext in SIDECAR_EXTS
+            rel_kind = ("sidecar" if is_sidecar(p)
+                        else "sidecar-of" if is_sidecar(rel)  # the file this one belongs to
                         else "live-pair" if st.asset != aid else "copy")
             out.append({"relation": rel_kind, "root": r, "path": p, "asset": st.asset})
     return out

@@ -14,17 +14,20 @@ from mstore.cli.main import Context, store_option
 @click.option("--token", default=None,
               help="Require this token on every request (generated when binding a "
                    "non-loopback address without one).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this host name (repeatable; besides "
+                   "localhost, the bound address and [ui] hosts in config.toml).")
 @store_option
 @click.pass_obj
-def ui(obj: Context, bind: str, port: int, token: str | None) -> None:
+def ui(obj: Context, bind: str, port: int, token: str | None,
+       allow_hosts: tuple[str, ...]) -> None:
     """Serve the web UI: assets, runs (live), artifacts with lineage, collections."""
     import secrets
-
-    import uvicorn
 
     from mstore.errors import UsageError
     from mstore.ui.app import create_app
     from mstore.ui.guard import is_loopback
+    from mstore.ui.server import serve
 
     store_dir = obj.store().root
     obj.close()  # the app opens the store itself (one LMDB handle per process)
@@ -33,13 +36,13 @@ def ui(obj: Context, bind: str, port: int, token: str | None) -> None:
     if token is None and not is_loopback(bind):
         token = secrets.token_urlsafe(24)
         click.echo(f"token: {token}  (binding {bind}: every request needs it)", err=True)
-    app = create_app(store_dir, token=token, bind=bind)
+    app = create_app(store_dir, token=token, bind=bind, hosts=allow_hosts)
     for problem in app.state.ui.panel_problems:
         click.echo(f"warning: {problem}", err=True)
     host = f"[{bind}]" if ":" in bind else bind
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     click.echo(f"mstore ui on {url}  (Ctrl-C stops)", err=True)
-    uvicorn.run(app, host=bind, port=port, log_level="warning")
+    serve(app, bind, port)
 
 
 COMMANDS = [ui]

@@ -82,18 +82,29 @@ def evaluate(query: str, table: CatalogTable | MergedTable, labels: Labels | Non
     query asks for them with a non-negated ``error:`` term; an empty query
     returns every asset row. Raises QueryError for a bad query.
     """
+    return list(compress(range(table.n), evaluate_mask(query, table, labels)))
+
+
+def evaluate_mask(query: str, table: CatalogTable | MergedTable, labels: Labels | None = None
+                  ) -> bytes:
+    """What :func:`evaluate` answers as one 0/1 byte per row of ``table``."""
     node = parse(query)
-    n = table.n
-    if n == 0:
-        return []
+    if table.n == 0:
+        return b""
     errors_too = wants_error_rows(node)
     if isinstance(table, MergedTable):
         base, delta = table.parts
-        mask = table.merge_masks((_mask(node, base, errors_too, labels),
+        return table.merge_masks((_mask(node, base, errors_too, labels),
                                   _mask(node, delta, errors_too, labels)))
-    else:
-        mask = _mask(node, table, errors_too, labels)
-    return list(compress(range(n), mask))
+    return _mask(node, table, errors_too, labels)
+
+
+def flag_mask(table: CatalogTable | MergedTable, bit: int) -> bytes:
+    """One 0/1 byte per row of ``table``: whether its ``flags`` have ``bit``."""
+    if isinstance(table, MergedTable):
+        base, delta = table.parts
+        return table.merge_masks((flag_mask(base, bit), flag_mask(delta, bit)))
+    return _Evaluator(table)._flag_mask(bit).to_bytes(table.n, "little")
 
 
 def _mask(node: Node, table: CatalogTable, errors_too: bool, labels: Labels | None

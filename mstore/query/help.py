@@ -31,7 +31,8 @@ Query language (terms are ANDed; keys and text are case-insensitive):
                       on the command line too: mstore find kind:image -path:2019/
   a b  (or a AND b)   both
   a OR b              either; OR binds looser than AND: a b OR c = (a b) OR c
-  ( ... )             grouping: kind:image (camera:canon OR camera:nikon)
+  ( ... )             grouping: kind:image (camera:canon OR camera:nikon);
+                      groups nest at most 100 deep
 
 An empty query lists every asset.
 """

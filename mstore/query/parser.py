@@ -7,6 +7,10 @@ Grammar (OR binds looser than the implicit AND; ``AND`` may also be written)::
     and_expr:= unary (["AND"] unary)*
     unary   := "-" unary | "(" or_expr ")" | term
 
+Groups nest at most :data:`MAX_DEPTH` deep, so neither this recursive-descent parser
+nor the evaluator that walks the tree can run out of stack; a deeper query is a
+QueryError at the group that goes past the limit. A run of ``-`` is read in a loop.
+
 Nodes are frozen dataclasses so they can be compared in tests and used as
 cache keys by the evaluator.
 """
@@ -20,6 +24,9 @@ from mstore.query.lexer import AND, LPAREN, NOT, OR, RPAREN, WORD, Token, tokeni
 
 # Term.key of a free word (the lexer never produces an empty key for a key:value term)
 FREE = ""
+# parentheses nested deeper than this are refused (each level costs a few stack frames
+# here and in the evaluator; no hand-written query comes near it)
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,7 @@ class _Parser:
         self.query = query
         self.tokens = tokens
         self.i = 0
+        self.depth = 0  # groups open at the current token
 
     def peek(self) -> Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -89,30 +97,42 @@ class _Parser:
 
     def unary(self) -> Node:
         tok = self.tokens[self.i]  # callers check _starts_term first
-        if tok.type == NOT:
+        negations = 0
+        while tok.type == NOT:  # a loop, not recursion: "------a" must not exhaust the stack
             self.i += 1
             if not self._starts_term(self.peek()):
                 raise self.error("'-' must be followed by a term or a (group)", tok)
-            item = self.unary()
-            # --a is a; keeps the tree canonical
-            return item.item if isinstance(item, Not) else Not(item)
-        if tok.type == LPAREN:
-            self.i += 1
-            nxt = self.peek()
-            if nxt is None:
-                raise self.error("unclosed '(': add a ')'", tok)
-            if nxt.type == RPAREN:
-                raise QueryError(
-                    "empty parentheses", self.query, tok.pos, self.query[tok.pos : nxt.pos + 1]
-                )
-            if not self._starts_term(nxt):
-                raise self.error(f"'{nxt.text}' cannot start a group", nxt)
-            node = self.or_expr()
-            close = self.peek()
-            if close is None or close.type != RPAREN:
-                raise self.error("unclosed '(': add a ')'", tok)
-            self.i += 1
-            return node
+            negations += 1
+            tok = self.tokens[self.i]
+        item = self.group(tok) if tok.type == LPAREN else self.term(tok)
+        # --a is a; keeps the tree canonical
+        if negations % 2 == 0:
+            return item
+        return item.item if isinstance(item, Not) else Not(item)
+
+    def group(self, tok: Token) -> Node:
+        if self.depth >= MAX_DEPTH:
+            raise self.error(f"parentheses nested more than {MAX_DEPTH} deep", tok)
+        self.i += 1
+        nxt = self.peek()
+        if nxt is None:
+            raise self.error("unclosed '(': add a ')'", tok)
+        if nxt.type == RPAREN:
+            raise QueryError(
+                "empty parentheses", self.query, tok.pos, self.query[tok.pos : nxt.pos + 1]
+            )
+        if not self._starts_term(nxt):
+            raise self.error(f"'{nxt.text}' cannot start a group", nxt)
+        self.depth += 1
+        node = self.or_expr()
+        self.depth -= 1
+        close = self.peek()
+        if close is None or close.type != RPAREN:
+            raise self.error("unclosed '(': add a ')'", tok)
+        self.i += 1
+        return node
+
+    def term(self, tok: Token) -> Node:
         # callers check _starts_term first, so this is a WORD
         self.i += 1
         return Term(tok.key, tok.value, tok.pos, tok.text)

@@ -42,6 +42,7 @@ import msgspec
 
 from mstore.query.table import (
     F_ANIMATED,
+    F_ATTACHED,
     F_ERROR,
     F_GPS,
     F_LIVE,
@@ -63,7 +64,7 @@ SIDECAR_EXTS = {b".xmp", b".aae"}
 LIVE_VIDEO_EXTS = {b".mov", b".mp4"}
 
 # bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
-SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSION = 4
 DELTA_MIN, DELTA_MAX = 200, 20_000
 assert DELTA_MAX < DIRTY_CAP  # past the cap the index stops listing changes
 CACHE_SECONDS = 0.02  # a reader caches a delta that took longer than this to compute
@@ -107,6 +108,18 @@ def taken_int(taken: str | None) -> int:
         return 0
     digits = "".join(c for c in taken[:19] if c.isdigit())
     return int(digits.ljust(14, "0")) if len(digits) >= 4 else 0
+
+
+def is_sidecar(name: bytes) -> bool:
+    """Whether a file of this name is a sidecar of the file of its stem next to it."""
+    return os.path.splitext(name)[1].lower() in SIDECAR_EXTS
+
+
+def group_key(path: bytes) -> tuple[bytes, bytes]:
+    """(directory, stem key) of a path: the files with equal keys are one group (a file,
+    its sidecars, its Live Photo partner)."""
+    d, name = _split_dir(path)
+    return d, stem_key(name)
 
 
 def stem_key(path: bytes) -> bytes:
@@ -193,11 +206,11 @@ def _group_flags(members: list[tuple[bytes, str]],
     if len(members) < 2:
         return {}
     exts = [os.path.splitext(name)[1].lower() for name, _ in members]
+    sidecar = [is_sidecar(name) for name, _ in members]
     out: dict[str, int] = defaultdict(int)
-    if SIDECAR_EXTS.intersection(exts):
-        for ext, (_, a) in zip(exts, members, strict=True):
-            if ext not in SIDECAR_EXTS:
-                out[a] |= F_SIDECAR
+    if any(sidecar) and not all(sidecar):
+        for side, (_, a) in zip(sidecar, members, strict=True):
+            out[a] |= F_ATTACHED if side else F_SIDECAR
     images = [a for _, a in members if kind_of(a) == "image"]
     videos = [a for ext, (_, a) in zip(exts, members, strict=True)
               if ext in LIVE_VIDEO_EXTS and kind_of(a) == "video"]

@@ -47,6 +47,9 @@ F_ANIMATED = 64  # image with more than one frame
 # not a query flag: the asset's own probe failed (as opposed to an error at one of
 # its paths); ``status`` counts these, so a delta can adjust the count per row
 F_PROBE_ERROR = 128
+# not a query flag: a sidecar with a file of its own next to it (same directory and
+# stem) that it belongs to; the UI shows it with that file (``query/sidecars.py``)
+F_ATTACHED = 256
 
 NO_ID = bytes(32)
 

@@ -47,8 +47,8 @@ from starlette.staticfiles import StaticFiles
 from mstore.errors import MstoreError, QueryError, UsageError
 from mstore.store.store import Store
 from mstore.ui import builtin_panels, files, orchestrate
-from mstore.ui.filters import FILTERS
-from mstore.ui.guard import Guard, is_loopback
+from mstore.ui.filters import FILTERS, file_name, folder
+from mstore.ui.guard import Guard, HostRule, is_loopback
 from mstore.ui.panels import PanelContext, load_tool_panels, render_slot
 
 HERE = Path(__file__).resolve().parent
@@ -160,21 +160,30 @@ class Ui:
         if not isinstance(sent, str) or not hmac.compare_digest(
                 sent.encode(), self.csrf_token(request).encode()):
             raise HTTPException(403, "missing or wrong CSRF token (reload the page)")
-        origin = request.headers.get("origin")
-        if origin and origin != "null":
-            host = request.headers.get("host", "")
-            if origin.split("://", 1)[-1] != host:
-                raise HTTPException(403, "cross-origin request refused")
 
 
-def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.0.1"
-               ) -> Starlette:
+def configured_hosts(store_dir: Path) -> list[str]:
+    """The host names ``[ui] hosts`` in the store's config.toml lets the UI answer to."""
+    from mstore.store.config import load
+    from mstore.store.layout import Layout
+
+    hosts = load(Layout(Path(store_dir)).config).raw.get("ui", {}).get("hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+        raise UsageError("[ui] hosts in config.toml must be a list of host names")
+    return hosts
+
+
+def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.0.1",
+               hosts: list[str] | tuple[str, ...] = ()) -> Starlette:
     """The UI over the store at ``store_dir``. ``bind``: the address it will listen on; any
-    address but loopback needs ``token``, which every request must then carry."""
+    address but loopback needs ``token``, which every request must then carry. Requests
+    must name as their Host localhost, the bound address, one of ``hosts`` or one of the
+    config's ``[ui] hosts`` (see ``guard.HostRule``)."""
     if token is not None and not token:
         raise ValueError("an empty token")
     if not is_loopback(bind) and token is None:
         raise ValueError(f"binding {bind} (not loopback) needs a token")
+    host_rule = HostRule(bind, [*hosts, *configured_hosts(store_dir)])
     ui = Ui(Path(store_dir))
     builtin_panels.register()
     ui.panel_problems = load_tool_panels(Path(store_dir))
@@ -200,11 +209,11 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         offset = _offset(qp.get("offset", ""))
         form = {"q": q, "kind": kind, "from": date_from, "to": date_to}
         error = None
-        total, items, query = 0, [], ""
+        total, with_file, items, query = 0, 0, [], ""
         try:
             query = build_query(q, kind, date_from, date_to)
-            total, items = await ui.call(builtin_panels.grid, ui.store, query, offset,
-                                         PAGE_SIZE)
+            total, with_file, items = await ui.call(builtin_panels.grid, ui.store, query,
+                                                    offset, PAGE_SIZE)
         except QueryError as e:
             error = e.render()
         except UsageError as e:
@@ -215,7 +224,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
 
         return ui.page(request, "assets.html", status=400 if error else 200, title="assets",
                        form=form, kinds=KINDS, query=query, error=error, total=total,
-                       items=items, offset=offset, page_size=PAGE_SIZE,
+                       with_file=with_file, items=items, offset=offset, page_size=PAGE_SIZE,
                        **pager(link, offset, PAGE_SIZE, total))
 
     async def asset(request: Request) -> Response:
@@ -227,8 +236,9 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         except UsageError:
             return ui.error(request, 404, "no such asset")
         main, side = await ui.call(_render_asset, request, aid, d)
-        return ui.page(request, "asset.html", title=f"asset {aid[:12]}", a=d, main=main,
-                       side=side)
+        title = (f"{file_name(d['shown_path'])} ({folder(d['shown_path'])})"
+                 if d["shown_path"] else f"asset {aid[:12]}")
+        return ui.page(request, "asset.html", title=title, a=d, main=main, side=side)
 
     def _render_asset(request: Request, aid: str, d: dict) -> tuple[list, list]:
         return (render_slot("asset-main", ui.panel_ctx(request, "asset-main", aid, d)),
@@ -479,5 +489,5 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error, 404: not_found})
     app.state.ui = ui
-    app.add_middleware(Guard, token=token)
+    app.add_middleware(Guard, token=token, hosts=host_rule)
     return app

@@ -35,17 +35,26 @@ def _taken(tk: int) -> str:
 
 
 # -- data for pages -----------------------------------------------------------------------
-def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, list[dict]]:
-    """(number of matches, the page of rows at ``offset``): evaluates the query over the
-    catalog table and reads only the ``size`` rows shown."""
-    from mstore.query.evaluate import evaluate
+def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, list[dict]]:
+    """(number of tiles, number of sidecars shown with their file, the page of tiles at
+    ``offset``): evaluates the query over the catalog table, folds each sidecar whose
+    file is in the result into that file's tile (see ``query/sidecars.py``) and reads
+    only the ``size`` rows shown."""
+    from itertools import compress
+
+    from mstore.query import sidecars
+    from mstore.query.evaluate import evaluate_mask
     from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
-    from mstore.query.table import KIND_NAMES
+    from mstore.query.table import F_SIDECAR, KIND_NAMES
 
     store.catch_up()
     table = load_table(store.index)
-    rows = evaluate(query, table, Labels(store.index))
+    mask = evaluate_mask(query, table, Labels(store.index))
+    folded: dict[int, list[int]] = {}
+    if not sidecars.asks_for_sidecars(query):
+        mask, folded = sidecars.fold(table, mask)
+    rows = list(compress(range(table.n), mask))
     page = rows[offset:offset + size]
     idx = store.index
     items = []
@@ -60,10 +69,16 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, list[di
             items.append({
                 "id": aid, "kind": KIND_NAMES.get(table.kinds[i], "other"),
                 "size": table.sizes[i], "taken": _taken(table.taken[i]),
-                "path": paths[0].decode("utf-8", "backslashreplace") if paths else "",
+                "path": _text(paths[0]) if paths else "",
                 "error": table.errors[i] or None, "thumb": thumb,
+                "sidecars": [_text(table.row_paths(r)[0]) for r in folded.get(i, [])],
+                "has_sidecar": bool(table.flags[i] & F_SIDECAR),
             })
-    return len(rows), items
+    return len(rows), sum(map(len, folded.values())), items
+
+
+def _text(path: bytes) -> str:
+    return path.decode("utf-8", "backslashreplace")
 
 
 def asset_mime(store: Store, aid: str) -> str:
@@ -80,6 +95,9 @@ def asset_data(store: Store, aid: str) -> dict:
     store.catch_up()
     d = describe_asset(store, aid)
     d["labels"] = asset_labels(store, aid)
+    # what the page is called: its first current path (a missing asset: its last one)
+    shown = [p for p in d["paths"] if p["current"]] or d["paths"][-1:]
+    d["shown_path"] = f"{shown[0]['root']}/{_text(shown[0]['path'])}" if shown else ""
     idx = store.index
     by_kind: dict[str, list[dict]] = {}
     with idx.read() as txn:
@@ -189,7 +207,7 @@ def asset_tile(store: Store, txn: Any, aid: str) -> dict:
             "taken": _taken(taken_int(a.meta.taken)) if a else "",
             "dims": f"{a.meta.width}x{a.meta.height}" if a and a.meta.width else "",
             "path": paths[0] if paths else "(no current path)", "error": None,
-            "thumb": thumb.id if thumb else None}
+            "thumb": thumb.id if thumb else None, "sidecars": [], "has_sidecar": False}
 
 
 def collection_page(store: Store, name: str, offset: int, size: int) -> dict:

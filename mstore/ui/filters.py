@@ -30,5 +30,31 @@ def path_text(p: bytes | str) -> str:
     return p.decode("utf-8", "backslashreplace") if isinstance(p, bytes) else p
 
 
+FOLDER_CHARS = 32  # a tile's folder line: about what fits under a thumbnail
+
+
+def file_name(path: str) -> str:
+    """The last part of a "root/dir/name" path."""
+    return path.rsplit("/", 1)[-1]
+
+
+def folder(path: str) -> str:
+    """The directory of a "root/dir/name" path (the root name first)."""
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def short_folder(path: str, limit: int = FOLDER_CHARS) -> str:
+    """The directory of a "root/dir/name" path, cut at the front when longer than
+    ``limit`` ("…/2019/vacation"; at a "/" when one is near the cut): the nearest
+    folders are what tell two same-named files apart."""
+    d = folder(path)
+    if len(d) <= limit:
+        return d
+    tail = d[-(limit - 1):]
+    slash = tail.find("/")
+    return "…" + (tail[slash:] if 0 <= slash <= limit // 3 else tail)
+
+
 FILTERS = {"human_size": human_size, "ms_time": ms_time, "fmt_secs": fmt_secs,
-           "path_text": path_text}
+           "path_text": path_text, "file_name": file_name, "folder": folder,
+           "short_folder": short_folder}

@@ -13,8 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.helpers import REPO, mstore, mstore_proc
 from tests.integration.temporal_env import free_port, make_store
 from tests.integration.test_run_reading import run_all
+from tests.integration.ui_server import UiServer
 
 ARTIFACTS = Path(os.environ.get("MSTORE_TEST_ARTIFACTS", REPO / "build" / "test-artifacts"))
 SHOTS = ARTIFACTS / "screenshots"
@@ -54,40 +53,6 @@ def chromium_path() -> str:
             return candidate
     raise RuntimeError("no chromium: `make test` installs Debian's chromium package "
                        "(or set MSTORE_CHROMIUM to a Chromium binary)")
-
-
-class UiServer:
-    def __init__(self, store: Path) -> None:
-        self.store = store
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = store / "local" / "ui-test.log"
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mstore", "--store", str(store), "ui", "--port",
-                 str(self.port)], cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"mstore ui did not start: {self.log.read_text()}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
 
 
 class World:
@@ -167,6 +132,13 @@ def test_grid_filter_open_asset(page: Page, world: World) -> None:
     expect(page.locator("p.summary")).to_contain_text("match")
     page.wait_for_load_state("networkidle")
     assert images_loaded(page, "li.tile img") > 0  # thumbnails from thumbnail artifacts
+    # a sidecar is a badge on its photo's tile, and each tile names its folder
+    photo = page.locator("li.tile").filter(
+        has=page.locator(".caption", has_text=re.compile(r"^IMG_0001\.JPG$")))
+    expect(photo).to_have_count(1)
+    expect(photo.locator(".sidecars")).to_have_text("+ XMP")
+    expect(photo.locator(".folder")).to_have_text("archive/2019/vacation")
+    expect(page.locator("li.tile .caption", has_text=".xmp")).to_have_count(0)
     shot(page, "assets")
     page.fill("input[name=q]", "vacation")
     page.select_option("select[name=kind]", "image")
@@ -183,6 +155,7 @@ def test_grid_filter_open_asset(page: Page, world: World) -> None:
     page.go_back()
     page.locator("li.tile a").first.click()
     page.wait_for_url(re.compile(r"/asset/[0-9a-f]{64}$"))
+    expect(page).to_have_title(re.compile(r"^[^/]+\.\w+ \(archive/[^)]*\) · mstore$"))
     expect(page.locator("#panel-metadata")).to_contain_text("dimensions")
     page.wait_for_load_state("networkidle")
     assert images_loaded(page, "#panel-preview img") == 1  # the file itself, read-only

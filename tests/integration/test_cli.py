@@ -33,6 +33,19 @@ def test_bad_query_names_the_bad_token(cataloged) -> None:  # noqa: ANN001
     assert r.code == 2 and "colour" in r.err
 
 
+def test_deeply_nested_query_is_a_usage_error(cataloged) -> None:  # noqa: ANN001
+    """3,000 nested parentheses were a RecursionError traceback: now exit 2, the message
+    naming where, the query cut to a window with a caret under the group too deep."""
+    store, _, _ = cataloged
+    r = mstore_proc("find", "(" * 3000 + "vacation" + ")" * 3000, store=store)
+    assert r.code == 2 and "Traceback" not in r.err
+    message, shown, caret = r.err.splitlines()
+    assert message == "mstore: parentheses nested more than 100 deep (at character 101)"
+    assert len(shown) < 120 and shown[caret.index("^")] == "(" and caret.strip() == "^"
+    r = mstore_proc("find", "-" * 3000 + "vacation", "--count", store=store)  # even: itself
+    assert r.code == 0 and r.out == mstore("find", "vacation", "--count", store=store).out
+
+
 def test_find_json_shape_limit_and_stable_order(cataloged) -> None:  # noqa: ANN001
     store, _, _ = cataloged
     rows = mstore("find", "--json", store=store).json_lines()

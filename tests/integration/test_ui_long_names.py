@@ -33,7 +33,7 @@ def test_review_marks_and_labels_with_long_names(tmp_path: Path) -> None:
     long_key, long_value = "note-" + "k" * 700, "v" * 5000
     assert mstore("label", aid, "--set", f"{long_key}={long_value}", store=store).code == 0
     run_all(store, "dedupe")
-    with TestClient(create_app(store)) as client:
+    with TestClient(create_app(store), base_url="http://localhost:8765") as client:
         page = client.get("/review")
         assert page.status_code == 200
         groups = re.findall(r'data-group="([0-9a-f]+)"', page.text)

@@ -15,7 +15,7 @@ from mstore.errors import EXIT_USAGE, QueryError
 from mstore.query.evaluate import evaluate
 from mstore.query.help import QUERY_HELP
 from mstore.query.lexer import KEYS, NOT, OR, RPAREN, WORD, size_range, taken_range, tokenize
-from mstore.query.parser import FREE, And, Not, Or, Term, parse
+from mstore.query.parser import FREE, MAX_DEPTH, And, Not, Or, Term, parse
 from mstore.query.table import (
     F_ANIMATED,
     F_ERROR,
@@ -298,6 +298,55 @@ def test_query_errors_point_at_the_bad_token(query: str, token: str) -> None:
     lines = e.render().splitlines()
     assert lines[1] == "  " + query
     assert lines[2] == "  " + " " * e.pos + "^" * len(token)
+
+
+def test_nesting_is_limited_with_an_error_at_the_group() -> None:
+    """3,000 nested parentheses were a RecursionError: now the group past the limit is a
+    QueryError; the deepest query allowed still parses and evaluates (the evaluator walks
+    the tree recursively too)."""
+    deep = "(" * 3000 + "a" + ")" * 3000
+    with pytest.raises(QueryError) as info:
+        parse(deep)
+    assert info.value.pos == MAX_DEPTH and info.value.token == "("
+    assert f"more than {MAX_DEPTH} deep" in info.value.message
+    # alternating operators keep every level in the tree (same-operator groups flatten)
+    allowed = "".join(f"(vacation{' OR' if i % 2 else ''} " for i in range(MAX_DEPTH))
+    allowed += "x" + ")" * MAX_DEPTH
+    node = parse(allowed)
+    depth = 0
+    while not isinstance(node, Term):
+        node = node.items[-1]  # type: ignore[union-attr]
+        depth += 1
+    assert depth == MAX_DEPTH
+    table = make_table(ROWS)
+    assert evaluate(allowed, table) == evaluate("vacation", table) != []
+    with pytest.raises(QueryError):
+        parse("(" + allowed + ")")
+
+
+def test_long_negation_runs_parse() -> None:
+    assert parse("-" * 3001 + "a") == Not(Term(FREE, "a", 3001, "a"))
+    assert parse("-" * 3000 + "a") == Term(FREE, "a", 3000, "a")
+    assert parse("--(-a)") == Not(Term(FREE, "a", 4, "a"))
+
+
+def test_error_on_a_huge_query_renders_three_short_lines() -> None:
+    query = "x" * 500_000 + " kind:bad " + "y" * 500_000
+    with pytest.raises(QueryError) as info:
+        parse(query)
+    message, shown, caret = info.value.render().splitlines()
+    assert message.startswith("unknown kind 'bad'") and "(at character 500002)" in message
+    assert len(shown) < 120 and shown.startswith("  ...") and shown.endswith("...")
+    assert shown[caret.index("^"):].startswith("kind:bad") and caret.strip() == "^" * 8
+    # a huge bad value: the message keeps its start and its end
+    with pytest.raises(QueryError) as info:
+        parse("kind:" + "z" * 1_000_000)
+    message, shown, caret = info.value.render().splitlines()
+    assert len(message) < 300 and message.endswith("text, other (at character 1)")
+    # control characters do not break the lines
+    with pytest.raises(QueryError) as info:
+        parse("a\nkind:bad")
+    assert len(info.value.render().splitlines()) == 3
 
 
 def test_error_messages_are_helpful() -> None:
@@ -736,3 +785,15 @@ def test_label_terms() -> None:
         evaluate("label:=x", t, labels)
     with pytest.raises(QueryError, match="needs a value"):
         evaluate("label:", t, labels)
+
+
+def test_which_queries_ask_for_sidecars() -> None:
+    """The grid lists sidecars on their own only for these (query/sidecars.py)."""
+    from mstore.query.sidecars import asks_for_sidecars
+
+    for q in ("kind:text", "ext:XMP", "ext:.aae", "path:*.xmp", "IMG_1.JPG.xmp",
+              "kind:image OR kind:other", "(a (b OR ext:xmp))", "--kind:text"):
+        assert asks_for_sidecars(q), q
+    for q in ("", "kind:image", "-kind:text", "-(ext:xmp)", "xmp", "has:sidecar",
+              "ext:jpg", "-(a OR kind:text)"):
+        assert not asks_for_sidecars(q), q
