@@ -10,6 +10,7 @@ import msgspec
 
 from mstore.errors import UsageError
 from mstore.query.snapshot import SIDECAR_EXTS, stem_key
+from mstore.store.index_links import link_at, links_to
 from mstore.store.store import Store
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
@@ -56,7 +57,8 @@ def _path_target(store: Store, root: str, rel: bytes) -> str | PathTarget:
         st = idx.path_state(txn, root, rel)
         if st is not None and st.present:
             return st.asset
-        if st is None and idx.error_at(txn, root, rel) is None:
+        if (st is None and idx.error_at(txn, root, rel) is None
+                and link_at(idx, txn, root, rel) is None):
             raise UsageError(f"{os.fsdecode(root.encode() + b'/' + rel)} is not in the catalog "
                              "(run 'mstore add')")
     return PathTarget(root, rel)
@@ -74,14 +76,22 @@ def _history(idx, txn, root: str, rel: bytes) -> list[dict]:  # noqa: ANN001
 
 
 def describe_path(store: Store, t: PathTarget) -> dict:
-    """A path that holds no current asset: its error and history."""
+    """A path that holds no current asset: a link (and what its target holds), its error
+    and history."""
     idx = store.index
     with idx.read() as txn:
         err = idx.error_at(txn, t.root, t.path)
         hist = _history(idx, txn, t.root, t.path)
+        link = link_at(idx, txn, t.root, t.path)
+        target = None
+        if link is not None:
+            st = idx.path_state(txn, t.root, link.target)
+            target = {"path": link.target,
+                      "asset": st.asset if st is not None and st.present else None}
     return {
         "root": t.root,
         "path": t.path,
+        "link": target,
         "error": {"reason": err.reason, "detail": err.detail, "hlc": err.hlc} if err else None,
         "history": hist,
     }
@@ -104,8 +114,11 @@ def describe_asset(store: Store, aid: str) -> dict:
             if err and current:
                 errors.append({"root": root, "path": rel, "reason": err.reason,
                                "detail": err.detail})
-        related = _related(store, txn, [(p["root"], p["path"]) for p in paths if p["current"]],
-                           aid)
+        current = [(p["root"], p["path"]) for p in paths if p["current"]]
+        related = _related(store, txn, current, aid)
+        # links are not paths of the asset (not copies), but point at one of its paths
+        links = [{"root": root, "path": link, "target": rel}
+                 for root, rel in current for link in links_to(idx, txn, root, rel)]
     meta = msgspec.to_builtins(info.meta)
     if info.meta.error:
         errors.insert(0, {"reason": "probe", "detail": info.meta.error})
@@ -120,6 +133,7 @@ def describe_asset(store: Store, aid: str) -> dict:
         "paths": paths,
         "errors": errors,
         "related": related,
+        "links": links,
     }
 
 

@@ -115,9 +115,14 @@ def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
     d = describe_path(store, hit)
     if as_json:
         d["path"] = path_text(d["path"])
+        if d["link"]:
+            d["link"]["path"] = path_text(d["link"]["path"])
         emit_json(d)
         return
     click.echo(f"path     {hit.root}/{quote_path(hit.path)}")
+    if d["link"]:
+        held = d["link"]["asset"] or "nothing cataloged"
+        click.echo(f"link     -> {hit.root}/{quote_path(d['link']['path'])}  ({held})")
     if d["error"]:
         click.echo(f"error    {d['error']['reason']}: {d['error']['detail']}")
     for h in d["history"]:
@@ -147,6 +152,8 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
                 e["path"] = path_text(e["path"])
         for r in d["related"]:
             r["path"] = path_text(r["path"])
+        for lk in d["links"]:
+            lk["path"], lk["target"] = path_text(lk["path"]), path_text(lk["target"])
         emit_json(d)
         return
     echo = click.echo
@@ -165,6 +172,9 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
             echo(f"      {hlc_time(h['hlc'])} {h['event']}{other}{detail}")
     for r in d["related"]:
         echo(f"{r['relation']:<11}{r['root']}/{quote_path(r['path'])}  {r['asset'][:12]}")
+    for lk in d["links"]:
+        echo(f"{'linked by':<11}{lk['root']}/{quote_path(lk['path'])}"
+             f" -> {quote_path(lk['target'])}")
     for e in d["errors"]:
         where = f" at {e['root']}/{quote_path(e['path'])}" if "path" in e else ""
         echo(f"{'error':<11}{e['reason']}{where}: {e['detail']}")

@@ -33,14 +33,24 @@ import msgspec
 
 from mstore.errors import StoreDamagedError, UsageError
 from mstore.model.meta import Meta
-from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen, Record
+from mstore.model.records import (
+    AddFinished,
+    AssetRecorded,
+    LinkGone,
+    LinkSeen,
+    PathError,
+    PathGone,
+    PathSeen,
+    Record,
+)
 from mstore.store.fsutil import is_network_fs
+from mstore.store.index_links import LINK_DBS, apply_link_record, link_hlc
 from mstore.store.index_runs import RUN_DBS, apply_run_record, asset_arrived, build_derived
 from mstore.store.scan import prefix_items, prefix_keys
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "lanes", "assets", "paths", "asset_paths", "history", "errors",
-       "table", "dirty", *RUN_DBS)
+       "table", "dirty", *RUN_DBS, *LINK_DBS)
 INITIAL_MAP = 1 << 30  # grows by doubling on MapFullError
 # the snapshot is rebuilt beyond 20k dirty entries anyway (query/snapshot.py), so
 # past this many only the generation of the overflow is kept
@@ -54,6 +64,8 @@ class PathState(msgspec.Struct, array_like=True):
     inode: int
     hlc: int
     present: bool
+    # the PathSeen's ctime_ns, or -1 when it was racy (its stat must not be trusted)
+    ctime_ns: int = 0
 
 
 class HistoryEvent(msgspec.Struct, array_like=True):
@@ -228,7 +240,8 @@ class Index:
             if old_st is not None and old_st.hlc > rec.hlc:
                 return True
             if seen:
-                st = PathState(rec.asset, rec.size, rec.mtime_ns, rec.inode, rec.hlc, True)
+                st = PathState(rec.asset, rec.size, rec.mtime_ns, rec.inode, rec.hlc, True,
+                               -1 if rec.racy else rec.ctime_ns)
             else:  # a gone path keeps no stat: the state must not depend on apply order
                 st = PathState(rec.asset, 0, 0, 0, rec.hlc, False)
             txn.put(key, _enc.encode(st), db=db["paths"])
@@ -248,8 +261,12 @@ class Index:
             state = txn.get(key, db=db["paths"])
             if state is not None and _dec_path.decode(state).hlc > rec.hlc:
                 return True  # a later sighting already cleared this error
+            if link_hlc(self, txn, key) > rec.hlc:
+                return True  # so did a later sighting of a link there
             txn.put(key, _enc.encode(ErrorState(rec.reason, rec.detail, rec.hlc)), db=db["errors"])
             return True
+        if isinstance(rec, LinkSeen | LinkGone):
+            return apply_link_record(self, txn, machine, rec)
         if isinstance(rec, AddFinished):
             old = txn.get(b"last_add", db=db["meta"])
             if old is None or _dec_add.decode(old).hlc < rec.hlc:

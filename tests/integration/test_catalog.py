@@ -102,10 +102,23 @@ def test_probed_metadata(cataloged, by_path) -> None:  # noqa: ANN001
     assert checked >= 10
 
 
-def test_links_inside_the_archive_are_paths_of_their_target(cataloged, by_path) -> None:  # noqa: ANN001
-    _, _, manifest = cataloged
+def test_links_inside_the_archive_are_links_not_copies(cataloged, by_path) -> None:  # noqa: ANN001
+    store, _, manifest = cataloged
+    assert manifest.symlinks
     for link, target in manifest.symlinks.items():
-        assert by_path[jp(link)]["id"] == by_path[jp(target)]["id"]
+        # never a path of the asset, so never an "exact duplicate" of its target
+        assert jp(link) not in by_path
+        asset = by_path[jp(target)]
+        assert jp(link) not in asset["paths"]
+        shown = mstore("show", asset["id"], "--json", store=store).json()
+        assert [(lk["path"], lk["target"]) for lk in shown["links"]] == [(link, target)]
+        assert all(p["path"] != link for p in shown["paths"])
+        # the link itself: where it points and what that holds
+        at = mstore("show", "archive/" + link, "--json", store=store).json()
+        assert at["link"] == {"path": target, "asset": asset["id"]}
+        assert [h["event"] for h in at["history"]] == ["link"]
+        human = mstore("show", "archive/" + link, store=store).out
+        assert f"-> archive/{target}" in human
 
 
 def test_live_pairs_and_sidecars_are_linked(cataloged, by_path) -> None:  # noqa: ANN001
