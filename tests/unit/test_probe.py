@@ -491,6 +491,72 @@ def test_truncated_png() -> None:
     assert (m.width, m.height, m.error) == (64, 64, "image: truncated file")
 
 
+def _gif(frames: int = 3) -> bytes:
+    imgs = [Image.effect_noise((96, 64), 40 + 10 * i).convert("P") for i in range(frames)]
+    buf = io.BytesIO()
+    imgs[0].save(buf, "GIF", save_all=True, append_images=imgs[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
+def test_truncated_gif_is_flagged_wherever_it_is_cut() -> None:
+    data = _gif()
+    assert probe_bytes(data).error is None
+    assert probe_bytes(data + b"junk after the trailer").error is None
+    for cut in (len(data) * 3 // 10, len(data) * 9 // 10, len(data) - 1):
+        m = probe_bytes(data[:cut])
+        assert m.error == "image: truncated file", cut
+        assert (m.width, m.height) == (96, 64)  # the header facts are kept
+
+
+def test_truncated_webp_is_flagged() -> None:
+    buf = io.BytesIO()
+    Image.effect_noise((256, 192), 60).convert("RGB").save(buf, "WEBP", quality=90)
+    data = buf.getvalue()
+    assert probe_bytes(data).error is None
+    for cut in (0.5, 0.95):
+        assert probe_bytes(data[: int(len(data) * cut)]).error == "image: truncated file"
+
+
+def test_truncated_heic_is_flagged() -> None:
+    import pillow_heif  # a declared dependency: its absence must fail, not skip
+    if not pillow_heif.libheif_info().get("HEIF"):
+        pytest.skip("this libheif build has no HEVC encoder, cannot make a HEIC")
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    Image.effect_noise((256, 192), 60).convert("RGB").save(buf, "HEIF", quality=80)
+    data = buf.getvalue()
+    assert probe_bytes(data).error is None
+    m = probe_bytes(data[: int(len(data) * 0.6)])
+    assert (m.mime, m.width, m.height, m.error) == ("image/heic", 256, 192,
+                                                   "image: truncated file")
+
+
+@pytest.mark.parametrize(("name", "fmt", "codec"), [
+    ("tone.mp3", None, "libmp3lame"),  # LAME writes a Xing header: duration from frames
+    ("tone.flac", None, "flac"),  # STREAMINFO's sample count
+    ("tone.mka", "matroska", "aac"),  # the Duration element
+    ("tone.wav", None, "pcm_s16le"),  # the RIFF size
+])
+def test_truncated_audio_is_flagged(tmp_path: Path, name: str, fmt: str | None,
+                                    codec: str) -> None:
+    data = make_av(tmp_path / name, fmt=fmt, video=None, audio=codec, seconds=6.0).read_bytes()
+    whole = probe_bytes(data)
+    assert whole.error is None and whole.duration == pytest.approx(6.0, abs=0.1)
+    for cut in (0.5, 0.9):
+        m = probe_bytes(data[: int(len(data) * cut)])
+        assert (m.kind, m.error) == ("audio", "audio: truncated file"), cut
+
+
+def test_cut_audio_whose_duration_is_estimated_from_its_size_is_not_flagged(
+        tmp_path: Path) -> None:
+    # raw ADTS AAC has no length header: FFmpeg's duration follows the file's size, so a
+    # cut file is consistent with itself and there is nothing to report
+    data = make_av(tmp_path / "tone.aac", fmt="adts", video=None, audio="aac",
+                   seconds=6.0).read_bytes()
+    m = probe_bytes(data[: len(data) // 2])
+    assert m.error is None and m.duration == pytest.approx(3.0, abs=0.5)
+
+
 def test_corrupt_exif_segment() -> None:
     data = jpeg_bytes(None)
     junk = b"Exif\x00\x00" + b"MM\x00*\x00\x00\x00\x08\xff\xff" + random.Random(1).randbytes(40)
