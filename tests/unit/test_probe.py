@@ -703,6 +703,28 @@ def test_text(data: bytes, mime: str, encoding: str, lines: int) -> None:
     assert (m.kind, m.mime, m.encoding, m.lines, m.error) == ("text", mime, encoding, lines, None)
 
 
+_WINDOWS_TEXT = "\u201cQuotes\u201d \u2014 it\u2019s \u20ac5 \u2026 \u2018ok\u2019\nna\u00efve\n"
+
+
+@pytest.mark.parametrize("text", [
+    _WINDOWS_TEXT,  # cp1252: curly quotes, em dash, euro, ellipsis (bytes 0x80-0x9F)
+    "caf\u00e9 cr\u00e8me \u00bd\n",  # no byte in 0x80-0x9F: latin-1 and cp1252 agree
+    "\u201cquoted\u201d" + "x" * (70 << 10) + "\u00e9\n",  # the head alone is not enough
+])
+def test_decoding_with_the_reported_encoding_gives_back_the_text(text: str) -> None:
+    data = text.encode("cp1252")
+    m = probe_bytes(data)
+    assert m.encoding is not None and data.decode(m.encoding) == text
+
+
+def test_cp1252_and_latin1_are_told_apart() -> None:
+    assert probe_bytes(_WINDOWS_TEXT.encode("cp1252")).encoding == "cp1252"
+    # 0x81 is not a cp1252 character: the file is not cp1252, latin-1 still decodes it
+    data = "\u201cquoted\u201d, then a byte cp1252 lacks: ".encode("cp1252") + b"\x81\n"
+    m = probe_bytes(data)
+    assert m.encoding == "latin-1" and data.decode(m.encoding).encode("latin-1") == data
+
+
 def test_text_valid_utf8_head_latin1_tail() -> None:
     data = b"ascii line\n" * 7000 + "d\xe9j\xe0 vu\n".encode("latin-1")  # past the head
     m = probe_bytes(data)
