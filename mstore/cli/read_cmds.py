@@ -63,12 +63,14 @@ def _meta_lines(meta: dict) -> list[tuple[str, str]]:
               ("frames", "frames"), ("duration", "duration"), ("video_codec", "video"),
               ("audio_codec", "audio"), ("fps", "fps"), ("rotation", "rotation"),
               ("sample_rate", "sample rate"), ("channels", "channels"),
-              ("encoding", "encoding"), ("lines", "lines")]
+              ("encoding", "encoding"), ("lines", "lines"), ("pages", "pages")]
     for key, label in labels:
         if meta.get(key) is not None:
             val = meta[key]
             out.append((label, f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
                         else str(val)))
+    if meta.get("text_layer") is not None:
+        out.append(("text layer", "yes" if meta["text_layer"] else "no (pictures of pages)"))
     if meta.get("gps_lat") is not None:
         gps = f"{meta['gps_lat']:.6f}, {meta['gps_lon']:.6f}"
         if meta.get("gps_alt") is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-KINDS = ("image", "video", "audio", "text", "other")
+KINDS = ("image", "video", "audio", "text", "document", "other")
 
 
 class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -21,6 +21,7 @@ class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     height: int | None = None
     orientation: int | None = None  # EXIF orientation tag 1..8
     # capture time, "YYYY-MM-DDTHH:MM:SS" local time, plus "+HH:MM" when the offset is known
+    # (a document's: its creation date)
     taken: str | None = None
     camera_make: str | None = None
     camera_model: str | None = None
@@ -39,5 +40,8 @@ class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     # text
     encoding: str | None = None
     lines: int | None = None
+    # documents
+    pages: int | None = None
+    text_layer: bool | None = None  # a page has text (fonts), not only pictures of it
     # set when the content could be hashed but not (fully) understood
     error: str | None = None

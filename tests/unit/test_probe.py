@@ -26,9 +26,11 @@ from PIL.TiffImagePlugin import IFDRational
 from mstore.catalog import probe as probe_pkg
 from mstore.catalog.probe import image as image_mod
 from mstore.catalog.probe import probe
+from mstore.catalog.probe.document import pdf_datetime
 from mstore.catalog.probe.image import exif_datetime
 from mstore.catalog.probe.media import iso6709, media_datetime
 from mstore.model.meta import Meta
+from tests.fixtures.archive import make_pdf
 
 HEAD = 64 << 10
 
@@ -188,7 +190,7 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_import_does_not_load_heavy_libraries() -> None:
     code = (
         "import sys, mstore.catalog.probe, mstore.catalog.sniff\n"
-        "heavy = [m for m in ('PIL', 'av', 'pillow_heif') if m in sys.modules]\n"
+        "heavy = [m for m in ('PIL', 'av', 'pillow_heif', 'pypdf') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -465,8 +467,52 @@ def test_random_bytes_named_jpg(tmp_path: Path) -> None:
 
 
 def test_recognised_other_formats_are_not_errors() -> None:
-    m = probe_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
-    assert (m.kind, m.mime, m.error) == ("other", "application/pdf", None)
+    m = probe_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(40))
+    assert (m.kind, m.mime, m.error) == ("other", "application/zip", None)
+
+
+# -- documents ------------------------------------------------------------------------
+
+
+def test_pdf_with_text_pages_and_date() -> None:
+    m = probe_bytes(make_pdf(3, created="D:20190601123000+02'00'"))
+    assert (m.kind, m.mime, m.pages, m.text_layer) == ("document", "application/pdf", 3, True)
+    assert (m.taken, m.error) == ("2019-06-01T12:30:00+02:00", None)
+
+
+def test_pdf_of_scanned_pages_has_no_text_layer() -> None:
+    m = probe_bytes(make_pdf(2, text=None, image=True))
+    assert (m.kind, m.pages, m.text_layer, m.taken, m.error) == ("document", 2, False, None,
+                                                                 None)
+
+
+def test_pdf_text_layer_is_looked_for_in_the_first_pages_only() -> None:
+    # the fonts of a many-page document are found without reading every page
+    m = probe_bytes(make_pdf(500))
+    assert (m.pages, m.text_layer) == (500, True)
+
+
+def test_truncated_and_garbage_pdfs_are_documents_with_an_error() -> None:
+    data = make_pdf(4)
+    assert probe_bytes(data[: len(data) // 2]).error == "document: truncated file"
+    m = probe_bytes(b"%PDF-1.7\n" + random.Random(2).randbytes(3000))
+    assert m.kind == "document" and m.error is not None and m.error.startswith("document: ")
+    assert "0x" not in m.error
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("D:20190601123000+02'00'", "2019-06-01T12:30:00+02:00"),
+    ("D:20250208122313Z", "2025-02-08T12:23:13+00:00"),
+    ("D:20250208122313Z00'00'", "2025-02-08T12:23:13+00:00"),
+    ("D:20190601123000-05'30", "2019-06-01T12:30:00-05:30"),
+    ("20190601", "2019-06-01T00:00:00"),
+    ("D:2019", "2019-01-01T00:00:00"),
+    ("D:20191341", None),
+    ("yesterday", None),
+    (None, None),
+])
+def test_pdf_datetime(value: str | None, expected: str | None) -> None:
+    assert pdf_datetime(value) == expected
 
 
 def test_jpeg_magic_then_garbage() -> None:

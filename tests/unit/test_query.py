@@ -365,6 +365,13 @@ def test_kind(table: CatalogTable) -> None:
     assert q("kind:other", table) == [5]
 
 
+def test_kind_document() -> None:
+    t = make_table([{"kind": "document", "paths": ["docs/a.pdf"]},
+                    {"kind": "other", "paths": ["docs/b.zip"]}])
+    assert q("kind:document", t) == [0]
+    assert q("-kind:document", t) == [1]
+
+
 def test_ext(table: CatalogTable, substring_mode: str) -> None:
     assert q("ext:heic", table) == [0]  # the error row's .heic is out of scope
     assert q("ext:.HEIC", table) == [0]

@@ -19,11 +19,10 @@ import math
 import re
 import warnings
 from collections.abc import Callable
-from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from mstore.catalog.probe import complete, describe_error
+from mstore.catalog.probe import complete, describe_error, format_taken
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
@@ -240,19 +239,10 @@ def exif_datetime(value: Any, offset: Any = None) -> str | None:
     m = _EXIF_DATE.match(text.strip())
     if m is None:
         return None
-    y, mo, d, hh, mm, ss = (int(g) for g in m.groups())
-    if not 1800 <= y <= 2200:
-        return None
-    try:
-        datetime(y, mo, d, hh, mm, ss)
-    except ValueError:
-        return None
-    out = f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mm:02d}:{ss:02d}"
     off = _as_text(offset)
     om = _EXIF_OFFSET.fullmatch(off.strip()) if off else None
-    if om is not None and int(om[2]) <= 14 and int(om[3]) < 60:
-        out += f"{om[1]}{om[2]}:{om[3]}"
-    return out
+    return format_taken(tuple(int(g) for g in m.groups()),
+                        (om[1], int(om[2]), int(om[3])) if om is not None else None)
 
 
 def _camera(meta: Meta, exif: PILImage.Exif) -> None:

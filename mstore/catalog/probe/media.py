@@ -23,11 +23,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mstore.catalog.probe import complete, describe_error
+from mstore.catalog.probe import complete, describe_error, format_taken
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
@@ -284,26 +283,12 @@ def media_datetime(value: Any) -> str | None:
     m = _MEDIA_DATE.match(value.strip())
     if m is None:
         return None
-    y, mo, d, hh, mm, ss = (int(g) for g in m.groups()[:6])
-    if not 1800 <= y <= 2200:
-        return None
-    try:
-        datetime(y, mo, d, hh, mm, ss)
-    except ValueError:
-        return None
-    date = f"{y:04d}-{mo:02d}-{d:02d}"
-    if date in _ZERO_DATES:
-        return None
-    out = f"{date}T{hh:02d}:{mm:02d}:{ss:02d}"
     off = m[7]
-    if off == "Z":
-        out += "+00:00"
-    elif off:
-        digits = off[1:].replace(":", "")
-        oh, om = int(digits[:2]), int(digits[2:4] or 0)
-        if oh <= 14 and om < 60:
-            out += f"{off[0]}{oh:02d}:{om:02d}"
-    return out
+    digits = off[1:].replace(":", "") if off else ""
+    out = format_taken(tuple(int(g) for g in m.groups()[:6]),
+                       ("+", 0, 0) if off == "Z" else
+                       (off[0], int(digits[:2]), int(digits[2:4] or 0)) if off else None)
+    return None if out is None or out[:10] in _ZERO_DATES else out
 
 
 def iso6709(value: Any) -> tuple[float, float, float | None] | None:
