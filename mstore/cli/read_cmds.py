@@ -67,16 +67,27 @@ def _meta_lines(meta: dict) -> list[tuple[str, str]]:
     for key, label in labels:
         if meta.get(key) is not None:
             val = meta[key]
-            out.append((label, f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
-                        else str(val)))
+            text = (f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
+                    else str(val))
+            out.append((label, text + (_source(meta, "taken") if key == "taken" else "")))
     if meta.get("text_layer") is not None:
         out.append(("text layer", "yes" if meta["text_layer"] else "no (pictures of pages)"))
     if meta.get("gps_lat") is not None:
         gps = f"{meta['gps_lat']:.6f}, {meta['gps_lon']:.6f}"
         if meta.get("gps_alt") is not None:
             gps += f" ({meta['gps_alt']:.1f} m)"
-        out.append(("gps", gps))
+        out.append(("gps", gps + _source(meta, "gps")))
     return out
+
+
+def _source(meta: dict, fact: str) -> str:
+    """Where a shown capture time or place came from: "  (exif)", "  (from sidecar ...)"."""
+    from mstore.cli.output import quote_path
+
+    source = meta.get(f"{fact}_source")
+    if source == "sidecar":
+        return f"  (from sidecar {quote_path(meta['sidecar_path'].encode())})"
+    return f"  ({source})" if source else ""
 
 
 @click.command()

@@ -7,6 +7,20 @@ import msgspec
 KINDS = ("image", "video", "audio", "text", "document", "other")
 
 
+class SidecarFacts(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """What a metadata sidecar file (its content) says about the media file it describes.
+
+    Lent to that file where it has no such fact of its own, when the catalog is read
+    (the pairing goes by file names; see mstore/query/related.py).
+    """
+
+    format: str  # "google-takeout"
+    taken: str | None = None  # as Meta.taken
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+    gps_alt: float | None = None
+
+
 class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     """What probing one file's content found.
 
@@ -43,5 +57,7 @@ class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     # documents
     pages: int | None = None
     text_layer: bool | None = None  # a page has text (fonts), not only pictures of it
+    # a metadata sidecar (a Google Takeout JSON): what it says about its media file
+    sidecar: SidecarFacts | None = None
     # set when the content could be hashed but not (fully) understood
     error: str | None = None

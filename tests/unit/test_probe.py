@@ -771,6 +771,51 @@ def test_cp1252_and_latin1_are_told_apart() -> None:
     assert m.encoding == "latin-1" and data.decode(m.encoding).encode("latin-1") == data
 
 
+def _takeout(**fields: object) -> bytes:
+    import json
+
+    doc = {"title": "IMG_1234.jpg", "description": "",
+           "creationTime": {"timestamp": "1600598769", "formatted": "Sep 20, 2020"},
+           "photoTakenTime": {"timestamp": "1600596727", "formatted": "Sep 20, 2020"},
+           "geoData": {"latitude": 48.8584, "longitude": 2.2945, "altitude": 35.0,
+                       "latitudeSpan": 0.0, "longitudeSpan": 0.0},
+           "geoDataExif": {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0},
+           "url": "https://photos.google.com/photo/x"}
+    doc.update(fields)
+    return json.dumps(doc, indent=2).encode()
+
+
+def test_google_takeout_json_gives_time_and_place() -> None:
+    m = probe_bytes(_takeout())
+    assert (m.kind, m.mime) == ("text", "application/json")
+    assert m.sidecar is not None and m.sidecar.format == "google-takeout"
+    # UTC epoch seconds: the time is UTC; the JSON file itself claims no capture time
+    assert (m.sidecar.taken, m.taken) == ("2020-09-20T10:12:07+00:00", None)
+    assert (m.sidecar.gps_lat, m.sidecar.gps_lon, m.sidecar.gps_alt) == (48.8584, 2.2945, 35.0)
+
+
+def test_takeout_unknowns_and_the_camera_place() -> None:
+    unknown = {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0}
+    m = probe_bytes(_takeout(photoTakenTime={"timestamp": "0"}, geoData=unknown,
+                             geoDataExif=unknown))
+    assert m.sidecar is not None
+    assert (m.sidecar.taken, m.sidecar.gps_lat) == (None, None)
+    m = probe_bytes(_takeout(geoData=unknown,
+                             geoDataExif={"latitude": -33.8568, "longitude": 151.2153}))
+    assert m.sidecar is not None and (m.sidecar.gps_lat, m.sidecar.gps_lon) == (-33.8568,
+                                                                               151.2153)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"name": "not takeout", "geo": {"latitude": 1}}\n',  # other JSON
+    b'{"title": "album", "date": {"timestamp": "1672477816"}}\n',  # an album's metadata.json
+    b'{"photoTakenTime": "broken", "geoData": [1, 2]\n',  # not even valid JSON
+])
+def test_other_json_is_not_a_sidecar(data: bytes) -> None:
+    m = probe_bytes(data)
+    assert m.kind == "text" and m.sidecar is None and m.error is None
+
+
 def test_text_valid_utf8_head_latin1_tail() -> None:
     data = b"ascii line\n" * 7000 + "d\xe9j\xe0 vu\n".encode("latin-1")  # past the head
     m = probe_bytes(data)

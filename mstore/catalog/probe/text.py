@@ -6,7 +6,8 @@ character (Windows text: curly quotes, dashes, the euro sign; in latin-1 these
 bytes are invisible C1 controls), else latin-1, which decodes anything. Either way
 decoding the file's bytes with the reported encoding gives back its text. The line count
 is the number of line ends plus one for a last line without one; a file whose only
-line ends are CR (classic Mac) is counted by CRs.
+line ends are CR (classic Mac) is counted by CRs. A JSON file that is a Google Takeout
+sidecar also gets the facts it gives (``Meta.sidecar``, see ``takeout``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import codecs
 from typing import TYPE_CHECKING
 
+from mstore.catalog.probe import takeout
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
@@ -34,7 +36,11 @@ def probe_text(f: Source, size: int, head: bytes, mime: str) -> Meta:
         lines, valid, c1 = _count_bytes(f, validate=encoding.startswith("utf-8"))
         if not valid:  # not UTF-8 (maybe only further on than the head)
             encoding = "cp1252" if c1 and not c1 & _CP1252_UNDEFINED else "latin-1"
-    return Meta(kind="text", mime=mime, encoding=encoding, lines=lines)
+    meta = Meta(kind="text", mime=mime, encoding=encoding, lines=lines)
+    if mime == "application/json" and size <= takeout.MAX_BYTES:
+        f.seek(0)
+        meta.sidecar = takeout.takeout_facts(f.read(size))
+    return meta
 
 
 def guess_encoding(head: bytes) -> str:
