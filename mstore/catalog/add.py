@@ -4,7 +4,9 @@ Per file the decision is made from the index alone: a path whose (size,
 mtime_ns, inode, ctime_ns) match what the index holds is unchanged and costs one
 stat (a file recorded as racily clean is read again, see fileinfo). ``--verify``
 reads and hashes every file instead, and reports content that changed although
-its stat did not. Links inside the archive are recorded as links (never read).
+its stat did not. Content read again whose facts were recorded by older probers
+(``PROBE_VERSION``) gets a new asset record with the better facts. Links inside
+the archive are recorded as links (never read).
 Everything else is hashed and probed in worker processes while this process
 writes records. Order of effects: segment (durable) -> index -> hooks.
 """
@@ -31,6 +33,7 @@ from mstore.catalog.walk import (
     walk_one,
 )
 from mstore.errors import UsageError
+from mstore.model.meta import PROBE_VERSION
 from mstore.model.records import (
     AddFinished,
     AssetRecorded,
@@ -61,6 +64,7 @@ class AddSummary:
     seconds: float = 0.0
     interrupted: bool = False
     links: int = 0  # link records written: links that appeared, changed target or went
+    reprobed: int = 0  # known content whose facts older probers had recorded, recorded anew
     verified: bool = False  # --verify: every file was read
     # --verify: (root, path) of files whose content changed although their stat had not
     changed_unseen: list[tuple[str, bytes]] = field(default_factory=list)
@@ -73,7 +77,8 @@ class AddSummary:
 
     def as_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("new", "changed", "moved", "missing", "unchanged",
-                                              "errors", "links", "bytes_hashed", "seconds",
+                                              "errors", "links", "reprobed", "bytes_hashed",
+                                              "seconds",
                                               "interrupted", "verified")}
         out["changed_unseen"] = [root + "/" + rel.decode("utf-8", "backslashreplace")
                                  for root, rel in self.changed_unseen]
@@ -290,14 +295,18 @@ class Adder:
         w = self.writer
         stat_same = sig is not None and unchanged_since(sig, res.size, res.mtime_ns, res.inode,
                                                         res.ctime_ns)
+        state = "recorded" if res.asset in self._recorded else self._asset_state(res.asset)
+        if state in ("new", "stale"):
+            w.append(AssetRecorded(hlc=w.now(), id=res.asset, size=res.size, meta=res.meta,
+                                   probe=PROBE_VERSION))
+            self._recorded.add(res.asset)
+            if state == "new":
+                self.summary.new_assets.append(res.asset)
+            else:  # known content, probed by older probers: its better facts replace theirs
+                self.summary.reprobed += 1
         if old is not None and old.asset == res.asset and stat_same and not res.racy:
             self.summary.unchanged += 1  # read by --verify, and just as recorded: no record
             return
-        is_new_content = res.asset not in self._recorded and self._unknown_asset(res.asset)
-        if is_new_content:
-            w.append(AssetRecorded(hlc=w.now(), id=res.asset, size=res.size, meta=res.meta))
-            self._recorded.add(res.asset)
-            self.summary.new_assets.append(res.asset)
         w.append(PathSeen(hlc=w.now(), root=root, path=res.rel, asset=res.asset, size=res.size,
                           mtime_ns=res.mtime_ns, inode=res.inode, ctime_ns=res.ctime_ns,
                           racy=res.racy))
@@ -311,12 +320,16 @@ class Adder:
         else:
             self.summary.unchanged += 1  # touched, same content
 
-    def _unknown_asset(self, aid: str) -> bool:
+    def _asset_state(self, aid: str) -> str:
+        """"new" content, "stale" (recorded by older probers) or "known"."""
         if self._catalog_empty:
-            return True  # this process holds the write lock: only it adds assets
+            return "new"  # this process holds the write lock: only it adds assets
         idx = self.store.index
         with idx.read() as txn:
-            return idx.asset(txn, aid) is None
+            info = idx.asset(txn, aid)
+        if info is None:
+            return "new"
+        return "stale" if info.probe < PROBE_VERSION else "known"
 
     # -- hashing on all cores --------------------------------------------------
     def _hash_all(self, jobs: list[FileJob]) -> Iterable[FileResult]:

@@ -83,6 +83,9 @@ def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
                 click.echo(f"  {root}/{quote_path(rel)}")
         elif verify:
             click.echo("verified: no content changed behind an unchanged stat")
+        if summary.reprobed:
+            click.echo(f"{summary.reprobed} assets probed again by newer probes: their "
+                       "metadata is updated")
     if summary.interrupted:
         raise click.exceptions.Exit(130)
 

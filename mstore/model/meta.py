@@ -5,6 +5,10 @@ from __future__ import annotations
 import msgspec
 
 KINDS = ("image", "video", "audio", "text", "document", "other")
+# Raised when probing learns something it could not tell before (a new kind, a new check),
+# so that ``mstore add --verify`` records the better facts of content already cataloged.
+# 1: documents, truncated GIF/WebP/HEIC/audio, cp1252, Google Takeout sidecars
+PROBE_VERSION = 1
 
 
 class SidecarFacts(msgspec.Struct, omit_defaults=True, kw_only=True):

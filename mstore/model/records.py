@@ -25,11 +25,13 @@ class Record(msgspec.Struct, tag_field="t", omit_defaults=True, kw_only=True):
 
 
 class AssetRecorded(Record, tag="asset"):
-    """An asset's content was hashed and probed. Same id => same content => same facts."""
+    """An asset's content was hashed and probed. Same id => same content => same facts,
+    up to how well they were probed: the record with the highest ``probe`` wins."""
 
     id: str  # BLAKE3 hex of the content
     size: int
     meta: Meta
+    probe: int = 0  # version of the probers that made ``meta`` (PROBE_VERSION)
 
 
 class PathSeen(Record, tag="seen"):

@@ -84,7 +84,9 @@ class AssetInfo(msgspec.Struct, array_like=True):
     id: str
     size: int
     meta: Meta
-    first_hlc: int
+    first_hlc: int  # the earliest asset record
+    probe: int = 0  # the ``probe`` version of the record ``meta`` comes from
+    meta_hlc: int = 0  # ... and its hlc (0: first_hlc, as in indexes made before)
 
 
 def pk(root: str, path: bytes) -> bytes:
@@ -218,9 +220,18 @@ class Index:
         if isinstance(rec, AssetRecorded):
             aid = bytes.fromhex(rec.id)
             old = txn.get(aid, db=db["assets"])
-            if old is not None and _dec_asset.decode(old).first_hlc <= rec.hlc:
-                return False
-            info = AssetInfo(rec.id, rec.size, rec.meta, rec.hlc)
+            info = AssetInfo(rec.id, rec.size, rec.meta, rec.hlc, rec.probe, rec.hlc)
+            if old is not None:
+                # the facts of the best prober win, among equals the earliest record's
+                o = _dec_asset.decode(old)
+                better = (rec.probe, -rec.hlc) > (o.probe, -(o.meta_hlc or o.first_hlc))
+                if not better and o.first_hlc <= rec.hlc:
+                    return False
+                if not better:  # only seen earlier than thought
+                    info = msgspec.structs.replace(o, first_hlc=rec.hlc,
+                                                   meta_hlc=o.meta_hlc or o.first_hlc)
+                else:
+                    info.first_hlc = min(rec.hlc, o.first_hlc)
             txn.put(aid, _enc.encode(info), db=db["assets"])
             self._touched.add(b"a" + aid)
             if old is None:

@@ -40,10 +40,11 @@ def _id_at(store: Path, path: Path) -> str:
     return mstore("show", path, "--json", store=store).json()["id"]
 
 
-def _resight(store: Path, path: Path, rel: bytes, **fields: object) -> None:
-    """Append a re-sighting of ``rel`` (same asset, its current stat) with these fields: a
+def _resight(store: Path, path: Path, rel: bytes, aid: str | None = None,
+             **fields: object) -> None:
+    """Append a sighting of ``rel`` (its asset, its current stat) with these fields: a
     record as another writer (an older mstore, a racy read) would have made it."""
-    aid = _id_at(store, path)
+    aid = aid or _id_at(store, path)
     st = path.stat()
     s = Store.discover(store)
     w = s.writer()
@@ -188,3 +189,35 @@ def test_racy_means_changed_within_one_timestamp_tick() -> None:
     # whole-second stamps: a coarse file system, where one tick is up to 2 s
     assert is_racy(1_700_000_000_000_000_000 - 1_000_000_000, read)
     assert not is_racy(1_700_000_000_000_000_000 - 3_000_000_000, read)
+
+
+def test_verify_brings_an_older_catalog_up_to_the_current_probes(tmp_path: Path) -> None:
+    import blake3
+
+    from mstore.model.meta import Meta
+    from mstore.model.records import AssetRecorded
+    from tests.fixtures.archive import make_pdf
+
+    store, root = _archive(tmp_path)
+    pdf = root / "notes" / "manual.pdf"
+    pdf.write_bytes(make_pdf(4, created="D:20210102030405Z"))
+    # what an mstore without documents recorded: a PDF was "other", probe version 0
+    aid = blake3.blake3(pdf.read_bytes()).hexdigest()
+    s = Store.discover(store)
+    w = s.writer()
+    w.append(AssetRecorded(hlc=w.now(), id=aid, size=pdf.stat().st_size,
+                           meta=Meta(kind="other", mime="application/pdf")))
+    w.flush()
+    s.close()
+    _resight(store, pdf, b"notes/manual.pdf", aid)
+    s = mstore("add", "--json", store=store).json()
+    assert (s["new"], s["reprobed"]) == (3, 0)  # the PDF's stat says unchanged: not read
+    assert mstore("find", "kind:document", store=store).code == 1
+    v = mstore("add", "--verify", "--json", store=store).json()
+    assert (v["reprobed"], v["changed"], v["new"]) == (1, 0, 0)
+    rows = mstore("find", "kind:document", "--json", store=store).json_lines()
+    assert [r["paths"] for r in rows] == [["archive/notes/manual.pdf"]]
+    meta = mstore("show", aid, "--json", store=store).json()["meta"]
+    assert (meta["pages"], meta["taken"], meta["taken_source"]) == (
+        4, "2021-01-02T03:04:05+00:00", "pdf")
+    assert mstore("add", "--verify", "--json", store=store).json()["reprobed"] == 0
