@@ -165,7 +165,7 @@ class Adder:
 
     def _add_files(self, root: str, root_path: Path, rels: list[bytes]) -> None:
         for rel in sorted(set(rels)):
-            if os.path.isdir(os.path.join(os.fsencode(root_path), rel)):
+            if _is_dir(os.path.join(os.fsencode(root_path), rel)):
                 self._add_target(Target(root, root_path, rel))
             else:
                 self._add_target(Target(root, root_path, rel), single=True)
@@ -212,7 +212,7 @@ class Adder:
         jobs: list[FileJob] = []
         store_real = os.fsencode(os.path.realpath(self.store.root))
         abs_sub = os.path.join(root_b, t.sub)
-        if t.sub and (single or not os.path.isdir(abs_sub)):
+        if t.sub and (single or not _is_dir(abs_sub)):
             items = walk_one(root_b, t.sub, self.rules) if os.path.lexists(abs_sub) else []
         else:
             items = walk(root_b, t.sub, self.rules, frozenset({store_real}), expect, unchanged)
@@ -369,6 +369,11 @@ class Adder:
                         pending.add(pool.submit(process_batch, nxt))
                 if self.progress:
                     self.progress(done, total, hashed)
+
+
+def _is_dir(path: bytes) -> bool:
+    """A directory itself, not a link to one (which is never followed)."""
+    return os.path.isdir(path) and not os.path.islink(path)
 
 
 def signature(st: PathState) -> Signature | None:

@@ -221,3 +221,12 @@ def test_verify_brings_an_older_catalog_up_to_the_current_probes(tmp_path: Path)
     assert (meta["pages"], meta["taken"], meta["taken_source"]) == (
         4, "2021-01-02T03:04:05+00:00", "pdf")
     assert mstore("add", "--verify", "--json", store=store).json()["reprobed"] == 0
+
+
+def test_add_of_a_directory_link_does_not_follow_it(tmp_path: Path) -> None:
+    store, root = _archive(tmp_path)
+    os.symlink("notes", root / "also-notes")
+    s = mstore("add", root / "also-notes", "--json", store=store).json()
+    assert (s["new"], s["errors"]) == (0, 1)
+    err = mstore("show", "archive/also-notes", "--json", store=store).json()["error"]
+    assert err["reason"] == "symlink-dir"
