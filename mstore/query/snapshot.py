@@ -502,6 +502,9 @@ class _Siblings:
         out = [a for n, a in members if stem_key(n) == stem]
         pairs = self.extras(root, path).takeout
         partners = {pairs.get(name)} | {m for m, j in pairs.items() if j == name}
+        if is_json_name(name):  # what it describes (or described: it may be gone now)
+            partners |= set(takeout_pairs([name], (n for n, _ in members
+                                                   if not is_json_name(n))))
         out += [a for n, a in members if n in partners]
         return out
 
