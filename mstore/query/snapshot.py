@@ -207,7 +207,7 @@ def _error_row(full: bytes, reason: str) -> _Row:
 
 class DirExtras(NamedTuple):
     flags: dict[str, int]  # asset -> F_SIDECAR / F_LIVE
-    lent: dict[str, SidecarFacts]  # asset -> facts of the Takeout sidecar next to it
+    lent: dict[bytes, SidecarFacts]  # media file name -> facts of its Takeout sidecar
     takeout: dict[bytes, bytes]  # media file name -> name of its Takeout JSON
 
 
@@ -224,16 +224,13 @@ def dir_extras(members: list[tuple[bytes, str]], kind_of: Callable[[str], str | 
             flags[aid] |= fl
     facts = {name: f for name, aid in members
              if is_json_name(name) and (f := takeout_of(aid)) is not None}
-    lent: dict[str, SidecarFacts] = {}
     pairs: dict[bytes, bytes] = {}
     if facts:
         asset_of = dict(members)
         pairs = takeout_pairs(facts, (n for n, _ in members if not is_json_name(n)))
-        for media, json in pairs.items():
-            aid = asset_of[media]
-            flags[aid] |= F_SIDECAR
-            lent.setdefault(aid, facts[json])
-    return DirExtras(flags, lent, pairs)
+        for media in pairs:
+            flags[asset_of[media]] |= F_SIDECAR
+    return DirExtras(flags, {m: facts[j] for m, j in pairs.items()}, pairs)
 
 
 def _group_flags(members: list[tuple[bytes, str]],
@@ -352,16 +349,22 @@ def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[_Row], list[bytes
     kind_of = {a.id: a.meta.kind for a in assets}.get
     takeout_of = {a.id: f for a in assets if (f := takeout_facts(a.meta)) is not None}.get
     extra: dict[str, int] = defaultdict(int)
-    lent: dict[str, SidecarFacts] = {}
-    for members in dirs.values():  # in path order: an asset borrows from its first path's
+    # an asset borrows from the sidecar of the first of its paths that has one, in key order
+    lent: dict[str, tuple[tuple[bytes, bytes], SidecarFacts]] = {}
+    for (rb, d), members in dirs.items():
         ex = dir_extras(members, kind_of, takeout_of)
         for aid, fl in ex.flags.items():
             extra[aid] |= fl
-        for aid, facts in ex.lent.items():
-            lent.setdefault(aid, facts)
+        if ex.lent:
+            asset_of = dict(members)
+            for name, facts in ex.lent.items():
+                where = (rb, d + b"/" + name if d else name)
+                aid = asset_of[name]
+                if aid not in lent or where < lent[aid][0]:
+                    lent[aid] = (where, facts)
     error_of = errors.get if errors else None
     rows = [_asset_row(a, current.get(a.id, ()), last_known.get(a.id, b""), extra.get(a.id, 0),
-                       error_of, lent.get(a.id)) for a in assets]
+                       error_of, lent[a.id][1] if a.id in lent else None) for a in assets]
     present = {p for ps in current.values() for p in ps}
     rows.extend(_error_row(p, reason) for p, reason in errors.items() if p not in present)
     rows.sort(key=_row_order)
@@ -713,7 +716,7 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
                 current.append(full)
                 ex = sib.extras(root, path)
                 extra |= ex.flags.get(aid, 0)
-                lent = lent or ex.lent.get(aid)
+                lent = lent or ex.lent.get(_split_dir(path)[1])
             elif last is None:
                 last = full
             else:
