@@ -42,7 +42,7 @@ def status(obj: Context, as_json: bool) -> None:
         echo(f"root     {name} = {path}")
     echo(f"assets   {stats.assets:,}  ({human_size(stats.bytes)}, {stats.paths:,} paths)")
     for kind in sorted(stats.by_kind, key=lambda k: -stats.by_kind[k]):
-        echo(f"  {kind:<7}{stats.by_kind[kind]:>10,}  {human_size(stats.bytes_by_kind[kind]):>10}")
+        echo(f"  {kind:<8}{stats.by_kind[kind]:>9,}  {human_size(stats.bytes_by_kind[kind]):>10}")
     echo(f"missing  {stats.missing:,}" + ("   (mstore find missing:)" if stats.missing else ""))
     echo(f"errors   {stats.errors:,}" + ("   (mstore find error:)" if stats.errors else ""))
     if last is None:
@@ -394,7 +394,7 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
                 rid = table.row_id(i)
                 label = rid[:12] if rid else "-" * 12
                 extra = f"  [{table.errors[i]}]" if table.errors[i] else ""
-                out.append(f"{label}  {kind:<6} {(taken or '-')[:10]:<10} "
+                out.append(f"{label}  {kind:<8} {(taken or '-')[:10]:<10} "
                            f"{human_size(table.sizes[i]):>9}  {quote_path(paths[0])}{extra}")
         if out:
             click.echo("\n".join(out))

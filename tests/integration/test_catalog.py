@@ -107,6 +107,11 @@ def test_takeout_sidecars_lend_time_and_place_and_say_so(cataloged, by_path) -> 
             assert meta["sidecar_path"] in {jp(s) for s in sidecars}, rel
         human = mstore("show", row["id"], store=store).out
         assert "(from sidecar archive/" in human
+    for sidecar, media in manifest.sidecars.items():  # and each JSON names what it describes
+        if sidecar.endswith(".json"):
+            shown = mstore("show", by_path[jp(sidecar)]["id"], "--json", store=store).json()
+            assert {"relation": "describes", "root": "archive", "path": media,
+                    "asset": by_path[jp(media)]["id"]} in shown["related"], sidecar
 
 
 def test_probed_metadata(cataloged, by_path) -> None:  # noqa: ANN001

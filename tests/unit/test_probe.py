@@ -800,6 +800,8 @@ def test_takeout_unknowns_and_the_camera_place() -> None:
                              geoDataExif=unknown))
     assert m.sidecar is not None
     assert (m.sidecar.taken, m.sidecar.gps_lat) == (None, None)
+    m = probe_bytes(_takeout(geoData={"latitude": 1.5, "longitude": 2.5, "altitude": 0.0}))
+    assert m.sidecar is not None and (m.sidecar.gps_lat, m.sidecar.gps_alt) == (1.5, None)
     m = probe_bytes(_takeout(geoData=unknown,
                              geoDataExif={"latitude": -33.8568, "longitude": 151.2153}))
     assert m.sidecar is not None and (m.sidecar.gps_lat, m.sidecar.gps_lon) == (-33.8568,

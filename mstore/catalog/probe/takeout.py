@@ -70,8 +70,8 @@ def _place(value: Any) -> tuple[float, float, float | None] | None:
         return None
     if lat == 0 and lon == 0:
         return None  # Takeout's "unknown"
-    if alt is not None and abs(alt) > 100_000:
-        alt = None
+    if alt is not None and (alt == 0 or abs(alt) > 100_000):
+        alt = None  # exports write 0.0 where the altitude is unknown
     return round(lat, 7), round(lon, 7), (round(alt, 3) if alt is not None else None)
 
 
