@@ -1,7 +1,12 @@
 """``mstore add``: walk, skip unchanged, hash + probe the rest on both cores, record.
 
 Per file the decision is made from the index alone: a path whose (size,
-mtime_ns, inode) match what the index holds is unchanged and costs one stat.
+mtime_ns, inode, ctime_ns) match what the index holds is unchanged and costs one
+stat (a file recorded as racily clean is read again, see fileinfo). ``--verify``
+reads and hashes every file instead, and reports content that changed although
+its stat did not. Content read again whose facts were recorded by older probers
+(``PROBE_VERSION``) gets a new asset record with the better facts. Links inside
+the archive are recorded as links (never read).
 Everything else is hashed and probed in worker processes while this process
 writes records. Order of effects: segment (durable) -> index -> hooks.
 """
@@ -18,10 +23,28 @@ from pathlib import Path
 from mstore.catalog.fileinfo import FileJob, FileResult, process, process_batch
 from mstore.catalog.ignore import IgnoreRules
 from mstore.catalog.pool import worker_pool
-from mstore.catalog.walk import WalkError, walk, walk_one
+from mstore.catalog.walk import (
+    Signature,
+    WalkError,
+    WalkFile,
+    WalkLink,
+    unchanged_since,
+    walk,
+    walk_one,
+)
 from mstore.errors import UsageError
-from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen
+from mstore.model.meta import PROBE_VERSION
+from mstore.model.records import (
+    AddFinished,
+    AssetRecorded,
+    LinkGone,
+    LinkSeen,
+    PathError,
+    PathGone,
+    PathSeen,
+)
 from mstore.store.index import PathState
+from mstore.store.index_links import link_at, links_under
 from mstore.store.store import RecordWriter, Store
 
 INLINE_MAX = 48  # fewer files than this are hashed in-process (a pool costs ~0.3 s to start)
@@ -40,6 +63,11 @@ class AddSummary:
     bytes_hashed: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    links: int = 0  # link records written: links that appeared, changed target or went
+    reprobed: int = 0  # known content whose facts older probers had recorded, recorded anew
+    verified: bool = False  # --verify: every file was read
+    # --verify: (root, path) of files whose content changed although their stat had not
+    changed_unseen: list[tuple[str, bytes]] = field(default_factory=list)
     new_assets: list[str] = field(default_factory=list)  # new or changed content, for hooks
 
     def line(self) -> str:
@@ -48,8 +76,13 @@ class AddSummary:
         return s + (" (interrupted)" if self.interrupted else "")
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("new", "changed", "moved", "missing", "unchanged",
-                                               "errors", "bytes_hashed", "seconds", "interrupted")}
+        out = {k: getattr(self, k) for k in ("new", "changed", "moved", "missing", "unchanged",
+                                              "errors", "links", "reprobed", "bytes_hashed",
+                                              "seconds",
+                                              "interrupted", "verified")}
+        out["changed_unseen"] = [root + "/" + rel.decode("utf-8", "backslashreplace")
+                                 for root, rel in self.changed_unseen]
+        return out
 
 
 @dataclass
@@ -79,15 +112,17 @@ def resolve_targets(store: Store, paths: Iterable[Path]) -> list[Target]:
             roots = ", ".join(map(str, store.config.roots.values())) or "none"
             raise UsageError(f"{p} is not under an archive root of this store (roots: {roots})")
         name, root = hit
-        rel = os.fsencode(Path(p).resolve().relative_to(root))
+        # the parent resolved, not the name: PATH may be a link, which is cataloged as one
+        rel = os.fsencode((Path(p).parent.resolve() / Path(p).name).relative_to(root))
         out.append(Target(name, root, b"" if rel == b"." else rel))
     return out
 
 
 class Adder:
     def __init__(self, store: Store, writer: RecordWriter, *, workers: int | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, verify: bool = False) -> None:
         self.store = store
+        self.verify = verify
         self.writer = writer
         self.workers = workers or min(2, os.cpu_count() or 1)
         self.progress = progress
@@ -108,7 +143,7 @@ class Adder:
         return self._session([root], lambda: self._add_files(root, root_path, rels))
 
     def _session(self, roots: list[str], body: Callable[[], object]) -> AddSummary:
-        self.summary = AddSummary()
+        self.summary = AddSummary(verified=self.verify)
         self._recorded = set()
         idx = self.store.index
         with idx.read() as txn:  # the first add of a store needs no per-file lookups
@@ -130,7 +165,7 @@ class Adder:
 
     def _add_files(self, root: str, root_path: Path, rels: list[bytes]) -> None:
         for rel in sorted(set(rels)):
-            if os.path.isdir(os.path.join(os.fsencode(root_path), rel)):
+            if _is_dir(os.path.join(os.fsencode(root_path), rel)):
                 self._add_target(Target(root, root_path, rel))
             else:
                 self._add_target(Target(root, root_path, rel), single=True)
@@ -142,47 +177,74 @@ class Adder:
         # what the index knows under this scope
         known: dict[bytes, PathState] = {}
         known_errors: dict[bytes, str] = {}
+        known_links: dict[bytes, bytes] = {}
         with idx.read() as txn:
             scope = t.sub if single else prefix
             for path, st in idx.path_states_under(txn, t.root, scope):
                 if st.present and (not single or path == t.sub):
                     known[path] = st
+            for path, target in links_under(idx, txn, t.root, scope):
+                if not single or path == t.sub:
+                    known_links[path] = target
             if t.sub and not single:
                 st = idx.path_state(txn, t.root, t.sub)  # PATH may name one file
                 if st is not None and st.present:
                     known[t.sub] = st
+                link = link_at(idx, txn, t.root, t.sub)  # ... or one link
+                if link is not None:
+                    known_links[t.sub] = link.target
             # the target itself (a file, or a directory that could not be read) and,
             # for a directory, everything under it
             for _, path, err in idx.iter_errors(txn, t.root, t.sub):
                 if path == t.sub or (not single and path.startswith(prefix)):
                     known_errors[path] = err.reason
-        # signatures the walk may skip on sight; paths in error are always retried
-        expect = {p: (st.size, st.mtime_ns, st.inode) for p, st in known.items()
-                  if p not in known_errors}
+        # signatures the walk may skip on sight; paths in error are always retried, and
+        # --verify reads everything
+        sigs = {p: sig for p, st in known.items() if (sig := signature(st)) is not None}
+        expect = {} if self.verify else {p: sig for p, sig in sigs.items()
+                                         if p not in known_errors}
         skippable = set(expect)
         unchanged = [0]
-        walked: set[bytes] = set()
+        walked: set[bytes] = set()  # files and errors (a path in error keeps its state)
+        walked_links: set[bytes] = set()
+        walk_errors: set[bytes] = set()
         failed_dirs: list[bytes] = []
         jobs: list[FileJob] = []
         store_real = os.fsencode(os.path.realpath(self.store.root))
         abs_sub = os.path.join(root_b, t.sub)
-        if t.sub and (single or not os.path.isdir(abs_sub)):
+        if t.sub and (single or not _is_dir(abs_sub)):
             items = walk_one(root_b, t.sub, self.rules) if os.path.lexists(abs_sub) else []
         else:
             items = walk(root_b, t.sub, self.rules, frozenset({store_real}), expect, unchanged)
+        w = self.writer
         for item in items:
+            if isinstance(item, WalkLink):
+                walked_links.add(item.rel)
+                old = known.pop(item.rel, None)
+                if old is not None:  # a file replaced by a link: first the file goes
+                    w.append(PathGone(hlc=w.now(), root=t.root, path=item.rel, asset=old.asset))
+                if known_links.get(item.rel) != item.target or item.rel in known_errors:
+                    w.append(LinkSeen(hlc=w.now(), root=t.root, path=item.rel,
+                                      target=item.target))
+                    self.summary.links += 1
+                continue
             walked.add(item.rel)
+            if isinstance(item, WalkFile) and known_links.pop(item.rel, None) is not None:
+                # a link replaced by a file: first the link goes, then the file is seen
+                w.append(LinkGone(hlc=w.now(), root=t.root, path=item.rel))
+                self.summary.links += 1
             if isinstance(item, WalkError):
+                walk_errors.add(item.rel)
                 if item.is_dir:
                     failed_dirs.append(item.rel + b"/")
                 self._error(t.root, item.rel, item.reason, item.detail, known_errors)
                 continue
-            old = known.get(item.rel)
-            if (old is not None and (old.size, old.mtime_ns, old.inode) == (
-                    item.size, item.mtime_ns, item.inode) and item.rel not in known_errors):
+            sig = expect.get(item.rel)
+            if sig is not None and unchanged_since(sig, item.size, item.mtime_ns, item.inode,
+                                                   item.ctime_ns):
                 unchanged[0] += 1
                 continue
-            jobs.append(FileJob(item.target or os.path.join(root_b, item.rel), item.rel, item.size,
+            jobs.append(FileJob(os.path.join(root_b, item.rel), item.rel, item.size,
                                 item.mtime_ns, item.inode))
         self.summary.unchanged += unchanged[0]
         results = self._hash_all(jobs)
@@ -191,7 +253,9 @@ class Adder:
             if res.reason:
                 self._error(t.root, res.rel, res.reason, res.detail, known_errors)
                 continue
-            self._record_result(t.root, res, known.get(res.rel), appeared)
+            # a path in error is re-recorded whatever it holds: that clears the error
+            sig = None if res.rel in known_errors else sigs.get(res.rel)
+            self._record_result(t.root, res, known.get(res.rel), sig, appeared)
         # paths the index knew that are gone now
         gone_assets: set[str] = set()
         for path, st in known.items():
@@ -203,6 +267,13 @@ class Adder:
             self.writer.append(PathGone(hlc=self.writer.now(), root=t.root, path=path,
                                         asset=st.asset))
             gone_assets.add(st.asset)
+        for path in known_links:
+            if path in walked_links or path in walk_errors:
+                continue  # still a link (one in error, e.g. whose target vanished, stays one)
+            if any(path.startswith(d) for d in failed_dirs):
+                continue
+            self.writer.append(LinkGone(hlc=self.writer.now(), root=t.root, path=path))
+            self.summary.links += 1
         for aid in gone_assets:
             if aid in appeared:
                 self.summary.moved += 1
@@ -219,30 +290,46 @@ class Adder:
                                      detail=detail))
 
     def _record_result(self, root: str, res: FileResult, old: PathState | None,
-                       appeared: dict[str, list[bytes]]) -> None:
+                       sig: Signature | None, appeared: dict[str, list[bytes]]) -> None:
         assert res.meta is not None
         w = self.writer
-        is_new_content = res.asset not in self._recorded and self._unknown_asset(res.asset)
-        if is_new_content:
-            w.append(AssetRecorded(hlc=w.now(), id=res.asset, size=res.size, meta=res.meta))
+        stat_same = sig is not None and unchanged_since(sig, res.size, res.mtime_ns, res.inode,
+                                                        res.ctime_ns)
+        state = "recorded" if res.asset in self._recorded else self._asset_state(res.asset)
+        if state in ("new", "stale"):
+            w.append(AssetRecorded(hlc=w.now(), id=res.asset, size=res.size, meta=res.meta,
+                                   probe=PROBE_VERSION))
             self._recorded.add(res.asset)
-            self.summary.new_assets.append(res.asset)
+            if state == "new":
+                self.summary.new_assets.append(res.asset)
+            else:  # known content, probed by older probers: its better facts replace theirs
+                self.summary.reprobed += 1
+        if old is not None and old.asset == res.asset and stat_same and not res.racy:
+            self.summary.unchanged += 1  # read by --verify, and just as recorded: no record
+            return
         w.append(PathSeen(hlc=w.now(), root=root, path=res.rel, asset=res.asset, size=res.size,
-                          mtime_ns=res.mtime_ns, inode=res.inode))
+                          mtime_ns=res.mtime_ns, inode=res.inode, ctime_ns=res.ctime_ns,
+                          racy=res.racy))
         if old is None:
             self.summary.new += 1
             appeared.setdefault(res.asset, []).append(res.rel)
         elif old.asset != res.asset:
             self.summary.changed += 1
+            if stat_same:  # only reading it could tell (--verify)
+                self.summary.changed_unseen.append((root, res.rel))
         else:
             self.summary.unchanged += 1  # touched, same content
 
-    def _unknown_asset(self, aid: str) -> bool:
+    def _asset_state(self, aid: str) -> str:
+        """"new" content, "stale" (recorded by older probers) or "known"."""
         if self._catalog_empty:
-            return True  # this process holds the write lock: only it adds assets
+            return "new"  # this process holds the write lock: only it adds assets
         idx = self.store.index
         with idx.read() as txn:
-            return idx.asset(txn, aid) is None
+            info = idx.asset(txn, aid)
+        if info is None:
+            return "new"
+        return "stale" if info.probe < PROBE_VERSION else "known"
 
     # -- hashing on all cores --------------------------------------------------
     def _hash_all(self, jobs: list[FileJob]) -> Iterable[FileResult]:
@@ -280,6 +367,19 @@ class Adder:
                         pending.add(pool.submit(process_batch, nxt))
                 if self.progress:
                     self.progress(done, total, hashed)
+
+
+def _is_dir(path: bytes) -> bool:
+    """A directory itself, not a link to one (which is never followed)."""
+    return os.path.isdir(path) and not os.path.islink(path)
+
+
+def signature(st: PathState) -> Signature | None:
+    """What a walk compares a file's stat with to skip reading it; None for a path
+    recorded as racily clean, which must be read again."""
+    if st.ctime_ns < 0:
+        return None
+    return (st.size, st.mtime_ns, st.inode, st.ctime_ns)
 
 
 def _batches(jobs: list[FileJob]) -> list[list[FileJob]]:

@@ -6,6 +6,15 @@ path swapped for a FIFO cannot hang us). Small files are read whole, once, and
 both hashed and probed from memory; large ones are hashed in big chunks and
 probed through the open file. Nothing is memory-mapped: a file truncated by
 another process while mapped would kill the worker with SIGBUS.
+
+Racily clean files (git's term): the kernel stamps a change with a clock that
+advances in ticks (at most 10 ms on Linux; whole seconds on file systems such as
+HFS+, ext3 or some network shares), so a file that changed just before it was read
+could change again after it was read, within the same tick, and keep the same
+(size, mtime, ctime). Such a result is marked ``racy`` (its ctime is less than a
+tick older than the read: 10 ms, or 2 s when the ctime is a whole second, the
+sign of a coarse file system) and ``add`` reads that file again next time instead
+of trusting its stat. A file server's clock is assumed to agree with ours.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import errno
 import io
 import os
 import stat
+import time
 from dataclasses import dataclass
 
 import blake3
@@ -23,6 +33,8 @@ from mstore.model.meta import Meta
 WHOLE_READ_MAX = 64 << 20  # read files up to this size in one go
 CHUNK = 8 << 20
 HEAD = 64 << 10
+RACY_NS = 10_000_000  # a change this close before the read makes the result racy
+RACY_COARSE_NS = 2_000_000_000  # ... on a file system with whole-second timestamps
 
 _noatime = getattr(os, "O_NOATIME", 0)
 
@@ -42,6 +54,8 @@ class FileResult:
     size: int = 0
     mtime_ns: int = 0
     inode: int = 0
+    ctime_ns: int = 0
+    racy: bool = False  # changed less than RACY_NS before it was read (see the module doc)
     asset: str = ""
     meta: Meta | None = None
     reason: str = ""  # set when the file could not be hashed
@@ -80,6 +94,7 @@ def process(job: FileJob, *, probe_meta: bool = True) -> FileResult:
             res.reason, res.detail = "not-a-file", "changed into a non-regular file"
             return res
         os.set_blocking(fd, True)
+        read_start = time.time_ns()
         h = blake3.blake3()
         with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
             if st.st_size <= WHOLE_READ_MAX:
@@ -98,10 +113,13 @@ def process(job: FileJob, *, probe_meta: bool = True) -> FileResult:
                 f.seek(0)
                 meta = probe(f, size, head) if probe_meta else None
         st2 = os.fstat(fd)
-        if st2.st_size != size or st2.st_mtime_ns != st.st_mtime_ns:
+        if (st2.st_size != size or st2.st_mtime_ns != st.st_mtime_ns
+                or st2.st_ctime_ns != st.st_ctime_ns):
             res.reason, res.detail = "changed-while-reading", "the file changed while it was read"
             return res
         res.size, res.mtime_ns, res.inode = size, st.st_mtime_ns, st.st_ino
+        res.ctime_ns = st.st_ctime_ns
+        res.racy = is_racy(st.st_ctime_ns, read_start)
         res.asset = h.hexdigest()
         res.meta = meta
         return res
@@ -111,6 +129,13 @@ def process(job: FileJob, *, probe_meta: bool = True) -> FileResult:
         return res
     finally:
         os.close(fd)
+
+
+def is_racy(ctime_ns: int, read_start_ns: int) -> bool:
+    """Whether a file last changed at ``ctime_ns`` could change again unnoticed after a
+    read that began at ``read_start_ns`` (see the module doc)."""
+    tick = RACY_COARSE_NS if ctime_ns % 1_000_000_000 == 0 else RACY_NS
+    return ctime_ns > read_start_ns - tick
 
 
 def _read_all(f: io.RawIOBase, expected: int) -> bytes:

@@ -9,7 +9,10 @@ from pathlib import Path
 import msgspec
 
 from mstore.errors import UsageError
-from mstore.query.snapshot import is_sidecar, stem_key
+from mstore.model.meta import Meta, SidecarFacts
+from mstore.query.related import is_sidecar, stem_key
+from mstore.query.snapshot import dir_extras, lend, takeout_facts
+from mstore.store.index_links import link_at, links_to
 from mstore.store.store import Store
 
 HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
@@ -56,7 +59,8 @@ def _path_target(store: Store, root: str, rel: bytes) -> str | PathTarget:
         st = idx.path_state(txn, root, rel)
         if st is not None and st.present:
             return st.asset
-        if st is None and idx.error_at(txn, root, rel) is None:
+        if (st is None and idx.error_at(txn, root, rel) is None
+                and link_at(idx, txn, root, rel) is None):
             raise UsageError(f"{os.fsdecode(root.encode() + b'/' + rel)} is not in the catalog "
                              "(run 'mstore add')")
     return PathTarget(root, rel)
@@ -74,14 +78,22 @@ def _history(idx, txn, root: str, rel: bytes) -> list[dict]:  # noqa: ANN001
 
 
 def describe_path(store: Store, t: PathTarget) -> dict:
-    """A path that holds no current asset: its error and history."""
+    """A path that holds no current asset: a link (and what its target holds), its error
+    and history."""
     idx = store.index
     with idx.read() as txn:
         err = idx.error_at(txn, t.root, t.path)
         hist = _history(idx, txn, t.root, t.path)
+        link = link_at(idx, txn, t.root, t.path)
+        target = None
+        if link is not None:
+            st = idx.path_state(txn, t.root, link.target)
+            target = {"path": link.target,
+                      "asset": st.asset if st is not None and st.present else None}
     return {
         "root": t.root,
         "path": t.path,
+        "link": target,
         "error": {"reason": err.reason, "detail": err.detail, "hlc": err.hlc} if err else None,
         "history": hist,
     }
@@ -104,9 +116,12 @@ def describe_asset(store: Store, aid: str) -> dict:
             if err and current:
                 errors.append({"root": root, "path": rel, "reason": err.reason,
                                "detail": err.detail})
-        related = _related(store, txn, [(p["root"], p["path"]) for p in paths if p["current"]],
-                           aid)
-    meta = msgspec.to_builtins(info.meta)
+        current = [(p["root"], p["path"]) for p in paths if p["current"]]
+        related, lender = _related(store, txn, current, aid)
+        # links are not paths of the asset (not copies), but point at one of its paths
+        links = [{"root": root, "path": link, "target": rel}
+                 for root, rel in current for link in links_to(idx, txn, root, rel)]
+    meta = _meta_with_sources(info.meta, lender)
     if info.meta.error:
         errors.insert(0, {"reason": "probe", "detail": info.meta.error})
     return {
@@ -120,28 +135,80 @@ def describe_asset(store: Store, aid: str) -> dict:
         "paths": paths,
         "errors": errors,
         "related": related,
+        "links": links,
     }
 
 
-def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: str) -> list[dict]:
-    """Sidecars, the file a sidecar belongs to, Live Photo partners: files of the same
-    stem in the same directory."""
+# where a file's own capture time and place come from, by kind
+_OWN_SOURCE = {"image": "exif", "video": "container", "audio": "container", "document": "pdf"}
+
+
+def _meta_with_sources(own: Meta, lender: tuple[str, SidecarFacts] | None) -> dict:
+    """The asset's metadata as the catalog shows it (a Takeout sidecar's capture time and
+    place lent where the file has none), with ``taken_source`` / ``gps_source`` saying
+    where each came from and ``sidecar_path`` naming the sidecar that lent them."""
+    facts = lender[1] if lender is not None else None
+    meta = msgspec.to_builtins(lend(own, facts))
+    source = _OWN_SOURCE.get(own.kind, "content")
+    lent = False
+    if own.taken:
+        meta["taken_source"] = source
+    elif meta.get("taken"):
+        meta["taken_source"] = lent = "sidecar"
+    if own.gps_lat is not None and own.gps_lon is not None:
+        meta["gps_source"] = source
+    elif meta.get("gps_lat") is not None:
+        meta["gps_source"] = lent = "sidecar"
+    if lent and lender is not None:
+        meta["sidecar_path"] = lender[0]
+    return meta
+
+
+def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: str
+             ) -> tuple[list[dict], tuple[str, SidecarFacts] | None]:
+    """Sidecars, Live Photo partners and Takeout JSONs of the asset's current paths, and
+    the Takeout sidecar lending it facts ("root/path", its facts), if any."""
     idx = store.index
+
+    def kind_of(a: str) -> str | None:
+        info = idx.asset(txn, a)  # type: ignore[arg-type]
+        return info.meta.kind if info is not None else None
+
+    def takeout_of(a: str) -> SidecarFacts | None:
+        info = idx.asset(txn, a)  # type: ignore[arg-type]
+        return takeout_facts(info.meta) if info is not None else None
+
     out = []
+    lender: tuple[str, SidecarFacts] | None = None
     seen: set[tuple[str, bytes]] = set()
     for root, rel in current:
         d = os.path.dirname(rel)
-        stem = stem_key(rel)
         prefix = (d + b"/") if d else b""
-        for r, p, st in idx.iter_paths(txn, root, prefix):  # type: ignore[arg-type]
-            if b"/" in p[len(prefix):]:
+        members = [(p[len(prefix):], st.asset)
+                   for _r, p, st in idx.iter_paths(txn, root, prefix)  # type: ignore[arg-type]
+                   if st.present and b"/" not in p[len(prefix):]]
+        name = rel[len(prefix):]
+        pairs = dir_extras(members, kind_of, takeout_of).takeout
+        asset_of = dict(members)
+        json = pairs.get(name)
+        takeout = [(json, "sidecar")] if json is not None else []
+        takeout += [(m, "sidecar-of") for m, j in sorted(pairs.items()) if j == name]
+        for other, relation in takeout:
+            seen.add((root, prefix + other))
+            out.append({"relation": relation, "root": root, "path": prefix + other,
+                        "asset": asset_of[other]})
+            facts = takeout_of(asset_of[other]) if relation == "sidecar" else None
+            if lender is None and facts is not None:
+                lender = (root + "/" + (prefix + other).decode("utf-8", "backslashreplace"),
+                          facts)
+        stem = stem_key(name)
+        for p, other_aid in members:
+            path = prefix + p
+            if path == rel or stem_key(p) != stem or (root, path) in seen:
                 continue
-            if p == rel or not st.present or stem_key(p) != stem or (r, p) in seen:
-                continue
-            seen.add((r, p))
+            seen.add((root, path))
             rel_kind = ("sidecar" if is_sidecar(p)
-                        else "sidecar-of" if is_sidecar(rel)  # the file this one belongs to
-                        else "live-pair" if st.asset != aid else "copy")
-            out.append({"relation": rel_kind, "root": r, "path": p, "asset": st.asset})
-    return out
-
+                        else "sidecar-of" if is_sidecar(name)  # the file this one belongs to
+                        else "live-pair" if other_aid != aid else "copy")
+            out.append({"relation": rel_kind, "root": root, "path": path, "asset": other_aid})
+    return out, lender

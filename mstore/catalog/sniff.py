@@ -38,7 +38,7 @@ _PREFIXES: tuple[tuple[bytes, str, str], ...] = (
     (b"FLV\x01", "video", "video/x-flv"),
     (b"\x00\x00\x01\xba", "video", "video/mpeg"),  # MPEG program stream (.mpg, .vob)
     (b"\x00\x00\x01\xb3", "video", "video/mpeg"),  # MPEG-1/2 video elementary stream
-    (b"%PDF-", "other", "application/pdf"),
+    (b"%PDF-", "document", "application/pdf"),
     (b"PK\x03\x04", "other", "application/zip"),
     (b"PK\x05\x06", "other", "application/zip"),  # empty archive
     (b"PK\x07\x08", "other", "application/zip"),  # spanned archive
@@ -83,7 +83,7 @@ _ANY_PREFIX = tuple(p for p, _k, _m in _PREFIXES)
 def sniff(head: bytes) -> tuple[str, str]:
     """Return ``(kind, mime)`` for content starting with ``head`` (the first 64 KiB).
 
-    ``kind`` is one of image/video/audio/text/other. Never raises.
+    ``kind`` is one of image/video/audio/text/document/other. Never raises.
     """
     if not head:
         return EMPTY

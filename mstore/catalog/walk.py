@@ -1,10 +1,11 @@
 """Walk an archive root without ever leaving it or writing to it.
 
 Works on bytes paths so names that are not valid UTF-8 survive exactly.
-Directory symlinks are never followed (no loops, no duplicates); a file symlink
-is cataloged only when its target is a regular file inside the same root.
-Everything that cannot be cataloged is yielded as a ``WalkError`` with a
-stable reason, never raised.
+Directory symlinks are never followed (no loops, no duplicates). A link to a
+regular file inside the same root is yielded as a ``WalkLink`` naming the path it
+resolves to: it is recorded as a link, never read, so it never becomes a second
+path of its target's content (it is not a copy). Everything that cannot be
+cataloged is yielded as a ``WalkError`` with a stable reason, never raised.
 """
 
 from __future__ import annotations
@@ -24,7 +25,27 @@ class WalkFile:
     size: int
     mtime_ns: int
     inode: int
-    target: bytes = b""  # for a link: the real path of the file inside the root to read
+    ctime_ns: int
+
+
+@dataclass(slots=True)
+class WalkLink:
+    rel: bytes
+    target: bytes  # the file it resolves to (every link on the way followed), root-relative
+
+
+# (size, mtime_ns, inode, ctime_ns) as the index recorded them; ctime_ns 0: not recorded
+Signature = tuple[int, int, int, int]
+
+
+def unchanged_since(sig: Signature, size: int, mtime_ns: int, inode: int, ctime_ns: int) -> bool:
+    """Whether a file with this stat can be taken as unchanged since ``sig``.
+
+    Like git, the inode change time is compared too: a tool that writes a file in place
+    and then puts its mtime back cannot put back its ctime. Records made before ctime
+    was recorded (ctime 0) are compared on the other three fields.
+    """
+    return sig == (size, mtime_ns, inode, ctime_ns if sig[3] else 0)
 
 
 @dataclass(slots=True)
@@ -45,13 +66,13 @@ def _inside(root_real: bytes, target: bytes) -> bool:
 
 def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
          skip_dirs: frozenset[bytes] = frozenset(),
-         expect: dict[bytes, tuple[int, int, int]] | None = None,
-         unchanged: list[int] | None = None) -> Iterator[WalkFile | WalkError]:
+         expect: dict[bytes, Signature] | None = None,
+         unchanged: list[int] | None = None) -> Iterator[WalkFile | WalkLink | WalkError]:
     """Yield every catalogable file (and every error) under ``root/start``.
 
     ``skip_dirs`` are absolute real paths never entered (e.g. the store itself).
-    ``expect`` maps paths to their known (size, mtime_ns, inode): every walked path is
-    popped from it, and a regular file whose signature matches is not yielded but
+    ``expect`` maps paths to their known signature: every walked path is popped from
+    it, and a regular file that is ``unchanged_since`` it is not yielded but
     counted in ``unchanged[0]``. This keeps the unchanged rescan, the common case,
     to one stat and one dict operation per file.
     """
@@ -95,10 +116,11 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
             mode = st.st_mode
             sig = pop(rel, None)
             if isreg(mode):
-                if sig is not None and sig == (st.st_size, st.st_mtime_ns, st.st_ino):
+                if sig is not None and unchanged_since(sig, st.st_size, st.st_mtime_ns, st.st_ino,
+                                                       st.st_ctime_ns):
                     unchanged[0] += 1
                     continue
-                yield WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
+                yield WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
             elif stat.S_ISLNK(mode):
                 yield _symlink(root_real, rel, entry.path)
             elif stat.S_ISFIFO(mode):
@@ -113,7 +135,7 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
         stack.extend(reversed(subdirs))
 
 
-def _symlink(root_real: bytes, rel: bytes, abs_path: bytes) -> WalkFile | WalkError:
+def _symlink(root_real: bytes, rel: bytes, abs_path: bytes) -> WalkLink | WalkError:
     try:
         target = os.readlink(abs_path)
     except OSError as e:
@@ -139,11 +161,11 @@ def _symlink(root_real: bytes, rel: bytes, abs_path: bytes) -> WalkFile | WalkEr
                          "not followed)")
     if not stat.S_ISREG(st.st_mode):
         return WalkError(rel, "symlink-special", f"-> {os.fsdecode(target)}")
-    return WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino, real)
+    return WalkLink(rel, real[len(root_real.rstrip(b"/")) + 1:])
 
 
 def walk_one(root: bytes, rel: bytes, rules: IgnoreRules | None = None
-             ) -> list[WalkFile | WalkError]:
+             ) -> list[WalkFile | WalkLink | WalkError]:
     """The walk result for a single path (a file, link or special file), honouring ignores."""
     name = os.path.basename(rel)
     if rules and rules.ignores_file(name):
@@ -161,7 +183,7 @@ def walk_one(root: bytes, rel: bytes, rules: IgnoreRules | None = None
         return [WalkError(rel, "stat-error", _oserror_detail(e))]
     mode = st.st_mode
     if stat.S_ISREG(mode):
-        return [WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)]
+        return [WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)]
     if stat.S_ISLNK(mode):
         return [_symlink(os.path.realpath(root), rel, abs_path)]
     if stat.S_ISFIFO(mode):

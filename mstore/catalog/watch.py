@@ -2,7 +2,7 @@
 
 File-system events are hints, never truth:
 - an event only marks a path dirty; a dirty path is cataloged once it has
-  stopped changing (same size and mtime across a settle interval);
+  stopped changing (same size, mtime and ctime across a settle interval);
 - a periodic full scan (``rescan`` seconds) reconciles whatever events were
   missed: queue overflows, bulk copies, changes while the watcher was down;
 - where inotify cannot serve (watch limit reached, unsupported filesystem) the
@@ -32,7 +32,7 @@ TICK = 0.2
 class _Dirty:
     first: float
     last_event: float
-    sig: tuple[int, int] | None = None  # (size, mtime_ns) at the last check
+    sig: tuple[int, int, int] | None = None  # (size, mtime_ns, ctime_ns) at the last check
 
 
 @dataclass
@@ -43,12 +43,12 @@ class WatchState:
     dirty: dict[tuple[str, bytes], _Dirty] = field(default_factory=dict)
 
 
-def _signature(path: bytes) -> tuple[int, int] | None:
+def _signature(path: bytes) -> tuple[int, int, int] | None:
     try:
         st = os.lstat(path)
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class Watcher:

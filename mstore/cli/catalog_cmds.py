@@ -43,9 +43,13 @@ class ProgressLine:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None,
               help="Worker processes for hashing/probing (default: 2 or the core count).")
+@click.option("--verify", is_flag=True,
+              help="Read and hash every file, even those whose size, times and inode say "
+                   "unchanged; list content that changed without a visible change.")
 @store_option
 @click.pass_obj
-def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None) -> None:
+def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
+        verify: bool) -> None:
     """Catalog PATHS (default: every archive root): new, changed, moved and missing files."""
     from mstore.catalog.add import Adder, resolve_targets
     from mstore.hooks import run_pre_hook
@@ -57,7 +61,7 @@ def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None) 
                  [str(t.root_path / t.sub.decode("utf-8", "surrogateescape")) for t in targets])
     progress = ProgressLine()
     with store.lock():
-        adder = Adder(store, store.writer(), workers=jobs, progress=progress)
+        adder = Adder(store, store.writer(), workers=jobs, progress=progress, verify=verify)
         try:
             summary = adder.run(targets)
         finally:
@@ -70,6 +74,18 @@ def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None) 
         emit_json(summary.as_dict())
     else:
         click.echo(f"{summary.line()} in {summary.seconds:.1f}s")
+        if summary.changed_unseen:
+            from mstore.cli.output import quote_path
+
+            click.echo(f"{len(summary.changed_unseen)} changed although size, times and inode "
+                       "had not:")
+            for root, rel in summary.changed_unseen:
+                click.echo(f"  {root}/{quote_path(rel)}")
+        elif verify:
+            click.echo("verified: no content changed behind an unchanged stat")
+        if summary.reprobed:
+            click.echo(f"{summary.reprobed} assets probed again by newer probes: their "
+                       "metadata is updated")
     if summary.interrupted:
         raise click.exceptions.Exit(130)
 

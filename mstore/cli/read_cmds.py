@@ -45,7 +45,7 @@ def status(obj: Context, as_json: bool) -> None:
         echo(f"root     {name} = {path}")
     echo(f"assets   {stats.assets:,}  ({human_size(stats.bytes)}, {stats.paths:,} paths)")
     for kind in sorted(stats.by_kind, key=lambda k: -stats.by_kind[k]):
-        echo(f"  {kind:<7}{stats.by_kind[kind]:>10,}  {human_size(stats.bytes_by_kind[kind]):>10}")
+        echo(f"  {kind:<8}{stats.by_kind[kind]:>9,}  {human_size(stats.bytes_by_kind[kind]):>10}")
     echo(f"missing  {stats.missing:,}" + ("   (mstore find missing:)" if stats.missing else ""))
     echo(f"errors   {stats.errors:,}" + ("   (mstore find error:)" if stats.errors else ""))
     if last is None:
@@ -68,18 +68,31 @@ def _meta_lines(meta: dict) -> list[tuple[str, str]]:
               ("frames", "frames"), ("duration", "duration"), ("video_codec", "video"),
               ("audio_codec", "audio"), ("fps", "fps"), ("rotation", "rotation"),
               ("sample_rate", "sample rate"), ("channels", "channels"),
-              ("encoding", "encoding"), ("lines", "lines")]
+              ("encoding", "encoding"), ("lines", "lines"), ("pages", "pages")]
     for key, label in labels:
         if meta.get(key) is not None:
             val = meta[key]
-            out.append((label, f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
-                        else str(val)))
+            text = (f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
+                    else str(val))
+            out.append((label, text + (_source(meta, "taken") if key == "taken" else "")))
+    if meta.get("text_layer") is not None:
+        out.append(("text layer", "yes" if meta["text_layer"] else "no (pictures of pages)"))
     if meta.get("gps_lat") is not None:
         gps = f"{meta['gps_lat']:.6f}, {meta['gps_lon']:.6f}"
         if meta.get("gps_alt") is not None:
             gps += f" ({meta['gps_alt']:.1f} m)"
-        out.append(("gps", gps))
+        out.append(("gps", gps + _source(meta, "gps")))
     return out
+
+
+def _source(meta: dict, fact: str) -> str:
+    """Where a shown capture time or place came from: "  (exif)", "  (from sidecar ...)"."""
+    from mstore.cli.output import quote_path
+
+    source = meta.get(f"{fact}_source")
+    if source == "sidecar":
+        return f"  (from sidecar {quote_path(meta['sidecar_path'].encode())})"
+    return f"  ({source})" if source else ""
 
 
 @click.command()
@@ -120,9 +133,14 @@ def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
     d = describe_path(store, hit)
     if as_json:
         d["path"] = path_text(d["path"])
+        if d["link"]:
+            d["link"]["path"] = path_text(d["link"]["path"])
         emit_json(d)
         return
     click.echo(f"path     {hit.root}/{quote_path(hit.path)}")
+    if d["link"]:
+        held = d["link"]["asset"] or "nothing cataloged"
+        click.echo(f"link     -> {hit.root}/{quote_path(d['link']['path'])}  ({held})")
     if d["error"]:
         click.echo(f"error    {d['error']['reason']}: {d['error']['detail']}")
     for h in d["history"]:
@@ -152,6 +170,8 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
                 e["path"] = path_text(e["path"])
         for r in d["related"]:
             r["path"] = path_text(r["path"])
+        for lk in d["links"]:
+            lk["path"], lk["target"] = path_text(lk["path"]), path_text(lk["target"])
         emit_json(d)
         return
     echo = click.echo
@@ -170,6 +190,9 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
             echo(f"      {hlc_time(h['hlc'])} {h['event']}{other}{detail}")
     for r in d["related"]:
         echo(f"{r['relation']:<11}{r['root']}/{quote_path(r['path'])}  {r['asset'][:12]}")
+    for lk in d["links"]:
+        echo(f"{'linked by':<11}{lk['root']}/{quote_path(lk['path'])}"
+             f" -> {quote_path(lk['target'])}")
     for e in d["errors"]:
         where = f" at {e['root']}/{quote_path(e['path'])}" if "path" in e else ""
         echo(f"{'error':<11}{e['reason']}{where}: {e['detail']}")
@@ -376,7 +399,7 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
                 rid = table.row_id(i)
                 label = rid[:12] if rid else "-" * 12
                 extra = f"  [{table.errors[i]}]" if table.errors[i] else ""
-                out.append(f"{label}  {kind:<6} {(taken or '-')[:10]:<10} "
+                out.append(f"{label}  {kind:<8} {(taken or '-')[:10]:<10} "
                            f"{human_size(table.sizes[i]):>9}  {quote_path(paths[0])}{extra}")
         if out:
             click.echo("\n".join(out))

@@ -25,11 +25,13 @@ class Record(msgspec.Struct, tag_field="t", omit_defaults=True, kw_only=True):
 
 
 class AssetRecorded(Record, tag="asset"):
-    """An asset's content was hashed and probed. Same id => same content => same facts."""
+    """An asset's content was hashed and probed. Same id => same content => same facts,
+    up to how well they were probed: the record with the highest ``probe`` wins."""
 
     id: str  # BLAKE3 hex of the content
     size: int
     meta: Meta
+    probe: int = 0  # version of the probers that made ``meta`` (PROBE_VERSION)
 
 
 class PathSeen(Record, tag="seen"):
@@ -41,6 +43,10 @@ class PathSeen(Record, tag="seen"):
     size: int
     mtime_ns: int
     inode: int
+    ctime_ns: int = 0  # inode change time; 0 = not recorded (records written before it was)
+    # the file had changed moments before it was read, so a later change within the same
+    # timestamp tick would leave (size, mtime_ns, inode, ctime_ns) alike: read it again next time
+    racy: bool = False
 
 
 class PathGone(Record, tag="gone"):
@@ -58,6 +64,25 @@ class PathError(Record, tag="error"):
     path: bytes
     reason: str  # short machine-stable reason, e.g. "unreadable", "fifo", "symlink-outside"
     detail: str = ""
+
+
+class LinkSeen(Record, tag="link"):
+    """``path`` is a symbolic link to the regular file ``target`` of the same root.
+
+    A link is not a copy: it is never a path of the asset its target holds (so never
+    part of a duplicate group), and its content is never read.
+    """
+
+    root: str
+    path: bytes
+    target: bytes  # the file it resolves to (every link on the way followed), root-relative
+
+
+class LinkGone(Record, tag="unlink"):
+    """The link at ``path`` is gone (removed, or replaced by something that is not a link)."""
+
+    root: str
+    path: bytes
 
 
 class AddFinished(Record, tag="add"):
@@ -174,8 +199,9 @@ class Label(Record, tag="label"):
     about: str = ""  # the artifact judged (e.g. a duplicate-group id)
 
 
-AnyRecord = (AssetRecorded | PathSeen | PathGone | PathError | AddFinished | RunStarted | RunState
-             | UnitDone | ArtifactMade | ArtifactsDropped | CollectionDefined | Label)
+AnyRecord = (AssetRecorded | PathSeen | PathGone | PathError | LinkSeen | LinkGone | AddFinished
+             | RunStarted | RunState | UnitDone | ArtifactMade | ArtifactsDropped
+             | CollectionDefined | Label)
 
 
 class Unknown(msgspec.Struct, tag_field="t", kw_only=True):

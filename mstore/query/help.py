@@ -7,7 +7,7 @@ Query language (terms are ANDed; keys and text are case-insensitive):
 
   vacation            free word: substring of any of the asset's paths
   "two words"         quoted phrase (quotes also keep OR, -, (, ), key: literal)
-  kind:image          image, video, audio, text or other
+  kind:image          image, video, audio, text, document (PDF) or other
   ext:heic            a path ends in .heic (ext:.HEIC works too)
   taken:2019          capture date: 2019, 2019-06, 2019-06-01, 2019-06-01T14:30
   taken:2019-06..2020-01   inclusive range (all of Jan 2020); open: 2019.. ..2020-01

@@ -1,8 +1,9 @@
 """Sidecars shown with their file: which rows of a result are sidecars whose file is in
 the same result.
 
-The catalog links a sidecar (``.xmp``, ``.aae``; see ``snapshot.is_sidecar``) to the
-file of its stem in its directory and flags both rows (``F_ATTACHED``, ``F_SIDECAR``).
+The catalog links a sidecar (``.xmp``, ``.aae``: ``related.is_sidecar``; a Google Takeout
+JSON: ``related.takeout_pairs``) to its file in its directory and flags both rows
+(``F_ATTACHED``, ``F_SIDECAR``).
 A listing of a query's result (the UI's grid) folds such a sidecar into its file's entry
 when that file is in the result too. A sidecar stays an entry of its own when its file is
 not in the result (``size:<1k``), or when the query asks for sidecars (``kind:text``,
@@ -17,7 +18,7 @@ from itertools import compress
 from mstore.query.evaluate import flag_mask
 from mstore.query.lexer import normalize_ext
 from mstore.query.parser import FREE, And, Node, Not, Or, Term, parse
-from mstore.query.snapshot import group_key, is_sidecar
+from mstore.query.related import group_key, is_json_name, is_sidecar, split_dir, takeout_pairs
 from mstore.query.table import F_ATTACHED, F_SIDECAR, CatalogTable, MergedTable
 
 # kinds a sidecar is cataloged as: a query for them asks for sidecars too
@@ -41,10 +42,14 @@ def _asks(node: Node, negated: bool) -> bool:
     if node.key == "kind":
         return node.value.lower() in SIDECAR_KINDS
     if node.key == "ext":
-        return is_sidecar(b"x" + normalize_ext(node.value).encode())
+        return _sidecar_name(b"x" + normalize_ext(node.value).encode())
     if node.key in ("path", FREE):
-        return is_sidecar(b"x" + node.value.encode("utf-8", "surrogateescape"))
+        return _sidecar_name(b"x" + node.value.encode("utf-8", "surrogateescape"))
     return False
+
+
+def _sidecar_name(name: bytes) -> bool:
+    return is_sidecar(name) or is_json_name(name)
 
 
 def fold(table: CatalogTable | MergedTable, result: bytes
@@ -63,14 +68,27 @@ def fold(table: CatalogTable | MergedTable, result: bytes
     if not sidecars or not owners:
         return result, {}
     owner: dict[tuple[bytes, bytes], int] = {}
+    named: dict[bytes, dict[bytes, int]] = defaultdict(dict)  # dir -> file name -> row
     for r in compress(range(n), owners.to_bytes(n, "little")):
         for p in table.row_paths(r):
             owner.setdefault(group_key(p), r)
+            d, name = split_dir(p)
+            named[d].setdefault(name, r)
     into: dict[int, list[int]] = defaultdict(list)
     shown = bytearray(result)
     for r in compress(range(n), sidecars.to_bytes(n, "little")):
-        keys = [group_key(p) for p in table.row_paths(r)]
-        if keys and all(k in owner for k in keys):
-            into[owner[keys[0]]].append(r)
+        rows = [_owner_of(p, owner, named) for p in table.row_paths(r)]
+        if rows and None not in rows:
+            into[rows[0]].append(r)
             shown[r] = 0
     return bytes(shown), dict(into)
+
+
+def _owner_of(path: bytes, owner: dict[tuple[bytes, bytes], int],
+              named: dict[bytes, dict[bytes, int]]) -> int | None:
+    """The result row whose file the sidecar at ``path`` belongs to, if it is there."""
+    d, name = split_dir(path)
+    if is_json_name(name):  # a Takeout JSON: the file it describes, by Takeout's names
+        pairs = takeout_pairs([name], named.get(d, {}))
+        return next((named[d][media] for media in sorted(pairs)), None)
+    return owner.get(group_key(path))

@@ -6,7 +6,8 @@ records in its ``dirty`` database every asset id and error path that a record
 touched, with the data_gen of the change (``Index._mark_dirty``). A reader takes
 the snapshot minus the rows of the dirty assets/paths plus a delta table built
 from the index for just those (and for the assets next to them, whose sidecar
-and Live Photo flags may change), merged in output order (:class:`MergedTable`),
+and Live Photo flags, and the capture time and place a Google Takeout sidecar lends
+them, may change), merged in output order (:class:`MergedTable`),
 and adjusts the stats by the same rows. So after ``mstore add one-file`` or a
 ``watch`` batch the next ``find`` costs milliseconds more, not a rebuild.
 
@@ -40,6 +41,15 @@ from typing import NamedTuple
 import lmdb
 import msgspec
 
+from mstore.model.meta import Meta, SidecarFacts
+from mstore.query.related import (
+    LIVE_VIDEO_EXTS,
+    is_json_name,
+    is_sidecar,
+    split_dir,
+    stem_key,
+    takeout_pairs,
+)
 from mstore.query.table import (
     F_ANIMATED,
     F_ATTACHED,
@@ -60,11 +70,8 @@ from mstore.query.table import (
 from mstore.store.index import DIRTY_CAP, AssetInfo, Index, PathState, split_pk
 from mstore.store.keys import is_hashed, scan_prefix
 
-SIDECAR_EXTS = {b".xmp", b".aae"}
-LIVE_VIDEO_EXTS = {b".mov", b".mp4"}
-
 # bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 DELTA_MIN, DELTA_MAX = 200, 20_000
 assert DELTA_MAX < DIRTY_CAP  # past the cap the index stops listing changes
 CACHE_SECONDS = 0.02  # a reader caches a delta that took longer than this to compute
@@ -110,34 +117,6 @@ def taken_int(taken: str | None) -> int:
     return int(digits.ljust(14, "0")) if len(digits) >= 4 else 0
 
 
-def is_sidecar(name: bytes) -> bool:
-    """Whether a file of this name is a sidecar of the file of its stem next to it."""
-    return os.path.splitext(name)[1].lower() in SIDECAR_EXTS
-
-
-def group_key(path: bytes) -> tuple[bytes, bytes]:
-    """(directory, stem key) of a path: the files with equal keys are one group (a file,
-    its sidecars, its Live Photo partner)."""
-    d, name = _split_dir(path)
-    return d, stem_key(name)
-
-
-def stem_key(path: bytes) -> bytes:
-    """Lower-cased path without extension; 'IMG_1.JPG.xmp' and 'IMG_1.xmp' both -> 'img_1'."""
-    base, ext = os.path.splitext(path.lower())
-    if ext in SIDECAR_EXTS:
-        inner, ext2 = os.path.splitext(base)
-        if ext2 and b"/" not in ext2:
-            base = inner
-    return base
-
-
-def _split_dir(path: bytes) -> tuple[bytes, bytes]:
-    """(directory, name) of a relative path; the directory is b"" at the top."""
-    i = path.rfind(b"/")
-    return (path[:i], path[i + 1 :]) if i >= 0 else (b"", path)
-
-
 # -- rows: the same derivation for a full build and for a delta -------------------
 
 
@@ -161,12 +140,36 @@ def _camera_name(a: AssetInfo) -> str:
     return make or model or ""
 
 
+def takeout_facts(meta: Meta) -> SidecarFacts | None:
+    """What a Google Takeout JSON says about the file it describes (None: not one)."""
+    sc = meta.sidecar
+    return sc if sc is not None and sc.format == "google-takeout" else None
+
+
+def lend(meta: Meta, facts: SidecarFacts | None) -> Meta:
+    """``meta`` with the capture time and place of a sidecar where the file has none of
+    its own (a file's own EXIF or container tags always win)."""
+    if facts is None:
+        return meta
+    taken = meta.taken if meta.taken else facts.taken
+    own_gps = meta.gps_lat is not None and meta.gps_lon is not None
+    if taken == meta.taken and (own_gps or facts.gps_lat is None):
+        return meta
+    return msgspec.structs.replace(
+        meta, taken=taken,
+        gps_lat=meta.gps_lat if own_gps else facts.gps_lat,
+        gps_lon=meta.gps_lon if own_gps else facts.gps_lon,
+        gps_alt=meta.gps_alt if own_gps else facts.gps_alt)
+
+
 def _asset_row(a: AssetInfo, current: Iterable[bytes], last: bytes, extra: int,
-               error_of: Callable[[bytes], str | None] | None) -> _Row:
+               error_of: Callable[[bytes], str | None] | None,
+               lent: SidecarFacts | None = None) -> _Row:
     """The row of asset ``a``: ``current`` are its present paths ("root/path"), ``last``
-    where a missing asset was seen last, ``extra`` its sidecar/live flags, and
-    ``error_of`` the recorded path error of a path, if any (None: no path has one)."""
-    m = a.meta
+    where a missing asset was seen last, ``extra`` its sidecar/live flags, ``error_of``
+    the recorded path error of a path, if any (None: no path has one), and ``lent`` the
+    facts of a Takeout sidecar next to one of its paths."""
+    m = lend(a.meta, lent)
     paths = sorted(current)
     flags = extra
     if not paths:
@@ -197,6 +200,35 @@ def _asset_row(a: AssetInfo, current: Iterable[bytes], last: bytes, extra: int,
 
 def _error_row(full: bytes, reason: str) -> _Row:
     return _Row(full, NO_ID, [full], ERROR_KIND, 0, 0, F_ERROR, "", reason)
+
+
+class DirExtras(NamedTuple):
+    flags: dict[str, int]  # asset -> F_SIDECAR / F_LIVE
+    lent: dict[bytes, SidecarFacts]  # media file name -> facts of its Takeout sidecar
+    takeout: dict[bytes, bytes]  # media file name -> name of its Takeout JSON
+
+
+def dir_extras(members: list[tuple[bytes, str]], kind_of: Callable[[str], str | None],
+               takeout_of: Callable[[str], SidecarFacts | None]) -> DirExtras:
+    """Flags and lent facts of the assets in one directory, from its present paths
+    ``members`` ((file name, asset id), in name order)."""
+    flags: dict[str, int] = defaultdict(int)
+    by_stem: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+    for name, aid in members:
+        by_stem[stem_key(name)].append((name, aid))
+    for group in by_stem.values():
+        for aid, fl in _group_flags(group, kind_of).items():
+            flags[aid] |= fl
+    facts = {name: f for name, aid in members
+             if is_json_name(name) and (f := takeout_of(aid)) is not None}
+    pairs: dict[bytes, bytes] = {}
+    if facts:
+        asset_of = dict(members)
+        pairs = takeout_pairs(facts, (n for n, _ in members if not is_json_name(n)))
+        for media, json in pairs.items():
+            flags[asset_of[media]] |= F_SIDECAR
+            flags[asset_of[json]] |= F_ATTACHED
+    return DirExtras(flags, {m: facts[j] for m, j in pairs.items()}, pairs)
 
 
 def _group_flags(members: list[tuple[bytes, str]],
@@ -289,15 +321,15 @@ def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[_Row], list[bytes
     """Every row in output order, and the key (pk) of every path error."""
     current: dict[str, list[bytes]] = defaultdict(list)
     last_known: dict[str, bytes] = {}
-    # present paths by (root, directory, stem): sidecars and Live Photo halves
-    groups: dict[tuple[bytes, bytes, bytes], list[tuple[bytes, str]]] = defaultdict(list)
+    # present paths by (root, directory): sidecars, Live Photo halves, Takeout JSONs
+    dirs: dict[tuple[bytes, bytes], list[tuple[bytes, str]]] = defaultdict(list)
     for root, path, st in index.iter_paths(txn):
         rb = root.encode()
         full = rb + b"/" + path
         if st.present:
             current[st.asset].append(full)
-            d, name = _split_dir(path)
-            groups[(rb, d, stem_key(name))].append((name, st.asset))
+            d, name = split_dir(path)
+            dirs[(rb, d)].append((name, st.asset))
         else:
             last_known.setdefault(st.asset, full)
     errors: dict[bytes, str] = {}
@@ -313,13 +345,24 @@ def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[_Row], list[bytes
                 last_known[a.id] = keys[-1][0].encode() + b"/" + keys[-1][1]
 
     kind_of = {a.id: a.meta.kind for a in assets}.get
+    takeout_of = {a.id: f for a in assets if (f := takeout_facts(a.meta)) is not None}.get
     extra: dict[str, int] = defaultdict(int)
-    for members in groups.values():
-        for aid, fl in _group_flags(members, kind_of).items():
+    # an asset borrows from the sidecar of the first of its paths that has one, in key order
+    lent: dict[str, tuple[tuple[bytes, bytes], SidecarFacts]] = {}
+    for (rb, d), members in dirs.items():
+        ex = dir_extras(members, kind_of, takeout_of)
+        for aid, fl in ex.flags.items():
             extra[aid] |= fl
+        if ex.lent:
+            asset_of = dict(members)
+            for name, facts in ex.lent.items():
+                where = (rb, d + b"/" + name if d else name)
+                aid = asset_of[name]
+                if aid not in lent or where < lent[aid][0]:
+                    lent[aid] = (where, facts)
     error_of = errors.get if errors else None
     rows = [_asset_row(a, current.get(a.id, ()), last_known.get(a.id, b""), extra.get(a.id, 0),
-                       error_of) for a in assets]
+                       error_of, lent[a.id][1] if a.id in lent else None) for a in assets]
     present = {p for ps in current.values() for p in ps}
     rows.extend(_error_row(p, reason) for p, reason in errors.items() if p not in present)
     rows.sort(key=_row_order)
@@ -426,24 +469,54 @@ class _Delta(NamedTuple):
 
 
 class _Siblings:
-    """Present paths by (root, directory, stem), read from the index a directory at a time."""
+    """Present paths by (root, directory), read from the index a directory at a time,
+    with what they lend each other (sidecar/live flags, Takeout facts)."""
 
-    def __init__(self, index: Index, txn: lmdb.Transaction) -> None:
+    def __init__(self, index: Index, txn: lmdb.Transaction,
+                 kind_of: Callable[[str], str | None],
+                 takeout_of: Callable[[str], SidecarFacts | None]) -> None:
         self.index, self.txn = index, txn
-        self.dirs: dict[tuple[str, bytes], dict[bytes, list[tuple[bytes, str]]]] = {}
+        self.kind_of, self.takeout_of = kind_of, takeout_of
+        self.dirs: dict[tuple[str, bytes], list[tuple[bytes, str]]] = {}
+        self._extras: dict[tuple[str, bytes], DirExtras] = {}
 
-    def group(self, root: str, path: bytes) -> list[tuple[bytes, str]]:
-        """(name, asset) of the present paths in ``path``'s group, itself included."""
-        d, name = _split_dir(path)
-        groups = self.dirs.get((root, d))
-        if groups is None:
-            groups = self.dirs[(root, d)] = self._scan(root, d)
-        return groups.get(stem_key(name), [])
+    def members(self, root: str, d: bytes) -> list[tuple[bytes, str]]:
+        got = self.dirs.get((root, d))
+        if got is None:
+            got = self.dirs[(root, d)] = self._scan(root, d)
+        return got
 
-    def _scan(self, root: str, d: bytes) -> dict[bytes, list[tuple[bytes, str]]]:
+    def extras(self, root: str, path: bytes) -> DirExtras:
+        d, _ = split_dir(path)
+        ex = self._extras.get((root, d))
+        if ex is None:
+            ex = self._extras[(root, d)] = dir_extras(self.members(root, d), self.kind_of,
+                                                      self.takeout_of)
+        return ex
+
+    def related(self, root: str, path: bytes) -> list[str]:
+        """Assets whose row may change with ``path``: those of its stem group and of the
+        Takeout JSON / media files paired with it, itself included."""
+        d, name = split_dir(path)
+        members = self.members(root, d)
+        stem = stem_key(name)
+        out = [a for n, a in members if stem_key(n) == stem]
+        pairs = self.extras(root, path).takeout
+        partners = {pairs.get(name)} | {m for m, j in pairs.items() if j == name}
+        # by name, whether or not they pair now (either side may just have gone or changed)
+        if is_json_name(name):  # what it describes
+            partners |= set(takeout_pairs([name], (n for n, _ in members
+                                                   if not is_json_name(n))))
+        else:  # the JSONs that would describe it
+            partners |= set(takeout_pairs((n for n, _ in members if is_json_name(n)),
+                                          [name]).values())
+        out += [a for n, a in members if n in partners]
+        return out
+
+    def _scan(self, root: str, d: bytes) -> list[tuple[bytes, str]]:
         prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
         start, _check = scan_prefix(prefix)
-        groups: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+        out: list[tuple[bytes, str]] = []
         cur = self.txn.cursor(db=self.index.db["paths"])
         ok = cur.set_range(start)
         while ok:
@@ -466,9 +539,9 @@ class _Siblings:
                 continue
             st = _path_dec.decode(cur.value())
             if st.present:
-                groups[stem_key(name)].append((name, st.asset))
+                out.append((name, st.asset))
             ok = cur.next()
-        return groups
+        return out
 
 
 class _Snapshot:
@@ -611,13 +684,6 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
         if st is not None:
             assets.add(st.asset)
         assets.update(ev.asset for _, _, ev in index.path_history(txn, root, path) if ev.asset)
-    sib = _Siblings(index, txn)
-    keys_of = {aid: index.asset_path_keys(txn, aid) for aid in assets}
-    affected = set(assets)
-    for keys in keys_of.values():
-        for root, path in keys:
-            affected.update(a for _name, a in sib.group(root, path))
-
     infos: dict[str, AssetInfo | None] = {}
 
     def info(aid: str) -> AssetInfo | None:
@@ -628,6 +694,17 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
     def kind_of(aid: str) -> str | None:
         a = info(aid)
         return a.meta.kind if a is not None else None
+
+    def takeout_of(aid: str) -> SidecarFacts | None:
+        a = info(aid)
+        return takeout_facts(a.meta) if a is not None else None
+
+    sib = _Siblings(index, txn, kind_of, takeout_of)
+    keys_of = {aid: index.asset_path_keys(txn, aid) for aid in assets}
+    affected = set(assets)
+    for keys in keys_of.values():
+        for root, path in keys:
+            affected.update(sib.related(root, path))
 
     rows: list[_Row] = []
     for aid in affected:
@@ -641,6 +718,7 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
         last: bytes | None = None
         errs: dict[bytes, str] = {}
         extra = 0
+        lent: SidecarFacts | None = None
         for root, path in keys:
             st = index.path_state(txn, root, path)
             if st is None or st.asset != aid:
@@ -648,7 +726,9 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
             full = root.encode() + b"/" + path
             if st.present:
                 current.append(full)
-                extra |= _group_flags(sib.group(root, path), kind_of).get(aid, 0)
+                ex = sib.extras(root, path)
+                extra |= ex.flags.get(aid, 0)
+                lent = lent or ex.lent.get(split_dir(path)[1])
             elif last is None:
                 last = full
             else:
@@ -662,7 +742,7 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
             e = index.error_at(txn, root, path)
             if e is not None:
                 errs[last] = e.reason
-        rows.append(_asset_row(a, current, last or b"", extra, errs.get))
+        rows.append(_asset_row(a, current, last or b"", extra, errs.get, lent))
     for key in err_keys:
         root, path = split_pk(key)
         e = index.error_at(txn, root, path)

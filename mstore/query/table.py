@@ -33,7 +33,10 @@ from typing import Any, Protocol, overload
 import msgspec
 
 # one byte per row in ``kinds``
-KIND_CODES = {"image": 1, "video": 2, "audio": 3, "text": 4, "other": 5, "error": 6}
+# codes are stored in snapshots: a new kind gets the next free code (dict order is the
+# order kinds are listed in)
+KIND_CODES = {"image": 1, "video": 2, "audio": 3, "text": 4, "document": 7, "other": 5,
+              "error": 6}
 KIND_NAMES = {v: k for k, v in KIND_CODES.items()}
 
 # bits in ``flags``

@@ -14,6 +14,7 @@ import blake3
 import msgspec
 
 from mstore.errors import UsageError
+from mstore.model.meta import KINDS
 from mstore.model.records import RunStarted, StepSpec
 from mstore.runs.pipelines import Pipeline
 from mstore.store.store import Store
@@ -134,8 +135,7 @@ def plan(store: Store, req: RunRequest, registry: Registry | None = None
     if req.units is not None:
         units = req.units
     else:
-        units = select_units(store, req.selection, kinds or {"image", "video", "audio", "text",
-                                                             "other"})
+        units = select_units(store, req.selection, kinds or set(KINDS))
     sample = ""
     if req.policy == "sandbox":
         sample = req.sample or req.pipeline.sandbox_sample

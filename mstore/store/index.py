@@ -37,9 +37,19 @@ import msgspec
 
 from mstore.errors import MstoreError, NoSpaceError, StoreDamagedError, UsageError
 from mstore.model.meta import Meta
-from mstore.model.records import AddFinished, AssetRecorded, PathError, PathGone, PathSeen, Record
+from mstore.model.records import (
+    AddFinished,
+    AssetRecorded,
+    LinkGone,
+    LinkSeen,
+    PathError,
+    PathGone,
+    PathSeen,
+    Record,
+)
 from mstore.store.fsutil import free_bytes, is_network_fs
 from mstore.store.index_file import data_file_problem
+from mstore.store.index_links import LINK_DBS, apply_link_record, link_hlc
 from mstore.store.index_runs import RUN_DBS, apply_run_record, asset_arrived, build_derived
 from mstore.store.keys import CUT, bounded, is_hashed, path_key, scan_prefix, split_path_key
 from mstore.store.scan import prefix_items, prefix_keys
@@ -47,7 +57,7 @@ from mstore.store.segments import Rejected
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "lanes", "assets", "paths", "asset_paths", "history", "errors",
-       "table", "dirty", "long_keys", "setaside", *RUN_DBS)
+       "table", "dirty", "long_keys", "setaside", *RUN_DBS, *LINK_DBS)
 INITIAL_MAP = 1 << 30  # grows by doubling on MapFullError
 LOW_SPACE = 16 << 20  # an LMDB commit that failed with less free space than this: disk full
 # the snapshot is rebuilt beyond 20k dirty entries anyway (query/snapshot.py), so
@@ -62,6 +72,8 @@ class PathState(msgspec.Struct, array_like=True):
     inode: int
     hlc: int
     present: bool
+    # the PathSeen's ctime_ns, or -1 when it was racy (its stat must not be trusted)
+    ctime_ns: int = 0
 
 
 class HistoryEvent(msgspec.Struct, array_like=True):
@@ -98,7 +110,9 @@ class AssetInfo(msgspec.Struct, array_like=True):
     id: str
     size: int
     meta: Meta
-    first_hlc: int
+    first_hlc: int  # the earliest asset record
+    probe: int = 0  # the ``probe`` version of the record ``meta`` comes from
+    meta_hlc: int = 0  # ... and its hlc (0: first_hlc, as in indexes made before)
 
 
 # the full name of a path (root, NUL, relative path); its key in the index is bounded(pk)
@@ -304,9 +318,18 @@ class Index:
         if isinstance(rec, AssetRecorded):
             aid = bytes.fromhex(rec.id)
             old = txn.get(aid, db=db["assets"])
-            if old is not None and _dec_asset.decode(old).first_hlc <= rec.hlc:
-                return False
-            info = AssetInfo(rec.id, rec.size, rec.meta, rec.hlc)
+            info = AssetInfo(rec.id, rec.size, rec.meta, rec.hlc, rec.probe, rec.hlc)
+            if old is not None:
+                # the facts of the best prober win, among equals the earliest record's
+                o = _dec_asset.decode(old)
+                better = (rec.probe, -rec.hlc) > (o.probe, -(o.meta_hlc or o.first_hlc))
+                if not better and o.first_hlc <= rec.hlc:
+                    return False
+                if not better:  # only seen earlier than thought
+                    info = msgspec.structs.replace(o, first_hlc=rec.hlc,
+                                                   meta_hlc=o.meta_hlc or o.first_hlc)
+                else:
+                    info.first_hlc = min(rec.hlc, o.first_hlc)
             txn.put(aid, _enc.encode(info), db=db["assets"])
             self._touched.add(b"a" + aid)
             if old is None:
@@ -326,7 +349,8 @@ class Index:
             if old_st is not None and old_st.hlc > rec.hlc:
                 return True
             if seen:
-                st = PathState(rec.asset, rec.size, rec.mtime_ns, rec.inode, rec.hlc, True)
+                st = PathState(rec.asset, rec.size, rec.mtime_ns, rec.inode, rec.hlc, True,
+                               -1 if rec.racy else rec.ctime_ns)
             else:  # a gone path keeps no stat: the state must not depend on apply order
                 st = PathState(rec.asset, 0, 0, 0, rec.hlc, False)
             txn.put(key, _enc.encode(st), db=db["paths"])
@@ -346,8 +370,12 @@ class Index:
             state = txn.get(key, db=db["paths"])
             if state is not None and _dec_path.decode(state).hlc > rec.hlc:
                 return True  # a later sighting already cleared this error
+            if link_hlc(self, txn, key) > rec.hlc:
+                return True  # so did a later sighting of a link there
             txn.put(key, _enc.encode(ErrorState(rec.reason, rec.detail, rec.hlc)), db=db["errors"])
             return True
+        if isinstance(rec, LinkSeen | LinkGone):
+            return apply_link_record(self, txn, machine, rec)
         if isinstance(rec, AddFinished):
             old = txn.get(b"last_add", db=db["meta"])
             if old is None or _dec_add.decode(old).hlc < rec.hlc:

@@ -45,6 +45,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mstore.errors import MstoreError, QueryError, UsageError
+from mstore.model.meta import KINDS
 from mstore.store.store import Store
 from mstore.ui import builtin_panels, files, orchestrate
 from mstore.ui.filters import FILTERS, file_name, folder
@@ -57,7 +58,6 @@ REVIEW_PAGE = 20  # duplicate groups per review page
 RUN_ID_RE = re.compile(r"^r\d[0-9a-f-]{1,40}$")
 SAMPLE_RE = re.compile(r"^\d{1,9}(\.\d+)?%?$")
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-KINDS = ("image", "video", "audio", "text", "other")
 T = TypeVar("T")
 
 

@@ -71,9 +71,47 @@ def test_hostile_entries_become_recorded_errors(cataloged) -> None:  # noqa: ANN
 def test_bad_content_is_an_asset_with_a_probe_error(cataloged, by_path) -> None:  # noqa: ANN001
     _, _, manifest = cataloged
     assert manifest.probe_errors
-    for rel in manifest.probe_errors:
+    for rel, why in manifest.probe_errors.items():
         row = by_path[jp(rel)]
         assert row["id"] and row["error"], rel
+        if why == "truncated":  # a cut copy is flagged although its headers are whole
+            assert row["error"].endswith(": truncated file"), (rel, row["error"])
+            assert row["kind"] == manifest.files[rel]
+
+
+def test_documents_are_a_kind_of_their_own(cataloged, by_path) -> None:  # noqa: ANN001
+    store, _, manifest = cataloged
+    pdfs = {jp(p) for p, kind in manifest.files.items() if kind == "document"}
+    assert pdfs
+    found = mstore("find", "kind:document", "--json", store=store).json_lines()
+    assert {p for row in found for p in row["paths"]} == pdfs
+    status = mstore("status", "--json", store=store).json()
+    assert status["by_kind"]["document"] == len(pdfs)
+    scan = mstore("show", "archive/documents/scan.pdf", store=store).out
+    assert "pages      3" in scan and "text layer no" in scan
+
+
+def test_takeout_sidecars_lend_time_and_place_and_say_so(cataloged, by_path) -> None:  # noqa: ANN001
+    store, _, manifest = cataloged
+    lent = [p for p, e in manifest.expected.items() if e.get("taken_source") == "sidecar"]
+    assert lent
+    with_sidecar = {p for row in mstore("find", "has:sidecar", "--json", store=store)
+                    .json_lines() for p in row["paths"]}
+    for rel in lent:
+        assert jp(rel) in with_sidecar, rel
+        row = by_path[jp(rel)]
+        assert row["taken"] == manifest.expected[rel]["taken"][:19], rel
+        meta = mstore("show", row["id"], "--json", store=store).json()["meta"]
+        sidecars = {s for s, media in manifest.sidecars.items() if media == rel}
+        if sidecars:  # an edited copy borrows its original's, which describes the original
+            assert meta["sidecar_path"] in {jp(s) for s in sidecars}, rel
+        human = mstore("show", row["id"], store=store).out
+        assert "(from sidecar archive/" in human
+    for sidecar, media in manifest.sidecars.items():  # and each JSON names what it describes
+        if sidecar.endswith(".json"):
+            shown = mstore("show", by_path[jp(sidecar)]["id"], "--json", store=store).json()
+            assert {"relation": "sidecar-of", "root": "archive", "path": media,
+                    "asset": by_path[jp(media)]["id"]} in shown["related"], sidecar
 
 
 def test_probed_metadata(cataloged, by_path) -> None:  # noqa: ANN001
@@ -102,10 +140,23 @@ def test_probed_metadata(cataloged, by_path) -> None:  # noqa: ANN001
     assert checked >= 10
 
 
-def test_links_inside_the_archive_are_paths_of_their_target(cataloged, by_path) -> None:  # noqa: ANN001
-    _, _, manifest = cataloged
+def test_links_inside_the_archive_are_links_not_copies(cataloged, by_path) -> None:  # noqa: ANN001
+    store, _, manifest = cataloged
+    assert manifest.symlinks
     for link, target in manifest.symlinks.items():
-        assert by_path[jp(link)]["id"] == by_path[jp(target)]["id"]
+        # never a path of the asset, so never an "exact duplicate" of its target
+        assert jp(link) not in by_path
+        asset = by_path[jp(target)]
+        assert jp(link) not in asset["paths"]
+        shown = mstore("show", asset["id"], "--json", store=store).json()
+        assert [(lk["path"], lk["target"]) for lk in shown["links"]] == [(link, target)]
+        assert all(p["path"] != link for p in shown["paths"])
+        # the link itself: where it points and what that holds
+        at = mstore("show", "archive/" + link, "--json", store=store).json()
+        assert at["link"] == {"path": target, "asset": asset["id"]}
+        assert [h["event"] for h in at["history"]] == ["link"]
+        human = mstore("show", "archive/" + link, store=store).out
+        assert f"-> archive/{target}" in human
 
 
 def test_live_pairs_and_sidecars_are_linked(cataloged, by_path) -> None:  # noqa: ANN001

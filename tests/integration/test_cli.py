@@ -146,7 +146,8 @@ def test_status_does_not_import_heavy_modules(cataloged) -> None:  # noqa: ANN00
     code = ("import sys; from mstore.cli.main import main\n"
             "try:\n    main(['--store', sys.argv[1], 'status'])\n"
             "except SystemExit:\n    pass\n"
-            "heavy = [m for m in ('PIL', 'av', 'temporalio', 'hnswlib', 'watchdog', 'numpy')"
+            "heavy = [m for m in ('PIL', 'av', 'pypdf', 'temporalio', 'hnswlib', 'watchdog',"
+            " 'numpy')"
             " if m in sys.modules]\n"
             "print('HEAVY', heavy, file=sys.stderr)")
     p = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, cwd=REPO)

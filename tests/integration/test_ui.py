@@ -23,7 +23,7 @@ from mstore.store.store import Store
 from mstore.ui.app import PAGE_SIZE, create_app
 from mstore.ui.filters import short_folder
 from mstore.ui.panels import register_panel, unregister_panel
-from tests.fixtures.archive import Manifest
+from tests.fixtures.archive import Manifest, _takeout_json
 from tests.helpers import mstore
 from tests.integration.test_run_reading import CHECK_PIPELINE, DirectRun, run_all
 from tests.integration.ui_fuzz import Fuzzer, Request
@@ -173,6 +173,8 @@ def test_sidecars_go_with_their_file_and_tiles_show_their_folder(
     (root / "trip/day1/IMG_0001.AAE").write_text('<?xml version="1.0"?><plist></plist>\n')
     (root / "notes").mkdir()
     (root / "notes/lonely.xmp").write_text("<x:xmpmeta/>\n")  # no photo next to it
+    (root / "trip/day2/IMG_0001.JPG.supplemental-metadata.json").write_bytes(  # Takeout's
+        _takeout_json("IMG_0001.JPG", 1530000000, (48.85, 2.35)))
     store = tmp_path / "st"
     assert mstore("init", "--store", store, root).code == 0
     assert mstore("add", store=store).code == 0
@@ -181,15 +183,16 @@ def test_sidecars_go_with_their_file_and_tiles_show_their_folder(
     day1, day2 = ids["trip/day1/IMG_0001.JPG"], ids["trip/day2/IMG_0001.JPG"]
     xmp, aae = ids["trip/day1/IMG_0001.JPG.xmp"], ids["trip/day1/IMG_0001.AAE"]
     lonely = ids["notes/lonely.xmp"]
+    takeout = ids["trip/day2/IMG_0001.JPG.supplemental-metadata.json"]
     with local(create_app(store)) as c:
         page = c.get("/").text
         tiles = tiles_on(page)
         assert set(tiles) == {day1, day2, lonely}
-        assert "3 matches (and 2 sidecars shown with their files)" in page
+        assert "3 matches (and 3 sidecars shown with their files)" in page
         assert tiles[day1]["caption"] == tiles[day2]["caption"] == "IMG_0001.JPG"
         assert tiles[day1]["folder"] == "archive/trip/day1"
         assert tiles[day2]["folder"] == "archive/trip/day2"
-        assert tiles[day1]["sidecars"] == "+ AAE, XMP" and tiles[day2]["sidecars"] == ""
+        assert tiles[day1]["sidecars"] == "+ AAE, XMP" and tiles[day2]["sidecars"] == "+ JSON"
         # a query that matches both: still one tile
         assert set(tiles_on(c.get("/", params={"q": "IMG_0001"}).text)) == {day1, day2}
         # a query that names sidecars lists them
@@ -197,9 +200,10 @@ def test_sidecars_go_with_their_file_and_tiles_show_their_folder(
                        {"q": "path:*.aae OR kind:image"}):
             shown = set(tiles_on(c.get("/", params=params).text))
             assert shown & {xmp, aae}, params
+        assert takeout in set(tiles_on(c.get("/", params={"q": "ext:json"}).text))
         # the photo not in the result: its sidecars are tiles of their own
-        assert set(tiles_on(c.get("/", params={"q": "-kind:image"}).text)) == {xmp, aae,
-                                                                                lonely}
+        assert set(tiles_on(c.get("/", params={"q": "-kind:image"}).text)) == {
+            xmp, aae, lonely, takeout}
         # the sidecars not in the result: the photo's tile still says it has some
         assert tiles_on(c.get("/", params={"kind": "image"}).text)[day1]["sidecars"] == (
             "+ sidecar")
@@ -222,7 +226,7 @@ def test_sidecars_go_with_their_file_and_tiles_show_their_folder(
         finally:
             st.close()
         tiles = tiles_on(c.get("/").text)
-        assert set(tiles) == {day1, day2, lonely} and tiles[day2]["sidecars"] == "+ XMP"
+        assert set(tiles) == {day1, day2, lonely} and tiles[day2]["sidecars"] == "+ JSON, XMP"
         # a long folder is cut at its front, a whole folder at a time
         long_folder = "archive/" + "/".join(f"level{i:02d}" for i in range(12))
         assert short_folder(long_folder + "/x.jpg") == "…/level09/level10/level11"

@@ -70,8 +70,20 @@ def test_build_archive(tmp_root: Path) -> None:
     assert time.perf_counter() - t0 < 10  # budget is 5 s; leave slack for loaded CI machines
     _check_common(m)
     kinds = set(m.files.values())
-    assert {"image", "video", "audio", "text", "other"} <= kinds
-    assert m.duplicates and m.near_duplicates and m.live_pairs and len(m.sidecars) == 2
+    assert set(KINDS) <= kinds
+    assert m.duplicates and m.near_duplicates and m.live_pairs and m.symlinks
+    # the cases of the catalog's real-archive checks are all there
+    assert {os.path.splitext(p)[1].lower() for p in m.sidecars} == {".xmp", ".aae", ".json"}
+    assert all(len(os.path.basename(p)) <= 51 for p in m.sidecars)  # Takeout's name limit
+    assert {m.files[g[0]] for g in m.duplicates} >= {"image", "video", "audio", "text"}
+    truncated = {os.path.splitext(p)[1] for p, why in m.probe_errors.items()
+                 if why == "truncated"}
+    assert truncated >= {".jpg", ".gif", ".webp", ".mp3", ".pdf"}
+    assert (".heic" in truncated) == m.heic
+    facts = list(m.expected.values())
+    assert any(e.get("encoding") == "cp1252" for e in facts)
+    assert any(e.get("taken_source") == "sidecar" for e in facts)
+    assert {e.get("text_layer") for e in facts} >= {True, False}
     assert m.expected["2019/vacation/IMG_0003.JPG"]["width"] == 240  # orientation 6
     assert m.expected["2020/family/DSC_0102.JPG"]["taken"] is None  # bogus date
 

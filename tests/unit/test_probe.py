@@ -26,9 +26,11 @@ from PIL.TiffImagePlugin import IFDRational
 from mstore.catalog import probe as probe_pkg
 from mstore.catalog.probe import image as image_mod
 from mstore.catalog.probe import probe
+from mstore.catalog.probe.document import pdf_datetime
 from mstore.catalog.probe.image import exif_datetime
 from mstore.catalog.probe.media import iso6709, media_datetime
 from mstore.model.meta import Meta
+from tests.fixtures.archive import make_pdf
 
 HEAD = 64 << 10
 
@@ -188,7 +190,7 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_import_does_not_load_heavy_libraries() -> None:
     code = (
         "import sys, mstore.catalog.probe, mstore.catalog.sniff\n"
-        "heavy = [m for m in ('PIL', 'av', 'pillow_heif') if m in sys.modules]\n"
+        "heavy = [m for m in ('PIL', 'av', 'pillow_heif', 'pypdf') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -465,8 +467,52 @@ def test_random_bytes_named_jpg(tmp_path: Path) -> None:
 
 
 def test_recognised_other_formats_are_not_errors() -> None:
-    m = probe_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
-    assert (m.kind, m.mime, m.error) == ("other", "application/pdf", None)
+    m = probe_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(40))
+    assert (m.kind, m.mime, m.error) == ("other", "application/zip", None)
+
+
+# -- documents ------------------------------------------------------------------------
+
+
+def test_pdf_with_text_pages_and_date() -> None:
+    m = probe_bytes(make_pdf(3, created="D:20190601123000+02'00'"))
+    assert (m.kind, m.mime, m.pages, m.text_layer) == ("document", "application/pdf", 3, True)
+    assert (m.taken, m.error) == ("2019-06-01T12:30:00+02:00", None)
+
+
+def test_pdf_of_scanned_pages_has_no_text_layer() -> None:
+    m = probe_bytes(make_pdf(2, text=None, image=True))
+    assert (m.kind, m.pages, m.text_layer, m.taken, m.error) == ("document", 2, False, None,
+                                                                 None)
+
+
+def test_pdf_text_layer_is_looked_for_in_the_first_pages_only() -> None:
+    # the fonts of a many-page document are found without reading every page
+    m = probe_bytes(make_pdf(500))
+    assert (m.pages, m.text_layer) == (500, True)
+
+
+def test_truncated_and_garbage_pdfs_are_documents_with_an_error() -> None:
+    data = make_pdf(4)
+    assert probe_bytes(data[: len(data) // 2]).error == "document: truncated file"
+    m = probe_bytes(b"%PDF-1.7\n" + random.Random(2).randbytes(3000))
+    assert m.kind == "document" and m.error is not None and m.error.startswith("document: ")
+    assert "0x" not in m.error
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("D:20190601123000+02'00'", "2019-06-01T12:30:00+02:00"),
+    ("D:20250208122313Z", "2025-02-08T12:23:13+00:00"),
+    ("D:20250208122313Z00'00'", "2025-02-08T12:23:13+00:00"),
+    ("D:20190601123000-05'30", "2019-06-01T12:30:00-05:30"),
+    ("20190601", "2019-06-01T00:00:00"),
+    ("D:2019", "2019-01-01T00:00:00"),
+    ("D:20191341", None),
+    ("yesterday", None),
+    (None, None),
+])
+def test_pdf_datetime(value: str | None, expected: str | None) -> None:
+    assert pdf_datetime(value) == expected
 
 
 def test_jpeg_magic_then_garbage() -> None:
@@ -489,6 +535,72 @@ def test_truncated_png() -> None:
     Image.effect_noise((64, 64), 50).save(buf, "PNG")
     m = probe_bytes(buf.getvalue()[:-20])
     assert (m.width, m.height, m.error) == (64, 64, "image: truncated file")
+
+
+def _gif(frames: int = 3) -> bytes:
+    imgs = [Image.effect_noise((96, 64), 40 + 10 * i).convert("P") for i in range(frames)]
+    buf = io.BytesIO()
+    imgs[0].save(buf, "GIF", save_all=True, append_images=imgs[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
+def test_truncated_gif_is_flagged_wherever_it_is_cut() -> None:
+    data = _gif()
+    assert probe_bytes(data).error is None
+    assert probe_bytes(data + b"junk after the trailer").error is None
+    for cut in (len(data) * 3 // 10, len(data) * 9 // 10, len(data) - 1):
+        m = probe_bytes(data[:cut])
+        assert m.error == "image: truncated file", cut
+        assert (m.width, m.height) == (96, 64)  # the header facts are kept
+
+
+def test_truncated_webp_is_flagged() -> None:
+    buf = io.BytesIO()
+    Image.effect_noise((256, 192), 60).convert("RGB").save(buf, "WEBP", quality=90)
+    data = buf.getvalue()
+    assert probe_bytes(data).error is None
+    for cut in (0.5, 0.95):
+        assert probe_bytes(data[: int(len(data) * cut)]).error == "image: truncated file"
+
+
+def test_truncated_heic_is_flagged() -> None:
+    import pillow_heif  # a declared dependency: its absence must fail, not skip
+    if not pillow_heif.libheif_info().get("HEIF"):
+        pytest.skip("this libheif build has no HEVC encoder, cannot make a HEIC")
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    Image.effect_noise((256, 192), 60).convert("RGB").save(buf, "HEIF", quality=80)
+    data = buf.getvalue()
+    assert probe_bytes(data).error is None
+    m = probe_bytes(data[: int(len(data) * 0.6)])
+    assert (m.mime, m.width, m.height, m.error) == ("image/heic", 256, 192,
+                                                   "image: truncated file")
+
+
+@pytest.mark.parametrize(("name", "fmt", "codec"), [
+    ("tone.mp3", None, "libmp3lame"),  # LAME writes a Xing header: duration from frames
+    ("tone.flac", None, "flac"),  # STREAMINFO's sample count
+    ("tone.mka", "matroska", "aac"),  # the Duration element
+    ("tone.wav", None, "pcm_s16le"),  # the RIFF size
+])
+def test_truncated_audio_is_flagged(tmp_path: Path, name: str, fmt: str | None,
+                                    codec: str) -> None:
+    data = make_av(tmp_path / name, fmt=fmt, video=None, audio=codec, seconds=6.0).read_bytes()
+    whole = probe_bytes(data)
+    assert whole.error is None and whole.duration == pytest.approx(6.0, abs=0.1)
+    for cut in (0.5, 0.9):
+        m = probe_bytes(data[: int(len(data) * cut)])
+        assert (m.kind, m.error) == ("audio", "audio: truncated file"), cut
+
+
+def test_cut_audio_whose_duration_is_estimated_from_its_size_is_not_flagged(
+        tmp_path: Path) -> None:
+    # raw ADTS AAC has no length header: FFmpeg's duration follows the file's size, so a
+    # cut file is consistent with itself and there is nothing to report
+    data = make_av(tmp_path / "tone.aac", fmt="adts", video=None, audio="aac",
+                   seconds=6.0).read_bytes()
+    m = probe_bytes(data[: len(data) // 2])
+    assert m.error is None and m.duration == pytest.approx(3.0, abs=0.5)
 
 
 def test_corrupt_exif_segment() -> None:
@@ -635,6 +747,75 @@ def test_iso6709() -> None:
 def test_text(data: bytes, mime: str, encoding: str, lines: int) -> None:
     m = probe_bytes(data)
     assert (m.kind, m.mime, m.encoding, m.lines, m.error) == ("text", mime, encoding, lines, None)
+
+
+_WINDOWS_TEXT = "\u201cQuotes\u201d \u2014 it\u2019s \u20ac5 \u2026 \u2018ok\u2019\nna\u00efve\n"
+
+
+@pytest.mark.parametrize("text", [
+    _WINDOWS_TEXT,  # cp1252: curly quotes, em dash, euro, ellipsis (bytes 0x80-0x9F)
+    "caf\u00e9 cr\u00e8me \u00bd\n",  # no byte in 0x80-0x9F: latin-1 and cp1252 agree
+    "\u201cquoted\u201d" + "x" * (70 << 10) + "\u00e9\n",  # the head alone is not enough
+])
+def test_decoding_with_the_reported_encoding_gives_back_the_text(text: str) -> None:
+    data = text.encode("cp1252")
+    m = probe_bytes(data)
+    assert m.encoding is not None and data.decode(m.encoding) == text
+
+
+def test_cp1252_and_latin1_are_told_apart() -> None:
+    assert probe_bytes(_WINDOWS_TEXT.encode("cp1252")).encoding == "cp1252"
+    # 0x81 is not a cp1252 character: the file is not cp1252, latin-1 still decodes it
+    data = "\u201cquoted\u201d, then a byte cp1252 lacks: ".encode("cp1252") + b"\x81\n"
+    m = probe_bytes(data)
+    assert m.encoding == "latin-1" and data.decode(m.encoding).encode("latin-1") == data
+
+
+def _takeout(**fields: object) -> bytes:
+    import json
+
+    doc = {"title": "IMG_1234.jpg", "description": "",
+           "creationTime": {"timestamp": "1600598769", "formatted": "Sep 20, 2020"},
+           "photoTakenTime": {"timestamp": "1600596727", "formatted": "Sep 20, 2020"},
+           "geoData": {"latitude": 48.8584, "longitude": 2.2945, "altitude": 35.0,
+                       "latitudeSpan": 0.0, "longitudeSpan": 0.0},
+           "geoDataExif": {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0},
+           "url": "https://photos.google.com/photo/x"}
+    doc.update(fields)
+    return json.dumps(doc, indent=2).encode()
+
+
+def test_google_takeout_json_gives_time_and_place() -> None:
+    m = probe_bytes(_takeout())
+    assert (m.kind, m.mime) == ("text", "application/json")
+    assert m.sidecar is not None and m.sidecar.format == "google-takeout"
+    # UTC epoch seconds: the time is UTC; the JSON file itself claims no capture time
+    assert (m.sidecar.taken, m.taken) == ("2020-09-20T10:12:07+00:00", None)
+    assert (m.sidecar.gps_lat, m.sidecar.gps_lon, m.sidecar.gps_alt) == (48.8584, 2.2945, 35.0)
+
+
+def test_takeout_unknowns_and_the_camera_place() -> None:
+    unknown = {"latitude": 0.0, "longitude": 0.0, "altitude": 0.0}
+    m = probe_bytes(_takeout(photoTakenTime={"timestamp": "0"}, geoData=unknown,
+                             geoDataExif=unknown))
+    assert m.sidecar is not None
+    assert (m.sidecar.taken, m.sidecar.gps_lat) == (None, None)
+    m = probe_bytes(_takeout(geoData={"latitude": 1.5, "longitude": 2.5, "altitude": 0.0}))
+    assert m.sidecar is not None and (m.sidecar.gps_lat, m.sidecar.gps_alt) == (1.5, None)
+    m = probe_bytes(_takeout(geoData=unknown,
+                             geoDataExif={"latitude": -33.8568, "longitude": 151.2153}))
+    assert m.sidecar is not None and (m.sidecar.gps_lat, m.sidecar.gps_lon) == (-33.8568,
+                                                                               151.2153)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"name": "not takeout", "geo": {"latitude": 1}}\n',  # other JSON
+    b'{"title": "album", "date": {"timestamp": "1672477816"}}\n',  # an album's metadata.json
+    b'{"photoTakenTime": "broken", "geoData": [1, 2]\n',  # not even valid JSON
+])
+def test_other_json_is_not_a_sidecar(data: bytes) -> None:
+    m = probe_bytes(data)
+    assert m.kind == "text" and m.sidecar is None and m.error is None
 
 
 def test_text_valid_utf8_head_latin1_tail() -> None:

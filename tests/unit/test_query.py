@@ -342,7 +342,7 @@ def test_error_on_a_huge_query_renders_three_short_lines() -> None:
     with pytest.raises(QueryError) as info:
         parse("kind:" + "z" * 1_000_000)
     message, shown, caret = info.value.render().splitlines()
-    assert len(message) < 300 and message.endswith("text, other (at character 1)")
+    assert len(message) < 300 and message.endswith("text, document, other (at character 1)")
     # control characters do not break the lines
     with pytest.raises(QueryError) as info:
         parse("a\nkind:bad")
@@ -412,6 +412,13 @@ def test_kind(table: CatalogTable) -> None:
     assert q("kind:audio", table) == [3]
     assert q("kind:text", table) == [4]
     assert q("kind:other", table) == [5]
+
+
+def test_kind_document() -> None:
+    t = make_table([{"kind": "document", "paths": ["docs/a.pdf"]},
+                    {"kind": "other", "paths": ["docs/b.zip"]}])
+    assert q("kind:document", t) == [0]
+    assert q("-kind:document", t) == [1]
 
 
 def test_ext(table: CatalogTable, substring_mode: str) -> None:

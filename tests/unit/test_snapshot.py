@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mstore.model.meta import Meta
+from mstore.model.meta import Meta, SidecarFacts
 from mstore.model.records import AssetRecorded, PathError, PathGone, PathSeen
 from mstore.query import snapshot
 from mstore.query.evaluate import evaluate
@@ -36,12 +36,17 @@ QUERIES = [
     "camera:canon size:>100",
     "taken:2020",
     "has:gps -missing:",
+    "has:taken",
+    "taken:2021",
     "id:a",
 ]
 ROOTS = ("a", "b")
 DIRS = (b"", b"d1", b"d1/sub", b"d2", b"D1")
 NAMES = (b"IMG_1.JPG", b"IMG_1.MOV", b"IMG_1.xmp", b"img_1.jpg.XMP", b"IMG_2.heic",
-         b"IMG_2.mp4", b"IMG_2.aae", b"notes.txt", b"IMG_10.JPG", b"z.bin")
+         b"IMG_2.mp4", b"IMG_2.aae", b"notes.txt", b"IMG_10.JPG", b"z.bin",
+         # Google Takeout sidecars, in their naming variants
+         b"IMG_1.JPG.json", b"IMG_2.json", b"IMG_2.heic.supplemental-metad.json",
+         b"IMG_1(1).JPG", b"IMG_1.JPG(1).json", b"IMG_1-edited.JPG")
 KINDS = ("image", "video", "text", "other", "image")
 
 
@@ -101,6 +106,9 @@ class World:
             gps_lat=rng.choice([None, 1.5]), gps_lon=2.5,
             frames=rng.choice([None, 1, 3]),
             error=rng.choice([None] * 6 + ["probe failed"]),
+            sidecar=rng.choice([None, None, SidecarFacts(
+                format="google-takeout", taken="2021-03-04T05:06:07+00:00", gps_lat=9.5,
+                gps_lon=8.5), SidecarFacts(format="google-takeout", gps_lat=7.5, gps_lon=6.5)]),
         )
         self.w.append(AssetRecorded(hlc=self.w.now(), id=aid, size=rng.randrange(1, 1000),
                                     meta=meta))
@@ -304,3 +312,48 @@ def test_count_query_reads_no_paths(store: Store) -> None:
     assert "paths" not in t.__dict__  # the lower-cased text, not the path list
     if rows:
         assert t.row_paths(rows[0])
+
+
+def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store) -> None:
+    world = World(store, 7)
+    w = world.w
+    facts = SidecarFacts(format="google-takeout", taken="2015-07-08T09:10:11+00:00",
+                         gps_lat=48.5, gps_lon=2.25)
+    bare, exif, side = "b" * 64, "e" * 64, "5" * 64
+    w.append(AssetRecorded(hlc=w.now(), id=bare, size=9, meta=Meta(kind="image", mime="i")))
+    w.append(AssetRecorded(hlc=w.now(), id=exif, size=9, meta=Meta(
+        kind="image", mime="i", taken="2001-01-01T00:00:00", gps_lat=1.0, gps_lon=1.0)))
+    w.append(AssetRecorded(hlc=w.now(), id=side, size=9, meta=Meta(
+        kind="text", mime="application/json", sidecar=facts)))
+    world.seen(("a", b"t/IMG_1.jpg"), bare)
+    world.seen(("a", b"t/IMG_2.jpg"), exif)
+    w.flush()
+    refresh(store.index, full=True)
+
+    def found(q: str) -> set[str | None]:
+        t = load_table(store.index)
+        return {t.row_id(i) for i in evaluate(q, t)}
+
+    assert found("taken:2015") == set() and found("has:sidecar") == set()
+    # the sidecar arrives after its photo: only the sidecar is dirty, the photo's row changes
+    world.seen(("a", b"t/IMG_1.jpg.supplemental-metadata.json"), side)
+    w.flush()
+    assert found("taken:2015-07-08") == {bare}
+    assert found("has:gps has:sidecar") == {bare}
+    # a file's own EXIF is never overridden; the sidecar still counts as its sidecar
+    world.seen(("a", b"t/IMG_2.json"), side)
+    w.flush()
+    assert found("taken:2001") == {exif} and found("taken:2015") == {bare}
+    assert found("has:sidecar") == {bare, exif}
+    compare_with_rebuild(store)
+    # gone: the photo has no capture time again (only the sidecar's path changed)
+    refresh(store.index, full=True)
+    world.gone(("a", b"t/IMG_1.jpg.supplemental-metadata.json"))
+    w.flush()
+    assert found("taken:2015") == set() and found("has:sidecar") == {exif}
+    compare_with_rebuild(store)
+    # renamed to another of Takeout's names for the same photo: lent again
+    world.seen(("a", b"t/IMG_1.json"), side)
+    w.flush()
+    assert found("taken:2015") == {bare}
+    compare_with_rebuild(store)

@@ -184,13 +184,16 @@ def test_weak_syncs_need_confirmation() -> None:
     assert sniff(text) == ("text", "text/plain")
 
 
-# -- other --------------------------------------------------------------------------
+# -- documents and other ------------------------------------------------------------
+
+
+def test_pdf_is_a_document() -> None:
+    assert sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj") == ("document", "application/pdf")
 
 
 @pytest.mark.parametrize(
     ("head", "mime"),
     [
-        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "application/pdf"),
         (b"PK\x03\x04\x14\x00\x00\x00\x08\x00", "application/zip"),
         (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "application/gzip"),
         (b"", "application/x-empty"),

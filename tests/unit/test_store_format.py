@@ -152,6 +152,25 @@ def test_error_then_sighting_in_any_order(tmp_path: Path) -> None:
     assert results == [None, None]
 
 
+def test_the_best_probed_facts_win_in_any_order(tmp_path: Path) -> None:
+    aid = "cd" * 32
+    old = AssetRecorded(hlc=10 << 16, id=aid, size=9, meta=Meta(kind="other",
+                                                              mime="application/pdf"))
+    new = AssetRecorded(hlc=30 << 16, id=aid, size=9, probe=1,
+                        meta=Meta(kind="document", mime="application/pdf", pages=2))
+    again = AssetRecorded(hlc=20 << 16, id=aid, size=9, meta=Meta(kind="other", mime="x"))
+    results = []
+    for order in ([old, new, again], [new, again, old], [again, new, old]):
+        idx = Index(tmp_path / f"i{len(results)}")
+        for i, rec in enumerate(order):
+            idx.apply_segment(f"m/{i}".encode(), "m", [rec])
+        with idx.read() as txn:
+            info = idx.asset(txn, aid)
+            assert info is not None
+            results.append((info.meta, info.probe, info.first_hlc))
+    assert results == [(new.meta, 1, 10 << 16)] * 3  # first seen at 10, facts from probe 1
+
+
 OTHER = "0123456789ab"  # another machine's id
 
 

@@ -8,7 +8,7 @@ A ``Meta`` is stored under the content's hash ("same content => same facts"), so
 everything recorded here, error messages included, must depend on the content
 only: no object reprs, addresses or file names.
 
-Pillow, pillow_heif and PyAV are imported by the probers on first use, never at
+Pillow, pillow_heif, PyAV and pypdf are imported by the probers on first use, never at
 import time, so the CLI starts fast and non-probing commands never load them.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import mmap
 import re
+from datetime import datetime
 from typing import Protocol
 
 from mstore.catalog.sniff import sniff
@@ -46,7 +47,7 @@ def probe(f: Source, size: int, head: bytes) -> Meta:
 
     Never raises ``Exception``: content that cannot be understood yields a Meta with
     the sniffed kind/mime and ``error`` set. Only kinds with a prober are opened;
-    "other" is answered from ``head`` alone: a recognised container (PDF, ZIP ...)
+    "other" is answered from ``head`` alone: a recognised container (ZIP, gzip ...)
     is fine as it is, while empty and unrecognised content carry an error, since
     in a media archive they are mostly failed copies and damaged files.
     """
@@ -72,6 +73,10 @@ def probe(f: Source, size: int, head: bytes) -> Meta:
             from mstore.catalog.probe import media
 
             return media.probe_media(src, size, kind, mime)
+        if kind == "document":
+            from mstore.catalog.probe import document
+
+            return document.probe_document(src, size, mime)
         from mstore.catalog.probe import text
 
         return text.probe_text(src, size, head, mime)
@@ -117,6 +122,27 @@ class MappedFile:
 
     def tell(self) -> int:
         return self._pos
+
+
+def format_taken(parts: tuple[int, ...], offset: tuple[str, int, int] | None = None
+                 ) -> str | None:
+    """(year, month, day, hour, minute, second) and an optional UTC offset (sign, hours,
+    minutes) as ``Meta.taken``: ``"YYYY-MM-DDTHH:MM:SS[+HH:MM]"``.
+
+    None for years outside 1800-2200 and impossible dates; an offset beyond +-14:59 is
+    left out.
+    """
+    y, mo, d, hh, mm, ss = parts
+    if not 1800 <= y <= 2200:
+        return None
+    try:
+        datetime(y, mo, d, hh, mm, ss)
+    except ValueError:
+        return None
+    out = f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mm:02d}:{ss:02d}"
+    if offset is not None and offset[1] <= 14 and offset[2] < 60:
+        out += f"{offset[0]}{offset[1]:02d}:{offset[2]:02d}"
+    return out
 
 
 def describe_error(kind: str, exc: BaseException | str) -> str:

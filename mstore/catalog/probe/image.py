@@ -3,7 +3,8 @@
 Nothing here decodes pixels. ``Image.open`` only parses headers; animated GIF/WebP
 frame counts come from ``n_frames`` (which walks frames without decompressing).
 The one thing Pillow cannot tell without decoding is whether the file is cut
-short, so JPEG and PNG get a cheap structural check instead (marker / chunk walk).
+short, so JPEG and PNG get a cheap structural check instead (marker / chunk walk),
+and GIF, WebP and the ISO-BMFF formats (HEIC, HEIF, AVIF) those of ``complete``.
 
 Decompression bombs: ``Image.MAX_IMAGE_PIXELS`` is set once to ``MAX_PIXELS``
 and both the bomb error and the bomb warning become ``Meta.error``. The warning
@@ -18,11 +19,10 @@ import math
 import re
 import warnings
 from collections.abc import Callable
-from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from mstore.catalog.probe import describe_error
+from mstore.catalog.probe import complete, describe_error, format_taken
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ MAX_PIXELS = 200_000_000  # 200 MP: above any camera and most stitched panoramas
 # animations.
 _ANIMATED = {"GIF", "PNG", "WEBP", "AVIF"}
 _HEIF_MIMES = {"image/heic", "image/heif"}
+_ISO_MIMES = _HEIF_MIMES | {"image/avif"}
+_TRUNCATED = "image: truncated file"
 # Camera raws built on TIFF: Pillow reads their EXIF, but IFD0's size is often a
 # thumbnail's (NEF 160x120, DNG 256x171), so no width/height is recorded for them.
 _TIFF_RAW = {
@@ -99,14 +101,18 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
             meta.error = "image: cannot identify image file"
             return meta
         except Exception as e:
-            # keep whatever was read before; Pillow words truncation several ways
+            # keep whatever was read before; Pillow words truncation several ways, and a
+            # cut WebP or HEIC often fails to open with a message that does not say so
             truncated = isinstance(e, (OSError, EOFError)) and "truncated" in str(e).lower()
-            meta.error = "image: truncated file" if truncated else describe_error("image", e)
+            truncated = truncated or _cut_short(f, size, mime)
+            meta.error = _TRUNCATED if truncated else describe_error("image", e)
             return meta
 
     # Pillow stopped at the headers; check the rest is there.
     if mime == "image/jpeg" and not _jpeg_complete(f, size):
-        meta.error = "image: truncated file"
+        meta.error = _TRUNCATED
+    elif _cut_short(f, size, mime):
+        meta.error = _TRUNCATED
     elif mime == "image/png":
         complete, exif_data = _png_walk(f, size)
         if late_exif_wanted and exif_data:
@@ -119,8 +125,22 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
             else:
                 _apply_exif(meta, exif, transformed=False, raw=False)
         if not complete:
-            meta.error = "image: truncated file"
+            meta.error = _TRUNCATED
     return meta
+
+
+def _cut_short(f: Source, size: int, mime: str) -> bool:
+    """The structural checks of ``complete`` for the formats that have one here."""
+    try:
+        if mime == "image/gif":
+            return not complete.gif_complete(f, size)
+        if mime == "image/webp":
+            return complete.chunked_truncated(f, size)
+        if mime in _ISO_MIMES:
+            return complete.iso_truncated(f, size)
+    except Exception:
+        return False  # an extra on top of Pillow: its own failure is no finding
+    return False
 
 
 def _pil(heif: bool) -> ModuleType:
@@ -219,19 +239,10 @@ def exif_datetime(value: Any, offset: Any = None) -> str | None:
     m = _EXIF_DATE.match(text.strip())
     if m is None:
         return None
-    y, mo, d, hh, mm, ss = (int(g) for g in m.groups())
-    if not 1800 <= y <= 2200:
-        return None
-    try:
-        datetime(y, mo, d, hh, mm, ss)
-    except ValueError:
-        return None
-    out = f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mm:02d}:{ss:02d}"
     off = _as_text(offset)
     om = _EXIF_OFFSET.fullmatch(off.strip()) if off else None
-    if om is not None and int(om[2]) <= 14 and int(om[3]) < 60:
-        out += f"{om[1]}{om[2]}:{om[3]}"
-    return out
+    return format_taken(tuple(int(g) for g in m.groups()),
+                        (om[1], int(om[2]), int(om[3])) if om is not None else None)
 
 
 def _camera(meta: Meta, exif: PILImage.Exif) -> None:

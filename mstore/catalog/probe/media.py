@@ -23,11 +23,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mstore.catalog.probe import describe_error
+from mstore.catalog.probe import complete, describe_error, format_taken
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
@@ -57,6 +56,16 @@ _ISO_MIMES = {
     "video/3gpp2",
     "audio/mp4",
 }
+_CHUNKED_MIMES = {"audio/wav", "audio/aiff", "video/x-msvideo"}
+# demuxers whose duration is a header field: a cut file still declares the whole (an
+# MP3's is, when a Xing/Info/VBRI header gives its frame count; else FFmpeg estimates it
+# from the file's size, which a cut file cannot contradict)
+_HEADER_DURATION_FORMATS = {"flac", "matroska,webm", "asf"}
+_TAIL_SECONDS = 3.0  # seek this far before the declared end ...
+_TAIL_PACKETS = 5_000  # ... and read at most this many packets from there
+# packets ending this much before the declared duration mean a cut file (encoder
+# padding and rounding stay well below)
+_TAIL_SLACK, _TAIL_SLACK_RATIO = 0.2, 0.005
 _T = TypeVar("_T")
 _ATTACHED_PIC = 1 << 10  # AV_DISPOSITION_ATTACHED_PIC
 
@@ -67,6 +76,8 @@ def probe_media(f: Source, size: int, kind: str, mime: str) -> Meta:
 
     meta = Meta(kind=kind, mime=mime)
     iso = mime in _ISO_MIMES
+    # before FFmpeg reads the file: it must be the only one moving its position after
+    xing = mime == "audio/mpeg" and bool(_safe(complete.mp3_declares_length, f, size))
     f.seek(0)
     # Only read/seek/tell: PyAV may call close() on a file object it was given,
     # and the file belongs to the caller.
@@ -76,27 +87,38 @@ def probe_media(f: Source, size: int, kind: str, mime: str) -> Meta:
             reader,
             mode="r",
             metadata_errors="ignore",
-            container_options=_CONTAINER_OPTIONS,
+            # seek an MP3 by its Xing table of contents, not by reading up to the target
+            container_options={**_CONTAINER_OPTIONS, "usetoc": "1"} if xing else
+            _CONTAINER_OPTIONS,
             buffer_size=_BUFFER,
         )
     except Exception as e:
         meta.error = describe_error(kind, _message(e))
-        if iso and _safe(_iso_truncated, f, size):
-            meta.error = f"{kind}: truncated file"  # says more than "Invalid data found"
+        # says more than "Invalid data found" or "End of file"
+        if isinstance(e, EOFError) or _safe(_cut_short, f, size, mime):
+            meta.error = f"{kind}: truncated file"
         return meta
     try:
         rotation = _fill(container, meta)
+        # A cut file keeps its header: FFmpeg then reports the original's duration
+        # (an MP3's Xing header, FLAC's STREAMINFO, Matroska's Duration element).
+        if meta.kind == "audio" and (xing or container.format.name in _HEADER_DURATION_FORMATS):
+            if _safe(_audio_ends_early, container, meta):
+                meta.error = "audio: truncated file"
     except Exception as e:
-        meta.error = describe_error(meta.kind, _message(e))
+        truncated = isinstance(e, EOFError)
+        meta.error = f"{meta.kind}: truncated file" if truncated else describe_error(
+            meta.kind, _message(e))
         return meta
     finally:
         container.close()
 
+    # FFmpeg happily opens an MP4 whose media data was cut off (a copy that died half
+    # way) as long as the moov box came first, and a WAV whose data chunk was cut;
+    # the container's sizes tell.
+    if _safe(_cut_short, f, size, mime):
+        meta.error = f"{meta.kind}: truncated file"
     if iso:
-        # FFmpeg happily opens an MP4 whose media data was cut off (a copy that died
-        # half way) as long as the moov box came first; the box sizes tell.
-        if _safe(_iso_truncated, f, size):
-            meta.error = f"{meta.kind}: truncated file"
         if meta.kind == "video":
             rotation = _safe(_mp4_rotation, f, size)
     if rotation is not None and meta.kind == "video":
@@ -106,12 +128,49 @@ def probe_media(f: Source, size: int, kind: str, mime: str) -> Meta:
     return meta
 
 
-def _safe(walk: Callable[[Source, int], _T], f: Source, size: int) -> _T | None:
-    """Run a box walk; they are extras on top of FFmpeg, so their failure is no error."""
+def _safe(walk: Callable[..., _T], *args: Any) -> _T | None:
+    """Run a structure check; they are extras on top of FFmpeg, so their failure is no
+    error."""
     try:
-        return walk(f, size)
+        return walk(*args)
     except Exception:
         return None
+
+
+def _cut_short(f: Source, size: int, mime: str) -> bool:
+    if mime in _ISO_MIMES:
+        return complete.iso_truncated(f, size)
+    if mime in _CHUNKED_MIMES:
+        return complete.chunked_truncated(f, size)
+    return False
+
+
+def _audio_ends_early(container: InputContainer, meta: Meta) -> bool:
+    """Whether the audio packets that exist end well before the declared duration.
+
+    Seeks to just before the declared end and demuxes (never decodes) what is left:
+    a few packets in a whole file, none or the last ones that exist in a cut one.
+    """
+    if meta.duration is None or not container.streams.audio:
+        return False
+    a = container.streams.audio[0]
+    tb = a.time_base
+    if tb is None:
+        return False
+    start = (container.start_time or 0) / 1_000_000
+    target = start + max(0.0, meta.duration - _TAIL_SECONDS)
+    try:
+        container.seek(int(target / tb), stream=a, backward=True, any_frame=True)
+    except EOFError:
+        return True  # the declared end lies past the end of the file
+    end = 0.0
+    for n, packet in enumerate(container.demux(a)):
+        if n >= _TAIL_PACKETS:
+            return False  # the seek landed far back; no verdict rather than a long read
+        if packet.pts is not None and packet.duration:
+            end = max(end, float((packet.pts + packet.duration) * tb))
+    lasts = end - start
+    return lasts < meta.duration - max(_TAIL_SLACK, _TAIL_SLACK_RATIO * meta.duration)
 
 
 def _fill(container: InputContainer, meta: Meta) -> int | None:
@@ -224,26 +283,12 @@ def media_datetime(value: Any) -> str | None:
     m = _MEDIA_DATE.match(value.strip())
     if m is None:
         return None
-    y, mo, d, hh, mm, ss = (int(g) for g in m.groups()[:6])
-    if not 1800 <= y <= 2200:
-        return None
-    try:
-        datetime(y, mo, d, hh, mm, ss)
-    except ValueError:
-        return None
-    date = f"{y:04d}-{mo:02d}-{d:02d}"
-    if date in _ZERO_DATES:
-        return None
-    out = f"{date}T{hh:02d}:{mm:02d}:{ss:02d}"
     off = m[7]
-    if off == "Z":
-        out += "+00:00"
-    elif off:
-        digits = off[1:].replace(":", "")
-        oh, om = int(digits[:2]), int(digits[2:4] or 0)
-        if oh <= 14 and om < 60:
-            out += f"{off[0]}{oh:02d}:{om:02d}"
-    return out
+    digits = off[1:].replace(":", "") if off else ""
+    out = format_taken(tuple(int(g) for g in m.groups()[:6]),
+                       ("+", 0, 0) if off == "Z" else
+                       (off[0], int(digits[:2]), int(digits[2:4] or 0)) if off else None)
+    return None if out is None or out[:10] in _ZERO_DATES else out
 
 
 def iso6709(value: Any) -> tuple[float, float, float | None] | None:
@@ -319,27 +364,6 @@ def _mp4_rotation(f: Source, size: int) -> int | None:
         if handler == b"vide":
             return _tkhd_rotation(tkhd)
     return None
-
-
-def _iso_truncated(f: Source, size: int) -> bool:
-    """True if a top-level box claims to extend past the end of the file."""
-    pos = 0
-    for _ in range(_MAX_BOXES):
-        if pos + 8 > size:
-            return False
-        f.seek(pos)
-        hdr = f.read(16)
-        box_size, hlen = int.from_bytes(hdr[:4], "big"), 8
-        if box_size == 1 and len(hdr) == 16:
-            box_size, hlen = int.from_bytes(hdr[8:16], "big"), 16
-        elif box_size == 0:
-            return False  # runs to the end of the file by definition
-        if box_size < hlen:
-            return False  # not a box structure we understand; FFmpeg accepted it
-        if pos + box_size > size:
-            return True
-        pos += box_size
-    return False
 
 
 def _boxes(f: Source, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:

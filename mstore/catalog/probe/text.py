@@ -1,9 +1,13 @@
 """Text: the encoding (a guess, no detection library) and the number of lines.
 
 The encoding is read from a BOM, else UTF-8 if the whole file decodes as UTF-8,
-else latin-1 (which decodes anything; cp1252 text lands here too). The line count
+else cp1252 if the file has bytes 0x80-0x9F and every one of them is a cp1252
+character (Windows text: curly quotes, dashes, the euro sign; in latin-1 these
+bytes are invisible C1 controls), else latin-1, which decodes anything. Either way
+decoding the file's bytes with the reported encoding gives back its text. The line count
 is the number of line ends plus one for a last line without one; a file whose only
-line ends are CR (classic Mac) is counted by CRs.
+line ends are CR (classic Mac) is counted by CRs. A JSON file that is a Google Takeout
+sidecar also gets the facts it gives (``Meta.sidecar``, see ``takeout``).
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from __future__ import annotations
 import codecs
 from typing import TYPE_CHECKING
 
+from mstore.catalog.probe import takeout
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
     from mstore.catalog.probe import Source
 
 _CHUNK = 1 << 20
+_NOT_C1 = bytes(b for b in range(256) if not 0x80 <= b <= 0x9F)
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 
 
 def probe_text(f: Source, size: int, head: bytes, mime: str) -> Meta:
@@ -26,10 +33,14 @@ def probe_text(f: Source, size: int, head: bytes, mime: str) -> Meta:
     if encoding.startswith("utf-16"):
         lines = _count_utf16(f, encoding)
     else:
-        lines, valid = _count_bytes(f, validate=encoding.startswith("utf-8"))
-        if not valid:
-            encoding = "latin-1"  # valid UTF-8 in the head, not further on
-    return Meta(kind="text", mime=mime, encoding=encoding, lines=lines)
+        lines, valid, c1 = _count_bytes(f, validate=encoding.startswith("utf-8"))
+        if not valid:  # not UTF-8 (maybe only further on than the head)
+            encoding = "cp1252" if c1 and not c1 & _CP1252_UNDEFINED else "latin-1"
+    meta = Meta(kind="text", mime=mime, encoding=encoding, lines=lines)
+    if mime == "application/json" and size <= takeout.MAX_BYTES:
+        f.seek(0)
+        meta.sidecar = takeout.takeout_facts(f.read(size))
+    return meta
 
 
 def guess_encoding(head: bytes) -> str:
@@ -47,13 +58,17 @@ def guess_encoding(head: bytes) -> str:
     return "utf-8"
 
 
-def _count_bytes(f: Source, validate: bool) -> tuple[int, bool]:
-    """(lines, still valid UTF-8) for a byte-oriented encoding, where b"\\n" is LF."""
+def _count_bytes(f: Source, validate: bool) -> tuple[int, bool, set[int]]:
+    """(lines, still valid UTF-8, the bytes 0x80-0x9F that occur) for a byte-oriented
+    encoding, where b"\\n" is LF."""
     decoder = codecs.getincrementaldecoder("utf-8")() if validate else None
     lf = cr = 0
     last = b""
+    c1: set[int] = set()
     while chunk := f.read(_CHUNK):
         lf += chunk.count(b"\n")
+        if high := chunk.translate(None, _NOT_C1):
+            c1.update(high)
         if not lf:
             cr += chunk.count(b"\r")
         if decoder is not None:
@@ -68,7 +83,7 @@ def _count_bytes(f: Source, validate: bool) -> tuple[int, bool]:
             decoder.decode(b"", final=True)  # a multi-byte sequence cut by EOF
         except UnicodeDecodeError:
             validate = False
-    return _lines(lf, cr, last.decode("latin-1")), validate
+    return _lines(lf, cr, last.decode("latin-1")), validate, c1
 
 
 def _count_utf16(f: Source, encoding: str) -> int:

@@ -1,0 +1,123 @@
+"""Which files in one directory belong together, by their names: sidecars, Live Photo
+halves and Google Takeout metadata files.
+
+Derived, never recorded: a rename of either side is reflected at once.
+
+- Sidecars and Live Photos share a *stem*: ``IMG_1.JPG`` + ``IMG_1.xmp`` /
+  ``IMG_1.JPG.xmp`` / ``IMG_1.AAE``; an image + a ``.mov``/``.mp4`` of the same stem.
+- A Google Takeout export puts a JSON file next to each photo or video, named after
+  it in several ways (all case-insensitive here):
+
+  ``IMG_1234.jpg.json``                         the usual form
+  ``IMG_1234.json``                             the extension dropped
+  ``IMG_1234.jpg.supplemental-metadata.json``   newer exports, and that suffix cut to
+  ``IMG_1234.jpg.supplemental-me.json``, ``IMG_1234.jpg.s.json``, ``IMG_1234.jpg..json``
+  ``IMG_1234.jpg(1).json``                      describes ``IMG_1234(1).jpg`` (same
+  ``IMG_1234.jpg.supplemental-metadata(1).json`` name given twice in an album)
+  ``A-very-long-file-name-cut-at-46-bytes.json``   a name cut so that, with ".json", it
+                                                 stays within 51 bytes
+
+  and an edited copy (``IMG_1234-edited.jpg``) shares its original's JSON.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+SIDECAR_EXTS = {b".xmp", b".aae"}
+LIVE_VIDEO_EXTS = {b".mov", b".mp4"}
+
+TAKEOUT_NAME_MAX = 46  # bytes of the media name left in a cut JSON name (51 with ".json")
+_SUPPLEMENTAL = b"supplemental-metadata"
+_COUNTER = re.compile(rb"^(.*)(\(\d+\))$", re.DOTALL)
+_EDITED = b"-edited"
+
+
+def stem_key(path: bytes) -> bytes:
+    """Lower-cased path without extension; 'IMG_1.JPG.xmp' and 'IMG_1.xmp' both -> 'img_1'."""
+    base, ext = os.path.splitext(path.lower())
+    if ext in SIDECAR_EXTS:
+        inner, ext2 = os.path.splitext(base)
+        if ext2 and b"/" not in ext2:
+            base = inner
+    return base
+
+
+def is_sidecar(name: bytes) -> bool:
+    """Whether a file of this name is a sidecar of the file of its stem next to it."""
+    return os.path.splitext(name)[1].lower() in SIDECAR_EXTS
+
+
+def split_dir(path: bytes) -> tuple[bytes, bytes]:
+    """(directory, name) of a relative path; the directory is b"" at the top."""
+    i = path.rfind(b"/")
+    return (path[:i], path[i + 1:]) if i >= 0 else (b"", path)
+
+
+def group_key(path: bytes) -> tuple[bytes, bytes]:
+    """(directory, stem key) of a path: the files with equal keys are one group (a file,
+    its sidecars, its Live Photo partner)."""
+    d, name = split_dir(path)
+    return d, stem_key(name)
+
+
+def is_json_name(name: bytes) -> bool:
+    return name.lower().endswith(b".json")
+
+
+def takeout_json_key(name: bytes) -> tuple[bytes, bytes]:
+    """(the media name a Takeout JSON names, lower-cased; its "(n)" counter or b"").
+
+    The media name may be cut (to TAKEOUT_NAME_MAX bytes) or lack its extension.
+    """
+    base = name.lower()[: -len(b".json")]
+    counter = b""
+    m = _COUNTER.match(base)
+    if m is not None:
+        base, counter = m[1], m[2]
+    dot = base.rfind(b".")
+    if dot >= 0 and _SUPPLEMENTAL.startswith(base[dot + 1:]):
+        base = base[:dot]  # ".supplemental-metadata", or what the cut left of it
+    return base, counter
+
+
+def _media_keys(name: bytes) -> list[tuple[bytes, bytes]]:
+    """The keys a Takeout JSON describing the media file ``name`` may have, best first."""
+    low = name.lower()
+    stem, ext = os.path.splitext(low)
+    forms = [(low, b"")]
+    m = _COUNTER.match(stem)
+    if m is not None:  # IMG_1234(1).jpg <- IMG_1234.jpg(1).json
+        forms.append((m[1] + ext, m[2]))
+    if stem.endswith(_EDITED):  # IMG_1234-edited.jpg <- IMG_1234.jpg.json
+        forms.append((stem[: -len(_EDITED)] + ext, b""))
+    keys: list[tuple[bytes, bytes]] = []
+    for full, counter in forms:
+        keys.append((full, counter))
+        keys.append((os.path.splitext(full)[0], counter))
+        if len(full) > TAKEOUT_NAME_MAX:
+            keys.append((full[:TAKEOUT_NAME_MAX], counter))
+    return keys
+
+
+def takeout_pairs(jsons: Iterable[bytes], others: Iterable[bytes]) -> dict[bytes, bytes]:
+    """Media file name -> the name of the Takeout JSON describing it, within one directory.
+
+    ``jsons`` are the names of the Takeout JSON files there, ``others`` every other name.
+    A JSON may describe several files (an original and its edited copy).
+    """
+    by_key: dict[tuple[bytes, bytes], bytes] = {}
+    for j in sorted(jsons):
+        by_key.setdefault(takeout_json_key(j), j)
+    if not by_key:
+        return {}
+    out: dict[bytes, bytes] = {}
+    for name in others:
+        for key in _media_keys(name):
+            hit = by_key.get(key)
+            if hit is not None:
+                out[name] = hit
+                break
+    return out
