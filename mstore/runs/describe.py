@@ -221,10 +221,11 @@ def _count_expected(store: Store, txn: lmdb.Transaction, rs: RunStarted
     asset record has yet to be synced here)."""
     per_asset = [s for s in rs.steps if s.shape == "per-asset"]
     out = {s.name: 1 for s in rs.steps if s.shape != "per-asset"}
-    kind_sets = {frozenset(s.kinds) for s in per_asset}
+    kind_sets = {frozenset(s.kinds) for s in rs.steps}
     if len(kind_sets) <= 1:
-        # the planner selected only units of the steps' kinds, so each step covers all
-        # (a rerun's explicit units are failures of such a step, hence of those kinds too)
+        # the planner selected only units of the steps' kinds (an aggregate step's too), so
+        # each step covers all (a rerun's explicit units are failures of such a step, hence
+        # of those kinds too)
         out.update({s.name: rs.total for s in per_asset})
         return out, True
     idx = store.index
@@ -289,13 +290,14 @@ def describe_run(store: Store, run_id: str, *, limit: int = 20, failures: int = 
                           "path": paths[0] if paths else None})
     steps = []
     for s in rs.steps:
-        c = v.step_counts.get(s.name, {"done": 0, "reused": 0, "failed": 0, "ms": 0})
-        covered = c["done"] + c["reused"] + c["failed"]
+        c = v.step_counts.get(s.name, {"done": 0, "reused": 0, "failed": 0, "ms": 0,
+                                       "skipped": 0})
+        covered = c["done"] + c["reused"] + c["failed"] + c["skipped"]
         exp = expected.get(s.name, 0)
         steps.append({"name": s.name, "tool": s.tool, "version": s.version, "params": s.params,
                       "shape": s.shape, "kinds": s.kinds, "needs": s.needs, "units": exp,
                       "done": c["done"], "reused": c["reused"], "failed": c["failed"],
-                      "pending": max(exp - covered, 0), "ms": c["ms"],
+                      "skipped": c["skipped"], "pending": max(exp - covered, 0), "ms": c["ms"],
                       "avg_ms": round(c["ms"] / covered, 1) if covered else None})
     return {
         "type": "run", "id": run_id, "pipeline": rs.pipeline, "policy": rs.policy,

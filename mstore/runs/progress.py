@@ -22,7 +22,7 @@ class RunView:
     state: str
     total: int  # units
     steps: list[str]
-    done: int  # units with every applicable step done or reused
+    done: int  # units with every applicable step done, reused or skipped (not applicable)
     failed: int  # units with a failed step
     step_counts: dict[str, dict[str, int]]
     started_ms: int
@@ -66,7 +66,8 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
                      for step, unit, st in index_runs.run_failures(idx, txn, run_id, failures)]
         else:  # a run applied by an older mstore: count it from its units
             done, failed, fails = _count_units(idx, txn, info, failures)
-    step_counts = {name: {"done": c[0], "reused": c[1], "failed": c[2], "ms": c[3]}
+    step_counts = {name: {"done": c[0], "reused": c[1], "failed": c[2], "ms": c[3],
+                          "skipped": c[4] if len(c) > 4 else 0}
                    for name, c in info.per_step.items()}
     started_ms = rs.hlc >> 16
     last = info.last_unit_ms or started_ms

@@ -490,7 +490,7 @@ def test_collections(added: tuple[Path, Path], tmp_path: Path) -> None:
     st = Store(store)
     try:
         rec, units = plan(st, RunRequest(pipeline=get_pipeline(st.root, "photos"),
-                                         selection="@vacf"))
+                                         selection="@vacf", policy="production"))
     finally:
         st.close()
     images = set(image_ids(store, "kind:image"))
