@@ -255,6 +255,8 @@ def server_status(obj: Context, as_json: bool) -> None:
         from mstore.cli.output import emit_json
 
         emit_json(st.__dict__)
+        if not (st.server_up and st.own):
+            raise click.exceptions.Exit(1)
         return
     if st.server_up and not st.own:
         click.echo(f"temporal {st.address}: taken by a server that is not this store's "

@@ -82,7 +82,12 @@ class WorkerState:
         with self._lock:
             ctx = self.contexts.pop(run_id, None)
             if ctx is None:
-                ctx = RunContext(store, writer, load_run(store, run_id), registry)
+                run = load_run(store, run_id)
+                if any(s.tool not in registry.tools for s in run.steps):
+                    # a tool added to <store>/tools/ since this worker started: look again
+                    registry = Registry.for_store(store.root)
+                    self.stores[path] = (store, writer, registry)
+                ctx = RunContext(store, writer, run, registry)
             self.contexts[run_id] = ctx  # most recently used last
             # a long-lived worker must not keep every run it ever served (a context holds
             # the run's unit list: ~100 MB for a million units)

@@ -14,13 +14,14 @@ import blake3
 import msgspec
 
 from mstore.errors import EXIT_NOTHING, MstoreError, UsageError
+from mstore.model.meta import KINDS
 from mstore.model.records import RunStarted, StepSpec
 from mstore.runs.pipelines import Pipeline
 from mstore.store.store import Store
 from mstore.tools.registry import Registry
 
 POLICIES = ("sandbox", "production")
-ALL_KINDS = ("image", "video", "audio", "text", "other")
+ALL_KINDS = KINDS
 
 
 class NothingToRun(MstoreError):

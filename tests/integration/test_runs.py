@@ -143,11 +143,20 @@ def pending_activities(rs: RunStore, run_id: str) -> int:
     return rs.temporal(go)
 
 
-def install_tool(rs: RunStore, name: str, manifest: str, code: str) -> None:
-    """A tool of the test's own in <store>/tools/ (found by runs like any third-party one)."""
+def install_tool(rs: RunStore, name: str, description: str, params: dict[str, str],
+                 code: str) -> None:
+    """A Python tool of the test's own in <store>/tools/ (found by runs like any
+    third-party one), for every kind, making artifacts of kind ``name``; ``params``: name
+    -> TOML type (default: that type's empty value)."""
     d = rs.path / "tools" / name
     d.mkdir(parents=True)
-    (d / "manifest.toml").write_text(manifest)
+    empty = {"str": '""', "int": "0"}
+    (d / "manifest.toml").write_text(
+        f'id = "{name}"\nversion = "1"\ndescription = "{description}"\n'
+        'inputs = ["image", "video", "audio", "text", "other"]\n'
+        f'outputs = ["{name}"]\nentry = "python:tool:run"\n'
+        + "".join(f'[params.{n}]\ntype = "{t}"\ndefault = {empty[t]}\n'
+                  for n, t in params.items()))
     (d / "tool.py").write_text(code)
 
 
@@ -156,14 +165,14 @@ def kinds_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small archive with an exact duplicate (same bytes at two paths) of every kind, a
     valid video without an audio track, and a near-duplicate image."""
     import io
+    import random
 
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
-    from tests.fixtures.archive import _media
+    from tests.fixtures.archive import _media, _picture
 
     root = tmp_path_factory.mktemp("kinds") / "archive"
-    picture = Image.new("RGB", (320, 240), (30, 90, 160))
-    ImageDraw.Draw(picture).ellipse((60, 40, 260, 200), fill=(240, 200, 40))
+    picture = _picture(random.Random(0), 640, 480)
 
     def jpeg(img: Image.Image) -> bytes:
         buf = io.BytesIO()
@@ -172,7 +181,7 @@ def kinds_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     files = {
         "photos/sun.jpg": jpeg(picture), "copies/sun.jpg": jpeg(picture),
-        "photos/sun-small.jpg": jpeg(picture.resize((200, 150))),
+        "photos/sun-small.jpg": jpeg(picture.resize((608, 456))),
         "clips/talk.mp4": _media("mp4", vcodec="mpeg4", acodec="aac"),
         "clips/silent.mp4": _media("mp4", vcodec="mpeg4", acodec=None, seconds=1.5),
         "sounds/tone.wav": _media("wav", vcodec=None, acodec="pcm_s16le"),
@@ -320,8 +329,9 @@ def test_video_without_audio_track_is_not_applicable(run_store, kinds_archive) -
     assert states[("audio", talk)].status == "done"
     assert states[("keyframes", silent)].status == "done"  # the video itself is fine
     human = mstore("show", v.id, store=rs.path).out
-    header = next(line for line in human.splitlines() if "pending" in line).split()
-    row = next(line for line in human.splitlines() if line.split()[:1] == ["audio"]).split()
+    lines = [line.split() for line in human.splitlines()]
+    header = next(w for w in lines if w[:2] == ["step", "tool"])
+    row = next(w for w in lines if w[:1] == ["audio"])
     assert dict(zip(header[2:], row[2:], strict=False))["n/a"] == "1"
     with TestClient(create_app(rs.path)) as client:
         page = client.get(f"/run/{v.id}").text
@@ -494,18 +504,6 @@ def test_pause_and_resume(run_store) -> None:  # noqa: ANN001
     check_exactly_once(rs, run_id)
 
 
-GATE_MANIFEST = """\
-id = "gate"
-version = "1"
-description = "waits until a file exists: a run that cannot finish until the test lets it"
-inputs = ["image", "video", "audio", "text", "other"]
-outputs = ["gate"]
-entry = "python:tool:run"
-
-[params.release]
-type = "str"
-default = ""
-"""
 GATE_TOOL = """\
 import os
 import time
@@ -536,7 +534,7 @@ def test_steering_commands_exit_cleanly(run_store, tmp_path: Path) -> None:  # n
     its work. The run cannot end while the commands go: its units wait for a gate."""
     rs = run_store()
     release = tmp_path / "release"
-    install_tool(rs, "gate", GATE_MANIFEST, GATE_TOOL)
+    install_tool(rs, "gate", "waits until a file exists", {"release": "str"}, GATE_TOOL)
     rs.write_pipeline("gated", GATE_PIPELINE.format(release=release))
     r = mstore_proc("run", "gated", "--chunk-size", "2", store=rs.path)
     assert r.code == 0, r.err
@@ -1029,22 +1027,6 @@ def test_steering_a_run_whose_workflow_is_gone(run_store) -> None:  # noqa: ANN0
     assert rs.view(rec.run).state == "cancelled"
 
 
-DISKFULL_MANIFEST = """\
-id = "diskfull"
-version = "1"
-description = "fails with ENOSPC for its first calls (a disk that fills, then frees)"
-inputs = ["image", "video", "audio", "text", "other"]
-outputs = ["full"]
-entry = "python:tool:run"
-
-[params.counter]
-type = "str"
-default = ""
-
-[params.fail]
-type = "int"
-default = 0
-"""
 DISKFULL_TOOL = """\
 import errno
 import os
@@ -1059,7 +1041,7 @@ def run(req, progress):
         f.write(str(n + 1))
     if n < req.params["fail"]:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), req.out_dir)
-    return ToolResult(artifacts=[OutputArtifact(kind="full", data={"calls": n + 1})])
+    return ToolResult(artifacts=[OutputArtifact(kind="diskfull", data={"calls": n + 1})])
 """
 
 
@@ -1071,7 +1053,8 @@ def test_disk_full_in_a_tool_is_retried_not_a_unit_failure(run_store, tmp_path: 
 
     rs = run_store()
     counter = tmp_path / "calls"
-    install_tool(rs, "diskfull", DISKFULL_MANIFEST, DISKFULL_TOOL)
+    install_tool(rs, "diskfull", "ENOSPC for its first calls", {"counter": "str", "fail": "int"},
+                 DISKFULL_TOOL)
     fail = TRANSIENT_ATTEMPTS + 1  # more than one chunk attempt retries by itself
     rs.write_pipeline("fill", f'name = "fill"\n[[steps]]\nname = "write"\ntool = "diskfull"\n'
                               f'params = {{ counter = "{counter}", fail = {fail} }}\n')
@@ -1087,7 +1070,7 @@ def test_sandbox_is_the_default_and_the_first_line_says_so(run_store) -> None:  
     """Without --production a run is a sandbox run; the first line of every run names its
     policy and its sample, with the way to the full run when the sample is smaller."""
     rs = run_store()
-    images = len(mstore("find", "kind:image", *NOT_HOSTILE, "--json",
+    images = len(mstore("find", "--json", "kind:image", *NOT_HOSTILE,
                         store=rs.path).json_lines())
     r = mstore("run", "photos", "--sample", "5", *NOT_HOSTILE, store=rs.path)
     assert r.code == 0, r.err
