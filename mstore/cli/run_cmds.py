@@ -56,6 +56,9 @@ def follow_run(store, run_id: str) -> str:  # noqa: ANN001
         time.sleep(0.5)
 
 
+MAX_CONCURRENCY = 1000  # chunks in flight: far past what one machine's workers can take
+
+
 def run_line(started) -> str:  # noqa: ANN001 - mstore.runs.service.Started
     """The first line of every run: its policy and its sample, so nobody takes a sandbox
     trial for the real thing (or starts the real thing by accident)."""
@@ -128,10 +131,12 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
 
     if sandbox and production:
         raise UsageError("--sandbox and --production exclude each other")
-    for opt, value in (("--max-units", max_units), ("--max-concurrency", max_concurrency),
-                       ("--chunk-size", chunk_size)):
-        if value is not None and value < 1:
-            raise UsageError(f"{opt} {value}: must be at least 1")
+    for opt, value, most in (("--max-units", max_units, 2**63 - 1),
+                             ("--max-concurrency", max_concurrency, MAX_CONCURRENCY),
+                             ("--chunk-size", chunk_size, 2**31 - 1)):
+        if value is not None and not 1 <= value <= most:
+            raise UsageError(f"{opt} {value}: must be at least 1" if value < 1 else
+                             f"{opt} {value}: must be at most {most:,}")
     store = obj.store()
     selection = resolve_on(store, on, query) if on is not None else " ".join(query)
     req = RunRequest(pipeline=get_pipeline(store.root, pipeline), selection=selection,

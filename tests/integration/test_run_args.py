@@ -41,6 +41,8 @@ def nothing_started(store: Path) -> None:
     (["--max-units", "-1"], "--max-units -1: must be at least 1"),
     (["--max-units", "0"], "--max-units 0: must be at least 1"),
     (["--max-concurrency", "0"], "--max-concurrency 0: must be at least 1"),
+    (["--max-concurrency", "100000"], "must be at most 1,000"),
+    (["--max-units", "99999999999999999999"], "must be at most"),
     (["--production", "--sandbox"], "exclude each other"),
     (["--production", "--sample", "5"], "--sample is for sandbox runs"),
     (["--param", "thumbnail.size=99999999999999999999"], "out of range"),
