@@ -51,10 +51,10 @@ endif
 	@echo; echo '$$ mstore find kind:video'; $(VENV)/bin/mstore --store $(DEMO)/store find kind:video --limit 5 || true
 	@echo; id=$$($(VENV)/bin/mstore --store $(DEMO)/store find kind:image --json --limit 1 | $(PY) -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"][:10])'); \
 		echo "\$$ mstore show $$id"; $(VENV)/bin/mstore --store $(DEMO)/store show $$id
-	@echo; echo '$$ mstore run photos --follow   (starts the embedded Temporal server and a worker)'
-	$(VENV)/bin/mstore --store $(DEMO)/store run photos --follow
-	@echo; echo '$$ mstore run video --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --follow
-	@echo; echo '$$ mstore run dedupe --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --follow
+	@echo; echo '$$ mstore run photos --production --follow   (starts the embedded Temporal server and a worker)'
+	$(VENV)/bin/mstore --store $(DEMO)/store run photos --production --follow
+	@echo; echo '$$ mstore run video --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --production --follow
+	@echo; echo '$$ mstore run dedupe --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --production --follow
 	@echo; echo '$$ mstore log'; $(VENV)/bin/mstore --store $(DEMO)/store log
 	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
 ifneq ($(UI),0)

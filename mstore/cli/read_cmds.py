@@ -246,11 +246,12 @@ def _show_run(store, run_id: str, as_json: bool, limit: int) -> None:  # noqa: A
     if d["temporal_url"]:
         echo(f"{'temporal':<11}{d['temporal_url']}")
     echo(f"  {'step':<14}{'tool':<16}{'units':>7}{'done':>7}{'reused':>8}{'failed':>8}"
-         f"{'pending':>9}{'avg ms':>9}")
-    for s in d["steps"]:
+         f"{'n/a':>6}{'pending':>9}{'avg ms':>9}")
+    for s in d["steps"]:  # n/a: the step does not apply to the unit (recorded "skipped")
         avg = f"{s['avg_ms']:.0f}" if s["avg_ms"] is not None else "-"
         echo(f"  {s['name']:<14}{s['tool'] + '@' + s['version']:<16}{s['units']:>7}"
-             f"{s['done']:>7}{s['reused']:>8}{s['failed']:>8}{s['pending']:>9}{avg:>9}")
+             f"{s['done']:>7}{s['reused']:>8}{s['failed']:>8}{s['skipped']:>6}"
+             f"{s['pending']:>9}{avg:>9}")
     if d["failures"]:
         echo(f"failures ({len(d['failures'])} shown)")
         for f in d["failures"]:

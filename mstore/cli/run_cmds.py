@@ -56,56 +56,106 @@ def follow_run(store, run_id: str) -> str:  # noqa: ANN001
         time.sleep(0.5)
 
 
+MAX_CONCURRENCY = 1000  # chunks in flight: far past what one machine's workers can take
+
+
+def run_line(started) -> str:  # noqa: ANN001 - mstore.runs.service.Started
+    """The first line of every run: its policy and its sample, so nobody takes a sandbox
+    trial for the real thing (or starts the real thing by accident)."""
+    r = started.run
+    of = f"{r.total:,} of {started.selected:,} units"
+    if r.policy == "sandbox":
+        what = f"sandbox, sample {r.sample}: {of}" if r.sample else f"sandbox: {of}"
+        if r.total < started.selected:
+            what += " (use --production for all)"
+    elif r.total < started.selected:
+        what = f"production: {of} (--max-units {r.caps.get('max_units')})"
+    else:
+        what = f"production: all {r.total:,} units"
+    return f"run {r.run}: {r.pipeline}, {what}"
+
+
+def resolve_on(store, on: str, query: tuple[str, ...]) -> str:  # noqa: ANN001
+    """``--on NAME`` / ``--on @NAME``: a collection, which must exist (a query goes after the
+    pipeline name instead: a word that is not a collection is never run as a query)."""
+    from mstore.errors import UsageError
+    from mstore.store import index_runs
+
+    if query:
+        raise UsageError("give a collection (--on) or a query, not both (save the query as a "
+                         "collection, or add its terms to the collection's query)")
+    name = on[1:] if on.startswith("@") else on
+    idx = store.index
+    with idx.read() as txn:
+        if index_runs.collection(idx, txn, name) is not None:
+            return f"@{name}"
+        known = sorted(c.name for c in index_runs.collections(idx, txn))
+    listed = f"collections: {', '.join(known[:10])}" if known else "there are no collections"
+    raise UsageError(f"--on: no collection '{name}' ({listed}); to run over a query, give it "
+                     "after the pipeline name")
+
+
 @click.command(cls=QueryCommand)
 @click.argument("pipeline")
 @click.argument("query", nargs=-1)
-@click.option("--on", "on", default=None, help="A collection (@name or name) or a query.")
-@click.option("--sandbox", "policy", flag_value="sandbox", help="A cheap, sampled try.")
-@click.option("--production", "policy", flag_value="production", default=True,
-              help="Full coverage, pinned versions (default).")
-@click.option("--sample", default="", help="Sandbox sample: N units or P%.")
+@click.option("--on", "on", default=None, metavar="COLLECTION",
+              help="A collection (NAME or @NAME) to run over.")
+@click.option("--sandbox", is_flag=True,
+              help="A cheap, sampled try with expiring results (the default).")
+@click.option("--production", is_flag=True,
+              help="Every selected unit, results kept: ask for it explicitly.")
+@click.option("--sample", default="", help="Sandbox sample: N units or P% (default: the "
+                                           "pipeline's).")
 @click.option("--param", "params", multiple=True, metavar="STEP.KEY=VALUE",
               help="Override a step parameter (repeatable).")
 @click.option("--force", is_flag=True, help="Recompute instead of reusing artifacts.")
 @click.option("--follow", "-f", is_flag=True, help="Show live progress until the run ends.")
-@click.option("--max-units", type=int, default=0, help="Cap: at most N units.")
-@click.option("--max-concurrency", type=int, default=0, help="Cap: chunks in flight.")
-@click.option("--chunk-size", type=int, default=0, hidden=True)
+@click.option("--max-units", type=int, default=None, help="Cap: at most N units.")
+@click.option("--max-concurrency", type=int, default=None, help="Cap: chunks in flight.")
+@click.option("--chunk-size", type=int, default=None, hidden=True)
 @click.option("--json", "as_json", is_flag=True)
 @store_option
 @click.pass_obj
-def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, policy: str,
-        sample: str, params: tuple[str, ...], force: bool, follow: bool, max_units: int,
-        max_concurrency: int, chunk_size: int, as_json: bool) -> None:
-    """Start PIPELINE over the assets matching QUERY (or --on COLLECTION)."""
+def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, sandbox: bool,
+        production: bool, sample: str, params: tuple[str, ...], force: bool, follow: bool,
+        max_units: int | None, max_concurrency: int | None, chunk_size: int | None,
+        as_json: bool) -> None:
+    """Start PIPELINE over the assets matching QUERY (or --on COLLECTION).
+
+    A sandbox run (the default) takes a deterministic sample with the pipeline's cheaper
+    params, and its results expire; --production runs every selected unit."""
+    from mstore.errors import UsageError
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, parse_param_overrides
     from mstore.runs.service import start_run
-    from mstore.store import index_runs
 
+    if sandbox and production:
+        raise UsageError("--sandbox and --production exclude each other")
+    for opt, value, most in (("--max-units", max_units, 2**63 - 1),
+                             ("--max-concurrency", max_concurrency, MAX_CONCURRENCY),
+                             ("--chunk-size", chunk_size, 2**31 - 1)):
+        if value is not None and not 1 <= value <= most:
+            raise UsageError(f"{opt} {value}: must be at least 1" if value < 1 else
+                             f"{opt} {value}: must be at most {most:,}")
     store = obj.store()
-    selection = " ".join(query)
-    if on:
-        idx = store.index
-        name = on[1:] if on.startswith("@") else on
-        with idx.read() as txn:
-            is_collection = index_runs.collection(idx, txn, name) is not None
-        selection = f"@{name}" if is_collection else on
+    selection = resolve_on(store, on, query) if on is not None else " ".join(query)
     req = RunRequest(pipeline=get_pipeline(store.root, pipeline), selection=selection,
-                     policy=policy, sample=sample, params=parse_param_overrides(list(params)),
-                     force=force, max_units=max_units, max_concurrency=max_concurrency)
-    started = start_run(store, req, chunk_size=chunk_size)
+                     policy="production" if production else "sandbox", sample=sample,
+                     params=parse_param_overrides(list(params)), force=force,
+                     max_units=max_units or 0, max_concurrency=max_concurrency or 0)
+    started = start_run(store, req, chunk_size=chunk_size or 0)
     r = started.run
+    click.echo(run_line(started), err=True)
     if as_json:
         from mstore.cli.output import emit_json
 
         emit_json({"run": r.run, "pipeline": r.pipeline, "policy": r.policy, "units": r.total,
+                   "selected": started.selected, "sample": r.sample or None,
                    "temporal": started.temporal_url})
     else:
         click.echo(r.run)
-        click.echo(f"{r.pipeline} ({r.policy}{', sample ' + r.sample if r.sample else ''}) "
-                   f"over {r.total} units" + (f"; Temporal: {started.temporal_url}"
-                                              if started.temporal_url else ""), err=True)
+        if started.temporal_url:
+            click.echo(f"Temporal: {started.temporal_url}", err=True)
     if follow:
         state = follow_run(store, r.run)
         if state != "completed":
@@ -163,6 +213,7 @@ def rerun(obj: Context, run_id: str, failed: bool, follow: bool) -> None:
 
     store = obj.store()
     started = rerun_failed(store, resolve_run(store, run_id))
+    click.echo(run_line(started), err=True)
     click.echo(started.run.run)
     if follow and follow_run(store, started.run.run) != "completed":
         raise click.exceptions.Exit(1)
@@ -209,12 +260,18 @@ def server_status(obj: Context, as_json: bool) -> None:
         from mstore.cli.output import emit_json
 
         emit_json(st.__dict__)
+        if not (st.server_up and st.own):
+            raise click.exceptions.Exit(1)
         return
-    click.echo(f"temporal {st.address}: {'up' if st.server_up else 'down'}"
-               + (" (embedded)" if st.embedded else " (external)")
-               + (f", web UI {st.ui_url}" if st.ui_url and st.server_up else ""))
+    if st.server_up and not st.own:
+        click.echo(f"temporal {st.address}: taken by a server that is not this store's "
+                   "embedded one (set [temporal] port or address in config.toml)")
+    else:
+        click.echo(f"temporal {st.address}: {'up' if st.server_up else 'down'}"
+                   + (" (embedded)" if st.embedded else " (external)")
+                   + (f", web UI {st.ui_url}" if st.ui_url and st.server_up else ""))
     click.echo(f"worker: {'pid ' + str(st.worker_pid) if st.worker_pid else 'not running'}")
-    if not st.server_up:
+    if not (st.server_up and st.own):
         raise click.exceptions.Exit(1)
 
 
@@ -255,8 +312,10 @@ def tools(obj: Context, as_json: bool) -> None:
 
             emit_json({"id": m.id, "version": m.version, "inputs": list(m.inputs),
                        "outputs": list(m.outputs), "resource": m.resource, "shape": m.shape,
-                       "entry": m.entry, "params": {n: {"type": p.type, "default": p.default}
-                                                    for n, p in m.params.items()}})
+                       "entry": m.entry, "params": {
+                           n: {"type": p.type, "default": p.default, "min": p.min, "max": p.max,
+                               "choices": list(p.choices) or None}
+                           for n, p in m.params.items()}})
         else:
             params = ", ".join(f"{n}={p.default!r}" for n, p in m.params.items())
             click.echo(f"{m.id:<12} v{m.version:<4} {','.join(m.inputs):<28} -> "

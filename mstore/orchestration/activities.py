@@ -17,7 +17,7 @@ from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.tools.registry import Registry
 
-CANCEL_POLL_S = 0.5
+STOP_POLL_S = 0.1  # how often a chunk reads the run's state (pause / cancel) at most
 MAX_CONTEXTS = 8  # runs whose context a worker keeps
 FRESH_RUN_S = 60.0  # runs younger than this have their results flushed every tick
 SETTLED_FLUSH_S = 2.0  # after that, at most this often
@@ -36,9 +36,11 @@ class ChunkOutput:
     done: int = 0
     reused: int = 0
     failed: int = 0
-    skipped: int = 0
-    units: int = 0  # units gone through
+    skipped: int = 0  # unit-steps that do not apply
+    covered: int = 0  # unit-steps already covered (a retried chunk)
+    units: int = 0  # units gone through: start + units is where a stopped chunk stopped
     seconds: float = 0.0  # wall time spent on them (sizes the next chunks)
+    stopped: str = ""  # "paused" / "cancelled": stopped at a unit boundary before the end
 
 
 @dataclass
@@ -53,6 +55,7 @@ class FinishInput:
     store: str
     run_id: str
     cancelled: bool = False  # the workflow was cancelled
+    error: str = ""  # an activity failed for good: the run ends failed, saying why
 
 
 class WorkerState:
@@ -79,7 +82,12 @@ class WorkerState:
         with self._lock:
             ctx = self.contexts.pop(run_id, None)
             if ctx is None:
-                ctx = RunContext(store, writer, load_run(store, run_id), registry)
+                run = load_run(store, run_id)
+                if any(s.tool not in registry.tools for s in run.steps):
+                    # a tool added to <store>/tools/ since this worker started: look again
+                    registry = Registry.for_store(store.root)
+                    self.stores[path] = (store, writer, registry)
+                ctx = RunContext(store, writer, run, registry)
             self.contexts[run_id] = ctx  # most recently used last
             # a long-lived worker must not keep every run it ever served (a context holds
             # the run's unit list: ~100 MB for a million units)
@@ -116,40 +124,45 @@ def _run_state(ctx: RunContext) -> str:
     return info.state if info else "running"
 
 
-def _cancel_check(ctx: RunContext) -> Callable[[], bool]:
-    """Cancelled by Temporal (learnt on a heartbeat, which the SDK throttles), or by a
-    ``cancelled`` state in the index (``mstore cancel`` writes it before it cancels the
-    workflow), read at most every CANCEL_POLL_S: a cancel stops a chunk within a unit."""
-    last = [0.0, False]
+def _stop_check(ctx: RunContext) -> Callable[[], str]:
+    """Whether a chunk must stop before its next unit: "cancelled" by Temporal (learnt on
+    a heartbeat, which the SDK throttles), or "paused" / "cancelled" as the run's state in
+    the index (``mstore pause`` / ``cancel`` record it; the index is this machine's, so
+    the record is seen as soon as the command wrote it), read at most every STOP_POLL_S.
+    A pause or cancel so stops a chunk within the unit it is in."""
+    last = [0.0, ""]
 
-    def cancelled() -> bool:
+    def stop() -> str:
         if activity.is_cancelled():
-            return True
+            return "cancelled"
         now = time.monotonic()
-        if not last[1] and now - last[0] >= CANCEL_POLL_S:
+        if now - last[0] >= STOP_POLL_S:
             last[0] = now
             idx = ctx.store.index
             with idx.read() as txn:
                 info = index_runs.run_info(idx, txn, ctx.run.run)
-            last[1] = info is not None and info.state == "cancelled"
-        return last[1]
+            state = info.state if info is not None else ""
+            last[1] = state if state in ("paused", "cancelled") else ""
+        return str(last[1])
 
-    return cancelled
+    return stop
 
 
 @activity.defn(name="mstore-run-chunk", no_thread_cancel_exception=True)
 def run_chunk(inp: ChunkInput) -> ChunkOutput:
     ctx = STATE.context(inp.store, inp.run_id)
-    if _run_state(ctx) == "cancelled":
-        return ChunkOutput()
+    state = _run_state(ctx)
+    if state in ("paused", "cancelled"):
+        return ChunkOutput(stopped=state)
     # a retry (after a killed worker) starts at inp.start again: execute_units skips what
     # the store says is covered; the heartbeat details may count units whose records died
-    # unflushed with the worker, so they are not trusted
+    # unflushed with the worker, so they are not trusted. A unit that ran out of a resource
+    # of this machine (disk full) raises ResourceExhausted: Temporal retries the chunk.
     t0 = time.monotonic()
     summary = execute_units(ctx, inp.start, inp.end, heartbeat=activity.heartbeat,
-                            cancelled=_cancel_check(ctx))
+                            stop=_stop_check(ctx))
     return ChunkOutput(summary.done, summary.reused, summary.failed, summary.skipped,
-                       summary.units, time.monotonic() - t0)
+                       summary.covered, summary.units, time.monotonic() - t0, summary.stopped)
 
 
 @activity.defn(name="mstore-run-aggregate", no_thread_cancel_exception=True)
@@ -169,7 +182,7 @@ def run_aggregate(inp: AggregateInput) -> ChunkOutput:
         s = execute_aggregate(ctx, inp.step)
     finally:
         stop.set()
-    return ChunkOutput(s.done, s.reused, s.failed, s.skipped)
+    return ChunkOutput(s.done, s.reused, s.failed, s.skipped, s.covered)
 
 
 @activity.defn(name="mstore-run-finish")
@@ -177,7 +190,7 @@ def finish_run(inp: FinishInput) -> str:
     from mstore.runs.finish import finish
 
     ctx = STATE.context(inp.store, inp.run_id)
-    state = finish(ctx, cancelled=inp.cancelled)
+    state = finish(ctx, cancelled=inp.cancelled, error=inp.error)
     with STATE._lock:
         STATE.contexts.pop(inp.run_id, None)  # the run is over (a retry reloads it)
     return state

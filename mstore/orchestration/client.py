@@ -36,28 +36,54 @@ def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_si
                     heartbeat_timeout_s=heartbeat_timeout_s)
 
 
-async def _client(ts: TemporalSettings) -> Client:
-    return await Client.connect(ts.address, namespace=ts.namespace)
+class WorkflowGone(Exception):
+    """Temporal has no workflow with that id (its server lost it, or it never started)."""
+
+
+class Unreachable(Exception):
+    """Temporal did not answer (not running, wrong address)."""
 
 
 def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
     """``await fn(client)`` on a fresh connection, from synchronous code.
 
-    The client is dropped while the event loop still runs: a client still alive when a
-    short-lived process exits made the SDK's native threads call into a finalizing
-    interpreter, killing ``mstore run`` / ``pause`` / ``cancel`` with SIGSEGV or SIGABRT
-    after their work was done (temporalio/sdk-python#300; 10 exits in 60 here)."""
+    Each call gets a Temporal runtime (the SDK's Rust thread pool) of its own and shuts it
+    down before returning. With the SDK's default runtime, a module global, those threads
+    outlive the command: one that was still handing an RPC's result back to Python (it
+    takes the GIL after the awaiting coroutine already has the result) when the
+    interpreter began to finalize died with "Fatal Python error: PyGILState_Release" or
+    SIGSEGV, after the command had done its work (temporalio/sdk-python#300). Dropping
+    our own runtime here, with the interpreter alive, joins those threads first (the SDK
+    releases the GIL while its runtime shuts down)."""
+    from temporalio.runtime import Runtime, TelemetryConfig
+    from temporalio.service import RPCError, RPCStatusCode
+
+    runtime = [Runtime(telemetry=TelemetryConfig())]  # a list: emptied to drop it
 
     async def go() -> T:
-        client = await _client(ts)
+        try:
+            client = await Client.connect(ts.address, namespace=ts.namespace,
+                                          runtime=runtime[0])
+        except RuntimeError as e:  # the bridge's "Failed client connect: ..."
+            raise Unreachable(f"{ts.address}: {e}") from None
         try:
             return await fn(client)
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise WorkflowGone(e.message) from None
+            if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                raise Unreachable(f"{ts.address}: {e.message}") from None
+            raise
         finally:
             del client
-            gc.collect()
-            await asyncio.sleep(0)
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    finally:
+        # the client (and everything holding a clone of the runtime) is gone with the loop;
+        # this is the last reference: its drop stops the runtime's threads and waits for them
+        gc.collect()
+        runtime.clear()
 
 
 def start(ts: TemporalSettings, inp: RunInput) -> None:

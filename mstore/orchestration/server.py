@@ -4,6 +4,12 @@
 SQLite state, log and pid file in ``local/temporal/``; a background ``mstore
 worker`` for the store runs beside it. ``mstore run`` starts whichever is not
 running, so one command does the job and the run goes on after it returns.
+
+The embedded server's port is never shared silently: a server answering there is used
+only when it is this store's own (the process in its pid file, started on that port
+with this store's database file). Anything else there — another store's embedded
+server, a developer's ``temporal server start-dev`` — is refused with a message saying
+how to choose (``[temporal] port`` for a server of its own, ``address`` to share).
 """
 
 from __future__ import annotations
@@ -87,6 +93,31 @@ def _spawn(argv: list[str], log: Path, pidfile: Path) -> int:
     return proc.pid
 
 
+def owns_port(store: Store, ts: TemporalSettings) -> bool:
+    """Whether the embedded server of this store is the one started on ``ts.port``: the
+    live process in its pid file was started with that port and this store's database
+    file (its command line says so)."""
+    d = state_dir(store)
+    pid = _pid_alive(d / "server.pid")
+    if not pid:
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    opts = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith(b"--")}
+    db = opts.get(b"--db-filename")
+    return (opts.get(b"--port") == str(ts.port).encode() and db is not None
+            and os.path.realpath(db) == os.path.realpath(os.fsencode(d / "dev.sqlite")))
+
+
+def _not_ours(store: Store, ts: TemporalSettings) -> UsageError:
+    return UsageError(
+        f"{ts.address} is taken by a server that is not this store's embedded Temporal "
+        f"server (another store's?); set [temporal] port = N in {store.root}/config.toml "
+        f"for a server of its own, or address = \"{ts.address}\" to share that one")
+
+
 @dataclass
 class ServerStatus:
     embedded: bool
@@ -95,13 +126,16 @@ class ServerStatus:
     server_pid: int
     worker_pid: int
     ui_url: str
+    own: bool  # embedded: the server answering is this store's (always true for external)
 
 
 def status(store: Store) -> ServerStatus:
     ts = settings(store)
     d = state_dir(store)
-    return ServerStatus(ts.embedded, ts.address, port_open(ts.address),
-                        _pid_alive(d / "server.pid"), _pid_alive(d / "worker.pid"), ts.ui_url)
+    up = port_open(ts.address)
+    own = not ts.embedded or (up and owns_port(store, ts))
+    return ServerStatus(ts.embedded, ts.address, up, _pid_alive(d / "server.pid") if own else 0,
+                        _pid_alive(d / "worker.pid"), ts.ui_url if own else "", own)
 
 
 def start_server(store: Store, ts: TemporalSettings | None = None) -> None:
@@ -111,7 +145,9 @@ def start_server(store: Store, ts: TemporalSettings | None = None) -> None:
             raise UsageError(f"the configured Temporal server {ts.address} does not answer")
         return
     if port_open(ts.address):
-        return
+        if owns_port(store, ts):
+            return
+        raise _not_ours(store, ts)
     d = state_dir(store)
     _spawn([temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1",
             "--port", str(ts.port), "--ui-port", str(ts.ui_port),

@@ -17,6 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from mstore.orchestration.activities import (
@@ -33,8 +34,8 @@ FLUSH_EVERY = 0.5
 
 
 async def serve(store_dir: str, ts: TemporalSettings, queues: list[str], concurrency: int,
-                stop: asyncio.Event | None = None) -> None:
-    client = await Client.connect(ts.address, namespace=ts.namespace)
+                stop: asyncio.Event | None = None, runtime: Runtime | None = None) -> None:
+    client = await Client.connect(ts.address, namespace=ts.namespace, runtime=runtime)
     stop = stop or asyncio.Event()
     STATE.open(store_dir)  # take a writer lane now: fail early if the store is unusable
     flusher_stop = threading.Event()
@@ -65,12 +66,19 @@ async def serve(store_dir: str, ts: TemporalSettings, queues: list[str], concurr
 def run_worker(store_dir: str, ts: TemporalSettings, queues: list[str],
                concurrency: int | None = None) -> None:
     concurrency = concurrency or max(1, os.cpu_count() or 1)
+    # a runtime of its own, shut down (its threads joined) before the interpreter exits:
+    # see mstore.orchestration.client.call
+    runtime = [Runtime(telemetry=TelemetryConfig())]  # a list: emptied to drop it
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(store_dir, ts, queues, concurrency, stop)
+        await serve(store_dir, ts, queues, concurrency, stop, runtime[0])
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        gc.collect()
+        runtime.clear()

@@ -3,9 +3,15 @@
 It fans the run's units out in chunks to the activity queue of the run's resource
 class with bounded concurrency (chunks sized to ~2 s of work once the first ones
 have measured the run's speed: an activity costs ~15 ms of orchestration), honours
-pause/resume signals (no new chunks start; running ones finish), answers a progress
-query, runs aggregate steps after the per-asset ones, and continues as new after
-``chunks_per_history`` chunks so a million units stay within history limits.
+pause/resume signals, answers a progress query, runs aggregate steps after the
+per-asset ones, and continues as new after ``chunks_per_history`` chunks so a million
+units stay within history limits.
+
+Pause: no new chunk starts, and running chunks stop before their next unit (they read
+the "paused" record ``mstore pause`` writes after its signal); the units a stopped chunk
+did not reach are kept (``leftover``) and handed out first on resume. A chunk that
+fails for good (Temporal's retries used up, e.g. a disk that stays full) ends the run
+"failed", recorded with the reason, instead of leaving it "running" forever.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from mstore.orchestration.activities import (
@@ -51,6 +58,8 @@ class RunInput:
     max_chunk: int = 4096
     measured_units: int = 0  # carried across continue-as-new
     measured_s: float = 0.0
+    # [start, end) ranges that stopped chunks (a pause) did not reach: handed out again first
+    leftover: list[list[int]] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +72,8 @@ class Progress:
     reused: int
     failed: int
 
+
+STOPPED_WHILE_RUNNING_S = 1.0  # see _run: a chunk said "paused" but no pause signal came
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                     maximum_interval=timedelta(seconds=30), maximum_attempts=10)
@@ -127,39 +138,70 @@ class RunWorkflow:
             self._counts[k] = v
         self._measured_units, self._measured_s = inp.measured_units, inp.measured_s
         start = inp.next_start
+        leftover = [list(r) for r in inp.leftover]
         pending = self._pending
+        ranges: dict[asyncio.Task[ChunkOutput], tuple[int, int]] = {}
         started_here = 0
-        while start < inp.total or pending:
-            can_start = (start < inp.total and not self._paused
-                         and started_here < inp.chunks_per_history)
-            while can_start and len(pending) < inp.max_concurrency:
-                end = min(start + self._chunk_size(inp, start), inp.total)
-                pending.add(asyncio.ensure_future(self._activity(
-                    run_chunk, ChunkInput(inp.store, inp.run_id, start, end),
-                    timedelta(hours=6), inp.heartbeat_timeout_s)))
-                start = end
-                self._scheduled = start
+
+        def can_start() -> bool:
+            return ((start < inp.total or bool(leftover)) and not self._paused
+                    and started_here < inp.chunks_per_history)
+
+        while start < inp.total or pending or leftover:
+            while can_start() and len(pending) < inp.max_concurrency:
+                if leftover:
+                    lo, hi = leftover.pop(0)
+                else:
+                    lo, hi = start, min(start + self._chunk_size(inp, start), inp.total)
+                    start = hi
+                    self._scheduled = start
+                task = asyncio.ensure_future(self._activity(
+                    run_chunk, ChunkInput(inp.store, inp.run_id, lo, hi),
+                    timedelta(hours=6), inp.heartbeat_timeout_s))
+                pending.add(task)
+                ranges[task] = (lo, hi)
                 started_here += 1
-                can_start = (start < inp.total and not self._paused
-                             and started_here < inp.chunks_per_history)
             if not pending:
-                if start < inp.total and started_here >= inp.chunks_per_history:
+                if (start < inp.total or leftover) and started_here >= inp.chunks_per_history:
                     workflow.continue_as_new(RunInput(
                         **{**inp.__dict__, "next_start": start, "paused": self._paused,
                            "counts": dict(self._counts), "measured_units": self._measured_units,
-                           "measured_s": self._measured_s}))
+                           "measured_s": self._measured_s, "leftover": leftover}))
                 # paused with nothing in flight: wait for a resume
                 await workflow.wait_condition(lambda: not self._paused)
                 continue
             done, _still = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             pending.difference_update(done)
+            stopped_unpaused = False
             for task in done:
-                out = task.result()
+                lo, hi = ranges.pop(task)
+                try:
+                    out = task.result()
+                except ActivityError as e:  # retries used up: the run cannot go on
+                    for other in pending:
+                        other.cancel()
+                    cause = e.cause or e
+                    await self._activity(finish_run, FinishInput(
+                        inp.store, inp.run_id, error=f"a chunk failed: {cause}"[:500]),
+                        timedelta(minutes=10), 120.0)
+                    return "failed"
                 self._chunks_done += 1
                 self._measured_units += out.units
                 self._measured_s += out.seconds
                 for k in ("done", "reused", "failed"):
                     self._counts[k] += getattr(out, k)
+                if out.stopped == "paused" and lo + out.units < hi:
+                    leftover.append([lo + out.units, hi])
+                    stopped_unpaused = stopped_unpaused or not self._paused
+                # "cancelled": the run is over; its cancellation reaches this workflow
+            if stopped_unpaused:
+                # the store says paused but no pause signal came (yet): a moment's wait, so
+                # a state nobody signals does not hand the same units out in a tight loop
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._paused, timeout=timedelta(seconds=STOPPED_WHILE_RUNNING_S))
+                except TimeoutError:
+                    pass
         for step in inp.aggregate_steps:
             await self._activity(run_aggregate, AggregateInput(inp.store, inp.run_id, step),
                                  timedelta(hours=12), max(inp.heartbeat_timeout_s, 300.0))

@@ -196,53 +196,24 @@ def _recent_artifacts(store: Store, txn: lmdb.Transaction, run: str, limit: int,
     return count, newest
 
 
-# a run's unit list and its assets' kinds never change: what each step applies to is
-# counted once per run (the run page asks every second while the run goes)
-_EXPECTED: dict[tuple[str, str], dict[str, int]] = {}
-
-
 def _expected_per_step(store: Store, txn: lmdb.Transaction, rs: RunStarted) -> dict[str, int]:
     """How many units each step applies to: every unit for an aggregate step's one call
     ("*" counts 1), the units of the step's kinds for a per-asset step."""
-    key = (str(store.root), rs.run)
-    if key in _EXPECTED:
-        return _EXPECTED[key]
-    got, complete = _count_expected(store, txn, rs)
-    if complete:
-        if len(_EXPECTED) >= 256:
-            _EXPECTED.pop(next(iter(_EXPECTED)))
-        _EXPECTED[key] = got
-    return got
+    from mstore.runs.progress import unit_kinds
 
-
-def _count_expected(store: Store, txn: lmdb.Transaction, rs: RunStarted
-                    ) -> tuple[dict[str, int], bool]:
-    """_expected_per_step's count, and whether it is final (not while the unit list or an
-    asset record has yet to be synced here)."""
     per_asset = [s for s in rs.steps if s.shape == "per-asset"]
     out = {s.name: 1 for s in rs.steps if s.shape != "per-asset"}
-    kind_sets = {frozenset(s.kinds) for s in per_asset}
-    if len(kind_sets) <= 1:
-        # the planner selected only units of the steps' kinds, so each step covers all
-        # (a rerun's explicit units are failures of such a step, hence of those kinds too)
+    kind_sets = {frozenset(s.kinds) for s in rs.steps}
+    by_kind = unit_kinds(store, txn, rs) if len(kind_sets) > 1 else None
+    if by_kind is None:
+        # one kind set: the planner selected only units of the steps' kinds, so each step
+        # covers all (a rerun's explicit units are failures of such a step, hence of those
+        # kinds too); or the unit list has not been synced here yet: assume every unit
         out.update({s.name: rs.total for s in per_asset})
-        return out, True
-    idx = store.index
-    by_kind: dict[str, int] = {}
-    try:
-        units = msgspec.msgpack.decode(store.objects.get(rs.units_object))
-    except KeyError:  # the unit list has not been synced here yet: assume every unit
-        out.update({s.name: rs.total for s in per_asset})
-        return out, False
-    complete = True
-    for aid in units:
-        a = idx.asset(txn, aid)
-        complete = complete and a is not None
-        k = a.meta.kind if a else ""
-        by_kind[k] = by_kind.get(k, 0) + 1
+        return out
     for s in per_asset:
         out[s.name] = sum(n for k, n in by_kind.items() if not s.kinds or k in s.kinds)
-    return out, complete
+    return out
 
 
 def art_summary(art: ArtifactMade) -> dict:
@@ -289,13 +260,14 @@ def describe_run(store: Store, run_id: str, *, limit: int = 20, failures: int = 
                           "path": paths[0] if paths else None})
     steps = []
     for s in rs.steps:
-        c = v.step_counts.get(s.name, {"done": 0, "reused": 0, "failed": 0, "ms": 0})
-        covered = c["done"] + c["reused"] + c["failed"]
+        c = v.step_counts.get(s.name, {"done": 0, "reused": 0, "failed": 0, "ms": 0,
+                                       "skipped": 0})
+        covered = c["done"] + c["reused"] + c["failed"] + c["skipped"]
         exp = expected.get(s.name, 0)
         steps.append({"name": s.name, "tool": s.tool, "version": s.version, "params": s.params,
                       "shape": s.shape, "kinds": s.kinds, "needs": s.needs, "units": exp,
                       "done": c["done"], "reused": c["reused"], "failed": c["failed"],
-                      "pending": max(exp - covered, 0), "ms": c["ms"],
+                      "skipped": c["skipped"], "pending": max(exp - covered, 0), "ms": c["ms"],
                       "avg_ms": round(c["ms"] / covered, 1) if covered else None})
     return {
         "type": "run", "id": run_id, "pipeline": rs.pipeline, "policy": rs.policy,

@@ -4,13 +4,21 @@ For each unit (an asset) the per-asset steps run in pipeline order. A step whose
 (tool, version, params, inputs) already has artifacts reuses them (recorded as
 ``reused``) unless the run says ``force``. Each artifact is written as soon as it
 exists: payload object, then its ``ArtifactMade`` record, then the unit's
-``UnitDone``. A unit already covered in this run (done, reused or failed) is
-skipped, so a retried chunk (after a worker was killed) records every unit exactly
+``UnitDone``. A unit already covered in this run (done, reused, skipped or failed) is
+passed over, so a retried chunk (after a worker was killed) records every unit exactly
 once in coverage.
+
+A tool that raises ``NotApplicable`` (a video without an audio track for the audio
+step) has the unit-step recorded ``skipped``: covered, not failed; the steps that need
+its output are skipped for that unit too. A tool or write that runs out of a resource
+(disk full, no memory, too many open files) is not the unit's fault: nothing is
+recorded for that unit-step, the chunk stops there and raises ``ResourceExhausted``, and
+Temporal retries the chunk later (skipping what is covered).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -27,7 +35,14 @@ from mstore.runs.lineage import artifact_id, reuse_key
 from mstore.store import index_runs
 from mstore.store.fsutil import temp_name
 from mstore.store.store import RecordWriter, Store
-from mstore.tools.api import BadInput, InputArtifact, ToolInput, ToolRequest, ToolResult
+from mstore.tools.api import (
+    BadInput,
+    InputArtifact,
+    NotApplicable,
+    ToolInput,
+    ToolRequest,
+    ToolResult,
+)
 from mstore.tools.registry import Registry
 from mstore.tools.runner import run_tool
 
@@ -37,6 +52,20 @@ TRANSIENT_ATTEMPTS = 3
 # units 1.1 ms/unit with a heartbeat each). Once a second is plenty for liveness.
 HEARTBEAT_EVERY_S = 1.0
 BACKOFF_S = (0.5, 1.0, 2.0)
+# errors about this machine, not about the unit: a unit never fails permanently of them
+RESOURCE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.ENOMEM, errno.EMFILE,
+                             errno.ENFILE})
+COVERED = ("done", "reused", "skipped")  # a unit-step that needs no more work (with failed)
+
+
+class ResourceExhausted(Exception):
+    """A unit could not be processed for lack of a resource of this machine (disk full,
+    memory, file descriptors). Not recorded as the unit's failure: the chunk stops and is
+    retried later."""
+
+
+def _resource_error(e: BaseException) -> bool:
+    return isinstance(e, OSError) and e.errno in RESOURCE_ERRNOS
 
 
 class SharedWriter:
@@ -62,12 +91,15 @@ class SharedWriter:
 
 @dataclass
 class ChunkSummary:
+    # unit-steps by the status recorded for them now (the UnitDone statuses)
     done: int = 0
     reused: int = 0
     failed: int = 0
-    skipped: int = 0  # already covered (a retried chunk)
+    skipped: int = 0  # the step does not apply to the unit
+    covered: int = 0  # already covered in this run (a retried chunk): nothing recorded
     errors: list[str] = field(default_factory=list)
-    units: int = 0  # units gone through (all of the chunk unless cancelled)
+    units: int = 0  # units gone through (all of the chunk unless paused or cancelled)
+    stopped: str = ""  # "paused" / "cancelled": the chunk stopped before its end
 
 
 @dataclass
@@ -204,12 +236,13 @@ def _record_outputs(ctx: RunContext, step: StepSpec, key: str, result: ToolResul
 
 
 def _call_tool(ctx: RunContext, step: StepSpec, req: ToolRequest) -> tuple[ToolResult, int]:
-    """Run a tool, retrying transient failures with backoff. BadInput is not retried."""
+    """Run a tool, retrying transient failures with backoff. BadInput and NotApplicable
+    are not retried."""
     manifest = ctx.registry.get(step.tool)
     for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
         try:
             return run_tool(manifest, req), attempt
-        except BadInput:
+        except (BadInput, NotApplicable):
             raise
         except Exception:  # noqa: BLE001 - any other failure is treated as transient
             if attempt == TRANSIENT_ATTEMPTS:
@@ -250,6 +283,7 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
     path, paths = current_path(ctx.store, aid)
     produced: dict[str, list[ArtifactMade]] = {}
     failed_steps: set[str] = set()
+    skipped_steps: set[str] = set()  # not applicable to this unit
     own = work is None
     if work is None:
         work = ctx.store.layout.tmp / "work" / temp_name(f"{ctx.run.run}-{aid[:16]}")
@@ -260,19 +294,22 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
             st = states.get(step.name)
             if st is not None and st.status in ("done", "reused"):
                 produced[step.name] = _artifacts(ctx, st.artifacts)
-                summary.skipped += 1
+                summary.covered += 1
                 continue
-            if st is not None:  # failed in this run: covered too (a rerun is a new run)
-                failed_steps.add(step.name)
-                summary.skipped += 1
+            if st is not None:  # failed or skipped in this run: covered too (a rerun is new)
+                (skipped_steps if st.status == "skipped" else failed_steps).add(step.name)
+                summary.covered += 1
                 continue
             t0 = time.monotonic()
             blocked = [n for n in step.needs if n in failed_steps]
+            moot = [n for n in step.needs if n in skipped_steps]
             upstream = [a for n in step.needs for a in produced.get(n, [])]
             attempts = 1
             try:
                 if blocked:
                     raise BadInput(f"needs {', '.join(blocked)}, which failed")
+                if moot:
+                    raise NotApplicable(f"needs {', '.join(moot)}, which does not apply")
                 if not path:
                     raise BadInput("no readable path on this machine")
                 key = reuse_key(step.tool, step.version, step.params,
@@ -302,7 +339,16 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
                     attempts=attempts, duration_ms=int((time.monotonic() - t0) * 1000),
                     artifacts=ids))
                 setattr(summary, status, getattr(summary, status) + 1)
+            except NotApplicable as e:
+                skipped_steps.add(step.name)
+                ctx.writer.append(UnitDone(
+                    hlc=0, run=ctx.run.run, step=step.name, unit=aid, status="skipped",
+                    attempts=attempts, duration_ms=int((time.monotonic() - t0) * 1000),
+                    error=str(e)[:500]))
+                summary.skipped += 1
             except Exception as e:  # noqa: BLE001 - a unit's failure never fails the chunk
+                if _resource_error(e):  # this machine's trouble, not the unit's
+                    raise ResourceExhausted(f"{aid[:12]} {step.name}: {e}") from e
                 failed_steps.add(step.name)
                 msg = f"{type(e).__name__}: {e}" if not isinstance(e, BadInput) else str(e)
                 ctx.writer.append(UnitDone(
@@ -320,10 +366,14 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
 
 def execute_units(ctx: RunContext, start: int, end: int,
                   heartbeat: Callable[[int], None] = lambda _i: None,
-                  cancelled: Callable[[], bool] = lambda: False) -> ChunkSummary:
+                  stop: Callable[[], str] = lambda: "") -> ChunkSummary:
     """Units ``start:end`` of the run. A retried chunk starts again at ``start``: what its
     earlier attempt finished is skipped by what the store holds, never by the attempt's
-    heartbeat, which may count units whose records died in a killed worker's buffer."""
+    heartbeat, which may count units whose records died in a killed worker's buffer.
+
+    ``stop()`` is asked before each unit: "paused" or "cancelled" ends the chunk there
+    (``summary.units`` says how far it got; the rest of a paused chunk is the workflow's
+    to hand out again on resume)."""
     summary = ChunkSummary()
     units = ctx.units()[start:end]
     last_beat = 0.0
@@ -331,7 +381,8 @@ def execute_units(ctx: RunContext, start: int, end: int,
         f"{ctx.run.run}-{start}-{threading.get_ident()}")
     try:
         for i in range(len(units)):
-            if cancelled():
+            summary.stopped = stop()
+            if summary.stopped:
                 break
             process_unit(ctx, units[i], summary, work)
             summary.units += 1
@@ -341,8 +392,21 @@ def execute_units(ctx: RunContext, start: int, end: int,
                 last_beat = now
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    ctx.writer.flush()
+        ctx.writer.flush()  # also when a unit ran out of a resource: what is done is kept
     return summary
+
+
+def _has_needs(kind: str, needs: list[StepSpec], states: list) -> bool:  # noqa: ANN001
+    """Whether an aggregate step takes a unit: each step it needs is done or reused for
+    it, or does not apply to it (not of that step's kinds, or skipped: the unit goes in
+    without that artifact, e.g. a video's exact duplicates without an image hash). A unit
+    whose need failed, or has not been covered, is left out."""
+    for need, st in zip(needs, states, strict=True):
+        if need.kinds and kind not in need.kinds:
+            continue
+        if st is None or st.status == "failed":
+            return False
+    return True
 
 
 def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
@@ -352,8 +416,8 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     idx = ctx.store.index
     with idx.read() as txn:
         st = index_runs.unit_state(idx, txn, ctx.run.run, step.name, "*")
-    if st is not None and st.status in ("done", "reused"):
-        summary.skipped += 1
+    if st is not None and st.status in COVERED:
+        summary.covered += 1
         return summary
     t0 = time.monotonic()
     inputs: list[ToolInput] = []
@@ -361,12 +425,13 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     per_asset: dict[str, list[str]] = {}
     work = ctx.store.layout.tmp / "work" / temp_name(f"{ctx.run.run}-{step.name}")
     try:
+        needs = [s for s in ctx.run.steps if s.name in step.needs]
         for aid in ctx.units():
             with idx.read() as txn:
                 asset = idx.asset(txn, aid)
-                states = [index_runs.unit_state(idx, txn, ctx.run.run, n, aid)
-                          for n in step.needs]
-            if asset is None or any(s is None or s.status == "failed" for s in states):
+                states = [index_runs.unit_state(idx, txn, ctx.run.run, n.name, aid)
+                          for n in needs] if asset is not None else []
+            if asset is None or not _has_needs(asset.meta.kind, needs, states):
                 continue
             arts = _artifacts(ctx, [i for s in states if s for i in s.artifacts])
             path, paths = current_path(ctx.store, aid)
@@ -393,7 +458,14 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
                                    status=status, attempts=attempts, artifacts=ids,
                                    duration_ms=int((time.monotonic() - t0) * 1000)))
         setattr(summary, status, getattr(summary, status) + 1)
+    except NotApplicable as e:
+        ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",
+                                   status="skipped", error=str(e)[:500],
+                                   duration_ms=int((time.monotonic() - t0) * 1000)))
+        summary.skipped += 1
     except Exception as e:  # noqa: BLE001
+        if _resource_error(e):
+            raise ResourceExhausted(f"{step.name}: {e}") from e
         ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",
                                    status="failed", error=f"{type(e).__name__}: {e}"[:500],
                                    duration_ms=int((time.monotonic() - t0) * 1000)))

@@ -18,9 +18,10 @@ def final_state(info: index_runs.RunInfo) -> str:
     return "completed"
 
 
-def finish(ctx: RunContext, *, cancelled: bool = False) -> str:
+def finish(ctx: RunContext, *, cancelled: bool = False, error: str = "") -> str:
     """Record the run's final state (``cancelled`` when its workflow was cancelled, which
-    ``mstore cancel`` has usually recorded already) and run the post-run hook."""
+    ``mstore cancel`` has usually recorded already; ``failed`` with ``error`` when the
+    workflow gave up on an activity) and run the post-run hook."""
     ctx.writer.flush()
     store = ctx.store
     store.catch_up()
@@ -28,11 +29,13 @@ def finish(ctx: RunContext, *, cancelled: bool = False) -> str:
     with idx.read() as txn:
         info = index_runs.run_info(idx, txn, ctx.run.run)
     assert info is not None
-    state = "cancelled" if cancelled else final_state(info)
+    state = "cancelled" if cancelled or info.state == "cancelled" else (
+        "failed" if error else final_state(info))
     if info.state != state:
+        counts = (f"{info.done} done, {info.reused} reused, {info.failed} failed, "
+                  f"{info.skipped} not applicable")
         ctx.writer.append(RunState(hlc=0, run=ctx.run.run, state=state,
-                                   detail=f"{info.done} done, {info.reused} reused, "
-                                          f"{info.failed} failed"))
+                                   detail=f"{error} ({counts})" if error else counts))
         ctx.writer.flush()
     run_hook(store.layout.hooks, "post-run", store.root, [ctx.run.run, state])
     return state

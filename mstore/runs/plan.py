@@ -13,7 +13,7 @@ from typing import Any
 import blake3
 import msgspec
 
-from mstore.errors import UsageError
+from mstore.errors import EXIT_NOTHING, MstoreError, UsageError
 from mstore.model.meta import KINDS
 from mstore.model.records import RunStarted, StepSpec
 from mstore.runs.pipelines import Pipeline
@@ -23,11 +23,17 @@ from mstore.tools.registry import Registry
 POLICIES = ("sandbox", "production")
 
 
+class NothingToRun(MstoreError):
+    """The selection holds no unit the pipeline applies to: nothing is recorded or started."""
+
+    exit_code = EXIT_NOTHING
+
+
 @dataclass
 class RunRequest:
     pipeline: Pipeline
     selection: str = ""  # a query, or "@collection"
-    policy: str = "production"
+    policy: str = "sandbox"  # safe experimentation first: production is asked for
     sample: str = ""  # sandbox: "N" or "P%"
     params: dict[str, dict[str, Any]] | None = None  # step -> {param: value}
     force: bool = False
@@ -54,18 +60,31 @@ def parse_param_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def check_sample(spec: str) -> None:
+    """A sample is N units (N >= 1) or P% (0 < P <= 100); anything else is a usage error."""
+    if not spec:
+        return
+    try:
+        value = float(spec[:-1]) if spec.endswith("%") else int(spec)
+    except ValueError:
+        raise UsageError(f"--sample {spec!r}: expected N (units) or P% (a percentage)") from None
+    if spec.endswith("%"):
+        if not 0 < value <= 100:  # also rejects nan
+            raise UsageError(f"--sample {spec!r}: a percentage must be above 0 and at most 100")
+    elif value < 1:
+        raise UsageError(f"--sample {spec!r}: a sample is at least 1 unit")
+
+
 def sample_units(units: list[str], spec: str) -> list[str]:
     """A deterministic sample: the units whose BLAKE3(id) sort first. The same selection
     gives the same sample every time, and a bigger sample contains a smaller one."""
     if not spec:
         return units
-    try:
-        if spec.endswith("%"):
-            n = max(1, round(len(units) * float(spec[:-1]) / 100))
-        else:
-            n = int(spec)
-    except ValueError:
-        raise UsageError(f"--sample {spec!r}: expected N or P%") from None
+    check_sample(spec)
+    if spec.endswith("%"):
+        n = max(1, round(len(units) * float(spec[:-1]) / 100))
+    else:
+        n = int(spec)
     if n >= len(units):
         return units
     keyed = sorted(units, key=lambda u: blake3.blake3(b"sample\0" + u.encode()).digest())
@@ -124,20 +143,50 @@ def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
     return out
 
 
+@dataclass
+class Plan:
+    record: RunStarted  # without hlc and units_object (the caller stores the list)
+    units: bytes  # the encoded unit list, to store as an object
+    selected: int  # units the selection held before the sample and --max-units
+
+
 def plan(store: Store, req: RunRequest, registry: Registry | None = None
          ) -> tuple[RunStarted, bytes]:
     """The RunStarted record (without hlc) and the encoded unit list to store as an object."""
+    p = plan_run(store, req, registry)
+    return p.record, p.units
+
+
+def plan_run(store: Store, req: RunRequest, registry: Registry | None = None) -> Plan:
+    """Every check of a run request happens here, before anything is recorded or started:
+    policy, sample, caps, params (types and ranges), the selection; a selection that holds
+    no unit the pipeline applies to raises NothingToRun."""
     if req.policy not in POLICIES:
         raise UsageError(f"policy must be one of {POLICIES}")
+    if req.policy == "production" and req.sample:
+        raise UsageError("--sample is for sandbox runs: a production run covers every "
+                         "selected unit (use --max-units N to cap it)")
+    check_sample(req.sample)
+    for name, cap in (("--max-units", req.max_units), ("--max-concurrency", req.max_concurrency),
+                      ("max_bytes", req.max_bytes)):
+        if cap < 0:
+            raise UsageError(f"{name} {cap}: must be at least 1")
     registry = registry or Registry.for_store(store.root)
     steps = resolve_steps(req, registry)
-    kinds = {k for s in steps if s.shape == "per-asset" for k in s.kinds}
+    # every kind some step applies to: an aggregate step (duplicate groups) may take kinds
+    # that none of the per-asset steps before it handle
+    kinds = {k for s in steps for k in (s.kinds or KINDS)}
     if req.units is not None:
         units = req.units
     else:
         units = select_units(store, req.selection, kinds or set(KINDS))
+    selected = len(units)
+    if not units:
+        what = f"'{req.selection}' matches" if req.selection else "the catalog holds"
+        raise NothingToRun(f"nothing to run: {what} no {' / '.join(sorted(kinds))} asset "
+                           f"(what {req.pipeline.name} applies to); no run was recorded")
     sample = ""
-    if req.policy == "sandbox":
+    if req.policy == "sandbox" and req.units is None:  # a rerun's units are not sampled again
         sample = req.sample or req.pipeline.sandbox_sample
         units = sample_units(units, sample)
     if req.max_units and len(units) > req.max_units:
@@ -150,4 +199,4 @@ def plan(store: Store, req: RunRequest, registry: Registry | None = None
         selection=req.selection, units_object="", total=len(units), sample=sample, caps=caps,
         parent=req.parent, ttl_days=req.pipeline.sandbox_ttl_days if req.policy == "sandbox"
         else 0.0, force=req.force, host=socket.gethostname())
-    return rec, encoded
+    return Plan(rec, encoded, selected)

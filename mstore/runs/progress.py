@@ -8,6 +8,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import msgspec
+
+from mstore.model.meta import KINDS
+from mstore.model.records import RunStarted
 from mstore.store import index_runs
 from mstore.store.store import Store
 
@@ -22,7 +26,7 @@ class RunView:
     state: str
     total: int  # units
     steps: list[str]
-    done: int  # units with every applicable step done or reused
+    done: int  # units with every applicable step done, reused or skipped (not applicable)
     failed: int  # units with a failed step
     step_counts: dict[str, dict[str, int]]
     started_ms: int
@@ -48,6 +52,46 @@ _ENDED: dict[tuple, RunView] = {}
 _ENDED_MAX = 256
 
 
+# a run's unit list and its assets' kinds never change: counted once per run (the run page
+# and the dashboard ask every second)
+_KINDS: dict[tuple[str, str], dict[str, int]] = {}
+
+
+def unit_kinds(store: Store, txn, rs: RunStarted) -> dict[str, int] | None:  # noqa: ANN001
+    """The run's units by asset kind ("": the asset record has not arrived here yet); None
+    while the unit list itself has not been synced here. Kept once complete."""
+    key = (str(store.root), rs.run)
+    if key in _KINDS:
+        return _KINDS[key]
+    try:
+        units = msgspec.msgpack.decode(store.objects.get(rs.units_object))
+    except KeyError:
+        return None
+    by_kind: dict[str, int] = {}
+    for aid in units:
+        a = store.index.asset(txn, aid)
+        k = a.meta.kind if a else ""
+        by_kind[k] = by_kind.get(k, 0) + 1
+    if "" not in by_kind:
+        if len(_KINDS) >= 256:
+            _KINDS.pop(next(iter(_KINDS)))
+        _KINDS[key] = by_kind
+    return by_kind
+
+
+def idle_units(store: Store, txn, rs: RunStarted) -> int:  # noqa: ANN001
+    """Units that no per-asset step applies to (a video in ``dedupe``, whose hashes are
+    images'): there is nothing to do for them, so they count as done from the start. No
+    read of the units unless some step (an aggregate one) takes kinds the per-asset steps
+    do not."""
+    per_asset = [set(s.kinds or KINDS) for s in rs.steps if s.shape == "per-asset"]
+    handled = set().union(*per_asset)
+    if all(set(s.kinds or KINDS) <= handled for s in rs.steps):
+        return 0
+    kinds = unit_kinds(store, txn, rs)
+    return sum(n for k, n in (kinds or {}).items() if k and k not in handled)
+
+
 def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
     idx = store.index
     with idx.read() as txn:
@@ -60,22 +104,25 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
         if cacheable and key in _ENDED:
             return _ENDED[key]
         rs = info.started
+        idle = idle_units(store, txn, info.started)
         if info.unit_counts:  # kept by the index as records arrive: no scan of the units
             done, failed = info.units_done, info.units_failed
             fails = [{"unit": unit, "step": step, "error": st.error, "attempts": st.attempts}
                      for step, unit, st in index_runs.run_failures(idx, txn, run_id, failures)]
         else:  # a run applied by an older mstore: count it from its units
             done, failed, fails = _count_units(idx, txn, info, failures)
-    step_counts = {name: {"done": c[0], "reused": c[1], "failed": c[2], "ms": c[3]}
+    step_counts = {name: {"done": c[0], "reused": c[1], "failed": c[2], "ms": c[3],
+                          "skipped": c[4] if len(c) > 4 else 0}
                    for name, c in info.per_step.items()}
     started_ms = rs.hlc >> 16
     last = info.last_unit_ms or started_ms
     # a live run's rate is measured up to now, so a stalled run shows its rate falling
     end_ms = last if info.state in TERMINAL or info.state == "paused" else int(time.time() * 1000)
     elapsed = max((end_ms - (info.first_unit_ms or started_ms)) / 1000, 1e-3)
-    finished_units = done + failed
+    finished_units = done + failed  # processed ones: the rate is theirs
     rate = finished_units / elapsed if finished_units > 1 else 0.0
-    remaining = max(rs.total - finished_units, 0)
+    done += idle
+    remaining = max(rs.total - done - failed, 0)
     eta = remaining / rate if rate > 0 and info.state not in TERMINAL else None
     v = RunView(id=run_id, pipeline=rs.pipeline, policy=rs.policy, state=info.state,
                 total=rs.total, steps=[s.name for s in rs.steps], done=done, failed=failed,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mstore.errors import UsageError
 from mstore.model.records import Record, RunStarted, RunState
-from mstore.runs.plan import RunRequest, plan
+from mstore.runs.plan import RunRequest, plan_run
 from mstore.store import index_runs
 from mstore.store.store import Store
 
@@ -30,16 +30,18 @@ def write_records(store: Store, records: list[Record]) -> None:
 class Started:
     run: RunStarted
     temporal_url: str
+    selected: int = 0  # units the selection held before the sample / --max-units
 
 
 def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,
               chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> Started:
     from mstore.orchestration import client, server
 
-    rec, units = plan(store, req)
+    planned = plan_run(store, req)  # every check of the request, before anything is written
+    rec, units = planned.record, planned.units
+    ts = server.ensure_running(store)  # no server: nothing recorded
     rec.units_object = store.objects.put(units)
     write_records(store, [rec])  # flushes the unit list (an object) before the record
-    ts = server.ensure_running(store)
     try:
         client.start(ts, client.run_input(ts, str(store.root), rec, chunk_size=chunk_size,
                                           chunks_per_history=chunks_per_history,
@@ -48,7 +50,7 @@ def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,
         write_records(store, [RunState(hlc=0, run=rec.run, state="failed",
                                        detail=f"could not start on Temporal: {e}")])
         raise UsageError(f"run {rec.run} could not start on Temporal: {e}") from e
-    return Started(rec, ts.run_url(rec.run))
+    return Started(rec, ts.run_url(rec.run), planned.selected)
 
 
 def resolve_run(store: Store, prefix: str) -> str:
@@ -63,7 +65,15 @@ def resolve_run(store: Store, prefix: str) -> str:
 
 
 def steer(store: Store, run_id: str, action: str) -> str:
-    """pause / resume / cancel: record the new state, then tell the workflow."""
+    """pause / resume / cancel: tell the workflow and record the new state.
+
+    Pause signals first, then records "paused": the running chunks stop at their next unit
+    when they read that record, and by then the workflow knows it is paused, so it keeps
+    their remaining units for the resume instead of handing them out again. Resume
+    records "running" first (chunks started after it must not read "paused"), then
+    signals. Cancel records first: the record alone ends the run (its chunks stop at their
+    next unit; the finish keeps "cancelled"), so a workflow that is already gone from
+    Temporal does not keep a run from being cancelled."""
     from mstore.orchestration import client, server
     from mstore.orchestration.settings import settings
 
@@ -75,14 +85,32 @@ def steer(store: Store, run_id: str, action: str) -> str:
     if info.state in ("completed", "failed", "cancelled"):
         raise UsageError(f"run {run_id} is already {info.state}")
     state = {"pause": "paused", "resume": "running", "cancel": "cancelled"}[action]
-    write_records(store, [RunState(hlc=0, run=run_id, state=state, detail=f"by {action}")])
+    record = [RunState(hlc=0, run=run_id, state=state, detail=f"by {action}")]
     ts = settings(store)
     if ts.embedded:
         server.start_server(store, ts)
-    if action == "cancel":
-        client.cancel(ts, run_id)
-    else:
-        client.signal(ts, run_id, action)
+    if action != "pause":
+        write_records(store, record)
+    try:
+        if action == "cancel":
+            client.cancel(ts, run_id)
+        else:
+            client.signal(ts, run_id, action)
+    except client.WorkflowGone:
+        if action == "cancel":
+            return state  # recorded: nothing on Temporal is left to stop
+        raise UsageError(f"run {run_id} has no workflow on Temporal any more (its server "
+                         f"lost it?): 'mstore cancel {run_id}' ends it, 'mstore rerun' or "
+                         "a new run with the same pipeline and selection reuses its results"
+                         ) from None
+    except client.Unreachable as e:
+        if action == "cancel":
+            raise UsageError(f"run {run_id} is recorded cancelled, but Temporal did not answer "
+                             f"({e}): its chunks stop when they read the record") from None
+        raise UsageError(f"could not {action} run {run_id}: Temporal did not answer ({e})"
+                         ) from None
+    if action == "pause":
+        write_records(store, record)
     return state
 
 

@@ -73,10 +73,12 @@ class RunInfo(msgspec.Struct, kw_only=True):
     done: int = 0
     reused: int = 0
     failed: int = 0
+    skipped: int = 0  # unit-steps that do not apply to their unit (covered, not failed)
     duration_ms: int = 0  # sum over units, for throughput
     first_unit_ms: int = 0
     last_unit_ms: int = 0
-    per_step: dict[str, list[int]] = {}  # step -> [done, reused, failed, duration_ms]
+    # step -> [done, reused, failed, duration_ms, skipped] (an older index: 4 long)
+    per_step: dict[str, list[int]] = {}
     artifacts: int = 0
     # units (not unit-steps) done / failed; valid when unit_counts (an index made before
     # these existed has runs without them, which are then counted the slow way)
@@ -92,7 +94,7 @@ _dec_art = msgspec.msgpack.Decoder(ArtifactMade)
 _dec_coll = msgspec.msgpack.Decoder(CollectionDefined)
 _dec_label = msgspec.msgpack.Decoder(Label)
 
-_SLOT = {"done": 0, "reused": 1, "failed": 2}
+_SLOT = {"done": 0, "reused": 1, "failed": 2, "skipped": 4}  # 3 is duration_ms
 
 
 def _run(idx: Index, txn: lmdb.Transaction, run: str) -> RunInfo:
@@ -133,7 +135,9 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
         txn.put(key, _enc.encode(UnitState(rec.status, rec.attempts, rec.duration_ms, rec.error,
                                            rec.artifacts, rec.hlc)), db=db["units"])
         info = _run(idx, txn, rec.run)
-        step = info.per_step.setdefault(rec.step, [0, 0, 0, 0])
+        step = info.per_step.setdefault(rec.step, [0, 0, 0, 0, 0])
+        if len(step) < 5:  # counted by an mstore without "skipped"
+            step.append(0)
         if old is not None:  # the unit changed status (e.g. failed, then done on a rerun)
             setattr(info, old.status, getattr(info, old.status) - 1)
             step[_SLOT[old.status]] -= 1
@@ -216,8 +220,8 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
 def _recount_unit(idx: Index, txn: lmdb.Transaction, info: RunInfo, run: str, unit: str
                   ) -> None:
     """Recompute one unit's status from its unit-steps and move the run's counters: done
-    when every per-asset step that applies to its kind is done or reused, failed when any
-    step failed (as ``mstore show RUN`` defines them)."""
+    when every per-asset step that applies to its kind is done, reused or skipped (not
+    applicable), failed when any step failed (as ``mstore show RUN`` defines them)."""
     assert info.started is not None
     skey = f"{run}\0{unit}".encode()
     old = txn.get(skey, db=idx.db["unit_status"])

@@ -16,8 +16,15 @@ class BadInput(Exception):
     """The input cannot be processed (corrupt file, unsupported content).
 
     Not retried: the unit fails with this message. Any other exception is treated
-    as transient and retried with backoff.
+    as transient and retried with backoff (see also NotApplicable).
     """
+
+
+class NotApplicable(Exception):
+    """This step does not apply to this input (a video without an audio track for a tool
+    that extracts audio). Not a failure: the unit-step is recorded ``skipped`` with this
+    message, counts as covered, and the steps that need this one's output are skipped for
+    the unit too. Not retried."""
 
 
 class InputArtifact(msgspec.Struct, kw_only=True):

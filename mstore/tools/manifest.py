@@ -14,6 +14,8 @@ panels = "panel:register"     # optional: a function that registers the tool's U
 [params.size]                 # one table per parameter: type, default, help
 type = "int"
 default = 256
+min = 16                      # optional bounds for int / float params (inclusive)
+max = 4096
 help = "longest side in pixels"
 ```
 """
@@ -30,6 +32,9 @@ from mstore.errors import UsageError
 
 PARAM_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list}
 RESOURCES = ("cpu", "io", "gpu")
+# an int param travels in msgpack/JSON records and requests: it must fit in 64 bits whatever
+# the manifest's own bounds say
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 SHAPES = ("per-asset", "aggregate")
 
 
@@ -40,6 +45,8 @@ class ParamSpec:
     default: Any
     help: str = ""
     choices: tuple[Any, ...] = ()
+    min: float | None = None  # inclusive bounds of an int / float param
+    max: float | None = None
 
     def coerce(self, value: Any) -> Any:
         """A value from the command line (a string) or TOML, checked against the type."""
@@ -55,7 +62,19 @@ class ParamSpec:
             raise UsageError(f"param {self.name}: {value!r} is not a {self.type}")
         if self.choices and value not in self.choices:
             raise UsageError(f"param {self.name}: {value!r} is not one of {list(self.choices)}")
+        if self.type in ("int", "float"):
+            if value != value or value in (float("inf"), float("-inf")):  # nan, inf
+                raise UsageError(f"param {self.name}: {value!r} is not a finite number")
+            lo = self.min if self.min is not None else (INT_MIN if self.type == "int" else None)
+            hi = self.max if self.max is not None else (INT_MAX if self.type == "int" else None)
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise UsageError(f"param {self.name}: {value!r} is out of range "
+                                 f"({_fmt_bound(lo)}..{_fmt_bound(hi)})")
         return value
+
+
+def _fmt_bound(b: float | None) -> str:
+    return "" if b is None else f"{b:g}" if isinstance(b, float) else str(b)
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,7 @@ def load_manifest(path: Path) -> Manifest:
     try:
         params = {
             name: ParamSpec(name, spec["type"], spec.get("default"), spec.get("help", ""),
-                            tuple(spec.get("choices", ())))
+                            tuple(spec.get("choices", ())), spec.get("min"), spec.get("max"))
             for name, spec in raw.get("params", {}).items()
         }
         m = Manifest(id=raw["id"], version=str(raw["version"]), inputs=tuple(raw["inputs"]),
@@ -120,6 +139,12 @@ def load_manifest(path: Path) -> Manifest:
     for p in params.values():
         if p.type not in PARAM_TYPES:
             raise UsageError(f"{path}: param {p.name} has unknown type {p.type}")
+        for bound in (p.min, p.max):
+            if bound is not None and (p.type not in ("int", "float")
+                                      or not isinstance(bound, int | float)
+                                      or isinstance(bound, bool)):
+                raise UsageError(f"{path}: param {p.name}: min / max need an int or float "
+                                 f"param and a number")
         if p.default is not None:
             p.coerce(p.default)
     return m

@@ -2,8 +2,9 @@
 
 The exec protocol (docs/tools.md): the request JSON on stdin; output files in
 ``out_dir``; the result JSON on stdout; progress lines ``progress <0..1> <message>``
-on stderr; exit 0 = success, 2 = bad input (not retried), anything else = a
-transient failure (retried).
+on stderr; exit 0 = success, 2 = bad input (not retried), 3 = the step does not apply
+to this input (recorded as skipped, not retried), anything else = a transient failure
+(retried).
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from pathlib import Path
 
 import msgspec
 
-from mstore.tools.api import BadInput, Progress, PythonTool, ToolRequest, ToolResult
+from mstore.tools.api import (
+    BadInput,
+    NotApplicable,
+    Progress,
+    PythonTool,
+    ToolRequest,
+    ToolResult,
+)
 from mstore.tools.loader import LoadFailed, load_function
 from mstore.tools.manifest import Manifest
 
 EXIT_BAD_INPUT = 2
+EXIT_NOT_APPLICABLE = 3
 EXEC_TIMEOUT = 3600.0
 
 class ToolFailed(Exception):
@@ -34,7 +43,8 @@ def _python_entry(m: Manifest) -> PythonTool:
 
 
 def run_tool(m: Manifest, req: ToolRequest, progress: Progress | None = None) -> ToolResult:
-    """Run one tool call. Raises BadInput (do not retry) or ToolFailed/other (retry)."""
+    """Run one tool call. Raises BadInput (do not retry), NotApplicable (not a failure,
+    do not retry) or ToolFailed/other (retry)."""
     progress = progress or (lambda _f, _m: None)
     Path(req.out_dir).mkdir(parents=True, exist_ok=True)
     if m.entry.startswith("python:"):
@@ -77,6 +87,8 @@ def _run_exec(m: Manifest, req: ToolRequest, progress: Progress) -> ToolResult:
     tail = "; ".join(err_lines[-5:])
     if proc.returncode == EXIT_BAD_INPUT:
         raise BadInput(tail or f"tool {m.id} rejected the input")
+    if proc.returncode == EXIT_NOT_APPLICABLE:
+        raise NotApplicable(tail or f"tool {m.id} does not apply to this input")
     if proc.returncode != 0:
         raise ToolFailed(f"tool {m.id} exited {proc.returncode}: {tail}")
     try:

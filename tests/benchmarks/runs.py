@@ -46,10 +46,11 @@ def _mstore(store: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-def _start_run(store: Path, *args: str) -> str:
-    p = _mstore(store, "run", *args)
+def _start_run(store: Path, pipeline: str, *args: str) -> str:
+    p = _mstore(store, "run", pipeline, "--production", *args)  # every unit, as measured
     if p.returncode != 0:
-        raise SystemExit(f"mstore run {args} failed (exit {p.returncode}): {p.stderr}")
+        raise SystemExit(f"mstore run {pipeline} {args} failed (exit {p.returncode}): "
+                         f"{p.stderr}")
     return p.stdout.strip().splitlines()[0]
 
 

@@ -153,19 +153,31 @@ def added(fresh_store: tuple[Path, Path]) -> tuple[Path, Path]:
 def test_show_run_while_executing_and_after(added: tuple[Path, Path]) -> None:
     store, _ = added
     r = DirectRun(store, "dedupe", policy="sandbox")
+    idx = r.store.index
+    with idx.read() as txn:
+        images = {u for u in r.ctx.units() if idx.asset(txn, u).meta.kind == "image"}
+    # dedupe runs over every kind (exact duplicates of any file); its hashes are images'
+    assert r.total > len(images) > 0
+    idle = r.total - len(images)  # units no per-asset step applies to: done from the start
+    first = len([u for u in r.ctx.units()[:8] if u in images])
     try:
-        r.units(0, 5)
+        r.units(0, 8)
         r.ctx.writer.flush()
         # another process reads while this one (the "worker") holds the store open
         p = mstore_proc("show", r.id[:16], "--json", store=store)  # a unique prefix
         assert p.code == 0, p.err
         d = p.json()
         assert d["type"] == "run" and d["id"] == r.id and d["state"] == "running"
-        assert (d["total"], d["done"], d["failed"], d["pending"]) == (r.total, 5, 0, r.total - 5)
+        done = first + idle
+        assert 0 < first < len(images)
+        assert (d["total"], d["done"], d["failed"], d["pending"]) == (
+            r.total, done, 0, r.total - done)
         steps = {s["name"]: s for s in d["steps"]}
-        assert steps["thumbnail"]["done"] == 5 and steps["thumbnail"]["pending"] == r.total - 5
+        assert steps["thumbnail"]["units"] == len(images)
+        assert (steps["thumbnail"]["done"], steps["thumbnail"]["pending"]) == (
+            first, len(images) - first)
         assert steps["duplicates"]["shape"] == "aggregate" and steps["duplicates"]["pending"] == 1
-        assert d["artifacts"] == 10 and len(d["recent_artifacts"]) == 10  # 5 thumbs, 5 hashes
+        assert d["artifacts"] == 2 * first == len(d["recent_artifacts"])  # thumbs and hashes
         assert d["recent_artifacts"][0]["kind"] == "phash"  # newest first
         r.units(5).aggregates()
     finally:
@@ -175,7 +187,8 @@ def test_show_run_while_executing_and_after(added: tuple[Path, Path]) -> None:
     assert d["eta_s"] is None and d["throughput"] > 0
     assert all(s["pending"] == 0 and s["failed"] == 0 for s in d["steps"])
     assert d["steps"][0]["avg_ms"] is not None and d["steps"][0]["tool"] == "thumbnail"
-    assert len(d["recent_artifacts"]) == 3 and d["artifacts"] == 2 * r.total + 2
+    groups = [a for a in run_artifacts(store, r.id) if a.kind == "duplicate-group"]
+    assert len(d["recent_artifacts"]) == 3 and d["artifacts"] == 2 * len(images) + len(groups)
     assert d["recent_artifacts"][0]["kind"] == "duplicate-group"
     made = [a["made_ms"] for a in d["recent_artifacts"]]
     assert made == sorted(made, reverse=True)
@@ -241,10 +254,16 @@ def test_show_artifact_asset_labels_cat(added: tuple[Path, Path]) -> None:
     assert phash.id in [x["id"] for x in show(store, thumb.id)["derived"]]
     assert {x["kind"] for x in d["derived"]} == {"duplicate-group"} or d["derived"] == []
 
-    group = next(a for a in run_artifacts(store, dedupe) if a.kind == "duplicate-group")
-    g = show(store, group.id)
-    assert g["asset"] is None and g["members"] == group.members and g["shape"] == "aggregate"
-    assert {i["kind"] for i in g["inputs"]} == {"image", "phash"}
+    # a group's inputs are its members and what was read of them: images with their
+    # perceptual hashes; other kinds (exact copies only) by themselves
+    groups = [a for a in run_artifacts(store, dedupe) if a.kind == "duplicate-group"]
+    inputs = {}
+    for group in groups:
+        g = show(store, group.id)
+        assert g["asset"] is None and g["members"] == group.members
+        assert g["shape"] == "aggregate"
+        inputs[group.id] = {i["kind"] for i in g["inputs"]}
+    assert {"image", "phash"} in inputs.values() and {"audio"} in inputs.values()
 
     # cat: the payload's exact bytes, which are an image; data as JSON
     code, out, _ = invoke_bytes(store, "cat", thumb.id[:12])
@@ -491,7 +510,7 @@ def test_collections(added: tuple[Path, Path], tmp_path: Path) -> None:
     st = Store(store)
     try:
         rec, units = plan(st, RunRequest(pipeline=get_pipeline(st.root, "photos"),
-                                         selection="@vacf"))
+                                         selection="@vacf", policy="production"))
     finally:
         st.close()
     images = set(image_ids(store, "kind:image"))

@@ -14,6 +14,7 @@ workflow timers long enough to need it.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 from mstore.model.records import ArtifactMade
 from mstore.runs.lineage import reuse_key
@@ -54,10 +57,14 @@ def check_lineage(rs: RunStore, run_id: str) -> list[ArtifactMade]:
     states = rs.unit_states(run_id)
     units = rs.units(run_id)
 
+    kinds = rs.asset_kinds()
+
     def aggregate_inputs(step) -> list[str]:  # noqa: ANN001 - what execute reads, in order
         out = []
         for u in units:
-            ups = [states.get((n, u)) for n in step.needs]
+            # a need that does not apply to the unit's kind leaves the unit in, without it
+            ups = [states.get((n, u)) for n in step.needs
+                   if not steps[n].kinds or kinds[u] in steps[n].kinds]
             if any(x is None or x.status == "failed" for x in ups):
                 continue
             out += [u] + [i for x in ups for i in x.artifacts]
@@ -117,6 +124,81 @@ def by_step(rs: RunStore, run_id: str) -> dict[str, Counter]:
     return out
 
 
+def show(rs: RunStore, run_id: str) -> dict:
+    """``mstore show RUN --json``: what a user reads."""
+    r = mstore("show", run_id, "--json", store=rs.path)
+    assert r.code == 0, r.err
+    return r.json()  # type: ignore[return-value]
+
+
+def step_of(d: dict, name: str) -> dict:
+    return next(s for s in d["steps"] if s["name"] == name)
+
+
+def pending_activities(rs: RunStore, run_id: str) -> int:
+    async def go(c) -> int:  # noqa: ANN001
+        desc = await c.get_workflow_handle(run_id).describe()
+        return len(desc.raw_description.pending_activities)
+
+    return rs.temporal(go)
+
+
+def install_tool(rs: RunStore, name: str, description: str, params: dict[str, str],
+                 code: str) -> None:
+    """A Python tool of the test's own in <store>/tools/ (found by runs like any
+    third-party one), for every kind, making artifacts of kind ``name``; ``params``: name
+    -> TOML type (default: that type's empty value)."""
+    d = rs.path / "tools" / name
+    d.mkdir(parents=True)
+    empty = {"str": '""', "int": "0"}
+    (d / "manifest.toml").write_text(
+        f'id = "{name}"\nversion = "1"\ndescription = "{description}"\n'
+        'inputs = ["image", "video", "audio", "text", "other"]\n'
+        f'outputs = ["{name}"]\nentry = "python:tool:run"\n'
+        + "".join(f'[params.{n}]\ntype = "{t}"\ndefault = {empty[t]}\n'
+                  for n, t in params.items()))
+    (d / "tool.py").write_text(code)
+
+
+@pytest.fixture(scope="module")
+def kinds_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small archive with an exact duplicate (same bytes at two paths) of every kind, a
+    valid video without an audio track, and a near-duplicate image."""
+    import io
+    import random
+
+    from PIL import Image
+
+    from tests.fixtures.archive import _media, _picture
+
+    root = tmp_path_factory.mktemp("kinds") / "archive"
+    picture = _picture(random.Random(0), 640, 480)
+
+    def jpeg(img: Image.Image) -> bytes:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=90)
+        return buf.getvalue()
+
+    files = {
+        "photos/sun.jpg": jpeg(picture), "copies/sun.jpg": jpeg(picture),
+        "photos/sun-small.jpg": jpeg(picture.resize((608, 456))),
+        "clips/talk.mp4": _media("mp4", vcodec="mpeg4", acodec="aac"),
+        "clips/silent.mp4": _media("mp4", vcodec="mpeg4", acodec=None, seconds=1.5),
+        "sounds/tone.wav": _media("wav", vcodec=None, acodec="pcm_s16le"),
+        "notes/todo.txt": b"buy milk\ncall home\n" * 20,
+        "blobs/data.bin": bytes(range(256)) * 40,
+    }
+    files["copies/talk.mp4"] = files["clips/talk.mp4"]
+    files["copies/silent.mp4"] = files["clips/silent.mp4"]
+    files["copies/tone.wav"] = files["sounds/tone.wav"]
+    files["copies/todo.txt"] = files["notes/todo.txt"]
+    files["copies/data.bin"] = files["blobs/data.bin"]
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
 # --------------------------------------------------------------------------- shapes
 
 
@@ -124,7 +206,7 @@ def test_photos_per_asset_multi_step(run_store, archive) -> None:  # noqa: ANN00
     rs = run_store()
     root, manifest = archive
     ids = rs.asset_ids_by_path()
-    v = rs.run_and_wait("photos")
+    v = rs.run_and_wait("photos", "--production")
     units = rs.units(v.id)
     images = {a for a, k in rs.asset_kinds().items() if k == "image"}
     assert set(units) == images
@@ -155,7 +237,7 @@ def test_photos_per_asset_multi_step(run_store, archive) -> None:  # noqa: ANN00
 
 def test_video_linear_multi_step(run_store, archive) -> None:  # noqa: ANN001
     rs = run_store()
-    v = rs.run_and_wait("video")
+    v = rs.run_and_wait("video", "--production")
     assert v.state == "completed", v.failures
     kinds = rs.asset_kinds()
     videos = {a for a, k in kinds.items() if k == "video"}
@@ -186,7 +268,7 @@ def test_dedupe_aggregate_groups_known_duplicates(run_store, archive) -> None:  
     rs = run_store()
     _root, manifest = archive
     ids = rs.asset_ids_by_path()
-    v = rs.run_and_wait("dedupe")
+    v = rs.run_and_wait("dedupe", "--production")
     states = rs.unit_states(v.id)
     assert states[("duplicates", "*")].status == "done"
     groups = [a for a in check_lineage(rs, v.id) if a.kind == "duplicate-group"]
@@ -207,19 +289,120 @@ def test_dedupe_aggregate_groups_known_duplicates(run_store, archive) -> None:  
     assert set(g.members) <= set(g.inputs) and phashes & set(g.inputs)
 
 
+LISTEN_PIPELINE = """\
+name = "listen"
+description = "the audio track, then a step that needs it"
+
+[[steps]]
+name = "audio"
+tool = "audio"
+kinds = ["video", "audio"]
+
+[[steps]]
+name = "listen"
+tool = "noop"
+kinds = ["video", "audio"]
+needs = ["audio"]
+"""
+
+
+def test_video_without_audio_track_is_not_applicable(run_store, kinds_archive) -> None:  # noqa: ANN001
+    """A valid video without sound: its audio step is "not applicable" (recorded skipped),
+    never a failure; the production run completes; show RUN, --json and the run page say
+    so; a step that needs the audio is not applicable for that video either."""
+    from starlette.testclient import TestClient
+
+    from mstore.ui.app import create_app
+
+    rs = run_store(over=kinds_archive)
+    ids = rs.asset_ids_by_path()
+    silent, talk = ids["archive/clips/silent.mp4"], ids["archive/clips/talk.mp4"]
+    v = rs.run_and_wait("video", "--production")
+    assert v.state == "completed", v.failures
+    d = show(rs, v.id)
+    assert d["failures"] == [] and d["failed"] == 0 and d["done"] == d["total"] == 3
+    audio = step_of(d, "audio")
+    assert (audio["units"], audio["done"], audio["skipped"], audio["failed"],
+            audio["pending"]) == (3, 2, 1, 0, 0)
+    states = rs.unit_states(v.id)
+    assert states[("audio", silent)].status == "skipped"
+    assert states[("audio", silent)].error == "no audio track"
+    assert states[("audio", talk)].status == "done"
+    assert states[("keyframes", silent)].status == "done"  # the video itself is fine
+    human = mstore("show", v.id, store=rs.path).out
+    lines = [line.split() for line in human.splitlines()]
+    header = next(w for w in lines if w[:2] == ["step", "tool"])
+    row = next(w for w in lines if w[:1] == ["audio"])
+    assert dict(zip(header[2:], row[2:], strict=False))["n/a"] == "1"
+    with TestClient(create_app(rs.path), base_url="http://localhost:8765") as client:
+        page = client.get(f"/run/{v.id}").text
+    assert ">n/a</th>" in page
+    cells = re.findall(r"<td>(\d+)</td>", re.search(r"<td>audio</td>.*?</tr>", page, re.S)[0])
+    assert cells[:6] == ["3", "2", "0", "0", "1", "0"]  # units done reused failed n/a pending
+
+    rs.write_pipeline("listen", LISTEN_PIPELINE)
+    w = rs.run_and_wait("listen", "--production")
+    assert w.state == "completed", w.failures
+    listen = rs.unit_states(w.id)[("listen", silent)]
+    assert listen.status == "skipped" and listen.error == "needs audio, which does not apply"
+    assert rs.unit_states(w.id)[("listen", talk)].status == "done"
+
+
+def test_dedupe_reports_exact_duplicates_of_every_kind(run_store, kinds_archive) -> None:  # noqa: ANN001
+    """Exact duplicates (one content at several paths) of videos, audio, text and other
+    files are groups too, not only images'; near duplicates stay images; the review reads
+    the new groups."""
+    from starlette.testclient import TestClient
+
+    from mstore.runs import review
+    from mstore.ui.app import create_app
+
+    rs = run_store(over=kinds_archive)
+    ids = rs.asset_ids_by_path()
+    kinds = rs.asset_kinds()
+    v = rs.run_and_wait("dedupe", "--production")
+    assert v.state == "completed", v.failures
+    groups = [a for a in check_lineage(rs, v.id) if a.kind == "duplicate-group"]
+    exact = {frozenset(g.data["paths"]): g for g in groups if g.data["type"] == "exact"}
+    for rel in ("photos/sun.jpg", "clips/talk.mp4", "clips/silent.mp4", "sounds/tone.wav",
+                "notes/todo.txt", "blobs/data.bin"):
+        copy = "archive/copies/" + rel.rsplit("/", 1)[1]
+        g = exact[frozenset({f"archive/{rel}", copy})]
+        assert g.members == [ids[copy]]
+    assert {kinds[g.members[0]] for g in exact.values()} == {"image", "video", "audio", "text",
+                                                             "other"}
+    (near,) = [g for g in groups if g.data["type"] == "near"]
+    assert set(near.members) == {ids["archive/photos/sun.jpg"], ids["archive/photos/sun-small.jpg"]}
+    # hashes are images' only; every other kind's steps are not theirs (not pending)
+    d = show(rs, v.id)
+    assert step_of(d, "phash")["units"] == step_of(d, "phash")["done"] == 2
+    assert d["pending"] == 0 and d["done"] == d["total"] == len(kinds)
+    # the duplicate review takes the new groups: an exact video group's items are its paths
+    with rs.open() as st:
+        listed = review.groups(st, v.id)
+        video = next(g for g in listed if g.members == [ids["archive/clips/talk.mp4"]])
+        assert review.item_keys(video) == [
+            (video.members[0], "keep-path:archive/clips/talk.mp4"),
+            (video.members[0], "keep-path:archive/copies/talk.mp4")]
+    with TestClient(create_app(rs.path), base_url="http://localhost:8765") as client:
+        page = client.get("/review", params={"run": v.id})
+    assert page.status_code == 200
+    assert "archive/copies/talk.mp4" in page.text and "archive/blobs/data.bin" in page.text
+
+
 # --------------------------------------------------------------------------- reuse
 
 
 def test_reuse_params_and_force(run_store) -> None:  # noqa: ANN001
     rs = run_store()
-    first = rs.run_and_wait("photos", *NOT_HOSTILE)
+    first = rs.run_and_wait("photos", "--production", *NOT_HOSTILE)
     assert first.state == "completed", first.failures
     n_units = first.total
     made_first = {a.id for a in rs.run_artifacts(first.id)}
     assert len(made_first) == 3 * n_units
 
     # the same run again: every unit of every step reused, nothing new made
-    again = rs.run_and_wait("photos", *NOT_HOSTILE)
+    again = rs.run_and_wait("photos", "--production", *NOT_HOSTILE)
     assert again.state == "completed"
     assert statuses(rs, again.id) == Counter(reused=3 * n_units)
     assert rs.run_artifacts(again.id) == []
@@ -227,7 +410,8 @@ def test_reuse_params_and_force(run_store) -> None:  # noqa: ANN001
         assert set(st.artifacts) <= made_first
 
     # another thumbnail size: thumbnail and phash (which needs it) recomputed, metadata reused
-    small = rs.run_and_wait("photos", "--param", "thumbnail.size=128", *NOT_HOSTILE)
+    small = rs.run_and_wait("photos", "--production", "--param", "thumbnail.size=128",
+                             *NOT_HOSTILE)
     counts = by_step(rs, small.id)
     assert counts["metadata"] == Counter(reused=n_units)
     assert counts["thumbnail"] == Counter(done=n_units)
@@ -239,7 +423,7 @@ def test_reuse_params_and_force(run_store) -> None:  # noqa: ANN001
     check_lineage(rs, small.id)
 
     # --force: every step executes again (done, not reused)
-    forced = rs.run_and_wait("photos", "--force", *NOT_HOSTILE)
+    forced = rs.run_and_wait("photos", "--production", "--force", *NOT_HOSTILE)
     assert statuses(rs, forced.id) == Counter(done=3 * n_units)
     # a forced run's results are its own artifacts (listed, with their lineage), never
     # hidden behind the old ids; and the next run reuses the newest set
@@ -248,7 +432,7 @@ def test_reuse_params_and_force(run_store) -> None:  # noqa: ANN001
     for st in rs.unit_states(forced.id).values():
         assert set(st.artifacts) <= made_forced
     check_lineage(rs, forced.id)
-    after = rs.run_and_wait("photos", *NOT_HOSTILE)
+    after = rs.run_and_wait("photos", "--production", *NOT_HOSTILE)
     assert statuses(rs, after.id) == Counter(reused=3 * n_units)
     for st in rs.unit_states(after.id).values():
         assert set(st.artifacts) <= made_forced
@@ -276,7 +460,7 @@ def test_sandbox_sampling_is_repeatable_and_marked(run_store) -> None:  # noqa: 
         if art.kind == "thumbnail":  # the pipeline's cheaper sandbox params
             assert art.params["size"] == 128
     # a production run never reuses sandbox results (they expire)
-    p = rs.run_and_wait("photos", *NOT_HOSTILE)
+    p = rs.run_and_wait("photos", "--production", *NOT_HOSTILE)
     assert "reused" not in statuses(rs, p.id)
     assert all(x.policy == "production" and x.expires_ms == 0 for x in rs.run_artifacts(p.id))
 
@@ -321,20 +505,106 @@ def test_pause_and_resume(run_store) -> None:  # noqa: ANN001
     check_exactly_once(rs, run_id)
 
 
-def test_steering_commands_exit_cleanly(run_store) -> None:  # noqa: ANN001
-    """Short-lived commands that talk to Temporal exit 0 every time: a Temporal client
-    still alive at interpreter exit used to crash ~1 process in 6 (SIGSEGV/SIGABRT)
-    after the command had done its work."""
+GATE_TOOL = """\
+import os
+import time
+
+from mstore.tools.api import OutputArtifact, ToolResult
+
+
+def run(req, progress):
+    while not os.path.exists(req.params["release"]):
+        time.sleep(0.05)
+    return ToolResult(artifacts=[OutputArtifact(kind="gate", data={"ok": True})])
+"""
+GATE_PIPELINE = """\
+name = "gated"
+description = "every unit waits for the gate"
+
+[[steps]]
+name = "gate"
+tool = "gate"
+params = {{ release = "{release}" }}
+"""
+
+
+def test_steering_commands_exit_cleanly(run_store, tmp_path: Path) -> None:  # noqa: ANN001
+    """Short-lived commands that talk to Temporal exit 0 every time, with nothing on
+    stderr: a Temporal runtime still alive at interpreter exit used to crash some of them
+    (SIGSEGV/SIGABRT, "Fatal Python error: PyGILState_Release") after the command had done
+    its work. The run cannot end while the commands go: its units wait for a gate."""
     rs = run_store()
-    rs.noop_pipeline("slow", sleep=0.3)
-    r = mstore_proc("run", "slow", "--chunk-size", "2", store=rs.path)
+    release = tmp_path / "release"
+    install_tool(rs, "gate", "waits until a file exists", {"release": "str"}, GATE_TOOL)
+    rs.write_pipeline("gated", GATE_PIPELINE.format(release=release))
+    r = mstore_proc("run", "gated", "--chunk-size", "2", store=rs.path)
     assert r.code == 0, r.err
     run_id = r.out.strip()
-    codes = [mstore_proc(action, run_id, store=rs.path).code
-             for _ in range(6) for action in ("pause", "resume")]
-    assert codes == [0] * 12
-    assert mstore_proc("cancel", run_id, store=rs.path).code == 0
+    results = [mstore_proc(action, run_id, store=rs.path)
+               for _ in range(6) for action in ("pause", "resume")]
+    assert [(x.code, x.err) for x in results] == [(0, "")] * 12
+    assert [x.out.split()[-1] for x in results] == ["paused", "running"] * 6
+    assert rs.view(run_id).done == 0  # the gate held every unit: no race with the run's end
+    c = mstore_proc("cancel", run_id, store=rs.path)
+    assert (c.code, c.err) == (0, "")
+    release.touch()
     assert rs.wait_end(run_id).state == "cancelled"
+
+
+def test_temporal_calls_leave_no_native_threads(temporal_server) -> None:  # noqa: ANN001
+    """The root of that crash: the SDK's Rust threads outlived a command's last call and
+    were still in Python when the interpreter finalized. After ``client.call`` returns,
+    the process has exactly the threads it had before."""
+    code = f"""
+import os
+from mstore.orchestration import client
+from mstore.orchestration.settings import TemporalSettings
+ts = TemporalSettings(address="{temporal_server.address}", namespace="default",
+                      embedded=False, port=0, ui_port=0, store_key="threads")
+before = len(os.listdir("/proc/self/task"))
+for _ in range(3):
+    client.call(ts, lambda c: c.count_workflows())
+print(before, len(os.listdir("/proc/self/task")))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=120)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    before, after = map(int, p.stdout.split())
+    assert after == before
+
+
+def test_pause_lands_between_units(run_store) -> None:  # noqa: ANN001
+    """A pause stops a running chunk at its next unit (a 1000-unit chunk does not keep
+    going): after ``mstore pause`` returns, at most the unit each chunk was in finishes,
+    the counts in ``show RUN --json`` stop, and resume picks up the rest of the chunk."""
+    from mstore.model.records import RunState, UnitDone
+
+    rs = run_store()
+    rs.noop_pipeline("slow", sleep=0.5)
+    run_id = rs.run("slow", "--production", "--chunk-size", "1000")  # one chunk: every unit
+    total = rs.started(run_id).total
+    rs.wait(run_id, lambda v: v.done >= 2, 30)
+    r = mstore("pause", run_id, store=rs.path)
+    assert r.code == 0 and r.out.split()[-1] == "paused", r.err
+    deadline = time.monotonic() + 30
+    while pending_activities(rs, run_id):  # the chunk returns once it has stopped
+        assert time.monotonic() < deadline, "the chunk did not stop after the pause"
+        time.sleep(0.2)
+    d = show(rs, run_id)
+    assert d["state"] == "paused" and 2 <= d["done"] < total and d["pending"] == total - d["done"]
+    # no unit started after the pause was recorded; the one in progress may have ended
+    records = rs.records()
+    paused = max(x.hlc for x in records if isinstance(x, RunState) and x.run == run_id
+                 and x.state == "paused")
+    after = [x for x in records if isinstance(x, UnitDone) and x.run == run_id
+             and x.hlc > paused]
+    assert len(after) <= 1, after
+    assert all(((x.hlc >> 16) - x.duration_ms) <= (paused >> 16) + 50 for x in after)
+    assert show(rs, run_id)["done"] == d["done"]  # nothing runs: the counts do not move
+    assert mstore("resume", run_id, store=rs.path).code == 0
+    v = rs.wait_end(run_id, 90)
+    assert v.state == "completed" and v.done == total
+    check_exactly_once(rs, run_id)
 
 
 def test_cancel_stops_activities(run_store) -> None:  # noqa: ANN001
@@ -395,7 +665,8 @@ def test_worker_killed_mid_run(run_store) -> None:  # noqa: ANN001
     rs = run_store()
     rs.noop_pipeline("slow", sleep=0.15)
     with rs.open() as st:
-        started = start_run(st, RunRequest(pipeline=get_pipeline(rs.path, "slow")),
+        started = start_run(st, RunRequest(pipeline=get_pipeline(rs.path, "slow"),
+                                           policy="production"),
                             chunk_size=3, heartbeat_timeout_s=3.0)
     run_id = started.run.run
     rs.wait(run_id, lambda v: v.done >= 8, 30)
@@ -432,7 +703,8 @@ def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
     with rs.open() as st:
-        rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"), max_units=6))
+        rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"), max_units=6,
+                                         policy="production"))
         rec.units_object = st.objects.put(units)
         write_records(st, [rec])
     state = activities.WorkerState()
@@ -457,7 +729,7 @@ def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa
             lock.release()
         for store, _w, _r in state.stores.values():
             store.close()
-    assert (out.done, out.skipped) == (3, 3)
+    assert (out.done, out.covered) == (3, 3)
     counts = rs.unit_record_counts(rec.run)
     assert set(counts) == {("noop", u) for u in rs.units(rec.run)}
     assert set(counts.values()) == {1}
@@ -475,7 +747,8 @@ def test_worker_keeps_few_run_contexts(run_store) -> None:  # noqa: ANN001
     runs = []
     with rs.open() as st:
         for _ in range(activities.MAX_CONTEXTS + 3):
-            rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast")))
+            rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"),
+                                             policy="production"))
             rec.run += f"-{len(runs)}"  # ids are per second: keep them distinct
             rec.units_object = st.objects.put(units)
             write_records(st, [rec])
@@ -501,7 +774,7 @@ def test_failing_unit_and_rerun_failed(run_store, archive) -> None:  # noqa: ANN
     bad = ids[f"archive/{target}"]
     rs.noop_pipeline("flaky", fail_on="DSC_0101.JPG")
     # one chunk holds every unit: the failure must not take its neighbours down
-    v = rs.run_and_wait("flaky", "--chunk-size", "1000")
+    v = rs.run_and_wait("flaky", "--production", "--chunk-size", "1000")
     states = rs.unit_states(v.id)
     assert {u for (_s, u), st in states.items() if st.status == "failed"} == {bad}
     assert states[("noop", bad)].error.startswith("noop: path ends with")
@@ -531,7 +804,8 @@ def test_continue_as_new_completes(run_store) -> None:  # noqa: ANN001
     rs = run_store()
     rs.noop_pipeline("fast")
     with rs.open() as st:
-        started = start_run(st, RunRequest(pipeline=get_pipeline(rs.path, "fast")),
+        started = start_run(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"),
+                                           policy="production"),
                             chunk_size=2, chunks_per_history=2)
     run_id = started.run.run
     v = rs.wait_end(run_id, 90)
@@ -571,7 +845,7 @@ def test_chunks_adapt_to_measured_speed(run_store, tmp_path: Path) -> None:  # n
     build_bulk(bulk, 600, seed=2)
     rs = run_store(over=bulk)
     rs.noop_pipeline("fast")
-    v = rs.run_and_wait("fast")
+    v = rs.run_and_wait("fast", "--production")
     assert v.state == "completed" and v.done == v.total
 
     async def history(c):  # noqa: ANN001, ANN202
@@ -618,7 +892,7 @@ def test_exec_protocol_tool_counts(run_store, archive) -> None:  # noqa: ANN001
     rs = run_store()
     root, manifest = archive
     rs.write_pipeline("wc", WORDCOUNT_PIPELINE)
-    v = rs.run_and_wait("wc")
+    v = rs.run_and_wait("wc", "--production")
     assert v.state == "completed", v.failures
     ids = rs.asset_ids_by_path()
     texts = {p for p, k in manifest.files.items() if k == "text"}
@@ -699,3 +973,120 @@ def test_embedded_server_and_worker(archive, tmp_path: Path) -> None:  # noqa: A
     finally:
         subprocess.run([sys.executable, "-m", "mstore", "--store", str(rs.path), "server",
                         "stop"], cwd=REPO, capture_output=True, timeout=60)
+
+
+def test_embedded_server_never_shares_a_port_silently(temporal_server, archive,  # noqa: ANN001
+                                                      tmp_path: Path) -> None:
+    """A store whose embedded server's port is held by another server (another store's,
+    or anyone's) refuses to run on it, in one line saying how to fix it, and
+    ``server status`` says the server there is not this store's."""
+    from tests.integration.temporal_env import free_port, make_store
+
+    rs = make_store(tmp_path, archive[0], None, temporal_toml=(
+        f"port = {temporal_server.port}\nui_port = {free_port()}\n"))
+    rs.noop_pipeline("fast")
+    try:
+        r = mstore_proc("run", "fast", store=rs.path)
+        assert r.code == 2, (r.out, r.err)
+        lines = r.err.strip().splitlines()
+        assert len(lines) == 1 and f"127.0.0.1:{temporal_server.port}" in lines[0], r.err
+        assert "not this store's" in lines[0] and "config.toml" in lines[0]
+        assert mstore("log", "--json", store=rs.path).json_lines() == []  # nothing recorded
+        assert not (rs.path / "local" / "temporal" / "worker.pid").exists()
+        st = mstore_proc("server", "status", "--json", store=rs.path)
+        assert st.code == 1, st.out
+        status = st.json()
+        assert status["embedded"] and status["server_up"] and status["own"] is False
+        human = mstore_proc("server", "status", store=rs.path)
+        assert human.code == 1 and "not this store's" in human.out
+        # pause / resume / cancel do not talk to the foreign server either
+        assert mstore_proc("server", "start", store=rs.path).code == 2
+    finally:
+        rs.stop_workers()
+
+
+def test_steering_a_run_whose_workflow_is_gone(run_store) -> None:  # noqa: ANN001
+    """A run recorded in the store whose workflow Temporal does not have (its server lost
+    its state): cancel still ends it (the record is the truth); pause says what to do."""
+    from mstore.runs.pipelines import get_pipeline
+    from mstore.runs.plan import RunRequest, plan
+    from mstore.runs.service import write_records
+
+    rs = run_store(workers=0)
+    rs.noop_pipeline("fast")
+    with rs.open() as st:
+        rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"),
+                                         policy="production"))
+        rec.units_object = st.objects.put(units)
+        write_records(st, [rec])
+    p = mstore("pause", rec.run, store=rs.path)
+    assert p.code == 2 and "no workflow on Temporal" in p.err, (p.out, p.err)
+    assert len(p.err.strip().splitlines()) == 1
+    assert rs.view(rec.run).state == "running"  # a pause that reached nothing is not recorded
+    c = mstore("cancel", rec.run, store=rs.path)
+    assert c.code == 0 and c.out.split() == [f"{rec.run}:", "cancelled"], (c.out, c.err)
+    assert rs.view(rec.run).state == "cancelled"
+
+
+DISKFULL_TOOL = """\
+import errno
+import os
+
+from mstore.tools.api import OutputArtifact, ToolResult
+
+
+def run(req, progress):
+    counter = req.params["counter"]
+    n = int(open(counter).read()) if os.path.exists(counter) else 0
+    with open(counter, "w") as f:
+        f.write(str(n + 1))
+    if n < req.params["fail"]:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), req.out_dir)
+    return ToolResult(artifacts=[OutputArtifact(kind="diskfull", data={"calls": n + 1})])
+"""
+
+
+def test_disk_full_in_a_tool_is_retried_not_a_unit_failure(run_store, tmp_path: Path) -> None:  # noqa: ANN001
+    """ENOSPC from a tool (a fault injected by a test tool) is this machine's trouble, not
+    the unit's: more failures than a chunk retries by itself do not record the unit as
+    failed; the chunk is retried later and the unit is done, recorded once."""
+    from mstore.runs.execute import TRANSIENT_ATTEMPTS
+
+    rs = run_store()
+    counter = tmp_path / "calls"
+    install_tool(rs, "diskfull", "ENOSPC for its first calls", {"counter": "str", "fail": "int"},
+                 DISKFULL_TOOL)
+    fail = TRANSIENT_ATTEMPTS + 1  # more than one chunk attempt retries by itself
+    rs.write_pipeline("fill", f'name = "fill"\n[[steps]]\nname = "write"\ntool = "diskfull"\n'
+                              f'params = {{ counter = "{counter}", fail = {fail} }}\n')
+    v = rs.run_and_wait("fill", "--production", "--max-units", "1")
+    assert v.state == "completed" and v.done == 1 and v.failures == [], v.failures
+    (unit,) = rs.units(v.id)
+    assert rs.unit_record_counts(v.id) == Counter({("write", unit): 1})
+    assert rs.unit_states(v.id)[("write", unit)].status == "done"
+    assert int(counter.read_text()) == fail + 1
+
+
+def test_sandbox_is_the_default_and_the_first_line_says_so(run_store) -> None:  # noqa: ANN001
+    """Without --production a run is a sandbox run; the first line of every run names its
+    policy and its sample, with the way to the full run when the sample is smaller."""
+    rs = run_store()
+    images = len(mstore("find", "--json", "kind:image", *NOT_HOSTILE,
+                        store=rs.path).json_lines())
+    r = mstore("run", "photos", "--sample", "5", *NOT_HOSTILE, store=rs.path)
+    assert r.code == 0, r.err
+    a = r.out.strip()
+    assert r.err.splitlines()[0] == (f"run {a}: photos, sandbox, sample 5: 5 of {images} units "
+                                     "(use --production for all)")
+    r = mstore("run", "photos", *NOT_HOSTILE, store=rs.path)
+    b = r.out.strip()
+    assert rs.started(b).policy == "sandbox" and rs.started(b).sample == "50"
+    shown = min(50, images)
+    assert r.err.splitlines()[0].startswith(f"run {b}: photos, sandbox, sample 50: {shown} of "
+                                            f"{images} units")
+    r = mstore("run", "photos", "--production", *NOT_HOSTILE, store=rs.path)
+    c = r.out.strip()
+    assert r.err.splitlines()[0] == f"run {c}: photos, production: all {images} units"
+    assert rs.started(c).policy == "production"
+    for run_id in (a, b, c):
+        assert rs.wait_end(run_id).state == "completed"

@@ -20,8 +20,16 @@ import msgspec
 import pytest
 from PIL import Image, ImageDraw
 
-from mstore.tools.api import BadInput, InputArtifact, ToolInput, ToolRequest, ToolResult
-from mstore.tools.manifest import Manifest
+from mstore.errors import UsageError
+from mstore.tools.api import (
+    BadInput,
+    InputArtifact,
+    NotApplicable,
+    ToolInput,
+    ToolRequest,
+    ToolResult,
+)
+from mstore.tools.manifest import Manifest, load_manifest
 from mstore.tools.registry import BUILTIN, Registry
 from mstore.tools.runner import run_tool
 from mstore.tools.views import FramePolicy, FrameSource, frame_policy, frame_source
@@ -163,6 +171,55 @@ def test_registry_lists_every_builtin_tool_with_coercible_param_defaults(
         assert set(m.resolve_params({})) == set(m.params)
     assert registry.get("duplicates").shape == "aggregate"
     assert registry.get("wordcount").entry == "exec:wordcount.sh"
+
+
+def test_param_ranges_are_checked_when_params_are_resolved(registry: Registry,
+                                                         tmp_path: Path) -> None:
+    """A value outside a param's declared range (or beyond 64 bits, which no record can
+    hold) is a usage error when the run is requested, not a failure once it runs."""
+    thumb = registry.get("thumbnail")
+    assert (thumb.params["size"].min, thumb.params["size"].max) == (16, 4096)
+    assert thumb.resolve_params({"size": "128"})["size"] == 128
+    for bad, why in (("-1", "out of range (16..4096)"), ("99999999999999999999", "out of range"),
+                     ("5000", "out of range"), ("12.5", "is not a int")):
+        with pytest.raises(UsageError, match=why.replace("(", r"\(").replace(")", r"\)")):
+            thumb.resolve_params({"size": bad})
+    with pytest.raises(UsageError, match="not a finite number"):
+        registry.get("noop").resolve_params({"sleep": "nan"})
+    with pytest.raises(UsageError, match="out of range"):
+        registry.get("noop").resolve_params({"sleep": "-1"})
+    # no declared range: an int param still fits in 64 bits
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "manifest.toml").write_text(
+        'id = "t"\nversion = "1"\ninputs = ["image"]\noutputs = ["t"]\nentry = "exec:t"\n'
+        '[params.n]\ntype = "int"\ndefault = 1\n')
+    free = load_manifest(tmp_path / "t" / "manifest.toml")
+    assert free.resolve_params({"n": str(2**63 - 1)})["n"] == 2**63 - 1
+    with pytest.raises(UsageError, match="out of range"):
+        free.resolve_params({"n": str(2**63)})
+    # a bound on a param that cannot have one is an error in the manifest itself
+    (tmp_path / "t" / "manifest.toml").write_text(
+        'id = "t"\nversion = "1"\ninputs = ["image"]\noutputs = ["t"]\nentry = "exec:t"\n'
+        '[params.s]\ntype = "str"\ndefault = "x"\nmin = 1\n')
+    with pytest.raises(UsageError, match="min / max need an int or float"):
+        load_manifest(tmp_path / "t" / "manifest.toml")
+
+
+def test_exec_tool_exit_3_is_not_applicable(tmp_path: Path) -> None:
+    """The exec protocol's "this step does not apply to this input": exit 3."""
+    folder = tmp_path / "silent"
+    folder.mkdir()
+    (folder / "manifest.toml").write_text(
+        'id = "silent"\nversion = "1"\ninputs = ["video"]\noutputs = ["x"]\n'
+        'entry = "exec:run.sh"\n')
+    script = folder / "run.sh"
+    script.write_text("#!/bin/sh\ncat >/dev/null\necho 'no audio track' >&2\nexit 3\n")
+    script.chmod(0o755)
+    m = load_manifest(folder / "manifest.toml")
+    req = ToolRequest(tool="silent", version="1", params={}, out_dir=str(tmp_path / "out"),
+                      inputs=[asset(tmp_path / "v.mp4", "video")])
+    with pytest.raises(NotApplicable, match="no audio track"):
+        run_tool(m, req)
 
 
 def test_python_tools_import_only_the_tool_api_from_mstore() -> None:
@@ -461,9 +518,12 @@ def test_audio_to_16k_mono_wav(registry: Registry, media: dict[str, Path],
     assert art.meta["sample_rate"] == 16000 and art.meta["duration"] == round(frames / 16000, 3)
 
 
-def test_audio_of_a_video_without_sound_is_bad_input(registry: Registry, media: dict[str, Path],
-                                                     tmp_path: Path) -> None:
-    with pytest.raises(BadInput, match="no audio track"):
+def test_audio_of_a_video_without_sound_does_not_apply(registry: Registry,
+                                                      media: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    """A silent video is valid input that the audio step has nothing to do for: not a bad
+    input (a failure), but NotApplicable (recorded "skipped")."""
+    with pytest.raises(NotApplicable, match="no audio track"):
         call(registry, "audio", [asset(media["silent"], "video")], tmp_path)
 
 

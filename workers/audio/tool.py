@@ -10,7 +10,14 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from mstore.tools.api import BadInput, OutputArtifact, Progress, ToolRequest, ToolResult
+from mstore.tools.api import (
+    BadInput,
+    NotApplicable,
+    OutputArtifact,
+    Progress,
+    ToolRequest,
+    ToolResult,
+)
 from mstore.tools.views import decoding
 
 RATE = 16_000
@@ -29,8 +36,8 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     with decoding(inp.kind):
         container = av.open(inp.path)
     try:
-        if not container.streams.audio:
-            raise BadInput("no audio track")
+        if not container.streams.audio:  # a silent video: nothing to extract, not an error
+            raise NotApplicable("no audio track")
         stream = container.streams.audio[0]
         for other in container.streams:
             if other is not stream:

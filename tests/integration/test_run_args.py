@@ -1,0 +1,85 @@
+"""``mstore run`` refuses bad requests before anything is recorded or started: one line on
+stderr, a documented exit code, no run in the log, no server or worker started.
+
+The store's ``[temporal] address`` points at a port nothing listens on, so a request
+that got past the checks would fail differently (and leave a run behind)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import mstore
+from tests.integration.temporal_env import make_store
+
+DEAD = 'address = "127.0.0.1:9"\n'  # the discard port: nothing answers there
+
+
+@pytest.fixture(scope="module")
+def store(archive, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+    base = tmp_path_factory.mktemp("runargs")
+    rs = make_store(base, archive[0], None, temporal_toml=DEAD)
+    assert mstore("collection", "create", "vac", "--query", "path:2019/vacation/",
+                  store=rs.path).code == 0
+    return rs.path
+
+
+def nothing_started(store: Path) -> None:
+    assert mstore("log", "--json", store=store).json_lines() == []
+    assert not (store / "local" / "temporal" / "worker.pid").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sample", "-5"], "at least 1 unit"),
+    (["--sample", "0"], "at least 1 unit"),
+    (["--sample", "150%"], "at most 100"),
+    (["--sample", "-5%"], "above 0"),
+    (["--sample", "0%"], "above 0"),
+    (["--sample", "nan%"], "above 0"),
+    (["--sample", "many"], "expected N (units) or P%"),
+    (["--max-units", "-1"], "--max-units -1: must be at least 1"),
+    (["--max-units", "0"], "--max-units 0: must be at least 1"),
+    (["--max-concurrency", "0"], "--max-concurrency 0: must be at least 1"),
+    (["--max-concurrency", "100000"], "must be at most 1,000"),
+    (["--max-units", "99999999999999999999"], "must be at most"),
+    (["--production", "--sandbox"], "exclude each other"),
+    (["--production", "--sample", "5"], "--sample is for sandbox runs"),
+    (["--param", "thumbnail.size=99999999999999999999"], "out of range"),
+    (["--param", "thumbnail.size=-1"], "size: -1 is out of range (16..4096)"),
+    (["--param", "thumbnail.size=big"], "is not a int"),
+    (["--param", "thumbnail.colour=red"], "unknown params ['colour']"),
+    (["--param", "nostep.size=1"], "no step ['nostep']"),
+    (["--on", "nosuch"], "no collection 'nosuch'"),
+    (["--on", "@nosuch"], "no collection 'nosuch'"),
+    (["--on", "vac", "kind:image"], "a collection (--on) or a query, not both"),
+])
+def test_bad_run_requests_are_one_line_usage_errors(store: Path, args: list[str],
+                                                     message: str) -> None:
+    r = mstore("run", "photos", *args, store=store)
+    assert r.code == 2, (r.out, r.err)
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mstore: ") and message in lines[0], r.err
+    assert "Traceback" not in r.err and r.out == ""
+    nothing_started(store)
+
+
+@pytest.mark.parametrize("args", [["no-such-word-anywhere"], ["kind:text"],
+                                  ["--production", "path:nowhere/"]])
+def test_a_selection_of_no_units_starts_nothing(store: Path, args: list[str]) -> None:
+    """0 units (a query matching nothing, or nothing the pipeline applies to: photos over
+    text files) is "nothing found": exit 1, one line, no run recorded."""
+    r = mstore("run", "photos", *args, store=store)
+    assert r.code == 1, (r.out, r.err)
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mstore: nothing to run: "), r.err
+    assert "image" in lines[0] and r.out == ""
+    nothing_started(store)
+
+
+def test_an_unreachable_server_records_no_run(store: Path) -> None:
+    """A valid request whose configured server does not answer leaves no run behind."""
+    r = mstore("run", "photos", "--on", "vac", store=store)
+    assert r.code == 2 and "does not answer" in r.err, (r.out, r.err)
+    assert len(r.err.strip().splitlines()) == 1
+    nothing_started(store)
