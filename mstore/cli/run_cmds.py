@@ -113,7 +113,8 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, pol
 
 
 @click.command()
-@click.option("--limit", type=int, default=20)
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="At most N runs.")
 @click.option("--json", "as_json", is_flag=True)
 @store_option
 @click.pass_obj
@@ -209,31 +210,37 @@ def server_status(obj: Context, as_json: bool) -> None:
         from mstore.cli.output import emit_json
 
         emit_json(st.__dict__)
-        return
-    click.echo(f"temporal {st.address}: {'up' if st.server_up else 'down'}"
-               + (" (embedded)" if st.embedded else " (external)")
-               + (f", web UI {st.ui_url}" if st.ui_url and st.server_up else ""))
-    click.echo(f"worker: {'pid ' + str(st.worker_pid) if st.worker_pid else 'not running'}")
-    if not st.server_up:
+    else:
+        click.echo(f"temporal {st.address}: {'up' if st.server_up else 'down'}"
+                   + (" (embedded)" if st.embedded else " (external)")
+                   + (f", web UI {st.ui_url}" if st.ui_url and st.server_up else ""))
+        click.echo(f"worker: {'pid ' + str(st.worker_pid) if st.worker_pid else 'not running'}")
+    if not st.server_up:  # with --json too: scripts test the exit code
         raise click.exceptions.Exit(1)
 
 
 @click.command()
 @click.option("--queues", default="cpu,io", show_default=True,
               help="Resource classes to serve (cpu, io, gpu).")
-@click.option("--concurrency", type=int, default=None, help="Activities at once.")
+@click.option("--concurrency", type=click.IntRange(1, 1024), default=None,
+              help="Activities at once (default: cores).")
 @store_option
 @click.pass_obj
 def worker(obj: Context, queues: str, concurrency: int | None) -> None:
     """Run Temporal workers for this store's task queues (until Ctrl-C / SIGTERM)."""
+    from mstore.errors import UsageError
     from mstore.orchestration.settings import settings
     from mstore.orchestration.worker import run_worker
+    from mstore.tools.manifest import RESOURCES
 
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    if not names or set(names) - set(RESOURCES):
+        raise UsageError(f"--queues takes resource classes from {', '.join(RESOURCES)}, "
+                         f"comma-separated, not '{queues}'")
     store = obj.store()
     ts = settings(store)
     click.echo(f"worker for {store.root} on {ts.address}: queues {queues}", err=True)
-    run_worker(str(store.root), ts, [q.strip() for q in queues.split(",") if q.strip()],
-               concurrency)
+    run_worker(str(store.root), ts, names, concurrency)
 
 
 @click.command()

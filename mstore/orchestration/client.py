@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from temporalio.client import Client
 
+from mstore.errors import TemporalUnreachableError
 from mstore.model.records import RunStarted
 from mstore.orchestration.settings import TemporalSettings
 from mstore.orchestration.workflows import RunInput, RunWorkflow
@@ -36,8 +37,16 @@ def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_si
                     heartbeat_timeout_s=heartbeat_timeout_s)
 
 
-async def _client(ts: TemporalSettings) -> Client:
-    return await Client.connect(ts.address, namespace=ts.namespace)
+async def connect(ts: TemporalSettings) -> Client:
+    """A client of the store's Temporal server; one line (exit 7) when it does not answer."""
+    try:
+        return await Client.connect(ts.address, namespace=ts.namespace)
+    except RuntimeError as e:  # the SDK reports every connect failure so
+        refused = "refused" in str(e).lower()
+        raise TemporalUnreachableError(
+            f"cannot reach the Temporal server at {ts.address}"
+            f" ({'connection refused' if refused else ' '.join(str(e).split())[:200]}); "
+            "is it running? See [temporal] in config.toml") from None
 
 
 def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
@@ -49,7 +58,7 @@ def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
     after their work was done (temporalio/sdk-python#300; 10 exits in 60 here)."""
 
     async def go() -> T:
-        client = await _client(ts)
+        client = await connect(ts)
         try:
             return await fn(client)
         finally:

@@ -16,7 +16,6 @@ import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from temporalio.client import Client
 from temporalio.worker import Worker
 
 from mstore.orchestration.activities import (
@@ -26,6 +25,7 @@ from mstore.orchestration.activities import (
     run_aggregate,
     run_chunk,
 )
+from mstore.orchestration.client import connect
 from mstore.orchestration.settings import TemporalSettings
 from mstore.orchestration.workflows import RunWorkflow
 
@@ -34,7 +34,7 @@ FLUSH_EVERY = 0.5
 
 async def serve(store_dir: str, ts: TemporalSettings, queues: list[str], concurrency: int,
                 stop: asyncio.Event | None = None) -> None:
-    client = await Client.connect(ts.address, namespace=ts.namespace)
+    client = await connect(ts)
     stop = stop or asyncio.Event()
     STATE.open(store_dir)  # take a writer lane now: fail early if the store is unusable
     flusher_stop = threading.Event()
