@@ -424,8 +424,11 @@ def _run(vec: V, places: dict[str, str], store: Path | None) -> tuple[int, str]:
     env["PYTHONPATH"] = str(REPO)  # `-m mstore` from an empty cwd still finds this tree
     cwd = Path(places["nowhere"])
     cwd.mkdir(exist_ok=True)  # no .mstore here or above: NONE has no store to find
-    p = subprocess.run(_argv(vec, places, store), cwd=cwd, env=env, capture_output=True,
-                       stdin=subprocess.DEVNULL, timeout=90)
+    try:
+        p = subprocess.run(_argv(vec, places, store), cwd=cwd, env=env, capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=60)
+    except subprocess.TimeoutExpired:  # e.g. a watcher that took `inf` and never stops
+        return -1, "still running after 60 s (killed)"
     return p.returncode, p.stderr.decode("utf-8", "replace")
 
 
