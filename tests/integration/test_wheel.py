@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,10 +49,24 @@ def _make_photos(archive: Path) -> None:
         img.save(archive / f"photo{i}.jpg", quality=90)
 
 
+def _source_copy(dest: Path) -> Path:
+    """The checkout's files (tracked, or new and not ignored), without build leftovers: an
+    in-tree build would also pack whatever stale files an earlier one left in build/."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=REPO, capture_output=True, check=True)
+    for rel in filter(None, listed.stdout.split(b"\0")):
+        src = REPO / os.fsdecode(rel)
+        if src.is_file():
+            (dest / os.fsdecode(rel)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / os.fsdecode(rel))
+    return dest
+
+
 def test_wheel_installs_and_runs_a_pipeline(tmp_path: Path) -> None:
     env = _clean_env()
     dist = tmp_path / "dist"
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO],
+    src = _source_copy(tmp_path / "src")
+    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src],
                  cwd=tmp_path, env=env)
     assert built.returncode == 0, built.stderr
     [wheel] = dist.glob("mstore-*.whl")
