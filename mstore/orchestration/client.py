@@ -42,11 +42,16 @@ async def connect(ts: TemporalSettings) -> Client:
     try:
         return await Client.connect(ts.address, namespace=ts.namespace)
     except RuntimeError as e:  # the SDK reports every connect failure so
-        refused = "refused" in str(e).lower()
-        raise TemporalUnreachableError(
-            f"cannot reach the Temporal server at {ts.address}"
-            f" ({'connection refused' if refused else ' '.join(str(e).split())[:200]}); "
-            "is it running? See [temporal] in config.toml") from None
+        reason = "connection refused" if "refused" in str(e).lower() else " ".join(
+            str(e).split())[:200]
+    # raised outside the except block, after a collection inside the loop: the SDK's
+    # error (kept as __context__ otherwise) holds native objects whose release at
+    # interpreter exit crashed the process (SIGSEGV/SIGABRT), as in ``call``
+    gc.collect()
+    await asyncio.sleep(0)
+    raise TemporalUnreachableError(
+        f"cannot reach the Temporal server at {ts.address} ({reason}); is it running? "
+        "See [temporal] in config.toml")
 
 
 def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:

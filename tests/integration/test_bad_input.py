@@ -3,12 +3,15 @@ command expected, and config.toml values of the wrong type or from a newer mstor
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mstore.cli import main as cli_main
-from mstore.errors import EXIT_INTERNAL, EXIT_NO_STORE, EXIT_USAGE
+from mstore.errors import EXIT_INTERNAL, EXIT_NO_STORE, EXIT_UNREACHABLE, EXIT_USAGE
 from tests.helpers import mstore, mstore_proc
 
 
@@ -83,3 +86,34 @@ def test_config_that_is_not_utf8_is_one_line(fresh_store: tuple[Path, Path]) -> 
         f.write(b'\n# \xff\xfe\n')
     r = mstore("status", store=store)
     assert r.code == EXIT_USAGE and "config.toml" in r.err
+
+
+def test_an_unreachable_temporal_server_is_one_line_every_time(
+        fresh_store: tuple[Path, Path]) -> None:
+    """The SDK's failed connection used to outlive the error and crash the process at exit
+    (SIGSEGV / SIGABRT after the message) about one time in eight."""
+    from tests.integration.temporal_env import free_port
+    from tests.integration.test_run_reading import DirectRun
+
+    store, _ = fresh_store
+    with open(store / "config.toml", "a") as f:  # nothing listens there
+        f.write(f'\n[temporal]\naddress = "127.0.0.1:{free_port()}"\n')
+    assert mstore("add", store=store).code == 0
+    running = DirectRun(store, "photos", policy="sandbox")
+    running.close()
+    # the crash came with a busy machine: make it busy (an injected condition)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(2 * (os.cpu_count() or 1))]
+    codes = []
+    try:
+        for _ in range(16):  # each contacts the server: pause a running run, resume a paused
+            state = mstore("show", running.id, "--json", store=store).json()["state"]
+            r = mstore_proc("pause" if state == "running" else "resume", running.id,
+                            store=store)
+            assert "cannot reach the Temporal server" in r.err and "Traceback" not in r.err
+            codes.append(r.code)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert codes == [EXIT_UNREACHABLE] * 16
