@@ -11,12 +11,14 @@ import errno
 EXIT_OK = 0
 EXIT_NOTHING = 1  # nothing found, or differences found
 EXIT_USAGE = 2  # bad arguments, bad query
-EXIT_NO_STORE = 3  # no store found / store not initialised
+EXIT_NO_STORE = 3  # no store found / store not initialised / a newer store format
 EXIT_LOCKED = 4  # another process holds the store's write lock
 EXIT_DAMAGED = 5  # fsck found damage, or a record/object failed its checksum
 EXIT_VETOED = 6  # a pre-* hook refused the operation
 EXIT_READONLY = 7  # the store cannot be written here (a read-only mount, another user's store)
 EXIT_NO_SPACE = 8  # the disk holding the store is full; nothing was half-written
+EXIT_UNREACHABLE = 9  # the Temporal server a command needs does not answer
+EXIT_INTERNAL = 70  # a bug: an unexpected error (EX_SOFTWARE); MSTORE_DEBUG=1 shows where
 
 
 class MstoreError(Exception):
@@ -37,6 +39,10 @@ class NoStoreError(MstoreError):
     exit_code = EXIT_NO_STORE
 
 
+class StoreFormatError(NoStoreError):
+    """A store this mstore cannot read: made by a newer version."""
+
+
 class StoreLockedError(MstoreError):
     exit_code = EXIT_LOCKED
 
@@ -55,6 +61,8 @@ class ReadOnlyStoreError(MstoreError):
 
 class NoSpaceError(MstoreError):
     exit_code = EXIT_NO_SPACE
+class TemporalUnreachableError(MstoreError):
+    exit_code = EXIT_UNREACHABLE
 
 
 class QueryError(UsageError):

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mstore.errors import HookVetoError
+from mstore.shipped import shipped_dir
 
 HOOK_TIMEOUT = 600.0
-# the shipped samples live in the project's top-level hooks/ (next to the package)
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "hooks"
+# the project's top-level hooks/, shipped with the package
+SAMPLES_DIR = shipped_dir("hooks")
 
 
 @dataclass

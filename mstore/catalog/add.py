@@ -105,7 +105,11 @@ def resolve_targets(store: Store, paths: Iterable[Path]) -> list[Target]:
         return [Target(name, p) for name, p in store.config.roots.items()]
     out = []
     for p in paths:
-        if not p.exists() and not p.is_symlink():
+        try:
+            present = p.exists() or p.is_symlink()
+        except OSError as e:  # e.g. a name too long
+            raise UsageError(f"{p}: {e.strerror}") from None
+        if not present:
             raise UsageError(f"{p}: no such file or directory")
         hit = store.config.root_for(p)
         if hit is None:

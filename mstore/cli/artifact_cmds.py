@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
+from mstore.cli.args import FiniteFloat, utf8_text
 from mstore.cli.main import Context, QueryCommand, store_option
-from mstore.errors import EXIT_NOTHING
+from mstore.errors import EXIT_NOTHING, UsageError
+
+MAX_GRACE_HOURS = 1_000_000  # over a century; beyond it the expiry arithmetic overflows
 
 
 @click.command()
@@ -38,27 +41,36 @@ def cat(obj: Context, artifact: str) -> None:
     out.flush()
 
 
+def _dest(value: str) -> Path:
+    if not value:  # Path("") is the current directory
+        raise click.BadParameter("the destination must not be empty")
+    return Path(value)
+
+
 @click.command(cls=QueryCommand)
-@click.argument("args", nargs=-1, required=True)
+@click.argument("query_words", nargs=-1, metavar="[QUERY]...")
 @click.option("--kind", required=True, help="The artifact kind to export (e.g. thumbnail).")
+@click.option("--to", "-o", "out", required=True, metavar="DIR",
+              type=click.Path(file_okay=False), callback=lambda _c, _p, v: _dest(v),
+              help="The folder to write into (created if needed).")
 @click.option("--run", "run_id", default=None, help="Only artifacts of this run (id or prefix).")
 @click.option("--force", is_flag=True, help="Overwrite files that exist in DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @store_option
 @click.pass_obj
-def export(obj: Context, args: tuple[str, ...], kind: str, run_id: str | None, force: bool,
-           as_json: bool) -> None:
+def export(obj: Context, query_words: tuple[str, ...], kind: str, out: Path,
+           run_id: str | None, force: bool, as_json: bool) -> None:
     """Copy the KIND artifacts of the assets matching QUERY into DIR, with manifest.json.
 
-    Usage: mstore export [QUERY...] --kind KIND DIR. QUERY as for 'find' (default: every
-    asset); the last argument is DIR.
+    Usage: mstore export [QUERY...] --kind KIND --to DIR. QUERY as for 'find' (default:
+    every asset). DIR is always given with --to: never taken from the query.
     """
-    from mstore.errors import UsageError
     from mstore.runs.describe import resolve_run_id
     from mstore.runs.export import plan_export, write_export
 
-    *words, out = args
-    query = " ".join(words)
+    if not kind:  # the index reads an empty kind as "every kind"
+        raise UsageError("--kind must name an artifact kind (e.g. thumbnail)")
+    query = " ".join(query_words)
     store = obj.store()
     run = None
     if run_id is not None:
@@ -70,7 +82,11 @@ def export(obj: Context, args: tuple[str, ...], kind: str, run_id: str | None, f
         click.echo(f"mstore: nothing to export: {plan.assets} assets matched, none has a "
                    f"'{kind}' artifact" + (f" from run {run}" if run else ""), err=True)
         raise click.exceptions.Exit(EXIT_NOTHING)
-    rep = write_export(store, plan, Path(out), kind=kind, query=query, run=run, force=force)
+    try:
+        rep = write_export(store, plan, out, kind=kind, query=query, run=run, force=force)
+    except OSError as e:  # the destination, not the store: e.g. not writable
+        raise UsageError(f"cannot export to {out}: {e.strerror or e} "
+                         f"({e.filename or out})") from None
     if as_json:
         from mstore.cli.output import emit_json
 
@@ -86,8 +102,9 @@ def export(obj: Context, args: tuple[str, ...], kind: str, run_id: str | None, f
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Only report what would be dropped and freed.")
-@click.option("--grace", "grace_hours", type=click.FloatRange(min=0), default=24.0,
-              show_default=True, help="Keep artifacts that expired less than HOURS ago.")
+@click.option("--grace", "grace_hours", type=FiniteFloat(min=0, max=MAX_GRACE_HOURS),
+              default=24.0, show_default=True, metavar="HOURS",
+              help="Keep artifacts that expired less than HOURS ago.")
 @click.option("--force", is_flag=True, help="Collect even while a run is executing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @store_option
@@ -131,7 +148,7 @@ def collection() -> None:
 @collection.command("create")
 @click.argument("name")
 @click.option("--query", "query", default=None, help="A query as for 'find'.")
-@click.option("--assets", "assets_file", type=click.File("r"), default=None,
+@click.option("--assets", "assets_file", type=click.File("rb"), default=None,
               help="A file of asset ids, one per line ('-': stdin); always frozen.")
 @click.option("--freeze", is_flag=True, help="Keep the query's members now, exactly.")
 @click.option("--json", "as_json", is_flag=True)
@@ -143,7 +160,9 @@ def collection_create(obj: Context, name: str, query: str | None, assets_file,  
     from mstore.runs import collection_edit as ce
 
     store = obj.store()
-    assets = ce.parse_asset_list(store, assets_file.read()) if assets_file is not None else None
+    assets = None
+    if assets_file is not None:
+        assets = ce.parse_asset_list(store, _utf8_file(assets_file.read(), assets_file.name))
     c = ce.create(store, name, query=query, assets=assets, freeze=freeze)
     d = ce.summary(c, c.count)
     if as_json:
@@ -152,6 +171,14 @@ def collection_create(obj: Context, name: str, query: str | None, assets_file,  
         emit_json(d)
     else:
         click.echo(f"collection {c.name}: {d['type']}, {c.count} assets")
+
+
+def _utf8_file(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise UsageError(f"--assets {name}: line {line} is not UTF-8 text") from None
 
 
 @collection.command("freeze")
@@ -258,7 +285,6 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
     The same records the UI's duplicate review writes; `find label:KEY=VALUE` selects by
     them. The archive is never touched.
     """
-    from mstore.errors import UsageError
     from mstore.model.records import Label
     from mstore.runs.describe import asset_labels, resolve_artifact, resolve_target
     from mstore.runs.service import write_records
@@ -274,7 +300,7 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
     about_id = resolve_artifact(store, about) if about else ""
     marks = []
     for pair in pairs:
-        key, eq, value = pair.partition("=")
+        key, eq, value = utf8_text(pair, "--set").partition("=")
         if not eq or not key.strip() or "\0" in pair:
             raise UsageError(f"--set takes KEY=VALUE, not '{pair}'")
         marks.append((key.strip(), value))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from mstore.cli.args import FiniteFloat
 from mstore.cli.main import Context, store_option
 
 
@@ -107,10 +108,10 @@ def _post_add(store, new_assets: list[str]) -> None:  # noqa: ANN001
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rescan", type=click.FloatRange(min=1), default=300.0, show_default=True,
+@click.option("--rescan", type=FiniteFloat(min=1), default=300.0, show_default=True,
               help="Seconds between full reconciling scans.")
 @click.option("--polling", is_flag=True, help="Poll instead of using inotify.")
-@click.option("--duration", type=float, default=None, hidden=True,
+@click.option("--duration", type=FiniteFloat(min=0), default=None, hidden=True,
               help="Stop after this many seconds (for tests and benchmarks).")
 @store_option
 @click.pass_obj

@@ -6,13 +6,14 @@ what it needs when it runs, so ``mstore status`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from mstore import __version__
-from mstore.errors import MstoreError, storage_error
+from mstore.errors import EXIT_INTERNAL, MstoreError, storage_error
 
 
 class Context:
@@ -139,4 +140,20 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+    except Exception as e:  # the last line of defence, see internal_error
+        if os.environ.get("MSTORE_DEBUG"):
+            raise
+        internal_error(e)
+        sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def internal_error(e: BaseException) -> None:
+    """One line for an error no command expected: a bug to report, never a traceback (each
+    error a user can cause has its own message and exit code; this is the safety net)."""
+    message = " ".join(str(e).split())
+    if len(message) > 300:
+        message = message[:300] + "..."
+    click.echo(f"mstore: internal error: {type(e).__name__}"
+               + (f": {message}" if message else "")
+               + " (MSTORE_DEBUG=1 shows the traceback)", err=True)

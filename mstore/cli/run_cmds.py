@@ -163,7 +163,8 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
 
 
 @click.command()
-@click.option("--limit", type=int, default=20)
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="At most N runs.")
 @click.option("--json", "as_json", is_flag=True)
 @store_option
 @click.pass_obj
@@ -278,19 +279,25 @@ def server_status(obj: Context, as_json: bool) -> None:
 @click.command()
 @click.option("--queues", default="cpu,io", show_default=True,
               help="Resource classes to serve (cpu, io, gpu).")
-@click.option("--concurrency", type=int, default=None, help="Activities at once.")
+@click.option("--concurrency", type=click.IntRange(1, 1024), default=None,
+              help="Activities at once (default: cores).")
 @store_option
 @click.pass_obj
 def worker(obj: Context, queues: str, concurrency: int | None) -> None:
     """Run Temporal workers for this store's task queues (until Ctrl-C / SIGTERM)."""
+    from mstore.errors import UsageError
     from mstore.orchestration.settings import settings
     from mstore.orchestration.worker import run_worker
+    from mstore.tools.manifest import RESOURCES
 
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    if not names or set(names) - set(RESOURCES):
+        raise UsageError(f"--queues takes resource classes from {', '.join(RESOURCES)}, "
+                         f"comma-separated, not '{queues}'")
     store = obj.store()
     ts = settings(store)
     click.echo(f"worker for {store.root} on {ts.address}: queues {queues}", err=True)
-    run_worker(str(store.root), ts, [q.strip() for q in queues.split(",") if q.strip()],
-               concurrency)
+    run_worker(str(store.root), ts, names, concurrency)
 
 
 @click.command()

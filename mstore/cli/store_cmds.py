@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mstore.cli.main import Context, store_option
-from mstore.errors import EXIT_DAMAGED
+from mstore.errors import EXIT_DAMAGED, UsageError
 
 
 @click.command()
@@ -24,8 +24,14 @@ def init(obj: Context, store_dir: Path | None, archive_roots: tuple[Path, ...]) 
 
     target = store_dir or obj.store_dir or Path.cwd() / STORE_DIRNAME
     roots = list(archive_roots) or [Path.cwd()]
-    store = Store.init(target, roots)
-    samples = install_samples(store.layout.hooks)
+    try:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"cannot create a store in {target}: it is a file, not a directory")
+        store = Store.init(target, roots)
+        samples = install_samples(store.layout.hooks)
+    except OSError as e:  # e.g. a parent that is a file, or not writable
+        raise UsageError(f"cannot create a store in {target}: "
+                         f"{e.strerror or e} ({e.filename or target})") from None
     _ = store.index  # create local/index now, so a bad (network) filesystem fails early
     store.close()
     click.echo(f"Initialized empty mstore store in {store.root}")

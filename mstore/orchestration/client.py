@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio.client import Client
 
+from mstore.errors import TemporalUnreachableError
 from mstore.model.records import RunStarted
 from mstore.orchestration.settings import TemporalSettings
 from mstore.orchestration.workflows import RunInput, RunWorkflow
+
+if TYPE_CHECKING:
+    from temporalio.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -40,8 +44,25 @@ class WorkflowGone(Exception):
     """Temporal has no workflow with that id (its server lost it, or it never started)."""
 
 
-class Unreachable(Exception):
+class Unreachable(TemporalUnreachableError):
     """Temporal did not answer (not running, wrong address)."""
+
+
+async def connect(ts: TemporalSettings, runtime: Runtime | None = None) -> Client:
+    """A client of the store's Temporal server; one line (exit 9) when it does not answer."""
+    try:
+        return await Client.connect(ts.address, namespace=ts.namespace, runtime=runtime)
+    except RuntimeError as e:  # the SDK reports every connect failure so
+        reason = "connection refused" if "refused" in str(e).lower() else " ".join(
+            str(e).split())[:200]
+    # raised outside the except block, after a collection inside the loop: the SDK's
+    # error (kept as __context__ otherwise) holds native objects whose release at
+    # interpreter exit crashed the process (SIGSEGV/SIGABRT), as in ``call``
+    gc.collect()
+    await asyncio.sleep(0)
+    raise Unreachable(
+        f"cannot reach the Temporal server at {ts.address} ({reason}); is it running? "
+        "See [temporal] in config.toml")
 
 
 def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
@@ -61,18 +82,15 @@ def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
     runtime = [Runtime(telemetry=TelemetryConfig())]  # a list: emptied to drop it
 
     async def go() -> T:
-        try:
-            client = await Client.connect(ts.address, namespace=ts.namespace,
-                                          runtime=runtime[0])
-        except RuntimeError as e:  # the bridge's "Failed client connect: ..."
-            raise Unreachable(f"{ts.address}: {e}") from None
+        client = await connect(ts, runtime[0])
         try:
             return await fn(client)
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:
                 raise WorkflowGone(e.message) from None
             if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-                raise Unreachable(f"{ts.address}: {e.message}") from None
+                raise Unreachable(f"the Temporal server at {ts.address} did not answer "
+                                  f"({e.message})") from None
             raise
         finally:
             del client

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mstore.errors import UsageError
+from mstore.errors import TemporalUnreachableError, UsageError
 from mstore.orchestration.settings import TemporalSettings, settings
 from mstore.store.locks import pid_alive, process_cmdline, process_start, same_process
 from mstore.store.store import Store
@@ -142,7 +142,9 @@ def start_server(store: Store, ts: TemporalSettings | None = None) -> None:
     ts = ts or settings(store)
     if not ts.embedded:
         if not port_open(ts.address, timeout=3):
-            raise UsageError(f"the configured Temporal server {ts.address} does not answer")
+            raise TemporalUnreachableError(
+                f"cannot reach the Temporal server at {ts.address} (it does not answer); "
+                "is it running? See [temporal] in config.toml")
         return
     if port_open(ts.address):
         if owns_port(store, ts):

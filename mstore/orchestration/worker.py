@@ -16,7 +16,6 @@ import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from temporalio.client import Client
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -27,6 +26,7 @@ from mstore.orchestration.activities import (
     run_aggregate,
     run_chunk,
 )
+from mstore.orchestration.client import connect
 from mstore.orchestration.settings import TemporalSettings
 from mstore.orchestration.workflows import RunWorkflow
 
@@ -35,7 +35,7 @@ FLUSH_EVERY = 0.5
 
 async def serve(store_dir: str, ts: TemporalSettings, queues: list[str], concurrency: int,
                 stop: asyncio.Event | None = None, runtime: Runtime | None = None) -> None:
-    client = await Client.connect(ts.address, namespace=ts.namespace, runtime=runtime)
+    client = await connect(ts, runtime)
     stop = stop or asyncio.Event()
     STATE.open(store_dir)  # take a writer lane now: fail early if the store is unusable
     flusher_stop = threading.Event()

@@ -51,7 +51,7 @@ def load_pipeline(path: Path) -> Pipeline:
         p = Pipeline(name=raw.get("name", path.stem), description=raw.get("description", ""),
                      steps=steps, sandbox_sample=str(sb.get("sample", "50")),
                      sandbox_ttl_days=float(sb.get("ttl_days", 7.0)), source=path)
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError) as e:
         raise UsageError(f"pipeline {path}: {e}") from e
     names = [s.name for s in p.steps]
     if len(set(names)) != len(names):

@@ -105,10 +105,9 @@ def steer(store: Store, run_id: str, action: str) -> str:
                          ) from None
     except client.Unreachable as e:
         if action == "cancel":
-            raise UsageError(f"run {run_id} is recorded cancelled, but Temporal did not answer "
-                             f"({e}): its chunks stop when they read the record") from None
-        raise UsageError(f"could not {action} run {run_id}: Temporal did not answer ({e})"
-                         ) from None
+            raise client.Unreachable(f"run {run_id} is recorded cancelled, but {e.message}: "
+                                     "its chunks stop when they read the record") from None
+        raise client.Unreachable(f"could not {action} run {run_id}: {e.message}") from None
     if action == "pause":
         write_records(store, record)
     return state

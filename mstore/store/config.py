@@ -13,8 +13,11 @@ import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
-from mstore.errors import UsageError
+from mstore.errors import StoreFormatError, UsageError
+
+FORMAT = 1  # the store format this mstore reads and writes (docs/format.md)
 
 DEFAULT_IGNORE = [
     ".DS_Store",
@@ -55,20 +58,93 @@ class Config:
 
 
 def load(path: Path) -> Config:
+    """Read and check ``config.toml``: a value of the wrong type or range is one usage
+    error naming its key, and a store of a newer format is refused, before any command
+    acts on it. Unknown keys are left alone (a newer mstore may add some)."""
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
     except FileNotFoundError:
         return Config()
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UsageError(f"{path}: {e}") from e
-    roots = {str(k): Path(str(v)) for k, v in raw.get("roots", {}).items()}
+    check = _Checker(path)
+    fmt = check.integer(raw, "store", "format", 1, None, default=FORMAT)
+    if fmt > FORMAT:
+        raise StoreFormatError(
+            f"{path.parent} is a store of format {fmt}, made by a newer mstore; this one "
+            f"reads format {FORMAT} (upgrade mstore)")
+    roots = check.roots(check.table(raw, "roots"), "[roots]")
     host = socket.gethostname()
-    override = raw.get("machines", {}).get(host, {}).get("roots", {})
-    roots.update({str(k): Path(str(v)) for k, v in override.items()})
-    catalog = raw.get("catalog", {})
-    ignore = list(catalog.get("ignore", DEFAULT_IGNORE)) + list(catalog.get("extra_ignore", []))
+    machines = check.table(raw, "machines")
+    override = check.table(check.table(machines, host, f'[machines."{host}"]'), "roots",
+                           f'[machines."{host}".roots]')
+    roots.update(check.roots(override, f'[machines."{host}".roots]'))
+    catalog = check.table(raw, "catalog")
+    ignore = (check.strings(catalog, "ignore", DEFAULT_IGNORE)
+              + check.strings(catalog, "extra_ignore", []))
+    temporal = check.table(raw, "temporal")
+    for key in ("port", "ui_port"):
+        check.integer(raw, "temporal", key, 1, 65535)
+    for key in ("address", "namespace"):
+        if key in temporal and (not isinstance(temporal[key], str) or not temporal[key]):
+            check.fail(f"[temporal] {key}", "a non-empty string", temporal[key])
     return Config(roots=roots, ignore=ignore, raw=raw)
+
+
+class _Checker:
+    """The type checks of ``load``, each failing with the file and the key's name."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, wanted: str, value: object) -> NoReturn:
+        raise UsageError(f"{self.path}: {key} must be {wanted}, not {_toml_value(value)}")
+
+    def table(self, parent: dict, key: str, name: str | None = None) -> dict:
+        value = parent.get(key, {})
+        if not isinstance(value, dict):
+            self.fail(name or f"[{key}]", "a table", value)
+        return value
+
+    def integer(self, raw: dict, section: str, key: str, lo: int, hi: int | None, *,
+                default: int = 0) -> int:
+        table = self.table(raw, section)
+        if key not in table:
+            return default
+        value = table[key]
+        # bool is an int to Python, not to a person writing `port = true`
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo or (
+                hi is not None and value > hi):
+            self.fail(f"[{section}] {key}",
+                      f"an integer from {lo}" + (f" to {hi}" if hi is not None else " up"),
+                      value)
+        return value
+
+    def strings(self, table: dict, key: str, default: list[str]) -> list[str]:
+        value = table.get(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(f"[catalog] {key}", "a list of strings", value)
+        return list(value)
+
+    def roots(self, table: dict, name: str) -> dict[str, Path]:
+        out = {}
+        for root, value in table.items():
+            # a relative root would move with the current directory
+            if not isinstance(value, str) or not Path(value).is_absolute() or "\0" in value:
+                self.fail(f"{name} {_toml_str(root)}", "an absolute path (a string)", value)
+            out[str(root)] = Path(value)
+        return out
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return _toml_str(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a table"
+    return repr(value)[:80]
 
 
 def _toml_str(s: str) -> str:
@@ -80,7 +156,7 @@ def render(roots: dict[str, Path]) -> str:
         "# mstore store configuration. Edit freely; mstore reads it on every command.",
         "",
         "[store]",
-        "format = 1",
+        f"format = {FORMAT}",
         "",
         "# Archive roots: name = path. The name is what records refer to; the path is",
         "# where this machine finds it. Override per host with",

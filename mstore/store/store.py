@@ -48,7 +48,11 @@ RACY_NS = 2_000_000_000  # a directory changed this recently may change again un
 class Store:
     def __init__(self, root: Path) -> None:
         self.layout = Layout(root)
-        if not self.layout.config.exists() or not self.layout.records.is_dir():
+        try:
+            is_store = self.layout.config.exists() and self.layout.records.is_dir()
+        except OSError as e:  # e.g. a name too long: no store there either
+            raise NoStoreError(f"{root} is not an mstore store ({e.strerror})") from None
+        if not is_store:
             raise NoStoreError(f"{root} is not an mstore store (run 'mstore init')")
         self.config = config_mod.load(self.layout.config)
         # a store this process cannot write (a read-only mount, another user's store) still

@@ -113,7 +113,7 @@ class Manifest:
 def load_manifest(path: Path) -> Manifest:
     try:
         raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise UsageError(f"{path}: {e}") from e
     try:
         params = {

@@ -1,8 +1,8 @@
 """The tool registry: every folder with a ``manifest.toml`` on the tool path.
 
 Search order (later entries override earlier ones of the same id): the built-in
-``workers/`` folder next to the package, ``$MSTORE_TOOLS_PATH`` (colon-separated),
-then the store's ``tools/`` folder.
+``workers/`` (shipped with the package, see ``mstore.shipped``), ``$MSTORE_TOOLS_PATH``
+(colon-separated), then the store's ``tools/`` folder.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 
 from mstore.errors import UsageError
+from mstore.shipped import shipped_dir
 from mstore.tools.manifest import Manifest, load_manifest
 
-BUILTIN = Path(__file__).resolve().parent.parent.parent / "workers"
+BUILTIN = shipped_dir("workers")
 
 
 def tool_dirs(store_root: Path | None = None) -> list[Path]:

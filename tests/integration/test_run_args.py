@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mstore.errors import EXIT_UNREACHABLE
 from tests.helpers import mstore
 from tests.integration.temporal_env import make_store
 
@@ -80,6 +81,6 @@ def test_a_selection_of_no_units_starts_nothing(store: Path, args: list[str]) ->
 def test_an_unreachable_server_records_no_run(store: Path) -> None:
     """A valid request whose configured server does not answer leaves no run behind."""
     r = mstore("run", "photos", "--on", "vac", store=store)
-    assert r.code == 2 and "does not answer" in r.err, (r.out, r.err)
+    assert r.code == EXIT_UNREACHABLE and "does not answer" in r.err, (r.out, r.err)
     assert len(r.err.strip().splitlines()) == 1
     nothing_started(store)

@@ -315,7 +315,7 @@ def test_export(added: tuple[Path, Path], tmp_path: Path) -> None:
     prod = run_all(store, "photos")
     sand = run_all(store, "photos", policy="sandbox")
     out = tmp_path / "out"
-    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", out, "--json",
+    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", "--to", out, "--json",
                store=store)
     assert r.code == 0, r.err
     rep = r.json()
@@ -337,21 +337,40 @@ def test_export(added: tuple[Path, Path], tmp_path: Path) -> None:
     finally:
         st.close()
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", out, store=store)
+    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", "--to", out, store=store)
     assert r.code == 2 and "--force" in r.err
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
-    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", out, "--run",
+    r = mstore("export", "path:2019", "kind:image", "--kind", "thumbnail", "--to", out, "--run",
                sand, "--force", store=store)
     assert r.code == 0, r.err
     files = json.loads((out / "manifest.json").read_text())["files"]
     assert {f["run"] for f in files} == {sand} and files[0]["params"]["size"] == 128
     # data-only artifacts export as JSON; nothing of an unknown kind is exit 1
-    r = mstore("export", "--kind", "phash", tmp_path / "ph", "--json", store=store)
+    r = mstore("export", "--kind", "phash", "-o", tmp_path / "ph", "--json", store=store)
     assert r.code == 0 and r.json()["files"] == len(image_ids(store))
     one = next((tmp_path / "ph").glob("*-phash-1.json"))
     assert set(json.loads(one.read_text())) == {"phash", "dhash"}
-    assert mstore("export", "--kind", "nonesuch", tmp_path / "x", store=store).code == 1
+    assert mstore("export", "--kind", "nonesuch", "--to", tmp_path / "x", store=store).code == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_export_destination_is_never_a_query_word(added: tuple[Path, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _ = added
+    run_all(store, "photos")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    r = mstore("export", "kind:image", "--kind", "thumbnail", store=store)
+    assert r.code == 2 and "--to" in r.err
+    assert list(cwd.iterdir()) == []  # no folder named 'kind:image'
+    r = mstore("export", "kind:image", "--kind", "thumbnail", "--to", "out", store=store)
+    assert r.code == 0, r.err
+    assert [p.name for p in cwd.iterdir()] == ["out"]
+    # a destination that cannot be a folder is one line, nothing written
+    (cwd / "file").write_text("x")
+    r = mstore("export", "--kind", "thumbnail", "--to", cwd / "file" / "sub", store=store)
+    assert r.code == 2 and "cannot export" in r.err
 
 
 # -- gc -------------------------------------------------------------------------------------
