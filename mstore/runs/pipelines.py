@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mstore.errors import UsageError
+from mstore.model.names import NAME_RULE, is_name
 
 SHIPPED = Path(__file__).resolve().parent / "pipelines"
 
@@ -54,6 +55,9 @@ def load_pipeline(path: Path) -> Pipeline:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError) as e:
         raise UsageError(f"pipeline {path}: {e}") from e
     names = [s.name for s in p.steps]
+    for name in (p.name, *names, *(k for s in p.steps for k in s.kinds)):
+        if not is_name(name):
+            raise UsageError(f"pipeline {path}: name {str(name)[:80]!r}: use {NAME_RULE}")
     if len(set(names)) != len(names):
         raise UsageError(f"pipeline {path}: step names must be unique")
     for i, s in enumerate(p.steps):

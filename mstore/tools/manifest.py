@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mstore.errors import UsageError
+from mstore.model.names import NAME_RULE, is_name
 
 PARAM_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list}
 RESOURCES = ("cpu", "io", "gpu")
@@ -128,6 +129,11 @@ def load_manifest(path: Path) -> Manifest:
                      panels=raw.get("panels", ""))
     except KeyError as e:
         raise UsageError(f"{path}: missing key {e}") from None
+    for what, names in (("id", [m.id]), ("outputs", m.outputs),
+                        ("inputs", [i.removeprefix("artifact:") for i in m.inputs])):
+        bad = [n for n in names if not is_name(n)]
+        if bad:
+            raise UsageError(f"{path}: {what} {bad[0]!r}: use {NAME_RULE}")
     if m.resource not in RESOURCES:
         raise UsageError(f"{path}: resource must be one of {RESOURCES}")
     if m.shape not in SHAPES:

@@ -205,6 +205,27 @@ def test_param_ranges_are_checked_when_params_are_resolved(registry: Registry,
         load_manifest(tmp_path / "t" / "manifest.toml")
 
 
+def test_names_the_index_keys_by_are_short_and_plain(tmp_path: Path) -> None:
+    """Step names, tool ids and artifact kinds go into index keys: a manifest or pipeline
+    whose names could not be keyed is refused when it is loaded, not at run time."""
+    from mstore.runs.pipelines import load_pipeline
+
+    (tmp_path / "t").mkdir()
+    for field, value in (("id", "x" * 65), ("id", "a b"), ("outputs", "../k"),
+                         ("inputs", "artifact:" + "k" * 100)):
+        fields = {"id": "t", "inputs": "image", "outputs": "t"} | {field: value}
+        (tmp_path / "t" / "manifest.toml").write_text(
+            f'id = "{fields["id"]}"\nversion = "1"\ninputs = ["{fields["inputs"]}"]\n'
+            f'outputs = ["{fields["outputs"]}"]\nentry = "exec:t"\n')
+        with pytest.raises(UsageError, match=f"{field} .*: use letters, digits"):
+            load_manifest(tmp_path / "t" / "manifest.toml")
+    for step in ("s" * 65, "two words", ""):
+        (tmp_path / "p.toml").write_text(
+            f'name = "p"\n[[steps]]\nname = "{step}"\ntool = "noop"\n')
+        with pytest.raises(UsageError, match="use letters, digits"):
+            load_pipeline(tmp_path / "p.toml")
+
+
 def test_exec_tool_exit_3_is_not_applicable(tmp_path: Path) -> None:
     """The exec protocol's "this step does not apply to this input": exit 3."""
     folder = tmp_path / "silent"
