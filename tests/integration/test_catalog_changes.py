@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from mstore.model.records import PathSeen
@@ -21,6 +22,19 @@ def _archive(tmp_path: Path) -> tuple[Path, Path]:
     store = tmp_path / "store"
     assert mstore("init", "--store", store, root).code == 0
     return store, root
+
+
+def _add_settled(store: Path) -> None:
+    """Catalog until an add reads nothing again. A file written within a timestamp tick of
+    being read is recorded as racy and read by the next add too (docs/catalog.md); the
+    tests below count what later adds read, so they start from a settled catalog."""
+    deadline = time.monotonic() + 30
+    while True:
+        r = mstore("add", "--json", store=store)
+        assert r.code == 0, r.err
+        if r.json()["bytes_hashed"] == 0:
+            return
+        assert time.monotonic() < deadline, "adds kept reading files"
 
 
 def _edit_in_place(path: Path, text: str) -> None:
@@ -63,7 +77,7 @@ def _records(store: Path, kind: type) -> list:
 
 def test_an_in_place_edit_that_restores_the_mtime_is_seen(tmp_path: Path) -> None:
     store, root = _archive(tmp_path)
-    assert mstore("add", store=store).code == 0
+    _add_settled(store)
     f = root / "notes" / "a.txt"
     before = _id_at(store, f)
     _edit_in_place(f, "ALPHA alpha\n")
@@ -78,7 +92,7 @@ def test_an_in_place_edit_that_restores_the_mtime_is_seen(tmp_path: Path) -> Non
 
 def test_verify_reads_everything_and_reports_what_stat_could_not_show(tmp_path: Path) -> None:
     store, root = _archive(tmp_path)
-    assert mstore("add", store=store).code == 0
+    _add_settled(store)
     f = root / "notes" / "b.txt"
     before = _id_at(store, f)
     # the catalog of an older mstore, which did not record ctime: its re-sighting of b.txt
@@ -171,7 +185,7 @@ def test_add_of_a_link_path_catalogs_the_link(tmp_path: Path) -> None:
 
 def test_a_racily_clean_file_is_read_again(tmp_path: Path) -> None:
     store, root = _archive(tmp_path)
-    assert mstore("add", store=store).code == 0
+    _add_settled(store)
     f = root / "notes" / "a.txt"
     st = f.stat()
     # what add records for a file that changed moments before it was read
