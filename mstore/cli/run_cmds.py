@@ -277,27 +277,36 @@ def server_status(obj: Context, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--queues", default="cpu,io", show_default=True,
-              help="Resource classes to serve (cpu, io, gpu).")
+@click.option("--queues", default=None,
+              help="Resource classes to serve, comma-separated, from cpu, io, gpu "
+                   "(default: [worker] queues in config.toml, else cpu,io).")
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=None,
-              help="Activities at once (default: cores).")
+              help="cpu tool processes and io threads (default: [worker] concurrency, "
+                   "else cores).")
+@click.option("--gpu-concurrency", type=click.IntRange(1, 1024), default=None,
+              help="gpu tool processes (default: [worker] gpu_concurrency, else 1).")
 @store_option
 @click.pass_obj
-def worker(obj: Context, queues: str, concurrency: int | None) -> None:
+def worker(obj: Context, queues: str | None, concurrency: int | None,
+           gpu_concurrency: int | None) -> None:
     """Run Temporal workers for this store's task queues (until Ctrl-C / SIGTERM)."""
     from mstore.errors import UsageError
-    from mstore.orchestration.settings import settings
+    from mstore.model.records import RESOURCES
+    from mstore.orchestration.settings import settings, worker_settings
     from mstore.orchestration.worker import run_worker
-    from mstore.tools.manifest import RESOURCES
 
-    names = [q.strip() for q in queues.split(",") if q.strip()]
-    if not names or set(names) - set(RESOURCES):
-        raise UsageError(f"--queues takes resource classes from {', '.join(RESOURCES)}, "
-                         f"comma-separated, not '{queues}'")
+    names = None
+    if queues is not None:
+        names = [q.strip() for q in queues.split(",") if q.strip()]
+        if not names or set(names) - set(RESOURCES):
+            raise UsageError(f"--queues takes resource classes from {', '.join(RESOURCES)}, "
+                             f"comma-separated, not '{queues}'")
     store = obj.store()
     ts = settings(store)
-    click.echo(f"worker for {store.root} on {ts.address}: queues {queues}", err=True)
-    run_worker(str(store.root), ts, names, concurrency)
+    ws = worker_settings(store, names, concurrency, gpu_concurrency)
+    served = ", ".join(f"{q} x{ws.slots(q)}" for q in ws.queues)
+    click.echo(f"worker for {store.root} on {ts.address}: queues {served}", err=True)
+    run_worker(str(store.root), ts, ws)
 
 
 @click.command()

@@ -24,7 +24,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,9 +270,14 @@ def _empty(work: Path) -> None:
 
 
 def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
-                 work: Path | None = None) -> None:
-    """Every per-asset step of one unit. ``work``: a scratch directory to reuse (emptied
-    afterwards); by default one made for this unit and removed."""
+                 work: Path | None = None, steps: Collection[str] | None = None) -> None:
+    """The per-asset steps of one unit: ``steps`` (names), or every one. ``work``: a
+    scratch directory to reuse (emptied afterwards); by default one made for this unit
+    and removed.
+
+    Steps of earlier stages (other resource classes, run by other activities) are read
+    from the index; a step that needs one of them not yet covered for this unit is left
+    pending (nothing is recorded)."""
     idx = ctx.store.index
     with idx.read() as txn:
         asset = idx.asset(txn, aid)
@@ -281,9 +286,11 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
     if asset is None:
         return
     path, paths = current_path(ctx.store, aid)
+    covered: dict[str, list[str]] = {}  # done or reused before: their artifact ids
     produced: dict[str, list[ArtifactMade]] = {}
     failed_steps: set[str] = set()
     skipped_steps: set[str] = set()  # not applicable to this unit
+    waiting: set[str] = set()  # another stage's steps, not covered yet
     own = work is None
     if work is None:
         work = ctx.store.layout.tmp / "work" / temp_name(f"{ctx.run.run}-{aid[:16]}")
@@ -291,18 +298,28 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
         for step in ctx.run.steps:
             if step.shape != "per-asset" or (step.kinds and asset.meta.kind not in step.kinds):
                 continue
+            mine = steps is None or step.name in steps
             st = states.get(step.name)
             if st is not None and st.status in ("done", "reused"):
-                produced[step.name] = _artifacts(ctx, st.artifacts)
-                summary.covered += 1
+                covered[step.name] = st.artifacts
+                summary.covered += mine
                 continue
             if st is not None:  # failed or skipped in this run: covered too (a rerun is new)
                 (skipped_steps if st.status == "skipped" else failed_steps).add(step.name)
-                summary.covered += 1
+                summary.covered += mine
+                continue
+            if not mine:
+                waiting.add(step.name)
+                continue
+            if any(n in waiting for n in step.needs):
+                waiting.add(step.name)  # its input is not made yet: it stays pending
                 continue
             t0 = time.monotonic()
             blocked = [n for n in step.needs if n in failed_steps]
             moot = [n for n in step.needs if n in skipped_steps]
+            for n in step.needs:
+                if n in covered and n not in produced:
+                    produced[n] = _artifacts(ctx, covered[n])
             upstream = [a for n in step.needs for a in produced.get(n, [])]
             attempts = 1
             try:
@@ -366,8 +383,10 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
 
 def execute_units(ctx: RunContext, start: int, end: int,
                   heartbeat: Callable[[int], None] = lambda _i: None,
-                  stop: Callable[[], str] = lambda: "") -> ChunkSummary:
-    """Units ``start:end`` of the run. A retried chunk starts again at ``start``: what its
+                  stop: Callable[[], str] = lambda: "",
+                  steps: Collection[str] | None = None) -> ChunkSummary:
+    """Units ``start:end`` of the run, their per-asset ``steps`` (names; default: all of
+    them). A retried chunk starts again at ``start``: what its
     earlier attempt finished is skipped by what the store holds, never by the attempt's
     heartbeat, which may count units whose records died in a killed worker's buffer.
 
@@ -376,6 +395,7 @@ def execute_units(ctx: RunContext, start: int, end: int,
     to hand out again on resume)."""
     summary = ChunkSummary()
     units = ctx.units()[start:end]
+    only = frozenset(steps) if steps is not None else None
     last_beat = 0.0
     work = ctx.store.layout.tmp / "work" / temp_name(
         f"{ctx.run.run}-{start}-{threading.get_ident()}")
@@ -384,7 +404,7 @@ def execute_units(ctx: RunContext, start: int, end: int,
             summary.stopped = stop()
             if summary.stopped:
                 break
-            process_unit(ctx, units[i], summary, work)
+            process_unit(ctx, units[i], summary, work, only)
             summary.units += 1
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_EVERY_S:

@@ -109,7 +109,7 @@ def resolve_steps(req: RunRequest, registry: Registry) -> list[StepSpec]:
         kinds = list(s.kinds) or sorted(m.asset_kinds - {"any"})
         steps.append(StepSpec(name=s.name, tool=m.id, version=m.version,
                               params=m.resolve_params(given), shape=m.shape, kinds=kinds,
-                              needs=list(s.needs)))
+                              needs=list(s.needs), resource=m.resource))
     return steps
 
 

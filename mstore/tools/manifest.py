@@ -30,9 +30,9 @@ from typing import Any
 
 from mstore.errors import UsageError
 from mstore.model.names import NAME_RULE, is_name
+from mstore.model.records import RESOURCES
 
 PARAM_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list}
-RESOURCES = ("cpu", "io", "gpu")
 # an int param travels in msgpack/JSON records and requests: it must fit in 64 bits whatever
 # the manifest's own bounds say
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1

@@ -37,7 +37,7 @@ class ToolFailed(Exception):
 
 def _python_entry(m: Manifest) -> PythonTool:
     try:
-        return load_function(m.folder, m.entry.split(":", 1)[1], m.id)
+        return load_function(m.folder, m.entry.split(":", 1)[1], m.id, m.version)
     except LoadFailed as e:
         raise ToolFailed(str(e)) from None
 

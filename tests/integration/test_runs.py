@@ -864,7 +864,7 @@ def test_chunks_adapt_to_measured_speed(run_store, tmp_path: Path) -> None:  # n
     # the sizing rule itself
     wf = RunWorkflow()
     inp = RunInput(run_id="r", store="s", total=100_000, chunk_size=32, max_concurrency=4,
-                   activity_queue="q", adaptive=True)
+                   control_queue="q", adaptive=True)
     wf._measured_units, wf._measured_s = 10, 0.0
     assert wf._chunk_size(inp, 0) == 32  # nothing measured yet
     wf._measured_units, wf._measured_s = 64, 6.4  # 0.1 s per unit -> 20 units in 2 s
