@@ -14,6 +14,12 @@ its output are skipped for that unit too. A tool or write that runs out of a res
 (disk full, no memory, too many open files) is not the unit's fault: nothing is
 recorded for that unit-step, the chunk stops there and raises ``ResourceExhausted``, and
 Temporal retries the chunk later (skipping what is covered).
+
+Inputs a tool lists in ``ToolResult.failed`` (asset id -> message) are failed units: a
+per-asset step's unit-step fails with the message, as if the tool had raised
+``BadInput``; an aggregate step records each such input as a failed unit of the step
+(the step's ``*`` unit is done with the artifacts it made for the others), so they are
+in ``mstore show RUN``'s failures and ``mstore rerun --failed`` runs them again.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from mstore.tools.api import (
 )
 from mstore.tools.registry import Registry
 from mstore.tools.runner import run_tool
+from mstore.tools.views import offer
 
 TRANSIENT_ATTEMPTS = 3
 # a heartbeat crosses from the activity's thread to the worker's event loop and the SDK
@@ -168,15 +175,20 @@ def _by_kind(ctx: RunContext, arts: list[ArtifactMade], work: Path) -> dict[str,
     return out
 
 
-def _views(ctx: RunContext, upstream: list[ArtifactMade], work: Path) -> dict:
-    """The media views offered to a tool. Frames: the keyframes an earlier step
-    materialized (production keeps them as artifacts, for reuse), else decoded on the
-    fly from the original."""
-    frames = [a for a in upstream if a.kind == "keyframe"]
-    if frames:
-        files = [[float(a.meta.get("t", 0.0)), _materialize(ctx, a, work).path] for a in frames]
-        return {"frames": {"mode": "materialized", "files": files}}
-    return {"frames": {"mode": "decode"}}
+def _views(ctx: RunContext, step: StepSpec, upstream: list[ArtifactMade], work: Path) -> dict:
+    """The media views the step's tool declares it reads (manifest ``views``), made by the
+    views layer from the upstream artifacts that materialize them: those of the kind their
+    own tool's manifest ``provides`` for the view."""
+    wanted = ctx.registry.get(step.tool).views
+    if not wanted:
+        return {}
+    provided: dict[str, list[InputArtifact]] = {}
+    for a in upstream:
+        producer = ctx.registry.tools.get(a.tool)
+        for view, kind in (producer.provides.items() if producer else ()):
+            if view in wanted and a.kind == kind:
+                provided.setdefault(view, []).append(_materialize(ctx, a, work))
+    return offer(wanted, provided)
 
 
 def _artifacts(ctx: RunContext, ids: list[str]) -> list[ArtifactMade]:
@@ -343,8 +355,10 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
                             asset=aid, kind=asset.meta.kind, mime=asset.meta.mime, path=path,
                             meta={**msgspec.to_builtins(asset.meta), "paths": paths},
                             artifacts=_by_kind(ctx, upstream, work))],
-                        out_dir=str(out_dir), views=_views(ctx, upstream, work))
+                        out_dir=str(out_dir), views=_views(ctx, step, upstream, work))
                     result, attempts = _call_tool(ctx, step, req)
+                    if aid in result.failed:  # the tool's word for this input: as BadInput
+                        raise BadInput(result.failed[aid] or f"{step.tool} failed on it")
                     # later steps read these from memory: the payloads may still sit in the
                     # object store's pending pack, the records in the writer's buffer
                     made = _record_outputs(ctx, step, key, result, out_dir, aid,
@@ -429,6 +443,20 @@ def _has_needs(kind: str, needs: list[StepSpec], states: list) -> bool:  # noqa:
     return True
 
 
+def _failed_inputs(ctx: RunContext, made: ArtifactMade, inputs: Collection[str]
+                   ) -> dict[str, str]:
+    """The inputs (of ``inputs``) that the aggregate call which made ``made`` failed on,
+    with their messages: its run's failed units of its step."""
+    idx = ctx.store.index
+    out = {}
+    with idx.read() as txn:
+        for aid in inputs:
+            st = index_runs.unit_state(idx, txn, made.run, made.step, aid)
+            if st is not None and st.status == "failed":
+                out[aid] = st.error
+    return out
+
+
 def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     """One aggregate step over every unit of the run that has the artifacts it needs."""
     summary = ChunkSummary()
@@ -466,6 +494,8 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
         reused = [] if ctx.run.force else _reusable(ctx, key)
         if reused:
             ids, status, attempts = [a.id for a in reused], "reused", 1
+            # the inputs the reused call failed on fail here too: the same call again
+            failed = _failed_inputs(ctx, reused[0], per_asset)
         else:
             out_dir = work / "out"
             req = ToolRequest(tool=step.tool, version=step.version, params=step.params,
@@ -474,9 +504,17 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
             ids = [a.id for a in _record_outputs(ctx, step, key, result, out_dir, "", input_ids,
                                                  per_asset)]
             status = "done"
+            failed = {a: m for a, m in result.failed.items() if a in per_asset}
+        # each input the tool could not handle is a failed unit of this step, with its message
+        ms = int((time.monotonic() - t0) * 1000)
+        for aid, msg in failed.items():
+            ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit=aid,
+                                       status="failed", attempts=attempts, duration_ms=ms,
+                                       error=(msg or f"{step.tool} failed on it")[:500]))
+        summary.failed += len(failed)
         ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",
                                    status=status, attempts=attempts, artifacts=ids,
-                                   duration_ms=int((time.monotonic() - t0) * 1000)))
+                                   duration_ms=ms))
         setattr(summary, status, getattr(summary, status) + 1)
     except NotApplicable as e:
         ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",

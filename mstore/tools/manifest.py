@@ -10,6 +10,8 @@ resource = "cpu"              # task queue class: cpu | io | gpu
 shape = "per-asset"           # or "aggregate" (one call over the whole selection)
 entry = "python:tool:run"     # python:<module file without .py>:<function>, or exec:<file>
 panels = "panel:register"     # optional: a function that registers the tool's UI panels
+views = ["frames"]            # optional: media views it reads (req.views), see views.py
+provides = { frames = "keyframe" }  # optional: views its outputs of that kind materialize
 
 [params.size]                 # one table per parameter: type, default, help
 type = "int"
@@ -31,6 +33,7 @@ from typing import Any
 from mstore.errors import UsageError
 from mstore.model.names import NAME_RULE, is_name
 from mstore.model.records import RESOURCES
+from mstore.tools.views import VIEWS
 
 PARAM_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list}
 # an int param travels in msgpack/JSON records and requests: it must fit in 64 bits whatever
@@ -91,6 +94,8 @@ class Manifest:
     description: str = ""
     params: dict[str, ParamSpec] = field(default_factory=dict)
     panels: str = ""  # "<module>:<function>" that registers the tool's UI panels
+    views: tuple[str, ...] = ()  # media views it reads: offered in req.views
+    provides: dict[str, str] = field(default_factory=dict)  # view -> output kind making it
 
     @property
     def asset_kinds(self) -> set[str]:
@@ -126,9 +131,12 @@ def load_manifest(path: Path) -> Manifest:
                      outputs=tuple(raw["outputs"]), entry=raw["entry"], folder=path.parent,
                      resource=raw.get("resource", "cpu"), shape=raw.get("shape", "per-asset"),
                      description=raw.get("description", ""), params=params,
-                     panels=raw.get("panels", ""))
+                     panels=raw.get("panels", ""), views=tuple(raw.get("views", ())),
+                     provides=dict(raw.get("provides", {})))
     except KeyError as e:
         raise UsageError(f"{path}: missing key {e}") from None
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{path}: {e}") from None
     for what, names in (("id", [m.id]), ("outputs", m.outputs),
                         ("inputs", [i.removeprefix("artifact:") for i in m.inputs])):
         bad = [n for n in names if not is_name(n)]
@@ -140,6 +148,13 @@ def load_manifest(path: Path) -> Manifest:
         raise UsageError(f"{path}: shape must be one of {SHAPES}")
     if not m.entry.startswith(("python:", "exec:")):
         raise UsageError(f"{path}: entry must be python:<module>:<function> or exec:<file>")
+    for view in [*m.views, *m.provides]:
+        if view not in VIEWS:
+            raise UsageError(f"{path}: unknown view {view!r} (views: {', '.join(VIEWS)})")
+    for view, kind in m.provides.items():
+        if kind not in m.outputs:
+            raise UsageError(f"{path}: provides {view} = {kind!r}, which is not one of its "
+                             f"outputs")
     if m.panels and not re.fullmatch(r"[A-Za-z_]\w*:[A-Za-z_]\w*", m.panels):
         raise UsageError(f"{path}: panels must be <module>:<function>, not {m.panels!r}")
     for p in params.values():
