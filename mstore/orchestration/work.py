@@ -9,6 +9,7 @@ contexts of the runs it serves. ``chunk`` runs some steps of a range of units,
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units, load_run
 from mstore.store import index_runs
+from mstore.store.fsutil import temp_name
 from mstore.store.store import Store
 from mstore.tools.registry import Registry
 
@@ -72,6 +74,7 @@ class WorkerState:
         self.contexts: dict[str, RunContext] = {}
         self.locks: list = []
         self._flushed = 0.0  # when flush_all last wrote
+        self._work: dict[tuple[str, int], Path] = {}  # (store, thread) -> scratch directory
 
     def open(self, path: str) -> tuple[Store, SharedWriter, Registry]:
         with self._lock:
@@ -101,6 +104,16 @@ class WorkerState:
             while len(self.contexts) > MAX_CONTEXTS:
                 self.contexts.pop(next(iter(self.contexts)))
             return ctx
+
+    def work_dir(self, store: Store) -> Path:
+        """This thread's scratch directory in ``store``, kept from chunk to chunk (named
+        after this process, so ``fsck`` removes it once the process is gone)."""
+        key = (str(store.root), threading.get_ident())
+        with self._lock:
+            if key not in self._work:
+                self._work[key] = store.layout.tmp / "work" / temp_name(
+                    f"worker-{threading.get_ident()}")
+            return self._work[key]
 
     def forget(self, run_id: str) -> None:
         with self._lock:
@@ -135,6 +148,9 @@ class WorkerState:
 
     def close(self) -> None:
         self.flush_all()
+        for work in self._work.values():
+            shutil.rmtree(work, ignore_errors=True)
+        self._work.clear()
         for lock in self.locks:
             lock.release()
         for store, _w, _r in self.stores.values():
@@ -145,8 +161,10 @@ class WorkerState:
 
 
 def run_state(ctx: RunContext) -> str:
-    ctx.store.catch_up()  # a pause/cancel record, or an earlier stage's results, may come
-    idx = ctx.store.index  # from another process
+    # no catch_up: this machine's processes apply what they write to the index as they
+    # flush it (a pause, an earlier stage's results), and one per chunk cost an index
+    # commit (the lane's new mtime) each time
+    idx = ctx.store.index
     with idx.read() as txn:
         info = index_runs.run_info(idx, txn, ctx.run.run)
     return info.state if info else "running"
@@ -189,7 +207,8 @@ def chunk(state: WorkerState, inp: ChunkInput, heartbeat: Callable[[int], None],
         return ChunkOutput(stopped=current)
     t0 = time.monotonic()
     s = execute_units(ctx, inp.start, inp.end, heartbeat=heartbeat,
-                      stop=stop_check(ctx, cancelled), steps=inp.steps or None)
+                      stop=stop_check(ctx, cancelled), steps=inp.steps or None,
+                      work=state.work_dir(ctx.store))
     return ChunkOutput(s.done, s.reused, s.failed, s.skipped, s.covered, s.units,
                        time.monotonic() - t0, s.stopped)
 

@@ -26,6 +26,7 @@ that stays full) ends the run "failed", recorded with the reason, instead of lea
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -75,6 +76,9 @@ class RunInput:
     adaptive: bool = False
     target_chunk_s: float = 2.0
     max_chunk: int = 4096
+    # ... but not below min_chunk_s of work: a chunk costs tens of ms besides its units
+    # (an activity, a flush with its fsyncs), too much to spread a fast run's last units
+    min_chunk_s: float = 0.25
     measured_units: int = 0  # carried across continue-as-new
     measured_s: float = 0.0
     # [start, end) ranges that stopped chunks (a pause) did not reach: handed out again first
@@ -147,9 +151,11 @@ class RunWorkflow:
     def _chunk_size(self, inp: RunInput, start: int) -> int:
         if not inp.adaptive or self._measured_units < inp.chunk_size or self._measured_s <= 0:
             return inp.chunk_size
-        want = int(inp.target_chunk_s * self._measured_units / self._measured_s)
+        per_unit = self._measured_s / self._measured_units
+        want = int(inp.target_chunk_s / per_unit)
         spread = -(-(inp.total - start) // inp.max_concurrency)
-        return max(1, min(want, inp.max_chunk, spread))
+        least = math.ceil(inp.min_chunk_s / per_unit)
+        return max(1, min(want, inp.max_chunk, max(spread, least)))
 
     @workflow.run
     async def run(self, inp: RunInput) -> str:

@@ -398,7 +398,8 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
 def execute_units(ctx: RunContext, start: int, end: int,
                   heartbeat: Callable[[int], None] = lambda _i: None,
                   stop: Callable[[], str] = lambda: "",
-                  steps: Collection[str] | None = None) -> ChunkSummary:
+                  steps: Collection[str] | None = None, work: Path | None = None
+                  ) -> ChunkSummary:
     """Units ``start:end`` of the run, their per-asset ``steps`` (names; default: all of
     them). A retried chunk starts again at ``start``: what its
     earlier attempt finished is skipped by what the store holds, never by the attempt's
@@ -406,13 +407,17 @@ def execute_units(ctx: RunContext, start: int, end: int,
 
     ``stop()`` is asked before each unit: "paused" or "cancelled" ends the chunk there
     (``summary.units`` says how far it got; the rest of a paused chunk is the workflow's
-    to hand out again on resume)."""
+    to hand out again on resume). ``work``: a scratch directory of the caller's, emptied
+    after each unit and kept (a worker keeps one: removing directories costs milliseconds
+    on some file systems); by default one of the chunk's own, removed at its end."""
     summary = ChunkSummary()
     units = ctx.units()[start:end]
     only = frozenset(steps) if steps is not None else None
     last_beat = 0.0
-    work = ctx.store.layout.tmp / "work" / temp_name(
-        f"{ctx.run.run}-{start}-{threading.get_ident()}")
+    own = work is None
+    if work is None:
+        work = ctx.store.layout.tmp / "work" / temp_name(
+            f"{ctx.run.run}-{start}-{threading.get_ident()}")
     try:
         for i in range(len(units)):
             summary.stopped = stop()
@@ -425,7 +430,10 @@ def execute_units(ctx: RunContext, start: int, end: int,
                 heartbeat(i + 1)
                 last_beat = now
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            _empty(work)
         ctx.writer.flush()  # also when a unit ran out of a resource: what is done is kept
     return summary
 

@@ -817,7 +817,10 @@ def test_chunks_adapt_to_measured_speed(run_store, tmp_path: Path) -> None:  # n
     assert wf._chunk_size(inp, 64) == 20
     wf._measured_units, wf._measured_s = 64, 0.0064  # 0.1 ms per unit
     assert wf._chunk_size(inp, 64) == 4096  # max_chunk
-    assert wf._chunk_size(inp, 100_000 - 100) == 25  # the tail spreads over 4 slots
+    wf._measured_units, wf._measured_s = 64, 6.4
+    assert wf._chunk_size(inp, 100_000 - 40) == 10  # the tail spreads over 4 slots ...
+    wf._measured_units, wf._measured_s = 64, 0.0064
+    assert wf._chunk_size(inp, 100_000 - 100) == 2500  # ... of at least 0.25 s of work each
     assert wf._chunk_size(RunInput(**{**inp.__dict__, "adaptive": False}), 64) == 32
 
 

@@ -8,10 +8,14 @@ them.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.integration.test_fsck import _descendants, _processes
 from tests.integration.test_runs import check_exactly_once, install_tool, show, step_of
 
 if TYPE_CHECKING:
@@ -318,3 +322,65 @@ def test_frames_reach_a_tool_through_the_declared_view(run_store, kinds_archive)
         own = {s.id for s in stills.values() if s.asset == a.asset}
         assert own <= set(a.inputs)
     assert all(a.data == {"views": {}, "frames": []} for a in arts if a.kind == "blind")
+
+
+# the first call in a fresh counter file kills the tool process running it (as a decoder's
+# segfault would), the others succeed
+CRASHER = """\
+import os
+import signal
+
+from mstore.tools.api import OutputArtifact, ToolResult
+
+
+def run(req, progress):
+    marker = req.params["marker"]
+    if not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return ToolResult(artifacts=[OutputArtifact(kind="crasher", data={"pid": os.getpid()})])
+"""
+
+
+def family(pid: int) -> set[tuple[int, str]]:
+    """(pid, start) of a live process and of all its descendants."""
+    return _descendants({(pid, _processes()[pid][1])})
+
+
+def wait_gone(procs: set[tuple[int, str]], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _descendants(procs):
+        assert time.monotonic() < deadline, f"still running: {_descendants(procs)}"
+        time.sleep(0.1)
+
+
+def test_a_crashed_tool_process_is_replaced_and_its_chunk_retried(run_store,  # noqa: ANN001
+                                                                  tmp_path: Path) -> None:
+    """A tool process killed in the middle of a chunk fails only that activity: Temporal
+    retries the chunk in a new tool process of the same worker, and every unit is recorded
+    once. Stopping the worker ends its tool processes too; so does killing the worker
+    alone (kill -9 of its pid, not of its group)."""
+    rs = run_store()
+    marker = tmp_path / "crashed"
+    install_tool(rs, "crasher", "kills its process once", {"marker": "str"}, CRASHER)
+    rs.write_pipeline("crash", f'name = "crash"\n[[steps]]\nname = "c"\ntool = "crasher"\n'
+                               f'params = {{ marker = "{marker}" }}\n')
+    v = rs.run_and_wait("crash", "--production", "--max-units", "6", "--chunk-size", "3")
+    assert v.state == "completed" and v.done == 6, v.failures
+    check_exactly_once(rs, v.id)
+    killed = int(marker.read_text())
+    worker = rs.workers[0]
+    assert worker.poll() is None  # the worker itself lived on
+    pids = {a.data["pid"] for a in rs.run_artifacts(v.id)}
+    assert killed not in pids and all(worker.pid in ancestors(p) for p in pids)
+    processes = family(worker.pid)
+    assert len(processes) >= 3  # the worker, its forkserver, its tool processes
+    rs.stop_workers()
+    wait_gone(processes)  # the tool processes ended with their worker
+
+    orphaned = rs.start_worker()
+    processes = family(orphaned.pid)
+    os.kill(orphaned.pid, signal.SIGKILL)  # the worker alone, not its process group
+    orphaned.wait(timeout=30)
+    wait_gone(processes)
