@@ -168,10 +168,6 @@ class ProcPool:
                 self._all.remove(p)
         p.close()
 
-    def pids(self) -> list[int]:
-        with self._lock:
-            return [p.process.pid for p in self._all if p.process.pid is not None]
-
     def run(self, op: str, inp: Any, heartbeat: Callable[..., None],
             cancelled: Callable[[], bool]) -> Any:
         p = self._idle.get()  # the queue's concurrency is the pool's size: no wait
