@@ -23,7 +23,7 @@ def cat(obj: Context, artifact: str) -> None:
 
     ARTIFACT: an artifact id or unique prefix (4+ hex digits).
     """
-    from mstore.runs.describe import payload_bytes, resolve_artifact
+    from mstore.services.describe import payload_bytes, resolve_artifact
     from mstore.store import index_runs
 
     store = obj.store()
@@ -65,8 +65,8 @@ def export(obj: Context, query_words: tuple[str, ...], kind: str, out: Path,
     Usage: mstore export [QUERY...] --kind KIND --to DIR. QUERY as for 'find' (default:
     every asset). DIR is always given with --to: never taken from the query.
     """
-    from mstore.runs.describe import resolve_run_id
-    from mstore.runs.export import plan_export, write_export
+    from mstore.services.describe import resolve_run_id
+    from mstore.services.export import plan_export, write_export
 
     if not kind:  # the index reads an empty kind as "every kind"
         raise UsageError("--kind must name an artifact kind (e.g. thumbnail)")
@@ -88,11 +88,11 @@ def export(obj: Context, query_words: tuple[str, ...], kind: str, out: Path,
         raise UsageError(f"cannot export to {out}: {e.strerror or e} "
                          f"({e.filename or out})") from None
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(rep)
     else:
-        from mstore.cli.output import human_size
+        from mstore.present import human_size
 
         click.echo(f"exported {rep['files']} files ({human_size(rep['bytes'])}) of "
                    f"{rep['assets'] - rep['without']} assets to {rep['dir']}"
@@ -111,16 +111,16 @@ def export(obj: Context, query_words: tuple[str, ...], kind: str, out: Path,
 @click.pass_obj
 def gc(obj: Context, dry_run: bool, grace_hours: float, force: bool, as_json: bool) -> None:
     """Drop expired, unreferenced sandbox artifacts and delete their payloads."""
-    from mstore.runs.gc import collect
+    from mstore.services.gc import collect
 
     store = obj.store()
     rep = collect(store, grace_hours=grace_hours, dry_run=dry_run, force=force)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(rep.as_dict())
         return
-    from mstore.cli.output import human_size
+    from mstore.present import human_size
 
     verb = ("would drop", "would delete", "would free") if dry_run else (
         "dropped", "deleted", "freed")
@@ -157,7 +157,7 @@ def collection() -> None:
 def collection_create(obj: Context, name: str, query: str | None, assets_file,  # noqa: ANN001
                       freeze: bool, as_json: bool) -> None:
     """Define collection NAME from --query Q (dynamic unless --freeze) or --assets FILE."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     store = obj.store()
     assets = None
@@ -166,7 +166,7 @@ def collection_create(obj: Context, name: str, query: str | None, assets_file,  
     c = ce.create(store, name, query=query, assets=assets, freeze=freeze)
     d = ce.summary(c, c.count)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(d)
     else:
@@ -188,12 +188,12 @@ def _utf8_file(data: bytes, name: str) -> str:
 @click.pass_obj
 def collection_freeze(obj: Context, name: str, as_json: bool) -> None:
     """Keep dynamic collection NAME's members now, exactly (later adds no longer join)."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     c = ce.freeze(obj.store(), name)
     d = ce.summary(c, c.count)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(d)
     else:
@@ -206,12 +206,12 @@ def collection_freeze(obj: Context, name: str, as_json: bool) -> None:
 @click.pass_obj
 def collection_list(obj: Context, as_json: bool) -> None:
     """Every collection with its member count now."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     store = obj.store()
     for c, n in ce.all_collections(store):
         if as_json:
-            from mstore.cli.output import emit_json
+            from mstore.present import emit_json
 
             emit_json(ce.summary(c, n))
         else:
@@ -227,8 +227,8 @@ def collection_list(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def collection_show(obj: Context, name: str, as_json: bool, limit: int | None) -> None:
     """The members of collection NAME (a dynamic one evaluated now)."""
-    from mstore.runs import collection_edit as ce
-    from mstore.runs.describe import current_paths
+    from mstore.services import collections as ce
+    from mstore.services.describe import current_paths
 
     store = obj.store()
     c = ce.get(store, name)
@@ -242,7 +242,7 @@ def collection_show(obj: Context, name: str, as_json: bool, limit: int | None) -
             paths = current_paths(store, txn, aid)
             rows.append({"id": aid, "kind": a.meta.kind if a else None, "paths": paths})
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json({**ce.summary(c, len(ids)), "members": rows})
         return
@@ -261,7 +261,7 @@ def collection_show(obj: Context, name: str, as_json: bool, limit: int | None) -
 @click.pass_obj
 def collection_delete(obj: Context, name: str) -> None:
     """Delete collection NAME (runs that used it keep their unit lists)."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     store = obj.store()
     ce.delete(store, name)
@@ -286,8 +286,8 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
     them. The archive is never touched.
     """
     from mstore.model.records import Label
-    from mstore.runs.describe import asset_labels, resolve_artifact, resolve_target
-    from mstore.runs.service import write_records
+    from mstore.services.describe import asset_labels, resolve_artifact, resolve_target
+    from mstore.services.runs import write_records
 
     store = obj.store()
     store.catch_up()
@@ -311,7 +311,7 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
     for aid in ids:
         labs = [lab for lab in asset_labels(store, aid) if lab["value"]]
         if as_json:
-            from mstore.cli.output import emit_json
+            from mstore.present import emit_json
 
             emit_json({"id": aid, "labels": labs})
         else:

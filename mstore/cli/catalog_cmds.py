@@ -70,13 +70,13 @@ def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
         refresh(store.index)
     _post_add(store, summary.new_assets)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(summary.as_dict())
     else:
         click.echo(f"{summary.line()} in {summary.seconds:.1f}s")
         if summary.changed_unseen:
-            from mstore.cli.output import quote_path
+            from mstore.present import quote_path
 
             click.echo(f"{len(summary.changed_unseen)} changed although size, times and inode "
                        "had not:")

@@ -9,13 +9,7 @@ import time
 import click
 
 from mstore.cli.main import Context, QueryCommand, store_option
-
-
-def _fmt_secs(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+from mstore.present import duration
 
 
 def follow_run(store, run_id: str) -> str:  # noqa: ANN001
@@ -42,7 +36,7 @@ def follow_run(store, run_id: str) -> str:  # noqa: ANN001
         filled = int(width * finished / v.total) if v.total else width
         line = (f"[{'#' * filled}{'.' * (width - filled)}] {finished}/{v.total} units "
                 f"({v.done} done, {v.failed} failed), {v.throughput:.1f} units/s, "
-                f"ETA {_fmt_secs(v.eta_s)}, {v.state}")
+                f"ETA {duration(v.eta_s)}, {v.state}")
         if tty:
             sys.stderr.write("\r" + line + "\x1b[K")
         elif line != last_line:
@@ -59,7 +53,7 @@ def follow_run(store, run_id: str) -> str:  # noqa: ANN001
 MAX_CONCURRENCY = 1000  # chunks in flight: far past what one machine's workers can take
 
 
-def run_line(started) -> str:  # noqa: ANN001 - mstore.runs.service.Started
+def run_line(started) -> str:  # noqa: ANN001 - mstore.services.runs.Started
     """The first line of every run: its policy and its sample, so nobody takes a sandbox
     trial for the real thing (or starts the real thing by accident)."""
     r = started.run
@@ -127,7 +121,7 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
     from mstore.errors import UsageError
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, parse_param_overrides
-    from mstore.runs.service import start_run
+    from mstore.services.runs import start_run
 
     if sandbox and production:
         raise UsageError("--sandbox and --production exclude each other")
@@ -147,7 +141,7 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
     r = started.run
     click.echo(run_line(started), err=True)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json({"run": r.run, "pipeline": r.pipeline, "policy": r.policy, "units": r.total,
                    "selected": started.selected, "sample": r.sample or None,
@@ -170,7 +164,7 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
 @click.pass_obj
 def log(obj: Context, limit: int, as_json: bool) -> None:
     """Runs, newest first."""
-    from mstore.cli.output import emit_json, ms_time
+    from mstore.present import emit_json, ms_time
     from mstore.runs.progress import all_views
 
     store = obj.store()
@@ -184,7 +178,7 @@ def log(obj: Context, limit: int, as_json: bool) -> None:
     for v in views:
         dur = (v.last_ms - v.started_ms) / 1000
         click.echo(f"{v.id}  {v.pipeline:<10} {v.policy:<10} {v.state:<10} "
-                   f"{v.done}/{v.failed}/{v.total}  {ms_time(v.started_ms)}  {_fmt_secs(dur)}")
+                   f"{v.done}/{v.failed}/{v.total}  {ms_time(v.started_ms)}  {duration(dur)}")
 
 
 def _steer(action: str):  # noqa: ANN202
@@ -193,7 +187,7 @@ def _steer(action: str):  # noqa: ANN202
     @store_option
     @click.pass_obj
     def cmd(obj: Context, run_id: str) -> None:
-        from mstore.runs.service import resolve_run, steer
+        from mstore.services.runs import resolve_run, steer
 
         store = obj.store()
         rid = resolve_run(store, run_id)
@@ -210,7 +204,7 @@ def _steer(action: str):  # noqa: ANN202
 @click.pass_obj
 def rerun(obj: Context, run_id: str, failed: bool, follow: bool) -> None:
     """Start a new run over the failed units of RUN_ID, linked to it."""
-    from mstore.runs.service import rerun_failed, resolve_run
+    from mstore.services.runs import rerun_failed, resolve_run
 
     store = obj.store()
     started = rerun_failed(store, resolve_run(store, run_id))
@@ -258,7 +252,7 @@ def server_status(obj: Context, as_json: bool) -> None:
 
     st = srv.status(obj.store())
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(st.__dict__)
         if not (st.server_up and st.own):
@@ -315,7 +309,7 @@ def tools(obj: Context, as_json: bool) -> None:
     reg = Registry.for_store(root)
     for m in sorted(reg.tools.values(), key=lambda m: m.id):
         if as_json:
-            from mstore.cli.output import emit_json
+            from mstore.present import emit_json
 
             emit_json({"id": m.id, "version": m.version, "inputs": list(m.inputs),
                        "outputs": list(m.outputs), "resource": m.resource, "shape": m.shape,

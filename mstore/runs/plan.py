@@ -116,11 +116,11 @@ def resolve_steps(req: RunRequest, registry: Registry) -> list[StepSpec]:
 def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
     """Asset ids matched by a query (or ``@collection``), limited to ``kinds``, in catalog
     order; missing assets are skipped (there is no file to read)."""
+    from mstore.query.collections import collection_units
     from mstore.query.evaluate import evaluate
     from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
     from mstore.query.table import F_MISSING, KIND_CODES
-    from mstore.runs.collections import collection_units
 
     if selection.startswith("@"):
         ids = collection_units(store, selection[1:])

@@ -30,7 +30,9 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lmdb
 import msgspec
@@ -47,6 +49,7 @@ from mstore.model.records import (
     PathSeen,
     Record,
 )
+from mstore.store import keys
 from mstore.store.fsutil import free_bytes, is_network_fs
 from mstore.store.index_file import data_file_problem
 from mstore.store.index_links import LINK_DBS, apply_link_record, link_hlc
@@ -54,6 +57,9 @@ from mstore.store.index_runs import RUN_DBS, apply_run_record, asset_arrived, bu
 from mstore.store.keys import CUT, bounded, is_hashed, path_key, scan_prefix, split_path_key
 from mstore.store.scan import prefix_items, prefix_keys
 from mstore.store.segments import Rejected
+
+if TYPE_CHECKING:
+    from mstore.store.reader import Reader
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "lanes", "assets", "paths", "asset_paths", "history", "errors",
@@ -194,6 +200,14 @@ class Index:
             self.env.set_mapsize(0)
             return self.env.begin(write=True)
 
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """A consistent view of the index for reading (store/reader.py)."""
+        from mstore.store.reader import Reader
+
+        with self.read() as txn:
+            yield Reader(self, txn)
+
     def grow(self) -> None:
         self.env.set_mapsize(self.env.info()["map_size"] * 2)
 
@@ -310,7 +324,7 @@ class Index:
 
     def _history(self, txn: lmdb.Transaction, key: bytes, hlc: int, machine: str,
                  ev: HistoryEvent) -> None:
-        hkey = key + b"\0" + struct.pack(">Q", hlc) + machine.encode()
+        hkey = keys.history_key(key, hlc, machine)
         txn.put(hkey, _enc.encode(ev), db=self.db["history"])
 
     def _apply(self, txn: lmdb.Transaction, machine: str, rec: Record) -> bool:
@@ -340,7 +354,7 @@ class Index:
             seen = isinstance(rec, PathSeen)
             self._history(txn, key, rec.hlc, machine,
                           HistoryEvent("seen" if seen else "gone", rec.asset))
-            txn.put(bytes.fromhex(rec.asset) + key, b"", db=db["asset_paths"])
+            txn.put(keys.asset_path_key(rec.asset, key), b"", db=db["asset_paths"])
             self._touched.add(b"a" + bytes.fromhex(rec.asset))
             old = txn.get(key, db=db["paths"])
             old_st = _dec_path.decode(old) if old is not None else None
@@ -519,14 +533,12 @@ class Index:
     def path_history(self, txn: lmdb.Transaction, root: str, path: bytes
                      ) -> list[tuple[int, str, HistoryEvent]]:
         """(hlc, machine, event) for one path, oldest first."""
-        start = bounded(pk(root, path)) + b"\0"
+        part = bounded(pk(root, path))
         out = []
-        for key, val in prefix_items(txn, self.db["history"], start):
-            rest = key[len(start):]
-            if len(rest) < 8:
-                continue
-            (hlc,) = struct.unpack(">Q", rest[:8])
-            out.append((hlc, rest[8:].decode(), _dec_hist.decode(val)))
+        for key, val in prefix_items(txn, self.db["history"], keys.history_key(part)):
+            stamp = keys.split_history_key(part, key)
+            if stamp is not None:
+                out.append((*stamp, _dec_hist.decode(val)))
         return out
 
     def counts(self, txn: lmdb.Transaction) -> dict[str, int]:

@@ -26,7 +26,7 @@ import msgspec
 from mstore.errors import StoreDamagedError
 from mstore.model.records import SCHEMA_VERSION, AnyRecord, Record
 from mstore.store.fsutil import write_once
-from mstore.store.keys import LANE_RE
+from mstore.store.keys import LANE_RE, segment_key
 
 MAGIC = b"MSTSEG1\n"
 SEGMENT_RE = re.compile(r"^(\d{10})\.seg$")
@@ -53,7 +53,7 @@ class SegmentRef:
 
     @property
     def key(self) -> bytes:
-        return f"{self.machine}/{self.seq:010d}".encode()
+        return segment_key(self.machine, self.seq)
 
 
 def segment_name(seq: int) -> str:

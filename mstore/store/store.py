@@ -14,7 +14,9 @@ import secrets
 import shutil
 import socket
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mstore.errors import (
     NoStoreError,
@@ -39,6 +41,9 @@ from mstore.store.segments import (
     next_seq,
     write_segment,
 )
+
+if TYPE_CHECKING:
+    from mstore.store.reader import Reader
 
 SEGMENT_MAX_RECORDS = 5000
 SEGMENT_MAX_SECONDS = 2.0
@@ -152,6 +157,10 @@ class Store:
                 self._index = Index(self.layout.index)
             self.catch_up()
         return self._index
+
+    def reader(self) -> AbstractContextManager[Reader]:
+        """``with store.reader() as r:``: the index, brought up to date, for reading."""
+        return self.index.reader()
 
     def catch_up(self) -> int:
         """Apply every segment the index has not seen yet (after a crash or a sync).

@@ -398,7 +398,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         form = await request.form()
         name, query = str(form.get("name", "")).strip(), str(form.get("query", ""))
         freeze = form.get("freeze") == "1"
-        from mstore.runs import collection_edit as ce
+        from mstore.services import collections as ce
 
         return await act(request, lambda c: f"/collection/{quote(c.name)}",
                          lambda: ce.create(ui.store, name, query=query, freeze=freeze),
@@ -407,14 +407,14 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
     async def collection_freeze(request: Request) -> Response:
         await ui.check_csrf(request)
         name = request.path_params["name"]
-        from mstore.runs import collection_edit as ce
+        from mstore.services import collections as ce
 
         return await act(request, lambda c: f"/collection/{quote(c.name)}", ce.freeze,
                          ui.store, name)
 
     async def collection_delete(request: Request) -> Response:
         await ui.check_csrf(request)
-        from mstore.runs import collection_edit as ce
+        from mstore.services import collections as ce
 
         return await act(request, lambda _: "/collections", ce.delete, ui.store,
                          request.path_params["name"], status=404)
@@ -440,7 +440,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
             back = "/review"
         if not files.ID_RE.match(group):
             return ui.error(request, 404, "no such duplicate group")
-        from mstore.runs import review as rv
+        from mstore.services import review as rv
 
         # the page numbers each group's items m0, m1, ... in item_keys order
         values = {int(k[1:]): v for k, v in form.multi_items()

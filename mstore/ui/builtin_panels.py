@@ -12,6 +12,7 @@ from typing import Any
 from markupsafe import Markup
 
 from mstore.model.records import ArtifactMade
+from mstore.present import taken_text
 from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui import files
@@ -29,9 +30,7 @@ def _best_thumb(arts: list[ArtifactMade]) -> ArtifactMade | None:
 
 
 def _taken(tk: int) -> str:
-    if not tk:
-        return ""
-    return f"{tk // 10**10:04d}-{tk // 10**8 % 100:02d}-{tk // 10**6 % 100:02d}"
+    return taken_text(tk, date_only=True) or ""
 
 
 # -- data for pages -----------------------------------------------------------------------
@@ -90,7 +89,7 @@ def asset_mime(store: Store, aid: str) -> str:
 
 def asset_data(store: Store, aid: str) -> dict:
     from mstore.catalog.inspect import describe_asset
-    from mstore.runs.describe import asset_labels, hlc_ms
+    from mstore.services.describe import asset_labels, hlc_ms
 
     store.catch_up()
     d = describe_asset(store, aid)
@@ -128,7 +127,7 @@ def asset_data(store: Store, aid: str) -> dict:
 
 
 def artifact_data(store: Store, art_id: str) -> dict:
-    from mstore.runs.describe import describe_artifact
+    from mstore.services.describe import describe_artifact
 
     d = describe_artifact(store, art_id, depth=8)  # with "derived": made from it
     p = d["payload"]
@@ -160,8 +159,8 @@ def payload(store: Store, art_id: str) -> tuple[bytes, str, str] | None:
 
 def run_views(store: Store) -> list[dict]:
     """all_views() as JSON-ready dicts (what the /runs page and its event stream show)."""
-    from mstore.runs.describe import temporal_url
     from mstore.runs.progress import all_views
+    from mstore.services.describe import temporal_url
 
     store.catch_up()
     out = []
@@ -184,7 +183,7 @@ def pipeline_choices(store: Store) -> list[dict]:
 
 
 def run_data(store: Store, rid: str) -> dict:
-    from mstore.runs.describe import describe_run
+    from mstore.services.describe import describe_run
 
     d = describe_run(store, rid, limit=60, failures=100)
     for a in d["recent_artifacts"]:
@@ -197,7 +196,7 @@ def asset_tile(store: Store, txn: Any, aid: str) -> dict:
     """What a grid tile shows of an asset read by id (kind, size, first current path,
     best thumbnail)."""
     from mstore.query.snapshot import taken_int
-    from mstore.runs.describe import current_paths
+    from mstore.services.describe import current_paths
 
     idx = store.index
     a = idx.asset(txn, aid)
@@ -212,7 +211,7 @@ def asset_tile(store: Store, txn: Any, aid: str) -> dict:
 
 def collection_page(store: Store, name: str, offset: int, size: int) -> dict:
     """A collection's summary and one page of its members as grid tiles."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     store.catch_up()
     c = ce.get(store, name)
@@ -223,7 +222,7 @@ def collection_page(store: Store, name: str, offset: int, size: int) -> dict:
 
 
 def collection_rows(store: Store) -> list[dict]:
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     store.catch_up()
     return [ce.summary(c, n) for c, n in ce.all_collections(store)]
@@ -231,8 +230,8 @@ def collection_rows(store: Store) -> list[dict]:
 
 def review_data(store: Store, run: str, offset: int, size: int) -> dict:
     """The duplicate-review page: the dedupe runs, and a page of the chosen run's groups
-    with every item's thumbnail, path and current mark (see ``mstore.runs.review``)."""
-    from mstore.runs import review
+    with every item's thumbnail, path and current mark (see ``mstore.services.review``)."""
+    from mstore.services import review
 
     store.catch_up()
     runs = review.dedupe_runs(store)

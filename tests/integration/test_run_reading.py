@@ -28,7 +28,7 @@ from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, exe
 from mstore.runs.finish import finish
 from mstore.runs.pipelines import get_pipeline
 from mstore.runs.plan import RunRequest, plan
-from mstore.runs.service import write_records
+from mstore.services.runs import write_records
 from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.tools.registry import Registry

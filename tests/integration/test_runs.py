@@ -354,7 +354,7 @@ def test_dedupe_reports_exact_duplicates_of_every_kind(run_store, kinds_archive)
     the new groups."""
     from starlette.testclient import TestClient
 
-    from mstore.runs import review
+    from mstore.services import review
     from mstore.ui.app import create_app
 
     rs = run_store(over=kinds_archive)
@@ -660,7 +660,7 @@ def test_worker_killed_mid_run(run_store) -> None:  # noqa: ANN001
     covered exactly once and no artifact is duplicated."""
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest
-    from mstore.runs.service import start_run
+    from mstore.services.runs import start_run
 
     rs = run_store()
     rs.noop_pipeline("slow", sleep=0.15)
@@ -698,7 +698,7 @@ def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa
     from mstore.runs.execute import ChunkSummary, process_unit
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.runs.service import write_records
+    from mstore.services.runs import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
@@ -740,7 +740,7 @@ def test_worker_keeps_few_run_contexts(run_store) -> None:  # noqa: ANN001
     from mstore.orchestration import activities
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.runs.service import write_records
+    from mstore.services.runs import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
@@ -799,7 +799,7 @@ def test_continue_as_new_completes(run_store) -> None:  # noqa: ANN001
 
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest
-    from mstore.runs.service import start_run
+    from mstore.services.runs import start_run
 
     rs = run_store()
     rs.noop_pipeline("fast")
@@ -1010,7 +1010,7 @@ def test_steering_a_run_whose_workflow_is_gone(run_store) -> None:  # noqa: ANN0
     its state): cancel still ends it (the record is the truth); pause says what to do."""
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.runs.service import write_records
+    from mstore.services.runs import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")

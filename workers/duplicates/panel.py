@@ -7,7 +7,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from mstore.runs import review
+from mstore.services import review
 from mstore.store import index_runs
 from mstore.ui.panels import PanelContext, register_panel
 

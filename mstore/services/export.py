@@ -21,7 +21,7 @@ import msgspec
 
 from mstore.errors import StoreDamagedError, UsageError
 from mstore.model.records import ArtifactMade
-from mstore.runs.describe import current_paths, payload_bytes, payload_ext
+from mstore.services.describe import current_paths, payload_bytes, payload_ext
 from mstore.store import index_runs
 from mstore.store.store import Store
 

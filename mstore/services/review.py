@@ -95,7 +95,7 @@ def mark_group(store: Store, group_id: str, values: dict[int, str]) -> int:
     fields) to "keep" / "not-keep" / "". A position the group does not have is refused;
     a mark equal to the item's current one is not written again. Returns the number of
     labels written."""
-    from mstore.runs.service import write_records
+    from mstore.services.runs import write_records
 
     store.catch_up()
     idx = store.index

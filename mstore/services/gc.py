@@ -228,7 +228,7 @@ def _rewrite_pack(store: Store, pack_id: str, doomed: set[str]) -> None:
 
 def sweep(store: Store, plan: GcPlan) -> None:
     """Phase 2: new packs, then the record, then the unlinks. Hold the gc lock."""
-    from mstore.runs.service import write_records
+    from mstore.services.runs import write_records
 
     doomed = set(plan.objects)
     journal = _journal(store)

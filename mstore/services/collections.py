@@ -15,7 +15,7 @@ import msgspec
 
 from mstore.errors import UsageError
 from mstore.model.records import CollectionDefined
-from mstore.runs.collections import collection_units
+from mstore.query.collections import collection_units
 from mstore.store import index_runs
 from mstore.store.store import Store
 
@@ -81,7 +81,7 @@ def create(store: Store, name: str, *, query: str | None = None,
            assets: list[str] | None = None, freeze: bool = False) -> CollectionDefined:
     """Define a collection from a query (dynamic, or frozen with ``freeze``) or from a list
     of asset ids (always frozen)."""
-    from mstore.runs.service import write_records
+    from mstore.services.runs import write_records
 
     name = check_name(name)
     if (query is None) == (assets is None):
@@ -101,7 +101,7 @@ def create(store: Store, name: str, *, query: str | None = None,
 def freeze(store: Store, name: str) -> CollectionDefined:
     """Turn dynamic collection NAME into a frozen one holding exactly its members now (the
     query is kept, to say where the members came from)."""
-    from mstore.runs.service import write_records
+    from mstore.services.runs import write_records
 
     c = get(store, name)
     if c.members_object:
@@ -114,7 +114,7 @@ def freeze(store: Store, name: str) -> CollectionDefined:
 
 
 def delete(store: Store, name: str) -> None:
-    from mstore.runs.service import write_records
+    from mstore.services.runs import write_records
 
     c = get(store, name)
     write_records(store, [CollectionDefined(hlc=0, name=c.name, deleted=True)])
