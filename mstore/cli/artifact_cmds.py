@@ -24,14 +24,12 @@ def cat(obj: Context, artifact: str) -> None:
     ARTIFACT: an artifact id or unique prefix (4+ hex digits).
     """
     from mstore.services.describe import payload_bytes, resolve_artifact
-    from mstore.store import index_runs
 
     store = obj.store()
     store.catch_up()
     aid = resolve_artifact(store, artifact)
-    idx = store.index
-    with idx.read() as txn:
-        art = index_runs.artifact(idx, txn, aid)
+    with store.reader() as r:
+        art = r.artifact(aid)
     assert art is not None  # resolve_artifact found it in the same index
     if not art.payload and art.data is None:
         click.echo(f"mstore: artifact {aid[:16]} has neither a payload nor data", err=True)
@@ -234,12 +232,11 @@ def collection_show(obj: Context, name: str, as_json: bool, limit: int | None) -
     c = ce.get(store, name)
     ids = ce.members(store, c)
     shown = ids if limit is None else ids[:limit]
-    idx = store.index
     rows = []
-    with idx.read() as txn:
+    with store.reader() as r:
         for aid in shown:
-            a = idx.asset(txn, aid)
-            paths = current_paths(store, txn, aid)
+            a = r.asset(aid)
+            paths = current_paths(r, aid)
             rows.append({"id": aid, "kind": a.meta.kind if a else None, "paths": paths})
     if as_json:
         from mstore.present import emit_json

@@ -19,11 +19,10 @@ def status(obj: Context, as_json: bool) -> None:
     from mstore.query.snapshot import load_stats
 
     store = obj.store()
-    idx = store.index
-    stats = load_stats(idx)
-    with idx.read() as txn:
-        last = idx.last_add(txn)
-        set_aside = idx.set_aside_count(txn)
+    stats = load_stats(store.index)
+    with store.reader() as r:
+        last = r.last_add()
+        set_aside = r.set_aside_count()
     if as_json:
         emit_json({
             "store": str(store.root), "machine": store.machine_id, "readonly": store.readonly,

@@ -73,17 +73,15 @@ def resolve_on(store, on: str, query: tuple[str, ...]) -> str:  # noqa: ANN001
     """``--on NAME`` / ``--on @NAME``: a collection, which must exist (a query goes after the
     pipeline name instead: a word that is not a collection is never run as a query)."""
     from mstore.errors import UsageError
-    from mstore.store import index_runs
 
     if query:
         raise UsageError("give a collection (--on) or a query, not both (save the query as a "
                          "collection, or add its terms to the collection's query)")
     name = on[1:] if on.startswith("@") else on
-    idx = store.index
-    with idx.read() as txn:
-        if index_runs.collection(idx, txn, name) is not None:
+    with store.reader() as r:
+        if r.collection(name) is not None:
             return f"@{name}"
-        known = sorted(c.name for c in index_runs.collections(idx, txn))
+        known = sorted(c.name for c in r.collections())
     listed = f"collections: {', '.join(known[:10])}" if known else "there are no collections"
     raise UsageError(f"--on: no collection '{name}' ({listed}); to run over a query, give it "
                      "after the pipeline name")

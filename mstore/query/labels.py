@@ -22,11 +22,9 @@ class Labels:
 
     def _load(self) -> dict[tuple[bytes, str], tuple[int, str]]:
         if self._newest is None:
-            from mstore.store import index_runs
-
             newest: dict[tuple[bytes, str], tuple[int, str]] = {}
-            with self.index.read() as txn:
-                for lab in index_runs.all_labels(self.index, txn):
+            with self.index.reader() as r:
+                for lab in r.all_labels():
                     k = (bytes.fromhex(lab.asset), lab.key.lower())
                     if k not in newest or newest[k][0] < lab.hlc:
                         newest[k] = (lab.hlc, lab.value.lower())

@@ -25,9 +25,8 @@ def finish(ctx: RunContext, *, cancelled: bool = False, error: str = "") -> str:
     ctx.writer.flush()
     store = ctx.store
     store.catch_up()
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, ctx.run.run)
+    with store.reader() as r:
+        info = r.run(ctx.run.run)
     assert info is not None
     state = "cancelled" if cancelled or info.state == "cancelled" else (
         "failed" if error else final_state(info))

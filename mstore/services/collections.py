@@ -16,7 +16,6 @@ import msgspec
 from mstore.errors import UsageError
 from mstore.model.records import CollectionDefined
 from mstore.query.collections import collection_units
-from mstore.store import index_runs
 from mstore.store.store import Store
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -33,9 +32,8 @@ def check_name(name: str) -> str:
 
 
 def get(store: Store, name: str) -> CollectionDefined:
-    idx = store.index
-    with idx.read() as txn:
-        c = index_runs.collection(idx, txn, check_name(name))
+    with store.reader() as r:
+        c = r.collection(check_name(name))
     if c is None:
         raise UsageError(f"no collection '{name}'")
     return c
@@ -55,10 +53,9 @@ def parse_asset_list(store: Store, text: str) -> list[str]:
     """Asset ids (or unique prefixes of 4+ hex digits), one per line; blank lines and
     ``#`` comments skipped; the first word of a line counts (so `find` output works).
     Duplicates are kept once, in first-seen order."""
-    idx = store.index
     out: list[str] = []
     seen: set[str] = set()
-    with idx.read() as txn:
+    with store.reader() as r:
         for n, line in enumerate(text.splitlines(), 1):
             word = line.split("#", 1)[0].strip().split(maxsplit=1)
             if not word:
@@ -66,7 +63,7 @@ def parse_asset_list(store: Store, text: str) -> list[str]:
             w = word[0].lower()
             if not HEX_RE.match(w):
                 raise UsageError(f"line {n}: '{word[0]}' is not an asset id")
-            hits = idx.assets_with_prefix(txn, w, limit=2)
+            hits = r.asset_ids(w, limit=2)
             if not hits:
                 raise UsageError(f"line {n}: no asset '{word[0]}'")
             if len(hits) > 1:
@@ -86,9 +83,8 @@ def create(store: Store, name: str, *, query: str | None = None,
     name = check_name(name)
     if (query is None) == (assets is None):
         raise UsageError("give exactly one of --query and --assets")
-    idx = store.index
-    with idx.read() as txn:
-        if index_runs.collection(idx, txn, name) is not None:
+    with store.reader() as r:
+        if r.collection(name) is not None:
             raise UsageError(f"collection '{name}' exists; delete it first")
     members = assets if assets is not None else query_members(store, query or "")
     rec = CollectionDefined(hlc=0, name=name, query=query or "", count=len(members))
@@ -133,8 +129,7 @@ def summary(c: CollectionDefined, count: int) -> dict:
 
 def all_collections(store: Store) -> list[tuple[CollectionDefined, int]]:
     """Every live collection with its member count now (dynamic ones re-evaluated)."""
-    idx = store.index
-    with idx.read() as txn:
-        cs = index_runs.collections(idx, txn)
+    with store.reader() as r:
+        cs = r.collections()
     return [(c, c.count if c.members_object else len(query_members(store, c.query)))
             for c in sorted(cs, key=lambda c: c.name)]

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from mstore.errors import UsageError
 from mstore.model.records import ArtifactMade, Label
-from mstore.store import index_runs
 from mstore.store.store import Store
 
 GROUP_KIND = "duplicate-group"
@@ -38,10 +37,9 @@ class Mark:
 
 def dedupe_runs(store: Store) -> list[str]:
     """Runs with a ``duplicates`` step that made groups, newest first."""
-    idx = store.index
     out = []
-    with idx.read() as txn:
-        for rid, info in index_runs.all_runs(idx, txn):
+    with store.reader() as r:
+        for rid, info in r.runs():
             rs = info.started
             if rs is None or not any(s.tool == "duplicates" for s in rs.steps):
                 continue
@@ -51,9 +49,8 @@ def dedupe_runs(store: Store) -> list[str]:
 
 def groups(store: Store, run: str) -> list[ArtifactMade]:
     """The run's duplicate groups: near ones first (biggest first), then exact ones."""
-    idx = store.index
-    with idx.read() as txn:
-        arts = [a for a in index_runs.run_artifacts(idx, txn, run, newest_first=False)
+    with store.reader() as r:
+        arts = [a for a in r.run_artifacts(run, newest_first=False)
                 if a.kind == GROUP_KIND]
     return sorted(arts, key=lambda a: (_type(a) != "near", -len(a.members), a.members))
 
@@ -71,10 +68,9 @@ def group_paths(art: ArtifactMade) -> list[str]:
 def marks(store: Store, asset: str) -> dict[str, Mark]:
     """The asset's newest mark per key ("keep", "keep-path:<path>"), whatever group it was
     made about; cleared marks are left out."""
-    idx = store.index
     best: dict[str, Label] = {}
-    with idx.read() as txn:
-        for lab in index_runs.labels(idx, txn, asset):
+    with store.reader() as r:
+        for lab in r.labels(asset):
             if lab.key != KEEP and not lab.key.startswith(PATH_KEY):
                 continue
             if lab.key not in best or best[lab.key].hlc < lab.hlc:
@@ -98,9 +94,8 @@ def mark_group(store: Store, group_id: str, values: dict[int, str]) -> int:
     from mstore.services.runs import write_records
 
     store.catch_up()
-    idx = store.index
-    with idx.read() as txn:
-        art = index_runs.artifact(idx, txn, group_id)
+    with store.reader() as r:
+        art = r.artifact(group_id)
     if art is None or art.kind != GROUP_KIND:
         raise UsageError(f"'{group_id[:16]}' is not a duplicate group")
     items = item_keys(art)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from mstore.errors import UsageError
 from mstore.model.records import Record, RunStarted, RunState
 from mstore.runs.plan import RunRequest, plan_run
-from mstore.store import index_runs
 from mstore.store.store import Store
 
 CLI_LANE = "cli"
@@ -54,9 +53,8 @@ def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,
 
 
 def resolve_run(store: Store, prefix: str) -> str:
-    idx = store.index
-    with idx.read() as txn:
-        ids = [r for r, _ in index_runs.all_runs(idx, txn) if r.startswith(prefix)]
+    with store.reader() as r:
+        ids = [r for r, _ in r.runs() if r.startswith(prefix)]
     if not ids:
         raise UsageError(f"no run '{prefix}'")
     if len(ids) > 1 and prefix not in ids:
@@ -77,9 +75,8 @@ def steer(store: Store, run_id: str, action: str) -> str:
     from mstore.orchestration import client, server
     from mstore.orchestration.settings import settings
 
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, run_id)
+    with store.reader() as r:
+        info = r.run(run_id)
     if info is None:
         raise UsageError(f"no run '{run_id}'")
     if info.state in ("completed", "failed", "cancelled"):
@@ -117,12 +114,11 @@ def rerun_failed(store: Store, run_id: str) -> Started:
     """A new run over the units that failed in ``run_id``, linked to it."""
     from mstore.runs.pipelines import get_pipeline
 
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, run_id)
+    with store.reader() as r:
+        info = r.run(run_id)
         if info is None or info.started is None:
             raise UsageError(f"no run '{run_id}'")
-        failed = sorted({u for _s, u, st in index_runs.run_units(idx, txn, run_id)
+        failed = sorted({u for _s, u, st in r.units(run_id)
                          if st.status == "failed" and u != "*"})
     old = info.started
     if not failed and not any(s.shape == "aggregate" for s in old.steps):

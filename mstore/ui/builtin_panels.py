@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from mstore.model.records import ArtifactMade
 from mstore.present import taken_text
-from mstore.store import index_runs
+from mstore.store.reader import Reader
 from mstore.store.store import Store
 from mstore.ui import files
 from mstore.ui.panels import PanelContext, register_panel
@@ -55,15 +55,14 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, li
         mask, folded = sidecars.fold(table, mask)
     rows = list(compress(range(table.n), mask))
     page = rows[offset:offset + size]
-    idx = store.index
     items = []
-    with idx.read() as txn:
+    with store.reader() as r:
         for i in page:
             aid = table.row_id(i)
             paths = table.row_paths(i)
             thumb = None
             if aid:
-                t = _best_thumb(index_runs.asset_artifacts(idx, txn, aid, "thumbnail"))
+                t = _best_thumb(r.artifacts_of(aid, "thumbnail"))
                 thumb = t.id if t else None
             items.append({
                 "id": aid, "kind": KIND_NAMES.get(table.kinds[i], "other"),
@@ -81,9 +80,8 @@ def _text(path: bytes) -> str:
 
 
 def asset_mime(store: Store, aid: str) -> str:
-    idx = store.index
-    with idx.read() as txn:
-        a = idx.asset(txn, aid)
+    with store.reader() as r:
+        a = r.asset(aid)
     return a.meta.mime if a else ""
 
 
@@ -97,10 +95,9 @@ def asset_data(store: Store, aid: str) -> dict:
     # what the page is called: its first current path (a missing asset: its last one)
     shown = [p for p in d["paths"] if p["current"]] or d["paths"][-1:]
     d["shown_path"] = f"{shown[0]['root']}/{_text(shown[0]['path'])}" if shown else ""
-    idx = store.index
     by_kind: dict[str, list[dict]] = {}
-    with idx.read() as txn:
-        arts = index_runs.asset_artifacts(idx, txn, aid)
+    with store.reader() as r:
+        arts = r.artifacts_of(aid)
     for a in sorted(arts, key=lambda a: (a.kind, -a.hlc)):
         by_kind.setdefault(a.kind, []).append({
             "id": a.id, "tool": a.tool, "version": a.version, "run": a.run, "step": a.step,
@@ -141,9 +138,8 @@ def payload(store: Store, art_id: str) -> tuple[bytes, str, str] | None:
     import msgspec
 
     store.catch_up()
-    idx = store.index
-    with idx.read() as txn:
-        art = index_runs.artifact(idx, txn, art_id)
+    with store.reader() as r:
+        art = r.artifact(art_id)
     if art is None:
         return None
     if art.payload:
@@ -192,16 +188,15 @@ def run_data(store: Store, rid: str) -> dict:
     return d
 
 
-def asset_tile(store: Store, txn: Any, aid: str) -> dict:
+def asset_tile(store: Store, r: Reader, aid: str) -> dict:
     """What a grid tile shows of an asset read by id (kind, size, first current path,
     best thumbnail)."""
     from mstore.query.snapshot import taken_int
     from mstore.services.describe import current_paths
 
-    idx = store.index
-    a = idx.asset(txn, aid)
-    thumb = _best_thumb(index_runs.asset_artifacts(idx, txn, aid, "thumbnail"))
-    paths = current_paths(store, txn, aid)
+    a = r.asset(aid)
+    thumb = _best_thumb(r.artifacts_of(aid, "thumbnail"))
+    paths = current_paths(r, aid)
     return {"id": aid, "kind": a.meta.kind if a else "other", "size": a.size if a else None,
             "taken": _taken(taken_int(a.meta.taken)) if a else "",
             "dims": f"{a.meta.width}x{a.meta.height}" if a and a.meta.width else "",
@@ -216,8 +211,8 @@ def collection_page(store: Store, name: str, offset: int, size: int) -> dict:
     store.catch_up()
     c = ce.get(store, name)
     ids = ce.members(store, c)
-    with store.index.read() as txn:
-        items = [asset_tile(store, txn, aid) for aid in ids[offset:offset + size]]
+    with store.reader() as r:
+        items = [asset_tile(store, r, aid) for aid in ids[offset:offset + size]]
     return {"c": ce.summary(c, len(ids)), "total": len(ids), "items": items}
 
 
@@ -237,14 +232,13 @@ def review_data(store: Store, run: str, offset: int, size: int) -> dict:
     runs = review.dedupe_runs(store)
     chosen = run if run in runs else (runs[0] if runs else "")
     all_groups = review.groups(store, chosen) if chosen else []
-    idx = store.index
     page = []
-    with idx.read() as txn:
+    with store.reader() as r:
         for n, g in enumerate(all_groups[offset:offset + size], start=offset):
             items = []
             for i, (asset, key) in enumerate(review.item_keys(g)):
                 mark = review.marks(store, asset).get(key)
-                tile = asset_tile(store, txn, asset)
+                tile = asset_tile(store, r, asset)
                 items.append({
                     **tile, "field": f"m{i}", "asset": asset,
                     # an exact group's items are its paths; a near group's, its assets

@@ -703,13 +703,13 @@ def test_unit_counts_kept_by_the_index_match_a_full_count_in_any_order(
 
     def counts(idx: Index) -> dict[str, tuple]:
         out = {}
-        with idx.read() as txn:
+        with idx.reader() as r:
             for rid in runs:
-                info = index_runs.run_info(idx, txn, rid)
+                info = r.run(rid)
                 assert info is not None and info.unit_counts
-                slow = _count_units(idx, txn, info, 1000)
+                slow = _count_units(r, info, 1000)
                 fast = [{"unit": u, "step": s, "error": st.error, "attempts": st.attempts}
-                        for s, u, st in index_runs.run_failures(idx, txn, rid, 1000)]
+                        for s, u, st in r.failures(rid, 1000)]
                 assert (info.units_done, info.units_failed, fast) == slow, rid
                 out[rid] = slow
         return out

@@ -8,7 +8,6 @@ from pathlib import Path
 from markupsafe import Markup
 
 from mstore.services import review
-from mstore.store import index_runs
 from mstore.ui.panels import PanelContext, register_panel
 
 HERE = Path(__file__).parent
@@ -18,9 +17,8 @@ GROUP_TEMPLATE = (HERE / "panel_group.html").read_text()
 
 def asset_groups(ctx: PanelContext) -> Markup | None:
     """The duplicate groups an asset is in, with its marks and a link to review them."""
-    idx = ctx.store.index
-    with idx.read() as txn:
-        groups = index_runs.asset_artifacts(idx, txn, ctx.subject, review.GROUP_KIND)
+    with ctx.store.reader() as r:
+        groups = r.artifacts_of(ctx.subject, review.GROUP_KIND)
     if not groups:
         return None
     marks = review.marks(ctx.store, ctx.subject)
@@ -38,9 +36,8 @@ def group_marks(ctx: PanelContext) -> Markup | None:
     """On a duplicate group's page: each item's current mark."""
     if ctx.data["kind"] != review.GROUP_KIND:
         return None
-    idx = ctx.store.index
-    with idx.read() as txn:
-        art = index_runs.artifact(idx, txn, ctx.subject)
+    with ctx.store.reader() as r:
+        art = r.artifact(ctx.subject)
     if art is None:
         return None
     items = []

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from mstore.store import index_runs
 from mstore.ui.panels import PanelContext, register_panel
 
 TEMPLATE = (Path(__file__).parent / "panel.html").read_text()
@@ -16,9 +15,8 @@ def keyframes_strip(ctx: PanelContext) -> Markup | None:
     """A video's keyframes in time order, from the newest run that made them."""
     if ctx.data["kind"] != "video":
         return None
-    idx = ctx.store.index
-    with idx.read() as txn:
-        arts = [a for a in index_runs.asset_artifacts(idx, txn, ctx.subject, "keyframe")
+    with ctx.store.reader() as r:
+        arts = [a for a in r.artifacts_of(ctx.subject, "keyframe")
                 if a.payload]
     if not arts:
         return None
