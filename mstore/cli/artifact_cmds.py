@@ -284,7 +284,6 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
     """
     from mstore.model.records import Label
     from mstore.services.describe import asset_labels, resolve_artifact, resolve_target
-    from mstore.services.runs import write_records
 
     store = obj.store()
     store.catch_up()
@@ -302,7 +301,7 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
             raise UsageError(f"--set takes KEY=VALUE, not '{pair}'")
         marks.append((key.strip(), value))
     if marks:
-        write_records(store, [Label(hlc=0, asset=a, key=k, value=v, about=about_id)
+        store.write_records([Label(hlc=0, asset=a, key=k, value=v, about=about_id)
                               for a in ids for k, v in marks])
         store.catch_up()
     for aid in ids:

@@ -78,7 +78,6 @@ def create(store: Store, name: str, *, query: str | None = None,
            assets: list[str] | None = None, freeze: bool = False) -> CollectionDefined:
     """Define a collection from a query (dynamic, or frozen with ``freeze``) or from a list
     of asset ids (always frozen)."""
-    from mstore.services.runs import write_records
 
     name = check_name(name)
     if (query is None) == (assets is None):
@@ -90,14 +89,13 @@ def create(store: Store, name: str, *, query: str | None = None,
     rec = CollectionDefined(hlc=0, name=name, query=query or "", count=len(members))
     if assets is not None or freeze:
         rec.members_object = store.objects.put(msgspec.msgpack.encode(members))
-    write_records(store, [rec])  # flushes the member list (an object) before the record
+    store.write_records([rec])  # flushes the member list (an object) before the record
     return rec
 
 
 def freeze(store: Store, name: str) -> CollectionDefined:
     """Turn dynamic collection NAME into a frozen one holding exactly its members now (the
     query is kept, to say where the members came from)."""
-    from mstore.services.runs import write_records
 
     c = get(store, name)
     if c.members_object:
@@ -105,15 +103,14 @@ def freeze(store: Store, name: str) -> CollectionDefined:
     members = query_members(store, c.query)
     rec = CollectionDefined(hlc=0, name=c.name, query=c.query, count=len(members),
                             members_object=store.objects.put(msgspec.msgpack.encode(members)))
-    write_records(store, [rec])
+    store.write_records([rec])
     return rec
 
 
 def delete(store: Store, name: str) -> None:
-    from mstore.services.runs import write_records
 
     c = get(store, name)
-    write_records(store, [CollectionDefined(hlc=0, name=c.name, deleted=True)])
+    store.write_records([CollectionDefined(hlc=0, name=c.name, deleted=True)])
 
 
 def members(store: Store, c: CollectionDefined) -> list[str]:

@@ -206,7 +206,6 @@ def _rewrite_pack(store: Store, pack_id: str, doomed: set[str]) -> None:
 
 def sweep(store: Store, plan: GcPlan) -> None:
     """Phase 2: new packs, then the record, then the unlinks. Hold the gc lock."""
-    from mstore.services.runs import write_records
 
     doomed = set(plan.objects)
     journal = _journal(store)
@@ -215,7 +214,7 @@ def sweep(store: Store, plan: GcPlan) -> None:
     for pack_id in plan.packs:
         _rewrite_pack(store, pack_id, doomed)
     if plan.drop:
-        write_records(store, [ArtifactsDropped(hlc=0, ids=plan.drop)])
+        store.write_records([ArtifactsDropped(hlc=0, ids=plan.drop)])
     dirs: set[Path] = set()
     for pack_id in plan.packs:
         p = store.objects.dir / "packs" / f"{pack_id}.pack"

@@ -91,7 +91,6 @@ def mark_group(store: Store, group_id: str, values: dict[int, str]) -> int:
     fields) to "keep" / "not-keep" / "". A position the group does not have is refused;
     a mark equal to the item's current one is not written again. Returns the number of
     labels written."""
-    from mstore.services.runs import write_records
 
     store.catch_up()
     with store.reader() as r:
@@ -114,6 +113,6 @@ def mark_group(store: Store, group_id: str, values: dict[int, str]) -> int:
             continue
         records.append(Label(hlc=0, asset=asset, key=key, value=value, about=group_id))
     if records:
-        write_records(store, records)
+        store.write_records(records)
         store.catch_up()
     return len(records)

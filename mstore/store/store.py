@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 SEGMENT_MAX_RECORDS = 5000
 SEGMENT_MAX_SECONDS = 2.0
 RACY_NS = 2_000_000_000  # a directory changed this recently may change again unseen
+CLI_LANE = "cli"  # the lane of commands that record a few facts (docs/format.md section 1)
 
 
 class Store:
@@ -225,6 +226,19 @@ class Store:
     def writer(self) -> RecordWriter:
         """The writer of the main lane (``records/<machine>/``); hold ``lock()`` first."""
         return RecordWriter(self)
+
+    def write_records(self, records: list[Record], lane: str = CLI_LANE) -> None:
+        """Append a few records (a command's: a run requested, a label, a collection)
+        through this machine's command lane, so they never wait for ``add`` or ``watch``
+        (a busy command lane is waited for). Their hlc is stamped here."""
+        writer, lock = self.lane_writer(lane, wait=30.0)
+        try:
+            for rec in records:
+                rec.hlc = writer.now()
+                writer.append(rec)
+            writer.flush()
+        finally:
+            lock.release()
 
     def lane_writer(self, lane: str, *, wait: float = 0.0) -> tuple[RecordWriter, WriteLock]:
         """A writer of its own lane, ``records/<machine>.<lane>/``, and the lock that makes it

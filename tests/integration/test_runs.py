@@ -698,7 +698,6 @@ def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa
     from mstore.runs.execute import ChunkSummary, process_unit
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.services.runs import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
@@ -706,7 +705,7 @@ def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa
         rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"), max_units=6,
                                          policy="production"))
         rec.units_object = st.objects.put(units)
-        write_records(st, [rec])
+        st.write_records([rec])
     state = activities.WorkerState()
     monkeypatch.setattr(activities, "STATE", state)
     try:
@@ -740,7 +739,6 @@ def test_worker_keeps_few_run_contexts(run_store) -> None:  # noqa: ANN001
     from mstore.orchestration import activities
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.services.runs import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
@@ -751,7 +749,7 @@ def test_worker_keeps_few_run_contexts(run_store) -> None:  # noqa: ANN001
                                              policy="production"))
             rec.run += f"-{len(runs)}"  # ids are per second: keep them distinct
             rec.units_object = st.objects.put(units)
-            write_records(st, [rec])
+            st.write_records([rec])
             runs.append(rec.run)
     state = activities.WorkerState()
     try:
@@ -1010,7 +1008,6 @@ def test_steering_a_run_whose_workflow_is_gone(run_store) -> None:  # noqa: ANN0
     its state): cancel still ends it (the record is the truth); pause says what to do."""
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.services.runs import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
@@ -1018,7 +1015,7 @@ def test_steering_a_run_whose_workflow_is_gone(run_store) -> None:  # noqa: ANN0
         rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"),
                                          policy="production"))
         rec.units_object = st.objects.put(units)
-        write_records(st, [rec])
+        st.write_records([rec])
     p = mstore("pause", rec.run, store=rs.path)
     assert p.code == 2 and "no workflow on Temporal" in p.err, (p.out, p.err)
     assert len(p.err.strip().splitlines()) == 1
