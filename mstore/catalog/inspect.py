@@ -23,7 +23,7 @@ class PathTarget(msgspec.Struct):
     path: bytes
 
 
-def resolve(store: Store, target: str) -> str | PathTarget:
+def resolve_path(store: Store, target: str) -> str | PathTarget:
     """An asset id from a full id, a unique id prefix (>= 4 hex digits), a file on disk
     under an archive root, or a catalog path ("root/rel/path" or "rel/path")."""
     with store.reader() as r:

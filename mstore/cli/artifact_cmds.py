@@ -23,11 +23,12 @@ def cat(obj: Context, artifact: str) -> None:
 
     ARTIFACT: an artifact id or unique prefix (4+ hex digits).
     """
-    from mstore.services.describe import payload_bytes, resolve_artifact
+    from mstore.services import resolve
+    from mstore.services.describe import payload_bytes
 
     store = obj.store()
     store.catch_up()
-    aid = resolve_artifact(store, artifact)
+    aid = resolve.artifact(store, artifact)
     with store.reader() as r:
         art = r.artifact(aid)
     assert art is not None  # resolve_artifact found it in the same index
@@ -63,18 +64,14 @@ def export(obj: Context, query_words: tuple[str, ...], kind: str, out: Path,
     Usage: mstore export [QUERY...] --kind KIND --to DIR. QUERY as for 'find' (default:
     every asset). DIR is always given with --to: never taken from the query.
     """
-    from mstore.services.describe import resolve_run_id
+    from mstore.services import resolve
     from mstore.services.export import plan_export, write_export
 
     if not kind:  # the index reads an empty kind as "every kind"
         raise UsageError("--kind must name an artifact kind (e.g. thumbnail)")
     query = " ".join(query_words)
     store = obj.store()
-    run = None
-    if run_id is not None:
-        run = resolve_run_id(store, run_id)
-        if run is None:
-            raise UsageError(f"no run '{run_id}'")
+    run = resolve.run(store, run_id) if run_id is not None else None
     plan = plan_export(store, query, kind, run)
     if not plan.items:
         click.echo(f"mstore: nothing to export: {plan.assets} assets matched, none has a "
@@ -283,17 +280,18 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
     them. The archive is never touched.
     """
     from mstore.model.records import Label
-    from mstore.services.describe import asset_labels, resolve_artifact, resolve_target
+    from mstore.services import resolve
+    from mstore.services.describe import asset_labels
 
     store = obj.store()
     store.catch_up()
     ids = []
     for text in assets:
-        t = resolve_target(store, text)
+        t = resolve.target(store, text)
         if t.type != "asset":  # a file or catalog path resolves to the asset it holds
             raise UsageError(f"'{text}' is not an asset (it names a {t.type})")
         ids.append(str(t.value))
-    about_id = resolve_artifact(store, about) if about else ""
+    about_id = resolve.artifact(store, about) if about else ""
     marks = []
     for pair in pairs:
         key, eq, value = utf8_text(pair, "--set").partition("=")

@@ -111,11 +111,11 @@ def show(obj: Context, target: str, as_json: bool, limit: int, depth: int) -> No
     TARGET: a run id or unique prefix (run ids start with "r"); an asset or artifact id or
     unique prefix (4+ hex digits); a file under an archive root, or a cataloged path.
     """
-    from mstore.services.describe import resolve_target
+    from mstore.services import resolve
 
     store = obj.store()
     store.catch_up()  # records of a run that is executing right now
-    t = resolve_target(store, target)
+    t = resolve.target(store, target)
     if t.type == "run":
         _show_run(store, t.value, as_json, limit)
     elif t.type == "artifact":

@@ -185,10 +185,11 @@ def _steer(action: str):  # noqa: ANN202
     @store_option
     @click.pass_obj
     def cmd(obj: Context, run_id: str) -> None:
-        from mstore.services.runs import resolve_run, steer
+        from mstore.services import resolve
+        from mstore.services.runs import steer
 
         store = obj.store()
-        rid = resolve_run(store, run_id)
+        rid = resolve.run(store, run_id)
         click.echo(f"{rid}: {steer(store, rid, action)}")
 
     return cmd
@@ -202,10 +203,11 @@ def _steer(action: str):  # noqa: ANN202
 @click.pass_obj
 def rerun(obj: Context, run_id: str, failed: bool, follow: bool) -> None:
     """Start a new run over the failed units of RUN_ID, linked to it."""
-    from mstore.services.runs import rerun_failed, resolve_run
+    from mstore.services import resolve
+    from mstore.services.runs import rerun_failed
 
     store = obj.store()
-    started = rerun_failed(store, resolve_run(store, run_id))
+    started = rerun_failed(store, resolve.run(store, run_id))
     click.echo(run_line(started), err=True)
     click.echo(started.run.run)
     if follow and follow_run(store, started.run.run) != "completed":

@@ -32,11 +32,9 @@ def check_name(name: str) -> str:
 
 
 def get(store: Store, name: str) -> CollectionDefined:
-    with store.reader() as r:
-        c = r.collection(check_name(name))
-    if c is None:
-        raise UsageError(f"no collection '{name}'")
-    return c
+    from mstore.services import resolve
+
+    return resolve.collection(store, check_name(name))
 
 
 def query_members(store: Store, query: str) -> list[str]:

@@ -10,9 +10,7 @@ the Temporal link is built by ``mstore.orchestration.settings``, which does not.
 from __future__ import annotations
 
 import os
-import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -23,92 +21,7 @@ from mstore.store.objects import read_pack_directory
 from mstore.store.reader import Reader
 from mstore.store.store import Store
 
-HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
-# run ids are "r<YYYYmmdd>-<HHMMSS>-<4 hex>" (plan.new_run_id); a target that looks like the
-# start of one is tried as a run first, anything else never is
-RUN_RE = re.compile(r"^r\d[0-9a-f-]*$")
 DATA_INLINE_MAX = 64 * 1024  # show an artifact's JSON data only up to this size
-
-
-@dataclass(frozen=True)
-class Target:
-    type: str  # "run" | "artifact" | "asset" | "path"
-    value: Any  # run id, artifact id, asset id, or inspect.PathTarget
-
-
-# -- resolving ------------------------------------------------------------------------
-def runs_with_prefix(store: Store, prefix: str, limit: int = 3) -> list[str]:
-    """Run ids starting with ``prefix`` (keys only: no RunInfo is decoded)."""
-    with store.reader() as r:
-        return r.run_ids(prefix, limit)
-
-
-def resolve_run_id(store: Store, text: str) -> str | None:
-    """The run ``text`` names (an id or a unique prefix), None when no run starts so."""
-    hits = runs_with_prefix(store, text)
-    if not hits:
-        return None
-    if text in hits:
-        return text
-    if len(hits) > 1:
-        raise UsageError(f"ambiguous run prefix '{text}': matches {', '.join(hits[:2])}, ...")
-    return hits[0]
-
-
-def _hex_hits(store: Store, prefix: str) -> tuple[list[str], list[str]]:
-    with store.reader() as r:
-        return r.asset_ids(prefix, limit=2), r.artifact_ids(prefix, limit=2)
-
-
-def _ambiguous(text: str, assets: list[str], arts: list[str]) -> UsageError:
-    named = [f"asset {a[:16]}" for a in assets] + [f"artifact {a[:16]}" for a in arts]
-    return UsageError(f"ambiguous id prefix '{text}': matches {', '.join(named[:3])}"
-                      + (", ..." if len(named) > 2 else "") + "; give more digits")
-
-
-def resolve_artifact(store: Store, text: str) -> str:
-    """An artifact id from a full id or a unique prefix (>= 4 hex digits)."""
-    if not HEX_RE.match(text):
-        raise UsageError(f"'{text}' is not an artifact id (64 hex digits, or a prefix of 4+)")
-    with store.reader() as r:
-        hits = r.artifact_ids(text.lower(), limit=2)
-        dropped = r.is_dropped(text.lower())
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        raise _ambiguous(text, [], hits)
-    if dropped:
-        raise UsageError(f"artifact {text} was dropped by 'mstore gc'")
-    raise UsageError(f"no artifact '{text}'")
-
-
-def resolve_target(store: Store, text: str) -> Target:
-    """What ``show`` describes: a run (id or prefix starting with "r"), an asset or an
-    artifact (id or unique prefix of 4+ hex digits; assets are tried first, a prefix
-    matching both is ambiguous), else a file or catalog path (``inspect.resolve``)."""
-    from mstore.catalog.inspect import resolve
-
-    if RUN_RE.match(text):
-        rid = resolve_run_id(store, text)
-        if rid is not None:
-            return Target("run", rid)
-    if HEX_RE.match(text):
-        assets, arts = _hex_hits(store, text.lower())
-        if len(assets) + len(arts) > 1:
-            raise _ambiguous(text, assets, arts)
-        if assets:
-            return Target("asset", assets[0])
-        if arts:
-            return Target("artifact", arts[0])
-        with store.reader() as r:
-            if r.is_dropped(text.lower()):
-                raise UsageError(f"artifact {text} was dropped by 'mstore gc'")
-    try:
-        hit = resolve(store, text)
-    except UsageError:
-        raise UsageError(f"'{text}' is not a run, asset or artifact id (or a unique prefix), "
-                         "nor a cataloged path") from None
-    return Target("asset", hit) if isinstance(hit, str) else Target("path", hit)
 
 
 # -- small helpers ----------------------------------------------------------------------

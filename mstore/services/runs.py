@@ -38,16 +38,6 @@ def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,
     return Started(rec, ts.run_url(rec.run), planned.selected)
 
 
-def resolve_run(store: Store, prefix: str) -> str:
-    with store.reader() as r:
-        ids = [r for r, _ in r.runs() if r.startswith(prefix)]
-    if not ids:
-        raise UsageError(f"no run '{prefix}'")
-    if len(ids) > 1 and prefix not in ids:
-        raise UsageError(f"ambiguous run prefix '{prefix}': {', '.join(ids[:3])}")
-    return prefix if prefix in ids else ids[0]
-
-
 def steer(store: Store, run_id: str, action: str) -> str:
     """pause / resume / cancel: tell the workflow and record the new state.
 

@@ -1,0 +1,127 @@
+"""Names a person types, resolved like git's rev-parse: one place for the command line and
+the web UI.
+
+- a run: its id or a unique prefix (run ids start with ``r`` and a digit);
+- an asset or an artifact: a full id or a unique prefix of 4+ hex digits (assets first;
+  a prefix matching both kinds is ambiguous);
+- a path: a file under an archive root, or a cataloged ``root/rel/path`` / ``rel/path``;
+- a collection: its name.
+
+Every miss or ambiguity is a ``UsageError`` whose message names what was typed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mstore.errors import UsageError
+from mstore.model.records import CollectionDefined
+from mstore.store.store import Store
+
+HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
+# run ids are "r<YYYYmmdd>-<HHMMSS>-<4 hex>" (plan.new_run_id); a target that looks like the
+# start of one is tried as a run first, anything else never is
+RUN_RE = re.compile(r"^r\d[0-9a-f-]*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    type: str  # "run" | "artifact" | "asset" | "path"
+    value: Any  # run id, artifact id, asset id, or inspect.PathTarget
+
+
+def runs_with_prefix(store: Store, prefix: str, limit: int = 3) -> list[str]:
+    """Run ids starting with ``prefix`` (keys only: no RunInfo is decoded)."""
+    with store.reader() as r:
+        return r.run_ids(prefix, limit)
+
+
+def find_run(store: Store, text: str) -> str | None:
+    """The run ``text`` names (an id or a unique prefix), None when no run starts so."""
+    if not RUN_RE.match(text):  # nothing that is not the start of a run id is looked up
+        return None
+    hits = runs_with_prefix(store, text)
+    if not hits:
+        return None
+    if text in hits:
+        return text
+    if len(hits) > 1:
+        raise UsageError(f"ambiguous run prefix '{text}': matches {', '.join(hits[:2])}, ...")
+    return hits[0]
+
+
+def _hex_hits(store: Store, prefix: str) -> tuple[list[str], list[str]]:
+    with store.reader() as r:
+        return r.asset_ids(prefix, limit=2), r.artifact_ids(prefix, limit=2)
+
+
+def _ambiguous(text: str, assets: list[str], arts: list[str]) -> UsageError:
+    named = [f"asset {a[:16]}" for a in assets] + [f"artifact {a[:16]}" for a in arts]
+    return UsageError(f"ambiguous id prefix '{text}': matches {', '.join(named[:3])}"
+                      + (", ..." if len(named) > 2 else "") + "; give more digits")
+
+
+def artifact(store: Store, text: str) -> str:
+    """An artifact id from a full id or a unique prefix (>= 4 hex digits)."""
+    if not HEX_RE.match(text):
+        raise UsageError(f"'{text}' is not an artifact id (64 hex digits, or a prefix of 4+)")
+    with store.reader() as r:
+        hits = r.artifact_ids(text.lower(), limit=2)
+        dropped = r.is_dropped(text.lower())
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise _ambiguous(text, [], hits)
+    if dropped:
+        raise UsageError(f"artifact {text} was dropped by 'mstore gc'")
+    raise UsageError(f"no artifact '{text}'")
+
+
+def target(store: Store, text: str) -> Target:
+    """What ``show`` describes: a run (id or prefix starting with "r"), an asset or an
+    artifact (id or unique prefix of 4+ hex digits; assets are tried first, a prefix
+    matching both is ambiguous), else a file or catalog path (``inspect.resolve_path``)."""
+    from mstore.catalog.inspect import resolve_path
+
+    if RUN_RE.match(text):
+        rid = find_run(store, text)
+        if rid is not None:
+            return Target("run", rid)
+    if HEX_RE.match(text):
+        assets, arts = _hex_hits(store, text.lower())
+        if len(assets) + len(arts) > 1:
+            raise _ambiguous(text, assets, arts)
+        if assets:
+            return Target("asset", assets[0])
+        if arts:
+            return Target("artifact", arts[0])
+        with store.reader() as r:
+            if r.is_dropped(text.lower()):
+                raise UsageError(f"artifact {text} was dropped by 'mstore gc'")
+    try:
+        hit = resolve_path(store, text)
+    except UsageError:
+        raise UsageError(f"'{text}' is not a run, asset or artifact id (or a unique prefix), "
+                         "nor a cataloged path") from None
+    return Target("asset", hit) if isinstance(hit, str) else Target("path", hit)
+
+
+
+
+def run(store: Store, text: str) -> str:
+    """The run ``text`` names; a usage error when none does."""
+    rid = find_run(store, text)
+    if rid is None:
+        raise UsageError(f"no run '{text}'")
+    return rid
+
+
+def collection(store: Store, name: str) -> CollectionDefined:
+    """The collection named ``name``; a usage error when there is none."""
+    with store.reader() as r:
+        c = r.collection(name)
+    if c is None:
+        raise UsageError(f"no collection '{name}'")
+    return c
