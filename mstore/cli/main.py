@@ -67,6 +67,15 @@ class QueryCommand(click.Command):
         return super().parse_args(ctx, [*options, "--", *words])
 
 
+def emit_shaped(obj: dict, shape: str) -> None:
+    """Print ``obj`` as the JSON shape its command promises (mstore/services/shapes.py,
+    imported only when --json asks for it)."""
+    from mstore.present import emit_json
+    from mstore.services import shapes
+
+    emit_json(shapes.shaped(obj, getattr(shapes, shape)))
+
+
 def store_option(f):  # noqa: ANN001, ANN201
     """``--store DIR`` on a command (overrides the one before the command name)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mstore.cli.main import Context, QueryCommand, store_option
+from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.errors import EXIT_NOTHING
 from mstore.present import duration
 
@@ -128,14 +128,14 @@ def show(obj: Context, target: str, as_json: bool, limit: int, depth: int) -> No
 
 def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
     from mstore.catalog.inspect import describe_path
-    from mstore.present import emit_json, hlc_time, path_text, quote_path
+    from mstore.present import hlc_time, path_text, quote_path
 
     d = describe_path(store, hit)
     if as_json:
         d["path"] = path_text(d["path"])
         if d["link"]:
             d["link"]["path"] = path_text(d["link"]["path"])
-        emit_json(d)
+        emit_shaped(d, "PathShow")
         return
     click.echo(f"path     {hit.root}/{quote_path(hit.path)}")
     if d["link"]:
@@ -150,7 +150,6 @@ def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
 def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
     from mstore.catalog.inspect import describe_asset
     from mstore.present import (
-        emit_json,
         hlc_time,
         human_size,
         ms_time,
@@ -172,7 +171,7 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
             r["path"] = path_text(r["path"])
         for lk in d["links"]:
             lk["path"], lk["target"] = path_text(lk["path"]), path_text(lk["target"])
-        emit_json(d)
+        emit_shaped(d, "AssetShow")
         return
     echo = click.echo
     echo(f"{'asset':<11}{d['id']}")
@@ -211,12 +210,12 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
 
 
 def _show_run(store, run_id: str, as_json: bool, limit: int) -> None:  # noqa: ANN001
-    from mstore.present import emit_json, ms_time
+    from mstore.present import ms_time
     from mstore.services.describe import describe_run
 
     d = describe_run(store, run_id, limit=limit, failures=limit)
     if as_json:
-        emit_json(d)
+        emit_shaped(d, "RunShow")
         return
     echo = click.echo
     echo(f"{'run':<11}{d['id']}  ({d['pipeline']}, {d['policy']})")
@@ -279,12 +278,12 @@ def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN00
                    limit: int) -> None:
     import msgspec
 
-    from mstore.present import emit_json, human_size, ms_time
+    from mstore.present import human_size, ms_time
     from mstore.services.describe import describe_artifact
 
     d = describe_artifact(store, art_id, depth=depth)
     if as_json:
-        emit_json(d)
+        emit_shaped(d, "ArtifactShow")
         return
     echo = click.echo
     echo(f"{'artifact':<11}{d['id']}")
@@ -363,6 +362,7 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
         click.echo(str(len(rows)))
     else:
         from mstore.present import human_size, path_text, quote_path, taken_text
+        from mstore.services.shapes import FindRow
 
         shown = rows if limit is None else rows[:limit]
         out = []
@@ -373,12 +373,12 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
             if as_json:
                 import msgspec
 
-                out.append(msgspec.json.encode({
-                    "id": table.row_id(i), "kind": kind, "size": table.sizes[i],
-                    "taken": taken, "paths": [path_text(p) for p in paths],
-                    "camera": table.cameras[table.camera[i]] or None,
-                    "error": table.errors[i] or None,
-                }).decode())
+                out.append(msgspec.json.encode(FindRow(
+                    id=table.row_id(i), kind=kind, size=table.sizes[i],
+                    taken=taken, paths=[path_text(p) for p in paths],
+                    camera=table.cameras[table.camera[i]] or None,
+                    error=table.errors[i] or None,
+                )).decode())
             else:
                 rid = table.row_id(i)
                 label = rid[:12] if rid else "-" * 12

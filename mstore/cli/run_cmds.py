@@ -8,7 +8,7 @@ import time
 
 import click
 
-from mstore.cli.main import Context, QueryCommand, store_option
+from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.present import duration
 
 
@@ -162,16 +162,14 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
 @click.pass_obj
 def log(obj: Context, limit: int, as_json: bool) -> None:
     """Runs, newest first."""
-    from mstore.present import emit_json, ms_time
+    from mstore.present import ms_time
     from mstore.runs.progress import all_views
 
     store = obj.store()
     views = all_views(store)[:limit]
     if as_json:
         for v in views:
-            d = v.as_dict()
-            d.pop("failures")
-            emit_json(d)
+            emit_shaped(v.as_dict(), "LogRow")
         return
     for v in views:
         dur = (v.last_ms - v.started_ms) / 1000
