@@ -127,8 +127,8 @@ def show(obj: Context, target: str, as_json: bool, limit: int, depth: int) -> No
 
 
 def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
-    from mstore.catalog.inspect import describe_path
     from mstore.present import hlc_time, path_text, quote_path
+    from mstore.services.assets import describe_path
 
     d = describe_path(store, hit)
     if as_json:
@@ -148,7 +148,6 @@ def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
 
 
 def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
-    from mstore.catalog.inspect import describe_asset
     from mstore.present import (
         hlc_time,
         human_size,
@@ -156,6 +155,7 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
         path_text,
         quote_path,
     )
+    from mstore.services.assets import describe_asset
     from mstore.services.describe import asset_artifacts, asset_labels
 
     d = describe_asset(store, aid)
@@ -357,7 +357,7 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     store = obj.store()
     q = " ".join(query)
     table = load_table(store.index)
-    rows = evaluate(q, table, Labels(store.index))
+    rows = evaluate(q, table, Labels(store))
     if count:
         click.echo(str(len(rows)))
     else:

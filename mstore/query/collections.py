@@ -22,5 +22,5 @@ def collection_units(store: Store, name: str) -> list[str]:
     from mstore.query.snapshot import load_table
 
     table = load_table(store.index)
-    labels = Labels(store.index)
+    labels = Labels(store)
     return [rid for i in evaluate(c.query, table, labels) if (rid := table.row_id(i))]

@@ -129,7 +129,7 @@ def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
         rows = [i for i in range(table.n) if table.row_id(i) in allowed]
     else:
         table = load_table(store.index)
-        rows = evaluate(selection, table, Labels(store.index))
+        rows = evaluate(selection, table, Labels(store))
     codes = {KIND_CODES[k] for k in kinds if k in KIND_CODES}
     out = []
     for i in rows:

@@ -44,7 +44,7 @@ def query_members(store: Store, query: str) -> list[str]:
     from mstore.query.snapshot import load_table
 
     table = load_table(store.index)
-    return [rid for i in evaluate(query, table, Labels(store.index)) if (rid := table.row_id(i))]
+    return [rid for i in evaluate(query, table, Labels(store)) if (rid := table.row_id(i))]
 
 
 def parse_asset_list(store: Store, text: str) -> list[str]:

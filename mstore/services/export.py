@@ -65,7 +65,7 @@ def plan_export(store: Store, query: str, kind: str, run: str | None = None) -> 
 
     store.catch_up()
     table = load_table(store.index)
-    ids = [rid for i in evaluate(query, table, Labels(store.index)) if (rid := table.row_id(i))]
+    ids = [rid for i in evaluate(query, table, Labels(store)) if (rid := table.row_id(i))]
     items: list[ExportItem] = []
     names: set[str] = set()
     without = 0

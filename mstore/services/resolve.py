@@ -12,9 +12,13 @@ Every miss or ambiguity is a ``UsageError`` whose message names what was typed.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from mstore.errors import UsageError
 from mstore.model.records import CollectionDefined
@@ -82,9 +86,7 @@ def artifact(store: Store, text: str) -> str:
 def target(store: Store, text: str) -> Target:
     """What ``show`` describes: a run (id or prefix starting with "r"), an asset or an
     artifact (id or unique prefix of 4+ hex digits; assets are tried first, a prefix
-    matching both is ambiguous), else a file or catalog path (``inspect.resolve_path``)."""
-    from mstore.catalog.inspect import resolve_path
-
+    matching both is ambiguous), else a file or catalog path (``path``)."""
     if RUN_RE.match(text):
         rid = find_run(store, text)
         if rid is not None:
@@ -101,7 +103,7 @@ def target(store: Store, text: str) -> Target:
             if r.is_dropped(text.lower()):
                 raise UsageError(f"artifact {text} was dropped by 'mstore gc'")
     try:
-        hit = resolve_path(store, text)
+        hit = path(store, text)
     except UsageError:
         raise UsageError(f"'{text}' is not a run, asset or artifact id (or a unique prefix), "
                          "nor a cataloged path") from None
@@ -125,3 +127,43 @@ def collection(store: Store, name: str) -> CollectionDefined:
     if c is None:
         raise UsageError(f"no collection '{name}'")
     return c
+
+
+class PathTarget(msgspec.Struct):
+    root: str
+    path: bytes
+
+
+def path(store: Store, target: str) -> str | PathTarget:
+    """The asset a path names (its id), or the path itself when it holds no asset (a link,
+    an error): a file on disk under an archive root, or a cataloged path ("root/rel/path"
+    or "rel/path")."""
+    with store.reader() as r:
+        p = Path(target)
+        if os.path.lexists(p):
+            hit = store.config.root_for(p.parent.resolve() / p.name)
+            if hit is not None:
+                name, root = hit
+                rel = os.fsencode((p.parent.resolve() / p.name).relative_to(root))
+                return _path_target(store, name, rel)
+        raw = os.fsencode(target)
+        for name in store.config.roots:
+            if raw.startswith(name.encode() + b"/"):
+                return _path_target(store, name, raw[len(name) + 1:])
+        for name in store.config.roots:
+            st = r.path_state(name, raw)
+            if st is not None or r.error_at(name, raw) is not None:
+                return _path_target(store, name, raw)
+    raise UsageError(f"'{target}' is not an asset id, id prefix or cataloged path")
+
+
+def _path_target(store: Store, root: str, rel: bytes) -> str | PathTarget:
+    with store.reader() as r:
+        st = r.path_state(root, rel)
+        if st is not None and st.present:
+            return st.asset
+        if (st is None and r.error_at(root, rel) is None
+                and r.link_at(root, rel) is None):
+            raise UsageError(f"{os.fsdecode(root.encode() + b'/' + rel)} is not in the catalog "
+                             "(run 'mstore add')")
+    return PathTarget(root, rel)

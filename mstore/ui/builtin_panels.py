@@ -49,7 +49,7 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, li
 
     store.catch_up()
     table = load_table(store.index)
-    mask = evaluate_mask(query, table, Labels(store.index))
+    mask = evaluate_mask(query, table, Labels(store))
     folded: dict[int, list[int]] = {}
     if not sidecars.asks_for_sidecars(query):
         mask, folded = sidecars.fold(table, mask)
@@ -86,7 +86,7 @@ def asset_mime(store: Store, aid: str) -> str:
 
 
 def asset_data(store: Store, aid: str) -> dict:
-    from mstore.catalog.inspect import describe_asset
+    from mstore.services.assets import describe_asset
     from mstore.services.describe import asset_labels, hlc_ms
 
     store.catch_up()

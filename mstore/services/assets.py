@@ -1,10 +1,10 @@
-"""Read-side views of the catalog used by ``show``: resolve a target, describe an asset."""
+"""What ``show`` and the asset page say about an asset or a path: its metadata (with the
+facts a Takeout sidecar lends it and where each came from), paths and their history,
+errors, related files (sidecars, Live Photo partners, copies) and the links to it."""
 
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
 import msgspec
 
@@ -12,56 +12,9 @@ from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.related import is_sidecar, stem_key
 from mstore.query.snapshot import dir_extras, lend, takeout_facts
+from mstore.services.resolve import PathTarget
 from mstore.store.reader import Reader
 from mstore.store.store import Store
-
-HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
-
-
-class PathTarget(msgspec.Struct):
-    root: str
-    path: bytes
-
-
-def resolve_path(store: Store, target: str) -> str | PathTarget:
-    """An asset id from a full id, a unique id prefix (>= 4 hex digits), a file on disk
-    under an archive root, or a catalog path ("root/rel/path" or "rel/path")."""
-    with store.reader() as r:
-        if HEX_RE.match(target):
-            hits = r.asset_ids(target.lower(), limit=2)
-            if len(hits) == 1:
-                return hits[0]
-            if len(hits) > 1:
-                raise UsageError(f"ambiguous id prefix '{target}': matches {hits[0][:12]}, "
-                                 f"{hits[1][:12]}, ...")
-        p = Path(target)
-        if os.path.lexists(p):
-            hit = store.config.root_for(p.parent.resolve() / p.name)
-            if hit is not None:
-                name, root = hit
-                rel = os.fsencode((p.parent.resolve() / p.name).relative_to(root))
-                return _path_target(store, name, rel)
-        raw = os.fsencode(target)
-        for name in store.config.roots:
-            if raw.startswith(name.encode() + b"/"):
-                return _path_target(store, name, raw[len(name) + 1:])
-        for name in store.config.roots:
-            st = r.path_state(name, raw)
-            if st is not None or r.error_at(name, raw) is not None:
-                return _path_target(store, name, raw)
-    raise UsageError(f"'{target}' is not an asset id, id prefix or cataloged path")
-
-
-def _path_target(store: Store, root: str, rel: bytes) -> str | PathTarget:
-    with store.reader() as r:
-        st = r.path_state(root, rel)
-        if st is not None and st.present:
-            return st.asset
-        if (st is None and r.error_at(root, rel) is None
-                and r.link_at(root, rel) is None):
-            raise UsageError(f"{os.fsdecode(root.encode() + b'/' + rel)} is not in the catalog "
-                             "(run 'mstore add')")
-    return PathTarget(root, rel)
 
 
 def _history(r: Reader, root: str, rel: bytes) -> list[dict]:
