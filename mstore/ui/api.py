@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 from markupsafe import Markup
 
 from mstore.errors import UsageError
+from mstore.model.names import NAME_RULE, is_name
 from mstore.model.records import ArtifactMade, CollectionDefined, Label
 from mstore.services.labels import LabelChange
 from mstore.store.reader import Reader
@@ -250,6 +251,8 @@ class ToolUi:
     of it is (the problem is reported on ``/healthz`` and by ``mstore ui``)."""
 
     def __init__(self, tool: str, folder: Path | None) -> None:
+        if tool and not is_name(tool):  # "" is the UI itself
+            raise ValueError(f"'{tool}' is not a tool name: use {NAME_RULE}")
         self.tool = tool
         self.folder = folder  # its templates, scripts and styles
         self.links = Links(tool)

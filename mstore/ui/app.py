@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from mstore.errors import UsageError
 from mstore.ui import builtin_panels
 from mstore.ui.api import ToolUi
-from mstore.ui.core import HERE, Ui, ui_of
+from mstore.ui.core import HERE, Refused, Ui, ui_of
 from mstore.ui.guard import Guard, HostRule, is_loopback
 from mstore.ui.pages import artifacts, assets, collections, runs, tools
 from mstore.ui.registry import TOOL_PREFIX, UiRegistry, takes_registrar
@@ -47,7 +47,7 @@ def configured_hosts(store_dir: Path) -> list[str]:
 
 
 def load_tool_uis(ui: Ui, store_root: Path | None,
-                  extensions: Mapping[str, Register] = {}) -> None:
+                  extensions: Mapping[str, Register] | None = None) -> None:
     """Call the ``ui`` function of every tool on the tool path (``workers/``,
     ``$MSTORE_TOOLS_PATH``, ``<store>/tools/``) that declares one, then ``extensions``
     (owner name -> function, for scripts); a tool whose function fails is reported in
@@ -65,13 +65,13 @@ def load_tool_uis(ui: Ui, store_root: Path | None,
         if m.ui:
             todo.append((m.id, m.folder, f"ui {m.ui}",
                          lambda m=m: load_function(m.folder, m.ui, m.id)))
-    todo += [(name, None, "ui", lambda fn=fn: fn) for name, fn in extensions.items()]
+    todo += [(name, None, "ui", lambda fn=fn: fn) for name, fn in (extensions or {}).items()]
     for tool, folder, what, load in todo:
         try:
             fn = load()
             if not takes_registrar(fn):
-                raise TypeError(f"{fn.__name__}() must take the ToolUi to register on "
-                                "(docs/panels.md)")
+                raise TypeError(f"{getattr(fn, '__name__', 'it')}() must take the ToolUi "
+                                "to register on (docs/panels.md)")
             staged = ToolUi(tool, folder)
             fn(staged)
             ui.registry.commit(staged, ui.renderer(tool, folder))
@@ -90,6 +90,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return ui_of(request).error(request, exc.status_code, str(exc.detail))
 
 
+async def refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    return ui_of(request).error(request, exc.status, exc.message)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("not found", status_code=404)
 
@@ -103,7 +108,7 @@ OWN_ROUTES: list[BaseRoute] = [
 
 def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.0.1",
                hosts: list[str] | tuple[str, ...] = (),
-               extensions: Mapping[str, Register] = {}) -> Starlette:
+               extensions: Mapping[str, Register] | None = None) -> Starlette:
     """The UI over the store at ``store_dir``. ``bind``: the address it will listen on; any
     address but loopback needs ``token``, which every request must then carry. Requests
     must name as their Host localhost, the bound address, one of ``hosts`` or one of the
@@ -127,7 +132,8 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
         ui.close()
 
     app = Starlette(routes=[*OWN_ROUTES, *tools.routes(ui.registry)], lifespan=lifespan,
-                    exception_handlers={HTTPException: http_error, 404: not_found})
+                    exception_handlers={HTTPException: http_error, Refused: refused,
+                                        404: not_found})
     app.state.ui = ui
     app.add_middleware(Guard, token=token, hosts=host_rule)
     return app

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from mstore.errors import MstoreError, QueryError
+from mstore.errors import MstoreError, QueryError, UsageError
 from mstore.services.resolve import Ambiguous
 from mstore.store.store import Store
 from mstore.ui.api import Links, PanelContext, Params, StoreView
@@ -36,6 +36,15 @@ from mstore.ui.templating import environment, render
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
 log = logging.getLogger("mstore.ui")
+
+
+class Refused(Exception):
+    """A page that cannot be shown (``Ui.lookup``): the app answers ``status`` with the
+    UI's error page and ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 class Ui:
@@ -87,10 +96,10 @@ class Ui:
         try:
             return await self.call(find)
         except Ambiguous as e:
-            raise HTTPException(400, e.message) from None
-        except MstoreError as e:
-            raise HTTPException(404, e.message if isinstance(e, NotFound)
-                                else f"no such {what}") from None
+            raise Refused(400, e.message) from None
+        except UsageError as e:
+            raise Refused(404, e.message if isinstance(e, NotFound)
+                          else f"no such {what}") from None
 
     # -- templates ------------------------------------------------------------------------
     def renderer(self, tool: str, folder: Path | None) -> Renderer:

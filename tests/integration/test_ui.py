@@ -20,7 +20,7 @@ from mstore.query.snapshot import load_table
 from mstore.query.table import MergedTable
 from mstore.store import index_runs
 from mstore.store.store import Store
-from mstore.ui.api import ToolUi
+from mstore.ui.api import ActionContext, Page, PageContext, ToolUi
 from mstore.ui.app import PAGE_SIZE, create_app
 from mstore.ui.filters import short_folder
 from tests.fixtures.archive import Manifest, _takeout_json
@@ -271,6 +271,29 @@ def test_artifact_page_lineage_both_ways(world: World, client: TestClient) -> No
     assert d.status_code == 200 and "phash" in d.json()
     assert client.get("/artifact/" + "f" * 64).status_code == 404
     assert client.get("/artifact/" + "f" * 64 + "/payload").status_code == 404
+
+
+def test_addresses_take_ids_or_unique_prefixes(world: World, client: TestClient) -> None:
+    """A page's address is resolved like a name typed on the command line: a unique
+    prefix shows the page; nothing matching is a 404 page that says what was not found,
+    an ambiguous prefix a 400 that says so."""
+    aid, ph = next(iter(world.thumbs)), world.phash
+    r = client.get(f"/asset/{aid[:10]}")
+    assert r.status_code == 200 and f"/asset/{aid}/file" in r.text
+    r = client.get(f"/artifact/{ph.id[:10]}")
+    assert r.status_code == 200 and "phash@1" in r.text
+    r = client.get(f"/run/{world.photos[:-1]}")
+    assert r.status_code == 200 and f'data-live="/run/{world.photos}/live"' in r.text
+    r = client.get("/run/r2")  # every run here starts so
+    assert r.status_code == 400 and "ambiguous run prefix" in r.text
+    missing = client.get("/asset/" + "0" * 64)
+    assert missing.status_code == 404 and "0" * 16 in missing.text
+    assert '<a class="brand"' in missing.text  # a page of the UI, not a bare "not found"
+    for address in ("/asset/IMG_0001.JPG", f"/asset/{ph.id}", "/run/nope",
+                    "/run/r20990101-000000-beef", "/artifact/" + "f" * 64,
+                    "/collection/nope"):
+        assert client.get(address).status_code == 404, address
+    assert client.get(f"/asset/{aid[:10]}/file").status_code == 404  # files: full ids only
 
 
 def test_runs_dashboard_run_page_and_events(world: World, client: TestClient) -> None:
@@ -862,6 +885,44 @@ def test_a_tool_contributes_panels_pages_and_actions(world: World, client: TestC
         import shutil
 
         shutil.rmtree(tools)
+
+
+def test_a_broken_tool_page_or_action_is_an_error_page(world: World,
+                                                        client: TestClient) -> None:
+    """A tool's page or action that fails (a bug, a wrong answer) shows the UI's error page
+    naming the failure, never a traceback; one that would send the browser off the UI
+    does not; a refusal it raises is the person's 400 / 404."""
+    def crash(ctx: PageContext) -> Page:
+        raise RuntimeError("the handler broke")
+
+    def wrong(ctx: PageContext) -> Page:
+        return "<p>not a Page</p>"  # type: ignore[return-value]
+
+    def refuse(ctx: PageContext) -> Page:
+        ctx.store.run(ctx.query.get("run"))  # unknown: NotFound
+        raise UsageError("not today")
+
+    def off_site(ctx: ActionContext) -> str:
+        return "//evil.example/"
+
+    def register(ui: ToolUi) -> None:
+        ui.page("crash", crash)
+        ui.page("wrong", wrong)
+        ui.page("refuse", refuse)
+        ui.action("off", off_site)
+
+    release(client)
+    with local(create_app(world.store, extensions={"bad": register})) as c:
+        for path, status, says in (("crash", 500, "RuntimeError: the handler broke"),
+                                   ("wrong", 500, "not a Page"),
+                                   ("refuse?run=nope", 404, "no run"),
+                                   (f"refuse?run={world.photos}", 400, "not today")):
+            r = c.get(f"/tool/bad/{path}")
+            assert r.status_code == status and says in r.text, (path, r.text[-500:])
+            assert "Traceback" not in r.text and '<a class="brand"' in r.text
+        r = c.post("/tool/bad/off", data={"csrf": csrf(c)}, follow_redirects=False)
+        assert r.status_code == 500 and "location" not in r.headers
+        c.app.state.ui.close()  # type: ignore[attr-defined]
 
 
 def test_built_in_tool_ui_is_documented(tmp_path: Path) -> None:
