@@ -279,18 +279,13 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
     The same records the UI's duplicate review writes; `find label:KEY=VALUE` selects by
     them. The archive is never touched.
     """
-    from mstore.model.records import Label
     from mstore.services import resolve
     from mstore.services.describe import asset_labels
+    from mstore.services.labels import LabelChange, set_labels
 
     store = obj.store()
     store.catch_up()
-    ids = []
-    for text in assets:
-        t = resolve.target(store, text)
-        if t.type != "asset":  # a file or catalog path resolves to the asset it holds
-            raise UsageError(f"'{text}' is not an asset (it names a {t.type})")
-        ids.append(str(t.value))
+    ids = [resolve.asset(store, text) for text in assets]  # a path: the asset it holds
     about_id = resolve.artifact(store, about) if about else ""
     marks = []
     for pair in pairs:
@@ -298,10 +293,7 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
         if not eq or not key.strip() or "\0" in pair:
             raise UsageError(f"--set takes KEY=VALUE, not '{pair}'")
         marks.append((key.strip(), value))
-    if marks:
-        store.write_records([Label(hlc=0, asset=a, key=k, value=v, about=about_id)
-                              for a in ids for k, v in marks])
-        store.catch_up()
+    set_labels(store, [LabelChange(a, k, v, about_id) for a in ids for k, v in marks])
     for aid in ids:
         labs = [lab for lab in asset_labels(store, aid) if lab["value"]]
         if as_json:

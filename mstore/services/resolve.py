@@ -30,6 +30,10 @@ HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 RUN_RE = re.compile(r"^r\d[0-9a-f-]*$")
 
 
+class Ambiguous(UsageError):
+    """What was typed names more than one thing (a short prefix): give more of it."""
+
+
 @dataclass(frozen=True)
 class Target:
     type: str  # "run" | "artifact" | "asset" | "path"
@@ -52,7 +56,7 @@ def find_run(store: Store, text: str) -> str | None:
     if text in hits:
         return text
     if len(hits) > 1:
-        raise UsageError(f"ambiguous run prefix '{text}': matches {', '.join(hits[:2])}, ...")
+        raise Ambiguous(f"ambiguous run prefix '{text}': matches {', '.join(hits[:2])}, ...")
     return hits[0]
 
 
@@ -61,10 +65,10 @@ def _hex_hits(store: Store, prefix: str) -> tuple[list[str], list[str]]:
         return r.asset_ids(prefix, limit=2), r.artifact_ids(prefix, limit=2)
 
 
-def _ambiguous(text: str, assets: list[str], arts: list[str]) -> UsageError:
+def _ambiguous(text: str, assets: list[str], arts: list[str]) -> Ambiguous:
     named = [f"asset {a[:16]}" for a in assets] + [f"artifact {a[:16]}" for a in arts]
-    return UsageError(f"ambiguous id prefix '{text}': matches {', '.join(named[:3])}"
-                      + (", ..." if len(named) > 2 else "") + "; give more digits")
+    return Ambiguous(f"ambiguous id prefix '{text}': matches {', '.join(named[:3])}"
+                     + (", ..." if len(named) > 2 else "") + "; give more digits")
 
 
 def artifact(store: Store, text: str) -> str:
@@ -110,6 +114,12 @@ def target(store: Store, text: str) -> Target:
     return Target("asset", hit) if isinstance(hit, str) else Target("path", hit)
 
 
+def asset(store: Store, text: str) -> str:
+    """The asset ``text`` names (an id, a unique prefix or a cataloged path)."""
+    t = target(store, text)
+    if t.type != "asset":
+        raise UsageError(f"'{text}' is not an asset (it names a {t.type})")
+    return str(t.value)
 
 
 def run(store: Store, text: str) -> str:

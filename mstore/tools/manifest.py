@@ -9,7 +9,7 @@ outputs = ["thumbnail"]       # artifact kinds it makes
 resource = "cpu"              # task queue class: cpu | io | gpu
 shape = "per-asset"           # or "aggregate" (one call over the whole selection)
 entry = "python:tool:run"     # python:<module file without .py>:<function>, or exec:<file>
-panels = "panel:register"     # optional: a function that registers the tool's UI panels
+ui = "ui:register"            # optional: registers the tool's web UI (panels, pages, actions)
 
 [params.size]                 # one table per parameter: type, default, help
 type = "int"
@@ -90,7 +90,7 @@ class Manifest:
     shape: str = "per-asset"
     description: str = ""
     params: dict[str, ParamSpec] = field(default_factory=dict)
-    panels: str = ""  # "<module>:<function>" that registers the tool's UI panels
+    ui: str = ""  # "<module>:<function>" that registers the tool's web UI
 
     @property
     def asset_kinds(self) -> set[str]:
@@ -126,7 +126,7 @@ def load_manifest(path: Path) -> Manifest:
                      outputs=tuple(raw["outputs"]), entry=raw["entry"], folder=path.parent,
                      resource=raw.get("resource", "cpu"), shape=raw.get("shape", "per-asset"),
                      description=raw.get("description", ""), params=params,
-                     panels=raw.get("panels", ""))
+                     ui=raw.get("ui", raw.get("panels", "")))
     except KeyError as e:
         raise UsageError(f"{path}: missing key {e}") from None
     for what, names in (("id", [m.id]), ("outputs", m.outputs),
@@ -140,8 +140,10 @@ def load_manifest(path: Path) -> Manifest:
         raise UsageError(f"{path}: shape must be one of {SHAPES}")
     if not m.entry.startswith(("python:", "exec:")):
         raise UsageError(f"{path}: entry must be python:<module>:<function> or exec:<file>")
-    if m.panels and not re.fullmatch(r"[A-Za-z_]\w*:[A-Za-z_]\w*", m.panels):
-        raise UsageError(f"{path}: panels must be <module>:<function>, not {m.panels!r}")
+    if "ui" in raw and "panels" in raw:
+        raise UsageError(f"{path}: give ui (panels is its older name), not both")
+    if m.ui and not re.fullmatch(r"[A-Za-z_]\w*:[A-Za-z_]\w*", m.ui):
+        raise UsageError(f"{path}: ui must be <module>:<function>, not {m.ui!r}")
     for p in params.values():
         if p.type not in PARAM_TYPES:
             raise UsageError(f"{path}: param {p.name} has unknown type {p.type}")

@@ -354,7 +354,6 @@ def test_dedupe_reports_exact_duplicates_of_every_kind(run_store, kinds_archive)
     the new groups."""
     from starlette.testclient import TestClient
 
-    from mstore.services import review
     from mstore.ui.app import create_app
 
     rs = run_store(over=kinds_archive)
@@ -378,16 +377,14 @@ def test_dedupe_reports_exact_duplicates_of_every_kind(run_store, kinds_archive)
     assert step_of(d, "phash")["units"] == step_of(d, "phash")["done"] == 2
     assert d["pending"] == 0 and d["done"] == d["total"] == len(kinds)
     # the duplicate review takes the new groups: an exact video group's items are its paths
-    with rs.open() as st:
-        listed = review.groups(st, v.id)
-        video = next(g for g in listed if g.members == [ids["archive/clips/talk.mp4"]])
-        assert review.item_keys(video) == [
-            (video.members[0], "keep-path:archive/clips/talk.mp4"),
-            (video.members[0], "keep-path:archive/copies/talk.mp4")]
+    video = next(g for g in exact.values() if g.members == [ids["archive/clips/talk.mp4"]])
     with TestClient(create_app(rs.path), base_url="http://localhost:8765") as client:
-        page = client.get("/review", params={"run": v.id})
+        page = client.get("/tool/duplicates/review", params={"run": v.id})
     assert page.status_code == 200
     assert "archive/copies/talk.mp4" in page.text and "archive/blobs/data.bin" in page.text
+    section = page.text.split(f'data-group="{video.id}"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r'title="([^"]+)"', section) == ["archive/clips/talk.mp4",
+                                                      "archive/copies/talk.mp4"]
 
 
 # --------------------------------------------------------------------------- reuse
