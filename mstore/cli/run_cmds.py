@@ -63,10 +63,29 @@ def run_line(started) -> str:  # noqa: ANN001 - mstore.services.runs.Started
         if r.total < started.selected:
             what += " (use --production for all)"
     elif r.total < started.selected:
-        what = f"production: {of} (--max-units {r.caps.get('max_units')})"
+        caps = [f"--{k.replace('_', '-')} {r.caps[k]}" for k in ("max_units", "max_bytes")
+                if r.caps.get(k)]
+        what = f"production: {of} ({', '.join(caps)})"
     else:
         what = f"production: all {r.total:,} units"
     return f"run {r.run}: {r.pipeline}, {what}"
+
+
+def unserved_note(store, started) -> str:  # noqa: ANN001
+    """A line for the steps whose resource class this machine's worker does not serve
+    (a gpu step where [worker] queues has no gpu): their units wait for such a worker."""
+    from mstore.orchestration.settings import worker_settings
+
+    served = worker_settings(store).queues
+    missing = started.unserved(served)
+    if not missing:
+        return ""
+    steps = ", ".join(f"{name} ({res})" for name, res in missing)
+    classes = ",".join(dict.fromkeys(res for _n, res in missing))
+    which = f"step {steps} waits" if len(missing) == 1 else f"steps {steps} wait"
+    return (f"note: this machine's worker serves {', '.join(served)} ([worker] queues in "
+            f"config.toml): {which} for a worker started with `mstore worker --queues "
+            f"{classes}`")
 
 
 def resolve_on(store, on: str, query: tuple[str, ...]) -> str:  # noqa: ANN001
@@ -87,6 +106,23 @@ def resolve_on(store, on: str, query: tuple[str, ...]) -> str:  # noqa: ANN001
                      "after the pipeline name")
 
 
+def _byte_cap(text: str | None) -> int:
+    """``--max-bytes SIZE`` in bytes (0: no cap); a usage error unless a size of 1 byte
+    or more."""
+    from mstore.errors import UsageError
+    from mstore.query.lexer import parse_size
+
+    if text is None:
+        return 0
+    try:
+        value = parse_size(text)
+    except ValueError as e:
+        raise UsageError(f"--max-bytes {text}: {e}") from None
+    if value < 1:
+        raise UsageError(f"--max-bytes {text}: must be at least 1 byte")
+    return value
+
+
 @click.command(cls=QueryCommand)
 @click.argument("pipeline")
 @click.argument("query", nargs=-1)
@@ -103,6 +139,8 @@ def resolve_on(store, on: str, query: tuple[str, ...]) -> str:  # noqa: ANN001
 @click.option("--force", is_flag=True, help="Recompute instead of reusing artifacts.")
 @click.option("--follow", "-f", is_flag=True, help="Show live progress until the run ends.")
 @click.option("--max-units", type=int, default=None, help="Cap: at most N units.")
+@click.option("--max-bytes", default=None, metavar="SIZE",
+              help="Cap: the first units holding at most SIZE bytes (e.g. 500MB, 2GiB).")
 @click.option("--max-concurrency", type=int, default=None, help="Cap: chunks in flight.")
 @click.option("--chunk-size", type=int, default=None, hidden=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -110,8 +148,8 @@ def resolve_on(store, on: str, query: tuple[str, ...]) -> str:  # noqa: ANN001
 @click.pass_obj
 def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, sandbox: bool,
         production: bool, sample: str, params: tuple[str, ...], force: bool, follow: bool,
-        max_units: int | None, max_concurrency: int | None, chunk_size: int | None,
-        as_json: bool) -> None:
+        max_units: int | None, max_bytes: str | None, max_concurrency: int | None,
+        chunk_size: int | None, as_json: bool) -> None:
     """Start PIPELINE over the assets matching QUERY (or --on COLLECTION).
 
     A sandbox run (the default) takes a deterministic sample with the pipeline's cheaper
@@ -129,15 +167,19 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
         if value is not None and not 1 <= value <= most:
             raise UsageError(f"{opt} {value}: must be at least 1" if value < 1 else
                              f"{opt} {value}: must be at most {most:,}")
+    byte_cap = _byte_cap(max_bytes)
     store = obj.store()
     selection = resolve_on(store, on, query) if on is not None else " ".join(query)
     req = RunRequest(pipeline=get_pipeline(store.root, pipeline), selection=selection,
                      policy="production" if production else "sandbox", sample=sample,
                      params=parse_param_overrides(list(params)), force=force,
-                     max_units=max_units or 0, max_concurrency=max_concurrency or 0)
+                     max_units=max_units or 0, max_concurrency=max_concurrency or 0,
+                     max_bytes=byte_cap)
     started = start_run(store, req, chunk_size=chunk_size or 0)
     r = started.run
     click.echo(run_line(started), err=True)
+    if note := unserved_note(store, started):
+        click.echo(note, err=True)
     if as_json:
         from mstore.present import emit_json
 
@@ -207,6 +249,8 @@ def rerun(obj: Context, run_id: str, failed: bool, follow: bool) -> None:
     store = obj.store()
     started = rerun_failed(store, resolve.run(store, run_id))
     click.echo(run_line(started), err=True)
+    if note := unserved_note(store, started):
+        click.echo(note, err=True)
     click.echo(started.run.run)
     if follow and follow_run(store, started.run.run) != "completed":
         raise click.exceptions.Exit(1)
@@ -269,27 +313,36 @@ def server_status(obj: Context, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--queues", default="cpu,io", show_default=True,
-              help="Resource classes to serve (cpu, io, gpu).")
+@click.option("--queues", default=None,
+              help="Resource classes to serve, comma-separated, from cpu, io, gpu "
+                   "(default: [worker] queues in config.toml, else cpu,io).")
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=None,
-              help="Activities at once (default: cores).")
+              help="cpu tool processes and io threads (default: [worker] concurrency, "
+                   "else cores).")
+@click.option("--gpu-concurrency", type=click.IntRange(1, 1024), default=None,
+              help="gpu tool processes (default: [worker] gpu_concurrency, else 1).")
 @store_option
 @click.pass_obj
-def worker(obj: Context, queues: str, concurrency: int | None) -> None:
+def worker(obj: Context, queues: str | None, concurrency: int | None,
+           gpu_concurrency: int | None) -> None:
     """Run Temporal workers for this store's task queues (until Ctrl-C / SIGTERM)."""
     from mstore.errors import UsageError
-    from mstore.orchestration.settings import settings
+    from mstore.model.records import RESOURCES
+    from mstore.orchestration.settings import settings, worker_settings
     from mstore.orchestration.worker import run_worker
-    from mstore.tools.manifest import RESOURCES
 
-    names = [q.strip() for q in queues.split(",") if q.strip()]
-    if not names or set(names) - set(RESOURCES):
-        raise UsageError(f"--queues takes resource classes from {', '.join(RESOURCES)}, "
-                         f"comma-separated, not '{queues}'")
+    names = None
+    if queues is not None:
+        names = [q.strip() for q in queues.split(",") if q.strip()]
+        if not names or set(names) - set(RESOURCES):
+            raise UsageError(f"--queues takes resource classes from {', '.join(RESOURCES)}, "
+                             f"comma-separated, not '{queues}'")
     store = obj.store()
     ts = settings(store)
-    click.echo(f"worker for {store.root} on {ts.address}: queues {queues}", err=True)
-    run_worker(str(store.root), ts, names, concurrency)
+    ws = worker_settings(store, names, concurrency, gpu_concurrency)
+    served = ", ".join(f"{q} x{ws.slots(q)}" for q in ws.queues)
+    click.echo(f"worker for {store.root} on {ts.address}: queues {served}", err=True)
+    run_worker(str(store.root), ts, ws)
 
 
 @click.command()

@@ -100,6 +100,9 @@ class AddFinished(Record, tag="add"):
     interrupted: bool = False
 
 
+RESOURCES = ("cpu", "io", "gpu")  # resource classes: a tool's, a step's, a task queue's
+
+
 class StepSpec(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One resolved step of a run: tool, pinned version, full params."""
 
@@ -110,6 +113,7 @@ class StepSpec(msgspec.Struct, kw_only=True, omit_defaults=True):
     shape: str = "per-asset"  # or "aggregate"
     kinds: list[str] = []  # asset kinds the step applies to (empty: all)
     needs: list[str] = []  # earlier steps whose artifacts are inputs
+    resource: str = "cpu"  # the task queue class that runs it: cpu, io or gpu (the tool's)
 
 
 class RunStarted(Record, tag="run"):

@@ -1,188 +1,60 @@
-"""Activities: all I/O of a run. One dataclass input each; synchronous (run in the
-worker's thread pool), heartbeating once per unit so a killed worker is noticed
-and its chunk retried elsewhere, skipping the units the store says are covered."""
+"""Activities: all I/O of a run. One dataclass input each; synchronous.
+
+The work itself is in ``work.py``. Where it runs depends on the task queue: activities of
+the ``io`` queue run in the worker's thread pool (they mostly wait); those of the ``cpu``
+and ``gpu`` queues are handed to one of the worker's tool processes (``procs.py``) while
+the activity's thread relays heartbeats and cancellation. ``finish_run`` runs on the
+workflow queue, which every worker serves, so a run ends whatever resource classes the
+machine that ends it serves.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-
 from temporalio import activity
 
-from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units, load_run
-from mstore.store import index_runs
-from mstore.store.store import Store
-from mstore.tools.registry import Registry
+from mstore.orchestration.work import (
+    MAX_CONTEXTS,
+    SETTLED_FLUSH_S,
+    AggregateInput,
+    ChunkInput,
+    ChunkOutput,
+    FinishInput,
+    WorkerState,
+    aggregate,
+    chunk,
+)
 
-STOP_POLL_S = 0.1  # how often a chunk reads the run's state (pause / cancel) at most
-MAX_CONTEXTS = 8  # runs whose context a worker keeps
-FRESH_RUN_S = 60.0  # runs younger than this have their results flushed every tick
-SETTLED_FLUSH_S = 2.0  # after that, at most this often
+__all__ = ["MAX_CONTEXTS", "SETTLED_FLUSH_S", "STATE", "AggregateInput", "ChunkInput",
+           "ChunkOutput", "FinishInput", "WorkerState", "finish_run", "run_aggregate",
+           "run_aggregate_in_process", "run_chunk", "run_chunk_in_process"]
 
-
-@dataclass
-class ChunkInput:
-    store: str
-    run_id: str
-    start: int
-    end: int
-
-
-@dataclass
-class ChunkOutput:
-    done: int = 0
-    reused: int = 0
-    failed: int = 0
-    skipped: int = 0  # unit-steps that do not apply
-    covered: int = 0  # unit-steps already covered (a retried chunk)
-    units: int = 0  # units gone through: start + units is where a stopped chunk stopped
-    seconds: float = 0.0  # wall time spent on them (sizes the next chunks)
-    stopped: str = ""  # "paused" / "cancelled": stopped at a unit boundary before the end
-
-
-@dataclass
-class AggregateInput:
-    store: str
-    run_id: str
-    step: str
-
-
-@dataclass
-class FinishInput:
-    store: str
-    run_id: str
-    cancelled: bool = False  # the workflow was cancelled
-    error: str = ""  # an activity failed for good: the run ends failed, saying why
-
-
-class WorkerState:
-    """Per worker process: the store, its lane writer, the tool registry, run contexts."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.stores: dict[str, tuple[Store, SharedWriter, Registry]] = {}
-        self.contexts: dict[str, RunContext] = {}
-        self.locks: list = []
-        self._flushed = 0.0  # when flush_all last wrote
-
-    def open(self, path: str) -> tuple[Store, SharedWriter, Registry]:
-        with self._lock:
-            if path not in self.stores:
-                store = Store(Path(path))
-                writer, lock = store.lane_writer("w*")
-                self.locks.append(lock)
-                self.stores[path] = (store, SharedWriter(writer), Registry.for_store(store.root))
-            return self.stores[path]
-
-    def context(self, path: str, run_id: str) -> RunContext:
-        store, writer, registry = self.open(path)
-        with self._lock:
-            ctx = self.contexts.pop(run_id, None)
-            if ctx is None:
-                run = load_run(store, run_id)
-                if any(s.tool not in registry.tools for s in run.steps):
-                    # a tool added to <store>/tools/ since this worker started: look again
-                    registry = Registry.for_store(store.root)
-                    self.stores[path] = (store, writer, registry)
-                ctx = RunContext(store, writer, run, registry)
-            self.contexts[run_id] = ctx  # most recently used last
-            # a long-lived worker must not keep every run it ever served (a context holds
-            # the run's unit list: ~100 MB for a million units)
-            while len(self.contexts) > MAX_CONTEXTS:
-                self.contexts.pop(next(iter(self.contexts)))
-            return ctx
-
-    def flush_all(self, every_s: float = 0.0) -> None:
-        """Write out buffered records. With ``every_s`` (the flusher thread): only when
-        that long has passed, or when a run served here started less than FRESH_RUN_S
-        ago — its first results should show at once, while a long run's would otherwise
-        leave a small segment file every half second (thousands an hour)."""
-        now = time.time()
-        with self._lock:
-            fresh = any(now - (ctx.run.hlc >> 16) / 1000 < FRESH_RUN_S
-                        for ctx in self.contexts.values())
-            if every_s and not fresh and now - self._flushed < every_s:
-                return
-            self._flushed = now
-        for _store, writer, _reg in list(self.stores.values()):
-            writer.flush()
-
-
-STATE = WorkerState()
-
-
-def _run_state(ctx: RunContext) -> str:
-    from mstore.store import index_runs
-
-    ctx.store.catch_up()  # a pause/cancel record may come from another process
-    idx = ctx.store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, ctx.run.run)
-    return info.state if info else "running"
-
-
-def _stop_check(ctx: RunContext) -> Callable[[], str]:
-    """Whether a chunk must stop before its next unit: "cancelled" by Temporal (learnt on
-    a heartbeat, which the SDK throttles), or "paused" / "cancelled" as the run's state in
-    the index (``mstore pause`` / ``cancel`` record it; the index is this machine's, so
-    the record is seen as soon as the command wrote it), read at most every STOP_POLL_S.
-    A pause or cancel so stops a chunk within the unit it is in."""
-    last = [0.0, ""]
-
-    def stop() -> str:
-        if activity.is_cancelled():
-            return "cancelled"
-        now = time.monotonic()
-        if now - last[0] >= STOP_POLL_S:
-            last[0] = now
-            idx = ctx.store.index
-            with idx.read() as txn:
-                info = index_runs.run_info(idx, txn, ctx.run.run)
-            state = info.state if info is not None else ""
-            last[1] = state if state in ("paused", "cancelled") else ""
-        return str(last[1])
-
-    return stop
+STATE = WorkerState()  # this process's (the io queue's and the finish's)
 
 
 @activity.defn(name="mstore-run-chunk", no_thread_cancel_exception=True)
 def run_chunk(inp: ChunkInput) -> ChunkOutput:
-    ctx = STATE.context(inp.store, inp.run_id)
-    state = _run_state(ctx)
-    if state in ("paused", "cancelled"):
-        return ChunkOutput(stopped=state)
-    # a retry (after a killed worker) starts at inp.start again: execute_units skips what
-    # the store says is covered; the heartbeat details may count units whose records died
-    # unflushed with the worker, so they are not trusted. A unit that ran out of a resource
-    # of this machine (disk full) raises ResourceExhausted: Temporal retries the chunk.
-    t0 = time.monotonic()
-    summary = execute_units(ctx, inp.start, inp.end, heartbeat=activity.heartbeat,
-                            stop=_stop_check(ctx))
-    return ChunkOutput(summary.done, summary.reused, summary.failed, summary.skipped,
-                       summary.covered, summary.units, time.monotonic() - t0, summary.stopped)
+    return chunk(STATE, inp, activity.heartbeat, activity.is_cancelled)
 
 
 @activity.defn(name="mstore-run-aggregate", no_thread_cancel_exception=True)
 def run_aggregate(inp: AggregateInput) -> ChunkOutput:
-    ctx = STATE.context(inp.store, inp.run_id)
-    if _run_state(ctx) == "cancelled":
-        return ChunkOutput()
-    stop = threading.Event()
+    return aggregate(STATE, inp, activity.heartbeat)
 
-    def beat() -> None:  # an aggregate is one long call: keep the heartbeat going
-        while not stop.wait(5.0):
-            activity.heartbeat("aggregate")
 
-    t = threading.Thread(target=beat, daemon=True)
-    t.start()
-    try:
-        s = execute_aggregate(ctx, inp.step)
-    finally:
-        stop.set()
-    return ChunkOutput(s.done, s.reused, s.failed, s.skipped, s.covered)
+def _pool():  # noqa: ANN202 - procs.ProcPool
+    from mstore.orchestration import procs
+
+    return procs.pool_for(activity.info().task_queue)
+
+
+@activity.defn(name="mstore-run-chunk", no_thread_cancel_exception=True)
+def run_chunk_in_process(inp: ChunkInput) -> ChunkOutput:
+    return _pool().run("chunk", inp, activity.heartbeat, activity.is_cancelled)
+
+
+@activity.defn(name="mstore-run-aggregate", no_thread_cancel_exception=True)
+def run_aggregate_in_process(inp: AggregateInput) -> ChunkOutput:
+    return _pool().run("aggregate", inp, activity.heartbeat, activity.is_cancelled)
 
 
 @activity.defn(name="mstore-run-finish")
@@ -191,6 +63,5 @@ def finish_run(inp: FinishInput) -> str:
 
     ctx = STATE.context(inp.store, inp.run_id)
     state = finish(ctx, cancelled=inp.cancelled, error=inp.error)
-    with STATE._lock:
-        STATE.contexts.pop(inp.run_id, None)  # the run is over (a retry reloads it)
+    STATE.forget(inp.run_id)  # the run is over (a retry reloads it)
     return state

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from mstore.errors import TemporalUnreachableError
 from mstore.model.records import RunStarted
 from mstore.orchestration.settings import TemporalSettings
-from mstore.orchestration.workflows import RunInput, RunWorkflow
+from mstore.orchestration.workflows import RunInput, RunWorkflow, Stage
 
 if TYPE_CHECKING:
     from temporalio.runtime import Runtime
@@ -23,19 +23,34 @@ DEFAULT_CHUNK = 32
 DEFAULT_CONCURRENCY = 4
 
 
+def stages(ts: TemporalSettings, run: RunStarted) -> tuple[list[Stage], list[Stage]]:
+    """The run's per-asset steps in stages — consecutive steps of one resource class, in
+    pipeline order — and its aggregate steps, each on its own class's queue."""
+    per_asset: list[Stage] = []
+    aggregates: list[Stage] = []
+    for s in run.steps:
+        queue = ts.queue(s.resource)
+        if s.shape == "aggregate":
+            aggregates.append(Stage(queue, [s.name]))
+        elif per_asset and per_asset[-1].queue == queue:
+            per_asset[-1].steps.append(s.name)
+        else:
+            per_asset.append(Stage(queue, [s.name]))
+    return per_asset, aggregates
+
+
 def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_size: int = 0,
               chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> RunInput:
-    resource = "cpu"
     concurrency = int(run.caps.get("max_concurrency", 0)) or DEFAULT_CONCURRENCY
     # chunks big enough that ~15 ms of orchestration per activity stays < 1 ms per unit,
     # small enough that progress moves and both cores stay busy
     # (the first chunks; later ones are sized by the workflow to ~2 s of work each, unless
     # chunk_size fixes the size)
     chunk = chunk_size or max(1, min(DEFAULT_CHUNK, -(-run.total // (2 * concurrency))))
+    per_asset, aggregates = stages(ts, run)
     return RunInput(run_id=run.run, store=store_dir, total=run.total, chunk_size=chunk,
-                    adaptive=not chunk_size,
-                    max_concurrency=concurrency, activity_queue=ts.queue(resource),
-                    aggregate_steps=[s.name for s in run.steps if s.shape == "aggregate"],
+                    adaptive=not chunk_size, max_concurrency=concurrency,
+                    control_queue=ts.workflow_queue, stages=per_asset, aggregates=aggregates,
                     chunks_per_history=chunks_per_history,
                     heartbeat_timeout_s=heartbeat_timeout_s)
 

@@ -179,15 +179,14 @@ def _wait_namespace(ts: TemporalSettings) -> None:
             time.sleep(0.3)
 
 
-def start_worker(store: Store, queues: str = "cpu,io", concurrency: int | None = None) -> int:
+def start_worker(store: Store) -> int:
+    """The store's background worker (unless one is running): it serves what ``[worker]``
+    in config.toml declares (cpu and io by default)."""
     d = state_dir(store)
     pid = _pid_alive(d / "worker.pid")
     if pid:
         return pid
-    argv = [sys.executable, "-m", "mstore", "--store", str(store.root), "worker",
-            "--queues", queues]
-    if concurrency:
-        argv += ["--concurrency", str(concurrency)]
+    argv = [sys.executable, "-m", "mstore", "--store", str(store.root), "worker"]
     return _spawn(argv, d / "worker.log", d / "worker.pid")
 
 

@@ -1,22 +1,32 @@
 """The run workflow: deterministic, no I/O. One workflow per run (id = run id).
 
-It fans the run's units out in chunks to the activity queue of the run's resource
-class with bounded concurrency (chunks sized to ~2 s of work once the first ones
-have measured the run's speed: an activity costs ~15 ms of orchestration), honours
-pause/resume signals, answers a progress query, runs aggregate steps after the
-per-asset ones, and continues as new after ``chunks_per_history`` chunks so a million
-units stay within history limits.
+It fans the run's units out in chunks with bounded concurrency (chunks sized to ~2 s of
+work once the first ones have measured the run's speed: an activity costs ~15 ms of
+orchestration), honours pause/resume signals, answers a progress query, runs aggregate
+steps after the per-asset ones, and continues as new after ``chunks_per_history``
+activities so a million units stay within history limits.
+
+Each step runs on the task queue of its tool's resource class (cpu, io, gpu). The
+per-asset steps form *stages*: runs of consecutive steps of one class. A chunk goes
+through the stages in order, one activity each on that stage's queue, so a unit's gpu
+step starts once its cpu steps are recorded, and waits — its units pending, the cpu
+results visible — until a worker serves the gpu queue. Most pipelines are one stage:
+one activity per chunk, as before. The final bookkeeping (``finish_run``) runs on the
+workflow queue, which every worker serves.
 
 Pause: no new chunk starts, and running chunks stop before their next unit (they read
 the "paused" record ``mstore pause`` writes after its signal); the units a stopped chunk
-did not reach are kept (``leftover``) and handed out first on resume. A chunk that
-fails for good (Temporal's retries used up, e.g. a disk that stays full) ends the run
-"failed", recorded with the reason, instead of leaving it "running" forever.
+did not reach are kept (``leftover``) and handed out first on resume — from its first
+stage again when it stopped in a later one (covered unit-steps are skipped at the cost
+of an index read). A chunk that fails for good (Temporal's retries used up, e.g. a disk
+that stays full) ends the run "failed", recorded with the reason, instead of leaving it
+"running" forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -37,14 +47,24 @@ with workflow.unsafe.imports_passed_through():
 
 
 @dataclass
+class Stage:
+    """Steps run by one activity on one task queue: consecutive per-asset steps of one
+    resource class, or one aggregate step."""
+
+    queue: str
+    steps: list[str]
+
+
+@dataclass
 class RunInput:
     run_id: str
     store: str
     total: int
     chunk_size: int
     max_concurrency: int
-    activity_queue: str
-    aggregate_steps: list[str] = field(default_factory=list)
+    control_queue: str  # finish_run's: the workflow queue, served by every worker
+    stages: list[Stage] = field(default_factory=list)  # per-asset steps, in order
+    aggregates: list[Stage] = field(default_factory=list)  # one step each, in order
     next_start: int = 0  # where this history starts (after continue-as-new)
     chunks_per_history: int = 400
     heartbeat_timeout_s: float = 60.0
@@ -56,6 +76,9 @@ class RunInput:
     adaptive: bool = False
     target_chunk_s: float = 2.0
     max_chunk: int = 4096
+    # ... but not below min_chunk_s of work: a chunk costs tens of ms besides its units
+    # (an activity, a flush with its fsyncs), too much to spread a fast run's last units
+    min_chunk_s: float = 0.25
     measured_units: int = 0  # carried across continue-as-new
     measured_s: float = 0.0
     # [start, end) ranges that stopped chunks (a pause) did not reach: handed out again first
@@ -103,17 +126,36 @@ class RunWorkflow:
                         done=self._counts["done"], reused=self._counts["reused"],
                         failed=self._counts["failed"])
 
-    def _activity(self, fn, arg, timeout: timedelta, hb: float):  # noqa: ANN001, ANN202
+    def _activity(self, fn, arg, queue: str, timeout: timedelta, hb: float):  # noqa: ANN001, ANN202
         return workflow.execute_activity(
-            fn, arg, task_queue=self._queue, start_to_close_timeout=timeout,
+            fn, arg, task_queue=queue, start_to_close_timeout=timeout,
             heartbeat_timeout=timedelta(seconds=hb), retry_policy=RETRY)
+
+    async def _chunk(self, inp: RunInput, lo: int, hi: int) -> ChunkOutput:
+        """Units [lo, hi) through every stage. ``units`` of the result: how far the first
+        stage got when a stage stopped (paused), so the rest goes out again from there;
+        0 when a later stage stopped (its units go out again from the first stage)."""
+        total = ChunkOutput(units=hi - lo)
+        for i, stage in enumerate(inp.stages):
+            out = await self._activity(
+                run_chunk, ChunkInput(inp.store, inp.run_id, lo, hi, list(stage.steps)),
+                stage.queue, timedelta(hours=6), inp.heartbeat_timeout_s)
+            for k in ("done", "reused", "failed", "skipped", "covered", "seconds"):
+                setattr(total, k, getattr(total, k) + getattr(out, k))
+            if out.stopped:
+                total.stopped = out.stopped
+                total.units = out.units if i == 0 else 0
+                break
+        return total
 
     def _chunk_size(self, inp: RunInput, start: int) -> int:
         if not inp.adaptive or self._measured_units < inp.chunk_size or self._measured_s <= 0:
             return inp.chunk_size
-        want = int(inp.target_chunk_s * self._measured_units / self._measured_s)
+        per_unit = self._measured_s / self._measured_units
+        want = int(inp.target_chunk_s / per_unit)
         spread = -(-(inp.total - start) // inp.max_concurrency)
-        return max(1, min(want, inp.max_chunk, spread))
+        least = math.ceil(inp.min_chunk_s / per_unit)
+        return max(1, min(want, inp.max_chunk, max(spread, least)))
 
     @workflow.run
     async def run(self, inp: RunInput) -> str:
@@ -126,26 +168,28 @@ class RunWorkflow:
             for task in self._pending:
                 task.cancel()
             await self._activity(finish_run, FinishInput(inp.store, inp.run_id, cancelled=True),
-                                 timedelta(minutes=10), 120.0)
+                                 inp.control_queue, timedelta(minutes=10), 120.0)
             raise
 
     async def _run(self, inp: RunInput) -> str:
         self._paused = inp.paused
         self._total = inp.total
-        self._queue = inp.activity_queue
         self._scheduled = inp.next_start
         for k, v in inp.counts.items():
             self._counts[k] = v
         self._measured_units, self._measured_s = inp.measured_units, inp.measured_s
-        start = inp.next_start
-        leftover = [list(r) for r in inp.leftover]
+        # a pipeline of aggregate steps only has no per-asset work to hand out
+        start = inp.next_start if inp.stages else inp.total
+        leftover = [list(r) for r in inp.leftover] if inp.stages else []
         pending = self._pending
         ranges: dict[asyncio.Task[ChunkOutput], tuple[int, int]] = {}
         started_here = 0
+        # the history grows with activities: a chunk of S stages is S of them
+        per_history = max(1, inp.chunks_per_history // max(1, len(inp.stages)))
 
         def can_start() -> bool:
             return ((start < inp.total or bool(leftover)) and not self._paused
-                    and started_here < inp.chunks_per_history)
+                    and started_here < per_history)
 
         while start < inp.total or pending or leftover:
             while can_start() and len(pending) < inp.max_concurrency:
@@ -155,14 +199,12 @@ class RunWorkflow:
                     lo, hi = start, min(start + self._chunk_size(inp, start), inp.total)
                     start = hi
                     self._scheduled = start
-                task = asyncio.ensure_future(self._activity(
-                    run_chunk, ChunkInput(inp.store, inp.run_id, lo, hi),
-                    timedelta(hours=6), inp.heartbeat_timeout_s))
+                task = asyncio.ensure_future(self._chunk(inp, lo, hi))
                 pending.add(task)
                 ranges[task] = (lo, hi)
                 started_here += 1
             if not pending:
-                if (start < inp.total or leftover) and started_here >= inp.chunks_per_history:
+                if (start < inp.total or leftover) and started_here >= per_history:
                     workflow.continue_as_new(RunInput(
                         **{**inp.__dict__, "next_start": start, "paused": self._paused,
                            "counts": dict(self._counts), "measured_units": self._measured_units,
@@ -183,7 +225,7 @@ class RunWorkflow:
                     cause = e.cause or e
                     await self._activity(finish_run, FinishInput(
                         inp.store, inp.run_id, error=f"a chunk failed: {cause}"[:500]),
-                        timedelta(minutes=10), 120.0)
+                        inp.control_queue, timedelta(minutes=10), 120.0)
                     return "failed"
                 self._chunks_done += 1
                 self._measured_units += out.units
@@ -202,9 +244,11 @@ class RunWorkflow:
                         lambda: self._paused, timeout=timedelta(seconds=STOPPED_WHILE_RUNNING_S))
                 except TimeoutError:
                     pass
-        for step in inp.aggregate_steps:
-            await self._activity(run_aggregate, AggregateInput(inp.store, inp.run_id, step),
-                                 timedelta(hours=12), max(inp.heartbeat_timeout_s, 300.0))
+        for agg in inp.aggregates:
+            for step in agg.steps:
+                await self._activity(run_aggregate, AggregateInput(inp.store, inp.run_id, step),
+                                     agg.queue, timedelta(hours=12),
+                                     max(inp.heartbeat_timeout_s, 300.0))
         state = await self._activity(finish_run, FinishInput(inp.store, inp.run_id),
-                                     timedelta(minutes=10), 120.0)
+                                     inp.control_queue, timedelta(minutes=10), 120.0)
         return state

@@ -147,6 +147,12 @@ def _size_point(text: str) -> tuple[int, int]:
     return value, value
 
 
+def parse_size(text: str) -> int:
+    """Bytes in a size as the query language writes it (``5MB``, ``1.5GiB``, ``1234``);
+    ValueError with a message for a person otherwise."""
+    return _size_point(text)[0]
+
+
 def _date_point(text: str) -> tuple[int, int]:
     """The first and last YYYYMMDDhhmmss integers covered by a (partial) date.
 

@@ -14,6 +14,12 @@ its output are skipped for that unit too. A tool or write that runs out of a res
 (disk full, no memory, too many open files) is not the unit's fault: nothing is
 recorded for that unit-step, the chunk stops there and raises ``ResourceExhausted``, and
 Temporal retries the chunk later (skipping what is covered).
+
+Inputs a tool lists in ``ToolResult.failed`` (asset id -> message) are failed units: a
+per-asset step's unit-step fails with the message, as if the tool had raised
+``BadInput``; an aggregate step records each such input as a failed unit of the step
+(the step's ``*`` unit is done with the artifacts it made for the others), so they are
+in ``mstore show RUN``'s failures and ``mstore rerun --failed`` runs them again.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +51,7 @@ from mstore.tools.api import (
 )
 from mstore.tools.registry import Registry
 from mstore.tools.runner import run_tool
+from mstore.tools.views import offer
 
 TRANSIENT_ATTEMPTS = 3
 # a heartbeat crosses from the activity's thread to the worker's event loop and the SDK
@@ -168,15 +175,20 @@ def _by_kind(ctx: RunContext, arts: list[ArtifactMade], work: Path) -> dict[str,
     return out
 
 
-def _views(ctx: RunContext, upstream: list[ArtifactMade], work: Path) -> dict:
-    """The media views offered to a tool. Frames: the keyframes an earlier step
-    materialized (production keeps them as artifacts, for reuse), else decoded on the
-    fly from the original."""
-    frames = [a for a in upstream if a.kind == "keyframe"]
-    if frames:
-        files = [[float(a.meta.get("t", 0.0)), _materialize(ctx, a, work).path] for a in frames]
-        return {"frames": {"mode": "materialized", "files": files}}
-    return {"frames": {"mode": "decode"}}
+def _views(ctx: RunContext, step: StepSpec, upstream: list[ArtifactMade], work: Path) -> dict:
+    """The media views the step's tool declares it reads (manifest ``views``), made by the
+    views layer from the upstream artifacts that materialize them: those of the kind their
+    own tool's manifest ``provides`` for the view."""
+    wanted = ctx.registry.get(step.tool).views
+    if not wanted:
+        return {}
+    provided: dict[str, list[InputArtifact]] = {}
+    for a in upstream:
+        producer = ctx.registry.tools.get(a.tool)
+        for view, kind in (producer.provides.items() if producer else ()):
+            if view in wanted and a.kind == kind:
+                provided.setdefault(view, []).append(_materialize(ctx, a, work))
+    return offer(wanted, provided)
 
 
 def _artifacts(ctx: RunContext, ids: list[str]) -> list[ArtifactMade]:
@@ -270,9 +282,14 @@ def _empty(work: Path) -> None:
 
 
 def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
-                 work: Path | None = None) -> None:
-    """Every per-asset step of one unit. ``work``: a scratch directory to reuse (emptied
-    afterwards); by default one made for this unit and removed."""
+                 work: Path | None = None, steps: Collection[str] | None = None) -> None:
+    """The per-asset steps of one unit: ``steps`` (names), or every one. ``work``: a
+    scratch directory to reuse (emptied afterwards); by default one made for this unit
+    and removed.
+
+    Steps of earlier stages (other resource classes, run by other activities) are read
+    from the index; a step that needs one of them not yet covered for this unit is left
+    pending (nothing is recorded)."""
     idx = ctx.store.index
     with idx.read() as txn:
         asset = idx.asset(txn, aid)
@@ -281,9 +298,11 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
     if asset is None:
         return
     path, paths = current_path(ctx.store, aid)
+    covered: dict[str, list[str]] = {}  # done or reused before: their artifact ids
     produced: dict[str, list[ArtifactMade]] = {}
     failed_steps: set[str] = set()
     skipped_steps: set[str] = set()  # not applicable to this unit
+    waiting: set[str] = set()  # another stage's steps, not covered yet
     own = work is None
     if work is None:
         work = ctx.store.layout.tmp / "work" / temp_name(f"{ctx.run.run}-{aid[:16]}")
@@ -291,18 +310,28 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
         for step in ctx.run.steps:
             if step.shape != "per-asset" or (step.kinds and asset.meta.kind not in step.kinds):
                 continue
+            mine = steps is None or step.name in steps
             st = states.get(step.name)
             if st is not None and st.status in ("done", "reused"):
-                produced[step.name] = _artifacts(ctx, st.artifacts)
-                summary.covered += 1
+                covered[step.name] = st.artifacts
+                summary.covered += mine
                 continue
             if st is not None:  # failed or skipped in this run: covered too (a rerun is new)
                 (skipped_steps if st.status == "skipped" else failed_steps).add(step.name)
-                summary.covered += 1
+                summary.covered += mine
+                continue
+            if not mine:
+                waiting.add(step.name)
+                continue
+            if any(n in waiting for n in step.needs):
+                waiting.add(step.name)  # its input is not made yet: it stays pending
                 continue
             t0 = time.monotonic()
             blocked = [n for n in step.needs if n in failed_steps]
             moot = [n for n in step.needs if n in skipped_steps]
+            for n in step.needs:
+                if n in covered and n not in produced:
+                    produced[n] = _artifacts(ctx, covered[n])
             upstream = [a for n in step.needs for a in produced.get(n, [])]
             attempts = 1
             try:
@@ -326,8 +355,10 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
                             asset=aid, kind=asset.meta.kind, mime=asset.meta.mime, path=path,
                             meta={**msgspec.to_builtins(asset.meta), "paths": paths},
                             artifacts=_by_kind(ctx, upstream, work))],
-                        out_dir=str(out_dir), views=_views(ctx, upstream, work))
+                        out_dir=str(out_dir), views=_views(ctx, step, upstream, work))
                     result, attempts = _call_tool(ctx, step, req)
+                    if aid in result.failed:  # the tool's word for this input: as BadInput
+                        raise BadInput(result.failed[aid] or f"{step.tool} failed on it")
                     # later steps read these from memory: the payloads may still sit in the
                     # object store's pending pack, the records in the writer's buffer
                     made = _record_outputs(ctx, step, key, result, out_dir, aid,
@@ -366,32 +397,43 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
 
 def execute_units(ctx: RunContext, start: int, end: int,
                   heartbeat: Callable[[int], None] = lambda _i: None,
-                  stop: Callable[[], str] = lambda: "") -> ChunkSummary:
-    """Units ``start:end`` of the run. A retried chunk starts again at ``start``: what its
+                  stop: Callable[[], str] = lambda: "",
+                  steps: Collection[str] | None = None, work: Path | None = None
+                  ) -> ChunkSummary:
+    """Units ``start:end`` of the run, their per-asset ``steps`` (names; default: all of
+    them). A retried chunk starts again at ``start``: what its
     earlier attempt finished is skipped by what the store holds, never by the attempt's
     heartbeat, which may count units whose records died in a killed worker's buffer.
 
     ``stop()`` is asked before each unit: "paused" or "cancelled" ends the chunk there
     (``summary.units`` says how far it got; the rest of a paused chunk is the workflow's
-    to hand out again on resume)."""
+    to hand out again on resume). ``work``: a scratch directory of the caller's, emptied
+    after each unit and kept (a worker keeps one: removing directories costs milliseconds
+    on some file systems); by default one of the chunk's own, removed at its end."""
     summary = ChunkSummary()
     units = ctx.units()[start:end]
+    only = frozenset(steps) if steps is not None else None
     last_beat = 0.0
-    work = ctx.store.layout.tmp / "work" / temp_name(
-        f"{ctx.run.run}-{start}-{threading.get_ident()}")
+    own = work is None
+    if work is None:
+        work = ctx.store.layout.tmp / "work" / temp_name(
+            f"{ctx.run.run}-{start}-{threading.get_ident()}")
     try:
         for i in range(len(units)):
             summary.stopped = stop()
             if summary.stopped:
                 break
-            process_unit(ctx, units[i], summary, work)
+            process_unit(ctx, units[i], summary, work, only)
             summary.units += 1
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_EVERY_S:
                 heartbeat(i + 1)
                 last_beat = now
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            _empty(work)
         ctx.writer.flush()  # also when a unit ran out of a resource: what is done is kept
     return summary
 
@@ -407,6 +449,20 @@ def _has_needs(kind: str, needs: list[StepSpec], states: list) -> bool:  # noqa:
         if st is None or st.status == "failed":
             return False
     return True
+
+
+def _failed_inputs(ctx: RunContext, made: ArtifactMade, inputs: Collection[str]
+                   ) -> dict[str, str]:
+    """The inputs (of ``inputs``) that the aggregate call which made ``made`` failed on,
+    with their messages: its run's failed units of its step."""
+    idx = ctx.store.index
+    out = {}
+    with idx.read() as txn:
+        for aid in inputs:
+            st = index_runs.unit_state(idx, txn, made.run, made.step, aid)
+            if st is not None and st.status == "failed":
+                out[aid] = st.error
+    return out
 
 
 def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
@@ -446,6 +502,8 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
         reused = [] if ctx.run.force else _reusable(ctx, key)
         if reused:
             ids, status, attempts = [a.id for a in reused], "reused", 1
+            # the inputs the reused call failed on fail here too: the same call again
+            failed = _failed_inputs(ctx, reused[0], per_asset)
         else:
             out_dir = work / "out"
             req = ToolRequest(tool=step.tool, version=step.version, params=step.params,
@@ -454,9 +512,17 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
             ids = [a.id for a in _record_outputs(ctx, step, key, result, out_dir, "", input_ids,
                                                  per_asset)]
             status = "done"
+            failed = {a: m for a, m in result.failed.items() if a in per_asset}
+        # each input the tool could not handle is a failed unit of this step, with its message
+        ms = int((time.monotonic() - t0) * 1000)
+        for aid, msg in failed.items():
+            ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit=aid,
+                                       status="failed", attempts=attempts, duration_ms=ms,
+                                       error=(msg or f"{step.tool} failed on it")[:500]))
+        summary.failed += len(failed)
         ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",
                                    status=status, attempts=attempts, artifacts=ids,
-                                   duration_ms=int((time.monotonic() - t0) * 1000)))
+                                   duration_ms=ms))
         setattr(summary, status, getattr(summary, status) + 1)
     except NotApplicable as e:
         ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit="*",

@@ -109,7 +109,7 @@ def resolve_steps(req: RunRequest, registry: Registry) -> list[StepSpec]:
         kinds = list(s.kinds) or sorted(m.asset_kinds - {"any"})
         steps.append(StepSpec(name=s.name, tool=m.id, version=m.version,
                               params=m.resolve_params(given), shape=m.shape, kinds=kinds,
-                              needs=list(s.needs)))
+                              needs=list(s.needs), resource=m.resource))
     return steps
 
 
@@ -141,6 +141,26 @@ def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
         if rid:
             out.append(rid)
     return out
+
+
+def bytes_cap(store: Store, units: list[str], max_bytes: int) -> list[str]:
+    """The first units (in run order) whose assets hold at most ``max_bytes`` together: the
+    unit that would pass the cap and every one after it are left out. Decided here, not
+    while the run goes: the cap is then exact (chunks in flight cannot overshoot it), the
+    unit list says what the run covers, and the run completes like any other."""
+    idx = store.index
+    total = 0
+    with idx.read() as txn:
+        for n, aid in enumerate(units):
+            a = idx.asset(txn, aid)
+            total += a.size if a is not None else 0
+            if total > max_bytes:
+                if n == 0:
+                    raise NothingToRun(
+                        f"nothing to run: the first unit alone is {total:,} bytes, more than "
+                        f"--max-bytes {max_bytes:,}; no run was recorded")
+                return units[:n]
+    return units
 
 
 @dataclass
@@ -191,6 +211,8 @@ def plan_run(store: Store, req: RunRequest, registry: Registry | None = None) ->
         units = sample_units(units, sample)
     if req.max_units and len(units) > req.max_units:
         units = units[: req.max_units]
+    if req.max_bytes:
+        units = bytes_cap(store, units, req.max_bytes)
     caps = {k: v for k, v in (("max_concurrency", req.max_concurrency),
                                ("max_units", req.max_units), ("max_bytes", req.max_bytes)) if v}
     encoded = msgspec.msgpack.encode(units)

@@ -135,7 +135,8 @@ def describe_run(store: Store, run_id: str, *, limit: int = 20, failures: int = 
         covered = c["done"] + c["reused"] + c["failed"] + c["skipped"]
         exp = expected.get(s.name, 0)
         steps.append({"name": s.name, "tool": s.tool, "version": s.version, "params": s.params,
-                      "shape": s.shape, "kinds": s.kinds, "needs": s.needs, "units": exp,
+                      "shape": s.shape, "kinds": s.kinds, "needs": s.needs,
+                      "resource": s.resource, "units": exp,
                       "done": c["done"], "reused": c["reused"], "failed": c["failed"],
                       "skipped": c["skipped"], "pending": max(exp - covered, 0), "ms": c["ms"],
                       "avg_ms": round(c["ms"] / covered, 1) if covered else None})

@@ -15,7 +15,11 @@ from mstore.store.store import Store
 class Started:
     run: RunStarted
     temporal_url: str
-    selected: int = 0  # units the selection held before the sample / --max-units
+    selected: int = 0  # units the selection held before the sample / the caps
+
+    def unserved(self, served: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(step, resource class) of the steps a worker serving ``served`` does not run."""
+        return [(s.name, s.resource) for s in self.run.steps if s.resource not in served]
 
 
 def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,

@@ -120,6 +120,7 @@ class StepEntry(Shape):
     shape: str
     kinds: list[str]
     needs: list[str]
+    resource: str
     units: int
     done: int
     reused: int

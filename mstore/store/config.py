@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from mstore.errors import StoreFormatError, UsageError
+from mstore.model.records import RESOURCES
 
 FORMAT = 1  # the store format this mstore reads and writes (docs/format.md)
+DEFAULT_QUEUES = ("cpu", "io")  # what a worker serves unless told: gpu is declared
+MAX_CONCURRENCY = 1024  # [worker] concurrency, gpu_concurrency
 
 DEFAULT_IGNORE = [
     ".DS_Store",
@@ -89,6 +92,14 @@ def load(path: Path) -> Config:
     for key in ("address", "namespace"):
         if key in temporal and (not isinstance(temporal[key], str) or not temporal[key]):
             check.fail(f"[temporal] {key}", "a non-empty string", temporal[key])
+    worker = check.table(raw, "worker")
+    queues = worker.get("queues", list(DEFAULT_QUEUES))
+    if (not isinstance(queues, list) or not queues
+            or not all(isinstance(q, str) and q in RESOURCES for q in queues)):
+        check.fail("[worker] queues", f"a list of resource classes from {', '.join(RESOURCES)}",
+                   queues)
+    for key in ("concurrency", "gpu_concurrency"):
+        check.integer(raw, "worker", key, 1, MAX_CONCURRENCY)
     return Config(roots=roots, ignore=ignore, raw=raw)
 
 

@@ -93,7 +93,12 @@ class ObjectStore:
         content = body + blake3.blake3(body).digest()
         pack_id = object_id(content)
         write_once(self.dir / "packs" / f"{pack_id}.pack", content, self.tmp)
-        self._pack_dir_cache = None
+        if self._pack_dir_cache is not None:
+            # add the new pack's entries: forgetting the listing made the next put() read
+            # every pack's directory again, which a run worker flushing a pack every few
+            # seconds paid over and over (O(packs) per flush)
+            for raw, off, ln in directory:
+                self._pack_dir_cache[raw.hex()] = (pack_id, off, ln)
         return pack_id
 
     # -- reading --------------------------------------------------------------

@@ -10,7 +10,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-_modules: dict[Path, ModuleType] = {}
+# (file, tool version) -> module: a long-lived process (a worker's tool process) loads a
+# tool once per version, and loads it again when the tool changed (a new version)
+_modules: dict[tuple[Path, str], ModuleType] = {}
 _lock = threading.Lock()  # activities run in threads: load each module once
 
 
@@ -18,13 +20,14 @@ class LoadFailed(Exception):
     """The module file is missing or has no such function."""
 
 
-def load_function(folder: Path, ref: str, owner: str) -> Callable[..., Any]:
+def load_function(folder: Path, ref: str, owner: str, version: str = "") -> Callable[..., Any]:
     """``ref`` is ``<module file without .py>:<function>`` in ``folder``; the module is
-    loaded once per process under a name of its own (tools may share module names)."""
+    loaded once per process and ``version`` under a name of its own (tools may share
+    module names)."""
     module, _, func = ref.partition(":")
     path = (folder / f"{module}.py").resolve()
     with _lock:
-        mod = _modules.get(path)
+        mod = _modules.get((path, version))
         if mod is None:
             name = f"mstore_tool_{owner.replace('-', '_')}_{module}"
             spec = importlib.util.spec_from_file_location(name, path)
@@ -37,7 +40,7 @@ def load_function(folder: Path, ref: str, owner: str) -> Callable[..., Any]:
             except BaseException:
                 sys.modules.pop(name, None)
                 raise
-            _modules[path] = mod
+            _modules[(path, version)] = mod
     fn = getattr(mod, func, None)
     if not callable(fn):
         raise LoadFailed(f"tool {owner}: {path.name} has no function {func}")

@@ -10,6 +10,8 @@ resource = "cpu"              # task queue class: cpu | io | gpu
 shape = "per-asset"           # or "aggregate" (one call over the whole selection)
 entry = "python:tool:run"     # python:<module file without .py>:<function>, or exec:<file>
 ui = "ui:register"            # optional: registers the tool's web UI (panels, pages, actions)
+views = ["frames"]            # optional: media views it reads (req.views), see views.py
+provides = { frames = "keyframe" }  # optional: views its outputs of that kind materialize
 
 [params.size]                 # one table per parameter: type, default, help
 type = "int"
@@ -30,9 +32,10 @@ from typing import Any
 
 from mstore.errors import UsageError
 from mstore.model.names import NAME_RULE, is_name
+from mstore.model.records import RESOURCES
+from mstore.tools.views import VIEWS
 
 PARAM_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list}
-RESOURCES = ("cpu", "io", "gpu")
 # an int param travels in msgpack/JSON records and requests: it must fit in 64 bits whatever
 # the manifest's own bounds say
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -91,6 +94,8 @@ class Manifest:
     description: str = ""
     params: dict[str, ParamSpec] = field(default_factory=dict)
     ui: str = ""  # "<module>:<function>" that registers the tool's web UI
+    views: tuple[str, ...] = ()  # media views it reads: offered in req.views
+    provides: dict[str, str] = field(default_factory=dict)  # view -> output kind making it
 
     @property
     def asset_kinds(self) -> set[str]:
@@ -126,9 +131,12 @@ def load_manifest(path: Path) -> Manifest:
                      outputs=tuple(raw["outputs"]), entry=raw["entry"], folder=path.parent,
                      resource=raw.get("resource", "cpu"), shape=raw.get("shape", "per-asset"),
                      description=raw.get("description", ""), params=params,
-                     ui=raw.get("ui", raw.get("panels", "")))
+                     ui=raw.get("ui", raw.get("panels", "")),
+                     views=tuple(raw.get("views", ())), provides=dict(raw.get("provides", {})))
     except KeyError as e:
         raise UsageError(f"{path}: missing key {e}") from None
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{path}: {e}") from None
     for what, names in (("id", [m.id]), ("outputs", m.outputs),
                         ("inputs", [i.removeprefix("artifact:") for i in m.inputs])):
         bad = [n for n in names if not is_name(n)]
@@ -144,6 +152,13 @@ def load_manifest(path: Path) -> Manifest:
         raise UsageError(f"{path}: give ui (panels is its older name), not both")
     if m.ui and not re.fullmatch(r"[A-Za-z_]\w*:[A-Za-z_]\w*", m.ui):
         raise UsageError(f"{path}: ui must be <module>:<function>, not {m.ui!r}")
+    for view in [*m.views, *m.provides]:
+        if view not in VIEWS:
+            raise UsageError(f"{path}: unknown view {view!r} (views: {', '.join(VIEWS)})")
+    for view, kind in m.provides.items():
+        if kind not in m.outputs:
+            raise UsageError(f"{path}: provides {view} = {kind!r}, which is not one of its "
+                             f"outputs")
     for p in params.values():
         if p.type not in PARAM_TYPES:
             raise UsageError(f"{path}: param {p.name} has unknown type {p.type}")

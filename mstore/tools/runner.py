@@ -35,11 +35,21 @@ class ToolFailed(Exception):
     """A transient tool failure (retried)."""
 
 
+# (folder, entry, id, version) -> the loaded function: a worker calls it unit after unit,
+# and finding it again (resolving its file's path) cost more than a fast tool's call
+_entries: dict[tuple[Path, str, str, str], PythonTool] = {}
+
+
 def _python_entry(m: Manifest) -> PythonTool:
-    try:
-        return load_function(m.folder, m.entry.split(":", 1)[1], m.id)
-    except LoadFailed as e:
-        raise ToolFailed(str(e)) from None
+    key = (m.folder, m.entry, m.id, m.version)
+    fn = _entries.get(key)
+    if fn is None:
+        try:
+            fn = load_function(m.folder, m.entry.split(":", 1)[1], m.id, m.version)
+        except LoadFailed as e:
+            raise ToolFailed(str(e)) from None
+        _entries[key] = fn
+    return fn
 
 
 def run_tool(m: Manifest, req: ToolRequest, progress: Progress | None = None) -> ToolResult:

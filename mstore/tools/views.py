@@ -28,17 +28,18 @@ cheap, so listing tools or planning runs never pays for them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from mstore.tools.api import BadInput, ToolInput, ToolRequest
+from mstore.tools.api import BadInput, InputArtifact, ToolInput, ToolRequest
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from PIL.Image import Image
 
 MODES = ("decode", "materialized")
+VIEWS = ("frames",)  # the media views a manifest may name (``views``, ``provides``)
 
 _heif_registered = False
 
@@ -299,11 +300,29 @@ def _bool(value: Any) -> bool:
     return bool(value)
 
 
+def offer(wanted: Iterable[str], provided: dict[str, list[InputArtifact]]) -> dict[str, Any]:
+    """What the orchestrator puts in ``req.views`` for a tool whose manifest names the
+    views ``wanted``, given the upstream artifacts that materialize each view (the outputs
+    of the kind an upstream tool's manifest ``provides`` for it).
+
+    ``frames``: the frame files such artifacts hold — each an image payload with its time
+    in ``meta["t"]`` (seconds) — in ``materialized`` mode; without any, ``decode`` (the
+    tool decodes the original)."""
+    out: dict[str, Any] = {}
+    for view in wanted:
+        if view == "frames":
+            files = [[float(a.meta.get("t", 0.0)), a.path] for a in provided.get(view, [])
+                     if a.path]
+            out[view] = ({"mode": "materialized", "files": files} if files
+                         else {"mode": "decode"})
+    return out
+
+
 def frame_source(req: ToolRequest, inp: ToolInput, **defaults: Any) -> FrameSource:
     """Frames of ``inp`` as the request's ``frames`` view (and the tool's defaults) say."""
     policy = frame_policy(req, **defaults)
     return FrameSource(inp.path if policy.mode == "decode" else None, policy)
 
 
-__all__ = ["FramePolicy", "FrameSource", "decoding", "fit", "frame_policy", "frame_source",
-           "load_image", "register_heif"]
+__all__ = ["VIEWS", "FramePolicy", "FrameSource", "decoding", "fit", "frame_policy",
+           "frame_source", "load_image", "offer", "register_heif"]

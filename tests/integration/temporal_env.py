@@ -171,14 +171,16 @@ class RunStore:
     logs: Path | None = None
 
     # -- workers -----------------------------------------------------------------
-    def start_worker(self, concurrency: int | None = None, wait: bool = True
-                     ) -> subprocess.Popen:
+    def start_worker(self, concurrency: int | None = None, wait: bool = True,
+                     queues: str | None = None) -> subprocess.Popen:
         """``mstore worker`` as a subprocess (own process group). The first live one is
         also written to the store's worker pid file, so ``mstore run`` does not start a
         background worker of its own."""
         argv = [sys.executable, "-m", "mstore", "--store", str(self.path), "worker"]
         if concurrency:
             argv += ["--concurrency", str(concurrency)]
+        if queues:
+            argv += ["--queues", queues]
         log = self.path / "local" / f"worker-{len(self.workers)}.log"
         with open(log, "ab") as out:
             proc = subprocess.Popen(argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out,
@@ -189,18 +191,19 @@ class RunStore:
         if not any(p.poll() is None for p in self.workers[:-1]):
             pidfile.write_text(f"{proc.pid}\n")
         if wait:
-            self.wait_worker(proc)
+            self.wait_worker(proc, queue=(queues or "cpu").split(",")[0])
         return proc
 
-    def wait_worker(self, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-        """Until the worker has opened the store and started polling."""
+    def wait_worker(self, proc: subprocess.Popen, timeout: float = 60.0, queue: str = "cpu"
+                    ) -> None:
+        """Until the worker has opened the store and started polling ``queue``."""
         deadline = time.monotonic() + timeout
         log = self.path / "local" / f"worker-{self.workers.index(proc)}.log"
         key = store_key(self.path)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited {proc.returncode}: {log.read_text()}")
-            if self._pollers(f"mstore-{key}-cpu") >= 1 and self._lane_taken(proc.pid):
+            if self._pollers(f"mstore-{key}-{queue}") >= 1 and self._lane_taken(proc.pid):
                 return
             time.sleep(0.2)
         raise TimeoutError("the worker did not start polling")
@@ -387,6 +390,22 @@ class RunStore:
 
         return sorted(self.temporal(go), key=lambda w: w.start_time)
 
+    def chunk_activities(self, run_id: str) -> list[tuple[str, dict]]:
+        """(task queue, input) of every chunk activity the run's workflow scheduled (its
+        current execution's history), in order."""
+        from temporalio.api.enums.v1 import EventType
+
+        async def history(c):  # noqa: ANN001, ANN202
+            return await c.get_workflow_handle(run_id).fetch_history()
+
+        out = []
+        for e in self.temporal(history).events:
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                a = e.activity_task_scheduled_event_attributes
+                if a.activity_type.name == "mstore-run-chunk":
+                    out.append((a.task_queue.name, json.loads(a.input.payloads[0].data)))
+        return out
+
 
 def make_store(base: Path, archive: Path, address: str | None, *,
                temporal_toml: str | None = None) -> RunStore:
@@ -422,3 +441,42 @@ def run_store(temporal_server: DevServer, archive, tmp_path: Path  # noqa: ANN00
     yield make
     for rs in made:
         rs.stop_workers()
+
+
+@pytest.fixture(scope="session")
+def kinds_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small archive with an exact duplicate (same bytes at two paths) of every kind, a
+    valid video without an audio track, and a near-duplicate image."""
+    import io
+    import random
+
+    from PIL import Image
+
+    from tests.fixtures.archive import _media, _picture
+
+    root = tmp_path_factory.mktemp("kinds") / "archive"
+    picture = _picture(random.Random(0), 640, 480)
+
+    def jpeg(img: Image.Image) -> bytes:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=90)
+        return buf.getvalue()
+
+    files = {
+        "photos/sun.jpg": jpeg(picture), "copies/sun.jpg": jpeg(picture),
+        "photos/sun-small.jpg": jpeg(picture.resize((608, 456))),
+        "clips/talk.mp4": _media("mp4", vcodec="mpeg4", acodec="aac"),
+        "clips/silent.mp4": _media("mp4", vcodec="mpeg4", acodec=None, seconds=1.5),
+        "sounds/tone.wav": _media("wav", vcodec=None, acodec="pcm_s16le"),
+        "notes/todo.txt": b"buy milk\ncall home\n" * 20,
+        "blobs/data.bin": bytes(range(256)) * 40,
+    }
+    files["copies/talk.mp4"] = files["clips/talk.mp4"]
+    files["copies/silent.mp4"] = files["clips/silent.mp4"]
+    files["copies/tone.wav"] = files["sounds/tone.wav"]
+    files["copies/todo.txt"] = files["notes/todo.txt"]
+    files["copies/data.bin"] = files["blobs/data.bin"]
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root

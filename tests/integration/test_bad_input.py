@@ -58,6 +58,10 @@ CONFIG_CASES = [
     ("[catalog]", '[temporal]\nnamespace = ""\n[catalog]', EXIT_USAGE, "[temporal] namespace"),
     ("# mstore store", "temporal = 3\n# mstore store", EXIT_USAGE,
      "[temporal] must be a table"),
+    *[("[catalog]", f"[worker]\n{line}\n[catalog]", EXIT_USAGE, f"[worker] {key}")
+      for line, key in (('queues = ["cpu", "tpu"]', "queues"), ("queues = []", "queues"),
+                        ('queues = "gpu"', "queues"), ("concurrency = 0", "concurrency"),
+                        ("gpu_concurrency = 2000", "gpu_concurrency"))],
     ("format = 1", "format = 2", EXIT_NO_STORE, "format 2"),
 ]
 

@@ -44,6 +44,10 @@ def nothing_started(store: Path) -> None:
     (["--max-concurrency", "0"], "--max-concurrency 0: must be at least 1"),
     (["--max-concurrency", "100000"], "must be at most 1,000"),
     (["--max-units", "99999999999999999999"], "must be at most"),
+    (["--max-bytes", "lots"], "--max-bytes lots: 'lots' is not a size"),
+    (["--max-bytes", "5XB"], "unknown size unit 'XB'"),
+    (["--max-bytes", "0"], "--max-bytes 0: must be at least 1 byte"),
+    (["--max-bytes", "0.1"], "--max-bytes 0.1: must be at least 1 byte"),
     (["--production", "--sandbox"], "exclude each other"),
     (["--production", "--sample", "5"], "--sample is for sandbox runs"),
     (["--param", "thumbnail.size=99999999999999999999"], "out of range"),
@@ -66,7 +70,8 @@ def test_bad_run_requests_are_one_line_usage_errors(store: Path, args: list[str]
 
 
 @pytest.mark.parametrize("args", [["no-such-word-anywhere"], ["kind:text"],
-                                  ["--production", "path:nowhere/"]])
+                                  ["--production", "path:nowhere/"],
+                                  ["--production", "--max-bytes", "1"]])
 def test_a_selection_of_no_units_starts_nothing(store: Path, args: list[str]) -> None:
     """0 units (a query matching nothing, or nothing the pipeline applies to: photos over
     text files) is "nothing found": exit 1, one line, no run recorded."""
@@ -74,7 +79,7 @@ def test_a_selection_of_no_units_starts_nothing(store: Path, args: list[str]) ->
     assert r.code == 1, (r.out, r.err)
     lines = r.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mstore: nothing to run: "), r.err
-    assert "image" in lines[0] and r.out == ""
+    assert ("image" in lines[0] or "--max-bytes 1;" in lines[0]) and r.out == ""
     nothing_started(store)
 
 

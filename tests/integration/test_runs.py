@@ -23,8 +23,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from mstore.model.records import ArtifactMade
 from mstore.runs.lineage import reuse_key
 from tests.helpers import REPO, mstore, mstore_proc
@@ -144,59 +142,20 @@ def pending_activities(rs: RunStore, run_id: str) -> int:
 
 
 def install_tool(rs: RunStore, name: str, description: str, params: dict[str, str],
-                 code: str) -> None:
+                 code: str, manifest: str = "") -> None:
     """A Python tool of the test's own in <store>/tools/ (found by runs like any
     third-party one), for every kind, making artifacts of kind ``name``; ``params``: name
-    -> TOML type (default: that type's empty value)."""
+    -> TOML type (default: that type's empty value); ``manifest``: more top-level keys."""
     d = rs.path / "tools" / name
     d.mkdir(parents=True)
     empty = {"str": '""', "int": "0"}
     (d / "manifest.toml").write_text(
         f'id = "{name}"\nversion = "1"\ndescription = "{description}"\n'
         'inputs = ["image", "video", "audio", "text", "other"]\n'
-        f'outputs = ["{name}"]\nentry = "python:tool:run"\n'
+        f'outputs = ["{name}"]\nentry = "python:tool:run"\n' + manifest
         + "".join(f'[params.{n}]\ntype = "{t}"\ndefault = {empty[t]}\n'
                   for n, t in params.items()))
     (d / "tool.py").write_text(code)
-
-
-@pytest.fixture(scope="module")
-def kinds_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small archive with an exact duplicate (same bytes at two paths) of every kind, a
-    valid video without an audio track, and a near-duplicate image."""
-    import io
-    import random
-
-    from PIL import Image
-
-    from tests.fixtures.archive import _media, _picture
-
-    root = tmp_path_factory.mktemp("kinds") / "archive"
-    picture = _picture(random.Random(0), 640, 480)
-
-    def jpeg(img: Image.Image) -> bytes:
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=90)
-        return buf.getvalue()
-
-    files = {
-        "photos/sun.jpg": jpeg(picture), "copies/sun.jpg": jpeg(picture),
-        "photos/sun-small.jpg": jpeg(picture.resize((608, 456))),
-        "clips/talk.mp4": _media("mp4", vcodec="mpeg4", acodec="aac"),
-        "clips/silent.mp4": _media("mp4", vcodec="mpeg4", acodec=None, seconds=1.5),
-        "sounds/tone.wav": _media("wav", vcodec=None, acodec="pcm_s16le"),
-        "notes/todo.txt": b"buy milk\ncall home\n" * 20,
-        "blobs/data.bin": bytes(range(256)) * 40,
-    }
-    files["copies/talk.mp4"] = files["clips/talk.mp4"]
-    files["copies/silent.mp4"] = files["clips/silent.mp4"]
-    files["copies/tone.wav"] = files["sounds/tone.wav"]
-    files["copies/todo.txt"] = files["notes/todo.txt"]
-    files["copies/data.bin"] = files["blobs/data.bin"]
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
 
 
 # --------------------------------------------------------------------------- shapes
@@ -829,10 +788,6 @@ def test_continue_as_new_completes(run_store) -> None:  # noqa: ANN001
 def test_chunks_adapt_to_measured_speed(run_store, tmp_path: Path) -> None:  # noqa: ANN001
     """Without --chunk-size the first chunks are small (first results come fast); later
     ones grow to ~2 s of work at the measured speed, bounded so every slot stays busy."""
-    import json
-
-    from temporalio.api.enums.v1 import EventType
-
     from mstore.orchestration.workflows import RunInput, RunWorkflow
     from tests.fixtures.archive import build_bulk
 
@@ -843,30 +798,24 @@ def test_chunks_adapt_to_measured_speed(run_store, tmp_path: Path) -> None:  # n
     v = rs.run_and_wait("fast", "--production")
     assert v.state == "completed" and v.done == v.total
 
-    async def history(c):  # noqa: ANN001, ANN202
-        return await c.get_workflow_handle(v.id).fetch_history()
-
-    sizes = []
-    for e in rs.temporal(history).events:
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            a = e.activity_task_scheduled_event_attributes
-            if a.activity_type.name == "mstore-run-chunk":
-                arg = json.loads(a.input.payloads[0].data)
-                sizes.append(arg["end"] - arg["start"])
+    sizes = [arg["end"] - arg["start"] for _q, arg in rs.chunk_activities(v.id)]
     first = min(32, -(-v.total // 8))  # DEFAULT_CHUNK; DEFAULT_CONCURRENCY 4 x 2
     assert v.total == 600 and sizes[:4] == [first] * 4 and sum(sizes) == v.total
     assert max(sizes) > first  # noop units take ~0.1 ms: later chunks are bigger
     # the sizing rule itself
     wf = RunWorkflow()
     inp = RunInput(run_id="r", store="s", total=100_000, chunk_size=32, max_concurrency=4,
-                   activity_queue="q", adaptive=True)
+                   control_queue="q", adaptive=True)
     wf._measured_units, wf._measured_s = 10, 0.0
     assert wf._chunk_size(inp, 0) == 32  # nothing measured yet
     wf._measured_units, wf._measured_s = 64, 6.4  # 0.1 s per unit -> 20 units in 2 s
     assert wf._chunk_size(inp, 64) == 20
     wf._measured_units, wf._measured_s = 64, 0.0064  # 0.1 ms per unit
     assert wf._chunk_size(inp, 64) == 4096  # max_chunk
-    assert wf._chunk_size(inp, 100_000 - 100) == 25  # the tail spreads over 4 slots
+    wf._measured_units, wf._measured_s = 64, 6.4
+    assert wf._chunk_size(inp, 100_000 - 40) == 10  # the tail spreads over 4 slots ...
+    wf._measured_units, wf._measured_s = 64, 0.0064
+    assert wf._chunk_size(inp, 100_000 - 100) == 2500  # ... of at least 0.25 s of work each
     assert wf._chunk_size(RunInput(**{**inp.__dict__, "adaptive": False}), 64) == 32
 
 

@@ -225,6 +225,26 @@ def test_names_the_index_keys_by_are_short_and_plain(tmp_path: Path) -> None:
             load_pipeline(tmp_path / "p.toml")
 
 
+def test_views_a_manifest_declares_are_checked(tmp_path: Path) -> None:
+    """``views`` (read) and ``provides`` (materialized by an output kind) name known views;
+    a tool provides a view only through one of its own outputs."""
+    (tmp_path / "t").mkdir()
+    head = 'id = "t"\nversion = "1"\ninputs = ["video"]\noutputs = ["still"]\nentry = "exec:t"\n'
+    manifest = tmp_path / "t" / "manifest.toml"
+    manifest.write_text(head + 'views = ["frames"]\nprovides = { frames = "still" }\n')
+    m = load_manifest(manifest)
+    assert (m.views, m.provides) == (("frames",), {"frames": "still"})
+    for extra, why in (('views = ["sounds"]', "unknown view 'sounds'"),
+                       ('provides = { depth = "still" }', "unknown view 'depth'"),
+                       ('provides = { frames = "keyframe" }', "not one of its outputs")):
+        manifest.write_text(head + extra + "\n")
+        with pytest.raises(UsageError, match=why):
+            load_manifest(manifest)
+    reg = Registry.for_store(None)
+    assert reg.get("thumbnail").views == ("frames",)
+    assert reg.get("keyframes").provides == {"frames": "keyframe"}
+
+
 def test_exec_tool_exit_3_is_not_applicable(tmp_path: Path) -> None:
     """The exec protocol's "this step does not apply to this input": exit 3."""
     folder = tmp_path / "silent"
