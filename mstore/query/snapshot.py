@@ -41,6 +41,7 @@ from typing import NamedTuple
 import lmdb
 import msgspec
 
+from mstore.model.codec import LazyDecoder
 from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.related import (
     LIVE_VIDEO_EXTS,
@@ -377,9 +378,9 @@ def build(index: Index) -> tuple[CatalogTable, Stats]:
     return table, _table_stats(table, len(err_keys))
 
 
-_head_dec = msgspec.msgpack.Decoder(SnapshotHead)
-_delta_dec = msgspec.msgpack.Decoder(CachedDelta)
-_path_dec = msgspec.msgpack.Decoder(PathState)
+_head_dec = LazyDecoder(SnapshotHead)
+_delta_dec = LazyDecoder(CachedDelta)
+_path_dec = LazyDecoder(PathState)
 rebuilds = 0  # full rebuilds made by this process (tests check that a delta avoided one)
 
 

@@ -36,6 +36,7 @@ import lmdb
 import msgspec
 
 from mstore.errors import MstoreError, NoSpaceError, StoreDamagedError, UsageError
+from mstore.model.codec import LazyDecoder
 from mstore.model.meta import Meta
 from mstore.model.records import (
     AddFinished,
@@ -121,12 +122,12 @@ split_pk = split_path_key
 
 
 _enc = msgspec.msgpack.Encoder()
-_dec_path = msgspec.msgpack.Decoder(PathState)
-_dec_hist = msgspec.msgpack.Decoder(HistoryEvent)
-_dec_err = msgspec.msgpack.Decoder(ErrorState)
-_dec_asset = msgspec.msgpack.Decoder(AssetInfo)
-_dec_add = msgspec.msgpack.Decoder(AddFinished)
-_dec_setaside = msgspec.msgpack.Decoder(SetAside)
+_dec_path = LazyDecoder(PathState)
+_dec_hist = LazyDecoder(HistoryEvent)
+_dec_err = LazyDecoder(ErrorState)
+_dec_asset = LazyDecoder(AssetInfo)
+_dec_add = LazyDecoder(AddFinished)
+_dec_setaside = LazyDecoder(SetAside)
 
 
 class IndexDamagedError(StoreDamagedError):
@@ -486,7 +487,7 @@ class Index:
         cur = txn.cursor(db=self.db["paths"])
         if not cur.set_range(start):
             return
-        decode = _dec_path.decode
+        decode = _dec_path.get().decode
         for key, val in cur:
             if not key.startswith(start):
                 break

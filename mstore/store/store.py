@@ -10,9 +10,6 @@ the store applies every segment the index has not seen (``catch_up``).
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -29,7 +26,7 @@ from mstore.store.hlc import HybridClock
 from mstore.store.index import Index, IndexDamagedError
 from mstore.store.keys import LANE_RE
 from mstore.store.layout import STORE_DIRNAME, Layout, private_local
-from mstore.store.locks import WriteLock
+from mstore.store.locks import WriteLock, hostname
 from mstore.store.notices import warn
 from mstore.store.objects import ObjectStore
 from mstore.store.segments import (
@@ -85,7 +82,7 @@ class Store:
         file also names the store path and host, so a copy that dragged local/ along (a
         naive rsync) mints a fresh id instead of writing into the original's records."""
         path = self.layout.machine_id
-        here = f"{socket.gethostname()} {self.root}"
+        here = f"{hostname()} {self.root}"
         try:
             mid, _, where = path.read_text().strip().partition(" ")
             if where == here or not where:
@@ -93,7 +90,7 @@ class Store:
         except FileNotFoundError:
             pass
         path.parent.mkdir(parents=True, exist_ok=True)
-        mid = secrets.token_hex(6)
+        mid = os.urandom(6).hex()  # what secrets.token_hex(6) gives
         tmp = path.with_suffix(f".{os.getpid()}")
         tmp.write_text(f"{mid} {here}\n")
         os.replace(tmp, path)
@@ -146,6 +143,8 @@ class Store:
             try:
                 self._index = Index(self.layout.index)
             except IndexDamagedError as e:  # a cache: rebuild it from the records
+                import shutil
+
                 warn(f"the local index is damaged ({e.message}); rebuilding it from the "
                      "records")
                 shutil.rmtree(self.layout.index, ignore_errors=True)
@@ -201,6 +200,8 @@ class Store:
         if self._index is not None:
             self._index.close()
             self._index = None
+        import shutil  # here, not at the top: read commands start faster without it
+
         shutil.rmtree(self.layout.index, ignore_errors=True)
 
     def close(self) -> None:
