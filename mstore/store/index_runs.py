@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import lmdb
 import msgspec
 
+from mstore.model.codec import LazyDecoder
 from mstore.model.records import (
     ArtifactMade,
     ArtifactsDropped,
@@ -88,11 +89,11 @@ class RunInfo(msgspec.Struct, kw_only=True):
 
 
 _enc = msgspec.msgpack.Encoder()
-_dec_run = msgspec.msgpack.Decoder(RunInfo)
-_dec_unit = msgspec.msgpack.Decoder(UnitState)
-_dec_art = msgspec.msgpack.Decoder(ArtifactMade)
-_dec_coll = msgspec.msgpack.Decoder(CollectionDefined)
-_dec_label = msgspec.msgpack.Decoder(Label)
+_dec_run = LazyDecoder(RunInfo)
+_dec_unit = LazyDecoder(UnitState)
+_dec_art = LazyDecoder(ArtifactMade)
+_dec_coll = LazyDecoder(CollectionDefined)
+_dec_label = LazyDecoder(Label)
 
 _SLOT = {"done": 0, "reused": 1, "failed": 2, "skipped": 4}  # 3 is duration_ms
 
