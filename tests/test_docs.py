@@ -52,3 +52,14 @@ def test_every_shipped_hook_sample_is_documented() -> None:
     assert samples
     missing = [s for s in samples if s not in doc]
     assert not missing, f"hook samples not documented: {missing}"
+
+
+def test_json_shapes_in_the_docs_are_the_shapes_in_the_code() -> None:
+    """docs/cli.md lists every --json shape exactly as mstore/services/shapes.py defines it
+    (a key added, renamed or dropped on either side fails here)."""
+    from mstore.services.shapes import SHAPES, render
+
+    doc = (REPO / "docs" / "cli.md").read_text()
+    documented = {name: " ".join(text.split()) for name, text in
+                  re.findall(r"^### JSON: ([^\n]+)\n\n```\n(.+?)\n```", doc, re.M | re.S)}
+    assert documented == {name: render(shape) for name, shape in SHAPES.items()}

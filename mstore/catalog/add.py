@@ -13,16 +13,19 @@ writes records. Order of effects: segment (durable) -> index -> hooks.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mstore.catalog.fileinfo import FileJob, FileResult, process, process_batch
+import msgspec
+
+from mstore.catalog.fileinfo import FileResult
+from mstore.catalog.hasher import Hasher, Progress, default_workers
 from mstore.catalog.ignore import IgnoreRules
-from mstore.catalog.pool import worker_pool
 from mstore.catalog.walk import (
     Signature,
     WalkError,
@@ -43,13 +46,11 @@ from mstore.model.records import (
     PathGone,
     PathSeen,
 )
+from mstore.query.fresh import FreshRows
+from mstore.query.snapshot import refresh
 from mstore.store.index import PathState
 from mstore.store.index_links import link_at, links_under
 from mstore.store.store import RecordWriter, Store
-
-INLINE_MAX = 48  # fewer files than this are hashed in-process (a pool costs ~0.3 s to start)
-BATCH_FILES = 24
-BATCH_BYTES = 32 << 20
 
 
 @dataclass
@@ -94,9 +95,6 @@ class Target:
     sub: bytes = b""  # relative to root_path; b"" = the whole root
 
 
-Progress = Callable[[int, int, int], None]  # (files hashed, files to hash, bytes hashed)
-
-
 def resolve_targets(store: Store, paths: Iterable[Path]) -> list[Target]:
     paths = list(paths)
     if not paths:
@@ -128,12 +126,14 @@ class Adder:
         self.store = store
         self.verify = verify
         self.writer = writer
-        self.workers = workers or min(2, os.cpu_count() or 1)
+        self.workers = workers or default_workers()
         self.progress = progress
         self.rules = IgnoreRules(store.config.ignore)
         self.summary = AddSummary()
         self._recorded: set[str] = set()  # assets recorded during this add
-        self._catalog_empty = False  # no asset at all when the session began
+        self._catalog_empty = False  # no asset and no path when the session began
+        self._hasher = Hasher(self.workers, progress)
+        self.fresh: FreshRows | None = None  # the assets this session found new
 
     # -- the whole add ----------------------------------------------------------
     def run(self, targets: list[Target]) -> AddSummary:
@@ -150,21 +150,28 @@ class Adder:
         self.summary = AddSummary(verified=self.verify)
         self._recorded = set()
         idx = self.store.index
+        refresh(idx)  # the snapshot the rows of this session's new assets go into
         with idx.read() as txn:  # the first add of a store needs no per-file lookups
-            self._catalog_empty = txn.stat(idx.db["assets"])["entries"] == 0
+            self._catalog_empty = all(txn.stat(idx.db[name])["entries"] == 0
+                                      for name in ("assets", "asset_paths"))
+            self.fresh = FreshRows(idx, idx.meta_int(txn, b"data_gen"))
         t0 = time.monotonic()
         started = int(time.time() * 1000)
-        try:
-            body()
-        except KeyboardInterrupt:
-            self.summary.interrupted = True
-        s = self.summary
-        s.seconds = round(time.monotonic() - t0, 3)
-        self.writer.append(AddFinished(
-            hlc=self.writer.now(), roots=sorted(set(roots)), started_ms=started,
-            finished_ms=int(time.time() * 1000), new=s.new, changed=s.changed, moved=s.moved,
-            missing=s.missing, unchanged=s.unchanged, errors=s.errors, interrupted=s.interrupted))
-        self.writer.flush()
+        with gc_paused():
+            try:
+                body()
+            except KeyboardInterrupt:
+                self.summary.interrupted = True
+            finally:
+                self._hasher.close()
+            s = self.summary
+            s.seconds = round(time.monotonic() - t0, 3)
+            self.writer.append(AddFinished(
+                hlc=self.writer.now(), roots=sorted(set(roots)), started_ms=started,
+                finished_ms=int(time.time() * 1000), new=s.new, changed=s.changed,
+                moved=s.moved, missing=s.missing, unchanged=s.unchanged, errors=s.errors,
+                interrupted=s.interrupted))
+            self.writer.flush()
         return s
 
     def _add_files(self, root: str, root_path: Path, rels: list[bytes]) -> None:
@@ -213,7 +220,18 @@ class Adder:
         walked_links: set[bytes] = set()
         walk_errors: set[bytes] = set()
         failed_dirs: list[bytes] = []
-        jobs: list[FileJob] = []
+        appeared: dict[str, list[bytes]] = {}
+        hasher = self._hasher
+
+        def record(res: FileResult) -> None:
+            self.summary.bytes_hashed += res.size
+            if res.reason:
+                self._error(t.root, res.rel, res.reason, res.detail, known_errors)
+                return
+            # a path in error is re-recorded whatever it holds: that clears the error
+            sig = None if res.rel in known_errors else sigs.get(res.rel)
+            self._record_result(t.root, res, known.get(res.rel), sig, appeared)
+
         store_real = os.fsencode(os.path.realpath(self.store.root))
         abs_sub = os.path.join(root_b, t.sub)
         if t.sub and (single or not _is_dir(abs_sub)):
@@ -221,12 +239,21 @@ class Adder:
         else:
             items = walk(root_b, t.sub, self.rules, frozenset({store_real}), expect, unchanged)
         w = self.writer
+        # what was walked matters only for telling what is gone: nothing, in a new tree
+        track = bool(known or known_links)
+        if not known and not single and self.fresh is not None:
+            self.fresh.new_scope(t.root, prefix)
         for item in items:
+            if type(item) is WalkFile and not track and not expect:  # the common case
+                for res in hasher.add(root_b, item.rel, item.size):
+                    record(res)
+                continue
             if isinstance(item, WalkLink):
                 walked_links.add(item.rel)
                 old = known.pop(item.rel, None)
                 if old is not None:  # a file replaced by a link: first the file goes
                     w.append(PathGone(hlc=w.now(), root=t.root, path=item.rel, asset=old.asset))
+                    self._gone_fresh(t.root, item.rel)
                 if known_links.get(item.rel) != item.target or item.rel in known_errors:
                     w.append(LinkSeen(hlc=w.now(), root=t.root, path=item.rel,
                                       target=item.target))
@@ -248,18 +275,11 @@ class Adder:
                                                    item.ctime_ns):
                 unchanged[0] += 1
                 continue
-            jobs.append(FileJob(os.path.join(root_b, item.rel), item.rel, item.size,
-                                item.mtime_ns, item.inode))
+            for res in hasher.add(root_b, item.rel, item.size):
+                record(res)
         self.summary.unchanged += unchanged[0]
-        results = self._hash_all(jobs)
-        appeared: dict[str, list[bytes]] = {}
-        for res in results:
-            if res.reason:
-                self._error(t.root, res.rel, res.reason, res.detail, known_errors)
-                continue
-            # a path in error is re-recorded whatever it holds: that clears the error
-            sig = None if res.rel in known_errors else sigs.get(res.rel)
-            self._record_result(t.root, res, known.get(res.rel), sig, appeared)
+        for res in hasher.finish():
+            record(res)
         # paths the index knew that are gone now
         gone_assets: set[str] = set()
         for path, st in known.items():
@@ -268,6 +288,7 @@ class Adder:
                 continue
             if any(path.startswith(d) for d in failed_dirs):
                 continue
+            self._gone_fresh(t.root, path)
             self.writer.append(PathGone(hlc=self.writer.now(), root=t.root, path=path,
                                         asset=st.asset))
             gone_assets.add(st.asset)
@@ -288,6 +309,7 @@ class Adder:
     def _error(self, root: str, rel: bytes, reason: str, detail: str,
                known_errors: dict[bytes, str]) -> None:
         self.summary.errors += 1
+        self._forget_fresh(root, rel)
         if known_errors.get(rel) == reason:
             return  # same error as last time: nothing new to record
         self.writer.append(PathError(hlc=self.writer.now(), root=root, path=rel, reason=reason,
@@ -295,34 +317,71 @@ class Adder:
 
     def _record_result(self, root: str, res: FileResult, old: PathState | None,
                        sig: Signature | None, appeared: dict[str, list[bytes]]) -> None:
-        assert res.meta is not None
+        """Record what reading one file found. Runs once per file read: kept lean."""
         w = self.writer
-        stat_same = sig is not None and unchanged_since(sig, res.size, res.mtime_ns, res.inode,
-                                                        res.ctime_ns)
-        state = "recorded" if res.asset in self._recorded else self._asset_state(res.asset)
-        if state in ("new", "stale"):
-            w.append(AssetRecorded(hlc=w.now(), id=res.asset, size=res.size, meta=res.meta,
-                                   probe=PROBE_VERSION))
-            self._recorded.add(res.asset)
-            if state == "new":
-                self.summary.new_assets.append(res.asset)
-            else:  # known content, probed by older probers: its better facts replace theirs
-                self.summary.reprobed += 1
-        if old is not None and old.asset == res.asset and stat_same and not res.racy:
-            self.summary.unchanged += 1  # read by --verify, and just as recorded: no record
-            return
-        w.append(PathSeen(hlc=w.now(), root=root, path=res.rel, asset=res.asset, size=res.size,
-                          mtime_ns=res.mtime_ns, inode=res.inode, ctime_ns=res.ctime_ns,
-                          racy=res.racy))
-        if old is None:
-            self.summary.new += 1
-            appeared.setdefault(res.asset, []).append(res.rel)
-        elif old.asset != res.asset:
-            self.summary.changed += 1
-            if stat_same:  # only reading it could tell (--verify)
-                self.summary.changed_unseen.append((root, res.rel))
+        aid = res.asset
+        size = res.size
+        summary = self.summary
+        if aid in self._recorded:
+            state = "recorded"
+        elif self._catalog_empty:
+            state = "new"  # this process holds the write lock: only it adds assets
         else:
-            self.summary.unchanged += 1  # touched, same content
+            state = self._asset_state(aid)
+        hlc = w.stamps(2)
+        if state == "new" or state == "stale":
+            # the Meta the worker encoded goes into the record as it is (never decoded here)
+            asset_rec = AssetRecorded(hlc=hlc, id=aid, size=size, meta=msgspec.Raw(res.meta),
+                                      probe=PROBE_VERSION)
+            self._recorded.add(aid)
+            if state == "new":
+                summary.new_assets.append(aid)
+            else:  # known content, probed by older probers: its better facts replace theirs
+                summary.reprobed += 1
+        else:
+            asset_rec = None
+        stat_same = sig is not None and unchanged_since(sig, size, res.mtime_ns, res.inode,
+                                                        res.ctime_ns)
+        if old is not None and old.asset == aid and stat_same and not res.racy:
+            if asset_rec is not None:
+                w.append(asset_rec)
+            summary.unchanged += 1  # read by --verify, and just as recorded: no record
+            return
+        seen = PathSeen(hlc=hlc + 1, root=root, path=res.rel, asset=aid, size=size,
+                        mtime_ns=res.mtime_ns, inode=res.inode, ctime_ns=res.ctime_ns,
+                        racy=res.racy)
+        w.extend((asset_rec, seen) if asset_rec is not None else (seen,))
+        fresh = self.fresh
+        if fresh is not None:
+            if state == "new" and res.facts is not None and (
+                    self._catalog_empty or not self._seen_before(aid)):
+                fresh.add(aid, size, res.facts, root, res.rel)
+            else:
+                fresh.add_path(aid, root, res.rel)
+        if old is None:
+            summary.new += 1
+            appeared.setdefault(aid, []).append(res.rel)
+        elif old.asset != aid:
+            summary.changed += 1
+            if stat_same:  # only reading it could tell (--verify)
+                summary.changed_unseen.append((root, res.rel))
+        else:
+            summary.unchanged += 1  # touched, same content
+
+    def _forget_fresh(self, root: str, path: bytes) -> None:
+        if self.fresh is not None:
+            self.fresh.forget_path(root, path)
+
+    def _gone_fresh(self, root: str, path: bytes) -> None:
+        if self.fresh is not None:
+            self.fresh.gone(root, path)
+
+    def _seen_before(self, aid: str) -> bool:
+        """Whether a path was ever recorded holding ``aid`` (content with no asset record
+        of its own yet, e.g. from another machine's records that came in part)."""
+        idx = self.store.index
+        with idx.read() as txn:
+            return idx.asset_seen(txn, aid)
 
     def _asset_state(self, aid: str) -> str:
         """"new" content, "stale" (recorded by older probers) or "known"."""
@@ -335,42 +394,19 @@ class Adder:
             return "new"
         return "stale" if info.probe < PROBE_VERSION else "known"
 
-    # -- hashing on all cores --------------------------------------------------
-    def _hash_all(self, jobs: list[FileJob]) -> Iterable[FileResult]:
-        total = len(jobs)
-        done = 0
-        hashed = 0
-        if total < INLINE_MAX or self.workers <= 1:
-            for job in jobs:
-                res = process(job)
-                done += 1
-                hashed += res.size
-                self.summary.bytes_hashed += res.size
-                if self.progress:
-                    self.progress(done, total, hashed)
-                yield res
-            return
-        batches = _batches(jobs)
-        with worker_pool(self.workers) as pool:
-            pending: set[Future[list[FileResult]]] = set()
-            it = iter(batches)
-            for batch in it:
-                pending.add(pool.submit(process_batch, batch))
-                if len(pending) >= self.workers * 3:
-                    break
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    for res in fut.result():
-                        done += 1
-                        hashed += res.size
-                        self.summary.bytes_hashed += res.size
-                        yield res
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        pending.add(pool.submit(process_batch, nxt))
-                if self.progress:
-                    self.progress(done, total, hashed)
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while an add records: it would scan the growing heap
+    of records, index entries and rows (several full passes over some million objects
+    for 100k files, a fifth of the process's time) to find none of the cycles it
+    collects; they are collected afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _is_dir(path: bytes) -> bool:
@@ -384,18 +420,3 @@ def signature(st: PathState) -> Signature | None:
     if st.ctime_ns < 0:
         return None
     return (st.size, st.mtime_ns, st.inode, st.ctime_ns)
-
-
-def _batches(jobs: list[FileJob]) -> list[list[FileJob]]:
-    out: list[list[FileJob]] = []
-    cur: list[FileJob] = []
-    size = 0
-    for j in jobs:
-        cur.append(j)
-        size += j.size
-        if len(cur) >= BATCH_FILES or size >= BATCH_BYTES:
-            out.append(cur)
-            cur, size = [], 0
-    if cur:
-        out.append(cur)
-    return out

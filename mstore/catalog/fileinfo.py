@@ -24,11 +24,11 @@ import io
 import os
 import stat
 import time
-from dataclasses import dataclass
 
 import blake3
+import msgspec
 
-from mstore.model.meta import Meta
+from mstore.query.rowfacts import RowFacts, row_facts
 
 WHOLE_READ_MAX = 64 << 20  # read files up to this size in one go
 CHUNK = 8 << 20
@@ -39,17 +39,10 @@ RACY_COARSE_NS = 2_000_000_000  # ... on a file system with whole-second timesta
 _noatime = getattr(os, "O_NOATIME", 0)
 
 
-@dataclass(slots=True)
-class FileJob:
-    abs_path: bytes
-    rel: bytes
-    size: int
-    mtime_ns: int
-    inode: int
+class FileResult(msgspec.Struct, array_like=True, gc=False):
+    """What reading one file gave: its stat, content id and probed facts, or why it
+    could not be read (``reason``). Workers send batches of these, msgpack-encoded."""
 
-
-@dataclass(slots=True)
-class FileResult:
     rel: bytes
     size: int = 0
     mtime_ns: int = 0
@@ -57,9 +50,19 @@ class FileResult:
     ctime_ns: int = 0
     racy: bool = False  # changed less than RACY_NS before it was read (see the module doc)
     asset: str = ""
-    meta: Meta | None = None
+    # the probe's Meta, msgpack-encoded in the worker: the record takes it as it is
+    # (``msgspec.Raw``), so the process that writes records never decodes it
+    meta: bytes = b""
+    # what the Meta puts in the asset's row of the catalog table: a new asset's row is
+    # made from it without decoding the Meta (query/snapshot.py)
+    facts: RowFacts | None = None
     reason: str = ""  # set when the file could not be hashed
     detail: str = ""
+
+
+_meta_encoder = msgspec.msgpack.Encoder()
+_batch_encoder = msgspec.msgpack.Encoder()
+_batch_decoder = msgspec.msgpack.Decoder(list[FileResult])
 
 
 def open_readonly(path: bytes) -> int:
@@ -76,33 +79,35 @@ def open_readonly(path: bytes) -> int:
     return os.open(path, flags)
 
 
-def process(job: FileJob, *, probe_meta: bool = True) -> FileResult:
+def _oserror(e: OSError) -> str:
+    return f"{errno.errorcode.get(e.errno or 0, 'E?')}: {e.strerror}"
+
+
+def process(abs_path: bytes, rel: bytes) -> FileResult:
+    """Hash and probe one file (never raises for what the file holds or how it fails)."""
     from mstore.catalog.probe import probe  # lazily: keeps Pillow/PyAV out of the CLI start
 
-    res = FileResult(job.rel)
     try:
-        fd = open_readonly(job.abs_path)
+        fd = open_readonly(abs_path)
     except OSError as e:
-        res.reason = "unreadable" if e.errno in (errno.EACCES, errno.EPERM) else "open-error"
+        reason = "unreadable" if e.errno in (errno.EACCES, errno.EPERM) else "open-error"
         if e.errno == errno.ELOOP:
-            res.reason = "symlink-loop"
-        res.detail = f"{errno.errorcode.get(e.errno or 0, 'E?')}: {e.strerror}"
-        return res
+            reason = "symlink-loop"
+        return FileResult(rel, reason=reason, detail=_oserror(e))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            res.reason, res.detail = "not-a-file", "changed into a non-regular file"
-            return res
+            return FileResult(rel, reason="not-a-file", detail="changed into a non-regular file")
         os.set_blocking(fd, True)
         read_start = time.time_ns()
-        h = blake3.blake3()
-        with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
-            if st.st_size <= WHOLE_READ_MAX:
-                data = _read_all(f, st.st_size)
-                h.update(data)
-                meta = probe(io.BytesIO(data), len(data), data[:HEAD]) if probe_meta else None
-                size = len(data)
-            else:
+        if st.st_size <= WHOLE_READ_MAX:
+            data = _read_whole(fd, st.st_size)
+            asset = blake3.blake3(data).hexdigest()
+            meta = probe(io.BytesIO(data), len(data), data[:HEAD])
+            size = len(data)
+        else:
+            h = blake3.blake3()
+            with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
                 size = 0
                 head = b""
                 while chunk := f.read(CHUNK):
@@ -111,24 +116,34 @@ def process(job: FileJob, *, probe_meta: bool = True) -> FileResult:
                     h.update(chunk)
                     size += len(chunk)
                 f.seek(0)
-                meta = probe(f, size, head) if probe_meta else None
+                meta = probe(f, size, head)
+            asset = h.hexdigest()
         st2 = os.fstat(fd)
         if (st2.st_size != size or st2.st_mtime_ns != st.st_mtime_ns
                 or st2.st_ctime_ns != st.st_ctime_ns):
-            res.reason, res.detail = "changed-while-reading", "the file changed while it was read"
-            return res
-        res.size, res.mtime_ns, res.inode = size, st.st_mtime_ns, st.st_ino
-        res.ctime_ns = st.st_ctime_ns
-        res.racy = is_racy(st.st_ctime_ns, read_start)
-        res.asset = h.hexdigest()
-        res.meta = meta
-        return res
+            return FileResult(rel, reason="changed-while-reading",
+                              detail="the file changed while it was read")
+        return FileResult(rel, size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns,
+                          is_racy(st.st_ctime_ns, read_start), asset,
+                          _meta_encoder.encode(meta), row_facts(meta))
     except OSError as e:
-        res.reason = "read-error"
-        res.detail = f"{errno.errorcode.get(e.errno or 0, 'E?')}: {e.strerror}"
-        return res
+        return FileResult(rel, reason="read-error", detail=_oserror(e))
     finally:
         os.close(fd)
+
+
+def _read_whole(fd: int, size: int) -> bytes:
+    """The file's bytes, read with as few copies and calls as possible: one ``read`` of
+    one byte more than its size. Getting exactly ``size`` bytes is the whole file unless
+    it changed, and the ``fstat`` after reading tells that; anything else reads on to
+    the end (a short read, a file that grew)."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    parts = [data]
+    while chunk := os.read(fd, CHUNK):
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def is_racy(ctime_ns: int, read_start_ns: int) -> bool:
@@ -138,14 +153,12 @@ def is_racy(ctime_ns: int, read_start_ns: int) -> bool:
     return ctime_ns > read_start_ns - tick
 
 
-def _read_all(f: io.RawIOBase, expected: int) -> bytes:
-    buf = bytearray()
-    while True:
-        chunk = f.read(max(expected - len(buf), 0) or CHUNK)
-        if not chunk:
-            return bytes(buf)
-        buf += chunk
+def process_batch(root: bytes, rels: list[bytes]) -> bytes:
+    """Hash and probe the files ``rels`` of ``root`` (run in a worker process): their
+    results, msgpack-encoded in one piece (``decode_batch`` reads it back)."""
+    prefix = root.rstrip(b"/") + b"/"
+    return _batch_encoder.encode([process(prefix + rel, rel) for rel in rels])
 
 
-def process_batch(jobs: list[FileJob]) -> list[FileResult]:
-    return [process(j) for j in jobs]
+def decode_batch(data: bytes) -> list[FileResult]:
+    return _batch_decoder.decode(data)

@@ -23,15 +23,14 @@ def cat(obj: Context, artifact: str) -> None:
 
     ARTIFACT: an artifact id or unique prefix (4+ hex digits).
     """
-    from mstore.runs.describe import payload_bytes, resolve_artifact
-    from mstore.store import index_runs
+    from mstore.services import resolve
+    from mstore.services.describe import payload_bytes
 
     store = obj.store()
     store.catch_up()
-    aid = resolve_artifact(store, artifact)
-    idx = store.index
-    with idx.read() as txn:
-        art = index_runs.artifact(idx, txn, aid)
+    aid = resolve.artifact(store, artifact)
+    with store.reader() as r:
+        art = r.artifact(aid)
     assert art is not None  # resolve_artifact found it in the same index
     if not art.payload and art.data is None:
         click.echo(f"mstore: artifact {aid[:16]} has neither a payload nor data", err=True)
@@ -65,18 +64,14 @@ def export(obj: Context, query_words: tuple[str, ...], kind: str, out: Path,
     Usage: mstore export [QUERY...] --kind KIND --to DIR. QUERY as for 'find' (default:
     every asset). DIR is always given with --to: never taken from the query.
     """
-    from mstore.runs.describe import resolve_run_id
-    from mstore.runs.export import plan_export, write_export
+    from mstore.services import resolve
+    from mstore.services.export import plan_export, write_export
 
     if not kind:  # the index reads an empty kind as "every kind"
         raise UsageError("--kind must name an artifact kind (e.g. thumbnail)")
     query = " ".join(query_words)
     store = obj.store()
-    run = None
-    if run_id is not None:
-        run = resolve_run_id(store, run_id)
-        if run is None:
-            raise UsageError(f"no run '{run_id}'")
+    run = resolve.run(store, run_id) if run_id is not None else None
     plan = plan_export(store, query, kind, run)
     if not plan.items:
         click.echo(f"mstore: nothing to export: {plan.assets} assets matched, none has a "
@@ -88,11 +83,11 @@ def export(obj: Context, query_words: tuple[str, ...], kind: str, out: Path,
         raise UsageError(f"cannot export to {out}: {e.strerror or e} "
                          f"({e.filename or out})") from None
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(rep)
     else:
-        from mstore.cli.output import human_size
+        from mstore.present import human_size
 
         click.echo(f"exported {rep['files']} files ({human_size(rep['bytes'])}) of "
                    f"{rep['assets'] - rep['without']} assets to {rep['dir']}"
@@ -111,16 +106,16 @@ def export(obj: Context, query_words: tuple[str, ...], kind: str, out: Path,
 @click.pass_obj
 def gc(obj: Context, dry_run: bool, grace_hours: float, force: bool, as_json: bool) -> None:
     """Drop expired, unreferenced sandbox artifacts and delete their payloads."""
-    from mstore.runs.gc import collect
+    from mstore.services.gc import collect
 
     store = obj.store()
     rep = collect(store, grace_hours=grace_hours, dry_run=dry_run, force=force)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(rep.as_dict())
         return
-    from mstore.cli.output import human_size
+    from mstore.present import human_size
 
     verb = ("would drop", "would delete", "would free") if dry_run else (
         "dropped", "deleted", "freed")
@@ -157,7 +152,7 @@ def collection() -> None:
 def collection_create(obj: Context, name: str, query: str | None, assets_file,  # noqa: ANN001
                       freeze: bool, as_json: bool) -> None:
     """Define collection NAME from --query Q (dynamic unless --freeze) or --assets FILE."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     store = obj.store()
     assets = None
@@ -166,7 +161,7 @@ def collection_create(obj: Context, name: str, query: str | None, assets_file,  
     c = ce.create(store, name, query=query, assets=assets, freeze=freeze)
     d = ce.summary(c, c.count)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(d)
     else:
@@ -188,12 +183,12 @@ def _utf8_file(data: bytes, name: str) -> str:
 @click.pass_obj
 def collection_freeze(obj: Context, name: str, as_json: bool) -> None:
     """Keep dynamic collection NAME's members now, exactly (later adds no longer join)."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     c = ce.freeze(obj.store(), name)
     d = ce.summary(c, c.count)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(d)
     else:
@@ -206,12 +201,12 @@ def collection_freeze(obj: Context, name: str, as_json: bool) -> None:
 @click.pass_obj
 def collection_list(obj: Context, as_json: bool) -> None:
     """Every collection with its member count now."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     store = obj.store()
     for c, n in ce.all_collections(store):
         if as_json:
-            from mstore.cli.output import emit_json
+            from mstore.present import emit_json
 
             emit_json(ce.summary(c, n))
         else:
@@ -227,22 +222,21 @@ def collection_list(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def collection_show(obj: Context, name: str, as_json: bool, limit: int | None) -> None:
     """The members of collection NAME (a dynamic one evaluated now)."""
-    from mstore.runs import collection_edit as ce
-    from mstore.runs.describe import current_paths
+    from mstore.services import collections as ce
+    from mstore.services.describe import current_paths
 
     store = obj.store()
     c = ce.get(store, name)
     ids = ce.members(store, c)
     shown = ids if limit is None else ids[:limit]
-    idx = store.index
     rows = []
-    with idx.read() as txn:
+    with store.reader() as r:
         for aid in shown:
-            a = idx.asset(txn, aid)
-            paths = current_paths(store, txn, aid)
+            a = r.asset(aid)
+            paths = current_paths(r, aid)
             rows.append({"id": aid, "kind": a.meta.kind if a else None, "paths": paths})
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json({**ce.summary(c, len(ids)), "members": rows})
         return
@@ -261,7 +255,7 @@ def collection_show(obj: Context, name: str, as_json: bool, limit: int | None) -
 @click.pass_obj
 def collection_delete(obj: Context, name: str) -> None:
     """Delete collection NAME (runs that used it keep their unit lists)."""
-    from mstore.runs import collection_edit as ce
+    from mstore.services import collections as ce
 
     store = obj.store()
     ce.delete(store, name)
@@ -285,33 +279,25 @@ def label(obj: Context, assets: tuple[str, ...], pairs: tuple[str, ...], about: 
     The same records the UI's duplicate review writes; `find label:KEY=VALUE` selects by
     them. The archive is never touched.
     """
-    from mstore.model.records import Label
-    from mstore.runs.describe import asset_labels, resolve_artifact, resolve_target
-    from mstore.runs.service import write_records
+    from mstore.services import resolve
+    from mstore.services.describe import asset_labels
+    from mstore.services.labels import LabelChange, set_labels
 
     store = obj.store()
     store.catch_up()
-    ids = []
-    for text in assets:
-        t = resolve_target(store, text)
-        if t.type != "asset":  # a file or catalog path resolves to the asset it holds
-            raise UsageError(f"'{text}' is not an asset (it names a {t.type})")
-        ids.append(str(t.value))
-    about_id = resolve_artifact(store, about) if about else ""
+    ids = [resolve.asset(store, text) for text in assets]  # a path: the asset it holds
+    about_id = resolve.artifact(store, about) if about else ""
     marks = []
     for pair in pairs:
         key, eq, value = utf8_text(pair, "--set").partition("=")
         if not eq or not key.strip() or "\0" in pair:
             raise UsageError(f"--set takes KEY=VALUE, not '{pair}'")
         marks.append((key.strip(), value))
-    if marks:
-        write_records(store, [Label(hlc=0, asset=a, key=k, value=v, about=about_id)
-                              for a in ids for k, v in marks])
-        store.catch_up()
+    set_labels(store, [LabelChange(a, k, v, about_id) for a in ids for k, v in marks])
     for aid in ids:
         labs = [lab for lab in asset_labels(store, aid) if lab["value"]]
         if as_json:
-            from mstore.cli.output import emit_json
+            from mstore.present import emit_json
 
             emit_json({"id": aid, "labels": labs})
         else:

@@ -52,7 +52,7 @@ class ProgressLine:
 def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
         verify: bool) -> None:
     """Catalog PATHS (default: every archive root): new, changed, moved and missing files."""
-    from mstore.catalog.add import Adder, resolve_targets
+    from mstore.catalog.add import Adder, gc_paused, resolve_targets
     from mstore.hooks import run_pre_hook
     from mstore.query.snapshot import refresh
 
@@ -67,16 +67,17 @@ def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
             summary = adder.run(targets)
         finally:
             progress.close()
-        refresh(store.index)
+        with gc_paused():
+            refresh(store.index, fresh=adder.fresh)
     _post_add(store, summary.new_assets)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(summary.as_dict())
     else:
         click.echo(f"{summary.line()} in {summary.seconds:.1f}s")
         if summary.changed_unseen:
-            from mstore.cli.output import quote_path
+            from mstore.present import quote_path
 
             click.echo(f"{len(summary.changed_unseen)} changed although size, times and inode "
                        "had not:")
@@ -120,7 +121,7 @@ def watch(obj: Context, paths: tuple[Path, ...], rescan: float, polling: bool,
     """Catalog new and changed files under PATHS as they appear (Ctrl-C stops)."""
     import signal
 
-    from mstore.catalog.add import Adder, resolve_targets
+    from mstore.catalog.add import Adder, gc_paused, resolve_targets
     from mstore.catalog.watch import Watcher
 
     store = obj.store()
@@ -131,7 +132,9 @@ def watch(obj: Context, paths: tuple[Path, ...], rescan: float, polling: bool,
         def report(s) -> None:  # noqa: ANN001
             from mstore.query.snapshot import refresh
 
-            refresh(store.index)  # save the snapshot patch once, not in every later find
+            # save the snapshot patch once, not in every later find
+            with gc_paused():
+                refresh(store.index, fresh=adder.fresh)
             if s.new or s.changed or s.moved or s.missing or s.errors:
                 click.echo(f"{time.strftime('%H:%M:%S')} {s.line()}")
                 sys.stdout.flush()

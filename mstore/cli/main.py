@@ -6,14 +6,37 @@ what it needs when it runs, so ``mstore status`` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
-import click
 
-from mstore import __version__
-from mstore.errors import EXIT_INTERNAL, MstoreError, storage_error
+def _import_msgspec() -> None:
+    """Import msgspec without typing_extensions, some 2 ms of every command's start-up.
+
+    msgspec takes from it only ``get_type_hints`` (always called with
+    ``include_extras=True``, for which typing_extensions hands over to ``typing``'s own
+    before Python 3.14) and ``Required``/``NotRequired`` (``typing``'s own since 3.11),
+    and falls back to ``typing`` when the import fails. The block is lifted at once:
+    whatever imports typing_extensions later gets it.
+    """
+    if "msgspec" in sys.modules or "typing_extensions" in sys.modules:
+        return
+    sys.modules["typing_extensions"] = None  # type: ignore[assignment]  # import fails
+    try:
+        import msgspec  # noqa: F401
+    finally:
+        del sys.modules["typing_extensions"]
+
+
+_import_msgspec()
+
+import click  # noqa: E402
+
+from mstore import __version__  # noqa: E402
+from mstore.errors import EXIT_INTERNAL, MstoreError, storage_error  # noqa: E402
 
 
 class Context:
@@ -67,6 +90,15 @@ class QueryCommand(click.Command):
         return super().parse_args(ctx, [*options, "--", *words])
 
 
+def emit_shaped(obj: dict, shape: str) -> None:
+    """Print ``obj`` as the JSON shape its command promises (mstore/services/shapes.py,
+    imported only when --json asks for it)."""
+    from mstore.present import emit_json
+    from mstore.services import shapes
+
+    emit_json(shapes.shaped(obj, getattr(shapes, shape)))
+
+
 def store_option(f):  # noqa: ANN001, ANN201
     """``--store DIR`` on a command (overrides the one before the command name)."""
 
@@ -111,15 +143,65 @@ def cli(ctx: click.Context, store_dir: Path | None) -> None:
     ctx.call_on_close(obj.close)
 
 
-def _register() -> None:
-    from mstore.cli import artifact_cmds, catalog_cmds, read_cmds, run_cmds, store_cmds, ui_cmd
+# command name -> the module of mstore.cli that defines it (in its COMMANDS). A command's
+# module is imported when the command is looked up; `mstore --help` imports them all.
+# Importing every module would cost each command some 5 ms of start-up for click options
+# it never parses. tests/integration/test_cli.py checks this table against the modules.
+COMMAND_MODULES = {
+    **dict.fromkeys(("init", "fsck", "reindex", "unlock"), "store_cmds"),
+    **dict.fromkeys(("add", "watch"), "catalog_cmds"),
+    **dict.fromkeys(("status", "show", "find", "help-query"), "read_cmds"),
+    **dict.fromkeys(("run", "log", "pause", "resume", "cancel", "rerun", "server", "worker",
+                     "tools", "pipelines"), "run_cmds"),
+    **dict.fromkeys(("cat", "export", "gc", "collection", "label"), "artifact_cmds"),
+    "ui": "ui_cmd",
+}
 
-    for mod in (store_cmds, catalog_cmds, read_cmds, run_cmds, artifact_cmds, ui_cmd):
+
+class LazyCommands(MutableMapping):
+    """The group's commands by name, each module imported when one of its commands is
+    looked up (``cli.commands`` reads like a dict of every command)."""
+
+    def __init__(self, where: dict[str, str]) -> None:
+        self._where = dict(where)
+        self._loaded: dict[str, click.Command] = {}
+
+    def _load(self, name: str) -> None:
+        module = self._where.get(name)
+        if module is None:
+            return
+        mod = importlib.import_module(f"mstore.cli.{module}")
         for cmd in mod.COMMANDS:
-            cli.add_command(cmd)
+            self._loaded.setdefault(cmd.name, cmd)
+        for n in [n for n, m in self._where.items() if m == module]:
+            del self._where[n]
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            self._load(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, cmd: click.Command) -> None:
+        self._loaded[name] = cmd
+        self._where.pop(name, None)
+
+    def __delitem__(self, name: str) -> None:
+        self._load(name)
+        del self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in self._where
+
+    def __iter__(self) -> Iterator[str]:
+        for name in list(self._where):
+            self._load(name)
+        return iter(list(self._loaded))
+
+    def __len__(self) -> int:
+        return len(self._loaded) + len(self._where)
 
 
-_register()
+cli.commands = LazyCommands(COMMAND_MODULES)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from mstore.cli.main import Context, QueryCommand, store_option
+from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.errors import EXIT_NOTHING
+from mstore.present import duration
 
 
 @click.command()
@@ -14,15 +15,14 @@ from mstore.errors import EXIT_NOTHING
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
     """Summary of the store: assets by kind, size, missing, errors, last add."""
-    from mstore.cli.output import emit_json, human_size, ms_time
+    from mstore.present import emit_json, human_size, ms_time
     from mstore.query.snapshot import load_stats
 
     store = obj.store()
-    idx = store.index
-    stats = load_stats(idx)
-    with idx.read() as txn:
-        last = idx.last_add(txn)
-        set_aside = idx.set_aside_count(txn)
+    stats = load_stats(store.index)
+    with store.reader() as r:
+        last = r.last_add()
+        set_aside = r.set_aside_count()
     if as_json:
         emit_json({
             "store": str(store.root), "machine": store.machine_id, "readonly": store.readonly,
@@ -87,7 +87,7 @@ def _meta_lines(meta: dict) -> list[tuple[str, str]]:
 
 def _source(meta: dict, fact: str) -> str:
     """Where a shown capture time or place came from: "  (exif)", "  (from sidecar ...)"."""
-    from mstore.cli.output import quote_path
+    from mstore.present import quote_path
 
     source = meta.get(f"{fact}_source")
     if source == "sidecar":
@@ -111,11 +111,11 @@ def show(obj: Context, target: str, as_json: bool, limit: int, depth: int) -> No
     TARGET: a run id or unique prefix (run ids start with "r"); an asset or artifact id or
     unique prefix (4+ hex digits); a file under an archive root, or a cataloged path.
     """
-    from mstore.runs.describe import resolve_target
+    from mstore.services import resolve
 
     store = obj.store()
     store.catch_up()  # records of a run that is executing right now
-    t = resolve_target(store, target)
+    t = resolve.target(store, target)
     if t.type == "run":
         _show_run(store, t.value, as_json, limit)
     elif t.type == "artifact":
@@ -127,15 +127,15 @@ def show(obj: Context, target: str, as_json: bool, limit: int, depth: int) -> No
 
 
 def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
-    from mstore.catalog.inspect import describe_path
-    from mstore.cli.output import emit_json, hlc_time, path_text, quote_path
+    from mstore.present import hlc_time, path_text, quote_path
+    from mstore.services.assets import describe_path
 
     d = describe_path(store, hit)
     if as_json:
         d["path"] = path_text(d["path"])
         if d["link"]:
             d["link"]["path"] = path_text(d["link"]["path"])
-        emit_json(d)
+        emit_shaped(d, "PathShow")
         return
     click.echo(f"path     {hit.root}/{quote_path(hit.path)}")
     if d["link"]:
@@ -148,16 +148,15 @@ def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
 
 
 def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
-    from mstore.catalog.inspect import describe_asset
-    from mstore.cli.output import (
-        emit_json,
+    from mstore.present import (
         hlc_time,
         human_size,
         ms_time,
         path_text,
         quote_path,
     )
-    from mstore.runs.describe import asset_artifacts, asset_labels
+    from mstore.services.assets import describe_asset
+    from mstore.services.describe import asset_artifacts, asset_labels
 
     d = describe_asset(store, aid)
     d["artifacts"] = asset_artifacts(store, aid)
@@ -172,7 +171,7 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
             r["path"] = path_text(r["path"])
         for lk in d["links"]:
             lk["path"], lk["target"] = path_text(lk["path"]), path_text(lk["target"])
-        emit_json(d)
+        emit_shaped(d, "AssetShow")
         return
     echo = click.echo
     echo(f"{'asset':<11}{d['id']}")
@@ -210,20 +209,13 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
             echo(f"  {lab['key']} = {lab['value']}{about}  {ms_time(lab['at_ms'])}")
 
 
-def _fmt_secs(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
 def _show_run(store, run_id: str, as_json: bool, limit: int) -> None:  # noqa: ANN001
-    from mstore.cli.output import emit_json, ms_time
-    from mstore.runs.describe import describe_run
+    from mstore.present import ms_time
+    from mstore.services.describe import describe_run
 
     d = describe_run(store, run_id, limit=limit, failures=limit)
     if as_json:
-        emit_json(d)
+        emit_shaped(d, "RunShow")
         return
     echo = click.echo
     echo(f"{'run':<11}{d['id']}  ({d['pipeline']}, {d['policy']})")
@@ -238,8 +230,8 @@ def _show_run(store, run_id: str, as_json: bool, limit: int) -> None:  # noqa: A
     echo(f"{'units':<11}{total} total: {d['done']} done, {d['failed']} failed, "
          f"{d['pending']} pending{pct}")
     elapsed = (d["last_ms"] - d["started_ms"]) / 1000
-    echo(f"{'speed':<11}{d['throughput']:.2f} units/s, ETA {_fmt_secs(d['eta_s'])}, "
-         f"elapsed {_fmt_secs(elapsed)}")
+    echo(f"{'speed':<11}{d['throughput']:.2f} units/s, ETA {duration(d['eta_s'])}, "
+         f"elapsed {duration(elapsed)}")
     echo(f"{'started':<11}{ms_time(d['started_ms'])}" + (f" on {d['host']}" if d["host"] else ""))
     if d["ttl_days"]:
         echo(f"{'expiry':<11}artifacts expire {d['ttl_days']:g} days after they are made")
@@ -286,12 +278,12 @@ def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN00
                    limit: int) -> None:
     import msgspec
 
-    from mstore.cli.output import emit_json, human_size, ms_time
-    from mstore.runs.describe import describe_artifact
+    from mstore.present import human_size, ms_time
+    from mstore.services.describe import describe_artifact
 
     d = describe_artifact(store, art_id, depth=depth)
     if as_json:
-        emit_json(d)
+        emit_shaped(d, "ArtifactShow")
         return
     echo = click.echo
     echo(f"{'artifact':<11}{d['id']}")
@@ -365,37 +357,28 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     store = obj.store()
     q = " ".join(query)
     table = load_table(store.index)
-    rows = evaluate(q, table, Labels(store.index))
+    rows = evaluate(q, table, Labels(store))
     if count:
         click.echo(str(len(rows)))
     else:
-        from bisect import bisect_left
-
-        from mstore.cli.output import human_size, path_text, quote_path
+        from mstore.present import human_size, path_text, quote_path, taken_text
+        from mstore.services.shapes import FindRow
 
         shown = rows if limit is None else rows[:limit]
         out = []
         for i in shown:
-            # a row's paths are contiguous and path_rows is sorted
-            j = bisect_left(table.path_rows, i)
-            paths = []
-            while j < len(table.paths) and table.path_rows[j] == i:
-                paths.append(table.paths[j])
-                j += 1
+            paths = table.row_paths(i)
             kind = KIND_NAMES[table.kinds[i]]
-            tk = table.taken[i]
-            taken = (f"{tk // 10**10:04d}-{tk // 10**8 % 100:02d}-{tk // 10**6 % 100:02d}T"
-                     f"{tk // 10**4 % 100:02d}:{tk // 100 % 100:02d}:{tk % 100:02d}"
-                     ) if tk else None
+            taken = taken_text(table.taken[i])
             if as_json:
                 import msgspec
 
-                out.append(msgspec.json.encode({
-                    "id": table.row_id(i), "kind": kind, "size": table.sizes[i],
-                    "taken": taken, "paths": [path_text(p) for p in paths],
-                    "camera": table.cameras[table.camera[i]] or None,
-                    "error": table.errors[i] or None,
-                }).decode())
+                out.append(msgspec.json.encode(FindRow(
+                    id=table.row_id(i), kind=kind, size=table.sizes[i],
+                    taken=taken, paths=[path_text(p) for p in paths],
+                    camera=table.cameras[table.camera[i]] or None,
+                    error=table.errors[i] or None,
+                )).decode())
             else:
                 rid = table.row_id(i)
                 label = rid[:12] if rid else "-" * 12

@@ -8,14 +8,8 @@ import time
 
 import click
 
-from mstore.cli.main import Context, QueryCommand, store_option
-
-
-def _fmt_secs(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
+from mstore.present import duration
 
 
 def follow_run(store, run_id: str) -> str:  # noqa: ANN001
@@ -42,7 +36,7 @@ def follow_run(store, run_id: str) -> str:  # noqa: ANN001
         filled = int(width * finished / v.total) if v.total else width
         line = (f"[{'#' * filled}{'.' * (width - filled)}] {finished}/{v.total} units "
                 f"({v.done} done, {v.failed} failed), {v.throughput:.1f} units/s, "
-                f"ETA {_fmt_secs(v.eta_s)}, {v.state}")
+                f"ETA {duration(v.eta_s)}, {v.state}")
         if tty:
             sys.stderr.write("\r" + line + "\x1b[K")
         elif line != last_line:
@@ -59,7 +53,7 @@ def follow_run(store, run_id: str) -> str:  # noqa: ANN001
 MAX_CONCURRENCY = 1000  # chunks in flight: far past what one machine's workers can take
 
 
-def run_line(started) -> str:  # noqa: ANN001 - mstore.runs.service.Started
+def run_line(started) -> str:  # noqa: ANN001 - mstore.services.runs.Started
     """The first line of every run: its policy and its sample, so nobody takes a sandbox
     trial for the real thing (or starts the real thing by accident)."""
     r = started.run
@@ -98,17 +92,15 @@ def resolve_on(store, on: str, query: tuple[str, ...]) -> str:  # noqa: ANN001
     """``--on NAME`` / ``--on @NAME``: a collection, which must exist (a query goes after the
     pipeline name instead: a word that is not a collection is never run as a query)."""
     from mstore.errors import UsageError
-    from mstore.store import index_runs
 
     if query:
         raise UsageError("give a collection (--on) or a query, not both (save the query as a "
                          "collection, or add its terms to the collection's query)")
     name = on[1:] if on.startswith("@") else on
-    idx = store.index
-    with idx.read() as txn:
-        if index_runs.collection(idx, txn, name) is not None:
+    with store.reader() as r:
+        if r.collection(name) is not None:
             return f"@{name}"
-        known = sorted(c.name for c in index_runs.collections(idx, txn))
+        known = sorted(c.name for c in r.collections())
     listed = f"collections: {', '.join(known[:10])}" if known else "there are no collections"
     raise UsageError(f"--on: no collection '{name}' ({listed}); to run over a query, give it "
                      "after the pipeline name")
@@ -165,7 +157,7 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
     from mstore.errors import UsageError
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, parse_param_overrides
-    from mstore.runs.service import start_run
+    from mstore.services.runs import start_run
 
     if sandbox and production:
         raise UsageError("--sandbox and --production exclude each other")
@@ -189,7 +181,7 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
     if note := unserved_note(store, started):
         click.echo(note, err=True)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json({"run": r.run, "pipeline": r.pipeline, "policy": r.policy, "units": r.total,
                    "selected": started.selected, "sample": r.sample or None,
@@ -212,21 +204,19 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
 @click.pass_obj
 def log(obj: Context, limit: int, as_json: bool) -> None:
     """Runs, newest first."""
-    from mstore.cli.output import emit_json, ms_time
+    from mstore.present import ms_time
     from mstore.runs.progress import all_views
 
     store = obj.store()
     views = all_views(store)[:limit]
     if as_json:
         for v in views:
-            d = v.as_dict()
-            d.pop("failures")
-            emit_json(d)
+            emit_shaped(v.as_dict(), "LogRow")
         return
     for v in views:
         dur = (v.last_ms - v.started_ms) / 1000
         click.echo(f"{v.id}  {v.pipeline:<10} {v.policy:<10} {v.state:<10} "
-                   f"{v.done}/{v.failed}/{v.total}  {ms_time(v.started_ms)}  {_fmt_secs(dur)}")
+                   f"{v.done}/{v.failed}/{v.total}  {ms_time(v.started_ms)}  {duration(dur)}")
 
 
 def _steer(action: str):  # noqa: ANN202
@@ -235,10 +225,11 @@ def _steer(action: str):  # noqa: ANN202
     @store_option
     @click.pass_obj
     def cmd(obj: Context, run_id: str) -> None:
-        from mstore.runs.service import resolve_run, steer
+        from mstore.services import resolve
+        from mstore.services.runs import steer
 
         store = obj.store()
-        rid = resolve_run(store, run_id)
+        rid = resolve.run(store, run_id)
         click.echo(f"{rid}: {steer(store, rid, action)}")
 
     return cmd
@@ -252,10 +243,11 @@ def _steer(action: str):  # noqa: ANN202
 @click.pass_obj
 def rerun(obj: Context, run_id: str, failed: bool, follow: bool) -> None:
     """Start a new run over the failed units of RUN_ID, linked to it."""
-    from mstore.runs.service import rerun_failed, resolve_run
+    from mstore.services import resolve
+    from mstore.services.runs import rerun_failed
 
     store = obj.store()
-    started = rerun_failed(store, resolve_run(store, run_id))
+    started = rerun_failed(store, resolve.run(store, run_id))
     click.echo(run_line(started), err=True)
     if note := unserved_note(store, started):
         click.echo(note, err=True)
@@ -302,7 +294,7 @@ def server_status(obj: Context, as_json: bool) -> None:
 
     st = srv.status(obj.store())
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json(st.__dict__)
         if not (st.server_up and st.own):
@@ -368,7 +360,7 @@ def tools(obj: Context, as_json: bool) -> None:
     reg = Registry.for_store(root)
     for m in sorted(reg.tools.values(), key=lambda m: m.id):
         if as_json:
-            from mstore.cli.output import emit_json
+            from mstore.present import emit_json
 
             emit_json({"id": m.id, "version": m.version, "inputs": list(m.inputs),
                        "outputs": list(m.outputs), "resource": m.resource, "shape": m.shape,

@@ -61,7 +61,7 @@ def fsck(obj: Context, full: bool, as_json: bool) -> None:
     with store.lock(), store.lock("gc"):
         report = run_fsck(store, full=full)
     if as_json:
-        from mstore.cli.output import emit_json
+        from mstore.present import emit_json
 
         emit_json({"clean": report.clean, "segments": report.segments,
                    "objects": report.objects, "loose": report.loose, "packed": report.packed,

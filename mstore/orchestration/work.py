@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units, load_run
-from mstore.store import index_runs
 from mstore.store.fsutil import temp_name
 from mstore.store.store import Store
 from mstore.tools.registry import Registry
@@ -164,9 +163,8 @@ def run_state(ctx: RunContext) -> str:
     # no catch_up: this machine's processes apply what they write to the index as they
     # flush it (a pause, an earlier stage's results), and one per chunk cost an index
     # commit (the lane's new mtime) each time
-    idx = ctx.store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, ctx.run.run)
+    with ctx.store.index.reader() as r:
+        info = r.run(ctx.run.run)
     return info.state if info else "running"
 
 
@@ -184,9 +182,8 @@ def stop_check(ctx: RunContext, cancelled: Callable[[], bool]) -> Callable[[], s
         now = time.monotonic()
         if now - last[0] >= STOP_POLL_S:
             last[0] = now
-            idx = ctx.store.index
-            with idx.read() as txn:
-                info = index_runs.run_info(idx, txn, ctx.run.run)
+            with ctx.store.index.reader() as r:
+                info = r.run(ctx.run.run)
             state = info.state if info is not None else ""
             last[1] = state if state in ("paused", "cancelled") else ""
         return str(last[1])

@@ -10,23 +10,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mstore.store.index import Index
+    from mstore.store.store import Store
 
 
 class Labels:
-    """The labels of one index, read once on the first ``label:`` term."""
+    """The labels of one store, read once on the first ``label:`` term."""
 
-    def __init__(self, index: Index) -> None:
-        self.index = index
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self._newest: dict[tuple[bytes, str], tuple[int, str]] | None = None
 
     def _load(self) -> dict[tuple[bytes, str], tuple[int, str]]:
         if self._newest is None:
-            from mstore.store import index_runs
-
             newest: dict[tuple[bytes, str], tuple[int, str]] = {}
-            with self.index.read() as txn:
-                for lab in index_runs.all_labels(self.index, txn):
+            with self.store.reader() as r:
+                for lab in r.all_labels():
                     k = (bytes.fromhex(lab.asset), lab.key.lower())
                     if k not in newest or newest[k][0] < lab.hlc:
                         newest[k] = (lab.hlc, lab.value.lower())

@@ -35,19 +35,30 @@ _COUNTER = re.compile(rb"^(.*)(\(\d+\))$", re.DOTALL)
 _EDITED = b"-edited"
 
 
+def splitext(path: bytes) -> tuple[bytes, bytes]:
+    """``os.path.splitext`` for "/"-separated bytes, without its per-character loop (the
+    catalog splits every file name of a directory): the extension starts at the last
+    dot of the last component, unless only dots come before it there."""
+    dot = path.rfind(b".")
+    slash = path.rfind(b"/")
+    if dot > slash and path[slash + 1:dot].lstrip(b"."):
+        return path[:dot], path[dot:]
+    return path, b""
+
+
 def stem_key(path: bytes) -> bytes:
     """Lower-cased path without extension; 'IMG_1.JPG.xmp' and 'IMG_1.xmp' both -> 'img_1'."""
-    base, ext = os.path.splitext(path.lower())
+    base, ext = splitext(path.lower())
     if ext in SIDECAR_EXTS:
-        inner, ext2 = os.path.splitext(base)
-        if ext2 and b"/" not in ext2:
+        inner, ext2 = splitext(base)
+        if ext2:
             base = inner
     return base
 
 
 def is_sidecar(name: bytes) -> bool:
     """Whether a file of this name is a sidecar of the file of its stem next to it."""
-    return os.path.splitext(name)[1].lower() in SIDECAR_EXTS
+    return splitext(name)[1].lower() in SIDECAR_EXTS
 
 
 def split_dir(path: bytes) -> tuple[bytes, bytes]:

@@ -27,7 +27,6 @@ Layout in the index's ``table`` database::
 
 from __future__ import annotations
 
-import os
 import time
 from array import array
 from bisect import bisect_left
@@ -41,25 +40,27 @@ from typing import NamedTuple
 import lmdb
 import msgspec
 
+from mstore.model.codec import LazyDecoder
 from mstore.model.meta import Meta, SidecarFacts
+from mstore.query.fresh import FreshRows
 from mstore.query.related import (
     LIVE_VIDEO_EXTS,
     is_json_name,
     is_sidecar,
     split_dir,
+    splitext,
     stem_key,
     takeout_pairs,
 )
+from mstore.query.rowfacts import RowFacts, row_facts, takeout_facts
+from mstore.query.rowfacts import taken_int as taken_int  # used from here by the UI
 from mstore.query.table import (
-    F_ANIMATED,
     F_ATTACHED,
     F_ERROR,
-    F_GPS,
     F_LIVE,
     F_MISSING,
     F_PROBE_ERROR,
     F_SIDECAR,
-    F_TAKEN,
     KIND_CODES,
     KIND_NAMES,
     NO_ID,
@@ -109,14 +110,6 @@ def delta_limit(rows: int) -> int:
     return min(DELTA_MAX, max(DELTA_MIN, rows // 50))
 
 
-def taken_int(taken: str | None) -> int:
-    """ "2019-06-01T12:30:00+02:00" -> 20190601123000 (local time; 0 when unknown)."""
-    if not taken:
-        return 0
-    digits = "".join(c for c in taken[:19] if c.isdigit())
-    return int(digits.ljust(14, "0")) if len(digits) >= 4 else 0
-
-
 # -- rows: the same derivation for a full build and for a delta -------------------
 
 
@@ -130,20 +123,6 @@ class _Row(NamedTuple):
     flags: int
     camera: str
     error: str
-
-
-def _camera_name(a: AssetInfo) -> str:
-    make, model = a.meta.camera_make, a.meta.camera_model
-    if make and model:
-        # "Apple iPhone 12", but "Canon EOS 5D" rather than "Canon Canon EOS 5D"
-        return model if model.lower().startswith(make.lower()) else f"{make} {model}"
-    return make or model or ""
-
-
-def takeout_facts(meta: Meta) -> SidecarFacts | None:
-    """What a Google Takeout JSON says about the file it describes (None: not one)."""
-    sc = meta.sidecar
-    return sc if sc is not None and sc.format == "google-takeout" else None
 
 
 def lend(meta: Meta, facts: SidecarFacts | None) -> Meta:
@@ -169,33 +148,27 @@ def _asset_row(a: AssetInfo, current: Iterable[bytes], last: bytes, extra: int,
     where a missing asset was seen last, ``extra`` its sidecar/live flags, ``error_of``
     the recorded path error of a path, if any (None: no path has one), and ``lent`` the
     facts of a Takeout sidecar next to one of its paths."""
-    m = lend(a.meta, lent)
+    return _facts_row(bytes.fromhex(a.id), a.size, row_facts(lend(a.meta, lent)), current,
+                      last, extra, error_of)
+
+
+def _facts_row(aid: bytes, size: int, facts: RowFacts, current: Iterable[bytes], last: bytes,
+               extra: int, error_of: Callable[[bytes], str | None] | None) -> _Row:
+    """The row of an asset from its own facts and what its paths add (see _asset_row)."""
     paths = sorted(current)
-    flags = extra
+    flags = facts.flags | extra
     if not paths:
         flags |= F_MISSING
         paths = [last]
-    err = m.error or ""
-    path_err = ""
-    for p in paths if error_of is not None else ():
-        e = error_of(p)
-        if e is not None:
-            path_err = e
-            break
-    if m.error:
-        flags |= F_PROBE_ERROR
-    if err or path_err:
-        flags |= F_ERROR
-        err = err or path_err
-    if m.gps_lat is not None and m.gps_lon is not None:
-        flags |= F_GPS
-    if m.taken:
-        flags |= F_TAKEN
-    if m.frames and m.frames > 1:
-        flags |= F_ANIMATED
-    kind = KIND_CODES.get(m.kind, KIND_CODES["other"])
-    return _Row(paths[0], bytes.fromhex(a.id), paths, kind, a.size, taken_int(m.taken), flags,
-                _camera_name(a), err)
+    err = facts.error
+    if not err and error_of is not None:
+        for p in paths:
+            e = error_of(p)
+            if e is not None:
+                flags |= F_ERROR
+                err = e
+                break
+    return _Row(paths[0], aid, paths, facts.kind, size, facts.taken, flags, facts.camera, err)
 
 
 def _error_row(full: bytes, reason: str) -> _Row:
@@ -237,7 +210,7 @@ def _group_flags(members: list[tuple[bytes, str]],
     a stem: ``members`` are (file name, asset id)."""
     if len(members) < 2:
         return {}
-    exts = [os.path.splitext(name)[1].lower() for name, _ in members]
+    exts = [splitext(name)[1].lower() for name, _ in members]
     sidecar = [is_sidecar(name) for name, _ in members]
     out: dict[str, int] = defaultdict(int)
     if any(sidecar) and not all(sidecar):
@@ -377,9 +350,9 @@ def build(index: Index) -> tuple[CatalogTable, Stats]:
     return table, _table_stats(table, len(err_keys))
 
 
-_head_dec = msgspec.msgpack.Decoder(SnapshotHead)
-_delta_dec = msgspec.msgpack.Decoder(CachedDelta)
-_path_dec = msgspec.msgpack.Decoder(PathState)
+_head_dec = LazyDecoder(SnapshotHead)
+_delta_dec = LazyDecoder(CachedDelta)
+_path_dec = LazyDecoder(PathState)
 rebuilds = 0  # full rebuilds made by this process (tests check that a delta avoided one)
 
 
@@ -401,7 +374,12 @@ def _rebuild(index: Index) -> None:
     with index.read() as txn:
         gen = index.meta_int(txn, b"data_gen")
         rows, err_keys = _gather(index, txn)
-    table = _table_from_rows(rows)
+    _store_table(index, _table_from_rows(rows), err_keys, gen)
+
+
+def _store_table(index: Index, table: CatalogTable, err_keys: list[bytes], gen: int) -> None:
+    """Store ``table`` as the snapshot of data_gen ``gen`` (unless a newer one is there),
+    clearing the dirty entries it holds."""
     stats = _table_stats(table, len(err_keys))
     cols, thead = table.to_columns()
     cols["err_keys"] = msgspec.msgpack.encode(err_keys)
@@ -480,10 +458,13 @@ class _Siblings:
         self.dirs: dict[tuple[str, bytes], list[tuple[bytes, str]]] = {}
         self._extras: dict[tuple[str, bytes], DirExtras] = {}
 
-    def members(self, root: str, d: bytes) -> list[tuple[bytes, str]]:
+    def members(self, root: str, d: bytes, known: dict[bytes, str] | None = None
+                ) -> list[tuple[bytes, str]]:
+        """(name, asset) of the present paths in ``d``; ``known`` names (present, with
+        these assets: an add's new files) are taken without decoding their state."""
         got = self.dirs.get((root, d))
         if got is None:
-            got = self.dirs[(root, d)] = self._scan(root, d)
+            got = self.dirs[(root, d)] = self._scan(root, d, known or {})
         return got
 
     def extras(self, root: str, path: bytes) -> DirExtras:
@@ -513,34 +494,40 @@ class _Siblings:
         out += [a for n, a in members if n in partners]
         return out
 
-    def _scan(self, root: str, d: bytes) -> list[tuple[bytes, str]]:
+    def _scan(self, root: str, d: bytes, known: dict[bytes, str]) -> list[tuple[bytes, str]]:
         prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
         start, _check = scan_prefix(prefix)
+        plen = len(prefix)
+        decode = _path_dec.get().decode
         out: list[tuple[bytes, str]] = []
         cur = self.txn.cursor(db=self.index.db["paths"])
         ok = cur.set_range(start)
         while ok:
-            key = bytes(cur.key())
-            if not key.startswith(start):
-                break
-            hashed = is_hashed(key)
-            if hashed:  # a long path (keys.py): compare its full name
-                key = self.index.full_key(self.txn, key)
-                if not key.startswith(prefix):
-                    ok = cur.next()
-                    continue
-            name = key[len(prefix) :]
-            slash = name.find(b"/")
-            if slash >= 0:
-                if hashed:  # hashed keys do not sort by full name: no jumping past them
-                    ok = cur.next()
-                else:  # a subdirectory: jump past it ("0" sorts right after "/")
+            ok = False
+            for raw, val in cur:  # from where the cursor is
+                key = bytes(raw)
+                if not key.startswith(start):
+                    return out
+                hashed = is_hashed(key)
+                if hashed:  # a long path (keys.py): compare its full name
+                    key = self.index.full_key(self.txn, key)
+                    if not key.startswith(prefix):
+                        continue
+                name = key[plen:]
+                slash = name.find(b"/")
+                if slash >= 0:
+                    if hashed:  # hashed keys do not sort by full name: no jumping past them
+                        continue
+                    # a subdirectory: jump past it ("0" sorts right after "/")
                     ok = cur.set_range(prefix + name[:slash] + b"0")
-                continue
-            st = _path_dec.decode(cur.value())
-            if st.present:
-                out.append((name, st.asset))
-            ok = cur.next()
+                    break
+                aid = known.get(name)
+                if aid is None:
+                    st = decode(val)
+                    if st.present:
+                        out.append((name, st.asset))
+                else:
+                    out.append((name, aid))
         return out
 
 
@@ -662,7 +649,8 @@ def _arr(raw: bytes) -> array:
 
 
 def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
-                   dirty: list[bytes]) -> _Delta:
+                   dirty: list[bytes], fresh: FreshRows | None = None,
+                   fresh_in_base: bool = True) -> _Delta:
     """The rows of the dirty assets and error paths as they are now, and the snapshot
     rows they replace.
 
@@ -670,6 +658,10 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
     path (its row may show that error), and every asset in a sidecar/Live Photo
     group (same directory and stem) of any path a dirty asset was ever seen at,
     since a sibling appearing or leaving changes their flags.
+
+    The rows of ``fresh`` assets (new in an add, see query/fresh.py) are made from
+    their facts (``_fresh_rows``); ``fresh_in_base``: the snapshot may already hold
+    some of them (it was built during that add).
     """
     assets: set[str] = set()
     err_keys: list[bytes] = []
@@ -691,7 +683,13 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
             infos[aid] = index.asset(txn, aid)
         return infos[aid]
 
+    # the kinds of fresh assets are known without decoding their records
+    fresh_kind = {aid: KIND_NAMES[f[1].kind] for aid, f in fresh.assets.items()} if fresh else {}
+
     def kind_of(aid: str) -> str | None:
+        kind = fresh_kind.get(aid)
+        if kind is not None:
+            return kind
         a = info(aid)
         return a.meta.kind if a is not None else None
 
@@ -699,14 +697,20 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
         a = info(aid)
         return takeout_facts(a.meta) if a is not None else None
 
+    hinted: dict[str, _Row] = {}
     sib = _Siblings(index, txn, kind_of, takeout_of)
+    if fresh is not None:
+        hinted, neighbours = _fresh_rows(fresh, assets, sib)
+        assets = (assets - hinted.keys()) | neighbours
     keys_of = {aid: index.asset_path_keys(txn, aid) for aid in assets}
     affected = set(assets)
     for keys in keys_of.values():
         for root, path in keys:
             affected.update(sib.related(root, path))
+    for aid in affected & hinted.keys():  # its row is made from the index after all
+        del hinted[aid]
 
-    rows: list[_Row] = []
+    rows: list[_Row] = list(hinted.values())
     for aid in affected:
         a = info(aid)
         if a is None:
@@ -750,13 +754,16 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
         if e is not None and (st is None or not st.present):
             rows.append(_error_row(root.encode() + b"/" + path, e.reason))
     rows.sort(key=_row_order)
+    if not base.n:
+        return _Delta(_table_from_rows(rows), array("I"), array("I", bytes(4 * len(rows))),
+                      None)
 
     def row_key(r: int) -> tuple[bytes, bytes]:
         return base.paths[base.first_path(r)], base.id_bytes(r)
 
     removed: set[int] = set()
     order = base.id_order
-    for aid in affected:
+    for aid in (affected | hinted.keys()) if fresh_in_base else affected:
         raw = bytes.fromhex(aid)
         k = bisect_left(order, raw, key=base.id_bytes)
         if k < len(order) and base.id_bytes(order[k]) == raw:
@@ -768,9 +775,103 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
         r = bisect_left(everything, want, key=row_key)
         if r < base.n and row_key(r) == want:
             removed.add(r)
-    positions = array("I", (bisect_left(everything, _row_order(row), key=row_key)
-                            for row in rows))
-    return _Delta(_table_from_rows(rows), array("I", sorted(removed)), positions, None)
+    return _Delta(_table_from_rows(rows), array("I", sorted(removed)),
+                  _positions(base, rows, row_key), None)
+
+
+def _positions(base: CatalogTable, rows: list[_Row],
+               row_key: Callable[[int], tuple[bytes, bytes]]) -> array:
+    """Per delta row (in output order), the snapshot row it goes before.
+
+    A few rows are placed by bisecting the snapshot; many (a bulk add) in one pass over
+    the snapshot's primary paths, which costs less than that many bisections."""
+    n = base.n
+    if len(rows) * 100 < n:
+        everything = range(n)
+        return array("I", (bisect_left(everything, _row_order(row), key=row_key)
+                           for row in rows))
+    if base.paths_are_rows():
+        firsts = list(base.paths)
+    else:
+        rows_of = base.path_rows
+        firsts = [p for j, p in enumerate(base.paths) if j == 0 or rows_of[j] != rows_of[j - 1]]
+    out = array("I")
+    r = 0
+    for row in rows:  # rows are sorted: r only moves forward
+        key = row.key
+        while r < n and (firsts[r] < key or (firsts[r] == key and base.id_bytes(r) < row.id)):
+            r += 1
+        out.append(r)
+    return out
+
+
+def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
+                ) -> tuple[dict[str, _Row], set[str]]:
+    """The rows of the fresh assets among ``dirty_assets``, from their facts, and the
+    other assets whose rows a fresh one changes (the rest of its sidecar or Live Photo
+    group: their flags).
+
+    A directory with a Takeout JSON in it is left to the generic path (what the JSON
+    lends depends on its facts, which only its record has), with the fresh assets that
+    have a path there. A fresh asset's paths are exactly the ones its add saw (no other
+    path ever held it, and nothing else changed the catalog meanwhile: see
+    FreshRows.valid), all present and without an error (its sighting cleared any). The
+    files of a directory are read from the index, except in a tree that held nothing
+    when the add began: then they are the ones the add saw.
+    """
+    assets = fresh.assets
+    by_dir: dict[tuple[str, bytes], dict[bytes, str]] = defaultdict(dict)
+    for (root, path), aid in fresh.at.items():
+        if aid in dirty_assets:
+            d, _, name = path.rpartition(b"/")
+            by_dir[(root, d)][name] = aid
+    others: dict[tuple[str, bytes], list[tuple[bytes, str]]] = defaultdict(list)
+    for (root, path), aid in fresh.others.items():
+        d, _, name = path.rpartition(b"/")
+        others[(root, d)].append((name, aid))
+    generic: set[str] = set()
+    neighbours: set[str] = set()
+    extra: dict[str, int] = defaultdict(int)
+    for (root, d), new in by_dir.items():
+        if fresh.dir_is_new(root, d):
+            members = [*new.items(), *others.get((root, d), ())]
+        else:
+            members = sib.members(root, d, new)
+        if any(assets[aid][1].takeout if aid in assets else
+               is_json_name(name) and sib.takeout_of(aid) is not None
+               for name, aid in members):
+            generic.update(new.values())
+            continue
+        # files sharing a stem share the part of their name before its first dot: only
+        # those few need their stems
+        firsts: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+        for member in members:
+            firsts[member[0].partition(b".")[0].lower()].append(member)
+        if len(firsts) == len(members):
+            continue  # no two files share a stem: no sidecars, no Live Photos
+        for candidates in firsts.values():
+            if len(candidates) < 2:
+                continue
+            groups: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+            for name, aid in candidates:
+                groups[stem_key(name)].append((name, aid))
+            for group in groups.values():
+                if len(group) < 2 or not any(name in new for name, _ in group):
+                    continue
+                neighbours.update(aid for name, aid in group if name not in new)
+                for aid, fl in _group_flags(group, sib.kind_of).items():
+                    extra[aid] |= fl
+    rows: dict[str, _Row] = {}
+    prefixes = {root: root.encode() + b"/" for root, _ in by_dir}
+    for aid, (size, facts, places) in assets.items():
+        if aid in dirty_assets and aid not in generic:
+            if len(places) == 1:
+                full = [prefixes[places[0][0]] + places[0][1]]
+            else:
+                full = [prefixes[root] + path for root, path in places]
+            rows[aid] = _facts_row(bytes.fromhex(aid), size, facts, full, b"", extra.get(aid, 0),
+                                   None)
+    return rows, neighbours - rows.keys()
 
 
 def _segments(n: int, removed: array, positions: array) -> list[tuple[int, int, int]]:
@@ -817,12 +918,22 @@ def _open(index: Index) -> _Snapshot | None:
     return None
 
 
-def refresh(index: Index, full: bool = False) -> None:
+def refresh(index: Index, full: bool = False, fresh: FreshRows | None = None) -> None:
     """Bring the cached snapshot up to date after a writer: rebuild it when asked, when
-    there is none or when the delta grew too large, else cache the delta."""
+    there is none or when the delta grew too large, else cache the delta.
+
+    With the ``fresh`` assets of an add (query/fresh.py), a large delta is merged into
+    the snapshot instead of rebuilding it, with their rows made from their facts.
+    """
     if full:
         _rebuild(index)
         return
+    if fresh is not None:
+        try:
+            if _refresh_with(index, fresh):
+                return
+        finally:
+            fresh.close()
     snap = _open(index)
     if snap is None:
         return
@@ -831,6 +942,93 @@ def refresh(index: Index, full: bool = False) -> None:
             snap.delta(stats=True, cache=True)
     finally:
         snap.close()
+
+
+def _refresh_with(index: Index, fresh: FreshRows) -> bool:
+    """``refresh`` after an add that collected its fresh assets; False when they cannot
+    be used (no snapshot, or another process changed the catalog meanwhile)."""
+    snap = _Snapshot(index)
+    try:
+        head = snap.head
+        if head is None or not fresh.valid(snap.data_gen):
+            return False
+        over = int(bytes(snap.txn.get(b"dirty_over", db=index.db["meta"]) or b"0"))
+        if head.gen < over <= fresh.start_gen:
+            return False  # changes from before the add that the index did not list
+        # every change since the snapshot: those listed, and this add's own, listed or
+        # not (past DIRTY_CAP the index stops listing them)
+        dirty = {k for k, g in index.dirty(snap.txn) if g > head.gen}
+        for key in fresh.touched():
+            dirty.add(b"e" + index.full_key(snap.txn, key[1:]) if key[:1] == b"e" else key)
+        if not dirty:
+            return True
+        snap.dirty = sorted(dirty)
+        base = snap.base
+        snap.src.pinned = {}
+        d = _compute_delta(index, snap.txn, base, snap.dirty, fresh,
+                           fresh_in_base=head.gen > fresh.start_gen)
+        if over <= head.gen and len(dirty) <= delta_limit(base.n):
+            snap._store(d._replace(stats=snap._merged_stats(d)))
+            return True
+        old = msgspec.msgpack.decode(bytes(snap.src.get("err_keys") or b"\x90"))
+        table = _merge(base, d)
+        err_keys = set(old)
+        for key in snap.dirty:
+            if key[:1] == b"e":
+                root, path = split_pk(key[1:])
+                if index.error_at(snap.txn, root, path) is None:
+                    err_keys.discard(key[1:])
+                else:
+                    err_keys.add(key[1:])
+    finally:
+        snap.src.pinned = None
+        snap.close()
+    _store_table(index, table, sorted(err_keys), snap.data_gen)
+    return True
+
+
+def _merge(base: CatalogTable, d: _Delta) -> CatalogTable:
+    """The snapshot without the rows the delta replaces, with the delta's rows, as one
+    table: column slices joined in output order (no per-row work for the rows kept)."""
+    delta = d.table
+    if len(d.removed) == base.n:  # nothing of the snapshot stays (the first add)
+        return delta
+    cameras = list(base.cameras)
+    cam_at = {c: i for i, c in enumerate(cameras)}
+    for c in delta.cameras:
+        if c not in cam_at:
+            cam_at[c] = len(cameras)
+            cameras.append(c)
+    delta_cam = [cam_at[c] for c in delta.cameras]
+    base_paths = list(base.paths)
+    base_err_names, base_err_codes = base.error_codes()
+    ids: list[bytes] = []
+    kinds: list[bytes] = []
+    sizes, taken = array("q"), array("q")
+    flags, camera, path_rows = array("I"), array("I"), array("I")
+    paths: list[bytes] = []
+    errors: list[str] = []
+    row = 0
+    for part, a, b in _segments(base.n, d.removed, d.positions):
+        t = delta if part else base
+        ids.append(t.ids[32 * a:32 * b])
+        kinds.append(bytes(t.kinds[a:b]))
+        sizes.extend(t.sizes[a:b])
+        taken.extend(t.taken[a:b])
+        flags.extend(t.flags[a:b])
+        pa, pb = t.first_path(a), t.first_path(b)
+        path_rows.extend(map((row - a).__add__, t.path_rows[pa:pb]))
+        if part:
+            camera.extend(map(delta_cam.__getitem__, delta.camera[a:b]))
+            paths.extend(delta.paths[pa:pb])
+            errors.extend(delta.errors[a:b])
+        else:
+            camera.extend(base.camera[a:b])
+            paths.extend(base_paths[pa:pb])
+            errors.extend(map(base_err_names.__getitem__, base_err_codes[a:b]))
+        row += b - a
+    return CatalogTable(b"".join(ids), b"".join(kinds), sizes, taken, flags, camera, cameras,
+                        paths, path_rows, errors)
 
 
 def load_table(index: Index) -> CatalogTable | MergedTable:

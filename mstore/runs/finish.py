@@ -5,10 +5,10 @@ from __future__ import annotations
 from mstore.hooks import run_hook
 from mstore.model.records import RunState
 from mstore.runs.execute import RunContext
-from mstore.store import index_runs
+from mstore.store.reader import RunInfo
 
 
-def final_state(info: index_runs.RunInfo) -> str:
+def final_state(info: RunInfo) -> str:
     """A production run is complete only when every unit is done; failures leave it
     'failed' until they are rerun or accepted. A sandbox run completes regardless."""
     if info.state == "cancelled":
@@ -25,9 +25,8 @@ def finish(ctx: RunContext, *, cancelled: bool = False, error: str = "") -> str:
     ctx.writer.flush()
     store = ctx.store
     store.catch_up()
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, ctx.run.run)
+    with store.reader() as r:
+        info = r.run(ctx.run.run)
     assert info is not None
     state = "cancelled" if cancelled or info.state == "cancelled" else (
         "failed" if error else final_state(info))

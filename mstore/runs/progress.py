@@ -12,7 +12,7 @@ import msgspec
 
 from mstore.model.meta import KINDS
 from mstore.model.records import RunStarted
-from mstore.store import index_runs
+from mstore.store.reader import Reader, RunInfo
 from mstore.store.store import Store
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -57,7 +57,7 @@ _ENDED_MAX = 256
 _KINDS: dict[tuple[str, str], dict[str, int]] = {}
 
 
-def unit_kinds(store: Store, txn, rs: RunStarted) -> dict[str, int] | None:  # noqa: ANN001
+def unit_kinds(store: Store, r: Reader, rs: RunStarted) -> dict[str, int] | None:
     """The run's units by asset kind ("": the asset record has not arrived here yet); None
     while the unit list itself has not been synced here. Kept once complete."""
     key = (str(store.root), rs.run)
@@ -69,7 +69,7 @@ def unit_kinds(store: Store, txn, rs: RunStarted) -> dict[str, int] | None:  # n
         return None
     by_kind: dict[str, int] = {}
     for aid in units:
-        a = store.index.asset(txn, aid)
+        a = r.asset(aid)
         k = a.meta.kind if a else ""
         by_kind[k] = by_kind.get(k, 0) + 1
     if "" not in by_kind:
@@ -79,7 +79,7 @@ def unit_kinds(store: Store, txn, rs: RunStarted) -> dict[str, int] | None:  # n
     return by_kind
 
 
-def idle_units(store: Store, txn, rs: RunStarted) -> int:  # noqa: ANN001
+def idle_units(store: Store, r: Reader, rs: RunStarted) -> int:
     """Units that no per-asset step applies to (a video in ``dedupe``, whose hashes are
     images'): there is nothing to do for them, so they count as done from the start. No
     read of the units unless some step (an aggregate one) takes kinds the per-asset steps
@@ -88,14 +88,13 @@ def idle_units(store: Store, txn, rs: RunStarted) -> int:  # noqa: ANN001
     handled = set().union(*per_asset)
     if all(set(s.kinds or KINDS) <= handled for s in rs.steps):
         return 0
-    kinds = unit_kinds(store, txn, rs)
+    kinds = unit_kinds(store, r, rs)
     return sum(n for k, n in (kinds or {}).items() if k and k not in handled)
 
 
 def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, run_id)
+    with store.reader() as r:
+        info = r.run(run_id)
         if info is None or info.started is None:
             return None
         key = (str(store.root), run_id, failures, info.state, info.state_hlc, info.done,
@@ -104,13 +103,13 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
         if cacheable and key in _ENDED:
             return _ENDED[key]
         rs = info.started
-        idle = idle_units(store, txn, info.started)
+        idle = idle_units(store, r, info.started)
         if info.unit_counts:  # kept by the index as records arrive: no scan of the units
             done, failed = info.units_done, info.units_failed
             fails = [{"unit": unit, "step": step, "error": st.error, "attempts": st.attempts}
-                     for step, unit, st in index_runs.run_failures(idx, txn, run_id, failures)]
+                     for step, unit, st in r.failures(run_id, failures)]
         else:  # a run applied by an older mstore: count it from its units
-            done, failed, fails = _count_units(idx, txn, info, failures)
+            done, failed, fails = _count_units(r, info, failures)
     step_counts = {name: {"done": c[0], "reused": c[1], "failed": c[2], "ms": c[3],
                           "skipped": c[4] if len(c) > 4 else 0}
                    for name, c in info.per_step.items()}
@@ -137,10 +136,11 @@ def view(store: Store, run_id: str, *, failures: int = 50) -> RunView | None:
     return v
 
 
-def _count_units(idx, txn, info, failures: int):  # noqa: ANN001, ANN202
+def _count_units(r: Reader, info: RunInfo, failures: int) -> tuple[int, int, list[dict]]:
     """(done units, failed units, the first ``failures`` failures) by reading every unit."""
     rs = info.started
-    units = index_runs.run_units(idx, txn, rs.run)
+    assert rs is not None
+    units = r.units(rs.run)
     per_asset = [s for s in rs.steps if s.shape == "per-asset"]
     by_unit: dict[str, dict[str, str]] = {}
     fails = []
@@ -157,7 +157,7 @@ def _count_units(idx, txn, info, failures: int):  # noqa: ANN001, ANN202
         if "failed" in steps.values():
             failed += 1
             continue
-        a = idx.asset(txn, unit)
+        a = r.asset(unit)
         kind = a.meta.kind if a else ""
         if {s.name for s in per_asset if not s.kinds or kind in s.kinds} <= set(steps):
             done += 1
@@ -165,10 +165,9 @@ def _count_units(idx, txn, info, failures: int):  # noqa: ANN001, ANN202
 
 
 def all_views(store: Store) -> list[RunView]:
-    idx = store.index
-    with idx.read() as txn:
-        ids = [r for r, info in index_runs.all_runs(idx, txn) if info.started is not None]
-    views = [v for r in ids if (v := view(store, r, failures=0)) is not None]
+    with store.reader() as r:
+        ids = [rid for rid, info in r.runs() if info.started is not None]
+    views = [v for rid in ids if (v := view(store, rid, failures=0)) is not None]
     return sorted(views, key=lambda v: v.started_ms, reverse=True)
 
 

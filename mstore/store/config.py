@@ -9,7 +9,6 @@ one host, so a synced store can find the archive where each machine mounts it.
 
 from __future__ import annotations
 
-import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import NoReturn
 
 from mstore.errors import StoreFormatError, UsageError
 from mstore.model.records import RESOURCES
+from mstore.store.locks import hostname
 
 FORMAT = 1  # the store format this mstore reads and writes (docs/format.md)
 DEFAULT_QUEUES = ("cpu", "io")  # what a worker serves unless told: gpu is declared
@@ -78,7 +78,7 @@ def load(path: Path) -> Config:
             f"{path.parent} is a store of format {fmt}, made by a newer mstore; this one "
             f"reads format {FORMAT} (upgrade mstore)")
     roots = check.roots(check.table(raw, "roots"), "[roots]")
-    host = socket.gethostname()
+    host = hostname()
     machines = check.table(raw, "machines")
     override = check.table(check.table(machines, host, f'[machines."{host}"]'), "roots",
                            f'[machines."{host}".roots]')

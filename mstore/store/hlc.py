@@ -29,6 +29,14 @@ class HybridClock:
             self._last = physical if physical > self._last else self._last + 1
             return self._last
 
+    def take(self, n: int) -> int:
+        """``n`` consecutive stamps at once (for records made together); the first."""
+        with self._lock:
+            physical = int(time.time() * 1000) << COUNTER_BITS
+            first = physical if physical > self._last else self._last + 1
+            self._last = first + n - 1
+            return first
+
     def observe(self, stamp: int) -> None:
         with self._lock:
             if stamp > self._last:

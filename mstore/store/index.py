@@ -30,12 +30,15 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lmdb
 import msgspec
 
 from mstore.errors import MstoreError, NoSpaceError, StoreDamagedError, UsageError
+from mstore.model.codec import LazyDecoder
 from mstore.model.meta import Meta
 from mstore.model.records import (
     AddFinished,
@@ -47,6 +50,7 @@ from mstore.model.records import (
     PathSeen,
     Record,
 )
+from mstore.store import keys
 from mstore.store.fsutil import free_bytes, is_network_fs
 from mstore.store.index_file import data_file_problem
 from mstore.store.index_links import LINK_DBS, apply_link_record, link_hlc
@@ -54,6 +58,9 @@ from mstore.store.index_runs import RUN_DBS, apply_run_record, asset_arrived, bu
 from mstore.store.keys import CUT, bounded, is_hashed, path_key, scan_prefix, split_path_key
 from mstore.store.scan import prefix_items, prefix_keys
 from mstore.store.segments import Rejected
+
+if TYPE_CHECKING:
+    from mstore.store.reader import Reader
 
 INDEX_SCHEMA = 1
 DBS = ("meta", "segments", "lanes", "assets", "paths", "asset_paths", "history", "errors",
@@ -121,12 +128,14 @@ split_pk = split_path_key
 
 
 _enc = msgspec.msgpack.Encoder()
-_dec_path = msgspec.msgpack.Decoder(PathState)
-_dec_hist = msgspec.msgpack.Decoder(HistoryEvent)
-_dec_err = msgspec.msgpack.Decoder(ErrorState)
-_dec_asset = msgspec.msgpack.Decoder(AssetInfo)
-_dec_add = msgspec.msgpack.Decoder(AddFinished)
-_dec_setaside = msgspec.msgpack.Decoder(SetAside)
+_encode = _enc.encode
+_pack_hlc = struct.Struct(">Q").pack
+_dec_path = LazyDecoder(PathState)
+_dec_hist = LazyDecoder(HistoryEvent)
+_dec_err = LazyDecoder(ErrorState)
+_dec_asset = LazyDecoder(AssetInfo)
+_dec_add = LazyDecoder(AddFinished)
+_dec_setaside = LazyDecoder(SetAside)
 
 
 class IndexDamagedError(StoreDamagedError):
@@ -144,6 +153,11 @@ class Index:
         self.path = path
         self._pid = os.getpid()
         self._touched: set[bytes] = set()  # dirty keys of the segment being applied
+        self._held: dict[str, bool] = {}  # _may_hold's answers in the transaction applying
+        # what this process's writer (apply_segments) changed in the catalog: how many
+        # data_gen steps, and, while a caller collects them, the dirty keys (snapshot.py)
+        self.writer_bumps = 0
+        self.touch_log: set[bytes] | None = None
         problem = data_file_problem(path / "data.mdb")  # before LMDB maps it
         if problem:
             raise IndexDamagedError(problem)
@@ -157,6 +171,9 @@ class Index:
         try:
             self.env.reader_check()  # clear reader slots of dead processes
             self.db = {name: self.env.open_db(name.encode()) for name in DBS}
+            # the databases every file of an add touches, without a dict lookup
+            self._db_assets, self._db_paths = self.db["assets"], self.db["paths"]
+            self._db_history, self._db_asset_paths = self.db["history"], self.db["asset_paths"]
             with self.write() as txn:
                 schema = txn.get(b"schema", db=self.db["meta"])
                 if schema is None:
@@ -193,6 +210,14 @@ class Index:
         except lmdb.MapResizedError:
             self.env.set_mapsize(0)
             return self.env.begin(write=True)
+
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """A consistent view of the index for reading (store/reader.py)."""
+        from mstore.store.reader import Reader
+
+        with self.read() as txn:
+            yield Reader(self, txn)
 
     def grow(self) -> None:
         self.env.set_mapsize(self.env.info()["map_size"] * 2)
@@ -243,6 +268,7 @@ class Index:
                 return False
             changed = False
             self._touched = set()
+            self._held = {}
             for pos, rec in zip(where, records, strict=True):
                 if not one_by_one:
                     changed |= self._apply(txn, machine, rec)
@@ -272,6 +298,55 @@ class Index:
             if not record_fault(e):
                 raise
         return self.run_write(do, True)  # again, record by record
+
+    def apply_segments(self, segments: list[tuple[bytes, str, list[Record]]]) -> int:
+        """Apply several segments (key, lane, records) in one transaction: what a writer
+        has written since its last apply. Returns how many were not applied before.
+
+        The same as ``apply_segment`` on each (applying is order-independent); if a
+        record cannot be applied, they are applied one segment at a time instead, so
+        that it is set aside (``apply_segment``)."""
+
+        def do(txn: lmdb.Transaction) -> int:
+            changed = False
+            self._touched = set()
+            self._held = {}
+            top = 0
+            new = 0
+            for seg_key, machine, records in segments:
+                if self.is_applied(txn, seg_key):
+                    continue
+                lane = machine.encode()
+                for rec in records:
+                    t = type(rec)  # the two record types of a bulk add without the dispatch
+                    if t is PathSeen:
+                        changed |= self._apply_path(txn, lane, rec, True)
+                    elif t is AssetRecorded:
+                        changed |= self._apply_asset(txn, rec)
+                    else:
+                        changed |= self._apply(txn, machine, rec)
+                txn.put(seg_key, b"", db=self.db["segments"])
+                top = max(top, max((r.hlc for r in records), default=0))
+                new += 1
+            if top > self.meta_int(txn, b"clock"):
+                txn.put(b"clock", str(top).encode(), db=self.db["meta"])
+            touched = self._touched
+            if changed:
+                self._bump(txn, b"data_gen")
+                self._mark_dirty(txn)
+            return new, changed, touched
+
+        try:
+            new, changed, touched = self.run_write(do)
+        except Exception as e:
+            if not record_fault(e):
+                raise
+            return sum(self.apply_segment(*seg) for seg in segments)
+        if changed:
+            self.writer_bumps += 1
+            if self.touch_log is not None:
+                self.touch_log |= touched
+        return new
 
     def _set_aside(self, txn: lmdb.Transaction, seg_key: bytes, pos: int, rtype: str, hlc: int,
                    error: str) -> None:
@@ -310,59 +385,28 @@ class Index:
 
     def _history(self, txn: lmdb.Transaction, key: bytes, hlc: int, machine: str,
                  ev: HistoryEvent) -> None:
-        hkey = key + b"\0" + struct.pack(">Q", hlc) + machine.encode()
+        hkey = key + b"\0" + _pack_hlc(hlc) + machine.encode()
         txn.put(hkey, _enc.encode(ev), db=self.db["history"])
+
+    def _may_hold(self, txn: lmdb.Transaction, name: str) -> bool:
+        """Whether database ``name`` may have entries: looked up once per transaction
+        applying records, and set by the records that add to it. Lets a bulk add skip
+        lookups of errors and pending run units, which almost never exist."""
+        held = self._held.get(name)
+        if held is None:
+            held = self._held[name] = txn.stat(self.db[name])["entries"] > 0
+        return held
 
     def _apply(self, txn: lmdb.Transaction, machine: str, rec: Record) -> bool:
         db = self.db
-        if isinstance(rec, AssetRecorded):
-            aid = bytes.fromhex(rec.id)
-            old = txn.get(aid, db=db["assets"])
-            info = AssetInfo(rec.id, rec.size, rec.meta, rec.hlc, rec.probe, rec.hlc)
-            if old is not None:
-                # the facts of the best prober win, among equals the earliest record's
-                o = _dec_asset.decode(old)
-                better = (rec.probe, -rec.hlc) > (o.probe, -(o.meta_hlc or o.first_hlc))
-                if not better and o.first_hlc <= rec.hlc:
-                    return False
-                if not better:  # only seen earlier than thought
-                    info = msgspec.structs.replace(o, first_hlc=rec.hlc,
-                                                   meta_hlc=o.meta_hlc or o.first_hlc)
-                else:
-                    info.first_hlc = min(rec.hlc, o.first_hlc)
-            txn.put(aid, _enc.encode(info), db=db["assets"])
-            self._touched.add(b"a" + aid)
-            if old is None:
-                asset_arrived(self, txn, rec.id)  # runs that counted it before it came
-            return True
         if isinstance(rec, PathSeen | PathGone):
-            key = self.put_key(txn, pk(rec.root, rec.path))
-            seen = isinstance(rec, PathSeen)
-            self._history(txn, key, rec.hlc, machine,
-                          HistoryEvent("seen" if seen else "gone", rec.asset))
-            txn.put(bytes.fromhex(rec.asset) + key, b"", db=db["asset_paths"])
-            self._touched.add(b"a" + bytes.fromhex(rec.asset))
-            old = txn.get(key, db=db["paths"])
-            old_st = _dec_path.decode(old) if old is not None else None
-            if old_st is not None:  # the asset it replaces at this path changes too
-                self._touched.add(b"a" + bytes.fromhex(old_st.asset))
-            if old_st is not None and old_st.hlc > rec.hlc:
-                return True
-            if seen:
-                st = PathState(rec.asset, rec.size, rec.mtime_ns, rec.inode, rec.hlc, True,
-                               -1 if rec.racy else rec.ctime_ns)
-            else:  # a gone path keeps no stat: the state must not depend on apply order
-                st = PathState(rec.asset, 0, 0, 0, rec.hlc, False)
-            txn.put(key, _enc.encode(st), db=db["paths"])
-            err = txn.get(key, db=db["errors"])
-            if err is not None:  # cleared, or shown on the asset instead of on its own row
-                self._touched.add(b"e" + key)
-            if err is not None and _dec_err.decode(err).hlc < rec.hlc:
-                txn.delete(key, db=db["errors"])
-            return True
+            return self._apply_path(txn, machine.encode(), rec, isinstance(rec, PathSeen))
+        if isinstance(rec, AssetRecorded):
+            return self._apply_asset(txn, rec)
         if isinstance(rec, PathError):
             key = self.put_key(txn, pk(rec.root, rec.path))
             self._touched.add(b"e" + key)
+            self._held["errors"] = True
             self._history(txn, key, rec.hlc, machine, HistoryEvent("error", "", rec.reason))
             old = txn.get(key, db=db["errors"])
             if old is not None and _dec_err.decode(old).hlc > rec.hlc:
@@ -383,8 +427,74 @@ class Index:
             return False
         # runs, coverage, artifacts, collections, labels (index_runs.py): they do not
         # change the catalog, so they do not invalidate its snapshot
+        self._held["kind_pending"] = True  # they may add to it
         apply_run_record(self, txn, rec)
         return False
+
+    def _apply_asset(self, txn: lmdb.Transaction, rec: AssetRecorded) -> bool:
+        db = self._db_assets
+        aid = bytes.fromhex(rec.id)
+        hlc = rec.hlc
+        info = AssetInfo(rec.id, rec.size, rec.meta, hlc, rec.probe, hlc)
+        # a new asset (the common case) is one put; only a known one is read and merged
+        if txn.put(aid, _encode(info), overwrite=False, db=db):
+            old = None
+        else:
+            old = txn.get(aid, db=db)
+            # the facts of the best prober win, among equals the earliest record's
+            o = _dec_asset.decode(old)
+            better = (rec.probe, -rec.hlc) > (o.probe, -(o.meta_hlc or o.first_hlc))
+            if not better and o.first_hlc <= rec.hlc:
+                return False
+            if not better:  # only seen earlier than thought
+                info = msgspec.structs.replace(o, first_hlc=rec.hlc,
+                                               meta_hlc=o.meta_hlc or o.first_hlc)
+            else:
+                info.first_hlc = min(rec.hlc, o.first_hlc)
+            txn.put(aid, _enc.encode(info), db=db)
+        self._touched.add(b"a" + aid)
+        if old is None and self._may_hold(txn, "kind_pending"):
+            asset_arrived(self, txn, rec.id)  # runs that counted it before it came
+        return True
+
+    def _apply_path(self, txn: lmdb.Transaction, lane: bytes, rec: PathSeen | PathGone,
+                    seen: bool) -> bool:
+        """A PathSeen or PathGone. Called once per file of an add: written to be cheap."""
+        full = rec.root.encode() + b"\0" + rec.path  # keys.path_key
+        key = full if len(full) <= CUT else self.put_key(txn, full)
+        asset = rec.asset
+        aid = bytes.fromhex(asset)
+        hlc = rec.hlc
+        txn.put(key + b"\0" + _pack_hlc(hlc) + lane,
+                _encode(HistoryEvent("seen" if seen else "gone", asset)), db=self._db_history)
+        txn.put(aid + key, b"", db=self._db_asset_paths)
+        touched = self._touched
+        touched.add(b"a" + aid)
+        if seen:
+            st = PathState(asset, rec.size, rec.mtime_ns, rec.inode, hlc, True,
+                           -1 if rec.racy else rec.ctime_ns)
+        else:  # a gone path keeps no stat: the state must not depend on apply order
+            st = PathState(asset, 0, 0, 0, hlc, False)
+        value = _encode(st)
+        paths = self._db_paths
+        # a path seen for the first time (the common case) is one put; a known one is
+        # read, and its state replaced only by a later claim
+        if not txn.put(key, value, overwrite=False, db=paths):
+            old_st = _dec_path.decode(txn.get(key, db=paths))
+            touched.add(b"a" + bytes.fromhex(old_st.asset))  # the asset it replaces here
+            if old_st.hlc > hlc:
+                return True
+            txn.put(key, value, db=paths)
+        held = self._held.get("errors")
+        if held is None:
+            held = self._may_hold(txn, "errors")
+        if held:
+            err = txn.get(key, db=self.db["errors"])
+            if err is not None:  # cleared, or shown on the asset instead of on its own row
+                touched.add(b"e" + key)
+                if _dec_err.decode(err).hlc < hlc:
+                    txn.delete(key, db=self.db["errors"])
+        return True
 
     # -- dirty tracking for the catalog snapshot (query/snapshot.py) -----------
     def _mark_dirty(self, txn: lmdb.Transaction) -> None:
@@ -486,7 +596,7 @@ class Index:
         cur = txn.cursor(db=self.db["paths"])
         if not cur.set_range(start):
             return
-        decode = _dec_path.decode
+        decode = _dec_path.get().decode
         for key, val in cur:
             if not key.startswith(start):
                 break
@@ -512,6 +622,12 @@ class Index:
         raw = txn.get(bounded(pk(root, path)), db=self.db["errors"])
         return _dec_err.decode(raw) if raw is not None else None
 
+    def asset_seen(self, txn: lmdb.Transaction, aid: str) -> bool:
+        """Whether any path was ever recorded holding asset ``aid``."""
+        for _ in prefix_keys(txn, self.db["asset_paths"], bytes.fromhex(aid)):
+            return True
+        return False
+
     def asset_path_keys(self, txn: lmdb.Transaction, aid: str) -> list[tuple[str, bytes]]:
         return [split_pk(self.full_key(txn, key[32:]))
                 for key in prefix_keys(txn, self.db["asset_paths"], bytes.fromhex(aid))]
@@ -519,14 +635,12 @@ class Index:
     def path_history(self, txn: lmdb.Transaction, root: str, path: bytes
                      ) -> list[tuple[int, str, HistoryEvent]]:
         """(hlc, machine, event) for one path, oldest first."""
-        start = bounded(pk(root, path)) + b"\0"
+        part = bounded(pk(root, path))
         out = []
-        for key, val in prefix_items(txn, self.db["history"], start):
-            rest = key[len(start):]
-            if len(rest) < 8:
-                continue
-            (hlc,) = struct.unpack(">Q", rest[:8])
-            out.append((hlc, rest[8:].decode(), _dec_hist.decode(val)))
+        for key, val in prefix_items(txn, self.db["history"], keys.history_key(part)):
+            stamp = keys.split_history_key(part, key)
+            if stamp is not None:
+                out.append((*stamp, _dec_hist.decode(val)))
         return out
 
     def counts(self, txn: lmdb.Transaction) -> dict[str, int]:

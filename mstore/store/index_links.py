@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import lmdb
 import msgspec
 
+from mstore.model.codec import LazyDecoder
 from mstore.model.records import LinkGone, LinkSeen
 from mstore.store.keys import bounded
 from mstore.store.scan import prefix_keys
@@ -37,7 +38,7 @@ class LinkState(msgspec.Struct, array_like=True):
 
 
 _enc = msgspec.msgpack.Encoder()
-_dec = msgspec.msgpack.Decoder(LinkState)
+_dec = LazyDecoder(LinkState)
 
 
 def _ix() -> ModuleType:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import lmdb
 import msgspec
 
+from mstore.model.codec import LazyDecoder
 from mstore.model.records import (
     ArtifactMade,
     ArtifactsDropped,
@@ -44,7 +45,7 @@ from mstore.model.records import (
     RunState,
     UnitDone,
 )
-from mstore.store.keys import collection_key, label_key
+from mstore.store import keys
 from mstore.store.scan import prefix_items, prefix_keys
 
 if TYPE_CHECKING:
@@ -88,22 +89,22 @@ class RunInfo(msgspec.Struct, kw_only=True):
 
 
 _enc = msgspec.msgpack.Encoder()
-_dec_run = msgspec.msgpack.Decoder(RunInfo)
-_dec_unit = msgspec.msgpack.Decoder(UnitState)
-_dec_art = msgspec.msgpack.Decoder(ArtifactMade)
-_dec_coll = msgspec.msgpack.Decoder(CollectionDefined)
-_dec_label = msgspec.msgpack.Decoder(Label)
+_dec_run = LazyDecoder(RunInfo)
+_dec_unit = LazyDecoder(UnitState)
+_dec_art = LazyDecoder(ArtifactMade)
+_dec_coll = LazyDecoder(CollectionDefined)
+_dec_label = LazyDecoder(Label)
 
 _SLOT = {"done": 0, "reused": 1, "failed": 2, "skipped": 4}  # 3 is duration_ms
 
 
 def _run(idx: Index, txn: lmdb.Transaction, run: str) -> RunInfo:
-    raw = txn.get(run.encode(), db=idx.db["runs"])
+    raw = txn.get(keys.run_key(run), db=idx.db["runs"])
     return _dec_run.decode(raw) if raw is not None else RunInfo()
 
 
 def _put_run(idx: Index, txn: lmdb.Transaction, run: str, info: RunInfo) -> None:
-    txn.put(run.encode(), _enc.encode(info), db=idx.db["runs"])
+    txn.put(keys.run_key(run), _enc.encode(info), db=idx.db["runs"])
 
 
 def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
@@ -127,7 +128,7 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
             _put_run(idx, txn, rec.run, info)
         return True
     if isinstance(rec, UnitDone):
-        key = f"{rec.run}\0{rec.step}\0{rec.unit}".encode()
+        key = keys.unit_key(rec.run, rec.step, rec.unit)
         old_raw = txn.get(key, db=db["units"])
         old = _dec_unit.decode(old_raw) if old_raw is not None else None
         if old is not None and old.hlc >= rec.hlc:
@@ -160,7 +161,7 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
         _put_run(idx, txn, rec.run, info)
         return True
     if isinstance(rec, ArtifactMade):
-        aid = rec.id.encode()
+        aid = keys.artifact_key(rec.id)
         dropped = txn.get(aid, db=db["dropped"])
         if dropped is not None and struct.unpack(">Q", dropped)[0] > rec.hlc:
             return False  # made, then dropped by gc: a re-derivation after gc has a later hlc
@@ -168,21 +169,19 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
             return False
         txn.put(aid, _enc.encode(rec), db=db["artifacts"])
         for subject in [rec.asset] if rec.asset else rec.members:
-            txn.put(bytes.fromhex(subject) + rec.kind.encode() + b"\0" + aid, b"",
-                    db=db["asset_arts"])
-        txn.put(rec.run.encode() + b"\0" + struct.pack(">Q", rec.hlc) + aid, b"",
-                db=db["run_arts"])
+            txn.put(keys.asset_art_key(subject, rec.kind, rec.id), b"", db=db["asset_arts"])
+        txn.put(keys.run_art_key(rec.run, rec.hlc, rec.id), b"", db=db["run_arts"])
         if rec.reuse_key:
-            txn.put(rec.reuse_key.encode() + b"\0" + aid, b"", db=db["reuse"])
+            txn.put(keys.member_key(rec.reuse_key, rec.id), b"", db=db["reuse"])
         for i in set(rec.inputs):
-            txn.put(i.encode() + b"\0" + aid, b"", db=db["derived"])
+            txn.put(keys.member_key(i, rec.id), b"", db=db["derived"])
         info = _run(idx, txn, rec.run)
         info.artifacts += 1
         _put_run(idx, txn, rec.run, info)
         return True
     if isinstance(rec, ArtifactsDropped):
         for art_id in rec.ids:
-            aid = art_id.encode()
+            aid = keys.artifact_key(art_id)
             old = txn.get(aid, db=db["dropped"])
             if old is None or struct.unpack(">Q", old)[0] < rec.hlc:
                 txn.put(aid, struct.pack(">Q", rec.hlc), db=db["dropped"])
@@ -194,22 +193,20 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
                 continue  # re-derived after this gc: it stays
             txn.delete(aid, db=db["artifacts"])
             for subject in [art.asset] if art.asset else art.members:
-                txn.delete(bytes.fromhex(subject) + art.kind.encode() + b"\0" + aid,
-                           db=db["asset_arts"])
-            txn.delete(art.run.encode() + b"\0" + struct.pack(">Q", art.hlc) + aid,
-                       db=db["run_arts"])
+                txn.delete(keys.asset_art_key(subject, art.kind, art.id), db=db["asset_arts"])
+            txn.delete(keys.run_art_key(art.run, art.hlc, art.id), db=db["run_arts"])
             if art.reuse_key:
-                txn.delete(art.reuse_key.encode() + b"\0" + aid, db=db["reuse"])
+                txn.delete(keys.member_key(art.reuse_key, art.id), db=db["reuse"])
             for i in set(art.inputs):
-                txn.delete(i.encode() + b"\0" + aid, db=db["derived"])
+                txn.delete(keys.member_key(i, art.id), db=db["derived"])
         return True
     if isinstance(rec, CollectionDefined):
-        old = txn.get(collection_key(rec.name), db=db["collections"])
+        old = txn.get(keys.collection_key(rec.name), db=db["collections"])
         if old is None or _dec_coll.decode(old).hlc < rec.hlc:
-            txn.put(collection_key(rec.name), _enc.encode(rec), db=db["collections"])
+            txn.put(keys.collection_key(rec.name), _enc.encode(rec), db=db["collections"])
         return True
     if isinstance(rec, Label):
-        key = label_key(rec.asset, rec.key, rec.about)
+        key = keys.label_key(rec.asset, rec.key, rec.about)
         old = txn.get(key, db=db["labels"])
         if old is None or _dec_label.decode(old).hlc < rec.hlc:
             txn.put(key, _enc.encode(rec), db=db["labels"])
@@ -223,7 +220,7 @@ def _recount_unit(idx: Index, txn: lmdb.Transaction, info: RunInfo, run: str, un
     when every per-asset step that applies to its kind is done, reused or skipped (not
     applicable), failed when any step failed (as ``mstore show RUN`` defines them)."""
     assert info.started is not None
-    skey = f"{run}\0{unit}".encode()
+    skey = keys.unit_status_key(run, unit)
     old = txn.get(skey, db=idx.db["unit_status"])
     kind: str | None = None
     if old is not None and bytes(old[1:]) != UNKNOWN_KIND:
@@ -233,12 +230,12 @@ def _recount_unit(idx: Index, txn: lmdb.Transaction, info: RunInfo, run: str, un
         if a is not None:
             kind = a.meta.kind
             if old is not None:  # it was counted without its kind: no longer pending
-                txn.delete(f"{unit}\0{run}".encode(), db=idx.db["kind_pending"])
+                txn.delete(keys.kind_pending_key(unit, run), db=idx.db["kind_pending"])
         else:  # its asset record has not arrived (a partial sync): see asset_arrived
-            txn.put(f"{unit}\0{run}".encode(), b"", db=idx.db["kind_pending"])
+            txn.put(keys.kind_pending_key(unit, run), b"", db=idx.db["kind_pending"])
     statuses = {}
     for s in info.started.steps:
-        raw = txn.get(f"{run}\0{s.name}\0{unit}".encode(), db=idx.db["units"])
+        raw = txn.get(keys.unit_key(run, s.name, unit), db=idx.db["units"])
         if raw is not None:
             statuses[s.name] = _dec_unit.decode(raw).status
     applicable = {s.name for s in info.started.steps
@@ -259,7 +256,7 @@ def _recount_unit(idx: Index, txn: lmdb.Transaction, info: RunInfo, run: str, un
 
 def asset_arrived(idx: Index, txn: lmdb.Transaction, aid: str) -> None:
     """An asset record was applied: recount the units that were counted without it."""
-    start = f"{aid}\0".encode()
+    start = keys.kind_pending_key(aid)
     for k in list(prefix_keys(txn, idx.db["kind_pending"], start)):
         run = k[len(start):].decode()
         info = _run(idx, txn, run)
@@ -271,7 +268,7 @@ def asset_arrived(idx: Index, txn: lmdb.Transaction, aid: str) -> None:
 
 # -- reading ---------------------------------------------------------------------
 def run_info(idx: Index, txn: lmdb.Transaction, run: str) -> RunInfo | None:
-    raw = txn.get(run.encode(), db=idx.db["runs"])
+    raw = txn.get(keys.run_key(run), db=idx.db["runs"])
     return _dec_run.decode(raw) if raw is not None else None
 
 
@@ -282,10 +279,9 @@ def all_runs(idx: Index, txn: lmdb.Transaction) -> list[tuple[str, RunInfo]]:
 def run_units(idx: Index, txn: lmdb.Transaction, run: str, step: str | None = None
               ) -> list[tuple[str, str, UnitState]]:
     """(step, unit, state) of a run's units, optionally of one step."""
-    prefix = f"{run}\0{step}\0" if step else f"{run}\0"
     out = []
-    for k, v in prefix_items(txn, idx.db["units"], prefix.encode()):
-        _, st, unit = k.decode().split("\0", 2)
+    for k, v in prefix_items(txn, idx.db["units"], keys.unit_key(run, step or "")):
+        _, st, unit = keys.split_unit_key(k)
         out.append((st, unit, _dec_unit.decode(v)))
     return out
 
@@ -294,55 +290,54 @@ def run_failures(idx: Index, txn: lmdb.Transaction, run: str, limit: int
                  ) -> list[tuple[str, str, UnitState]]:
     """(step, unit, state) of up to ``limit`` failed unit-steps of a run, in key order."""
     out = []
-    start = f"{run}\0".encode()
-    for k in prefix_keys(txn, idx.db["run_failures"], start):
+    for k in prefix_keys(txn, idx.db["run_failures"], keys.unit_key(run)):
         if len(out) >= limit:
             break
         raw = txn.get(k, db=idx.db["units"])
         if raw is not None:
-            _, step, unit = k.decode().split("\0", 2)
+            _, step, unit = keys.split_unit_key(k)
             out.append((step, unit, _dec_unit.decode(raw)))
     return out
 
 
 def unit_state(idx: Index, txn: lmdb.Transaction, run: str, step: str, unit: str
                ) -> UnitState | None:
-    raw = txn.get(f"{run}\0{step}\0{unit}".encode(), db=idx.db["units"])
+    raw = txn.get(keys.unit_key(run, step, unit), db=idx.db["units"])
     return _dec_unit.decode(raw) if raw is not None else None
 
 
 def artifact(idx: Index, txn: lmdb.Transaction, art_id: str) -> ArtifactMade | None:
-    raw = txn.get(art_id.encode(), db=idx.db["artifacts"])
+    raw = txn.get(keys.artifact_key(art_id), db=idx.db["artifacts"])
     return _dec_art.decode(raw) if raw is not None else None
 
 
 def artifacts_with_prefix(idx: Index, txn: lmdb.Transaction, prefix: str, limit: int = 2
                           ) -> list[str]:
     out: list[str] = []
-    for k in prefix_keys(txn, idx.db["artifacts"], prefix.encode()):
+    for k in prefix_keys(txn, idx.db["artifacts"], keys.artifact_key(prefix)):
         out.append(k.decode())
         if len(out) >= limit:
             break
     return out
 
 
-def _artifacts_of(idx: Index, txn: lmdb.Transaction, ids: Iterable[bytes]
+def _artifacts_of(idx: Index, txn: lmdb.Transaction, ids: Iterable[str]
                   ) -> list[ArtifactMade]:
     """The live artifacts among ``ids`` (an index entry may outlive a dropped one)."""
-    return [a for i in ids if (a := artifact(idx, txn, i.decode())) is not None]
+    return [a for i in ids if (a := artifact(idx, txn, i)) is not None]
 
 
 def asset_artifacts(idx: Index, txn: lmdb.Transaction, asset: str, kind: str | None = None
                     ) -> list[ArtifactMade]:
-    start = bytes.fromhex(asset) + (kind.encode() + b"\0" if kind else b"")
-    return _artifacts_of(idx, txn, (k[32:].split(b"\0", 1)[1] for k in prefix_keys(
+    start = keys.asset_art_key(asset, kind or "")
+    return _artifacts_of(idx, txn, map(keys.asset_art_id, prefix_keys(
         txn, idx.db["asset_arts"], start)))
 
 
 def run_artifacts(idx: Index, txn: lmdb.Transaction, run: str, limit: int | None = None,
                   newest_first: bool = True) -> list[ArtifactMade]:
-    start = run.encode() + b"\0"
-    ids = [k[len(start) + 8:].decode() for k in prefix_keys(txn, idx.db["run_arts"], start)]
+    ids = [keys.run_art_id(run, k)
+           for k in prefix_keys(txn, idx.db["run_arts"], keys.run_art_key(run))]
     if newest_first:
         ids.reverse()
     out = []
@@ -355,17 +350,42 @@ def run_artifacts(idx: Index, txn: lmdb.Transaction, run: str, limit: int | None
     return out
 
 
+def recent_artifacts(idx: Index, txn: lmdb.Transaction, run: str, limit: int,
+                     known: int | None = None) -> tuple[int, list[ArtifactMade]]:
+    """(number of live artifacts of the run, the newest ``limit`` of them), by one backwards
+    scan of ``run_arts`` (its keys sort in the order results were made). ``known``: the
+    count when the caller knows it, so the scan stops after ``limit``."""
+    prefix = keys.run_art_key(run)
+    cur = txn.cursor(db=idx.db["run_arts"])
+    # position on the run's last key: the first key past the prefix, then one back
+    found = cur.prev() if cur.set_range(run.encode() + b"\x01") else cur.last()
+    count = 0
+    newest: list[ArtifactMade] = []
+    if not found:
+        return 0, []
+    for k in cur.iterprev(values=False):
+        k = bytes(k)
+        if not k.startswith(prefix):
+            break
+        count += 1
+        if len(newest) < limit:
+            art = artifact(idx, txn, keys.run_art_id(run, k))
+            if art is not None:
+                newest.append(art)
+        elif known is not None:
+            return known, newest
+    return count, newest
+
+
 def reusable(idx: Index, txn: lmdb.Transaction, reuse_key: str) -> list[ArtifactMade]:
-    start = reuse_key.encode() + b"\0"
-    return _artifacts_of(idx, txn, (k[len(start):] for k in prefix_keys(
-        txn, idx.db["reuse"], start)))
+    return _artifacts_of(idx, txn, (keys.member_id(reuse_key, k) for k in prefix_keys(
+        txn, idx.db["reuse"], keys.member_key(reuse_key))))
 
 
 def derived_from(idx: Index, txn: lmdb.Transaction, input_id: str) -> list[ArtifactMade]:
     """The live artifacts made with ``input_id`` (an asset or artifact id) as an input."""
-    start = input_id.encode() + b"\0"
-    return _artifacts_of(idx, txn, (k[len(start):] for k in prefix_keys(
-        txn, idx.db["derived"], start)))
+    return _artifacts_of(idx, txn, (keys.member_id(input_id, k) for k in prefix_keys(
+        txn, idx.db["derived"], keys.member_key(input_id))))
 
 
 def build_derived(idx: Index, txn: lmdb.Transaction) -> None:
@@ -375,7 +395,7 @@ def build_derived(idx: Index, txn: lmdb.Transaction) -> None:
     for _, v in txn.cursor(db=idx.db["artifacts"]):
         art = _dec_art.decode(v)
         for i in set(art.inputs):
-            txn.put(i.encode() + b"\0" + art.id.encode(), b"", db=idx.db["derived"])
+            txn.put(keys.member_key(i, art.id), b"", db=idx.db["derived"])
     txn.put(DERIVED_BUILT, b"1", db=idx.db["meta"])
 
 
@@ -390,7 +410,7 @@ def collections(idx: Index, txn: lmdb.Transaction) -> list[CollectionDefined]:
 
 
 def collection(idx: Index, txn: lmdb.Transaction, name: str) -> CollectionDefined | None:
-    raw = txn.get(collection_key(name), db=idx.db["collections"])
+    raw = txn.get(keys.collection_key(name), db=idx.db["collections"])
     c = _dec_coll.decode(raw) if raw is not None else None
     return None if c is None or c.deleted else c
 
@@ -402,4 +422,4 @@ def all_labels(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an iterator
 
 def labels(idx: Index, txn: lmdb.Transaction, asset: str) -> list[Label]:
     return [_dec_label.decode(v)
-            for _, v in prefix_items(txn, idx.db["labels"], f"{asset}\0".encode())]
+            for _, v in prefix_items(txn, idx.db["labels"], keys.label_prefix(asset))]

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import re
 
-import blake3
-
 CUT = 384
 DIGEST = 16
 BOUNDED_MAX = CUT + DIGEST
@@ -36,6 +34,8 @@ def bounded(raw: bytes) -> bytes:
     """``raw`` itself when short enough, else its first CUT bytes + a digest of it all."""
     if len(raw) <= CUT:
         return raw
+    import blake3  # here: read commands that meet no long key start without it
+
     return raw[:CUT] + blake3.blake3(raw).digest(length=DIGEST)
 
 
@@ -63,8 +63,119 @@ def split_path_key(full: bytes) -> tuple[str, bytes]:
 
 
 def label_key(asset: str, key: str, about: str) -> bytes:
+    """labels: bounded(asset NUL key NUL about)."""
     return bounded(f"{asset}\0{key}\0{about}".encode())
 
 
+def label_prefix(asset: str) -> bytes:
+    """The prefix of one asset's labels (an asset id is short: never cut by bounded)."""
+    return f"{asset}\0".encode()
+
+
 def collection_key(name: str) -> bytes:
+    """collections: bounded(name)."""
     return bounded(name.encode())
+
+
+# -- composite keys of the index's databases (mstore/store/index*.py) -------------------
+# Each builder's docstring is the key layout; the parsers below are its inverses. Ids are
+# hex text except where noted; NUL separates parts that may vary in length.
+
+def run_key(run: str) -> bytes:
+    """runs: run id."""
+    return run.encode()
+
+
+def unit_key(run: str, step: str = "", unit: str = "") -> bytes:
+    """units, run_failures: run NUL step NUL unit. With an empty ``unit`` (and ``step``),
+    the prefix of one step's (one run's) entries."""
+    if not step:
+        return f"{run}\0".encode()
+    return f"{run}\0{step}\0{unit}".encode()
+
+
+def split_unit_key(key: bytes) -> tuple[str, str, str]:
+    run, step, unit = bytes(key).decode().split("\0", 2)
+    return run, step, unit
+
+
+def unit_status_key(run: str, unit: str) -> bytes:
+    """unit_status: run NUL unit."""
+    return f"{run}\0{unit}".encode()
+
+
+def kind_pending_key(unit: str, run: str = "") -> bytes:
+    """kind_pending: unit NUL run (with no run: the prefix of one unit's entries)."""
+    return f"{unit}\0{run}".encode()
+
+
+def artifact_key(art_id: str) -> bytes:
+    """artifacts, dropped: artifact id."""
+    return art_id.encode()
+
+
+def asset_art_key(subject: str, kind: str = "", art_id: str = "") -> bytes:
+    """asset_arts: asset id (32 raw bytes) + kind NUL artifact id (prefixes: the asset's
+    entries; of one kind)."""
+    key = bytes.fromhex(subject)
+    if kind:
+        key += kind.encode() + b"\0" + art_id.encode()
+    return key
+
+
+def asset_art_id(key: bytes) -> str:
+    return bytes(key)[32:].split(b"\0", 1)[1].decode()
+
+
+def run_art_key(run: str, hlc: int | None = None, art_id: str = "") -> bytes:
+    """run_arts: run NUL hlc (8 bytes, big-endian) + artifact id, so a run's results sort
+    in the order they were made (with no hlc: the prefix of the run's entries)."""
+    key = run.encode() + b"\0"
+    if hlc is not None:
+        key += hlc.to_bytes(8, "big") + art_id.encode()
+    return key
+
+
+def run_art_id(run: str, key: bytes) -> str:
+    return bytes(key)[len(run.encode()) + 9:].decode()
+
+
+def member_key(first: str, art_id: str = "") -> bytes:
+    """reuse (reuse key NUL artifact id) and derived (input id NUL artifact id): an id and
+    the artifacts filed under it (with no artifact: the prefix of its entries)."""
+    return f"{first}\0{art_id}".encode()
+
+
+def member_id(first: str, key: bytes) -> str:
+    return bytes(key)[len(first) + 1:].decode()
+
+
+def asset_path_key(aid: str, path_part: bytes) -> bytes:
+    """asset_paths: asset id (32 raw bytes) + the bounded path key."""
+    return bytes.fromhex(aid) + path_part
+
+
+def history_key(path_part: bytes, hlc: int | None = None, machine: str = "") -> bytes:
+    """history: bounded path key NUL hlc (8 bytes, big-endian) + machine (with no hlc: the
+    prefix of one path's events)."""
+    key = path_part + b"\0"
+    if hlc is not None:
+        key += hlc.to_bytes(8, "big") + machine.encode()
+    return key
+
+
+def split_history_key(path_part: bytes, key: bytes) -> tuple[int, str] | None:
+    rest = bytes(key)[len(path_part) + 1:]
+    if len(rest) < 8:
+        return None
+    return int.from_bytes(rest[:8], "big"), rest[8:].decode()
+
+
+def segment_key(lane: str, seq: int) -> bytes:
+    """segments: lane / sequence number (10 digits)."""
+    return f"{lane}/{seq:010d}".encode()
+
+
+def dirty_key(kind: bytes, part: bytes) -> bytes:
+    """dirty: b"a" + asset id (32 raw bytes), or b"e" + a bounded path key."""
+    return kind + part

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import blake3
 
 from mstore.errors import ReadOnlyStoreError
 
@@ -71,6 +68,10 @@ def private_local(root: Path) -> Path:
     """This user's own ``local/`` for a store it cannot write: under $XDG_CACHE_HOME (or
     ~/.cache), else a directory of its own in the system's temp directory. Keyed by the
     store's real path, so each store keeps its cache between commands."""
+    import tempfile  # only a read-only store needs these: every command starts without them
+
+    import blake3
+
     key = blake3.blake3(os.fsencode(os.path.realpath(root))).hexdigest()[:16]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
     uid = os.getuid()

@@ -10,14 +10,18 @@ is gone for good (e.g. a store on a disk that moved between machines).
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import socket
 import sys
 import time
 from pathlib import Path
 
 from mstore.errors import StoreLockedError
+
+
+def hostname() -> str:
+    """This host's name, as ``socket.gethostname()`` gives it (both read uname's nodename),
+    without importing ``socket``, which read commands would load for this alone."""
+    return os.uname().nodename
 
 
 def process_start(pid: int) -> str:
@@ -79,7 +83,7 @@ def owner_tag() -> str:
 
 
 def holder_alive(info: dict) -> bool:
-    if info.get("host") != socket.gethostname():
+    if info.get("host") != hostname():
         return True  # cannot tell for another host: assume alive
     pid = int(info.get("pid", 0))
     if not pid_alive(pid):
@@ -94,6 +98,8 @@ class WriteLock:
         self._fd: int | None = None
 
     def read_holder(self) -> dict:
+        import json  # here: read commands never take a lock, and start faster without it
+
         try:
             return json.loads(self.path.read_text() or "{}")
         except (OSError, ValueError):
@@ -114,12 +120,14 @@ class WriteLock:
                 + "; wait for it, or run 'mstore unlock' if that process is gone"
             ) from None
         info = {
-            "host": socket.gethostname(),
+            "host": hostname(),
             "pid": os.getpid(),
             "start": process_start(os.getpid()),
             "since": time.time(),
             "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200],
         }
+        import json
+
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd

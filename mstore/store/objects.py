@@ -21,7 +21,6 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-import blake3
 import msgspec
 
 from mstore.errors import StoreDamagedError
@@ -33,6 +32,8 @@ PACK_TARGET = 32 << 20  # flush a pack at 32 MiB (design range 16-64 MiB)
 
 
 def object_id(data: bytes) -> str:
+    import blake3  # here, not at the top: most read commands never need it
+
     return blake3.blake3(data).hexdigest()
 
 
@@ -77,6 +78,8 @@ class ObjectStore:
 
     def write_pack(self, objects: dict[str, bytes]) -> str:
         """Write ``objects`` (id -> payload) as one new pack, durably; returns the pack id."""
+        import blake3  # here, not at the top: most read commands never need it
+
         parts = [PACK_MAGIC]
         offset = len(PACK_MAGIC)
         directory = []
@@ -190,6 +193,8 @@ def read_pack_directory(path: Path) -> list[tuple[str, int, int]]:
 
 def verify_pack(path: Path) -> list[str]:
     """Full check of one pack: checksum, name, every object's hash. Returns problems."""
+    import blake3  # here, not at the top: most read commands never need it
+
     data = path.read_bytes()
     problems = []
     if blake3.blake3(data[:-32]).digest() != data[-32:]:

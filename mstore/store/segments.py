@@ -20,19 +20,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import blake3
 import msgspec
 
 from mstore.errors import StoreDamagedError
+from mstore.model.codec import LazyDecoder
 from mstore.model.records import SCHEMA_VERSION, AnyRecord, Record
 from mstore.store.fsutil import write_once
-from mstore.store.keys import LANE_RE
+from mstore.store.keys import LANE_RE, segment_key
 
 MAGIC = b"MSTSEG1\n"
 SEGMENT_RE = re.compile(r"^(\d{10})\.seg$")
 
 _encoder = msgspec.msgpack.Encoder()
-_record_decoder = msgspec.msgpack.Decoder(AnyRecord)
+_record_decoder = LazyDecoder(AnyRecord)
 
 
 class _Body(msgspec.Struct):
@@ -42,7 +42,7 @@ class _Body(msgspec.Struct):
     records: list[msgspec.Raw]
 
 
-_body_decoder = msgspec.msgpack.Decoder(_Body)
+_body_decoder = LazyDecoder(_Body)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class SegmentRef:
 
     @property
     def key(self) -> bytes:
-        return f"{self.machine}/{self.seq:010d}".encode()
+        return segment_key(self.machine, self.seq)
 
 
 def segment_name(seq: int) -> str:
@@ -61,6 +61,8 @@ def segment_name(seq: int) -> str:
 
 
 def encode_segment(machine: str, seq: int, records: list[Record]) -> bytes:
+    import blake3  # here, not at the top: most read commands never need it
+
     body = _encoder.encode(
         {"machine": machine, "seq": seq, "schema": SCHEMA_VERSION, "records": records}
     )
@@ -79,6 +81,8 @@ def write_segment(records_dir: Path, tmp_dir: Path, machine: str, seq: int,
 
 def verify(data: bytes) -> bytes:
     """Check magic and checksum; return the body."""
+    import blake3  # here, not at the top: most read commands never need it
+
     if len(data) < len(MAGIC) + 8 + 32 or not data.startswith(MAGIC):
         raise StoreDamagedError("not a segment (bad magic or too short)")
     (body_len,) = struct.unpack(">Q", data[8:16])
@@ -108,7 +112,7 @@ class SegmentContent:
 
 
 _KNOWN_TAGS = {cls.__struct_config__.tag for cls in AnyRecord.__args__}
-_tag_decoder = msgspec.msgpack.Decoder(dict[str, msgspec.Raw])
+_tag_decoder = LazyDecoder(dict[str, msgspec.Raw])
 
 
 def _tag_of(raw: msgspec.Raw) -> str:
@@ -130,9 +134,10 @@ def load_segment(path: Path) -> SegmentContent:
     except msgspec.DecodeError as e:
         raise StoreDamagedError(f"{path}: undecodable segment body: {e}") from None
     out = SegmentContent([], [], [])
+    decode = _record_decoder.get().decode
     for pos, raw in enumerate(body.records):
         try:
-            out.records.append(_record_decoder.decode(raw))
+            out.records.append(decode(raw))
             out.positions.append(pos)
         except msgspec.ValidationError as e:
             tag = _tag_of(raw)

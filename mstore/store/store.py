@@ -10,11 +10,11 @@ the store applies every segment the index has not seen (``catch_up``).
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import socket
 import time
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mstore.errors import (
     NoStoreError,
@@ -29,7 +29,7 @@ from mstore.store.hlc import HybridClock
 from mstore.store.index import Index, IndexDamagedError
 from mstore.store.keys import LANE_RE
 from mstore.store.layout import STORE_DIRNAME, Layout, private_local
-from mstore.store.locks import WriteLock
+from mstore.store.locks import WriteLock, hostname
 from mstore.store.notices import warn
 from mstore.store.objects import ObjectStore
 from mstore.store.segments import (
@@ -40,9 +40,14 @@ from mstore.store.segments import (
     write_segment,
 )
 
+if TYPE_CHECKING:
+    from mstore.store.reader import Reader
+
 SEGMENT_MAX_RECORDS = 5000
 SEGMENT_MAX_SECONDS = 2.0
+APPLY_MAX_RECORDS = 50_000  # written records applied to the index in one transaction
 RACY_NS = 2_000_000_000  # a directory changed this recently may change again unseen
+CLI_LANE = "cli"  # the lane of commands that record a few facts (docs/format.md section 1)
 
 
 class Store:
@@ -85,7 +90,7 @@ class Store:
         file also names the store path and host, so a copy that dragged local/ along (a
         naive rsync) mints a fresh id instead of writing into the original's records."""
         path = self.layout.machine_id
-        here = f"{socket.gethostname()} {self.root}"
+        here = f"{hostname()} {self.root}"
         try:
             mid, _, where = path.read_text().strip().partition(" ")
             if where == here or not where:
@@ -93,7 +98,7 @@ class Store:
         except FileNotFoundError:
             pass
         path.parent.mkdir(parents=True, exist_ok=True)
-        mid = secrets.token_hex(6)
+        mid = os.urandom(6).hex()  # what secrets.token_hex(6) gives
         tmp = path.with_suffix(f".{os.getpid()}")
         tmp.write_text(f"{mid} {here}\n")
         os.replace(tmp, path)
@@ -146,12 +151,18 @@ class Store:
             try:
                 self._index = Index(self.layout.index)
             except IndexDamagedError as e:  # a cache: rebuild it from the records
+                import shutil
+
                 warn(f"the local index is damaged ({e.message}); rebuilding it from the "
                      "records")
                 shutil.rmtree(self.layout.index, ignore_errors=True)
                 self._index = Index(self.layout.index)
             self.catch_up()
         return self._index
+
+    def reader(self) -> AbstractContextManager[Reader]:
+        """``with store.reader() as r:``: the index, brought up to date, for reading."""
+        return self.index.reader()
 
     def catch_up(self) -> int:
         """Apply every segment the index has not seen yet (after a crash or a sync).
@@ -201,6 +212,8 @@ class Store:
         if self._index is not None:
             self._index.close()
             self._index = None
+        import shutil  # here, not at the top: read commands start faster without it
+
         shutil.rmtree(self.layout.index, ignore_errors=True)
 
     def close(self) -> None:
@@ -216,6 +229,19 @@ class Store:
     def writer(self) -> RecordWriter:
         """The writer of the main lane (``records/<machine>/``); hold ``lock()`` first."""
         return RecordWriter(self)
+
+    def write_records(self, records: list[Record], lane: str = CLI_LANE) -> None:
+        """Append a few records (a command's: a run requested, a label, a collection)
+        through this machine's command lane, so they never wait for ``add`` or ``watch``
+        (a busy command lane is waited for). Their hlc is stamped here."""
+        writer, lock = self.lane_writer(lane, wait=30.0)
+        try:
+            for rec in records:
+                rec.hlc = writer.now()
+                writer.append(rec)
+            writer.flush()
+        finally:
+            lock.release()
 
     def lane_writer(self, lane: str, *, wait: float = 0.0) -> tuple[RecordWriter, WriteLock]:
         """A writer of its own lane, ``records/<machine>.<lane>/``, and the lock that makes it
@@ -247,7 +273,16 @@ def _writable(layout: Layout) -> bool:
 
 
 class RecordWriter:
-    """Buffers records and writes them as segments; the caller holds the write lock."""
+    """Buffers records and writes them as segments; the caller holds the write lock.
+
+    A segment is written (durably) every SEGMENT_MAX_RECORDS records or
+    SEGMENT_MAX_SECONDS, and the written segments are applied to the index together,
+    in one transaction, once APPLY_MAX_RECORDS records or SEGMENT_MAX_SECONDS are
+    waiting: a commit costs a sync of the index and rewrites the pages on the paths to
+    every key it touched, so a bulk add commits every tenth segment, not every one.
+    ``flush`` writes and applies everything. A crash in between loses nothing: the
+    next command applies the segments the index has not seen (``catch_up``).
+    """
 
     def __init__(self, store: Store, writer_id: str | None = None) -> None:
         self.store = store
@@ -259,17 +294,39 @@ class RecordWriter:
         self.seq = next_seq(store.layout.records, self.writer_id)
         self._buf: list[Record] = []
         self._since = time.monotonic()
+        self._unapplied: list[tuple[bytes, str, list[Record]]] = []  # written, not applied
+        self._unapplied_records = 0
+        self._applied_at = time.monotonic()
 
     def now(self) -> int:
         return self.clock.now()
 
+    def stamps(self, n: int) -> int:
+        """The first of ``n`` consecutive stamps, for records made together."""
+        return self.clock.take(n)
+
     def append(self, rec: Record) -> None:
         self._buf.append(rec)
+        self._check()
+
+    def extend(self, recs: Iterable[Record]) -> None:
+        self._buf.extend(recs)
+        self._check()
+
+    def _check(self) -> None:
         if (len(self._buf) >= SEGMENT_MAX_RECORDS
                 or time.monotonic() - self._since >= SEGMENT_MAX_SECONDS):
-            self.flush()
+            self._write()
+            if (self._unapplied_records >= APPLY_MAX_RECORDS
+                    or time.monotonic() - self._applied_at >= SEGMENT_MAX_SECONDS):
+                self._apply()
 
     def flush(self) -> None:
+        """Write the buffered records as a segment and apply every written segment."""
+        self._write()
+        self._apply()
+
+    def _write(self) -> None:
         self._since = time.monotonic()
         if not self._buf:
             return
@@ -277,5 +334,12 @@ class RecordWriter:
         st.objects.flush()  # objects before the records that may name them
         seg = write_segment(st.layout.records, st.layout.tmp, self.writer_id, self.seq, self._buf)
         self.seq += 1
-        recs, self._buf = self._buf, []
-        st.index.apply_segment(seg.key, seg.machine, recs)
+        self._unapplied.append((seg.key, seg.machine, self._buf))
+        self._unapplied_records += len(self._buf)
+        self._buf = []
+
+    def _apply(self) -> None:
+        self._applied_at = time.monotonic()
+        if self._unapplied:
+            batch, self._unapplied, self._unapplied_records = self._unapplied, [], 0
+            self.store.index.apply_segments(batch)

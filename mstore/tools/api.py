@@ -1,15 +1,49 @@
-"""The tool API: what a tool receives and what it returns.
+"""The tool API: what a tool receives and what it returns, and the media views.
 
 The same shapes travel as JSON over the exec protocol (docs/tools.md), so the
 fields are plain data: strings, numbers, lists, dicts.
+
+This module is the one public way into mstore for a tool's code (with ``mstore.ui.api``
+for its web UI). The media views (``decoding``, ``load_image``, ``fit``,
+``frame_source``...) are defined in ``mstore.tools.views`` and offered here, imported on
+first use: importing this module never loads Pillow or PyAV.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from mstore.tools.views import (
+        FramePolicy,
+        FrameSource,
+        decoding,
+        fit,
+        frame_policy,
+        frame_source,
+        load_image,
+        register_heif,
+    )
+
+# what mstore.tools.views offers tools, read from it when first asked for (views imports
+# this module, and pulling it in eagerly would also make every importer pay for it)
+VIEWS = ("FramePolicy", "FrameSource", "decoding", "fit", "frame_policy", "frame_source",
+         "load_image", "register_heif")
+
+__all__ = ["BadInput", "FramePolicy", "FrameSource", "InputArtifact", "NotApplicable",
+           "OutputArtifact", "Progress", "PythonTool", "ToolInput", "ToolRequest", "ToolResult",
+           "decoding", "fit", "frame_policy", "frame_source", "load_image", "register_heif"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in VIEWS:
+        from mstore.tools import views
+
+        return getattr(views, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BadInput(Exception):

@@ -9,7 +9,7 @@ outputs = ["thumbnail"]       # artifact kinds it makes
 resource = "cpu"              # task queue class: cpu | io | gpu
 shape = "per-asset"           # or "aggregate" (one call over the whole selection)
 entry = "python:tool:run"     # python:<module file without .py>:<function>, or exec:<file>
-panels = "panel:register"     # optional: a function that registers the tool's UI panels
+ui = "ui:register"            # optional: registers the tool's web UI (panels, pages, actions)
 views = ["frames"]            # optional: media views it reads (req.views), see views.py
 provides = { frames = "keyframe" }  # optional: views its outputs of that kind materialize
 
@@ -93,7 +93,7 @@ class Manifest:
     shape: str = "per-asset"
     description: str = ""
     params: dict[str, ParamSpec] = field(default_factory=dict)
-    panels: str = ""  # "<module>:<function>" that registers the tool's UI panels
+    ui: str = ""  # "<module>:<function>" that registers the tool's web UI
     views: tuple[str, ...] = ()  # media views it reads: offered in req.views
     provides: dict[str, str] = field(default_factory=dict)  # view -> output kind making it
 
@@ -131,8 +131,8 @@ def load_manifest(path: Path) -> Manifest:
                      outputs=tuple(raw["outputs"]), entry=raw["entry"], folder=path.parent,
                      resource=raw.get("resource", "cpu"), shape=raw.get("shape", "per-asset"),
                      description=raw.get("description", ""), params=params,
-                     panels=raw.get("panels", ""), views=tuple(raw.get("views", ())),
-                     provides=dict(raw.get("provides", {})))
+                     ui=raw.get("ui", raw.get("panels", "")),
+                     views=tuple(raw.get("views", ())), provides=dict(raw.get("provides", {})))
     except KeyError as e:
         raise UsageError(f"{path}: missing key {e}") from None
     except (TypeError, ValueError) as e:
@@ -148,6 +148,10 @@ def load_manifest(path: Path) -> Manifest:
         raise UsageError(f"{path}: shape must be one of {SHAPES}")
     if not m.entry.startswith(("python:", "exec:")):
         raise UsageError(f"{path}: entry must be python:<module>:<function> or exec:<file>")
+    if "ui" in raw and "panels" in raw:
+        raise UsageError(f"{path}: give ui (panels is its older name), not both")
+    if m.ui and not re.fullmatch(r"[A-Za-z_]\w*:[A-Za-z_]\w*", m.ui):
+        raise UsageError(f"{path}: ui must be <module>:<function>, not {m.ui!r}")
     for view in [*m.views, *m.provides]:
         if view not in VIEWS:
             raise UsageError(f"{path}: unknown view {view!r} (views: {', '.join(VIEWS)})")
@@ -155,8 +159,6 @@ def load_manifest(path: Path) -> Manifest:
         if kind not in m.outputs:
             raise UsageError(f"{path}: provides {view} = {kind!r}, which is not one of its "
                              f"outputs")
-    if m.panels and not re.fullmatch(r"[A-Za-z_]\w*:[A-Za-z_]\w*", m.panels):
-        raise UsageError(f"{path}: panels must be <module>:<function>, not {m.panels!r}")
     for p in params.values():
         if p.type not in PARAM_TYPES:
             raise UsageError(f"{path}: param {p.name} has unknown type {p.type}")

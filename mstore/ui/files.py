@@ -50,14 +50,13 @@ def asset_file(store: Store, aid: str) -> bytes | None:
     archive root and is a regular file; None otherwise (unknown id, missing, outside)."""
     if not ID_RE.match(aid):
         return None
-    idx = store.index
     roots = store.config.roots
-    with idx.read() as txn:
-        if idx.asset(txn, aid) is None:
+    with store.reader() as r:
+        if r.asset(aid) is None:
             return None
-        keys = sorted(idx.asset_path_keys(txn, aid))
+        keys = sorted(r.asset_paths(aid))
         current = [(root, rel) for root, rel in keys
-                   if (st := idx.path_state(txn, root, rel)) is not None
+                   if (st := r.path_state(root, rel)) is not None
                    and st.present and st.asset == aid]
     for root, rel in current:
         base = roots.get(root)

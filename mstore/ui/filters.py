@@ -1,33 +1,21 @@
-"""Jinja2 filters of the UI's templates."""
+"""Jinja2 filters of the UI's templates (the formatting itself is ``mstore.present``'s,
+shared with the command line)."""
 
 from __future__ import annotations
 
+from mstore import present
+
 
 def human_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    from mstore.cli.output import human_size as hs
-
-    return hs(n)
+    return "-" if n is None else present.human_size(n)
 
 
 def ms_time(ms: int | None) -> str:
-    if not ms:
-        return "-"
-    from mstore.cli.output import ms_time as mt
-
-    return mt(ms)
-
-
-def fmt_secs(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+    return present.ms_time(ms) if ms else "-"
 
 
 def path_text(p: bytes | str) -> str:
-    return p.decode("utf-8", "backslashreplace") if isinstance(p, bytes) else p
+    return present.path_text(p) if isinstance(p, bytes) else p
 
 
 FOLDER_CHARS = 32  # a tile's folder line: about what fits under a thumbnail
@@ -55,6 +43,6 @@ def short_folder(path: str, limit: int = FOLDER_CHARS) -> str:
     return "…" + (tail[slash:] if 0 <= slash <= limit // 3 else tail)
 
 
-FILTERS = {"human_size": human_size, "ms_time": ms_time, "fmt_secs": fmt_secs,
+FILTERS = {"human_size": human_size, "ms_time": ms_time, "fmt_secs": present.duration,
            "path_text": path_text, "file_name": file_name, "folder": folder,
            "short_folder": short_folder}

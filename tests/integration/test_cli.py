@@ -140,18 +140,56 @@ def test_status_is_short_and_has_json(cataloged) -> None:  # noqa: ANN001
     assert j["assets"] == sum(j["by_kind"].values()) and j["last_add"]["finished_ms"] > 0
 
 
-def test_status_does_not_import_heavy_modules(cataloged) -> None:  # noqa: ANN001
-    """`mstore status` must stay fast: media and orchestration libraries load only where used."""
+# what the read commands must not load: media, orchestration and web libraries, and
+# what only writing or other commands need (each costs milliseconds of every start)
+NOT_AT_START = (
+    "PIL", "av", "pypdf", "pillow_heif", "temporalio", "hnswlib", "watchdog", "numpy",
+    "starlette", "jinja2", "uvicorn", "blake3", "typing_extensions",
+    "socket", "secrets", "shutil", "tempfile", "subprocess", "multiprocessing",
+    "concurrent.futures", "asyncio",
+    "mstore.catalog.add", "mstore.catalog.probe", "mstore.catalog.pool", "mstore.orchestration",
+    "mstore.ui", "mstore.tools", "mstore.cli.store_cmds", "mstore.cli.catalog_cmds",
+    "mstore.cli.run_cmds", "mstore.cli.artifact_cmds", "mstore.cli.ui_cmd",
+)
+
+
+def test_read_commands_do_not_import_heavy_modules(cataloged) -> None:  # noqa: ANN001
+    """`mstore status`, `show` and `find` must start fast: media, orchestration and web
+    libraries, blake3 (nothing is hashed) and the modules of other commands load only
+    where used. The modules are listed, not timed, so this cannot flake."""
     store, _, _ = cataloged
+    aid = mstore("find", "--json", "--limit", "1", store=store).json_lines()[0]["id"]
     code = ("import sys; from mstore.cli.main import main\n"
-            "try:\n    main(['--store', sys.argv[1], 'status'])\n"
+            "try:\n    main(['--store', sys.argv[1], *sys.argv[2:]])\n"
             "except SystemExit:\n    pass\n"
-            "heavy = [m for m in ('PIL', 'av', 'pypdf', 'temporalio', 'hnswlib', 'watchdog',"
-            " 'numpy')"
-            " if m in sys.modules]\n"
-            "print('HEAVY', heavy, file=sys.stderr)")
-    p = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, cwd=REPO)
-    assert b"HEAVY []" in p.stderr, p.stderr.decode()
+            "print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr)")
+    for argv in (["status"], ["show", aid[:10]], ["find", "kind:image", "--count"],
+                 ["find", "--json", "--limit", "2", "path:*a*", "size:>1k"]):
+        p = subprocess.run([sys.executable, "-c", code, str(store), *argv],
+                           capture_output=True, cwd=REPO)
+        assert p.returncode == 0, p.stderr.decode()
+        line = p.stderr.decode().splitlines()[-1]
+        assert line.startswith("MODULES ")
+        loaded = set(line.split()[1:])
+        heavy = sorted(m for m in loaded if m in NOT_AT_START
+                       or any(m.startswith(h + ".") for h in NOT_AT_START))
+        assert heavy == [], (argv, heavy)
+
+
+def test_command_table_names_every_command_of_every_module() -> None:
+    """Commands are imported on first use from the module COMMAND_MODULES names: a
+    command missing there, or named with the wrong module, would not be found."""
+    import importlib
+
+    from mstore.cli.main import COMMAND_MODULES, cli
+
+    defined = {}
+    for module in set(COMMAND_MODULES.values()):
+        for cmd in importlib.import_module(f"mstore.cli.{module}").COMMANDS:
+            defined[cmd.name] = module
+    assert defined == COMMAND_MODULES
+    assert sorted(cli.commands) == sorted(COMMAND_MODULES)
+    assert all(cli.commands[name].name == name for name in COMMAND_MODULES)
 
 
 def test_init_refuses_an_existing_store(tmp_path: Path) -> None:

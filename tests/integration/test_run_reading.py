@@ -28,7 +28,6 @@ from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, exe
 from mstore.runs.finish import finish
 from mstore.runs.pipelines import get_pipeline
 from mstore.runs.plan import RunRequest, plan
-from mstore.runs.service import write_records
 from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.tools.registry import Registry
@@ -73,7 +72,7 @@ class DirectRun:
         if ttl_days is not None:
             rec.ttl_days = ttl_days  # a negative ttl: artifacts expired when they are made
         rec.units_object = self.store.objects.put(units)
-        write_records(self.store, [rec])
+        self.store.write_records([rec])
         writer, self.lock = self.store.lane_writer("w*")
         self.ctx = RunContext(self.store, SharedWriter(writer), rec,
                               Registry.for_store(self.store.root))
@@ -111,7 +110,7 @@ def run_all(store_dir: Path, pipeline: str, **kw: object) -> str:
 def write(store_dir: Path, records: list) -> None:
     st = Store(store_dir)
     try:
-        write_records(st, records)
+        st.write_records(records)
     finally:
         st.close()
 
@@ -668,7 +667,7 @@ def test_an_ended_runs_view_is_reused_until_records_about_it_arrive(
         with st.index.read() as txn:
             late = next(u for _s, u, s in index_runs.run_units(st.index, txn, rid)
                         if s.status == "failed")
-        write_records(st, [UnitDone(hlc=0, run=rid, step="img", unit=late, status="done",
+        st.write_records([UnitDone(hlc=0, run=rid, step="img", unit=late, status="done",
                                     attempts=2, artifacts=[], duration_ms=1)])
         st.catch_up()
         again = view(st, rid)
@@ -703,13 +702,13 @@ def test_unit_counts_kept_by_the_index_match_a_full_count_in_any_order(
 
     def counts(idx: Index) -> dict[str, tuple]:
         out = {}
-        with idx.read() as txn:
+        with idx.reader() as r:
             for rid in runs:
-                info = index_runs.run_info(idx, txn, rid)
+                info = r.run(rid)
                 assert info is not None and info.unit_counts
-                slow = _count_units(idx, txn, info, 1000)
+                slow = _count_units(r, info, 1000)
                 fast = [{"unit": u, "step": s, "error": st.error, "attempts": st.attempts}
-                        for s, u, st in index_runs.run_failures(idx, txn, rid, 1000)]
+                        for s, u, st in r.failures(rid, 1000)]
                 assert (info.units_done, info.units_failed, fast) == slow, rid
                 out[rid] = slow
         return out

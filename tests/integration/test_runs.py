@@ -313,7 +313,6 @@ def test_dedupe_reports_exact_duplicates_of_every_kind(run_store, kinds_archive)
     the new groups."""
     from starlette.testclient import TestClient
 
-    from mstore.runs import review
     from mstore.ui.app import create_app
 
     rs = run_store(over=kinds_archive)
@@ -337,16 +336,14 @@ def test_dedupe_reports_exact_duplicates_of_every_kind(run_store, kinds_archive)
     assert step_of(d, "phash")["units"] == step_of(d, "phash")["done"] == 2
     assert d["pending"] == 0 and d["done"] == d["total"] == len(kinds)
     # the duplicate review takes the new groups: an exact video group's items are its paths
-    with rs.open() as st:
-        listed = review.groups(st, v.id)
-        video = next(g for g in listed if g.members == [ids["archive/clips/talk.mp4"]])
-        assert review.item_keys(video) == [
-            (video.members[0], "keep-path:archive/clips/talk.mp4"),
-            (video.members[0], "keep-path:archive/copies/talk.mp4")]
+    video = next(g for g in exact.values() if g.members == [ids["archive/clips/talk.mp4"]])
     with TestClient(create_app(rs.path), base_url="http://localhost:8765") as client:
-        page = client.get("/review", params={"run": v.id})
+        page = client.get("/tool/duplicates/review", params={"run": v.id})
     assert page.status_code == 200
     assert "archive/copies/talk.mp4" in page.text and "archive/blobs/data.bin" in page.text
+    section = page.text.split(f'data-group="{video.id}"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r'title="([^"]+)"', section) == ["archive/clips/talk.mp4",
+                                                      "archive/copies/talk.mp4"]
 
 
 # --------------------------------------------------------------------------- reuse
@@ -619,7 +616,7 @@ def test_worker_killed_mid_run(run_store) -> None:  # noqa: ANN001
     covered exactly once and no artifact is duplicated."""
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest
-    from mstore.runs.service import start_run
+    from mstore.services.runs import start_run
 
     rs = run_store()
     rs.noop_pipeline("slow", sleep=0.15)
@@ -657,7 +654,6 @@ def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa
     from mstore.runs.execute import ChunkSummary, process_unit
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.runs.service import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
@@ -665,7 +661,7 @@ def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa
         rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"), max_units=6,
                                          policy="production"))
         rec.units_object = st.objects.put(units)
-        write_records(st, [rec])
+        st.write_records([rec])
     state = activities.WorkerState()
     monkeypatch.setattr(activities, "STATE", state)
     try:
@@ -699,7 +695,6 @@ def test_worker_keeps_few_run_contexts(run_store) -> None:  # noqa: ANN001
     from mstore.orchestration import activities
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.runs.service import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
@@ -710,7 +705,7 @@ def test_worker_keeps_few_run_contexts(run_store) -> None:  # noqa: ANN001
                                              policy="production"))
             rec.run += f"-{len(runs)}"  # ids are per second: keep them distinct
             rec.units_object = st.objects.put(units)
-            write_records(st, [rec])
+            st.write_records([rec])
             runs.append(rec.run)
     state = activities.WorkerState()
     try:
@@ -758,7 +753,7 @@ def test_continue_as_new_completes(run_store) -> None:  # noqa: ANN001
 
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest
-    from mstore.runs.service import start_run
+    from mstore.services.runs import start_run
 
     rs = run_store()
     rs.noop_pipeline("fast")
@@ -959,7 +954,6 @@ def test_steering_a_run_whose_workflow_is_gone(run_store) -> None:  # noqa: ANN0
     its state): cancel still ends it (the record is the truth); pause says what to do."""
     from mstore.runs.pipelines import get_pipeline
     from mstore.runs.plan import RunRequest, plan
-    from mstore.runs.service import write_records
 
     rs = run_store(workers=0)
     rs.noop_pipeline("fast")
@@ -967,7 +961,7 @@ def test_steering_a_run_whose_workflow_is_gone(run_store) -> None:  # noqa: ANN0
         rec, units = plan(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"),
                                          policy="production"))
         rec.units_object = st.objects.put(units)
-        write_records(st, [rec])
+        st.write_records([rec])
     p = mstore("pause", rec.run, store=rs.path)
     assert p.code == 2 and "no workflow on Temporal" in p.err, (p.out, p.err)
     assert len(p.err.strip().splitlines()) == 1

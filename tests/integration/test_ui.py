@@ -20,9 +20,9 @@ from mstore.query.snapshot import load_table
 from mstore.query.table import MergedTable
 from mstore.store import index_runs
 from mstore.store.store import Store
+from mstore.ui.api import ActionContext, Page, PageContext, ToolUi
 from mstore.ui.app import PAGE_SIZE, create_app
 from mstore.ui.filters import short_folder
-from mstore.ui.panels import register_panel, unregister_panel
 from tests.fixtures.archive import Manifest, _takeout_json
 from tests.helpers import mstore
 from tests.integration.test_run_reading import CHECK_PIPELINE, DirectRun, run_all
@@ -273,6 +273,29 @@ def test_artifact_page_lineage_both_ways(world: World, client: TestClient) -> No
     assert client.get("/artifact/" + "f" * 64 + "/payload").status_code == 404
 
 
+def test_addresses_take_ids_or_unique_prefixes(world: World, client: TestClient) -> None:
+    """A page's address is resolved like a name typed on the command line: a unique
+    prefix shows the page; nothing matching is a 404 page that says what was not found,
+    an ambiguous prefix a 400 that says so."""
+    aid, ph = next(iter(world.thumbs)), world.phash
+    r = client.get(f"/asset/{aid[:10]}")
+    assert r.status_code == 200 and f"/asset/{aid}/file" in r.text
+    r = client.get(f"/artifact/{ph.id[:10]}")
+    assert r.status_code == 200 and "phash@1" in r.text
+    r = client.get(f"/run/{world.photos[:-1]}")
+    assert r.status_code == 200 and f'data-live="/run/{world.photos}/live"' in r.text
+    r = client.get("/run/r2")  # every run here starts so
+    assert r.status_code == 400 and "ambiguous run prefix" in r.text
+    missing = client.get("/asset/" + "0" * 64)
+    assert missing.status_code == 404 and "0" * 16 in missing.text
+    assert '<a class="brand"' in missing.text  # a page of the UI, not a bare "not found"
+    for address in ("/asset/IMG_0001.JPG", f"/asset/{ph.id}", "/run/nope",
+                    "/run/r20990101-000000-beef", "/artifact/" + "f" * 64,
+                    "/collection/nope"):
+        assert client.get(address).status_code == 404, address
+    assert client.get(f"/asset/{aid[:10]}/file").status_code == 404  # files: full ids only
+
+
 def test_runs_dashboard_run_page_and_events(world: World, client: TestClient) -> None:
     r = client.get("/runs")
     assert r.status_code == 200
@@ -389,20 +412,26 @@ def test_panel_registry(world: World, client: TestClient) -> None:
     def broken(ctx):  # noqa: ANN001, ANN202
         raise RuntimeError("boom")
 
-    register_panel("asset-sidebar", "hello", hello, title="Hello")
-    register_panel("asset-sidebar", "plain", plain)
-    register_panel("asset-sidebar", "broken", broken)
-    try:
-        aid = next(iter(world.thumbs))
-        t = client.get(f"/asset/{aid}").text
+    def register(ui: ToolUi) -> None:
+        ui.panel("asset-sidebar", "hello", hello, title="Hello")
+        ui.panel("asset-sidebar", "plain", plain)
+        ui.panel("asset-sidebar", "broken", broken)
+        ui.panel("asset-sidebar", "metadata", plain)  # replaces the UI's own panel
+
+    aid = next(iter(world.thumbs))
+    release(client)
+    with local(create_app(world.store, extensions={"mine": register})) as c:
+        t = c.get(f"/asset/{aid}").text
         assert f"<b class='plug'>{aid[:8]} &lt;i&gt;</b>" in t
         assert "&lt;script&gt;alert(1)" in t and HOSTILE not in t
         assert "panel error: RuntimeError: boom" in t
-    finally:
-        for name in ("hello", "plain", "broken"):
-            unregister_panel("asset-sidebar", name)
+        assert "dimensions" not in t  # the built-in metadata panel was replaced
+        c.app.state.ui.close()  # type: ignore[attr-defined]
+    # registrations belong to their app: another app in this process has none of them
+    t = client.get(f"/asset/{aid}").text
+    assert "plug" not in t and "panel error" not in t and "dimensions" in t
     with pytest.raises(ValueError):
-        register_panel("nowhere", "x", hello)
+        ToolUi("x", None).panel("nowhere", "x", hello)
 
 
 # -- files -------------------------------------------------------------------------------
@@ -662,7 +691,13 @@ def test_status_does_not_import_the_ui() -> None:
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-# -- duplicate review ----------------------------------------------------------------------
+# -- duplicate review (the duplicates tool's page) ------------------------------------------
+REVIEW = "/tool/duplicates/review"
+REVIEW_MARK = "/tool/duplicates/review/mark"
+REVIEW_JS = "/tool/duplicates/static/review.js"
+REVIEW_CSS = "/tool/duplicates/static/review.css"
+
+
 def groups_on(page: str) -> dict[str, list[str]]:
     """group artifact id -> the asset ids of its items, as the review page lists them."""
     out: dict[str, list[str]] = {}
@@ -672,8 +707,11 @@ def groups_on(page: str) -> dict[str, list[str]]:
 
 
 def test_duplicate_review_marks_are_labels(world: World, client: TestClient) -> None:
-    r = client.get("/review")
+    r = client.get(REVIEW)
     assert r.status_code == 200 and world.dedupe in r.text
+    assert f'href="{REVIEW}" class="here">Review</a>' in r.text  # the tool's header link
+    assert f'src="{REVIEW_JS}"' in r.text and f'href="{REVIEW_CSS}"' in r.text
+    assert "keydown" in client.get(REVIEW_JS).text
     groups = groups_on(r.text)
     ids = {p.rsplit("/", 1)[-1]: rid for p, rid in
            ((p, r["id"]) for p, r in world.by_path.items())}
@@ -682,13 +720,13 @@ def test_duplicate_review_marks_are_labels(world: World, client: TestClient) -> 
     exact = [g for g, items in groups.items() if items and set(items) == {ids["IMG_0001.JPG"]}]
     assert exact, "the exact group (one content at 3 paths) is reviewable per path"
     items = groups[gid]
-    token = csrf(client, "/review")
+    token = csrf(client, REVIEW)
     keep, drop = items[0], items[1]
-    r = client.post("/review/mark", data={"csrf": token, "group": gid, "m0": "keep",
-                                          "m1": "not-keep", "m2": "",
-                                          "back": "/review#x"}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/review#x"
-    page = client.get("/review").text
+    r = client.post(REVIEW_MARK, data={"csrf": token, "group": gid, "m0": "keep",
+                                       "m1": "not-keep", "m2": "",
+                                       "back": f"{REVIEW}?offset=0#x"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{REVIEW}?offset=0#x"
+    page = client.get(REVIEW).text
     assert f'data-asset="{keep}" data-mark="keep"' in page
     assert f'data-asset="{drop}" data-mark="not-keep"' in page
     assert f'data-asset="{items[2]}" data-mark=""' in page
@@ -699,18 +737,20 @@ def test_duplicate_review_marks_are_labels(world: World, client: TestClient) -> 
     assert "Review marks" in gp and "<strong>keep</strong>" in gp
     # saving the same marks again writes nothing; bad input writes nothing
     n_labels = len(labels_of(client, world, keep))
-    client.post("/review/mark", data={"csrf": token, "group": gid, "m0": "keep"})
-    assert client.post("/review/mark", data={"csrf": token, "group": gid,
-                                             "m0": "delete-it"}).status_code == 400
-    assert client.post("/review/mark", data={"csrf": token, "group": "ab" * 32,
-                                             "m0": "keep"}).status_code == 400
-    assert client.post("/review/mark", data={"csrf": token, "group": world.phash.id,
-                                             "m0": "keep"}).status_code == 400
-    assert client.post("/review/mark", data={"group": gid, "m0": "keep"}).status_code == 403
-    r = client.post("/review/mark", data={"csrf": token, "group": gid, "m0": "keep",
-                                          "back": "https://example.org/"},
-                    follow_redirects=False)
-    assert r.headers["location"] == "/review"  # never redirected off the review page
+    client.post(REVIEW_MARK, data={"csrf": token, "group": gid, "m0": "keep"})
+    assert client.post(REVIEW_MARK, data={"csrf": token, "group": gid,
+                                          "m0": "delete-it"}).status_code == 400
+    assert client.post(REVIEW_MARK, data={"csrf": token, "group": gid,
+                                          "m7": "keep"}).status_code == 400
+    assert client.post(REVIEW_MARK, data={"csrf": token, "group": "ab" * 32,
+                                          "m0": "keep"}).status_code == 404
+    assert client.post(REVIEW_MARK, data={"csrf": token, "group": world.phash.id,
+                                          "m0": "keep"}).status_code == 400
+    assert client.post(REVIEW_MARK, data={"group": gid, "m0": "keep"}).status_code == 403
+    for away in ("https://example.org/", "//example.org/", "/runs", "/tool/other/x"):
+        r = client.post(REVIEW_MARK, data={"csrf": token, "group": gid, "m0": "keep",
+                                           "back": away}, follow_redirects=False)
+        assert r.headers["location"] == REVIEW  # never sent off the review page
     assert len(labels_of(client, world, keep)) == n_labels
     # what was marked is a query away, in the CLI and in the grid
     assert [r["id"] for r in mstore_json(client, world, "find", "label:keep=not-keep")] == [drop]
@@ -720,14 +760,25 @@ def test_duplicate_review_marks_are_labels(world: World, client: TestClient) -> 
     # a rerun that groups differently makes new group artifacts; the marks stay
     release(client)
     rerun = run_all(world.store, "dedupe", params={"duplicates": {"max_distance": 10}})
-    page = client.get("/review").text
+    page = client.get(REVIEW).text
     assert rerun in page
     regrouped = groups_on(page)
     assert gid not in regrouped
     assert f'data-asset="{drop}" data-mark="not-keep"' in page
     assert "another grouping" in page
     # an old run's groups can still be chosen
-    assert gid in groups_on(client.get("/review", params={"run": world.dedupe}).text)
+    assert gid in groups_on(client.get(REVIEW, params={"run": world.dedupe}).text)
+
+
+def test_old_review_address_still_works(world: World, client: TestClient) -> None:
+    """/review (bookmarks, links from before the review moved into its tool) leads to the
+    tool's page, with the query string kept."""
+    r = client.get("/review", params={"run": world.dedupe}, follow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["location"] == f"{REVIEW}?run={world.dedupe}"
+    page = client.get("/review", params={"run": world.dedupe})
+    assert page.status_code == 200 and str(page.url).endswith(f"{REVIEW}?run={world.dedupe}")
+    assert groups_on(page.text)
 
 
 def labels_of(client: TestClient, world: World, aid: str) -> list[dict]:
@@ -746,57 +797,155 @@ def test_keyframes_strip_on_a_video(world: World, client: TestClient) -> None:
     assert p.status_code == 200 and p.headers["content-type"] == "image/jpeg"
 
 
-def test_a_tool_contributes_a_panel(world: World, client: TestClient) -> None:
-    """A third-party tool in <store>/tools/ names a panel function in its manifest; the UI
-    loads it like the built-in tools' panels. A broken one is reported, nothing breaks."""
+STARS_UI = """\
+from mstore.ui.api import Page, ToolUi, UsageError
+
+def stars(ctx):
+    return ctx.render("stars.html", n=5, k=ctx.data["kind"])
+
+def listing(ctx):
+    n = ctx.query.number("n", 3)
+    with ctx.store.reader() as r:
+        count = r.asset_count()
+    return Page("list.html", f"{n} stars", {"n": n, "count": count})
+
+def starred(ctx):
+    aid = ctx.store.asset(ctx.form.get("asset"))  # NotFound: 404
+    if ctx.form.get("n") not in ("1", "2", "3"):
+        raise UsageError("stars are 1, 2 or 3")
+    ctx.set_labels([LabelChange(aid, "stars", ctx.form.get("n"))])
+    return ctx.links.tool("", n=ctx.form.get("n"))
+
+def register(ui: ToolUi):
+    ui.panel("asset-sidebar", "stars", stars, title="Stars", order=5)
+    ui.page("", listing, nav="Stars", alias="/stars")
+    ui.action("star", starred)
+"""
+
+
+def write_tool(tools: Path, tool_id: str, files: dict[str, str], key: str = "ui") -> None:
+    (tools / tool_id).mkdir(parents=True)
+    (tools / tool_id / "manifest.toml").write_text(
+        f'id = "{tool_id}"\nversion = "1"\ninputs = ["image"]\noutputs = ["x"]\n'
+        f'entry = "python:tool:run"\n{key} = "ui:register"\n')
+    (tools / tool_id / "tool.py").write_text("def run(req, progress):\n    return None\n")
+    for name, text in files.items():
+        (tools / tool_id / name).write_text(text)
+
+
+def test_a_tool_contributes_panels_pages_and_actions(world: World, client: TestClient) -> None:
+    """A third-party tool in <store>/tools/ names its UI function in its manifest: its
+    panel shows on asset pages, its page under /tool/<id>/ (rendered from its folder,
+    inside the UI's layout), its action writes labels once the CSRF token checks. A
+    broken tool is reported, with nothing of it shown, and nothing else breaks."""
     tools = world.store / "tools"
-    manifest = ('id = "{id}"\nversion = "1"\ninputs = ["image"]\noutputs = ["x"]\n'
-                'entry = "python:tool:run"\npanels = "panel:register"\n')
-    (tools / "stars").mkdir(parents=True)
-    (tools / "stars" / "manifest.toml").write_text(manifest.format(id="stars"))
-    (tools / "stars" / "tool.py").write_text("def run(req, progress):\n    return None\n")
-    (tools / "stars" / "panel.py").write_text(
-        "from mstore.ui.panels import register_panel\n\n"
-        "def stars(ctx):\n"
-        "    return ctx.render('<p class=\"stars\">{{ n }} stars for {{ k }}</p>', n=5,\n"
-        "                      k=ctx.data['kind'])\n\n"
-        "def register():\n"
-        "    register_panel('asset-sidebar', 'stars', stars, title='Stars', order=5)\n")
-    (tools / "broken").mkdir()
-    (tools / "broken" / "manifest.toml").write_text(manifest.format(id="broken"))
-    (tools / "broken" / "tool.py").write_text("")
-    (tools / "broken" / "panel.py").write_text("import no_such_module_here\n")
+    write_tool(tools, "stars", {
+        "ui.py": STARS_UI.replace("ToolUi, UsageError", "LabelChange, ToolUi, UsageError"),
+        "stars.html": '<p class="stars">{{ n }} stars for {{ k }}</p>',
+        "list.html": '<h1 class="stars">{{ n }} stars</h1><p>{{ count }} assets</p>'
+                     '<form method="post" action="{{ links.tool(\'star\') }}">'
+                     '<input type="hidden" name="csrf" value="{{ ctx.csrf }}"></form>'})
+    write_tool(tools, "broken", {"ui.py": "import no_such_module_here\n"})
+    write_tool(tools, "oldstyle", {"ui.py": "def register():\n    pass\n"}, key="panels")
+    write_tool(tools, "greedy", {"ui.py": STARS_UI.replace('"/stars"', '"/runs"')})
+    aid = next(iter(world.thumbs))
     release(client)
     try:
         with local(create_app(world.store)) as c:
             health = c.get("/healthz").json()
-            [problem] = health["panel_problems"]
-            assert "tool broken" in problem and "no_such_module_here" in problem
-            aid = next(iter(world.thumbs))
+            problems = sorted(health["panel_problems"])
+            assert len(problems) == 3, problems
+            assert "tool broken" in problems[0] and "no_such_module_here" in problems[0]
+            assert "tool greedy" in problems[1] and "/runs" in problems[1]
+            assert "tool oldstyle" in problems[2] and "must take the ToolUi" in problems[2]
             page = c.get(f"/asset/{aid}").text
             assert '<p class="stars">5 stars for image</p>' in page
             assert 'id="panel-stars"' in page and "Metadata" in page
+            listing = c.get("/tool/stars", params={"n": "2"})
+            assert listing.status_code == 200
+            assert '<h1 class="stars">2 stars</h1>' in listing.text
+            assert f"<p>{world.total} assets</p>" in listing.text
+            assert '<a href="/tool/stars" class="here">Stars</a>' in listing.text
+            assert '<a class="brand" href="/">mstore</a>' in listing.text  # the UI's layout
+            assert c.get("/stars", follow_redirects=False).headers["location"] == "/tool/stars"
+            assert c.get("/tool/greedy").status_code == 404  # nothing of a refused tool
+            token = csrf(c, "/tool/stars")
+            r = c.post("/tool/stars/star", data={"csrf": token, "asset": aid[:12], "n": "3"},
+                       follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"] == "/tool/stars?n=3"
+            assert c.post("/tool/stars/star", data={"asset": aid, "n": "3"}).status_code == 403
+            assert c.post("/tool/stars/star", data={"csrf": token, "asset": aid,
+                                                    "n": "9"}).status_code == 400
+            assert c.post("/tool/stars/star", data={"csrf": token, "asset": "ab" * 32,
+                                                    "n": "1"}).status_code == 404
+            c.app.state.ui.close()  # type: ignore[attr-defined]
+        labels = {lab["key"]: lab["value"] for lab in labels_of(client, world, aid)}
+        assert labels["stars"] == "3"
     finally:
-        unregister_panel("asset-sidebar", "stars")
         import shutil
 
         shutil.rmtree(tools)
 
 
-def test_built_in_tool_panels_are_documented() -> None:
-    """docs/panels.md names every slot and every panel the shipped tools contribute."""
+def test_a_broken_tool_page_or_action_is_an_error_page(world: World,
+                                                        client: TestClient) -> None:
+    """A tool's page or action that fails (a bug, a wrong answer) shows the UI's error page
+    naming the failure, never a traceback; one that would send the browser off the UI
+    does not; a refusal it raises is the person's 400 / 404."""
+    def crash(ctx: PageContext) -> Page:
+        raise RuntimeError("the handler broke")
+
+    def wrong(ctx: PageContext) -> Page:
+        return "<p>not a Page</p>"  # type: ignore[return-value]
+
+    def refuse(ctx: PageContext) -> Page:
+        ctx.store.run(ctx.query.get("run"))  # unknown: NotFound
+        raise UsageError("not today")
+
+    def off_site(ctx: ActionContext) -> str:
+        return "//evil.example/"
+
+    def register(ui: ToolUi) -> None:
+        ui.page("crash", crash)
+        ui.page("wrong", wrong)
+        ui.page("refuse", refuse)
+        ui.action("off", off_site)
+
+    release(client)
+    with local(create_app(world.store, extensions={"bad": register})) as c:
+        for path, status, says in (("crash", 500, "RuntimeError: the handler broke"),
+                                   ("wrong", 500, "not a Page"),
+                                   ("refuse?run=nope", 404, "no run"),
+                                   (f"refuse?run={world.photos}", 400, "not today")):
+            r = c.get(f"/tool/bad/{path}")
+            assert r.status_code == status and says in r.text, (path, r.text[-500:])
+            assert "Traceback" not in r.text and '<a class="brand"' in r.text
+        r = c.post("/tool/bad/off", data={"csrf": csrf(c)}, follow_redirects=False)
+        assert r.status_code == 500 and "location" not in r.headers
+        c.app.state.ui.close()  # type: ignore[attr-defined]
+
+
+def test_built_in_tool_ui_is_documented(tmp_path: Path) -> None:
+    """docs/panels.md names every slot, and every panel, page and action the shipped tools
+    contribute."""
     from mstore.tools.registry import BUILTIN, Registry
-    from mstore.ui.panels import SLOTS, load_tool_panels, panels
+    from mstore.ui.registry import SLOTS
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "panels.md").read_text()
     for slot in SLOTS:
         assert f"`{slot}`" in doc, slot
-    assert load_tool_panels(None) == []
-    with_panels = [m for m in Registry([BUILTIN]).tools.values() if m.panels]
-    assert {m.id for m in with_panels} >= {"keyframes", "duplicates"}
-    names = {p.name for s in SLOTS for p in panels(s)}
-    for name in ("keyframes", "duplicates", "marks"):
-        assert name in names and f"`{name}`" in doc, name
+    with_ui = [m for m in Registry([BUILTIN]).tools.values() if m.ui]
+    assert {m.id for m in with_ui} >= {"keyframes", "duplicates"}
+    (tmp_path / "archive").mkdir()
+    assert mstore("init", "--store", tmp_path / "st", tmp_path / "archive").code == 0
+    reg = create_app(tmp_path / "st").state.ui.registry
+    assert reg.problems == []
+    tool_panels = {p.name for s in SLOTS for p in reg.panels(s) if p.owner}
+    assert tool_panels >= {"keyframes", "duplicates", "marks"}
+    for name in tool_panels:
+        assert f"`{name}`" in doc, name
+    for url in [p.url for p in reg.pages] + [a.url for a in reg.actions]:
+        assert f"`{url}`" in doc, url
 
 
 # -- every route, hostile input ------------------------------------------------------------
@@ -869,8 +1018,9 @@ def test_no_input_makes_any_route_fail(world: World, client: TestClient,
     page = asyncio.run(asgi_request(app, Request("GET", "/runs")))[1].decode()
     token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
     assert token is not None
-    groups = list(groups_on(asyncio.run(asgi_request(app, Request("GET", "/review")))[1]
+    groups = list(groups_on(asyncio.run(asgi_request(app, Request("GET", REVIEW)))[1]
                             .decode()))
+    assert groups
     thumb = next(iter(world.thumbs.values()))
     real = {"aid": [next(iter(world.thumbs)), world.text_ids[0], asset_id(world, "party.mp4")],
             "art": [thumb.id, world.phash.id, *groups],
@@ -878,10 +1028,12 @@ def test_no_input_makes_any_route_fail(world: World, client: TestClient,
             "action": ["pause", "resume", "cancel"], "path": ["ui.css", "ui.js"],
             "group": groups, "pipeline": ["photos"], "policy": ["sandbox", "production"],
             "kind": ["image", "text"], "m0": ["keep", "not-keep"], "m1": ["not-keep"],
-            "back": ["/review"], "freeze": ["1"]}
+            "back": [REVIEW, f"{REVIEW}?offset=20#group-21"], "freeze": ["1"],
+            "offset": ["0", "20"], "n": ["1"]}
     fuzzer = Fuzzer(app, real, seed=8, csrf=token.group(1))
-    assert {t for t, _, _ in fuzzer.routes()} >= {"/", "/asset/{aid}", "/review/mark",
-                                                   "/static/{path}"}
+    assert {t for t, _, _ in fuzzer.routes()} >= {"/", "/asset/{aid}", "/static/{path}",
+                                                   REVIEW, REVIEW_MARK, REVIEW_JS, "/review"}
+    assert {"run", "group", "back", "offset", "q"} <= set(fuzzer.fields())
 
     async def all_requests() -> list[str]:
         problems = []

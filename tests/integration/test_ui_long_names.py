@@ -34,16 +34,16 @@ def test_review_marks_and_labels_with_long_names(tmp_path: Path) -> None:
     assert mstore("label", aid, "--set", f"{long_key}={long_value}", store=store).code == 0
     run_all(store, "dedupe")
     with TestClient(create_app(store), base_url="http://localhost:8765") as client:
-        page = client.get("/review")
+        page = client.get("/tool/duplicates/review")
         assert page.status_code == 200
         groups = re.findall(r'data-group="([0-9a-f]+)"', page.text)
         assert len(groups) == 1, "one exact group: one content at two long paths"
         token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
-        r = client.post("/review/mark", data={"csrf": token, "group": groups[0],
-                                              "m0": "keep", "m1": "not-keep"},
+        r = client.post("/tool/duplicates/review/mark", data={"csrf": token, "group": groups[0],
+                                                              "m0": "keep", "m1": "not-keep"},
                         follow_redirects=False)
         assert r.status_code == 303, r.text
-        page = client.get("/review").text
+        page = client.get("/tool/duplicates/review").text
         assert 'data-mark="keep"' in page and 'data-mark="not-keep"' in page
         asset_page = client.get(f"/asset/{aid}")
         assert asset_page.status_code == 200

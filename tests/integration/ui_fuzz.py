@@ -8,15 +8,17 @@ a new route or a new field is fuzzed without touching this file.
 
 from __future__ import annotations
 
-import inspect
 import random
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
+
+import mstore.ui
 
 MEGA = "vacation " * ((1 << 20) // 9)  # a 1 MB query
 DEEP = "(" * 3000 + "a" + ")" * 3000
@@ -73,11 +75,15 @@ class Fuzzer:
         return out
 
     def fields(self) -> list[str]:
-        """Every name the app reads from a query string or a form."""
-        import mstore.ui.app
+        """Every name the app reads from a query string or a form: in the UI's modules
+        and in the shipped tools' UI code."""
+        from mstore.tools.registry import BUILTIN
 
-        src = inspect.getsource(mstore.ui.app)
-        names = set(re.findall(r'(?:qp|form|query_params)\.get\("([a-z_]+)"', src))
+        ui_dir = Path(mstore.ui.__file__).parent
+        sources = [*ui_dir.rglob("*.py"), *BUILTIN.glob("*/*.py")]
+        src = "\n".join(p.read_text() for p in sources)
+        names = set(re.findall(
+            r'(?:qp|form|query|query_params)\.(?:get|number)\("([a-z_]+)"', src))
         return sorted(names) + EXTRA_FIELDS
 
     def value(self, rng: random.Random, name: str) -> str:

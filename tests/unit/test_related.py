@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from mstore.query.related import takeout_pairs
+from mstore.query.related import SIDECAR_EXTS, splitext, stem_key, takeout_pairs
 
 
 @pytest.mark.parametrize(("json", "media"), [
@@ -37,3 +39,20 @@ def test_the_best_matching_json_wins_and_unrelated_files_stay_alone() -> None:
     # a file literally named with a counter, described by a JSON of that very name
     assert takeout_pairs([b"IMG_1(1).jpg.json"], [b"IMG_1(1).jpg"]) == {
         b"IMG_1(1).jpg": b"IMG_1(1).jpg.json"}
+
+
+@pytest.mark.parametrize("name", [
+    b"IMG_1.JPG", b"IMG_1.JPG.xmp", b"IMG_1.xmp", b".bashrc", b"..x", b"...", b".", b"",
+    b"a..x", b"a.", b"a.b.c", b"dir.d/name", b"dir.d/.hidden", b"dir/..x.xmp", b"x.XMP",
+    b".x.xmp", b"..xmp", b"a/b.c/d", b"/abs.x", b"no_ext", b"trailing./", b"\xff\xfe.JPG",
+    b"a. b", b"IMG_1.aae", b"IMG_1.MOV.AAE", b"x.y/.z.aae",
+])
+def test_splitext_and_stem_key_agree_with_os_path(name: bytes) -> None:
+    """splitext is os.path.splitext's rule without its loop; stem_key as it was with it."""
+    assert splitext(name) == os.path.splitext(name)
+    base, ext = os.path.splitext(name.lower())
+    if ext in SIDECAR_EXTS:
+        inner, ext2 = os.path.splitext(base)
+        if ext2 and b"/" not in ext2:
+            base = inner
+    assert stem_key(name) == base

@@ -17,8 +17,8 @@ from mstore.tools.api import (
     Progress,
     ToolRequest,
     ToolResult,
+    decoding,
 )
-from mstore.tools.views import decoding
 
 RATE = 16_000
 

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from markupsafe import Markup
 
-from mstore.store import index_runs
-from mstore.ui.panels import PanelContext, register_panel
-
-TEMPLATE = (Path(__file__).parent / "panel.html").read_text()
+from mstore.ui.api import PanelContext, ToolUi
 
 
 def keyframes_strip(ctx: PanelContext) -> Markup | None:
     """A video's keyframes in time order, from the newest run that made them."""
     if ctx.data["kind"] != "video":
         return None
-    idx = ctx.store.index
-    with idx.read() as txn:
-        arts = [a for a in index_runs.asset_artifacts(idx, txn, ctx.subject, "keyframe")
-                if a.payload]
+    with ctx.store.reader() as r:
+        arts = [a for a in r.artifacts_of(ctx.subject, "keyframe") if a.payload]
     if not arts:
         return None
     newest_run = max(arts, key=lambda a: a.hlc).run
     frames = sorted((a for a in arts if a.run == newest_run),
                     key=lambda a: (a.meta or {}).get("t", 0))
-    return ctx.render(TEMPLATE, run=newest_run, frames=[
+    return ctx.render("panel.html", run=newest_run, frames=[
         {"id": a.id, "t": (a.meta or {}).get("t")} for a in frames])
 
 
-def register() -> None:
-    register_panel("asset-main", "keyframes", keyframes_strip, title="Keyframes", order=20)
+def register(ui: ToolUi) -> None:
+    ui.panel("asset-main", "keyframes", keyframes_strip, title="Keyframes", order=20)

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mstore.tools.api import BadInput, OutputArtifact, Progress, ToolRequest, ToolResult
-from mstore.tools.views import FramePolicy, FrameSource, decoding
+from mstore.tools.api import (
+    BadInput,
+    FramePolicy,
+    FrameSource,
+    OutputArtifact,
+    Progress,
+    ToolRequest,
+    ToolResult,
+    decoding,
+)
 
 
 def run(req: ToolRequest, progress: Progress) -> ToolResult:

@@ -14,8 +14,16 @@ import math
 import numbers
 from typing import Any
 
-from mstore.tools.api import BadInput, OutputArtifact, Progress, ToolInput, ToolRequest, ToolResult
-from mstore.tools.views import decoding, register_heif
+from mstore.tools.api import (
+    BadInput,
+    OutputArtifact,
+    Progress,
+    ToolInput,
+    ToolRequest,
+    ToolResult,
+    decoding,
+    register_heif,
+)
 
 MAX_BYTES = 4096  # binary blobs longer than this (MakerNote, embedded JPEGs) are only sized
 MAX_ITEMS = 256  # long numeric arrays (TIFF strip offsets) likewise

@@ -15,8 +15,16 @@ import math
 import operator
 from typing import Any
 
-from mstore.tools.api import BadInput, OutputArtifact, Progress, ToolRequest, ToolResult
-from mstore.tools.views import decoding, fit, load_image
+from mstore.tools.api import (
+    BadInput,
+    OutputArtifact,
+    Progress,
+    ToolRequest,
+    ToolResult,
+    decoding,
+    fit,
+    load_image,
+)
 
 N = 32  # the DCT block
 K = 8  # hashed frequencies per axis (64 bits)

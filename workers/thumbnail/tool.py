@@ -12,8 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mstore.tools.api import BadInput, OutputArtifact, Progress, ToolInput, ToolRequest, ToolResult
-from mstore.tools.views import decoding, fit, frame_source, load_image
+from mstore.tools.api import (
+    BadInput,
+    OutputArtifact,
+    Progress,
+    ToolInput,
+    ToolRequest,
+    ToolResult,
+    decoding,
+    fit,
+    frame_source,
+    load_image,
+)
 
 FORMATS = {"webp": "WEBP", "jpeg": "JPEG"}
 

@@ -26,31 +26,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import msgspec
-
 from mstore.errors import StoreDamagedError, StoreLockedError
-from mstore.model.records import ArtifactsDropped, CollectionDefined, Label
-from mstore.store import index_runs
+from mstore.model.records import ArtifactsDropped
 from mstore.store.fsutil import fsync_dir, write_once
 from mstore.store.objects import ObjectStore, object_id, read_pack_directory
 from mstore.store.store import Store
 
 DEFAULT_GRACE_HOURS = 24.0
 ACTIVE_STATES = ("running", "paused")
-
-class _Light(msgspec.Struct):
-    """The fields of an indexed ArtifactMade that gc reads (its data is skipped)."""
-
-    id: str
-    policy: str = "production"
-    expires_ms: int = 0
-    inputs: list[str] = []
-    payload: str = ""
-
-
-_dec_light = msgspec.msgpack.Decoder(_Light)
-_dec_label = msgspec.msgpack.Decoder(Label)
-_dec_coll = msgspec.msgpack.Decoder(CollectionDefined)
 
 
 @dataclass
@@ -113,40 +96,35 @@ def mark(store: Store, *, grace_hours: float = DEFAULT_GRACE_HOURS,
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     plan = GcPlan(now_ms=now_ms, cutoff_ms=now_ms - int(grace_hours * 3_600_000),
                   grace_hours=grace_hours)
-    idx = store.index
     inputs_of: dict[str, list[str]] = {}  # candidate -> its inputs
     payload_of: dict[str, str] = {}  # candidate -> payload object
     needed: list[str] = []  # candidates named by something that stays
     live_payloads: set[str] = set()  # candidates' payloads that a non-candidate names too
     protected: set[str] = set()  # objects named by runs and collections
-    with idx.read() as txn:
+    with store.reader() as r:
         # two passes over the artifacts, decoding only the fields gc needs, so memory
         # grows with the candidates rather than with the whole store
-        for _k, v in txn.cursor(db=idx.db["artifacts"]):
-            a = _dec_light.decode(v)
+        for a in r.artifact_refs():
             if a.policy == "sandbox" and 0 < a.expires_ms < plan.cutoff_ms:
                 inputs_of[a.id] = a.inputs
                 payload_of[a.id] = a.payload
         if inputs_of:
             payloads = set(payload_of.values())
-            for _k, v in txn.cursor(db=idx.db["artifacts"]):
-                a = _dec_light.decode(v)
+            for a in r.artifact_refs():
                 if a.id in inputs_of:
                     continue
                 needed += [i for i in a.inputs if i in inputs_of]
                 if a.payload in payloads:
                     live_payloads.add(a.payload)
-        for _k, v in txn.cursor(db=idx.db["labels"]):
-            lab = _dec_label.decode(v)
+        for lab in r.all_labels():
             if lab.about in inputs_of:
                 needed.append(lab.about)
-        for rid, info in index_runs.all_runs(idx, txn):
+        for rid, info in r.runs():
             if info.started is not None:
                 protected.add(info.started.units_object)
                 if info.state in ACTIVE_STATES:
                     plan.active_runs.append(rid)
-        for _k, v in txn.cursor(db=idx.db["collections"]):
-            c = _dec_coll.decode(v)
+        for c in r.collections(deleted=True):
             if c.members_object:
                 protected.add(c.members_object)
     plan.expired = len(inputs_of)
@@ -228,7 +206,6 @@ def _rewrite_pack(store: Store, pack_id: str, doomed: set[str]) -> None:
 
 def sweep(store: Store, plan: GcPlan) -> None:
     """Phase 2: new packs, then the record, then the unlinks. Hold the gc lock."""
-    from mstore.runs.service import write_records
 
     doomed = set(plan.objects)
     journal = _journal(store)
@@ -237,7 +214,7 @@ def sweep(store: Store, plan: GcPlan) -> None:
     for pack_id in plan.packs:
         _rewrite_pack(store, pack_id, doomed)
     if plan.drop:
-        write_records(store, [ArtifactsDropped(hlc=0, ids=plan.drop)])
+        store.write_records([ArtifactsDropped(hlc=0, ids=plan.drop)])
     dirs: set[Path] = set()
     for pack_id in plan.packs:
         p = store.objects.dir / "packs" / f"{pack_id}.pack"

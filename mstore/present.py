@@ -1,4 +1,4 @@
-"""Rendering for people and for scripts.
+"""Rendering for people and for scripts, shared by the command line and the web UI.
 
 Human output quotes unusual paths like git does (C-style, in double quotes) so a
 name with a newline or an escape sequence cannot forge lines on a terminal.
@@ -51,6 +51,26 @@ def human_size(n: int) -> str:
             return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
         x /= 1000
     return f"{n} B"
+
+
+def duration(seconds: float | None) -> str:
+    """"4m05s", "2h07m"; "-" when unknown."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def taken_text(taken: int, *, date_only: bool = False) -> str | None:
+    """The catalog table's ``taken`` column (YYYYmmddHHMMSS as an int, 0: unknown) as
+    "YYYY-mm-ddTHH:MM:SS" (or its date); None when unknown."""
+    if not taken:
+        return None
+    date = f"{taken // 10**10:04d}-{taken // 10**8 % 100:02d}-{taken // 10**6 % 100:02d}"
+    if date_only:
+        return date
+    return (f"{date}T{taken // 10**4 % 100:02d}:{taken // 100 % 100:02d}:"
+            f"{taken % 100:02d}")
 
 
 def ms_time(ms: int) -> str:

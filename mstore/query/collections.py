@@ -5,16 +5,14 @@ from __future__ import annotations
 import msgspec
 
 from mstore.errors import UsageError
-from mstore.store import index_runs
 from mstore.store.store import Store
 
 
 def collection_units(store: Store, name: str) -> list[str]:
     """The asset ids of a collection now: a frozen one's exact members, a dynamic one's
     query evaluated against the current catalog."""
-    idx = store.index
-    with idx.read() as txn:
-        c = index_runs.collection(idx, txn, name)
+    with store.reader() as r:
+        c = r.collection(name)
     if c is None:
         raise UsageError(f"no collection '{name}'")
     if c.members_object:
@@ -23,5 +21,6 @@ def collection_units(store: Store, name: str) -> list[str]:
     from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
 
-    table = load_table(idx)
-    return [rid for i in evaluate(c.query, table, Labels(idx)) if (rid := table.row_id(i))]
+    table = load_table(store.index)
+    labels = Labels(store)
+    return [rid for i in evaluate(c.query, table, labels) if (rid := table.row_id(i))]

@@ -6,24 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mstore.errors import UsageError
-from mstore.model.records import Record, RunStarted, RunState
+from mstore.model.records import RunStarted, RunState
 from mstore.runs.plan import RunRequest, plan_run
-from mstore.store import index_runs
 from mstore.store.store import Store
-
-CLI_LANE = "cli"
-
-
-def write_records(store: Store, records: list[Record]) -> None:
-    """Append a few records through this machine's command lane (waits for a busy lane)."""
-    writer, lock = store.lane_writer(CLI_LANE, wait=30.0)
-    try:
-        for rec in records:
-            rec.hlc = writer.now()
-            writer.append(rec)
-        writer.flush()
-    finally:
-        lock.release()
 
 
 @dataclass
@@ -45,27 +30,16 @@ def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,
     rec, units = planned.record, planned.units
     ts = server.ensure_running(store)  # no server: nothing recorded
     rec.units_object = store.objects.put(units)
-    write_records(store, [rec])  # flushes the unit list (an object) before the record
+    store.write_records([rec])  # flushes the unit list (an object) before the record
     try:
         client.start(ts, client.run_input(ts, str(store.root), rec, chunk_size=chunk_size,
                                           chunks_per_history=chunks_per_history,
                                           heartbeat_timeout_s=heartbeat_timeout_s))
     except Exception as e:
-        write_records(store, [RunState(hlc=0, run=rec.run, state="failed",
+        store.write_records([RunState(hlc=0, run=rec.run, state="failed",
                                        detail=f"could not start on Temporal: {e}")])
         raise UsageError(f"run {rec.run} could not start on Temporal: {e}") from e
     return Started(rec, ts.run_url(rec.run), planned.selected)
-
-
-def resolve_run(store: Store, prefix: str) -> str:
-    idx = store.index
-    with idx.read() as txn:
-        ids = [r for r, _ in index_runs.all_runs(idx, txn) if r.startswith(prefix)]
-    if not ids:
-        raise UsageError(f"no run '{prefix}'")
-    if len(ids) > 1 and prefix not in ids:
-        raise UsageError(f"ambiguous run prefix '{prefix}': {', '.join(ids[:3])}")
-    return prefix if prefix in ids else ids[0]
 
 
 def steer(store: Store, run_id: str, action: str) -> str:
@@ -81,9 +55,8 @@ def steer(store: Store, run_id: str, action: str) -> str:
     from mstore.orchestration import client, server
     from mstore.orchestration.settings import settings
 
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, run_id)
+    with store.reader() as r:
+        info = r.run(run_id)
     if info is None:
         raise UsageError(f"no run '{run_id}'")
     if info.state in ("completed", "failed", "cancelled"):
@@ -94,7 +67,7 @@ def steer(store: Store, run_id: str, action: str) -> str:
     if ts.embedded:
         server.start_server(store, ts)
     if action != "pause":
-        write_records(store, record)
+        store.write_records(record)
     try:
         if action == "cancel":
             client.cancel(ts, run_id)
@@ -113,7 +86,7 @@ def steer(store: Store, run_id: str, action: str) -> str:
                                      "its chunks stop when they read the record") from None
         raise client.Unreachable(f"could not {action} run {run_id}: {e.message}") from None
     if action == "pause":
-        write_records(store, record)
+        store.write_records(record)
     return state
 
 
@@ -121,12 +94,11 @@ def rerun_failed(store: Store, run_id: str) -> Started:
     """A new run over the units that failed in ``run_id``, linked to it."""
     from mstore.runs.pipelines import get_pipeline
 
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, run_id)
+    with store.reader() as r:
+        info = r.run(run_id)
         if info is None or info.started is None:
             raise UsageError(f"no run '{run_id}'")
-        failed = sorted({u for _s, u, st in index_runs.run_units(idx, txn, run_id)
+        failed = sorted({u for _s, u, st in r.units(run_id)
                          if st.status == "failed" and u != "*"})
     old = info.started
     if not failed and not any(s.shape == "aggregate" for s in old.steps):

@@ -10,126 +10,26 @@ the Temporal link is built by ``mstore.orchestration.settings``, which does not.
 from __future__ import annotations
 
 import os
-import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
-import lmdb
 import msgspec
 
 from mstore.errors import StoreDamagedError, UsageError
 from mstore.model.records import ArtifactMade, Label, RunStarted
-from mstore.store import index_runs
 from mstore.store.objects import read_pack_directory
-from mstore.store.scan import prefix_keys
+from mstore.store.reader import Reader
 from mstore.store.store import Store
 
-HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
-# run ids are "r<YYYYmmdd>-<HHMMSS>-<4 hex>" (plan.new_run_id); a target that looks like the
-# start of one is tried as a run first, anything else never is
-RUN_RE = re.compile(r"^r\d[0-9a-f-]*$")
 DATA_INLINE_MAX = 64 * 1024  # show an artifact's JSON data only up to this size
 
 
-@dataclass(frozen=True)
-class Target:
-    type: str  # "run" | "artifact" | "asset" | "path"
-    value: Any  # run id, artifact id, asset id, or inspect.PathTarget
-
-
-# -- resolving ------------------------------------------------------------------------
-def runs_with_prefix(store: Store, prefix: str, limit: int = 3) -> list[str]:
-    """Run ids starting with ``prefix`` (keys only: no RunInfo is decoded)."""
-    idx = store.index
-    out: list[str] = []
-    with idx.read() as txn:
-        for k in prefix_keys(txn, idx.db["runs"], prefix.encode()):
-            out.append(k.decode())
-            if len(out) >= limit:
-                break
-    return out
-
-
-def resolve_run_id(store: Store, text: str) -> str | None:
-    """The run ``text`` names (an id or a unique prefix), None when no run starts so."""
-    hits = runs_with_prefix(store, text)
-    if not hits:
-        return None
-    if text in hits:
-        return text
-    if len(hits) > 1:
-        raise UsageError(f"ambiguous run prefix '{text}': matches {', '.join(hits[:2])}, ...")
-    return hits[0]
-
-
-def _hex_hits(store: Store, prefix: str) -> tuple[list[str], list[str]]:
-    idx = store.index
-    with idx.read() as txn:
-        return (idx.assets_with_prefix(txn, prefix, limit=2),
-                index_runs.artifacts_with_prefix(idx, txn, prefix, limit=2))
-
-
-def _ambiguous(text: str, assets: list[str], arts: list[str]) -> UsageError:
-    named = [f"asset {a[:16]}" for a in assets] + [f"artifact {a[:16]}" for a in arts]
-    return UsageError(f"ambiguous id prefix '{text}': matches {', '.join(named[:3])}"
-                      + (", ..." if len(named) > 2 else "") + "; give more digits")
-
-
-def resolve_artifact(store: Store, text: str) -> str:
-    """An artifact id from a full id or a unique prefix (>= 4 hex digits)."""
-    if not HEX_RE.match(text):
-        raise UsageError(f"'{text}' is not an artifact id (64 hex digits, or a prefix of 4+)")
-    idx = store.index
-    with idx.read() as txn:
-        hits = index_runs.artifacts_with_prefix(idx, txn, text.lower(), limit=2)
-        dropped = txn.get(text.lower().encode(), db=idx.db["dropped"]) is not None
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        raise _ambiguous(text, [], hits)
-    if dropped:
-        raise UsageError(f"artifact {text} was dropped by 'mstore gc'")
-    raise UsageError(f"no artifact '{text}'")
-
-
-def resolve_target(store: Store, text: str) -> Target:
-    """What ``show`` describes: a run (id or prefix starting with "r"), an asset or an
-    artifact (id or unique prefix of 4+ hex digits; assets are tried first, a prefix
-    matching both is ambiguous), else a file or catalog path (``inspect.resolve``)."""
-    from mstore.catalog.inspect import resolve
-
-    if RUN_RE.match(text):
-        rid = resolve_run_id(store, text)
-        if rid is not None:
-            return Target("run", rid)
-    if HEX_RE.match(text):
-        assets, arts = _hex_hits(store, text.lower())
-        if len(assets) + len(arts) > 1:
-            raise _ambiguous(text, assets, arts)
-        if assets:
-            return Target("asset", assets[0])
-        if arts:
-            return Target("artifact", arts[0])
-        idx = store.index
-        with idx.read() as txn:
-            if txn.get(text.lower().encode(), db=idx.db["dropped"]) is not None:
-                raise UsageError(f"artifact {text} was dropped by 'mstore gc'")
-    try:
-        hit = resolve(store, text)
-    except UsageError:
-        raise UsageError(f"'{text}' is not a run, asset or artifact id (or a unique prefix), "
-                         "nor a cataloged path") from None
-    return Target("asset", hit) if isinstance(hit, str) else Target("path", hit)
-
-
 # -- small helpers ----------------------------------------------------------------------
-def current_paths(store: Store, txn: lmdb.Transaction, aid: str) -> list[str]:
+def current_paths(r: Reader, aid: str) -> list[str]:
     """The asset's current paths as "root/rel" (non-UTF-8 bytes as \\xNN), sorted."""
-    idx = store.index
     out = []
-    for root, rel in idx.asset_path_keys(txn, aid):
-        st = idx.path_state(txn, root, rel)
+    for root, rel in r.asset_paths(aid):
+        st = r.path_state(root, rel)
         if st is not None and st.present and st.asset == aid:
             out.append(f"{root}/{rel.decode('utf-8', 'backslashreplace')}")
     return sorted(out)
@@ -168,35 +68,7 @@ def _step_spec(rs: RunStarted, name: str) -> Any:
 
 
 # -- runs ---------------------------------------------------------------------------------
-def _recent_artifacts(store: Store, txn: lmdb.Transaction, run: str, limit: int,
-                      known: int | None = None) -> tuple[int, list[ArtifactMade]]:
-    """(number of live artifacts of the run, the newest ``limit`` of them), by one backwards
-    scan of ``run_arts`` (keyed run \\0 hlc id, so the newest are last). ``known``: the
-    count when the caller knows it, so the scan stops after ``limit``."""
-    idx = store.index
-    prefix = run.encode() + b"\0"
-    cur = txn.cursor(db=idx.db["run_arts"])
-    # position on the run's last key: the first key past the prefix, then one back
-    found = cur.prev() if cur.set_range(run.encode() + b"\x01") else cur.last()
-    count = 0
-    newest: list[ArtifactMade] = []
-    if not found:
-        return 0, []
-    for k in cur.iterprev(values=False):
-        k = bytes(k)
-        if not k.startswith(prefix):
-            break
-        count += 1
-        if len(newest) < limit:
-            art = index_runs.artifact(idx, txn, k[len(prefix) + 8:].decode())
-            if art is not None:
-                newest.append(art)
-        elif known is not None:
-            return known, newest
-    return count, newest
-
-
-def _expected_per_step(store: Store, txn: lmdb.Transaction, rs: RunStarted) -> dict[str, int]:
+def _expected_per_step(store: Store, r: Reader, rs: RunStarted) -> dict[str, int]:
     """How many units each step applies to: every unit for an aggregate step's one call
     ("*" counts 1), the units of the step's kinds for a per-asset step."""
     from mstore.runs.progress import unit_kinds
@@ -204,7 +76,7 @@ def _expected_per_step(store: Store, txn: lmdb.Transaction, rs: RunStarted) -> d
     per_asset = [s for s in rs.steps if s.shape == "per-asset"]
     out = {s.name: 1 for s in rs.steps if s.shape != "per-asset"}
     kind_sets = {frozenset(s.kinds) for s in rs.steps}
-    by_kind = unit_kinds(store, txn, rs) if len(kind_sets) > 1 else None
+    by_kind = unit_kinds(store, r, rs) if len(kind_sets) > 1 else None
     if by_kind is None:
         # one kind set: the planner selected only units of the steps' kinds, so each step
         # covers all (a rerun's explicit units are failures of such a step, hence of those
@@ -241,20 +113,18 @@ def describe_run(store: Store, run_id: str, *, limit: int = 20, failures: int = 
     v = view(store, run_id, failures=failures)
     if v is None:
         raise UsageError(f"run {run_id} has no RunStarted record here (not synced yet?)")
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, run_id)
+    with store.reader() as r:
+        info = r.run(run_id)
         assert info is not None and info.started is not None
         rs = info.started
-        expected = _expected_per_step(store, txn, rs)
+        expected = _expected_per_step(store, r, rs)
         # while a run goes (gc refuses to drop anything then) the index's running count
         # is exact, and the page asks every second: no need to count by scanning
         live = info.state in ("running", "paused")
-        n_arts, recent = _recent_artifacts(store, txn, run_id, limit,
-                                           info.artifacts if live else None)
+        n_arts, recent = r.recent_artifacts(run_id, limit, info.artifacts if live else None)
         fails = []
         for f in v.failures:
-            paths = current_paths(store, txn, f["unit"]) if f["unit"] != "*" else []
+            paths = current_paths(r, f["unit"]) if f["unit"] != "*" else []
             fails.append({"asset": None if f["unit"] == "*" else f["unit"], "step": f["step"],
                           "error": f["error"], "attempts": f["attempts"],
                           "path": paths[0] if paths else None})
@@ -288,51 +158,48 @@ def describe_run(store: Store, run_id: str, *, limit: int = 20, failures: int = 
 
 
 # -- artifacts ----------------------------------------------------------------------------
-def _input_entry(store: Store, txn: lmdb.Transaction, iid: str, depth: int,
-                 seen: set[str]) -> dict:
+def _input_entry(r: Reader, iid: str, depth: int, seen: set[str]) -> dict:
     """One input of an artifact: an asset (kind = its media kind) or an artifact (kind = its
     artifact kind, with its own lineage while ``depth`` > 1)."""
-    idx = store.index
     try:
-        asset = idx.asset(txn, iid)
+        asset = r.asset(iid)
     except ValueError:  # not hex: cannot be an asset id
         asset = None
     if asset is not None:
-        paths = current_paths(store, txn, iid)
+        paths = current_paths(r, iid)
         return {"type": "asset", "id": iid, "kind": asset.meta.kind,
                 "path": paths[0] if paths else None}
-    art = index_runs.artifact(idx, txn, iid)
+    art = r.artifact(iid)
     if art is None:
-        gone = txn.get(iid.encode(), db=idx.db["dropped"]) is not None
+        gone = r.is_dropped(iid)
         return {"type": "artifact", "id": iid, "kind": None,
                 "missing": "dropped" if gone else "unknown"}
     entry = {"type": "artifact", "id": iid, "kind": art.kind, "tool": art.tool,
              "version": art.version, "step": art.step, "run": art.run, "policy": art.policy,
              "asset": art.asset or None}
     if depth > 1 and iid not in seen:
-        entry["inputs"] = [_input_entry(store, txn, i, depth - 1, seen | {iid})
+        entry["inputs"] = [_input_entry(r, i, depth - 1, seen | {iid})
                            for i in art.inputs]
     return entry
 
 
 def describe_artifact(store: Store, art_id: str, *, depth: int = 1) -> dict:
     store.catch_up()
-    idx = store.index
     sizes = ObjectSizes(store)
-    with idx.read() as txn:
-        art = index_runs.artifact(idx, txn, art_id)
+    with store.reader() as r:
+        art = r.artifact(art_id)
         if art is None:
             raise UsageError(f"no artifact {art_id}")
-        info = index_runs.run_info(idx, txn, art.run)
-        inputs = [_input_entry(store, txn, i, depth, {art.id}) for i in art.inputs]
+        info = r.run(art.run)
+        inputs = [_input_entry(r, i, depth, {art.id}) for i in art.inputs]
         derived = sorted(({"id": a.id, "kind": a.kind, "tool": a.tool, "version": a.version,
                            "run": a.run, "step": a.step, "policy": a.policy}
-                          for a in index_runs.derived_from(idx, txn, art.id)),
+                          for a in r.derived_from(art.id)),
                          key=lambda x: (x["kind"], x["id"]))
         subject = None
         if art.asset:
-            a = idx.asset(txn, art.asset)
-            paths = current_paths(store, txn, art.asset)
+            a = r.asset(art.asset)
+            paths = current_paths(r, art.asset)
             subject = {"id": art.asset, "kind": a.meta.kind if a else None,
                        "path": paths[0] if paths else None}
     data: Any = art.data
@@ -366,9 +233,8 @@ def describe_artifact(store: Store, art_id: str, *, depth: int = 1) -> dict:
 def asset_artifacts(store: Store, aid: str) -> dict[str, list[dict]]:
     """The asset's artifacts (its own, and aggregate ones naming it as a member), by kind,
     newest first within a kind."""
-    idx = store.index
-    with idx.read() as txn:
-        arts = index_runs.asset_artifacts(idx, txn, aid)
+    with store.reader() as r:
+        arts = r.artifacts_of(aid)
     out: dict[str, list[dict]] = {}
     for a in sorted(arts, key=lambda a: (a.kind, -a.hlc)):
         out.setdefault(a.kind, []).append(
@@ -384,9 +250,8 @@ def label_dict(lab: Label) -> dict:
 
 
 def asset_labels(store: Store, aid: str) -> list[dict]:
-    idx = store.index
-    with idx.read() as txn:
-        return [label_dict(lab) for lab in index_runs.labels(idx, txn, aid)]
+    with store.reader() as r:
+        return [label_dict(lab) for lab in r.labels(aid)]
 
 
 # -- payloads -----------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Read-side views of the catalog used by ``show``: resolve a target, describe an asset."""
+"""What ``show`` and the asset page say about an asset or a path: its metadata (with the
+facts a Takeout sidecar lends it and where each came from), paths and their history,
+errors, related files (sidecars, Live Photo partners, copies) and the links to it."""
 
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
 import msgspec
 
@@ -12,64 +12,15 @@ from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.related import is_sidecar, stem_key
 from mstore.query.snapshot import dir_extras, lend, takeout_facts
-from mstore.store.index_links import link_at, links_to
+from mstore.services.resolve import PathTarget
+from mstore.store.reader import Reader
 from mstore.store.store import Store
 
-HEX_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 
-
-class PathTarget(msgspec.Struct):
-    root: str
-    path: bytes
-
-
-def resolve(store: Store, target: str) -> str | PathTarget:
-    """An asset id from a full id, a unique id prefix (>= 4 hex digits), a file on disk
-    under an archive root, or a catalog path ("root/rel/path" or "rel/path")."""
-    idx = store.index
-    with idx.read() as txn:
-        if HEX_RE.match(target):
-            hits = idx.assets_with_prefix(txn, target.lower(), limit=2)
-            if len(hits) == 1:
-                return hits[0]
-            if len(hits) > 1:
-                raise UsageError(f"ambiguous id prefix '{target}': matches {hits[0][:12]}, "
-                                 f"{hits[1][:12]}, ...")
-        p = Path(target)
-        if os.path.lexists(p):
-            hit = store.config.root_for(p.parent.resolve() / p.name)
-            if hit is not None:
-                name, root = hit
-                rel = os.fsencode((p.parent.resolve() / p.name).relative_to(root))
-                return _path_target(store, name, rel)
-        raw = os.fsencode(target)
-        for name in store.config.roots:
-            if raw.startswith(name.encode() + b"/"):
-                return _path_target(store, name, raw[len(name) + 1:])
-        for name in store.config.roots:
-            st = idx.path_state(txn, name, raw)
-            if st is not None or idx.error_at(txn, name, raw) is not None:
-                return _path_target(store, name, raw)
-    raise UsageError(f"'{target}' is not an asset id, id prefix or cataloged path")
-
-
-def _path_target(store: Store, root: str, rel: bytes) -> str | PathTarget:
-    idx = store.index
-    with idx.read() as txn:
-        st = idx.path_state(txn, root, rel)
-        if st is not None and st.present:
-            return st.asset
-        if (st is None and idx.error_at(txn, root, rel) is None
-                and link_at(idx, txn, root, rel) is None):
-            raise UsageError(f"{os.fsdecode(root.encode() + b'/' + rel)} is not in the catalog "
-                             "(run 'mstore add')")
-    return PathTarget(root, rel)
-
-
-def _history(idx, txn, root: str, rel: bytes) -> list[dict]:  # noqa: ANN001
+def _history(r: Reader, root: str, rel: bytes) -> list[dict]:
     """A path's events, oldest first; a re-sighting of the same content (a touch) is folded."""
     out: list[dict] = []
-    for h, m, e in idx.path_history(txn, root, rel):
+    for h, m, e in r.history(root, rel):
         if out and e.event == "seen" and out[-1]["event"] == "seen" and out[-1]["asset"] == e.asset:
             continue
         out.append({"hlc": h, "machine": m, "event": e.event, "asset": e.asset or None,
@@ -80,14 +31,13 @@ def _history(idx, txn, root: str, rel: bytes) -> list[dict]:  # noqa: ANN001
 def describe_path(store: Store, t: PathTarget) -> dict:
     """A path that holds no current asset: a link (and what its target holds), its error
     and history."""
-    idx = store.index
-    with idx.read() as txn:
-        err = idx.error_at(txn, t.root, t.path)
-        hist = _history(idx, txn, t.root, t.path)
-        link = link_at(idx, txn, t.root, t.path)
+    with store.reader() as r:
+        err = r.error_at(t.root, t.path)
+        hist = _history(r, t.root, t.path)
+        link = r.link_at(t.root, t.path)
         target = None
         if link is not None:
-            st = idx.path_state(txn, t.root, link.target)
+            st = r.path_state(t.root, link.target)
             target = {"path": link.target,
                       "asset": st.asset if st is not None and st.present else None}
     return {
@@ -100,27 +50,26 @@ def describe_path(store: Store, t: PathTarget) -> dict:
 
 
 def describe_asset(store: Store, aid: str) -> dict:
-    idx = store.index
-    with idx.read() as txn:
-        info = idx.asset(txn, aid)
+    with store.reader() as r:
+        info = r.asset(aid)
         if info is None:
             raise UsageError(f"no asset {aid}")
         paths = []
         errors = []
-        for root, rel in sorted(idx.asset_path_keys(txn, aid)):
-            st = idx.path_state(txn, root, rel)
+        for root, rel in sorted(r.asset_paths(aid)):
+            st = r.path_state(root, rel)
             current = bool(st and st.present and st.asset == aid)
-            hist = _history(idx, txn, root, rel)
+            hist = _history(r, root, rel)
             paths.append({"root": root, "path": rel, "current": current, "history": hist})
-            err = idx.error_at(txn, root, rel)
+            err = r.error_at(root, rel)
             if err and current:
                 errors.append({"root": root, "path": rel, "reason": err.reason,
                                "detail": err.detail})
         current = [(p["root"], p["path"]) for p in paths if p["current"]]
-        related, lender = _related(store, txn, current, aid)
+        related, lender = _related(r, current, aid)
         # links are not paths of the asset (not copies), but point at one of its paths
         links = [{"root": root, "path": link, "target": rel}
-                 for root, rel in current for link in links_to(idx, txn, root, rel)]
+                 for root, rel in current for link in r.links_to(root, rel)]
     meta = _meta_with_sources(info.meta, lender)
     if info.meta.error:
         errors.insert(0, {"reason": "probe", "detail": info.meta.error})
@@ -164,18 +113,17 @@ def _meta_with_sources(own: Meta, lender: tuple[str, SidecarFacts] | None) -> di
     return meta
 
 
-def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: str
+def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
              ) -> tuple[list[dict], tuple[str, SidecarFacts] | None]:
     """Sidecars, Live Photo partners and Takeout JSONs of the asset's current paths, and
     the Takeout sidecar lending it facts ("root/path", its facts), if any."""
-    idx = store.index
 
     def kind_of(a: str) -> str | None:
-        info = idx.asset(txn, a)  # type: ignore[arg-type]
+        info = r.asset(a)
         return info.meta.kind if info is not None else None
 
     def takeout_of(a: str) -> SidecarFacts | None:
-        info = idx.asset(txn, a)  # type: ignore[arg-type]
+        info = r.asset(a)
         return takeout_facts(info.meta) if info is not None else None
 
     out = []
@@ -185,7 +133,7 @@ def _related(store: Store, txn: object, current: list[tuple[str, bytes]], aid: s
         d = os.path.dirname(rel)
         prefix = (d + b"/") if d else b""
         members = [(p[len(prefix):], st.asset)
-                   for _r, p, st in idx.iter_paths(txn, root, prefix)  # type: ignore[arg-type]
+                   for _r, p, st in r.paths(root, prefix)
                    if st.present and b"/" not in p[len(prefix):]]
         name = rel[len(prefix):]
         pairs = dir_extras(members, kind_of, takeout_of).takeout

@@ -15,8 +15,7 @@ import msgspec
 
 from mstore.errors import UsageError
 from mstore.model.records import CollectionDefined
-from mstore.runs.collections import collection_units
-from mstore.store import index_runs
+from mstore.query.collections import collection_units
 from mstore.store.store import Store
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -33,12 +32,9 @@ def check_name(name: str) -> str:
 
 
 def get(store: Store, name: str) -> CollectionDefined:
-    idx = store.index
-    with idx.read() as txn:
-        c = index_runs.collection(idx, txn, check_name(name))
-    if c is None:
-        raise UsageError(f"no collection '{name}'")
-    return c
+    from mstore.services import resolve
+
+    return resolve.collection(store, check_name(name))
 
 
 def query_members(store: Store, query: str) -> list[str]:
@@ -48,17 +44,16 @@ def query_members(store: Store, query: str) -> list[str]:
     from mstore.query.snapshot import load_table
 
     table = load_table(store.index)
-    return [rid for i in evaluate(query, table, Labels(store.index)) if (rid := table.row_id(i))]
+    return [rid for i in evaluate(query, table, Labels(store)) if (rid := table.row_id(i))]
 
 
 def parse_asset_list(store: Store, text: str) -> list[str]:
     """Asset ids (or unique prefixes of 4+ hex digits), one per line; blank lines and
     ``#`` comments skipped; the first word of a line counts (so `find` output works).
     Duplicates are kept once, in first-seen order."""
-    idx = store.index
     out: list[str] = []
     seen: set[str] = set()
-    with idx.read() as txn:
+    with store.reader() as r:
         for n, line in enumerate(text.splitlines(), 1):
             word = line.split("#", 1)[0].strip().split(maxsplit=1)
             if not word:
@@ -66,7 +61,7 @@ def parse_asset_list(store: Store, text: str) -> list[str]:
             w = word[0].lower()
             if not HEX_RE.match(w):
                 raise UsageError(f"line {n}: '{word[0]}' is not an asset id")
-            hits = idx.assets_with_prefix(txn, w, limit=2)
+            hits = r.asset_ids(w, limit=2)
             if not hits:
                 raise UsageError(f"line {n}: no asset '{word[0]}'")
             if len(hits) > 1:
@@ -81,27 +76,24 @@ def create(store: Store, name: str, *, query: str | None = None,
            assets: list[str] | None = None, freeze: bool = False) -> CollectionDefined:
     """Define a collection from a query (dynamic, or frozen with ``freeze``) or from a list
     of asset ids (always frozen)."""
-    from mstore.runs.service import write_records
 
     name = check_name(name)
     if (query is None) == (assets is None):
         raise UsageError("give exactly one of --query and --assets")
-    idx = store.index
-    with idx.read() as txn:
-        if index_runs.collection(idx, txn, name) is not None:
+    with store.reader() as r:
+        if r.collection(name) is not None:
             raise UsageError(f"collection '{name}' exists; delete it first")
     members = assets if assets is not None else query_members(store, query or "")
     rec = CollectionDefined(hlc=0, name=name, query=query or "", count=len(members))
     if assets is not None or freeze:
         rec.members_object = store.objects.put(msgspec.msgpack.encode(members))
-    write_records(store, [rec])  # flushes the member list (an object) before the record
+    store.write_records([rec])  # flushes the member list (an object) before the record
     return rec
 
 
 def freeze(store: Store, name: str) -> CollectionDefined:
     """Turn dynamic collection NAME into a frozen one holding exactly its members now (the
     query is kept, to say where the members came from)."""
-    from mstore.runs.service import write_records
 
     c = get(store, name)
     if c.members_object:
@@ -109,15 +101,14 @@ def freeze(store: Store, name: str) -> CollectionDefined:
     members = query_members(store, c.query)
     rec = CollectionDefined(hlc=0, name=c.name, query=c.query, count=len(members),
                             members_object=store.objects.put(msgspec.msgpack.encode(members)))
-    write_records(store, [rec])
+    store.write_records([rec])
     return rec
 
 
 def delete(store: Store, name: str) -> None:
-    from mstore.runs.service import write_records
 
     c = get(store, name)
-    write_records(store, [CollectionDefined(hlc=0, name=c.name, deleted=True)])
+    store.write_records([CollectionDefined(hlc=0, name=c.name, deleted=True)])
 
 
 def members(store: Store, c: CollectionDefined) -> list[str]:
@@ -133,8 +124,7 @@ def summary(c: CollectionDefined, count: int) -> dict:
 
 def all_collections(store: Store) -> list[tuple[CollectionDefined, int]]:
     """Every live collection with its member count now (dynamic ones re-evaluated)."""
-    idx = store.index
-    with idx.read() as txn:
-        cs = index_runs.collections(idx, txn)
+    with store.reader() as r:
+        cs = r.collections()
     return [(c, c.count if c.members_object else len(query_members(store, c.query)))
             for c in sorted(cs, key=lambda c: c.name)]

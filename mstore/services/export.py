@@ -21,8 +21,7 @@ import msgspec
 
 from mstore.errors import StoreDamagedError, UsageError
 from mstore.model.records import ArtifactMade
-from mstore.runs.describe import current_paths, payload_bytes, payload_ext
-from mstore.store import index_runs
+from mstore.services.describe import current_paths, payload_bytes, payload_ext
 from mstore.store.store import Store
 
 MANIFEST = "manifest.json"
@@ -66,19 +65,18 @@ def plan_export(store: Store, query: str, kind: str, run: str | None = None) -> 
 
     store.catch_up()
     table = load_table(store.index)
-    ids = [rid for i in evaluate(query, table, Labels(store.index)) if (rid := table.row_id(i))]
-    idx = store.index
+    ids = [rid for i in evaluate(query, table, Labels(store)) if (rid := table.row_id(i))]
     items: list[ExportItem] = []
     names: set[str] = set()
     without = 0
     safe_kind = _UNSAFE.sub("_", kind)
-    with idx.read() as txn:
+    with store.reader() as r:
         for aid in ids:
-            chosen = _choose(index_runs.asset_artifacts(idx, txn, aid, kind), run)
+            chosen = _choose(r.artifacts_of(aid, kind), run)
             if not chosen:
                 without += 1
                 continue
-            paths = current_paths(store, txn, aid)
+            paths = current_paths(r, aid)
             stem = aid[:12]
             if any(n.startswith(f"{stem}-{safe_kind}-") for n in names):
                 stem = aid  # two assets sharing 12 hex digits: the full id tells them apart

@@ -1,0 +1,69 @@
+"""What an asset's own facts put in its row of the catalog table, from its Meta alone.
+
+The snapshot's full build derives them from the index, and the hashing workers of
+``add`` derive them while they hold the Meta they probed, so the rows of the files an
+add finds new cost the process that writes the catalog nothing but their assembly
+(query/snapshot.py). What depends on other files (sidecar and Live Photo flags, the
+facts a Takeout JSON lends, path errors, missing) is added when a row is made.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from mstore.model.meta import Meta, SidecarFacts
+from mstore.query.table import (
+    F_ANIMATED,
+    F_ERROR,
+    F_GPS,
+    F_PROBE_ERROR,
+    F_TAKEN,
+    KIND_CODES,
+)
+
+_OTHER = KIND_CODES["other"]
+
+
+class RowFacts(msgspec.Struct, array_like=True, gc=False, frozen=True):
+    kind: int  # KIND_CODES
+    taken: int  # taken_int of the capture time
+    flags: int  # F_GPS, F_TAKEN, F_ANIMATED, and F_PROBE_ERROR | F_ERROR for a probe error
+    camera: str  # camera_name
+    error: str  # the probe's error, or ""
+    takeout: bool  # a Google Takeout JSON (its facts may be lent to a file next to it)
+
+
+def taken_int(taken: str | None) -> int:
+    """ "2019-06-01T12:30:00+02:00" -> 20190601123000 (local time; 0 when unknown)."""
+    if not taken:
+        return 0
+    digits = "".join(c for c in taken[:19] if c.isdigit())
+    return int(digits.ljust(14, "0")) if len(digits) >= 4 else 0
+
+
+def camera_name(meta: Meta) -> str:
+    make, model = meta.camera_make, meta.camera_model
+    if make and model:
+        # "Apple iPhone 12", but "Canon EOS 5D" rather than "Canon Canon EOS 5D"
+        return model if model.lower().startswith(make.lower()) else f"{make} {model}"
+    return make or model or ""
+
+
+def takeout_facts(meta: Meta) -> SidecarFacts | None:
+    """What a Google Takeout JSON says about the file it describes (None: not one)."""
+    sc = meta.sidecar
+    return sc if sc is not None and sc.format == "google-takeout" else None
+
+
+def row_facts(meta: Meta) -> RowFacts:
+    flags = 0
+    if meta.error:
+        flags |= F_PROBE_ERROR | F_ERROR
+    if meta.gps_lat is not None and meta.gps_lon is not None:
+        flags |= F_GPS
+    if meta.taken:
+        flags |= F_TAKEN
+    if meta.frames and meta.frames > 1:
+        flags |= F_ANIMATED
+    return RowFacts(KIND_CODES.get(meta.kind, _OTHER), taken_int(meta.taken), flags,
+                    camera_name(meta), meta.error or "", takeout_facts(meta) is not None)

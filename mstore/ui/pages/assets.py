@@ -1,0 +1,193 @@
+"""The assets grid (``/``), an asset's page and its file."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from mstore.errors import QueryError, UsageError
+from mstore.model.meta import KINDS
+from mstore.store.store import Store
+from mstore.ui import files
+from mstore.ui.core import pager, params, ui_of
+from mstore.ui.filters import file_name, folder
+from mstore.ui.tiles import best_thumb, taken_date
+
+PAGE_SIZE = 60
+DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def build_query(q: str, kind: str, date_from: str, date_to: str) -> str:
+    """The ``find`` query the form stands for: the typed query (parenthesized, so an OR
+    in it stays inside) plus ``kind:`` and ``taken:`` terms; bad filter values raise."""
+    parts = [f"({q.strip()})"] if q.strip() else []
+    if kind:
+        if kind not in KINDS:
+            raise UsageError(f"unknown kind '{kind}'")
+        parts.append(f"kind:{kind}")
+    for d in (date_from, date_to):
+        if d and not DATE_RE.match(d):
+            raise UsageError(f"'{d}' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)")
+    if date_from or date_to:
+        parts.append(f"taken:{date_from}..{date_to}")
+    return " ".join(parts)
+
+
+# -- what the pages read ------------------------------------------------------------------
+def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, list[dict]]:
+    """(number of tiles, number of sidecars shown with their file, the page of tiles at
+    ``offset``): evaluates the query over the catalog table, folds each sidecar whose
+    file is in the result into that file's tile (see ``query/sidecars.py``) and reads
+    only the ``size`` rows shown."""
+    from itertools import compress
+
+    from mstore.query import sidecars
+    from mstore.query.evaluate import evaluate_mask
+    from mstore.query.labels import Labels
+    from mstore.query.snapshot import load_table
+    from mstore.query.table import F_SIDECAR, KIND_NAMES
+
+    store.catch_up()
+    table = load_table(store.index)
+    mask = evaluate_mask(query, table, Labels(store))
+    folded: dict[int, list[int]] = {}
+    if not sidecars.asks_for_sidecars(query):
+        mask, folded = sidecars.fold(table, mask)
+    rows = list(compress(range(table.n), mask))
+    page = rows[offset:offset + size]
+    items = []
+    with store.reader() as r:
+        for i in page:
+            aid = table.row_id(i)
+            paths = table.row_paths(i)
+            thumb = None
+            if aid:
+                t = best_thumb(r.artifacts_of(aid, "thumbnail"))
+                thumb = t.id if t else None
+            items.append({
+                "id": aid, "kind": KIND_NAMES.get(table.kinds[i], "other"),
+                "size": table.sizes[i], "taken": taken_date(table.taken[i]),
+                "path": _text(paths[0]) if paths else "",
+                "error": table.errors[i] or None, "thumb": thumb,
+                "sidecars": [_text(table.row_paths(r)[0]) for r in folded.get(i, [])],
+                "has_sidecar": bool(table.flags[i] & F_SIDECAR),
+            })
+    return len(rows), sum(map(len, folded.values())), items
+
+
+def _text(path: bytes) -> str:
+    return path.decode("utf-8", "backslashreplace")
+
+
+def asset_mime(store: Store, aid: str) -> str:
+    with store.reader() as r:
+        a = r.asset(aid)
+    return a.meta.mime if a else ""
+
+
+def asset_data(store: Store, aid: str) -> dict:
+    from mstore.services.assets import describe_asset
+    from mstore.services.describe import asset_labels, hlc_ms
+
+    store.catch_up()
+    d = describe_asset(store, aid)
+    d["labels"] = asset_labels(store, aid)
+    # what the page is called: its first current path (a missing asset: its last one)
+    shown = [p for p in d["paths"] if p["current"]] or d["paths"][-1:]
+    d["shown_path"] = f"{shown[0]['root']}/{_text(shown[0]['path'])}" if shown else ""
+    by_kind: dict[str, list[dict]] = {}
+    with store.reader() as r:
+        arts = r.artifacts_of(aid)
+    for a in sorted(arts, key=lambda a: (a.kind, -a.hlc)):
+        by_kind.setdefault(a.kind, []).append({
+            "id": a.id, "tool": a.tool, "version": a.version, "run": a.run, "step": a.step,
+            "params": a.params, "policy": a.policy, "expires_ms": a.expires_ms or None,
+            "made_ms": hlc_ms(a.hlc), "aggregate": not a.asset, "inputs": len(a.inputs),
+            "payload": bool(a.payload), "filename": a.filename,
+            "image": bool(a.payload) and files.type_of_filename(a.filename).startswith("image/"),
+        })
+    d["artifacts"] = by_kind
+    thumb = best_thumb([a for a in arts if a.kind == "thumbnail"])
+    d["thumb"] = thumb.id if thumb else None
+    mime = (d["mime"] or "").lower()
+    d["browser_image"] = mime in files.BROWSER_IMAGES
+    d["excerpt"] = None
+    if d["kind"] == "text":
+        real = files.asset_file(store, aid)
+        if real is not None:
+            try:
+                d["excerpt"] = files.read_excerpt(real)
+            except OSError:
+                d["excerpt"] = None
+    d["has_file"] = d["kind"] in ("image", "video", "audio") and not d["missing"]
+    return d
+
+
+# -- pages ----------------------------------------------------------------------------------
+async def assets(request: Request) -> Response:
+    ui = ui_of(request)
+    qp = params(request)
+    q, kind = qp.get("q"), qp.get("kind")
+    date_from, date_to = qp.get("from"), qp.get("to")
+    offset = qp.number("offset")
+    form = {"q": q, "kind": kind, "from": date_from, "to": date_to}
+    error = None
+    total, with_file, items, query = 0, 0, [], ""
+    try:
+        query = build_query(q, kind, date_from, date_to)
+        total, with_file, items = await ui.call(grid, ui.store, query, offset, PAGE_SIZE)
+    except QueryError as e:
+        error = e.render()
+    except UsageError as e:
+        error = e.message
+
+    def link(off: int) -> str:
+        return "/?" + urlencode({**{k: v for k, v in form.items() if v}, "offset": off})
+
+    return ui.page(request, "assets.html", status=400 if error else 200, title="assets",
+                   form=form, kinds=KINDS, query=query, error=error, total=total,
+                   with_file=with_file, items=items, offset=offset, page_size=PAGE_SIZE,
+                   **pager(link, offset, PAGE_SIZE, total))
+
+
+async def asset(request: Request) -> Response:
+    ui = ui_of(request)
+    d = await ui.lookup("asset", request.path_params["aid"], asset_data)
+    aid = d["id"]
+
+    def panels() -> tuple[list, list]:
+        return (ui.render_slot(request, "asset-main", aid, d),
+                ui.render_slot(request, "asset-sidebar", aid, d))
+
+    main, side = await ui.call(panels)
+    title = (f"{file_name(d['shown_path'])} ({folder(d['shown_path'])})"
+             if d["shown_path"] else f"asset {aid[:12]}")
+    return ui.page(request, "asset.html", title=title, a=d, main=main, side=side)
+
+
+async def asset_file(request: Request) -> Response:
+    """The asset's own file, by its full id only (``files.py`` says which file may be
+    served, and how)."""
+    ui = ui_of(request)
+    aid = request.path_params["aid"]
+    real = await ui.call(files.asset_file, ui.store, aid)
+    if real is None:
+        return PlainTextResponse("not found", status_code=404)
+    mime = await ui.call(asset_mime, ui.store, aid)
+    ctype, inline = files.safe_type(mime)
+    return FileResponse(real.decode("utf-8", "surrogateescape"), media_type=ctype,
+                        content_disposition_type="inline" if inline else "attachment",
+                        filename=None if inline else f"{aid[:16]}.bin",
+                        headers={"Content-Security-Policy": "sandbox; default-src 'none'",
+                                 "Cache-Control": "private, max-age=3600"})
+
+
+ROUTES = [
+    Route("/", assets),
+    Route("/asset/{aid}", asset),
+    Route("/asset/{aid}/file", asset_file),
+]
