@@ -11,7 +11,8 @@ import msgspec
 from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.related import is_sidecar, stem_key
-from mstore.query.snapshot import dir_extras, lend, takeout_facts
+from mstore.query.rowfacts import takeout_facts
+from mstore.query.rows import dir_extras, lend
 from mstore.store.index_links import link_at, links_to
 from mstore.store.store import Store
 
