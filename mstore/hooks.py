@@ -9,8 +9,6 @@ never touches the store's state.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +39,8 @@ def run_hook(hooks_dir: Path, name: str, store_dir: Path, args: list[str] | None
     p = hook_path(hooks_dir, name)
     if p is None:
         return HookResult(False)
+    import subprocess  # here: a store without hooks (most) never starts one
+
     env = dict(os.environ, MSTORE_DIR=str(store_dir), MSTORE_HOOK=name)
     try:
         proc = subprocess.run([str(p), *(args or [])], input=stdin.encode(), env=env,
@@ -61,6 +61,8 @@ def run_pre_hook(hooks_dir: Path, name: str, store_dir: Path, args: list[str]) -
 
 def install_samples(hooks_dir: Path) -> list[str]:
     """Copy every shipped sample hook to ``hooks_dir/<name>.sample``."""
+    import shutil
+
     hooks_dir.mkdir(parents=True, exist_ok=True)
     names = []
     if not SAMPLES_DIR.is_dir():

@@ -48,6 +48,7 @@ from mstore.model.records import (
 )
 from mstore.query.fresh import FreshRows
 from mstore.query.snapshot import refresh
+from mstore.store import path_cache
 from mstore.store.index import PathState
 from mstore.store.index_links import link_at, links_under
 from mstore.store.store import RecordWriter, Store
@@ -186,14 +187,18 @@ class Adder:
         root_b = os.fsencode(t.root_path)
         prefix = t.sub + b"/" if t.sub else b""
         # what the index knows under this scope
-        known: dict[bytes, PathState] = {}
         known_errors: dict[bytes, str] = {}
         known_links: dict[bytes, bytes] = {}
         with idx.read() as txn:
             scope = t.sub if single else prefix
-            for path, st in idx.path_states_under(txn, t.root, scope):
-                if st.present and (not single or path == t.sub):
-                    known[path] = st
+            # a whole root: from the cache of the last add's reading, while it is current
+            known = path_cache.load(idx, txn, t.root) if not scope else None
+            if known is None:
+                known = idx.present_states_under(txn, t.root, scope)
+                if not scope:
+                    path_cache.save(idx, t.root, idx.meta_int(txn, b"data_gen"), known)
+            if single:
+                known = {t.sub: known[t.sub]} if t.sub in known else {}
             for path, target in links_under(idx, txn, t.root, scope):
                 if not single or path == t.sub:
                     known_links[path] = target
@@ -209,12 +214,12 @@ class Adder:
             for _, path, err in idx.iter_errors(txn, t.root, t.sub):
                 if path == t.sub or (not single and path.startswith(prefix)):
                     known_errors[path] = err.reason
-        # signatures the walk may skip on sight; paths in error are always retried, and
-        # --verify reads everything
-        sigs = {p: sig for p, st in known.items() if (sig := signature(st)) is not None}
-        expect = {} if self.verify else {p: sig for p, sig in sigs.items()
-                                         if p not in known_errors}
-        skippable = set(expect)
+        # what the walk may skip on sight: paths in error are read again, and --verify
+        # reads everything. A path recorded as racily clean (ctime -1) never looks
+        # unchanged to the walk (no file has that ctime), so it is read again too.
+        expect = {} if self.verify else dict(known)
+        for p in known_errors:
+            expect.pop(p, None)
         unchanged = [0]
         walked: set[bytes] = set()  # files and errors (a path in error keeps its state)
         walked_links: set[bytes] = set()
@@ -229,8 +234,9 @@ class Adder:
                 self._error(t.root, res.rel, res.reason, res.detail, known_errors)
                 return
             # a path in error is re-recorded whatever it holds: that clears the error
-            sig = None if res.rel in known_errors else sigs.get(res.rel)
-            self._record_result(t.root, res, known.get(res.rel), sig, appeared)
+            old = known.get(res.rel)
+            sig = None if old is None or res.rel in known_errors else signature(old)
+            self._record_result(t.root, res, old, sig, appeared)
 
         store_real = os.fsencode(os.path.realpath(self.store.root))
         abs_sub = os.path.join(root_b, t.sub)
@@ -280,14 +286,15 @@ class Adder:
         self.summary.unchanged += unchanged[0]
         for res in hasher.finish():
             record(res)
-        # paths the index knew that are gone now
+        # paths the index knew that are gone now: of those the walk could skip, the ones
+        # it never took out of ``expect`` (an unchanged file is taken out, not yielded);
+        # of the others, the ones it did not yield
         gone_assets: set[str] = set()
-        for path, st in known.items():
-            # unchanged paths were taken out of ``expect`` by the walk without being yielded
-            if path in walked or (path in skippable and path not in expect):
+        unseen = [*expect, *(known if self.verify else (p for p in known_errors if p in known))]
+        for path in unseen:
+            if path in walked or any(path.startswith(d) for d in failed_dirs):
                 continue
-            if any(path.startswith(d) for d in failed_dirs):
-                continue
+            st = known[path]
             self._gone_fresh(t.root, path)
             self.writer.append(PathGone(hlc=self.writer.now(), root=t.root, path=path,
                                         asset=st.asset))
@@ -417,6 +424,4 @@ def _is_dir(path: bytes) -> bool:
 def signature(st: PathState) -> Signature | None:
     """What a walk compares a file's stat with to skip reading it; None for a path
     recorded as racily clean, which must be read again."""
-    if st.ctime_ns < 0:
-        return None
-    return (st.size, st.mtime_ns, st.inode, st.ctime_ns)
+    return None if st.ctime_ns < 0 else st

@@ -25,7 +25,6 @@ import os
 import stat
 import time
 
-import blake3
 import msgspec
 
 from mstore.query.rowfacts import RowFacts, row_facts
@@ -85,7 +84,11 @@ def _oserror(e: OSError) -> str:
 
 def process(abs_path: bytes, rel: bytes) -> FileResult:
     """Hash and probe one file (never raises for what the file holds or how it fails)."""
-    from mstore.catalog.probe import probe  # lazily: keeps Pillow/PyAV out of the CLI start
+    # imported here: the process that writes the records (an unchanged rescan: all it
+    # does) never needs them, nor Pillow/PyAV, which the probers import when they run
+    import blake3
+
+    from mstore.catalog.probe import probe
 
     try:
         fd = open_readonly(abs_path)

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from mstore.catalog.fileinfo import FileResult, decode_batch, process, process_batch
+
+if TYPE_CHECKING:  # imported when a pool starts: a rescan that reads nothing never does
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 INLINE_MAX = 48  # up to this many files are read in this process
 BATCH_FILES = 256
@@ -109,6 +112,8 @@ class Hasher:
 
     def _collect(self, block: bool) -> Iterator[FileResult]:
         if block:
+            from concurrent.futures import FIRST_COMPLETED, wait
+
             finished, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
         else:
             finished = {f for f in self._pending if f.done()}

@@ -44,6 +44,7 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A ``ProcessPoolExecutor`` of ``workers`` processes started by ``forkserver`` (so they
     never inherit this process's LMDB environment) that exit when this process dies."""
     ctx = get_context("forkserver")
+    ctx.set_forkserver_preload(["__main__", "mstore.catalog.preload"])
     alive_r, alive_w = ctx.Pipe(duplex=False)
     try:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_watch,

@@ -328,10 +328,9 @@ def _is_adts(head: bytes, i: int) -> bool:
 
 def _is_ts(head: bytes, offset: int, packet: int) -> bool:
     """MPEG transport stream: a 0x47 sync byte at the start of every packet."""
-    positions = range(offset, min(len(head), offset + packet * 16), packet)
-    if len(positions) < 3:  # one or two "G" bytes in the right places are no evidence
-        return False
-    return all(head[p] == 0x47 for p in positions)
+    syncs = head[offset:offset + packet * 16:packet]  # the bytes where packets start
+    # one or two "G" bytes in the right places are no evidence
+    return len(syncs) >= 3 and syncs.count(0x47) == len(syncs)
 
 
 def _text_mime(head: bytes) -> str | None:

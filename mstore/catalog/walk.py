@@ -15,6 +15,7 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from mstore.catalog.ignore import IgnoreRules
 
@@ -34,8 +35,13 @@ class WalkLink:
     target: bytes  # the file it resolves to (every link on the way followed), root-relative
 
 
-# (size, mtime_ns, inode, ctime_ns) as the index recorded them; ctime_ns 0: not recorded
-Signature = tuple[int, int, int, int]
+class Signature(Protocol):
+    """A file's stat as the index recorded it (a PathState): ctime_ns 0, not recorded."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    ctime_ns: int
 
 
 def unchanged_since(sig: Signature, size: int, mtime_ns: int, inode: int, ctime_ns: int) -> bool:
@@ -45,7 +51,8 @@ def unchanged_since(sig: Signature, size: int, mtime_ns: int, inode: int, ctime_
     and then puts its mtime back cannot put back its ctime. Records made before ctime
     was recorded (ctime 0) are compared on the other three fields.
     """
-    return sig == (size, mtime_ns, inode, ctime_ns if sig[3] else 0)
+    return (sig.size == size and sig.mtime_ns == mtime_ns and sig.inode == inode
+            and (sig.ctime_ns == ctime_ns or not sig.ctime_ns))
 
 
 @dataclass(slots=True)
@@ -80,6 +87,7 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
         expect = {}
     if unchanged is None:
         unchanged = [0]
+    same = 0  # unchanged files, counted here and added to ``unchanged`` once per directory
     pop = expect.pop
     # bound once: the per-file loop is the hot path of every rescan
     ignored_file = rules.file_matcher() if rules else None
@@ -96,33 +104,48 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
             reason = "unreadable-dir" if e.errno in (errno.EACCES, errno.EPERM) else "dir-error"
             yield WalkError(rel_dir, reason, _oserror_detail(e), is_dir=True)
             continue
+        prefix = rel_dir + b"/" if rel_dir else b""
         subdirs = []
+        files = []
         for entry in entries:
-            name = entry.name
-            rel = rel_dir + b"/" + name if rel_dir else name
-            try:
-                # d_type answers these without a syscall; only files and odd entries are stat-ed
-                if entry.is_dir(follow_symlinks=False):
-                    if not (rules and rules.ignores_dir(name)) and \
-                            os.path.join(root_real, rel) not in skip_dirs:
-                        subdirs.append(rel)
-                    continue
-                if ignored_file is not None and ignored_file(name):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-            except OSError as e:
-                yield WalkError(rel, "stat-error", _oserror_detail(e))
+            try:  # d_type answers this without a syscall (else a failure shows at its stat)
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                name = entry.name
+                rel = prefix + name
+                if not (rules and rules.ignores_dir(name)) and \
+                        os.path.join(root_real, rel) not in skip_dirs:
+                    subdirs.append(rel)
+            elif ignored_file is None or not ignored_file(entry.name):
+                files.append(entry)
+        try:  # the files' stats in one pass: this is where an unchanged rescan spends its time
+            stats = [(e.name, e.stat(follow_symlinks=False)) for e in files]
+        except OSError:  # one of them failed: each on its own, to report which
+            stats = []
+            for entry in files:
+                try:
+                    stats.append((entry.name, entry.stat(follow_symlinks=False)))
+                except OSError as e:
+                    stats.append((entry.name, e))
+        for name, st in stats:
+            rel = prefix + name
+            if isinstance(st, OSError):
+                yield WalkError(rel, "stat-error", _oserror_detail(st))
                 continue
             mode = st.st_mode
             sig = pop(rel, None)
             if isreg(mode):
-                if sig is not None and unchanged_since(sig, st.st_size, st.st_mtime_ns, st.st_ino,
-                                                       st.st_ctime_ns):
-                    unchanged[0] += 1
+                # unchanged_since, inline: this is the loop an unchanged rescan spends its time in
+                if (sig is not None and sig.size == st.st_size and sig.mtime_ns == st.st_mtime_ns
+                        and sig.inode == st.st_ino
+                        and (sig.ctime_ns == st.st_ctime_ns or not sig.ctime_ns)):
+                    same += 1
                     continue
                 yield WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
             elif stat.S_ISLNK(mode):
-                yield _symlink(root_real, rel, entry.path)
+                yield _symlink(root_real, rel, os.path.join(abs_dir, name))
             elif stat.S_ISFIFO(mode):
                 yield WalkError(rel, "fifo", "named pipe: not a file")
             elif stat.S_ISSOCK(mode):
@@ -131,6 +154,8 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
                 subdirs.append(rel)  # replaced by a directory since it was listed
             else:
                 yield WalkError(rel, "device", "device node: not a file")
+        unchanged[0] += same
+        same = 0
         subdirs.sort()
         stack.extend(reversed(subdirs))
 

@@ -31,36 +31,40 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import cached_property
-from itertools import chain, compress, repeat
-from operator import itemgetter
+from itertools import compress
 from typing import NamedTuple
 
 import lmdb
 import msgspec
 
 from mstore.model.codec import LazyDecoder
-from mstore.model.meta import Meta, SidecarFacts
+from mstore.model.meta import SidecarFacts
 from mstore.query.fresh import FreshRows
 from mstore.query.related import (
-    LIVE_VIDEO_EXTS,
     is_json_name,
-    is_sidecar,
     split_dir,
-    splitext,
     stem_key,
     takeout_pairs,
 )
-from mstore.query.rowfacts import RowFacts, row_facts, takeout_facts
 from mstore.query.rowfacts import taken_int as taken_int  # used from here by the UI
+from mstore.query.rowfacts import takeout_facts
+from mstore.query.rows import (
+    DirExtras,
+    Row,
+    asset_row,
+    dir_extras,
+    error_row,
+    facts_row,
+    group_flags,
+    row_order,
+    stem_groups,
+    table_from_rows,
+)
 from mstore.query.table import (
-    F_ATTACHED,
-    F_ERROR,
-    F_LIVE,
     F_MISSING,
     F_PROBE_ERROR,
-    F_SIDECAR,
     KIND_CODES,
     KIND_NAMES,
     NO_ID,
@@ -110,121 +114,6 @@ def delta_limit(rows: int) -> int:
     return min(DELTA_MAX, max(DELTA_MIN, rows // 50))
 
 
-# -- rows: the same derivation for a full build and for a delta -------------------
-
-
-class _Row(NamedTuple):
-    key: bytes  # primary path: output order is (key, id)
-    id: bytes  # 32 bytes; NO_ID for an error-only row
-    paths: list[bytes]
-    kind: int
-    size: int
-    taken: int
-    flags: int
-    camera: str
-    error: str
-
-
-def lend(meta: Meta, facts: SidecarFacts | None) -> Meta:
-    """``meta`` with the capture time and place of a sidecar where the file has none of
-    its own (a file's own EXIF or container tags always win)."""
-    if facts is None:
-        return meta
-    taken = meta.taken if meta.taken else facts.taken
-    own_gps = meta.gps_lat is not None and meta.gps_lon is not None
-    if taken == meta.taken and (own_gps or facts.gps_lat is None):
-        return meta
-    return msgspec.structs.replace(
-        meta, taken=taken,
-        gps_lat=meta.gps_lat if own_gps else facts.gps_lat,
-        gps_lon=meta.gps_lon if own_gps else facts.gps_lon,
-        gps_alt=meta.gps_alt if own_gps else facts.gps_alt)
-
-
-def _asset_row(a: AssetInfo, current: Iterable[bytes], last: bytes, extra: int,
-               error_of: Callable[[bytes], str | None] | None,
-               lent: SidecarFacts | None = None) -> _Row:
-    """The row of asset ``a``: ``current`` are its present paths ("root/path"), ``last``
-    where a missing asset was seen last, ``extra`` its sidecar/live flags, ``error_of``
-    the recorded path error of a path, if any (None: no path has one), and ``lent`` the
-    facts of a Takeout sidecar next to one of its paths."""
-    return _facts_row(bytes.fromhex(a.id), a.size, row_facts(lend(a.meta, lent)), current,
-                      last, extra, error_of)
-
-
-def _facts_row(aid: bytes, size: int, facts: RowFacts, current: Iterable[bytes], last: bytes,
-               extra: int, error_of: Callable[[bytes], str | None] | None) -> _Row:
-    """The row of an asset from its own facts and what its paths add (see _asset_row)."""
-    paths = sorted(current)
-    flags = facts.flags | extra
-    if not paths:
-        flags |= F_MISSING
-        paths = [last]
-    err = facts.error
-    if not err and error_of is not None:
-        for p in paths:
-            e = error_of(p)
-            if e is not None:
-                flags |= F_ERROR
-                err = e
-                break
-    return _Row(paths[0], aid, paths, facts.kind, size, facts.taken, flags, facts.camera, err)
-
-
-def _error_row(full: bytes, reason: str) -> _Row:
-    return _Row(full, NO_ID, [full], ERROR_KIND, 0, 0, F_ERROR, "", reason)
-
-
-class DirExtras(NamedTuple):
-    flags: dict[str, int]  # asset -> F_SIDECAR / F_LIVE
-    lent: dict[bytes, SidecarFacts]  # media file name -> facts of its Takeout sidecar
-    takeout: dict[bytes, bytes]  # media file name -> name of its Takeout JSON
-
-
-def dir_extras(members: list[tuple[bytes, str]], kind_of: Callable[[str], str | None],
-               takeout_of: Callable[[str], SidecarFacts | None]) -> DirExtras:
-    """Flags and lent facts of the assets in one directory, from its present paths
-    ``members`` ((file name, asset id), in name order)."""
-    flags: dict[str, int] = defaultdict(int)
-    by_stem: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
-    for name, aid in members:
-        by_stem[stem_key(name)].append((name, aid))
-    for group in by_stem.values():
-        for aid, fl in _group_flags(group, kind_of).items():
-            flags[aid] |= fl
-    facts = {name: f for name, aid in members
-             if is_json_name(name) and (f := takeout_of(aid)) is not None}
-    pairs: dict[bytes, bytes] = {}
-    if facts:
-        asset_of = dict(members)
-        pairs = takeout_pairs(facts, (n for n, _ in members if not is_json_name(n)))
-        for media, json in pairs.items():
-            flags[asset_of[media]] |= F_SIDECAR
-            flags[asset_of[json]] |= F_ATTACHED
-    return DirExtras(flags, {m: facts[j] for m, j in pairs.items()}, pairs)
-
-
-def _group_flags(members: list[tuple[bytes, str]],
-                 kind_of: Callable[[str], str | None]) -> dict[str, int]:
-    """Sidecar/live flags within one group of present paths that share a directory and
-    a stem: ``members`` are (file name, asset id)."""
-    if len(members) < 2:
-        return {}
-    exts = [splitext(name)[1].lower() for name, _ in members]
-    sidecar = [is_sidecar(name) for name, _ in members]
-    out: dict[str, int] = defaultdict(int)
-    if any(sidecar) and not all(sidecar):
-        for side, (_, a) in zip(sidecar, members, strict=True):
-            out[a] |= F_ATTACHED if side else F_SIDECAR
-    images = [a for _, a in members if kind_of(a) == "image"]
-    videos = [a for ext, (_, a) in zip(exts, members, strict=True)
-              if ext in LIVE_VIDEO_EXTS and kind_of(a) == "video"]
-    if images and videos:
-        for a in images + videos:
-            out[a] |= F_LIVE
-    return out
-
-
 def _stats_add(stats: Stats, kind: int, size: int, flags: int, npaths: int, sign: int) -> None:
     """Add (sign 1) or take away (-1) one asset row's share of the stats."""
     name = KIND_NAMES[kind]
@@ -243,29 +132,6 @@ def _tidy(stats: Stats) -> Stats:
     stats.by_kind = {k: stats.by_kind[k] for k in kinds}
     stats.bytes_by_kind = {k: stats.bytes_by_kind[k] for k in kinds}
     return stats
-
-
-def _table_from_rows(rows: list[_Row]) -> CatalogTable:
-    """An in-memory table of ``rows`` (already in output order).
-
-    Column-wise: one transposition, then C-level constructors (no per-row statement).
-    """
-    if not rows:
-        return CatalogTable()
-    _keys, ids, paths, kinds, sizes, taken, flags, cams, errors = zip(*rows, strict=True)
-    cameras = list(dict.fromkeys(chain(("",), cams)))
-    cam_index = {c: i for i, c in enumerate(cameras)}
-    return CatalogTable(
-        ids=b"".join(ids), kinds=bytes(kinds), sizes=array("q", sizes),
-        taken=array("q", taken), flags=array("I", flags),
-        camera=array("I", map(cam_index.__getitem__, cams)), cameras=cameras,
-        paths=list(chain.from_iterable(paths)),
-        path_rows=array("I", chain.from_iterable(map(repeat, range(len(rows)), map(len, paths)))),
-        errors=list(errors),
-    )
-
-
-_row_order: Callable[[_Row], tuple[bytes, bytes]] = itemgetter(0, 1)  # (key, id)
 
 
 def _table_stats(t: CatalogTable, path_errors: int) -> Stats:
@@ -290,7 +156,7 @@ def _table_stats(t: CatalogTable, path_errors: int) -> Stats:
 # -- full build --------------------------------------------------------------------
 
 
-def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[_Row], list[bytes]]:
+def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[Row], list[bytes]]:
     """Every row in output order, and the key (pk) of every path error."""
     current: dict[str, list[bytes]] = defaultdict(list)
     last_known: dict[str, bytes] = {}
@@ -334,11 +200,11 @@ def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[_Row], list[bytes
                 if aid not in lent or where < lent[aid][0]:
                     lent[aid] = (where, facts)
     error_of = errors.get if errors else None
-    rows = [_asset_row(a, current.get(a.id, ()), last_known.get(a.id, b""), extra.get(a.id, 0),
+    rows = [asset_row(a, current.get(a.id, ()), last_known.get(a.id, b""), extra.get(a.id, 0),
                        error_of, lent[a.id][1] if a.id in lent else None) for a in assets]
     present = {p for ps in current.values() for p in ps}
-    rows.extend(_error_row(p, reason) for p, reason in errors.items() if p not in present)
-    rows.sort(key=_row_order)
+    rows.extend(error_row(p, reason) for p, reason in errors.items() if p not in present)
+    rows.sort(key=row_order)
     return rows, err_keys
 
 
@@ -346,7 +212,7 @@ def build(index: Index) -> tuple[CatalogTable, Stats]:
     """The whole table and stats from the index, in memory (nothing is cached)."""
     with index.read() as txn:
         rows, err_keys = _gather(index, txn)
-    table = _table_from_rows(rows)
+    table = table_from_rows(rows)
     return table, _table_stats(table, len(err_keys))
 
 
@@ -374,7 +240,7 @@ def _rebuild(index: Index) -> None:
     with index.read() as txn:
         gen = index.meta_int(txn, b"data_gen")
         rows, err_keys = _gather(index, txn)
-    _store_table(index, _table_from_rows(rows), err_keys, gen)
+    _store_table(index, table_from_rows(rows), err_keys, gen)
 
 
 def _store_table(index: Index, table: CatalogTable, err_keys: list[bytes], gen: int) -> None:
@@ -697,7 +563,7 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
         a = info(aid)
         return takeout_facts(a.meta) if a is not None else None
 
-    hinted: dict[str, _Row] = {}
+    hinted: dict[str, Row] = {}
     sib = _Siblings(index, txn, kind_of, takeout_of)
     if fresh is not None:
         hinted, neighbours = _fresh_rows(fresh, assets, sib)
@@ -710,7 +576,7 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
     for aid in affected & hinted.keys():  # its row is made from the index after all
         del hinted[aid]
 
-    rows: list[_Row] = list(hinted.values())
+    rows: list[Row] = list(hinted.values())
     for aid in affected:
         a = info(aid)
         if a is None:
@@ -746,16 +612,16 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
             e = index.error_at(txn, root, path)
             if e is not None:
                 errs[last] = e.reason
-        rows.append(_asset_row(a, current, last or b"", extra, errs.get, lent))
+        rows.append(asset_row(a, current, last or b"", extra, errs.get, lent))
     for key in err_keys:
         root, path = split_pk(key)
         e = index.error_at(txn, root, path)
         st = index.path_state(txn, root, path)
         if e is not None and (st is None or not st.present):
-            rows.append(_error_row(root.encode() + b"/" + path, e.reason))
-    rows.sort(key=_row_order)
+            rows.append(error_row(root.encode() + b"/" + path, e.reason))
+    rows.sort(key=row_order)
     if not base.n:
-        return _Delta(_table_from_rows(rows), array("I"), array("I", bytes(4 * len(rows))),
+        return _Delta(table_from_rows(rows), array("I"), array("I", bytes(4 * len(rows))),
                       None)
 
     def row_key(r: int) -> tuple[bytes, bytes]:
@@ -775,11 +641,11 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
         r = bisect_left(everything, want, key=row_key)
         if r < base.n and row_key(r) == want:
             removed.add(r)
-    return _Delta(_table_from_rows(rows), array("I", sorted(removed)),
+    return _Delta(table_from_rows(rows), array("I", sorted(removed)),
                   _positions(base, rows, row_key), None)
 
 
-def _positions(base: CatalogTable, rows: list[_Row],
+def _positions(base: CatalogTable, rows: list[Row],
                row_key: Callable[[int], tuple[bytes, bytes]]) -> array:
     """Per delta row (in output order), the snapshot row it goes before.
 
@@ -788,7 +654,7 @@ def _positions(base: CatalogTable, rows: list[_Row],
     n = base.n
     if len(rows) * 100 < n:
         everything = range(n)
-        return array("I", (bisect_left(everything, _row_order(row), key=row_key)
+        return array("I", (bisect_left(everything, row_order(row), key=row_key)
                            for row in rows))
     if base.paths_are_rows():
         firsts = list(base.paths)
@@ -806,7 +672,7 @@ def _positions(base: CatalogTable, rows: list[_Row],
 
 
 def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
-                ) -> tuple[dict[str, _Row], set[str]]:
+                ) -> tuple[dict[str, Row], set[str]]:
     """The rows of the fresh assets among ``dirty_assets``, from their facts, and the
     other assets whose rows a fresh one changes (the rest of its sidecar or Live Photo
     group: their flags).
@@ -842,26 +708,13 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
                for name, aid in members):
             generic.update(new.values())
             continue
-        # files sharing a stem share the part of their name before its first dot: only
-        # those few need their stems
-        firsts: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
-        for member in members:
-            firsts[member[0].partition(b".")[0].lower()].append(member)
-        if len(firsts) == len(members):
-            continue  # no two files share a stem: no sidecars, no Live Photos
-        for candidates in firsts.values():
-            if len(candidates) < 2:
+        for group in stem_groups(members):
+            if not any(name in new for name, _ in group):
                 continue
-            groups: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
-            for name, aid in candidates:
-                groups[stem_key(name)].append((name, aid))
-            for group in groups.values():
-                if len(group) < 2 or not any(name in new for name, _ in group):
-                    continue
-                neighbours.update(aid for name, aid in group if name not in new)
-                for aid, fl in _group_flags(group, sib.kind_of).items():
-                    extra[aid] |= fl
-    rows: dict[str, _Row] = {}
+            neighbours.update(aid for name, aid in group if name not in new)
+            for aid, fl in group_flags(group, sib.kind_of).items():
+                extra[aid] |= fl
+    rows: dict[str, Row] = {}
     prefixes = {root: root.encode() + b"/" for root, _ in by_dir}
     for aid, (size, facts, places) in assets.items():
         if aid in dirty_assets and aid not in generic:
@@ -869,8 +722,8 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
                 full = [prefixes[places[0][0]] + places[0][1]]
             else:
                 full = [prefixes[root] + path for root, path in places]
-            rows[aid] = _facts_row(bytes.fromhex(aid), size, facts, full, b"", extra.get(aid, 0),
-                                   None)
+            rows[aid] = facts_row(bytes.fromhex(aid), size, facts, full, b"", extra.get(aid, 0),
+                                  None)
     return rows, neighbours - rows.keys()
 
 

@@ -11,7 +11,8 @@ import msgspec
 from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.related import is_sidecar, stem_key
-from mstore.query.snapshot import dir_extras, lend, takeout_facts
+from mstore.query.rowfacts import takeout_facts
+from mstore.query.rows import dir_extras, lend
 from mstore.services.resolve import PathTarget
 from mstore.store.reader import Reader
 from mstore.store.store import Store

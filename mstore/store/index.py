@@ -31,6 +31,8 @@ import os
 import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice, takewhile
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,7 +74,7 @@ LOW_SPACE = 16 << 20  # an LMDB commit that failed with less free space than thi
 DIRTY_CAP = 20_001
 
 
-class PathState(msgspec.Struct, array_like=True):
+class PathState(msgspec.Struct, array_like=True, gc=False):  # plain values: never in a cycle
     asset: str
     size: int
     mtime_ns: int
@@ -105,6 +107,12 @@ class SetAside(msgspec.Struct):
     error: str
 
 
+def _prefix_end(prefix: bytes) -> bytes | None:
+    """The least key above every key that starts with ``prefix`` (None: there is none)."""
+    head = prefix.rstrip(b"\xff")
+    return head[:-1] + bytes([head[-1] + 1]) if head else None
+
+
 def record_fault(e: BaseException) -> bool:
     """Whether an error applying a record is the record's fault (set it aside) rather than
     the environment's (disk, map size, damaged index: those must stop and be reported)."""
@@ -131,6 +139,7 @@ _enc = msgspec.msgpack.Encoder()
 _encode = _enc.encode
 _pack_hlc = struct.Struct(">Q").pack
 _dec_path = LazyDecoder(PathState)
+_dec_path_list = LazyDecoder(list[PathState])
 _dec_hist = LazyDecoder(HistoryEvent)
 _dec_err = LazyDecoder(ErrorState)
 _dec_asset = LazyDecoder(AssetInfo)
@@ -605,6 +614,33 @@ class Index:
                 if check and not key.startswith(want):
                     continue
             yield key[skip:], decode(val)
+
+    def present_states_under(self, txn: lmdb.Transaction, root: str, prefix: bytes = b""
+                             ) -> dict[bytes, PathState]:
+        """(relative path -> state) of one root's present paths starting with ``prefix``:
+        what ``add`` compares its walk with, so the first thing an unchanged rescan pays
+        for. Read with C-level loops only: the keys in the prefix's range, then as many
+        values, then every state decoded in one call (a msgpack array of them all)."""
+        want = pk(root, prefix)
+        start, check = scan_prefix(want)
+        end = _prefix_end(start)
+        skip = len(root.encode()) + 1
+        cur = txn.cursor(db=self._db_paths)
+        if not cur.set_range(start):
+            return {}
+        keys = list(takewhile(end.__gt__, cur.iternext(values=False)) if end is not None
+                    else cur.iternext(values=False))
+        if not keys:
+            return {}
+        cur.set_range(start)
+        vals = list(islice(cur.iternext(keys=False), len(keys)))
+        if max(map(len, keys)) > CUT:  # hashed keys: their full paths are elsewhere
+            pairs = [(full, v) for k, v in zip(keys, vals, strict=True)
+                     if (full := self.full_key(txn, k)).startswith(want) or not check]
+            keys, vals = [k for k, _ in pairs], [v for _, v in pairs]
+        states = _dec_path_list.decode(b"\xdd" + struct.pack(">I", len(vals)) + b"".join(vals))
+        rels = map(itemgetter(slice(skip, None)), keys)
+        return {k: st for k, st in zip(rels, states, strict=True) if st.present}
 
     def iter_assets(self, txn: lmdb.Transaction) -> Iterator[AssetInfo]:
         for _, val in txn.cursor(db=self.db["assets"]):

@@ -126,3 +126,69 @@ def test_random_changes_between_adds(tmp_path: Path) -> None:
                     b"\x00\x00\x00\x14ftypqt  " + rng.randbytes(40))
         _add(store)
         _check(store)
+
+
+def test_an_unchanged_rescan_takes_the_path_states_from_the_cache(
+        tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The second add of an unchanged root compares its walk with the states the first
+    one read from the index (store/path_cache.py), not with the index again; a change
+    to the catalog makes the cache stale, and a damaged one is ignored."""
+    from mstore.store.index import Index
+
+    root = tmp_path / "archive"
+    build_bulk(root, 300, seed=12, image_fraction=0.2)
+    store = _store(tmp_path, root)
+    _add(store)
+    r = mstore("add", "--json", store=store)  # reads the index, keeps the cache
+    assert r.code == 0 and r.json()["unchanged"] == 300
+    read = Index.present_states_under
+
+    def no_index(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("an unchanged rescan read the path states from the index")
+
+    monkeypatch.setattr(Index, "present_states_under", no_index)
+    r = mstore("add", "--json", store=store)
+    assert r.code == 0 and r.json()["unchanged"] == 300 and r.json()["bytes_hashed"] == 0
+    # a change: the catalog moves on, the cache is stale and not used
+    monkeypatch.setattr(Index, "present_states_under", read)
+    victim = sorted(p for p in root.rglob("*") if p.is_file())[0]
+    victim.write_bytes(victim.read_bytes() + b"changed")
+    new = root / "new.txt"
+    new.write_text("a new file\n")
+    r = mstore("add", "--json", store=store)
+    assert r.code == 0 and (r.json()["changed"], r.json()["new"]) == (1, 1)
+    # damaged: ignored, and written again
+    for cache in (store / "local" / "index").glob("present-*.cache"):
+        cache.write_bytes(b"\x93garbage")
+    new.unlink()
+    r = mstore("add", "--json", store=store)
+    assert r.code == 0 and r.json()["missing"] == 1
+    _check(store)
+
+
+def test_a_bulk_add_commits_the_index_once_per_batch_of_segments(
+        tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Each commit syncs the index and rewrites the pages on the way to every key it
+    touched: a bulk add writes a segment every 5000 records but applies them together,
+    in one transaction per batch (per 50k records, or every 2 s, here set aside)."""
+    import mstore.store.store as store_mod
+    from mstore.store.index import Index
+    from mstore.store.segments import list_segments
+
+    monkeypatch.setattr(store_mod, "SEGMENT_MAX_SECONDS", 1e9)  # by count only, not time
+    root = tmp_path / "archive"
+    build_bulk(root, 12_000, seed=13, image_fraction=0.0)
+    store = _store(tmp_path, root)
+    applies = []
+    for name in ("apply_segment", "apply_segments"):
+        method = getattr(Index, name)
+
+        def counted(self, *args, _method=method, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            applies.append(args[0])
+            return _method(self, *args, **kwargs)
+
+        monkeypatch.setattr(Index, name, counted)
+    _add(store)
+    segments = list(list_segments(store / "records"))
+    assert len(segments) >= 5  # 24k records and the add's summary
+    assert len(applies) == 1 and len(applies[0]) == len(segments)

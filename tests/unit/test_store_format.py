@@ -227,3 +227,72 @@ def test_catch_up_finds_synced_segments_in_any_order_and_skips_unchanged_lanes(
         assert listed == [OTHER, OTHER]
     finally:
         st.close()
+
+
+def _mixed_segments() -> list[tuple[bytes, str, list]]:
+    """Segments of new files, a path claimed twice, a file gone, an error and its
+    clearing, known content seen again and probed better: what a writer's batch holds."""
+    from mstore.model.records import PathError
+
+    recs = _records(30)
+    aid = recs[0].id
+    later = [
+        PathSeen(hlc=1 << 40, root="r", path=b"f1", asset=aid, size=0, mtime_ns=2, inode=0),
+        PathGone(hlc=(1 << 40) + 1, root="r", path=b"f2", asset=recs[4].id),
+        PathError(hlc=(1 << 40) + 2, root="r", path=b"bad", reason="unreadable"),
+        PathSeen(hlc=(1 << 40) + 3, root="r", path=b"bad", asset=aid, size=0, mtime_ns=1,
+                 inode=1),
+        AssetRecorded(hlc=(1 << 40) + 4, id=aid, size=0, probe=1,
+                      meta=Meta(kind="text", mime="text/plain", encoding="utf-8")),
+        PathSeen(hlc=(1 << 40) + 5, root="r", path=b"long/" + b"x" * 500, asset=aid, size=0,
+                 mtime_ns=1, inode=9),
+    ]
+    return [(b"m/1", "m", recs[:25]), (b"m/2", "m", recs[25:]), (b"m/3", "m", later)]
+
+
+def test_segments_applied_together_equal_one_by_one(tmp_path: Path) -> None:
+    """A writer applies its segments in one transaction (Index.apply_segments): the index
+    it leaves is the one a segment at a time leaves, and applying again changes nothing."""
+    segs = _mixed_segments()
+    a = Index(tmp_path / "a")
+    for seg in segs:
+        a.apply_segment(*seg)
+    b = Index(tmp_path / "b")
+    assert b.apply_segments(segs) == 3
+    assert b.apply_segments(segs) == 0
+    assert _digest(a) == _digest(b)
+    with a.read() as ta, b.read() as tb:
+        assert [(k, a.meta_int(ta, k)) for k in (b"clock",)] == [
+            (k, b.meta_int(tb, k)) for k in (b"clock",)]
+
+
+def test_a_record_with_meta_encoded_beforehand_is_the_same_record(tmp_path: Path) -> None:
+    """add's workers encode the Meta; the record carries it as msgspec.Raw. Its segment
+    bytes and what the index makes of it are those of the record with the Meta itself."""
+    meta = Meta(kind="image", mime="image/jpeg", width=4, height=3, camera_make="Canon")
+    aid = "ef" * 32
+    plain = [AssetRecorded(hlc=5 << 16, id=aid, size=9, meta=meta, probe=3)]
+    raw = [AssetRecorded(hlc=5 << 16, id=aid, size=9, meta=msgspec.Raw(
+        msgspec.msgpack.encode(meta)), probe=3)]
+    assert encode_segment("m", 1, plain) == encode_segment("m", 1, raw)
+    a, b = Index(tmp_path / "a"), Index(tmp_path / "b")
+    a.apply_segment(b"m/1", "m", plain)
+    b.apply_segments([(b"m/1", "m", raw)])
+    assert _digest(a) == _digest(b)
+    with b.read() as txn:
+        assert b.asset(txn, aid).meta == meta
+
+
+def test_present_states_under_is_a_scan_of_the_present_paths(tmp_path: Path) -> None:
+    """The bulk read add starts with: every present path under a prefix, long (hashed)
+    keys included, paths gone left out."""
+    idx = Index(tmp_path / "i")
+    for seg in _mixed_segments():
+        idx.apply_segment(*seg)
+    with idx.read() as txn:
+        every = {p: st for p, st in idx.path_states_under(txn, "r") if st.present}
+        assert b"f2" not in every and b"long/" + b"x" * 500 in every
+        for prefix in (b"", b"f", b"f1", b"long/", b"nothing/"):
+            got = idx.present_states_under(txn, "r", prefix)
+            assert got == {p: st for p, st in every.items() if p.startswith(prefix)}, prefix
+        assert idx.present_states_under(txn, "other") == {}

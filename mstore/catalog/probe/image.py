@@ -14,6 +14,7 @@ the catalog's worker processes, racy if probes ever run in threads.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import re
@@ -348,6 +349,10 @@ def _jpeg_complete(f: Source, size: int) -> bool:
 
 
 def _next_marker(f: Source, pos: int, size: int) -> int | None:
+    if isinstance(f, io.BytesIO):  # the whole file in memory: search it where it lies
+        with f.getbuffer() as buf:
+            m = _JPEG_MARKER.search(buf, pos, size)
+        return m.start() if m is not None else None
     while pos < size:
         f.seek(pos)
         chunk = f.read(_SCAN)

@@ -1,0 +1,193 @@
+"""Rows of the catalog table: the one derivation the snapshot's full build, its deltas
+and an add's new files (query/fresh.py) all use."""
+
+from __future__ import annotations
+
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from itertools import chain, repeat
+from operator import itemgetter
+from typing import NamedTuple
+
+import msgspec
+
+from mstore.model.meta import Meta, SidecarFacts
+from mstore.query.related import (
+    LIVE_VIDEO_EXTS,
+    is_json_name,
+    is_sidecar,
+    splitext,
+    stem_key,
+    takeout_pairs,
+)
+from mstore.query.rowfacts import RowFacts, row_facts
+from mstore.query.table import (
+    F_ATTACHED,
+    F_ERROR,
+    F_LIVE,
+    F_MISSING,
+    F_SIDECAR,
+    KIND_CODES,
+    NO_ID,
+    CatalogTable,
+)
+from mstore.store.reader import AssetInfo
+
+ERROR_KIND = KIND_CODES["error"]
+
+
+class Row(NamedTuple):
+    key: bytes  # primary path: output order is (key, id)
+    id: bytes  # 32 bytes; NO_ID for an error-only row
+    paths: list[bytes]
+    kind: int
+    size: int
+    taken: int
+    flags: int
+    camera: str
+    error: str
+
+
+def lend(meta: Meta, facts: SidecarFacts | None) -> Meta:
+    """``meta`` with the capture time and place of a sidecar where the file has none of
+    its own (a file's own EXIF or container tags always win)."""
+    if facts is None:
+        return meta
+    taken = meta.taken if meta.taken else facts.taken
+    own_gps = meta.gps_lat is not None and meta.gps_lon is not None
+    if taken == meta.taken and (own_gps or facts.gps_lat is None):
+        return meta
+    return msgspec.structs.replace(
+        meta, taken=taken,
+        gps_lat=meta.gps_lat if own_gps else facts.gps_lat,
+        gps_lon=meta.gps_lon if own_gps else facts.gps_lon,
+        gps_alt=meta.gps_alt if own_gps else facts.gps_alt)
+
+
+def asset_row(a: AssetInfo, current: Iterable[bytes], last: bytes, extra: int,
+               error_of: Callable[[bytes], str | None] | None,
+               lent: SidecarFacts | None = None) -> Row:
+    """The row of asset ``a``: ``current`` are its present paths ("root/path"), ``last``
+    where a missing asset was seen last, ``extra`` its sidecar/live flags, ``error_of``
+    the recorded path error of a path, if any (None: no path has one), and ``lent`` the
+    facts of a Takeout sidecar next to one of its paths."""
+    return facts_row(bytes.fromhex(a.id), a.size, row_facts(lend(a.meta, lent)), current,
+                      last, extra, error_of)
+
+
+def facts_row(aid: bytes, size: int, facts: RowFacts, current: Iterable[bytes], last: bytes,
+               extra: int, error_of: Callable[[bytes], str | None] | None) -> Row:
+    """The row of an asset from its own facts and what its paths add (see asset_row)."""
+    paths = sorted(current)
+    flags = facts.flags | extra
+    if not paths:
+        flags |= F_MISSING
+        paths = [last]
+    err = facts.error
+    if not err and error_of is not None:
+        for p in paths:
+            e = error_of(p)
+            if e is not None:
+                flags |= F_ERROR
+                err = e
+                break
+    return Row(paths[0], aid, paths, facts.kind, size, facts.taken, flags, facts.camera, err)
+
+
+def error_row(full: bytes, reason: str) -> Row:
+    return Row(full, NO_ID, [full], ERROR_KIND, 0, 0, F_ERROR, "", reason)
+
+
+class DirExtras(NamedTuple):
+    flags: dict[str, int]  # asset -> F_SIDECAR / F_LIVE
+    lent: dict[bytes, SidecarFacts]  # media file name -> facts of its Takeout sidecar
+    takeout: dict[bytes, bytes]  # media file name -> name of its Takeout JSON
+
+
+def dir_extras(members: list[tuple[bytes, str]], kind_of: Callable[[str], str | None],
+               takeout_of: Callable[[str], SidecarFacts | None]) -> DirExtras:
+    """Flags and lent facts of the assets in one directory, from its present paths
+    ``members`` ((file name, asset id), in name order)."""
+    flags: dict[str, int] = defaultdict(int)
+    by_stem: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+    for name, aid in members:
+        by_stem[stem_key(name)].append((name, aid))
+    for group in by_stem.values():
+        for aid, fl in group_flags(group, kind_of).items():
+            flags[aid] |= fl
+    facts = {name: f for name, aid in members
+             if is_json_name(name) and (f := takeout_of(aid)) is not None}
+    pairs: dict[bytes, bytes] = {}
+    if facts:
+        asset_of = dict(members)
+        pairs = takeout_pairs(facts, (n for n, _ in members if not is_json_name(n)))
+        for media, json in pairs.items():
+            flags[asset_of[media]] |= F_SIDECAR
+            flags[asset_of[json]] |= F_ATTACHED
+    return DirExtras(flags, {m: facts[j] for m, j in pairs.items()}, pairs)
+
+
+def group_flags(members: list[tuple[bytes, str]],
+                 kind_of: Callable[[str], str | None]) -> dict[str, int]:
+    """Sidecar/live flags within one group of present paths that share a directory and
+    a stem: ``members`` are (file name, asset id)."""
+    if len(members) < 2:
+        return {}
+    exts = [splitext(name)[1].lower() for name, _ in members]
+    sidecar = [is_sidecar(name) for name, _ in members]
+    out: dict[str, int] = defaultdict(int)
+    if any(sidecar) and not all(sidecar):
+        for side, (_, a) in zip(sidecar, members, strict=True):
+            out[a] |= F_ATTACHED if side else F_SIDECAR
+    images = [a for _, a in members if kind_of(a) == "image"]
+    videos = [a for ext, (_, a) in zip(exts, members, strict=True)
+              if ext in LIVE_VIDEO_EXTS and kind_of(a) == "video"]
+    if images and videos:
+        for a in images + videos:
+            out[a] |= F_LIVE
+    return out
+
+
+def table_from_rows(rows: list[Row]) -> CatalogTable:
+    """An in-memory table of ``rows`` (already in output order).
+
+    Column-wise: one transposition, then C-level constructors (no per-row statement).
+    """
+    if not rows:
+        return CatalogTable()
+    _keys, ids, paths, kinds, sizes, taken, flags, cams, errors = zip(*rows, strict=True)
+    cameras = list(dict.fromkeys(chain(("",), cams)))
+    cam_index = {c: i for i, c in enumerate(cameras)}
+    return CatalogTable(
+        ids=b"".join(ids), kinds=bytes(kinds), sizes=array("q", sizes),
+        taken=array("q", taken), flags=array("I", flags),
+        camera=array("I", map(cam_index.__getitem__, cams)), cameras=cameras,
+        paths=list(chain.from_iterable(paths)),
+        path_rows=array("I", chain.from_iterable(map(repeat, range(len(rows)), map(len, paths)))),
+        errors=list(errors),
+    )
+
+
+row_order: Callable[[Row], tuple[bytes, bytes]] = itemgetter(0, 1)  # (key, id)
+
+
+
+
+def stem_groups(members: list[tuple[bytes, str]]) -> list[list[tuple[bytes, str]]]:
+    """The groups of two or more ``members`` ((name, asset) of one directory) that share
+    a stem. Files sharing a stem share the part of their name before its first dot, so
+    only those few have their stems computed."""
+    firsts: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+    for member in members:
+        firsts[member[0].partition(b".")[0].lower()].append(member)
+    if len(firsts) == len(members):
+        return []  # no two files share a stem: no sidecars, no Live Photos
+    out: list[list[tuple[bytes, str]]] = []
+    for candidates in firsts.values():
+        if len(candidates) > 1:
+            groups: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+            for name, aid in candidates:
+                groups[stem_key(name)].append((name, aid))
+            out += [g for g in groups.values() if len(g) > 1]
+    return out
