@@ -51,6 +51,10 @@ from mstore.query.snapshot import refresh
 from mstore.store.reader import PathState
 from mstore.store.store import RecordWriter, Store
 
+# the new assets whose rows an add keeps for the snapshot before merging them in (and
+# starting over): bounds what a bulk add holds per new file (~300 B each here)
+FRESH_CHUNK = 100_000
+
 
 @dataclass
 class AddSummary:
@@ -68,7 +72,7 @@ class AddSummary:
     verified: bool = False  # --verify: every file was read
     # --verify: (root, path) of files whose content changed although their stat had not
     changed_unseen: list[tuple[str, bytes]] = field(default_factory=list)
-    new_assets: list[str] = field(default_factory=list)  # new or changed content, for hooks
+    new_assets: AssetIds = field(default_factory=lambda: AssetIds())  # for the post-add hook
 
     def line(self) -> str:
         s = (f"{self.new} new, {self.changed} changed, {self.moved} moved, {self.missing} missing, "
@@ -83,6 +87,43 @@ class AddSummary:
         out["changed_unseen"] = [root + "/" + rel.decode("utf-8", "backslashreplace")
                                  for root, rel in self.changed_unseen]
         return out
+
+
+class _Appeared:
+    """Ids of content the scope held before (at a known path) seen at a new path."""
+
+    def __init__(self, known: dict[bytes, PathState]) -> None:
+        self._known = known
+        self._before: set[str] | None = None
+        self.ids: set[str] = set()
+
+    def add(self, aid: str) -> None:
+        if self._before is None:  # on the first new path: an unchanged rescan never pays
+            self._before = {st.asset for st in self._known.values()}
+        if aid in self._before:
+            self.ids.add(aid)
+
+
+class AssetIds:
+    """Asset ids in the order added, 32 bytes each in one buffer: a million of them take
+    32 MB, not the ~120 MB of as many strings."""
+
+    def __init__(self) -> None:
+        self._raw = bytearray()
+
+    def append(self, aid: str) -> None:
+        self._raw += bytes.fromhex(aid)
+
+    def __iadd__(self, other: AssetIds) -> AssetIds:
+        self._raw += other._raw
+        return self
+
+    def __len__(self) -> int:
+        return len(self._raw) // 32
+
+    def __iter__(self) -> Iterator[str]:
+        raw = self._raw
+        return (raw[i:i + 32].hex() for i in range(0, len(raw), 32))
 
 
 @dataclass
@@ -133,6 +174,7 @@ class Adder:
         self._catalog_empty = False  # no asset and no path when the session began
         self._hasher = Hasher(self.workers, progress)
         self.fresh: FreshRows | None = None  # the assets this session found new
+        self.fresh_chunk = FRESH_CHUNK
 
     # -- the whole add ----------------------------------------------------------
     def run(self, targets: list[Target]) -> AddSummary:
@@ -215,7 +257,9 @@ class Adder:
         walked_links: set[bytes] = set()
         walk_errors: set[bytes] = set()
         failed_dirs: list[bytes] = []
-        appeared: dict[str, list[bytes]] = {}
+        # content of known paths that appeared at a new path: a move if its old path went.
+        # Only content the scope held before can move, so only it is kept (not every new file)
+        appeared = _Appeared(known) if known else None
         hasher = self._hasher
 
         def record(res: FileResult) -> None:
@@ -297,7 +341,7 @@ class Adder:
             self.writer.append(LinkGone(hlc=self.writer.now(), root=t.root, path=path))
             self.summary.links += 1
         for aid in gone_assets:
-            if aid in appeared:
+            if appeared is not None and aid in appeared.ids:
                 self.summary.moved += 1
                 self.summary.new -= 1  # one of its new paths is the move, any other a copy
             else:
@@ -313,7 +357,7 @@ class Adder:
                                      detail=detail))
 
     def _record_result(self, root: str, res: FileResult, old: PathState | None,
-                       sig: Signature | None, appeared: dict[str, list[bytes]]) -> None:
+                       sig: Signature | None, appeared: _Appeared | None) -> None:
         """Record what reading one file found. Runs once per file read: kept lean."""
         w = self.writer
         aid = res.asset
@@ -353,17 +397,34 @@ class Adder:
             if state == "new" and res.facts is not None and (
                     self._catalog_empty or not self._seen_before(aid)):
                 fresh.add(aid, size, res.facts, root, res.rel)
+                if len(fresh.assets) >= self.fresh_chunk:
+                    self._merge_fresh()
             else:
                 fresh.add_path(aid, root, res.rel)
         if old is None:
             summary.new += 1
-            appeared.setdefault(aid, []).append(res.rel)
+            if appeared is not None:
+                appeared.add(aid)
         elif old.asset != aid:
             summary.changed += 1
             if stat_same:  # only reading it could tell (--verify)
                 summary.changed_unseen.append((root, res.rel))
         else:
             summary.unchanged += 1  # touched, same content
+
+    def _merge_fresh(self) -> None:
+        """Put the rows of the assets found new so far into the snapshot and start
+        collecting afresh, so that what an add holds per new file stays bounded
+        (``FRESH_CHUNK`` assets) however large the archive. The records go to the index
+        first; from then on the index answers what ``_recorded`` and the empty-catalog
+        shortcut answered, and the directories seen so far are read back from it."""
+        assert self.fresh is not None
+        self.writer.flush()
+        refresh(self.store, fresh=self.fresh)
+        self._recorded.clear()
+        self._catalog_empty = False
+        with self.store.reader() as r:
+            self.fresh = FreshRows(self.store.watch_changes(), r.data_gen())
 
     def _forget_fresh(self, root: str, path: bytes) -> None:
         if self.fresh is not None:

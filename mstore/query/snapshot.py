@@ -71,6 +71,7 @@ from mstore.query.table import (
     MergedTable,
     TableHead,
 )
+from mstore.query.table_merge import merge_columns
 from mstore.store.reader import AssetInfo, PathState, Reader
 from mstore.store.table_db import DIRTY_CAP, TableTxn, split_pk, store_delta, store_table
 
@@ -222,6 +223,7 @@ _head_dec = LazyDecoder(SnapshotHead)
 _delta_dec = LazyDecoder(CachedDelta)
 _path_dec = LazyDecoder(PathState)
 rebuilds = 0  # full rebuilds made by this process (tests check that a delta avoided one)
+column_merges = 0  # merges of an add's new rows done column by column (query/table_merge.py)
 
 
 def _decode_head(raw: memoryview | bytes | None) -> SnapshotHead | None:
@@ -247,8 +249,12 @@ def _rebuild(store: Store) -> None:
 def _store_table(store: Store, table: CatalogTable, err_keys: list[bytes], gen: int) -> None:
     """Store ``table`` as the snapshot of data_gen ``gen`` (unless a newer one is there),
     clearing the dirty entries it holds."""
-    stats = _table_stats(table, len(err_keys))
     cols, thead = table.to_columns()
+    _store_columns(store, cols, thead, _table_stats(table, len(err_keys)), err_keys, gen)
+
+
+def _store_columns(store: Store, cols: dict[str, bytes], thead: TableHead, stats: Stats,
+                   err_keys: list[bytes], gen: int) -> None:
     cols["err_keys"] = msgspec.msgpack.encode(err_keys)
     head = msgspec.msgpack.encode(SnapshotHead(SNAPSHOT_VERSION, gen, thead, stats))
     entries = {b"c/" + name.encode(): raw for name, raw in cols.items()}
@@ -770,7 +776,14 @@ def _refresh_with(store: Store, fresh: FreshRows) -> bool:
             snap._store(d._replace(stats=snap._merged_stats(d)))
             return True
         old = msgspec.msgpack.decode(bytes(snap.src.get("err_keys") or b"\x90"))
-        table = _merge(base, d)
+        segments = _segments(base.n, d.removed, d.positions)
+        merged = merge_columns(snap.src, head.table, d.table, segments)
+        if merged is None:  # paths that are not ASCII: through Python objects
+            table = _merge(base, d)
+        else:
+            global column_merges
+            column_merges += 1
+            stats = snap._merged_stats(d)
         err_keys = set(old)
         for key in snap.dirty:
             if key[:1] == b"e":
@@ -782,7 +795,10 @@ def _refresh_with(store: Store, fresh: FreshRows) -> bool:
     finally:
         snap.src.pinned = None
         snap.close()
-    _store_table(store, table, sorted(err_keys), snap.data_gen)
+    if merged is None:
+        _store_table(store, table, sorted(err_keys), snap.data_gen)
+    else:
+        _store_columns(store, *merged, stats, sorted(err_keys), snap.data_gen)
     return True
 
 
