@@ -71,7 +71,7 @@ from mstore.query.table import (
     MergedTable,
     TableHead,
 )
-from mstore.query.table_merge import merge_columns
+from mstore.query.table_merge import joined_names, merge_columns
 from mstore.store.reader import AssetInfo, PathState, Reader
 from mstore.store.table_db import DIRTY_CAP, TableTxn, split_pk, store_delta, store_table
 
@@ -808,12 +808,7 @@ def _merge(base: CatalogTable, d: _Delta) -> CatalogTable:
     delta = d.table
     if len(d.removed) == base.n:  # nothing of the snapshot stays (the first add)
         return delta
-    cameras = list(base.cameras)
-    cam_at = {c: i for i, c in enumerate(cameras)}
-    for c in delta.cameras:
-        if c not in cam_at:
-            cam_at[c] = len(cameras)
-            cameras.append(c)
+    cameras, cam_at = joined_names(base.cameras, delta.cameras)
     delta_cam = [cam_at[c] for c in delta.cameras]
     base_paths = list(base.paths)
     base_err_names, base_err_codes = base.error_codes()

@@ -18,16 +18,28 @@ from bisect import bisect_left
 
 import msgspec
 
-from mstore.query.table import MAX_ROOTS, CatalogTable, ColumnSource, DictSource, TableHead
+from mstore.query.table import (
+    MAX_ROOTS,
+    CatalogTable,
+    ColumnSource,
+    DictSource,
+    TableHead,
+    _arr,
+)
 
 Segment = tuple[int, int, int]  # (part: 0 base / 1 delta, first row, end row)
 
 
-def _arr(code: str, raw: bytes | memoryview | None) -> array:
-    a = array(code)
-    if raw:
-        a.frombytes(raw)
-    return a
+def joined_names(base: list[str], more: list[str]) -> tuple[list[str], dict[str, int]]:
+    """``base`` followed by the names of ``more`` it lacks, and each name's number in it
+    (a merged table's cameras and error strings: the snapshot's numbers stay valid)."""
+    names = list(base)
+    at = {c: i for i, c in enumerate(names)}
+    for c in more:
+        if c not in at:
+            at[c] = len(names)
+            names.append(c)
+    return names, at
 
 
 def _offsets(src: ColumnSource) -> array:
@@ -63,24 +75,14 @@ def merge_columns(base_src: ColumnSource, base_head: TableHead, delta: CatalogTa
         fixed(name, width)
 
     # cameras: the snapshot's list, then the delta's new names; the delta's codes remapped
-    cameras = list(base_head.cameras)
-    at = {c: i for i, c in enumerate(cameras)}
-    for c in dhead.cameras:
-        if c not in at:
-            at[c] = len(cameras)
-            cameras.append(c)
+    cameras, at = joined_names(base_head.cameras, dhead.cameras)
     dcam = array("I", (at[dhead.cameras[k]] for k in _arr("I", dsrc.get("camera"))))
     fixed("camera", 4, (base_src.get("camera"), dcam.tobytes()))
 
     # errors: the same, for the distinct error strings
     bnames = msgspec.msgpack.decode(bytes(base_src.get("err_names") or b"\x91\xa0"))
     dnames = msgspec.msgpack.decode(dcols["err_names"])
-    names = list(bnames)
-    eat = {e: i for i, e in enumerate(names)}
-    for e in dnames:
-        if e not in eat:
-            eat[e] = len(names)
-            names.append(e)
+    names, eat = joined_names(bnames, dnames)
     out["err_names"] = msgspec.msgpack.encode(names)
     if len(names) > 1:
         braw = base_src.get("err_idx")
