@@ -7,7 +7,8 @@ Builds an archive of ``--files`` small files once (tests/fixtures/archive.py bui
 for the next run (mind the disk), catalogs it into a new store, and prints: the initial
 add (and the bare BLAKE3 + Pillow-header loop over the same files), an unchanged rescan
 (and the bare scandir + stat walk), status / show / find (and a bare ``python -c pass``),
-the peak memory of add, rescan and find, and the sizes of the index and the records. The
+the peak memory of add, rescan and find, the web UI's grid pages (tests/benchmarks/ui.py),
+and the sizes of the index and the records. The
 store is deleted at the end unless ``--keep``.
 
 Memory is reported as the largest process's peak resident set and, apart, its peak
@@ -119,6 +120,9 @@ def main() -> None:
                                   "size:>8k", "--limit", "20"])
         rows.append(("find path:*/2019* ... peak memory", f"{anon:,.0f} MB anon, {rss:,.0f} MB RSS",
                      "-", "-", "< 100 MB"))
+        from tests.benchmarks.ui import benchmarks as ui_benchmarks
+
+        rows += ui_benchmarks(store, n)  # the web UI's grid: first page, middle, filtered
         index = store / "local" / "index"
         rows.append(("index (local/index)", f"{_size(index) / 1e6:,.0f} MB", "-", "-",
                      f"records {_size(store / 'records') / 1e6:,.0f} MB"))
