@@ -48,7 +48,7 @@ from mstore.model.records import (
 )
 from mstore.query.fresh import FreshRows
 from mstore.query.snapshot import refresh
-from mstore.store.reader import PathState
+from mstore.store.reader import PathState, PresentPaths
 from mstore.store.store import RecordWriter, Store
 
 # the new assets whose rows an add keeps for the snapshot before merging them in (and
@@ -92,14 +92,14 @@ class AddSummary:
 class _Appeared:
     """Ids of content the scope held before (at a known path) seen at a new path."""
 
-    def __init__(self, known: dict[bytes, PathState]) -> None:
+    def __init__(self, known: PresentPaths) -> None:
         self._known = known
         self._before: set[str] | None = None
         self.ids: set[str] = set()
 
     def add(self, aid: str) -> None:
         if self._before is None:  # on the first new path: an unchanged rescan never pays
-            self._before = {st.asset for st in self._known.values()}
+            self._before = self._known.asset_ids()
         if aid in self._before:
             self.ids.add(aid)
 
@@ -230,14 +230,14 @@ class Adder:
             scope = t.sub if single else prefix
             known = r.present_states(t.root, scope)
             if single:
-                known = {t.sub: known[t.sub]} if t.sub in known else {}
+                known = known.only(t.sub)
             for path, target in r.links_under(t.root, scope):
                 if not single or path == t.sub:
                     known_links[path] = target
             if t.sub and not single:
                 st = r.path_state(t.root, t.sub)  # PATH may name one file
                 if st is not None and st.present:
-                    known[t.sub] = st
+                    known.put(t.sub, st)
                 link = r.link_at(t.root, t.sub)  # ... or one link
                 if link is not None:
                     known_links[t.sub] = link.target
@@ -249,9 +249,10 @@ class Adder:
         # what the walk may skip on sight: paths in error are read again, and --verify
         # reads everything. A path recorded as racily clean (ctime -1) never looks
         # unchanged to the walk (no file has that ctime), so it is read again too.
-        expect = {} if self.verify else dict(known)
+        if self.verify:
+            known.none_skippable()
         for p in known_errors:
-            expect.pop(p, None)
+            known.not_skippable(p)
         unchanged = [0]
         walked: set[bytes] = set()  # files and errors (a path in error keeps its state)
         walked_links: set[bytes] = set()
@@ -276,21 +277,25 @@ class Adder:
         abs_sub = os.path.join(root_b, t.sub)
         if t.sub and (single or not _is_dir(abs_sub)):
             items = walk_one(root_b, t.sub, self.rules) if os.path.lexists(abs_sub) else []
+            one = True  # walk_one takes nothing from ``known``: the loop below does
         else:
-            items = walk(root_b, t.sub, self.rules, frozenset({store_real}), expect, unchanged)
+            items = walk(root_b, t.sub, self.rules, frozenset({store_real}), known, unchanged)
+            one = False
         w = self.writer
         # what was walked matters only for telling what is gone: nothing, in a new tree
         track = bool(known or known_links)
         if not known and not single and self.fresh is not None:
             self.fresh.new_scope(t.root, prefix)
         for item in items:
-            if type(item) is WalkFile and not track and not expect:  # the common case
+            if type(item) is WalkFile and not track:  # the common case: a new tree
                 for res in hasher.add(root_b, item.rel, item.size):
                     record(res)
                 continue
             if isinstance(item, WalkLink):
                 walked_links.add(item.rel)
-                old = known.pop(item.rel, None)
+                if one:
+                    known.take(item.rel)
+                old = known.get(item.rel)
                 if old is not None:  # a file replaced by a link: first the file goes
                     w.append(PathGone(hlc=w.now(), root=t.root, path=item.rel, asset=old.asset))
                     self._gone_fresh(t.root, item.rel)
@@ -310,9 +315,9 @@ class Adder:
                     failed_dirs.append(item.rel + b"/")
                 self._error(t.root, item.rel, item.reason, item.detail, known_errors)
                 continue
-            sig = expect.get(item.rel)
-            if sig is not None and unchanged_since(sig, item.size, item.mtime_ns, item.inode,
-                                                   item.ctime_ns):
+            k = known.take(item.rel) if one else -1
+            if k >= 0 and unchanged_since(known.state(k), item.size, item.mtime_ns, item.inode,
+                                          item.ctime_ns):
                 unchanged[0] += 1
                 continue
             for res in hasher.add(root_b, item.rel, item.size):
@@ -320,15 +325,14 @@ class Adder:
         self.summary.unchanged += unchanged[0]
         for res in hasher.finish():
             record(res)
-        # paths the index knew that are gone now: of those the walk could skip, the ones
-        # it never took out of ``expect`` (an unchanged file is taken out, not yielded);
-        # of the others, the ones it did not yield
+        # paths the index knew that are gone now: those the walk never took from ``known``
+        # (it takes every path it finds, unchanged or not) and did not yield as an error
         gone_assets: set[str] = set()
-        unseen = [*expect, *(known if self.verify else (p for p in known_errors if p in known))]
-        for path in unseen:
+        for path in known.not_taken():
             if path in walked or any(path.startswith(d) for d in failed_dirs):
                 continue
-            st = known[path]
+            st = known.get(path)
+            assert st is not None
             self._gone_fresh(t.root, path)
             self.writer.append(PathGone(hlc=self.writer.now(), root=t.root, path=path,
                                         asset=st.asset))
