@@ -73,7 +73,15 @@ from mstore.query.table import (
 )
 from mstore.query.table_merge import joined_names, merge_columns
 from mstore.store.reader import AssetInfo, PathState, Reader
-from mstore.store.table_db import DIRTY_CAP, TableTxn, split_pk, store_delta, store_table
+from mstore.store.table_db import (
+    DIRTY_CAP,
+    NeedsRoom,
+    TableTxn,
+    grow,
+    split_pk,
+    store_delta,
+    store_table,
+)
 
 if TYPE_CHECKING:
     from mstore.store.store import Store
@@ -255,9 +263,10 @@ def _store_table(store: Store, table: CatalogTable, err_keys: list[bytes], gen: 
 
 
 def _store_columns(store: Store, columns: Callable[[], Iterator[tuple[str, bytes]]],
-                   thead: TableHead, stats: Stats, err_keys: list[bytes], gen: int) -> None:
+                   thead: TableHead, stats: Stats, err_keys: list[bytes], gen: int,
+                   views_held: bool = False) -> None:
     """Store the columns ``columns()`` makes (called again if the write is retried) and
-    the head as the snapshot of data_gen ``gen``."""
+    the head as the snapshot of data_gen ``gen``; ``views_held``: see table_db.store_table."""
     head = msgspec.msgpack.encode(SnapshotHead(SNAPSHOT_VERSION, gen, thead, stats))
 
     def entries() -> Iterator[tuple[bytes, bytes]]:
@@ -270,7 +279,8 @@ def _store_columns(store: Store, columns: Callable[[], Iterator[tuple[str, bytes
         cur = _decode_head(raw)
         return cur is not None and cur.gen > gen
 
-    store_table(store, entries, gen, str(gen * 1000 + SNAPSHOT_VERSION).encode(), newer_there)
+    store_table(store, entries, gen, str(gen * 1000 + SNAPSHOT_VERSION).encode(), newer_there,
+                views_held=views_held)
 
 
 # -- reading: the snapshot, patched by a delta -------------------------------------
@@ -759,6 +769,7 @@ def _refresh_with(store: Store, fresh: FreshRows) -> bool:
     be used (no snapshot, or another process changed the catalog meanwhile)."""
     snap = _Snapshot(store)
     tt = snap.tt
+    full = False  # the map filled up while the snapshot's views were held
     try:
         head = snap.head
         if head is None or not fresh.valid(snap.data_gen):
@@ -796,13 +807,20 @@ def _refresh_with(store: Store, fresh: FreshRows) -> bool:
             # stored column by column while the snapshot it reads from is still open
             global column_merges
             column_merges += 1
-            _store_columns(store, merged.columns, merged.head, snap._merged_stats(d),
-                           sorted(err_keys), snap.data_gen)
-            return True
-        table = _merge(base, d)  # paths that are not ASCII: through Python objects
+            try:
+                _store_columns(store, merged.columns, merged.head, snap._merged_stats(d),
+                               sorted(err_keys), snap.data_gen, views_held=True)
+                return True
+            except NeedsRoom:
+                full = True
+        else:
+            table = _merge(base, d)  # paths that are not ASCII: through Python objects
     finally:
         snap.src.pinned = None
         snap.close()
+    if full:  # grown with no transaction open, then the merge again
+        grow(store)
+        return _refresh_with(store, fresh)
     _store_table(store, table, sorted(err_keys), snap.data_gen)
     return True
 
