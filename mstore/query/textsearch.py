@@ -1,0 +1,257 @@
+"""``text:`` search: keeping the full-text index (``store/textindex.py``) up to date with the
+records, and asking it.
+
+What is indexed (docs/search.md): the text artifacts — kinds ``doctext``, ``ocr`` and
+``transcript``, whose payload is the shared text JSON ({"version", "lang", "source",
+"blocks": [{"text", "page", "box", "start", "end", "conf"}]}) — one document per page, and
+each asset's file names (the last part of its current paths).
+
+Catching up works like the LMDB index's (``Store.catch_up``): per record lane, the lane
+directory's mtime and a watermark (every segment up to it is indexed). An unchanged lane
+costs one ``stat``; a changed one is listed past its watermark, and its new segments are
+read — only those the LMDB index has applied already, so that the file names read from it
+are those the segment's records made. A search therefore sees every artifact ``show``
+sees. Garbage collection's ``gc`` records take artifacts out. An artifact whose payload
+object is not in this store (not synced yet) is left out until the index is rebuilt
+(delete ``local/text/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mstore.model.records import ArtifactMade, ArtifactsDropped, PathGone, PathSeen, Record
+from mstore.store.keys import LANE_RE
+from mstore.store.notices import warn
+from mstore.store.segments import load_segment, new_segments
+from mstore.store.textindex import (
+    MARK_END,
+    MARK_START,
+    Block,
+    Doc,
+    Located,
+    TextIndex,
+    TextIndexDamaged,
+)
+
+if TYPE_CHECKING:
+    from mstore.store.reader import Reader
+    from mstore.store.store import Store
+
+TEXT_KINDS = frozenset({"doctext", "ocr", "transcript"})
+RACY_NS = 2_000_000_000  # as Store.catch_up: a directory changed this recently may change again
+SNIPPET_BEFORE, SNIPPET_CHARS = 60, 200
+_SPACES = str.maketrans("\n\r\t\f\v", "     ")
+
+
+def index_path(store: Store):  # noqa: ANN201 - a Path
+    return store.layout.local / "text" / "fts.sqlite"
+
+
+def open_index(store: Store) -> TextIndex:
+    """The store's text index, brought up to date with its records."""
+    path = index_path(store)
+    try:
+        ti = TextIndex(path)
+        catch_up(store, ti)
+    except TextIndexDamaged as e:
+        warn(f"the text index is damaged ({e}); rebuilding it from the records")
+        ti = TextIndex.recreate(path)
+        catch_up(store, ti)
+    return ti
+
+
+# -- keeping up ------------------------------------------------------------------------------
+@dataclass
+class _Touched:
+    """What the segments read in one catch-up changed besides text artifacts."""
+
+    assets: set[str] = field(default_factory=set)  # whose file names to read again
+    paths: set[tuple[str, bytes]] = field(default_factory=set)  # whose holders too
+
+
+def _lanes(store: Store) -> list[tuple[str, int]]:
+    try:
+        return sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(store.layout.records)
+                      if e.is_dir() and LANE_RE.match(e.name))
+    except FileNotFoundError:
+        return []
+
+
+def catch_up(store: Store, ti: TextIndex) -> int:
+    """Index the segments the text index has not seen; returns how many were read."""
+    lanes = _lanes(store)
+    known = ti.lanes()
+    if all(known.get(lane, (None, 0))[0] == mtime for lane, mtime in lanes):
+        return 0  # the common case: one stat per lane, no write
+    read = 0
+    records_dir = store.layout.records
+    now = time.time_ns()
+    with ti.update(), store.reader() as r:
+        known = ti.lanes()  # again, under the write lock: another process may have done it
+        touched = _Touched()
+        for lane, mtime in lanes:
+            old_mtime, mark = known.get(lane, (None, 0))
+            if old_mtime == mtime:
+                continue
+            refs, _ = new_segments(records_dir, lane, mark)
+            done = mark
+            for ref in refs:
+                # in order, without gaps, and only what the LMDB index holds already
+                if ref.seq != done + 1 or not r.segment_applied(lane, ref.seq):
+                    break
+                try:
+                    content = load_segment(ref.path)
+                except Exception:  # noqa: BLE001 - a damaged segment: fsck's to report
+                    break
+                _apply(store, ti, content.records, touched)
+                done = ref.seq
+                read += 1
+            whole = not refs or done == refs[-1].seq
+            ti.set_lane(lane, mtime if whole and now - mtime > RACY_NS else 0, done)
+        _reindex_names(ti, r, touched)
+    return read
+
+
+def _apply(store: Store, ti: TextIndex, records: list[Record], touched: _Touched) -> None:
+    for rec in records:
+        t = type(rec)
+        if t is PathSeen or t is PathGone:
+            touched.assets.add(rec.asset)  # type: ignore[attr-defined]
+            if t is PathSeen:  # the path may have held other content before
+                touched.paths.add((rec.root, rec.path))  # type: ignore[attr-defined]
+        elif t is ArtifactMade and rec.kind in TEXT_KINDS and rec.asset:  # type: ignore[attr-defined]
+            docs = _documents(store, rec)  # type: ignore[arg-type]
+            if docs is not None:
+                ti.put_artifact(rec.id, bytes.fromhex(rec.asset), rec.kind, docs)  # type: ignore[attr-defined]
+        elif t is ArtifactsDropped:
+            ti.drop_artifacts(rec.ids)  # type: ignore[attr-defined]
+
+
+def _documents(store: Store, art: ArtifactMade) -> list[Doc] | None:
+    """The artifact's text as documents, one per page; None when there is no readable text."""
+    payload = art.data
+    if not isinstance(payload, dict) and art.payload:
+        try:
+            payload = json.loads(store.objects.get(art.payload))
+        except (KeyError, OSError, ValueError):
+            return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("blocks"), list):
+        return None
+    return documents(payload["blocks"])
+
+
+def documents(blocks: list) -> list[Doc]:
+    """The blocks of a text payload grouped by page, in order of first appearance; each
+    page's blocks joined by a newline."""
+    pages: dict[object, tuple[list[str], list[Block]]] = {}
+    for b in blocks:
+        if not isinstance(b, dict) or not isinstance(b.get("text"), str) or not b["text"]:
+            continue
+        page = b.get("page") if isinstance(b.get("page"), int) else None
+        texts, places = pages.setdefault(page, ([], []))
+        offset = sum(len(t) + 1 for t in texts)
+        box = b.get("box") if isinstance(b.get("box"), list) else None
+        places.append(Block(offset, page, box, _number(b.get("start")), _number(b.get("end"))))
+        texts.append(b["text"])
+    return [Doc("\n".join(texts), page, places)  # type: ignore[arg-type]
+            for page, (texts, places) in pages.items()]
+
+
+def _number(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _reindex_names(ti: TextIndex, r: Reader, touched: _Touched) -> None:
+    assets = set(touched.assets)
+    for root, path in touched.paths:
+        assets.update(ev.asset for _hlc, _m, ev in r.history(root, path) if ev.asset)
+    for aid in assets:
+        names = []
+        for root, path in r.asset_paths(aid):
+            st = r.path_state(root, path)
+            if st is not None and st.present and st.asset == aid:
+                names.append(path.rsplit(b"/", 1)[-1].decode("utf-8", "replace"))
+        ti.put_names(bytes.fromhex(aid), "\n".join(sorted(set(names))))
+
+
+# -- asking ---------------------------------------------------------------------------------
+def check_value(value: str) -> None:
+    """Raise ValueError (one line) for a ``text:`` value that cannot match anything."""
+    if not value.strip().rstrip("*").strip():
+        raise ValueError("text: needs a word or a quoted phrase, e.g. text:invoice or "
+                         'text:"exact phrase"')
+    if not any(c.isalnum() for c in value):
+        raise ValueError(f"text:{value} has no letter or digit to search for")
+
+
+def match_expression(value: str) -> str:
+    """The FTS5 query for a ``text:`` value: its words as one phrase (a single word is a
+    phrase of one), a trailing ``*`` making the last word a prefix."""
+    value = value.strip()
+    prefix = value.endswith("*")
+    words = value.rstrip("*").strip()
+    return '"' + words.replace('"', '""') + '"' + (" *" if prefix else "")
+
+
+@dataclass
+class TextMatches:
+    """The assets a ``text:`` value matches, best first, and where (computed when asked)."""
+
+    index: TextIndex
+    expression: str
+    order: list[bytes]
+    best: dict[bytes, int]
+
+    def detail(self, asset: bytes) -> dict | None:
+        rowid = self.best.get(asset)
+        if rowid is None:
+            return None
+        found = self.index.locate(self.expression, rowid)
+        return where(found) if found is not None else None
+
+
+def search(ti: TextIndex, value: str) -> TextMatches:
+    expr = match_expression(value)
+    order, best = ti.ranked_assets(expr)
+    return TextMatches(ti, expr, order, best)
+
+
+def where(found: Located) -> dict:
+    """A match as ``find --json`` shows it under "match": the snippet (whitespace as
+    spaces, "…" where it is cut), the [start, end) character spans of the matched words in
+    it, and the place of the block the first match is in."""
+    plain: list[str] = []
+    spans: list[list[int]] = []
+    pos = 0
+    for i, part in enumerate(found.marked.split(MARK_START)):
+        if i == 0:
+            plain.append(part)
+            pos += len(part)
+            continue
+        hit, _, rest = part.partition(MARK_END)
+        spans.append([pos, pos + len(hit)])
+        plain.append(hit + rest)
+        pos += len(hit) + len(rest)
+    text = "".join(plain)
+    first = spans[0][0] if spans else 0
+    start = max(0, first - SNIPPET_BEFORE)
+    if start:
+        space = text.find(" ", start, first)
+        start = space + 1 if space >= 0 else start
+    end = min(len(text), start + SNIPPET_CHARS)
+    if end < len(text):
+        space = text.rfind(" ", max(first, start + SNIPPET_CHARS // 2), end)
+        end = space if space > 0 else end
+    lead = "…" if start else ""
+    snippet = lead + text[start:end].translate(_SPACES) + ("…" if end < len(text) else "")
+    marks = [[a - start + len(lead), b - start + len(lead)] for a, b in spans
+             if a >= start and b <= end]
+    block = next((b for b in reversed(found.blocks) if b.offset <= first), found.blocks[0])
+    return {"kind": found.source, "artifact": found.artifact or None, "snippet": snippet,
+            "marks": marks, "page": block.page, "box": block.box, "start": block.start,
+            "end": block.end}
