@@ -6,28 +6,23 @@ What is indexed (docs/search.md): the text artifacts — kinds ``doctext``, ``oc
 "blocks": [{"text", "page", "box", "start", "end", "conf"}]}) — one document per page, and
 each asset's file names (the last part of its current paths).
 
-Catching up works like the LMDB index's (``Store.catch_up``): per record lane, the lane
-directory's mtime and a watermark (every segment up to it is indexed). An unchanged lane
-costs one ``stat``; a changed one is listed past its watermark, and its new segments are
-read — only those the LMDB index has applied already, so that the file names read from it
-are those the segment's records made. A search therefore sees every artifact ``show``
-sees. Garbage collection's ``gc`` records take artifacts out. An artifact whose payload
-object is not in this store (not synced yet) is left out until the index is rebuilt
-(delete ``local/text/``).
+Catching up follows the record lanes from the index's watermarks (``store/follow.py``:
+an unchanged lane costs one ``stat``), reading each new segment once, after the LMDB
+index applied it — so the file names read from the LMDB index are those the segment's
+records made, and a search sees every artifact ``show`` sees. Garbage collection's ``gc``
+records take artifacts out. An artifact whose payload object is not in this store (not
+synced yet) is left out until the index is rebuilt (delete ``local/text/``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mstore.model.records import ArtifactMade, ArtifactsDropped, PathGone, PathSeen, Record
-from mstore.store.keys import LANE_RE
+from mstore.store.follow import Follower
 from mstore.store.notices import warn
-from mstore.store.segments import load_segment, new_segments
 from mstore.store.textindex import (
     MARK_END,
     MARK_START,
@@ -43,7 +38,6 @@ if TYPE_CHECKING:
     from mstore.store.store import Store
 
 TEXT_KINDS = frozenset({"doctext", "ocr", "transcript"})
-RACY_NS = 2_000_000_000  # as Store.catch_up: a directory changed this recently may change again
 SNIPPET_BEFORE, SNIPPET_CHARS = 60, 200
 _SPACES = str.maketrans("\n\r\t\f\v", "     ")
 
@@ -74,46 +68,21 @@ class _Touched:
     paths: set[tuple[str, bytes]] = field(default_factory=set)  # whose holders too
 
 
-def _lanes(store: Store) -> list[tuple[str, int]]:
-    try:
-        return sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(store.layout.records)
-                      if e.is_dir() and LANE_RE.match(e.name))
-    except FileNotFoundError:
-        return []
-
-
 def catch_up(store: Store, ti: TextIndex) -> int:
     """Index the segments the text index has not seen; returns how many were read."""
-    lanes = _lanes(store)
-    known = ti.lanes()
-    if all(known.get(lane, (None, 0))[0] == mtime for lane, mtime in lanes):
+    if not Follower(store, ti.lanes()).changed():
         return 0  # the common case: one stat per lane, no write
     read = 0
-    records_dir = store.layout.records
-    now = time.time_ns()
     with ti.update(), store.reader() as r:
-        known = ti.lanes()  # again, under the write lock: another process may have done it
+        # the watermarks again, under the write lock: another process may have done it
+        follow = Follower(store, ti.lanes())
         touched = _Touched()
-        for lane, mtime in lanes:
-            old_mtime, mark = known.get(lane, (None, 0))
-            if old_mtime == mtime:
-                continue
-            refs, _ = new_segments(records_dir, lane, mark)
-            done = mark
-            for ref in refs:
-                # in order, without gaps, and only what the LMDB index holds already
-                if ref.seq != done + 1 or not r.segment_applied(lane, ref.seq):
-                    break
-                try:
-                    content = load_segment(ref.path)
-                except Exception:  # noqa: BLE001 - a damaged segment: fsck's to report
-                    break
-                _apply(store, ti, content.records, touched)
-                done = ref.seq
-                read += 1
-            whole = not refs or done == refs[-1].seq
-            ti.set_lane(lane, mtime if whole and now - mtime > RACY_NS else 0, done)
+        for records in follow.segments(r):
+            _apply(store, ti, records, touched)
+            read += 1
         _reindex_names(ti, r, touched)
+        for lane, (mtime, mark) in follow.marks.items():
+            ti.set_lane(lane, mtime, mark)
     return read
 
 
