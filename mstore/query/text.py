@@ -88,3 +88,20 @@ register(TermSpec(
             '                    file names; stemmed, case and accents ignored; best first\n'
             'text:"a phrase"     those words in that order; text:harb* a prefix',
     match=_match, check=_check, ranked=True))
+
+
+def with_text(query: str) -> str:
+    """``query`` with each free word or quoted phrase searched in the text too:
+    ``harbour kind:image`` becomes ``(harbour OR text:"harbour") kind:image`` — what the
+    UI's one search box asks. A word without a letter or digit stays as it is. Raises
+    QueryError for a query that does not parse."""
+    from mstore.query.lexer import WORD, tokenize
+
+    out, last = [], 0
+    for tok in tokenize(query):
+        if tok.type != WORD or tok.key or not any(c.isalnum() for c in tok.value):
+            continue
+        quoted = '"' + tok.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out += [query[last:tok.pos], f"({tok.text} OR text:{quoted})"]
+        last = tok.pos + len(tok.text)
+    return "".join(out) + query[last:]
