@@ -34,6 +34,8 @@ from mstore.store.textindex import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mstore.store.reader import Reader
     from mstore.store.store import Store
 
@@ -42,8 +44,8 @@ SNIPPET_BEFORE, SNIPPET_CHARS = 60, 200
 _SPACES = str.maketrans("\n\r\t\f\v", "     ")
 
 
-def index_path(store: Store):  # noqa: ANN201 - a Path
-    return store.layout.local / "text" / "fts.sqlite"
+def index_path(store: Store) -> Path:
+    return store.layout.text_index
 
 
 def open_index(store: Store) -> TextIndex:

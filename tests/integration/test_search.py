@@ -190,3 +190,12 @@ def test_a_renamed_file_is_found_by_its_new_name(tmp_path: Path) -> None:
     mstore("add", store=store)
     assert paths(store, "text:boats") == []
     assert paths(store, "text:ships") == ["notes/ships.txt"]
+
+
+def test_reindex_drops_the_text_index_and_a_search_rebuilds_it(world: Path) -> None:
+    before = {q: find(world, q) for q in QUERIES}
+    path = index_path(Store(world))
+    assert path.exists()
+    assert mstore("reindex", store=world).code == 0
+    assert not path.exists()
+    assert {q: find(world, q) for q in QUERIES} == before
