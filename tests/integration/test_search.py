@@ -3,7 +3,9 @@ tool in a run, searched through the full-text index in ``local/text``."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,10 @@ import pytest
 from mstore.query.textsearch import catch_up, index_path
 from mstore.store.store import Store
 from mstore.store.textindex import TextIndex
-from tests.fixtures.archive import make_pdf
+from tests.fixtures.archive import listing, make_pdf
 from tests.helpers import mstore
 from tests.integration.test_run_reading import run_all
+from tests.integration.unprivileged import nobody_python, open_up, run_as_nobody  # noqa: F401
 
 LETTER = ["Dear Anna,\nthe garden is blooming and the roses are out",
           None,  # a scanned page: no text layer
@@ -199,3 +202,17 @@ def test_reindex_drops_the_text_index_and_a_search_rebuilds_it(world: Path) -> N
     assert mstore("reindex", store=world).code == 0
     assert not path.exists()
     assert {q: find(world, q) for q in QUERIES} == before
+
+
+def test_another_users_store_is_searched_without_writing_it(
+        nobody_python: list[str], tmp_path: Path) -> None:  # noqa: F811
+    _, store = searched_store(tmp_path)
+    as_root = find(store, "text:cafe")
+    shutil.rmtree(index_path(Store(store)).parent)  # nobody builds one of its own
+    subprocess.run(["chmod", "-R", "a+rX,go-w", str(tmp_path)], check=True)
+    open_up(tmp_path)
+    before = listing(store)
+    r = run_as_nobody(nobody_python, "--store", store, "find", "text:cafe", "--json")
+    assert r.code == 0, r.err
+    assert [json.loads(line) for line in r.out.splitlines()] == as_root
+    assert listing(store) == before
