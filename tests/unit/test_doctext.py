@@ -79,3 +79,19 @@ def test_a_damaged_pdf_is_bad_input(registry: Registry, tmp_path: Path) -> None:
     pdf.write_bytes(make_pdf(texts=["some words"])[:60])
     with pytest.raises(BadInput, match="PDF"):
         doctext(registry, pdf, "document", tmp_path / "out")
+
+
+def test_a_pdf_that_needs_a_password_is_bad_input(registry: Registry, tmp_path: Path) -> None:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(make_pdf(texts=["secret words"]))).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="s3cret", algorithm="RC4-128")
+    pdf = tmp_path / "locked.pdf"
+    with open(pdf, "wb") as f:
+        writer.write(f)
+    with pytest.raises(BadInput, match="needs a password"):
+        doctext(registry, pdf, "document", tmp_path / "out")

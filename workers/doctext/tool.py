@@ -57,7 +57,7 @@ def pdf_text(path: str, max_pages: int, progress: Progress) -> dict:
     import logging
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, PyPdfError
 
     # pypdf logs what it repairs and reads on; a page it cannot read is our finding
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
@@ -68,7 +68,9 @@ def pdf_text(path: str, max_pages: int, progress: Progress) -> dict:
         pages = list(reader.pages)
     except BadInput:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
+    except DependencyError as e:  # AES without the cryptography package
+        raise BadInput(f"encrypted PDF pypdf cannot open here: {e}") from None
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
         raise BadInput(f"unreadable PDF: {e}") from None
     total = len(pages)
     if max_pages:
