@@ -66,6 +66,7 @@ def open_index(store: Store) -> TextIndex:
 class _Touched:
     """What the segments read in one catch-up changed besides text artifacts."""
 
+    earlier: bool = True  # whether to look up what the paths held before
     assets: set[str] = field(default_factory=set)  # whose file names to read again
     paths: set[tuple[str, bytes]] = field(default_factory=set)  # whose holders too
 
@@ -77,8 +78,10 @@ def catch_up(store: Store, ti: TextIndex) -> int:
     read = 0
     with ti.update(), store.reader() as r:
         # the watermarks again, under the write lock: another process may have done it
-        follow = Follower(store, ti.lanes())
-        touched = _Touched()
+        known = ti.lanes()
+        follow = Follower(store, known)
+        # an empty index holds no names that a path's earlier content could have left
+        touched = _Touched(earlier=bool(known))
         for records in follow.segments(r):
             _apply(store, ti, records, touched)
             read += 1
@@ -93,7 +96,7 @@ def _apply(store: Store, ti: TextIndex, records: list[Record], touched: _Touched
         t = type(rec)
         if t is PathSeen or t is PathGone:
             touched.assets.add(rec.asset)  # type: ignore[attr-defined]
-            if t is PathSeen:  # the path may have held other content before
+            if t is PathSeen and touched.earlier:  # the path may have held other content
                 touched.paths.add((rec.root, rec.path))  # type: ignore[attr-defined]
         elif t is ArtifactMade and rec.kind in TEXT_KINDS and rec.asset:  # type: ignore[attr-defined]
             docs = _documents(store, rec)  # type: ignore[arg-type]

@@ -149,9 +149,8 @@ class TextIndex:
 
     def put_names(self, asset: bytes, text: str) -> None:
         """An asset's file names (its current paths' last parts), replacing the old ones."""
-        self.db.execute("DELETE FROM fts WHERE rowid IN (SELECT id FROM docs WHERE asset = ?"
-                        " AND source = ?)", (asset, NAMES))
-        self.db.execute("DELETE FROM docs WHERE asset = ? AND source = ?", (asset, NAMES))
+        self._delete(self.db.execute("SELECT id FROM docs WHERE asset = ? AND source = ?",
+                                     (asset, NAMES)))
         if text:
             self._insert(asset, "", NAMES, [Doc(text, None, [Block(0)])])
 
@@ -166,9 +165,15 @@ class TextIndex:
 
     def remove_artifacts(self, artifacts: Iterable[str]) -> None:
         for art in artifacts:
-            self.db.execute("DELETE FROM fts WHERE rowid IN (SELECT id FROM docs"
-                            " WHERE artifact = ?)", (art,))
-            self.db.execute("DELETE FROM docs WHERE artifact = ?", (art,))
+            self._delete(self.db.execute("SELECT id FROM docs WHERE artifact = ?", (art,)))
+
+    def _delete(self, rows: Iterable[tuple[int]]) -> None:
+        """Documents by id; looked up first, as deleting from an FTS5 table costs even
+        when nothing matches (a first build would pay it for every document)."""
+        ids = [(i,) for (i,) in rows]
+        if ids:
+            self.db.executemany("DELETE FROM fts WHERE rowid = ?", ids)
+            self.db.executemany("DELETE FROM docs WHERE id = ?", ids)
 
     def drop_artifacts(self, artifacts: Iterable[str]) -> None:
         """Garbage collection dropped these: out of the index, and kept out."""
