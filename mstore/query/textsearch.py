@@ -17,6 +17,7 @@ synced yet) is left out until the index is rebuilt (delete ``local/text/``).
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,9 @@ def open_index(store: Store) -> TextIndex:
     try:
         ti = TextIndex(path)
         catch_up(store, ti)
-    except TextIndexDamaged as e:
+    except (TextIndexDamaged, sqlite3.DatabaseError) as e:
+        if isinstance(e, sqlite3.OperationalError):
+            raise  # locked, or the disk: not damage
         warn(f"the text index is damaged ({e}); rebuilding it from the records")
         ti = TextIndex.recreate(path)
         catch_up(store, ti)
@@ -123,15 +126,17 @@ def documents(blocks: list) -> list[Doc]:
     """The blocks of a text payload grouped by page, in order of first appearance; each
     page's blocks joined by a newline."""
     pages: dict[object, tuple[list[str], list[Block]]] = {}
+    ends: dict[object, int] = {}  # each page's text length so far, newlines included
     for b in blocks:
         if not isinstance(b, dict) or not isinstance(b.get("text"), str) or not b["text"]:
             continue
         page = b.get("page") if isinstance(b.get("page"), int) else None
         texts, places = pages.setdefault(page, ([], []))
-        offset = sum(len(t) + 1 for t in texts)
         box = b.get("box") if isinstance(b.get("box"), list) else None
-        places.append(Block(offset, page, box, _number(b.get("start")), _number(b.get("end"))))
+        places.append(Block(ends.get(page, 0), page, box, _number(b.get("start")),
+                            _number(b.get("end"))))
         texts.append(b["text"])
+        ends[page] = ends.get(page, 0) + len(b["text"]) + 1
     return [Doc("\n".join(texts), page, places)  # type: ignore[arg-type]
             for page, (texts, places) in pages.items()]
 
