@@ -28,7 +28,7 @@ def results(store: Store, q: str, offset: int, size: int) -> tuple[int, list[dic
     from mstore.ui.tiles import tile
 
     store.catch_up()
-    table = load_table(store.index)
+    table = load_table(store)
     ctx = TermContext(store)
     rows = evaluate(with_text(q), table, ctx)
     place: dict[bytes, int] = {}
