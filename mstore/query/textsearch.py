@@ -104,9 +104,10 @@ def _apply(store: Store, ti: TextIndex, records: list[Record], touched: _Touched
         elif t is ArtifactMade and rec.kind in TEXT_KINDS and rec.asset:  # type: ignore[attr-defined]
             docs = _documents(store, rec)  # type: ignore[arg-type]
             if docs is not None:
-                ti.put_artifact(rec.id, bytes.fromhex(rec.asset), rec.kind, docs)  # type: ignore[attr-defined]
+                ti.put_artifact(rec.id, bytes.fromhex(rec.asset), rec.kind, docs,  # type: ignore[attr-defined]
+                                rec.hlc)
         elif t is ArtifactsDropped:
-            ti.drop_artifacts(rec.ids)  # type: ignore[attr-defined]
+            ti.drop_artifacts(rec.ids, rec.hlc)  # type: ignore[attr-defined]
 
 
 def _documents(store: Store, art: ArtifactMade) -> list[Doc] | None:

@@ -30,18 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # bump when the schema or the tokenizer changes: an older file is then rebuilt
-SCHEMA = 2
+SCHEMA = 3
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 MARK_START, MARK_END = "\x02", "\x03"  # highlight markers: control characters no text has
 NAMES = "name"  # the source of a file-names document
 
 _SCHEMA_SQL = f"""
 CREATE TABLE docs (id INTEGER PRIMARY KEY, asset BLOB NOT NULL, artifact TEXT NOT NULL,
-                   source TEXT NOT NULL, page INTEGER, blocks TEXT NOT NULL);
+                   source TEXT NOT NULL, page INTEGER, blocks TEXT NOT NULL,
+                   hlc INTEGER NOT NULL);
 CREATE INDEX docs_artifact ON docs(artifact);
 CREATE INDEX docs_asset ON docs(asset, source);
 CREATE VIRTUAL TABLE fts USING fts5(text, tokenize='{TOKENIZER}');
-CREATE TABLE dropped (artifact TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE dropped (artifact TEXT PRIMARY KEY, hlc INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE lanes (lane TEXT PRIMARY KEY, mtime INTEGER NOT NULL, mark INTEGER NOT NULL)
     WITHOUT ROWID;
 PRAGMA user_version = {SCHEMA};
@@ -138,28 +139,32 @@ class TextIndex:
         self.db.execute("COMMIT")
 
     # -- documents -----------------------------------------------------------------------
-    def put_artifact(self, artifact: str, asset: bytes, source: str, docs: Iterable[Doc]
-                     ) -> None:
-        """The documents of one artifact, replacing what it had; a dropped one is left out
-        (a gc record may be read before the artifact it drops)."""
-        self.remove_artifacts([artifact])
-        if self.db.execute("SELECT 1 FROM dropped WHERE artifact = ?", (artifact,)).fetchone():
+    def put_artifact(self, artifact: str, asset: bytes, source: str, docs: Iterable[Doc],
+                     hlc: int) -> None:
+        """The documents of one artifact (made at ``hlc``), replacing what it had; left out
+        when a gc record dropped it later than that (lanes are read in any order; an
+        artifact made again after gc has a later hlc and is back)."""
+        row = self.db.execute("SELECT hlc FROM dropped WHERE artifact = ?",
+                              (artifact,)).fetchone()
+        if row is not None and row[0] > hlc:
             return
-        self._insert(asset, artifact, source, docs)
+        self.remove_artifacts([artifact])
+        self._insert(asset, artifact, source, docs, hlc)
 
     def put_names(self, asset: bytes, text: str) -> None:
         """An asset's file names (its current paths' last parts), replacing the old ones."""
         self._delete(self.db.execute("SELECT id FROM docs WHERE asset = ? AND source = ?",
                                      (asset, NAMES)))
         if text:
-            self._insert(asset, "", NAMES, [Doc(text, None, [Block(0)])])
+            self._insert(asset, "", NAMES, [Doc(text, None, [Block(0)])], 0)
 
-    def _insert(self, asset: bytes, artifact: str, source: str, docs: Iterable[Doc]) -> None:
+    def _insert(self, asset: bytes, artifact: str, source: str, docs: Iterable[Doc], hlc: int
+                ) -> None:
         for doc in docs:
             blocks = json.dumps([[b.offset, b.page, b.box, b.start, b.end] for b in doc.blocks])
             cur = self.db.execute(
-                "INSERT INTO docs (asset, artifact, source, page, blocks) VALUES (?, ?, ?, ?, ?)",
-                (asset, artifact, source, doc.page, blocks))
+                "INSERT INTO docs (asset, artifact, source, page, blocks, hlc)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (asset, artifact, source, doc.page, blocks, hlc))
             self.db.execute("INSERT INTO fts (rowid, text) VALUES (?, ?)",
                             (cur.lastrowid, doc.text))
 
@@ -175,11 +180,14 @@ class TextIndex:
             self.db.executemany("DELETE FROM fts WHERE rowid = ?", ids)
             self.db.executemany("DELETE FROM docs WHERE id = ?", ids)
 
-    def drop_artifacts(self, artifacts: Iterable[str]) -> None:
-        """Garbage collection dropped these: out of the index, and kept out."""
-        arts = list(artifacts)
-        self.remove_artifacts(arts)
-        self.db.executemany("INSERT OR IGNORE INTO dropped VALUES (?)", ((a,) for a in arts))
+    def drop_artifacts(self, artifacts: Iterable[str], hlc: int) -> None:
+        """A gc record (at ``hlc``) dropped these: out of the index, and kept out unless
+        made again later."""
+        for art in artifacts:
+            self._delete(self.db.execute("SELECT id FROM docs WHERE artifact = ? AND hlc < ?",
+                                         (art, hlc)))
+            self.db.execute("INSERT INTO dropped VALUES (?, ?) ON CONFLICT (artifact)"
+                            " DO UPDATE SET hlc = max(hlc, excluded.hlc)", (art, hlc))
 
     def document_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM docs").fetchone()[0]

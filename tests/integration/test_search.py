@@ -216,3 +216,16 @@ def test_another_users_store_is_searched_without_writing_it(
     assert r.code == 0, r.err
     assert [json.loads(line) for line in r.out.splitlines()] == as_root
     assert listing(store) == before
+
+
+def test_text_of_artifacts_gc_dropped_is_no_longer_found(tmp_path: Path) -> None:
+    _, store = searched_store(tmp_path, run=False)
+    # an expired sandbox run, searched once before gc (so the index holds its text)
+    run_all(store, "doctext", policy="sandbox", sample="100%", ttl_days=-3)
+    assert sorted(paths(store, "text:cafe")) == ["docs/letter.pdf", "docs/menu-latin1.txt"]
+    rep = mstore("gc", "--json", store=store).json()
+    assert rep["dropped"] == 4
+    assert paths(store, "text:cafe") == []
+    assert paths(store, "text:gruss") == ["docs/gruss-utf16.txt"]  # its name stays
+    run_all(store, "doctext")  # made again: found again
+    assert sorted(paths(store, "text:cafe")) == ["docs/letter.pdf", "docs/menu-latin1.txt"]

@@ -22,11 +22,11 @@ def index(tmp_path: Path) -> TextIndex:
         ti.put_artifact("t1", A, "transcript", documents([
             block("hello and welcome", start=0.0, end=2.5),
             block("today we sail to the old harbour", start=2.5, end=6.0),
-            block("bring a warm coat", start=6.0, end=8.0)]))
+            block("bring a warm coat", start=6.0, end=8.0)]), 10)
         ti.put_artifact("o1", B, "ocr", documents([
             block("OPENING HOURS", page=1, box=[10, 10, 200, 40]),
             block("Caf\u00e9 du Port", page=1, box=[10, 50, 180, 80]),
-            block("closed on Mondays", page=2, box=[5, 5, 150, 30])]))
+            block("closed on Mondays", page=2, box=[5, 5, 150, 30])]), 10)
     return ti
 
 
@@ -56,10 +56,15 @@ def test_an_ocr_match_tells_its_page_and_box(tmp_path: Path) -> None:
     assert search(ti, "port closed").order == []  # pages do not
 
 
-def test_dropped_artifacts_leave_and_stay_out(tmp_path: Path) -> None:
+def test_dropped_artifacts_leave_and_stay_out_unless_made_again(tmp_path: Path) -> None:
     ti = index(tmp_path)
+    port = documents([block("Caf\u00e9 du Port", page=1)])
     with ti.update():
-        ti.drop_artifacts(["o1"])
-        ti.put_artifact("o1", B, "ocr", documents([block("Caf\u00e9 du Port", page=1)]))
+        ti.drop_artifacts(["o1"], 20)
+        ti.put_artifact("o1", B, "ocr", port, 10)  # the drop's lane read first: stays out
     assert search(ti, "port").order == []
     assert search(ti, "harbour").order == [A]
+    with ti.update():
+        ti.put_artifact("o1", B, "ocr", port, 30)  # made again after gc
+        ti.drop_artifacts(["o1"], 20)  # an older drop read late takes nothing
+    assert search(ti, "port").order == [B]
