@@ -14,7 +14,7 @@ value per column), ``delta`` (the cached delta). docs/format.md describes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import lmdb
@@ -107,11 +107,13 @@ class TableTxn:
         return out
 
 
-def store_table(store: Store, entries: dict[bytes, bytes], gen: int, meta_gen: bytes,
-                keep: Callable[[memoryview | None], bool]) -> None:
-    """Replace the ``table`` database with ``entries`` as the snapshot of data_gen ``gen``
-    (``meta_gen``: the meta ``table_gen`` value), and forget the changes it holds —
-    unless ``keep(current head)`` says the snapshot there is newer."""
+def store_table(store: Store, entries: Callable[[], Iterable[tuple[bytes, bytes]]], gen: int,
+                meta_gen: bytes, keep: Callable[[memoryview | None], bool]) -> None:
+    """Replace the ``table`` database with ``entries()`` as the snapshot of data_gen
+    ``gen`` (``meta_gen``: the meta ``table_gen`` value), and forget the changes it holds —
+    unless ``keep(current head)`` says the snapshot there is newer. ``entries`` is called
+    in the write transaction (again if it is retried on a full map), so its values can
+    be made one at a time."""
     index = store.index
 
     def do(txn: lmdb.Transaction) -> None:
@@ -121,7 +123,7 @@ def store_table(store: Store, entries: dict[bytes, bytes], gen: int, meta_gen: b
         # every old key goes: older layouts, columns this table has not, the delta
         for key in list(txn.cursor(db=db).iternext(values=False)):
             txn.delete(key, db=db)
-        for key, raw in entries.items():
+        for key, raw in entries():
             txn.put(key, raw, db=db)
         txn.put(b"table_gen", meta_gen, db=index.db["meta"])
         index.clear_dirty(txn, gen)
