@@ -55,6 +55,9 @@ endif
 	$(VENV)/bin/mstore --store $(DEMO)/store run photos --production --follow
 	@echo; echo '$$ mstore run video --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --production --follow
 	@echo; echo '$$ mstore run dedupe --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --production --follow
+	@echo; echo '$$ mstore run doctext --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run doctext --production --follow
+	@echo; echo "\$$ mstore find 'text:\"rental agreement\"' --json"; $(VENV)/bin/mstore --store $(DEMO)/store find 'text:"rental agreement"' --json || true
+	@echo; echo '$$ mstore find text:cafe'; $(VENV)/bin/mstore --store $(DEMO)/store find text:cafe || true
 	@echo; echo '$$ mstore log'; $(VENV)/bin/mstore --store $(DEMO)/store log
 	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
 ifneq ($(UI),0)

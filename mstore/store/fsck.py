@@ -296,8 +296,12 @@ def fsck(store: Store, *, full: bool = False) -> FsckReport:
 
 
 def reindex(store: Store) -> int:
-    """Drop ``local/index`` and rebuild it from the records. Returns segments applied."""
+    """Drop ``local/index`` and rebuild it from the records. Returns segments applied.
+    The full-text index is dropped too; the next search rebuilds it."""
+    import shutil
+
     store.drop_index()
+    shutil.rmtree(store.layout.text_index.parent, ignore_errors=True)
     _ = store.index  # reopen: catch_up applies every segment
     with store.index.read() as txn:
         return txn.stat(store.index.db["segments"])["entries"]

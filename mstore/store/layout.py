@@ -63,6 +63,11 @@ class Layout:
     def watch_state(self) -> Path:
         return self.local / "watch"
 
+    @property
+    def text_index(self) -> Path:
+        """The full-text index (store/textindex.py): ``text/fts.sqlite``."""
+        return self.local / "text" / "fts.sqlite"
+
 
 def private_local(root: Path) -> Path:
     """This user's own ``local/`` for a store it cannot write: under $XDG_CACHE_HOME (or

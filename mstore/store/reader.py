@@ -129,6 +129,10 @@ class Reader:
     def links_to(self, root: str, target: bytes) -> list[bytes]:
         return index_links.links_to(self._index, self._txn, root, target)
 
+    def segment_applied(self, lane: str, seq: int) -> bool:
+        """Whether the index holds the records of that lane's segment ``seq``."""
+        return self._index.is_applied(self._txn, keys.segment_key(lane, seq))
+
     def set_aside(self) -> list[SetAside]:
         return self._index.set_aside(self._txn)
 

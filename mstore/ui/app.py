@@ -28,7 +28,7 @@ from mstore.ui import builtin_panels
 from mstore.ui.api import ToolUi
 from mstore.ui.core import HERE, Refused, Ui, ui_of
 from mstore.ui.guard import Guard, HostRule, is_loopback
-from mstore.ui.pages import artifacts, assets, collections, runs, tools
+from mstore.ui.pages import artifacts, assets, collections, runs, search, tools
 from mstore.ui.registry import TOOL_PREFIX, UiRegistry, takes_registrar
 
 PAGE_SIZE = assets.PAGE_SIZE
@@ -100,7 +100,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 OWN_ROUTES: list[BaseRoute] = [
-    *assets.ROUTES, *artifacts.ROUTES, *runs.ROUTES, *collections.ROUTES,
+    *assets.ROUTES, *artifacts.ROUTES, *runs.ROUTES, *collections.ROUTES, *search.ROUTES,
     Route("/healthz", healthz),
     Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
 ]

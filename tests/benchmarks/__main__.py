@@ -7,7 +7,8 @@ loaded or slower machine. Targets (from the catalog issue): add >= 0.8x the bare
 BLAKE3 + Pillow-header loop (a second row compares with that loop doing the reads the
 probe adds: EXIF, the end-of-JPEG scan); unchanged rescan <= 2x a bare scandir+stat walk;
 status/show < 150 ms and find < 100 ms at 100k assets; the UI's first grid page
-< 300 ms (tests/benchmarks/ui.py); watch latency < 2 s. With
+< 300 ms (tests/benchmarks/ui.py); watch latency < 2 s; find text: < 100 ms over 100k
+documents (tests/benchmarks/search.py). With
 ``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow.
 """
 
@@ -288,6 +289,10 @@ def main() -> None:
         # 4. watcher latency: file written -> visible in find
         lat = watch_latency(store, root)
         rows.append(("watch: write -> in find", f"{lat:.2f} s", "-", "-", "< 2 s"))
+        # 4b. find text: over a doctext artifact per asset (tests/benchmarks/search.py)
+        from tests.benchmarks.search import benchmarks as search_benchmarks
+
+        rows += search_benchmarks(store, n)
         # 5. runs on Temporal (tests/benchmarks/runs.py): overhead, thumbnails/s, latency
         if args.runs:
             from tests.benchmarks.runs import benchmarks as run_benchmarks

@@ -1,0 +1,70 @@
+"""The full-text index on its own (store/textindex.py) and how a match finds its place
+(query/textsearch.py): payloads shaped like the ocr and transcript artifacts'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mstore.query.textsearch import documents, search
+from mstore.store.textindex import TextIndex
+
+A, B = b"\x01" * 32, b"\x02" * 32
+
+
+def block(text: str, page: int | None = None, box: list | None = None,
+          start: float | None = None, end: float | None = None) -> dict:
+    return {"text": text, "page": page, "box": box, "start": start, "end": end, "conf": 0.9}
+
+
+def index(tmp_path: Path) -> TextIndex:
+    ti = TextIndex(tmp_path / "text" / "fts.sqlite")
+    with ti.update():
+        ti.put_artifact("t1", A, "transcript", documents([
+            block("hello and welcome", start=0.0, end=2.5),
+            block("today we sail to the old harbour", start=2.5, end=6.0),
+            block("bring a warm coat", start=6.0, end=8.0)]), 10)
+        ti.put_artifact("o1", B, "ocr", documents([
+            block("OPENING HOURS", page=1, box=[10, 10, 200, 40]),
+            block("Caf\u00e9 du Port", page=1, box=[10, 50, 180, 80]),
+            block("closed on Mondays", page=2, box=[5, 5, 150, 30])]), 10)
+    return ti
+
+
+def where(ti: TextIndex, value: str, asset: bytes) -> dict:
+    m = search(ti, value)
+    assert asset in m.order
+    return m.detail(asset)
+
+
+def test_a_transcript_match_tells_its_time(tmp_path: Path) -> None:
+    ti = index(tmp_path)
+    d = where(ti, "old harbour", A)
+    assert (d["start"], d["end"], d["page"]) == (2.5, 6.0, None)
+    assert d["snippet"][d["marks"][0][0]:d["marks"][0][1]] == "old harbour"
+    assert where(ti, "coat", A)["start"] == 6.0
+    # a phrase across two segments of one transcript is still a phrase
+    assert search(ti, "warm coat").order == [A]
+    assert search(ti, "harbour bring").order == [A]
+
+
+def test_an_ocr_match_tells_its_page_and_box(tmp_path: Path) -> None:
+    ti = index(tmp_path)
+    d = where(ti, "cafe du port", B)
+    assert (d["page"], d["box"], d["kind"], d["artifact"]) == (1, [10, 50, 180, 80], "ocr", "o1")
+    assert where(ti, "mondays", B)["page"] == 2
+    assert search(ti, "hours cafe").order == [B]  # lines of one page run on
+    assert search(ti, "port closed").order == []  # pages do not
+
+
+def test_dropped_artifacts_leave_and_stay_out_unless_made_again(tmp_path: Path) -> None:
+    ti = index(tmp_path)
+    port = documents([block("Caf\u00e9 du Port", page=1)])
+    with ti.update():
+        ti.drop_artifacts(["o1"], 20)
+        ti.put_artifact("o1", B, "ocr", port, 10)  # the drop's lane read first: stays out
+    assert search(ti, "port").order == []
+    assert search(ti, "harbour").order == [A]
+    with ti.update():
+        ti.put_artifact("o1", B, "ocr", port, 30)  # made again after gc
+        ti.drop_artifacts(["o1"], 20)  # an older drop read late takes nothing
+    assert search(ti, "port").order == [B]
