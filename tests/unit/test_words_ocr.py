@@ -206,3 +206,16 @@ def test_sandbox_sized_input_still_reads_a_screenshot(registry: Registry,
     payload, _ = ocr(registry, screenshot(tmp_path / "shot.png"), tmp_path / "out",
                      max_side=1024, det_side=640)
     assert [b["text"] for b in payload["blocks"]][0] == LINES[0]
+
+
+def test_the_engine_is_loaded_once_per_process(registry: Registry, tmp_path: Path) -> None:
+    import sys
+
+    from mstore.tools.loader import load_function
+
+    m = registry.get("ocr")
+    module = sys.modules[load_function(m.folder, "tool:run", m.id, m.version).__module__]
+    ocr(registry, screenshot(tmp_path / "a.png"), tmp_path / "a")
+    engine = module._engine
+    ocr(registry, screenshot(tmp_path / "b.png", size=34), tmp_path / "b")
+    assert engine is not None and module._engine is engine
