@@ -48,9 +48,7 @@ from mstore.model.records import (
 )
 from mstore.query.fresh import FreshRows
 from mstore.query.snapshot import refresh
-from mstore.store import path_cache
-from mstore.store.index import PathState
-from mstore.store.index_links import link_at, links_under
+from mstore.store.reader import PathState
 from mstore.store.store import RecordWriter, Store
 
 
@@ -150,12 +148,10 @@ class Adder:
     def _session(self, roots: list[str], body: Callable[[], object]) -> AddSummary:
         self.summary = AddSummary(verified=self.verify)
         self._recorded = set()
-        idx = self.store.index
-        refresh(idx)  # the snapshot the rows of this session's new assets go into
-        with idx.read() as txn:  # the first add of a store needs no per-file lookups
-            self._catalog_empty = all(txn.stat(idx.db[name])["entries"] == 0
-                                      for name in ("assets", "asset_paths"))
-            self.fresh = FreshRows(idx, idx.meta_int(txn, b"data_gen"))
+        refresh(self.store)  # the snapshot the rows of this session's new assets go into
+        with self.store.reader() as r:  # the first add of a store needs no per-file lookups
+            self._catalog_empty = r.catalog_empty()
+            self.fresh = FreshRows(self.store.watch_changes(), r.data_gen())
         t0 = time.monotonic()
         started = int(time.time() * 1000)
         with gc_paused():
@@ -183,35 +179,29 @@ class Adder:
                 self._add_target(Target(root, root_path, rel), single=True)
 
     def _add_target(self, t: Target, *, single: bool = False) -> None:
-        idx = self.store.index
         root_b = os.fsencode(t.root_path)
         prefix = t.sub + b"/" if t.sub else b""
         # what the index knows under this scope
         known_errors: dict[bytes, str] = {}
         known_links: dict[bytes, bytes] = {}
-        with idx.read() as txn:
+        with self.store.reader() as r:
             scope = t.sub if single else prefix
-            # a whole root: from the cache of the last add's reading, while it is current
-            known = path_cache.load(idx, txn, t.root) if not scope else None
-            if known is None:
-                known = idx.present_states_under(txn, t.root, scope)
-                if not scope:
-                    path_cache.save(idx, t.root, idx.meta_int(txn, b"data_gen"), known)
+            known = r.present_states(t.root, scope)
             if single:
                 known = {t.sub: known[t.sub]} if t.sub in known else {}
-            for path, target in links_under(idx, txn, t.root, scope):
+            for path, target in r.links_under(t.root, scope):
                 if not single or path == t.sub:
                     known_links[path] = target
             if t.sub and not single:
-                st = idx.path_state(txn, t.root, t.sub)  # PATH may name one file
+                st = r.path_state(t.root, t.sub)  # PATH may name one file
                 if st is not None and st.present:
                     known[t.sub] = st
-                link = link_at(idx, txn, t.root, t.sub)  # ... or one link
+                link = r.link_at(t.root, t.sub)  # ... or one link
                 if link is not None:
                     known_links[t.sub] = link.target
             # the target itself (a file, or a directory that could not be read) and,
             # for a directory, everything under it
-            for _, path, err in idx.iter_errors(txn, t.root, t.sub):
+            for _, path, err in r.errors(t.root, t.sub):
                 if path == t.sub or (not single and path.startswith(prefix)):
                     known_errors[path] = err.reason
         # what the walk may skip on sight: paths in error are read again, and --verify
@@ -386,17 +376,15 @@ class Adder:
     def _seen_before(self, aid: str) -> bool:
         """Whether a path was ever recorded holding ``aid`` (content with no asset record
         of its own yet, e.g. from another machine's records that came in part)."""
-        idx = self.store.index
-        with idx.read() as txn:
-            return idx.asset_seen(txn, aid)
+        with self.store.reader() as r:
+            return r.asset_seen(aid)
 
     def _asset_state(self, aid: str) -> str:
         """"new" content, "stale" (recorded by older probers) or "known"."""
         if self._catalog_empty:
             return "new"  # this process holds the write lock: only it adds assets
-        idx = self.store.index
-        with idx.read() as txn:
-            info = idx.asset(txn, aid)
+        with self.store.reader() as r:
+            info = r.asset(aid)
         if info is None:
             return "new"
         return "stale" if info.probe < PROBE_VERSION else "known"

@@ -91,7 +91,7 @@ def test_another_writer_during_the_add_is_not_lost(tmp_path: Path) -> None:
         assert mstore_proc("add", root / "b", store=store).code == 0  # meanwhile
         assert adder.fresh is not None and not adder.fresh.valid(
             st.index.meta_int(st.index.read(), b"data_gen"))
-        snapshot.refresh(st.index, fresh=adder.fresh)
+        snapshot.refresh(st, fresh=adder.fresh)
         compare_with_rebuild(st)
     finally:
         st.close()
