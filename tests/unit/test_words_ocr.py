@@ -219,3 +219,22 @@ def test_the_engine_is_loaded_once_per_process(registry: Registry, tmp_path: Pat
     engine = module._engine
     ocr(registry, screenshot(tmp_path / "b.png", size=34), tmp_path / "b")
     assert engine is not None and module._engine is engine
+
+
+def test_a_large_photo_decoded_small_still_gets_boxes_in_its_own_pixels(
+        registry: Registry, tmp_path: Path) -> None:
+    """A JPEG at least twice the model's input is decoded at a fraction of its size (draft):
+    the boxes are still in the full picture's pixels."""
+    font = ImageFont.truetype(str(FONTS / "DejaVuSans.ttf"), 64)
+    img = Image.new("RGB", (2700, 2700), "white")
+    d = ImageDraw.Draw(img)
+    for i, line in enumerate(LINES):
+        d.text((100, 200 + 200 * i), line, fill="black", font=font)
+    img.save(tmp_path / "poster.jpg", quality=90)
+    payload, meta = ocr(registry, tmp_path / "poster.jpg", tmp_path / "out", max_side=1280)
+    assert (meta["width"], meta["height"]) == (2700, 2700)
+    check_screenshot_text([b["text"] for b in payload["blocks"]])
+    for i, b in enumerate(payload["blocks"]):
+        x0, y0, x1, y1 = b["box"]
+        assert abs(x0 - 100) <= 16 and abs(y0 - (200 + 200 * i)) <= 24, b["box"]
+        assert 60 <= y1 - y0 <= 110

@@ -31,17 +31,20 @@ def shot_starts() -> list[float]:
     return out
 
 
-def cut_video(path: Path, rotate: int = 0) -> Path:
+def cut_video(path: Path, size: tuple[int, int] = (160, 120), repeat: int = 1) -> Path:
+    """SHOTS (``repeat`` times over) at ``size``, h264 at 25 fps."""
+    w, h = size
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=FPS)
-        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         i = 0
-        for colour, seconds in SHOTS:
+        for colour, seconds in SHOTS * repeat:
             for k in range(round(seconds * FPS)):
-                a = np.zeros((120, 160, 3), np.uint8)
+                a = np.zeros((h, w, 3), np.uint8)
                 a[:] = colour
-                x = (k * 3) % 120
-                a[40:80, x:x + 40] = [255 - c for c in colour]  # something moves in the shot
+                x = (k * 3 * w // 160) % (w * 3 // 4)
+                # something moves in the shot
+                a[h // 3:h * 2 // 3, x:x + w // 4] = [255 - c for c in colour]
                 frame = av.VideoFrame.from_ndarray(a, format="rgb24")
                 frame.pts, frame.time_base = i, Fraction(1, FPS)
                 i += 1

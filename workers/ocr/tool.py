@@ -72,7 +72,10 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     if inp.mime == "application/pdf":
         blocks, meta = _pdf(inp, opts, int(p.get("max_pages", 50)), progress)
     elif inp.kind == "image":
-        blocks, meta = _image(load_image(inp.path), None, opts, progress)
+        # draft decoding (a JPEG at 1/2, 1/4 or 1/8 scale) where the model reads less
+        # than the file holds; boxes are then scaled up to the full picture
+        img = load_image(inp.path, size=opts["max_side"])
+        blocks, meta = _image(img, None, opts, progress, full=_upright_size(inp.path))
     else:
         raise NotApplicable(f"ocr reads images and PDFs, not {inp.mime}")
     payload = {"version": 1, "lang": None, "source": "ocr", "blocks": blocks}
@@ -86,17 +89,21 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
 # --------------------------------------------------------------------------- images
 
 
-def _image(img: Any, page: int | None, opts: dict[str, Any],
-           progress: Progress) -> tuple[list[dict], dict[str, Any]]:
-    """Blocks of one upright image (EXIF already applied), and the facts for meta."""
+def _image(img: Any, page: int | None, opts: dict[str, Any], progress: Progress,
+           full: tuple[int, int] | None = None) -> tuple[list[dict], dict[str, Any]]:
+    """Blocks of one upright image (EXIF already applied), and the facts for meta.
+    ``full``: the upright picture's size when ``img`` was decoded smaller (draft)."""
     img = img.convert("RGB")
-    meta: dict[str, Any] = {"width": img.width, "height": img.height, "rotation": 0}
+    # pixels of the full picture per pixel of img (the same both ways, up to rounding)
+    unit = max(full) / max(img.size) if full else 1.0
+    meta: dict[str, Any] = {"width": round(img.width * unit), "height": round(img.height * unit),
+                            "rotation": 0}
     if _blank(img):
         meta["skipped"] = "blank"
         return [], meta
     engine = _load()
     progress(0.1, "detecting text")
-    scale = min(1.0, opts["max_side"] / max(img.size))
+    scale = min(1.0, opts["max_side"] / max(img.size))  # pixels read per pixel of img
     lines = _read(engine, img, scale, opts["det_side"])
     if lines is None:
         meta["skipped"] = "no text"
@@ -108,10 +115,24 @@ def _image(img: Any, page: int | None, opts: dict[str, Any],
         turned = _read(engine, img, scale, opts["det_side"]) or []
         if _weight(turned) >= _weight(lines):
             lines = turned
-            meta.update(width=img.width, height=img.height, rotation=turn)
-    blocks = [_block(line, scale, page) for line in lines if line.conf >= opts["min_conf"]
+            meta.update(width=round(img.width * unit), height=round(img.height * unit),
+                        rotation=turn)
+    blocks = [_block(line, scale / unit, page) for line in lines if line.conf >= opts["min_conf"]
               and line.text.strip()]
     return blocks, meta
+
+
+def _upright_size(path: str) -> tuple[int, int] | None:
+    """The picture's size as shown (EXIF orientation applied), from its header alone."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            orientation = im.getexif().get(0x0112, 1)
+    except Exception:
+        return None  # load_image decoded it: the header is good enough; if not, no scaling
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _blank(img: Any) -> bool:
@@ -182,6 +203,7 @@ def _orientation(lines: list[Line]) -> int:
 
 
 def _block(line: Line, scale: float, page: int | None) -> dict[str, Any]:
+    """``scale``: pixels read per pixel of the full upright picture."""
     xs = [x / scale for x, _ in line.quad]
     ys = [y / scale for _, y in line.quad]
     return {"text": line.text.strip(), "page": page,
