@@ -72,7 +72,7 @@ else
 	$(VENV)/bin/mstore --store $(DEMO)/store server stop
 endif
 
-bench: venv
+bench: venv speech
 	$(PY) -m compileall -q mstore  # as installed code would be: no recompiling per command
 	$(PY) -m tests.benchmarks
 

@@ -48,7 +48,8 @@ def build(root: Path, pictures: int, clips: int, videos: int) -> None:
                         " ".join(s.format(n=i + 2) for s in SPEECH)], check=True)
     (root / "videos").mkdir()
     for i in range(videos):
-        cut_video(root / "videos" / f"cuts-{i}.mp4", size=(640, 360), repeat=3)
+        # a size of its own: identical files would be one asset, run once
+        cut_video(root / "videos" / f"cuts-{i}.mp4", size=(640 + 16 * i, 360), repeat=3)
 
 
 def bare_ocr(files: list[Path]) -> float:
@@ -109,20 +110,30 @@ PIPELINES = {
 }
 
 
-def timed_run(store: Path, pipeline: str, selection: str) -> float:
-    """Seconds a production run of ``pipeline`` takes over its units, after a sandbox run
-    of one unit loaded the tool and its model in this process (a tool process keeps them;
-    production does not reuse the sandbox's result)."""
+def timed_run(store: Path, pipeline: str, selection: str, params: dict) -> float:
+    """Seconds a production run of ``pipeline`` takes over its units. ``params`` must make
+    each call's reuse key new (a value that changes nothing for these files), so nothing
+    is reused; a sandbox run of one unit first loads the tool and its model in this
+    process, as a tool process has them after its first unit."""
     from tests.integration.test_run_reading import DirectRun
 
-    DirectRun(store, pipeline, selection=selection, policy="sandbox", sample="1").units().close()
-    run = DirectRun(store, pipeline, selection=selection)
+    DirectRun(store, pipeline, selection=selection, policy="sandbox", sample="1",
+              params={"step": params}).units().close()
+    run = DirectRun(store, pipeline, selection=selection, params={"step": params})
     try:
         t = time.perf_counter()
         run.units()
         return time.perf_counter() - t
     finally:
         run.close()
+
+
+ROUNDS = 2  # tool and bare loop alternate; the best of each (the machine may be shared)
+
+
+def best_of(tool: Any, bare: Any) -> tuple[float, float]:
+    times = [(tool(i), bare()) for i in range(ROUNDS)]
+    return min(t for t, _ in times), min(b for _, b in times)
 
 
 def benchmarks(work: Path, pictures: int = 20, clips: int = 4, videos: int = 4) -> list[Row]:
@@ -144,19 +155,24 @@ def benchmarks(work: Path, pictures: int = 20, clips: int = 4, videos: int = 4) 
     vids = sorted((root / "videos").glob("*.mp4"))
     audio_s = sum(_seconds(m) for m in memos)
     rows: list[Row] = []
-    t_ocr = timed_run(store, "bench-ocr", "kind:image")
-    t_bare = bare_ocr(pics)
+    # each round a value that changes nothing here: pictures have no pages, the clips
+    # and videos are far shorter than the window
+    t_ocr, t_bare = best_of(
+        lambda i: timed_run(store, "bench-ocr", "kind:image", {"max_pages": 50 + i}),
+        lambda: bare_ocr(pics))
     rows.append((f"ocr, {len(pics)} screenshots 1280x720", f"{len(pics) / t_ocr:.2f} pictures/s",
                  f"{len(pics) / t_bare:.2f} pictures/s", f"{t_bare / t_ocr:.2f}x", ">= 0.9x"))
-    t_sp = timed_run(store, "bench-speech", "kind:audio")
-    t_bare = bare_transcribe(memos)
+    t_sp, t_bare = best_of(
+        lambda i: timed_run(store, "bench-speech", "kind:audio", {"max_seconds": 3600.0 + i}),
+        lambda: bare_transcribe(memos))
     rows.append((f"transcribe, {len(memos)} clips, {audio_s:.0f} s of speech",
                  f"{audio_s / t_sp:.1f}x real time", f"{audio_s / t_bare:.1f}x real time",
                  f"{t_bare / t_sp:.2f}x", ">= 0.9x"))
-    t_sc = timed_run(store, "bench-scenes", "kind:video")
-    t_bare = bare_scenes(vids)
+    t_sc, t_bare = best_of(
+        lambda i: timed_run(store, "bench-scenes", "kind:video", {"max_seconds": 3600.0 + i}),
+        lambda: bare_scenes(vids))
     frames = len(vids) * 720
-    rows.append((f"scenes, {len(vids)} videos of 720 frames, 640x360",
+    rows.append((f"scenes, {len(vids)} videos of 720 frames, ~640x360",
                  f"{frames / t_sc:,.0f} frames/s", f"{frames / t_bare:,.0f} frames/s",
                  f"{t_bare / t_sc:.2f}x", ">= 0.9x"))
     return rows
