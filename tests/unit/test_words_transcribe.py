@@ -196,3 +196,18 @@ def test_the_model_is_joined_once_into_the_cache(tmp_path: Path,
     assert size > 100_000_000 and {p.name for p in first.iterdir()} == {
         "model.bin", "config.json", "tokenizer.json", "vocabulary.json"}
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.name]  # no leftovers
+
+
+def test_the_model_is_loaded_once_per_process(registry: Registry, tmp_path: Path) -> None:
+    import sys
+
+    from mstore.tools.loader import load_function
+
+    m = registry.get("transcribe")
+    module = sys.modules[load_function(m.folder, "tool:run", m.id, m.version).__module__]
+    quiet = write_wav(tmp_path / "q.wav", np.zeros(16_000, dtype="<i2"), 16_000)
+    inp = ToolInput(asset="e" * 64, kind="audio", mime="audio/x-wav", path=str(quiet))
+    transcribe(registry, inp, tmp_path / "a")
+    model = module._model
+    transcribe(registry, inp, tmp_path / "b")
+    assert model is not None and module._model is model
