@@ -238,3 +238,13 @@ def test_a_large_photo_decoded_small_still_gets_boxes_in_its_own_pixels(
         x0, y0, x1, y1 = b["box"]
         assert abs(x0 - 100) <= 16 and abs(y0 - (200 + 200 * i)) <= 24, b["box"]
         assert 60 <= y1 - y0 <= 110
+
+
+def test_a_scanned_page_fed_in_upside_down_is_read_and_says_so(registry: Registry,
+                                                                tmp_path: Path) -> None:
+    Image.open(screenshot(tmp_path / "shot.png")).rotate(180).save(
+        tmp_path / "scan.pdf", resolution=150, quality=95)
+    payload, meta = ocr(registry, tmp_path / "scan.pdf", tmp_path / "out",
+                        mime="application/pdf", kind="document")
+    check_screenshot_text([b["text"] for b in payload["blocks"]])
+    assert meta["turned_pages"] == {"1": 180} and meta["ocr_pages"] == [1]

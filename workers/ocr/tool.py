@@ -243,6 +243,7 @@ def _pdf(inp: ToolInput, opts: dict[str, Any], max_pages: int,
         pages = list(reader.pages)
     blocks: list[dict] = []
     read: list[int] = []
+    turned: dict[str, int] = {}  # page -> the turn its text asked for (boxes follow it)
     for number, page in enumerate(pages, start=1):
         if max_pages and len(read) >= max_pages:
             break
@@ -259,12 +260,17 @@ def _pdf(inp: ToolInput, opts: dict[str, Any], max_pages: int,
         if rotate in _TRANSPOSE:
             img = img.transpose(_TRANSPOSE[rotate])
         progress(min(0.95, number / max(1, len(pages))), f"page {number}")
-        page_blocks, _ = _image(img, number, opts, progress)
+        page_blocks, page_meta = _image(img, number, opts, progress)
+        if page_meta.get("rotation"):
+            turned[str(number)] = page_meta["rotation"]
         blocks += page_blocks
         read.append(number)
     if not read:
         raise NotApplicable("every page has a text layer (or no image): doctext reads it")
-    return blocks, {"pages": len(pages), "ocr_pages": read}
+    meta: dict[str, Any] = {"pages": len(pages), "ocr_pages": read}
+    if turned:
+        meta["turned_pages"] = turned
+    return blocks, meta
 
 
 # --------------------------------------------------------------------------- the model
