@@ -252,7 +252,6 @@ class FrameSource:
         finally:
             container.close()
 
-
     def _decode_at(self, times: list[float]) -> Iterator[tuple[float, Image]]:
         """One frame at each of ``times`` (seconds): the first frame shown at or after it.
         Seeks to the keyframe before a time that lies more than a few seconds ahead, then

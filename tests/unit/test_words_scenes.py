@@ -142,3 +142,14 @@ def test_a_video_without_cuts_is_one_scene(registry: Registry, tmp_path: Path) -
         out.mux(s.encode(None))
     doc, _ = scenes_of(registry, path, tmp_path / "o")
     assert len(doc["cuts"]) == 1 and doc["cuts"][0]["start"] == 0.0
+
+
+def test_frames_at_times_far_apart_seek_instead_of_decoding_everything(video: Path) -> None:
+    from mstore.tools.views import FramePolicy, FrameSource
+
+    # 0.5 s is in the first shot, 8.5 s in the last: more than SEEK_GAP apart
+    got = list(FrameSource(str(video), FramePolicy(times=(8.5, 0.5), size=64)))
+    assert [round(t, 2) for t, _ in got] == [0.52, 8.52]  # the first frame at or after each
+    for (_, img), (colour, _) in zip(got, [SHOTS[0], SHOTS[-1]], strict=True):
+        corner = img.convert("RGB").getpixel((2, 2))
+        assert max(abs(a - b) for a, b in zip(corner, colour, strict=True)) < 30
