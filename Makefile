@@ -9,14 +9,14 @@ UI ?= 1
 UI_PORT ?= 8765
 DEMO := build/demo
 
-.PHONY: venv browser test lint demo bench bench-scale clean
+.PHONY: venv browser speech test lint demo bench bench-scale clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,words]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -28,10 +28,17 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# the transcribe tests speak with Debian's espeak-ng (no TTS ships in a PyPI package)
+ESPEAK ?= /usr/bin/espeak-ng
+$(ESPEAK):
+	apt-get update -qq && apt-get install -y -qq espeak-ng fonts-dejavu-core >/dev/null
+
+speech: $(ESPEAK)
+
 lint: venv
 	$(VENV)/bin/ruff check mstore tests workers
 
-test: venv browser
+test: venv browser speech
 	$(VENV)/bin/ruff check mstore tests workers
 	MSTORE_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q
 
@@ -68,7 +75,7 @@ else
 	$(VENV)/bin/mstore --store $(DEMO)/store server stop
 endif
 
-bench: venv
+bench: venv speech
 	$(PY) -m compileall -q mstore  # as installed code would be: no recompiling per command
 	$(PY) -m tests.benchmarks
 

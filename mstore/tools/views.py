@@ -15,7 +15,11 @@ and :func:`frame_source` turns that into a :class:`FrameSource`::
      "size": 320,            # longest side in pixels (never upscaled)
      "max_frames": 16,       # stop after this many (0 = no limit)
      "keyframes_only": true, # decode: only keyframes (~7x cheaper than a full decode)
-     "files": [[t, path], ...]}  # materialized: frame files with their timestamps
+     "files": [[t, path], ...],  # materialized: frame files with their timestamps
+     "times": [t, ...]}      # decode: one frame at each of these times (one per scene)
+
+A step that needs the ``scenes`` step is offered ``times``: the middle of each scene the
+scene list found, so it gets one frame per scene (``offer``).
 
 Decoding errors (corrupt or unsupported content) surface as :class:`BadInput`, so
 they are not retried; file-system errors (``OSError`` with an errno) stay what
@@ -135,6 +139,7 @@ class FramePolicy:
     max_frames: int = 16
     keyframes_only: bool = True
     files: tuple[tuple[float, str], ...] = field(default=())
+    times: tuple[float, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -183,6 +188,9 @@ class FrameSource:
     # -- decode: frames made now from the original with PyAV
 
     def _decoded(self) -> Iterator[tuple[float, Image]]:
+        if self.policy.times:
+            yield from self._decode_at(sorted(self.policy.times))
+            return
         n = 0
         for item in self._decode(self.policy.keyframes_only):
             yield item
@@ -192,17 +200,22 @@ class FrameSource:
             # under skip_frame); a full decode still gives the consumer its frames.
             yield from self._decode(False)
 
-    def _decode(self, keyframes_only: bool) -> Iterator[tuple[float, Image]]:
+    def _open(self) -> tuple[Any, Any]:
+        """The container and its first video stream (close the container when done)."""
         import av
 
-        p = self.policy
         assert self.path is not None
         with decoding("video"):
             container = av.open(self.path)
+        if not container.streams.video:
+            container.close()
+            raise BadInput("no video track")
+        return container, container.streams.video[0]
+
+    def _decode(self, keyframes_only: bool) -> Iterator[tuple[float, Image]]:
+        p = self.policy
+        container, stream = self._open()
         try:
-            if not container.streams.video:
-                raise BadInput("no video track")
-            stream = container.streams.video[0]
             if keyframes_only:
                 # the decoder drops everything but keyframes before decoding them
                 stream.codec_context.skip_frame = "NONKEY"
@@ -239,6 +252,45 @@ class FrameSource:
         finally:
             container.close()
 
+    def _decode_at(self, times: list[float]) -> Iterator[tuple[float, Image]]:
+        """One frame at each of ``times`` (seconds): the first frame shown at or after it.
+        Seeks to the keyframe before a time that lies more than a few seconds ahead, then
+        decodes forward: a frame between keyframes cannot be had any cheaper."""
+        p = self.policy
+        container, stream = self._open()
+        try:
+            start = stream.start_time or 0
+            tb = stream.time_base
+            sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+            pending = [t for t in times if t >= 0][: p.max_frames or None]
+            last_t = -1.0
+            while pending:
+                if tb is not None and pending[0] - last_t > SEEK_GAP:
+                    with decoding("video"):
+                        container.seek(start + int(pending[0] / tb), stream=stream,
+                                       backward=True)
+                frames = container.decode(stream)
+                for frame in frames:
+                    if frame.pts is None or tb is None:
+                        continue
+                    last_t = max(0.0, float((frame.pts - start) * tb))
+                    if last_t + 1e-6 < pending[0]:
+                        continue
+                    with decoding("video"):
+                        img = _frame_image(frame, p.size, sar)
+                    yield last_t, img
+                    while pending and pending[0] <= last_t + 1e-6:
+                        pending.pop(0)  # one frame for times this frame already covers
+                    if not pending or pending[0] - last_t > SEEK_GAP:
+                        break
+                else:
+                    return  # the video ended before the remaining times
+        finally:
+            container.close()
+
+
+SEEK_GAP = 5.0  # seconds ahead past which seeking beats decoding forward
+
 
 def _frame_image(frame: Any, size: int, sar: Any = None) -> Image:
     """A decoded frame as an upright RGB image whose longest side is at most ``size``.
@@ -273,7 +325,7 @@ def frame_policy(req: ToolRequest, **defaults: Any) -> FramePolicy:
     view = req.views.get("frames") or {}
     if not isinstance(view, dict):
         raise BadInput("frames view must be an object")
-    known = {"mode", "fps", "size", "max_frames", "keyframes_only", "files"}
+    known = {"mode", "fps", "size", "max_frames", "keyframes_only", "files", "times"}
     unknown = set(defaults) - known
     if unknown:  # a typo in the calling tool, not in the input
         raise TypeError(f"frame_policy: unknown keys {sorted(unknown)}")
@@ -283,6 +335,7 @@ def frame_policy(req: ToolRequest, **defaults: Any) -> FramePolicy:
     files = values.get("files") or ()
     try:
         values["files"] = tuple((float(t), str(path)) for t, path in files)
+        values["times"] = tuple(float(t) for t in values.get("times") or ())
         for key, conv in (("fps", float), ("size", int), ("max_frames", int),
                           ("keyframes_only", _bool)):
             if key in values:
@@ -306,16 +359,36 @@ def offer(wanted: Iterable[str], provided: dict[str, list[InputArtifact]]) -> di
     of the kind an upstream tool's manifest ``provides`` for it).
 
     ``frames``: the frame files such artifacts hold — each an image payload with its time
-    in ``meta["t"]`` (seconds) — in ``materialized`` mode; without any, ``decode`` (the
-    tool decodes the original)."""
+    in ``meta["t"]`` (seconds) — in ``materialized`` mode. A *scene list* instead (an
+    artifact with ``meta["scenes"]``, its payload ``{"cuts": [{"start", "end", ...}]}``,
+    the ``scenes`` tool's) gives one frame per scene: ``decode`` at the ``times`` in the
+    middle of each scene. Without any, ``decode`` (the tool decodes the original)."""
     out: dict[str, Any] = {}
     for view in wanted:
         if view == "frames":
-            files = [[float(a.meta.get("t", 0.0)), a.path] for a in provided.get(view, [])
-                     if a.path]
-            out[view] = ({"mode": "materialized", "files": files} if files
-                         else {"mode": "decode"})
+            arts = provided.get(view, [])
+            scenes = [a for a in arts if "scenes" in a.meta]
+            files = [[float(a.meta.get("t", 0.0)), a.path] for a in arts
+                     if a.path and "scenes" not in a.meta]
+            if files:
+                out[view] = {"mode": "materialized", "files": files}
+            elif scenes:
+                out[view] = {"mode": "decode", "times": scene_times(scenes[0])}
+            else:
+                out[view] = {"mode": "decode"}
     return out
+
+
+def scene_times(art: InputArtifact) -> list[float]:
+    """The middle of each scene of a scene list artifact: away from the cut's blends."""
+    import json
+
+    doc = art.data
+    if doc is None and art.path:
+        with open(art.path, "rb") as f:
+            doc = json.loads(f.read())
+    cuts = (doc or {}).get("cuts") or []
+    return [round((float(c["start"]) + float(c["end"])) / 2, 3) for c in cuts]
 
 
 def frame_source(req: ToolRequest, inp: ToolInput, **defaults: Any) -> FrameSource:
@@ -325,4 +398,4 @@ def frame_source(req: ToolRequest, inp: ToolInput, **defaults: Any) -> FrameSour
 
 
 __all__ = ["VIEWS", "FramePolicy", "FrameSource", "decoding", "fit", "frame_policy",
-           "frame_source", "load_image", "offer", "register_heif"]
+           "frame_source", "load_image", "offer", "register_heif", "scene_times"]

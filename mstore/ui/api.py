@@ -149,6 +149,11 @@ class Links:
         return "/artifact/" + quote(art_id, safe="")
 
     @staticmethod
+    def file(aid: str) -> str:
+        """An asset's original file, for ``<img>``, ``<video>`` and ``<audio>``."""
+        return "/asset/" + quote(aid, safe="") + "/file"
+
+    @staticmethod
     def payload(art_id: str) -> str:
         """An artifact's payload (an image artifact's bytes, for ``<img src>``)."""
         return "/artifact/" + quote(art_id, safe="") + "/payload"

@@ -207,6 +207,8 @@ def main() -> None:
     ap.add_argument("--runs", action=argparse.BooleanOptionalAction, default=True,
                     help="also the run benchmarks on Temporal (tests/benchmarks/runs.py)")
     ap.add_argument("--run-units", type=int, default=10_000, help="units of the noop run")
+    ap.add_argument("--words", action=argparse.BooleanOptionalAction, default=True,
+                    help="also the ocr/transcribe/scenes benchmarks (tests/benchmarks/words.py)")
     ap.add_argument("--segments", type=int, default=30_000,
                     help="record segments for the status-over-segments row")
     args = ap.parse_args()
@@ -298,6 +300,11 @@ def main() -> None:
             from tests.benchmarks.runs import benchmarks as run_benchmarks
 
             rows += run_benchmarks(work, units=args.run_units, photos=photos)
+        # 6. the words tools against bare loops of their models (tests/benchmarks/words.py)
+        if args.words:
+            from tests.benchmarks.words import benchmarks as words_benchmarks
+
+            rows += words_benchmarks(work / "words")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

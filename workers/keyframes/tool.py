@@ -1,7 +1,10 @@
 """keyframes: frames of a video as ``frame-0001.jpg``, ``frame-0002.jpg``, ... per asset.
 
 Always decodes the original (FrameSource in decode mode): this tool is what makes
-the materialized frames other tools may later read, so it cannot read them itself.
+the materialized frames other tools may later read, so it cannot read them itself. When
+it needs the ``scenes`` step, its frames view carries the scenes' times and it takes one
+frame in the middle of each scene (``max_frames`` still caps them; ``fps`` and
+``keyframes_only`` do not apply).
 Frames come out upright (display rotation applied) and at most ``size`` pixels on
 their longest side.
 """
@@ -27,9 +30,12 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
         raise BadInput(f"keyframes is per-asset: expected 1 input, got {len(req.inputs)}")
     inp = req.inputs[0]
     p = req.params
+    # a step it needs offers scene times (the scenes tool): one frame per scene instead
+    view = req.views.get("frames") or {}
+    times = tuple(float(t) for t in view.get("times") or ()) if isinstance(view, dict) else ()
     policy = FramePolicy(mode="decode", fps=float(p.get("fps", 1.0)), size=int(p.get("size", 320)),
                          max_frames=int(p.get("max_frames", 16)),
-                         keyframes_only=bool(p.get("keyframes_only", True)))
+                         keyframes_only=bool(p.get("keyframes_only", True)), times=times)
     duration = inp.meta.get("duration")  # from the catalog, for a meaningful progress
     out: list[OutputArtifact] = []
     for i, (t, img) in enumerate(FrameSource(inp.path, policy), start=1):

@@ -63,3 +63,17 @@
   };
   setTimeout(tick, 1000);
 })();
+
+// Panels mark a time with data-seek="SECONDS" (a transcript line, a scene): clicking it
+// plays the page's video or audio from there.
+document.addEventListener("click", (ev) => {
+  const el = ev.target.closest && ev.target.closest("[data-seek]");
+  if (!el) return;
+  const media = document.querySelector(".preview video, .preview audio");
+  const t = parseFloat(el.dataset.seek);
+  if (!media || !isFinite(t)) return;
+  ev.preventDefault();
+  media.currentTime = t;
+  const playing = media.play();
+  if (playing && playing.catch) playing.catch(() => { /* the browser wants a gesture first */ });
+});
