@@ -87,6 +87,11 @@ class ToolRequest(msgspec.Struct, kw_only=True):
     inputs: list[ToolInput]  # one for a per-asset step; many for an aggregate step
     out_dir: str  # write output files here (and nowhere else)
     views: dict[str, Any] = {}  # media views offered to the tool, e.g. {"frames": {...}}
+    # incremental aggregate tools: what their newest earlier call (same policy) made
+    previous: list[InputArtifact] = []
+    # aggregate tools that name label key prefixes: the newest non-empty label per
+    # (asset, key, about) under them, {"asset", "key", "value", "about"}, oldest first
+    labels: list[dict[str, str]] = []
 
 
 class OutputArtifact(msgspec.Struct, kw_only=True, omit_defaults=True):
