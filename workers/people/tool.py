@@ -93,24 +93,30 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
 
     # 1. faces that keep (or are told) their person
     owner: list[str | None] = [None] * len(faces)
+    before: list[str | None] = [None] * len(faces)  # the person it was, in the last result
     banned: list[set[str]] = [set() for _ in faces]
     locked = [False] * len(faces)
     for i, (a, t, box) in enumerate(faces):
         banned[i] = {p for p in _matching(forbidden.get(a, []), t, box, every=True)}
         told = _matching(forced.get(a, []), t, box, every=True)  # the newest label last
         had = _matching(known.get(a, []), t, box)
+        before[i] = had[0] if had else None
         if told and told[-1] not in banned[i]:
             owner[i], locked[i] = told[-1], True
         elif had and had[0] not in banned[i]:
             owner[i] = had[0]
 
-    # 2. centres
+    # 2. centres: the faces kept from before count through the earlier centre (its sum,
+    # less the faces of this selection it held, whose embeddings are these same ones when
+    # the model is the same); from another model, only the faces seen now count
     centres: dict[str, tuple[Any, int]] = {}  # pid -> (sum of embeddings, count)
     for pid, e in earlier.items():
-        n = len(e["kept"])
-        if n and e["centroid"] and e["model"] == model:
+        if e["kept"] and e["centroid"] and e["model"] == model:
             c = np.frombuffer(base64.b64decode(e["centroid"]), dtype="<f4").astype(np.float64)
-            centres[pid] = (c * n, n)
+            mine = [i for i, b in enumerate(before) if b == pid]
+            n = e["count"] - len(mine)
+            if n > 0:
+                centres[pid] = (c * e["count"] - emb[mine].sum(axis=0), n)
     for i, pid in enumerate(owner):
         if pid is not None:
             s, n = centres.get(pid, (np.zeros(DIM), 0))
