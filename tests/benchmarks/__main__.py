@@ -8,7 +8,8 @@ BLAKE3 + Pillow-header loop (a second row compares with that loop doing the read
 probe adds: EXIF, the end-of-JPEG scan); unchanged rescan <= 2x a bare scandir+stat walk;
 status/show < 150 ms and find < 100 ms at 100k assets; the UI's first grid page
 < 300 ms (tests/benchmarks/ui.py); watch latency < 2 s. With
-``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow.
+``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow, then the
+faces and people ones of tests/benchmarks/faces.py.
 """
 
 from __future__ import annotations
@@ -293,6 +294,10 @@ def main() -> None:
             from tests.benchmarks.runs import benchmarks as run_benchmarks
 
             rows += run_benchmarks(work, units=args.run_units, photos=photos)
+            # faces step throughput, incremental people (tests/benchmarks/faces.py)
+            from tests.benchmarks.faces import benchmarks as faces_benchmarks
+
+            rows += faces_benchmarks(work)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
