@@ -39,6 +39,16 @@ def people(ctx: click.Context, as_json: bool, unnamed_first: bool) -> None:
     click.echo(f"{len(rows)} people, from run {view.run} ({view.policy})", err=True)
 
 
+def _current(obj: Context):  # noqa: ANN202
+    """The store and its current people."""
+    from mstore.services import people as ps
+
+    store = obj.store()
+    store.catch_up()
+    with store.reader() as r:
+        return store, ps.load(r)
+
+
 def _write(store, changes) -> None:  # noqa: ANN001
     from mstore.services.labels import set_labels
 
@@ -54,10 +64,7 @@ def name_cmd(obj: Context, person: str, name: str) -> None:
     """Give PERSON (an id, id prefix or current name) the name NAME ("" clears it)."""
     from mstore.services import people as ps
 
-    store = obj.store()
-    store.catch_up()
-    with store.reader() as r:
-        view = ps.load(r)
+    store, view = _current(obj)
     changes = ps.name_changes(view, utf8_text(person, "PERSON"), utf8_text(name, "NAME"))
     _write(store, changes)
     p = ps.person(view, person)
@@ -73,10 +80,7 @@ def merge_cmd(obj: Context, keep: str, other: str) -> None:
     """Same person: OTHER's faces become KEEP's (KEEP keeps its id; its name, or OTHER's)."""
     from mstore.services import people as ps
 
-    store = obj.store()
-    store.catch_up()
-    with store.reader() as r:
-        view = ps.load(r)
+    store, view = _current(obj)
     kept, changes = ps.merge_changes(view, utf8_text(keep, "KEEP"), utf8_text(other, "OTHER"))
     _write(store, changes)
     click.echo(f"merged {ps.person(view, other).id} into {kept.id}")
@@ -93,13 +97,12 @@ def split_cmd(obj: Context, person: str, faces: tuple[str, ...]) -> None:
     from mstore.services import people as ps
     from mstore.services import resolve
 
-    store = obj.store()
-    store.catch_up()
+    store, view = _current(obj)
+    ps.person(view, utf8_text(person, "PERSON"))  # an unknown person before any face
     spots = [ps.parse_face(utf8_text(f, "FACE")) for f in faces]
     picked = [(resolve.asset(store, where), n) for where, n in spots]
     with store.reader() as r:
-        view = ps.load(r)
-        p, changes = ps.split_changes(r, view, utf8_text(person, "PERSON"), picked)
+        p, changes = ps.split_changes(r, view, person, picked)
     _write(store, changes)
     click.echo(f"{len(faces)} faces taken off {p.id}")
 

@@ -34,6 +34,7 @@ from mstore.query.people import (
 )
 from mstore.services.labels import LabelChange
 from mstore.store.reader import Reader
+from mstore.tools.api import box_iou
 
 __all__ = ["People", "Person", "asset_faces", "listing", "load", "merge_changes",
            "name_changes", "person", "split_changes"]
@@ -92,18 +93,10 @@ def _spot(people: People, aid: str, t: float | None, box: list[float]) -> Face |
     for f in people.by_asset.get(aid, []):
         if (f.t is None) != (t is None) or (t is not None and abs(float(f.t) - t) > 0.01):
             continue
-        iou = _iou(f.box, box)
+        iou = box_iou(f.box, box)
         if iou >= best_iou:
             best, best_iou = f, iou
     return best
-
-
-def _iou(a: list[float], b: list[float]) -> float:
-    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def name_changes(people: People, text: str, name: str) -> list[LabelChange]:

@@ -124,6 +124,8 @@ def test_people_from_real_faces_named_merged_split_and_kept(people_store) -> Non
     # a wrong face reference is one clear line
     r = mstore("people", "split", pe, eileen[0][:12] + "#9", store=rs.path)
     assert r.code == 2 and "no face #9" in r.err
+    r = mstore("people", "split", pe, eileen[0][:12], store=rs.path)
+    assert r.code == 2 and "a face is ASSET#N" in r.err
 
     # a new version of the faces tool: its faces are made again, the name stays on the id
     tool = rs.path / "tools" / "faces"
@@ -134,3 +136,22 @@ def test_people_from_real_faces_named_merged_split_and_kept(people_store) -> Non
     fresh = faces_of(rs, eileen[0])[0]
     assert fresh["artifact"] != face["artifact"]
     assert fresh["person"] == pe and fresh["name"] == "Eileen Collins"
+
+
+def test_people_before_any_people_run(tmp_path: Path) -> None:
+    """No people run yet: the list says so and is empty; naming, merging or splitting
+    someone is one clear line, exit 2; the terms find nothing."""
+    (tmp_path / "a").mkdir()
+    store = tmp_path / "s"
+    assert mstore("init", "--store", store, tmp_path / "a").code == 0
+    r = mstore("people", store=store)
+    assert r.code == 0 and r.out == "" and "no people yet" in r.err
+    assert mstore("people", "--json", store=store).json() == {
+        "people": [], "run": None, "policy": None}
+    for argv, says in ((["name", "p0123456789", "Ada"], "no person 'p0123456789'"),
+                       (["merge", "ada", "bob"], "no person 'ada'"),
+                       (["split", "ada", "abcd#1"], "no person 'ada'")):
+        r = mstore("people", *argv, store=store)
+        assert r.code == 2 and says in r.err and "Traceback" not in r.err, (argv, r.err)
+    r = mstore("find", "person:?", "--json", store=store)
+    assert r.code == 1 and r.out == ""

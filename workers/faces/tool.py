@@ -36,6 +36,7 @@ from mstore.tools.api import (
     Progress,
     ToolRequest,
     ToolResult,
+    box_iou,
     decoding,
     fit,
     frame_source,
@@ -159,20 +160,11 @@ def _tiles(w: int, h: int, side: int) -> list[tuple[int, int]]:
     return [(x, y) for y in starts(h) for x in starts(w)]
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter) if inter else 0.0
-
-
 def _suppress(faces: list[Face]) -> list[Face]:
     """One box per face: of boxes overlapping more than NMS_IOU, the best-scored one."""
     kept: list[Face] = []
     for f in sorted(faces, key=lambda f: -f.score):
-        if all(_iou(f.box, k.box) <= NMS_IOU and not _inside(f.box, k.box) for k in kept):
+        if all(box_iou(f.box, k.box) <= NMS_IOU and not _inside(f.box, k.box) for k in kept):
             kept.append(f)
     return kept
 

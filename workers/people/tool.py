@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from mstore.tools.api import OutputArtifact, Progress, ToolRequest, ToolResult
+from mstore.tools.api import OutputArtifact, Progress, ToolRequest, ToolResult, box_iou
 
 MATCH_IOU = 0.5
 DIM = 128
@@ -246,17 +246,9 @@ def _matching(items: list[tuple[float | None, list[float], str]], t: float | Non
     for it, ibox, pid in items:
         if (it is None) != (t is None) or (t is not None and abs(float(it) - t) > 0.01):
             continue
-        iou = _iou(ibox, box)
+        iou = box_iou(ibox, box)
         if iou >= MATCH_IOU:
             hits.append((iou, pid))
     if every:
         return [p for _, p in hits]
     return [p for _, p in sorted(hits, key=lambda h: -h[0])]
-
-
-def _iou(a: list[float], b: list[float]) -> float:
-    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
