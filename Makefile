@@ -39,6 +39,7 @@ demo: venv
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 ifeq ($(ARCHIVE),)
 	$(PY) -m tests.fixtures.archive --sample $(DEMO)/archive
+	$(PY) -m tests.fixtures.faces $(DEMO)/archive/people >/dev/null  # real faces from packages
 	$(eval ARCH := $(DEMO)/archive)
 else
 	$(eval ARCH := $(ARCHIVE))
@@ -55,6 +56,8 @@ endif
 	$(VENV)/bin/mstore --store $(DEMO)/store run photos --production --follow
 	@echo; echo '$$ mstore run video --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --production --follow
 	@echo; echo '$$ mstore run dedupe --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --production --follow
+	@echo; echo '$$ mstore run people --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run people --production --follow
+	@echo; echo '$$ mstore people'; $(VENV)/bin/mstore --store $(DEMO)/store people
 	@echo; echo '$$ mstore log'; $(VENV)/bin/mstore --store $(DEMO)/store log
 	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
 ifneq ($(UI),0)
