@@ -1,7 +1,8 @@
 """People as the index knows them, and the ``person:`` and ``faces:`` query terms.
 
 The *current people* are the ``person`` artifacts of the newest finished call of a
-``people`` tool step (in any run, sandbox or production), seen through the person's own
+``people`` tool step in a production run (the newest sandbox one while there is none),
+seen through the person's own
 decisions made since (labels, ``docs/people.md``): a face told to be another person
 (``face-person:<t>:<box>`` = that person, written by a merge) shows there at once, a face
 split off its person (``face-not:<person>:<t>:<box>``) shows as nobody's. The next
@@ -85,7 +86,7 @@ class People:
 
 def load(r: Reader) -> People:
     """The current people, names and the labels made since applied."""
-    best: tuple[int, str, str, list[str]] | None = None
+    best: tuple[tuple[bool, int], str, str, list[str]] | None = None
     for rid, info in r.runs():
         rs = info.started
         if rs is None:
@@ -94,9 +95,13 @@ def load(r: Reader) -> People:
             if s.tool != TOOL:
                 continue
             st = r.unit(rid, s.name, "*")
-            if st is not None and st.status in ("done", "reused") and (
-                    best is None or st.hlc > best[0]):
-                best = (st.hlc, rid, rs.policy, st.artifacts)
+            if st is None or st.status not in ("done", "reused"):
+                continue
+            # production first (a sandbox run's sample must not hide the archive's
+            # people), then the newest
+            rank = (rs.policy == "production", st.hlc)
+            if best is None or rank > best[0]:
+                best = (rank, rid, rs.policy, st.artifacts)
     out = People()
     if best is not None:
         out.run, out.policy = best[1], best[2]

@@ -137,6 +137,12 @@ def test_people_from_real_faces_named_merged_split_and_kept(people_store) -> Non
     assert fresh["artifact"] != face["artifact"]
     assert fresh["person"] == pe and fresh["name"] == "Eileen Collins"
 
+    # a sandbox try afterwards does not hide the production people
+    v = rs.run_and_wait("people", "--sandbox", timeout=240)
+    assert v.state == "completed", v.failures
+    listed = mstore("people", "--json", store=rs.path).json()
+    assert listed["policy"] == "production" and listed["run"] != v.id
+
 
 def test_people_before_any_people_run(tmp_path: Path) -> None:
     """No people run yet: the list says so and is empty; naming, merging or splitting
