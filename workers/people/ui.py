@@ -19,6 +19,8 @@ from mstore.ui.api import (
     people,
 )
 
+PAGE = 120  # people per page
+
 
 def _source(tile, asset: str) -> str:  # noqa: ANN001
     """Where the browser gets the picture a face box is a fraction of."""
@@ -35,7 +37,13 @@ def _view(store: StoreView):  # noqa: ANN202
 def people_page(ctx: PageContext) -> Page:
     view = _view(ctx.store)
     unnamed_first = ctx.query.get("unnamed") == "first"
-    rows = people.listing(view, unnamed_first=unnamed_first)
+    everyone = people.listing(view, unnamed_first=unnamed_first)
+    offset = min(ctx.query.number("offset"), max(0, len(everyone) - 1))
+    rows = everyone[offset:offset + PAGE]
+    order = {"unnamed": "first"} if unnamed_first else {}
+    prev_link = ctx.links.tool("", offset=max(0, offset - PAGE), **order) if offset else None
+    next_link = (ctx.links.tool("", offset=offset + PAGE, **order)
+                 if offset + PAGE < len(everyone) else None)
     faces = {row["id"]: max(view.persons[row["id"]].faces,
                             key=lambda f: f.box[2] * f.box[3]) for row in rows}
     tiles = ctx.store.tiles({f.asset for f in faces.values()})
@@ -43,8 +51,9 @@ def people_page(ctx: PageContext) -> Page:
         f = faces[row["id"]]
         row["src"] = _source(tiles.get(f.asset), f.asset)
         row["box"] = " ".join(f"{v:.4f}" for v in f.box)
-    return Page("people.html", "People", {"rows": rows, "run": view.run,
-                                          "unnamed_first": unnamed_first})
+    return Page("people.html", "People", {
+        "rows": rows, "total": len(everyone), "run": view.run, "unnamed_first": unnamed_first,
+        "prev_link": prev_link, "next_link": next_link})
 
 
 def person_page(ctx: PageContext) -> Page:
