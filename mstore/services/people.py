@@ -34,7 +34,6 @@ from mstore.query.people import (
 )
 from mstore.services.labels import LabelChange
 from mstore.store.reader import Reader
-from mstore.tools.api import box_iou
 
 __all__ = ["People", "Person", "asset_faces", "listing", "load", "merge_changes",
            "name_changes", "person", "split_changes"]
@@ -89,6 +88,8 @@ def _spot(people: People, aid: str, t: float | None, box: list[float]) -> Face |
     exact = people.person_of(aid, t, box)
     if exact is not None:
         return exact
+    from mstore.tools.api import box_iou  # only here: `show` starts without the tool API
+
     best, best_iou = None, 0.5
     for f in people.by_asset.get(aid, []):
         if (f.t is None) != (t is None) or (t is not None and abs(float(f.t) - t) > 0.01):
