@@ -78,6 +78,13 @@ def test_people_pages(page: Page, world: World) -> None:  # noqa: F811
         "Eileen Collins")
     assert {p["id"]: p["name"] for p in people_json(world.store)}[eileen] == "Eileen Collins"
 
+    # the search box takes the person terms
+    page.goto('/?q=person%3A%22eileen+collins%22')
+    expect(page.locator("ul.grid li.tile")).to_have_count(3)
+    page.goto("/?q=person%3A%3F")
+    expect(page.locator("ul.grid li.tile")).to_have_count(3)  # grace: two photos, a video
+
+    page.goto("/people")
     # named first by default, unnamed first on request
     assert page.locator("li.person").first.get_attribute("data-person") == eileen
     page.get_by_role("link", name="unnamed first").click()
