@@ -44,8 +44,10 @@ def people_page(ctx: PageContext) -> Page:
     prev_link = ctx.links.tool("", offset=max(0, offset - PAGE), **order) if offset else None
     next_link = (ctx.links.tool("", offset=offset + PAGE, **order)
                  if offset + PAGE < len(everyone) else None)
+    # the face shown: the biggest one in a photo (a video's face is of one frame, and the
+    # picture at hand is its first)
     faces = {row["id"]: max(view.persons[row["id"]].faces,
-                            key=lambda f: f.box[2] * f.box[3]) for row in rows}
+                            key=lambda f: (f.t is None, f.box[2] * f.box[3])) for row in rows}
     tiles = ctx.store.tiles({f.asset for f in faces.values()})
     for row in rows:
         f = faces[row["id"]]
