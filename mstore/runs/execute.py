@@ -461,18 +461,17 @@ def _previous(ctx: RunContext, step: StepSpec) -> list[ArtifactMade]:
     """The artifacts of the newest earlier call of ``step``'s tool (any version) in a run
     of this one's policy, whose ``*`` unit is done or reused: what an incremental aggregate
     tool builds on. Production never builds on sandbox results (they expire)."""
-    idx = ctx.store.index
     best: tuple[int, list[str]] | None = None
     now_ms = int(time.time() * 1000)
-    with idx.read() as txn:
-        for rid, info in index_runs.all_runs(idx, txn):
+    with ctx.store.reader() as r:
+        for rid, info in r.runs():
             rs = info.started
             if rs is None or rid == ctx.run.run or rs.policy != ctx.run.policy:
                 continue
             for s in rs.steps:
                 if s.tool != step.tool:
                     continue
-                st = index_runs.unit_state(idx, txn, rid, s.name, "*")
+                st = r.unit(rid, s.name, "*")
                 if st is not None and st.status in ("done", "reused") and (
                         best is None or st.hlc > best[0]):
                     best = (st.hlc, st.artifacts)
@@ -485,10 +484,9 @@ def _previous(ctx: RunContext, step: StepSpec) -> list[ArtifactMade]:
 def _labels(ctx: RunContext, prefixes: tuple[str, ...]) -> list[dict[str, str]]:
     """The newest label per (asset, key, about) under ``prefixes``, cleared ones left out,
     oldest first (so a tool applying them in order lets the newer win)."""
-    idx = ctx.store.index
     newest: dict[tuple[str, str, str], Label] = {}
-    with idx.read() as txn:
-        for lab in index_runs.all_labels(idx, txn):
+    with ctx.store.reader() as r:
+        for lab in r.all_labels():
             if lab.key.startswith(prefixes):
                 k = (lab.asset, lab.key, lab.about)
                 old = newest.get(k)
