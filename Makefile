@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 		(apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,words]'
+	$(PY) -m pip install -q -e '.[test,words,faces]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -46,6 +46,7 @@ demo: venv
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 ifeq ($(ARCHIVE),)
 	$(PY) -m tests.fixtures.archive --sample $(DEMO)/archive
+	$(PY) -m tests.fixtures.faces $(DEMO)/archive/people >/dev/null  # real faces from packages
 	$(eval ARCH := $(DEMO)/archive)
 else
 	$(eval ARCH := $(ARCHIVE))
@@ -65,6 +66,8 @@ endif
 	@echo; echo '$$ mstore run doctext --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run doctext --production --follow
 	@echo; echo "\$$ mstore find 'text:\"rental agreement\"' --json"; $(VENV)/bin/mstore --store $(DEMO)/store find 'text:"rental agreement"' --json || true
 	@echo; echo '$$ mstore find text:cafe'; $(VENV)/bin/mstore --store $(DEMO)/store find text:cafe || true
+	@echo; echo '$$ mstore run people --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run people --production --follow
+	@echo; echo '$$ mstore people'; $(VENV)/bin/mstore --store $(DEMO)/store people
 	@echo; echo '$$ mstore log'; $(VENV)/bin/mstore --store $(DEMO)/store log
 	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
 ifneq ($(UI),0)

@@ -155,6 +155,7 @@ COMMAND_MODULES = {
                      "tools", "pipelines"), "run_cmds"),
     **dict.fromkeys(("cat", "export", "gc", "collection", "label"), "artifact_cmds"),
     "ui": "ui_cmd",
+    "people": "people_cmds",
 }
 
 

@@ -161,6 +161,7 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
     d = describe_asset(store, aid)
     d["artifacts"] = asset_artifacts(store, aid)
     d["labels"] = asset_labels(store, aid)
+    d["faces"] = _faces(store, aid)
     if as_json:
         for p in d["paths"]:
             p["path"] = path_text(p["path"])
@@ -202,11 +203,25 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
                 tool = f"{a['tool']}@{a['version']}"
                 expiry = (f", expires {ms_time(a['expires_ms'])}" if a["expires_ms"] else "")
                 echo(f"  {kind:<16} {a['id'][:12]}  {tool:<14} {a['run']}  {a['policy']}{expiry}")
+    if d["faces"]:
+        echo("faces")
+        for f in d["faces"]:
+            who = f["name"] or f["person"] or "(nobody yet)"
+            at = f" at {f['t']:g}s" if f["t"] is not None else ""
+            echo(f"  #{f['n']:<3} {who:<24} score {f['score']}{at}  box "
+                 + ",".join(f"{v:.3f}" for v in f["box"]))
     if d["labels"]:
         echo("labels")
         for lab in d["labels"]:
             about = f"  (about {lab['about'][:12]})" if lab["about"] else ""
             echo(f"  {lab['key']} = {lab['value']}{about}  {ms_time(lab['at_ms'])}")
+
+
+def _faces(store, aid: str) -> list[dict]:  # noqa: ANN001
+    from mstore.services import people
+
+    with store.reader() as r:
+        return people.asset_faces(r, people.load(r), aid)
 
 
 def _show_run(store, run_id: str, as_json: bool, limit: int) -> None:  # noqa: ANN001

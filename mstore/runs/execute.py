@@ -36,7 +36,7 @@ from pathlib import Path
 
 import msgspec
 
-from mstore.model.records import ArtifactMade, RunStarted, StepSpec, UnitDone
+from mstore.model.records import ArtifactMade, Label, RunStarted, StepSpec, UnitDone
 from mstore.runs.lineage import artifact_id, reuse_key
 from mstore.store.fsutil import temp_name
 from mstore.store.store import RecordWriter, Store
@@ -457,6 +457,51 @@ def _failed_inputs(ctx: RunContext, made: ArtifactMade, inputs: Collection[str]
     return out
 
 
+def _previous(ctx: RunContext, step: StepSpec) -> list[ArtifactMade]:
+    """The artifacts of the newest earlier call of ``step``'s tool (any version) in a run
+    of this one's policy, whose ``*`` unit is done or reused: what an incremental aggregate
+    tool builds on. Production never builds on sandbox results (they expire)."""
+    best: tuple[int, list[str]] | None = None
+    now_ms = int(time.time() * 1000)
+    with ctx.store.reader() as r:
+        for rid, info in r.runs():
+            rs = info.started
+            if rs is None or rid == ctx.run.run or rs.policy != ctx.run.policy:
+                continue
+            for s in rs.steps:
+                if s.tool != step.tool:
+                    continue
+                st = r.unit(rid, s.name, "*")
+                if st is not None and st.status in ("done", "reused") and (
+                        best is None or st.hlc > best[0]):
+                    best = (st.hlc, st.artifacts)
+    if best is None:
+        return []
+    return [a for a in _artifacts(ctx, best[1])
+            if not a.expires_ms or a.expires_ms > now_ms]
+
+
+def _labels(ctx: RunContext, prefixes: tuple[str, ...]) -> list[dict[str, str]]:
+    """The newest label per (asset, key, about) under ``prefixes``, cleared ones left out,
+    oldest first (so a tool applying them in order lets the newer win)."""
+    newest: dict[tuple[str, str, str], Label] = {}
+    with ctx.store.reader() as r:
+        for lab in r.all_labels():
+            if lab.key.startswith(prefixes):
+                k = (lab.asset, lab.key, lab.about)
+                old = newest.get(k)
+                if old is None or old.hlc < lab.hlc:
+                    newest[k] = lab
+    return [{"asset": lab.asset, "key": lab.key, "value": lab.value, "about": lab.about}
+            for lab in sorted(newest.values(), key=lambda x: x.hlc) if lab.value]
+
+
+def _digest(labels: list[dict[str, str]]) -> str:
+    import blake3
+
+    return blake3.blake3(msgspec.json.encode(labels)).hexdigest()[:32]
+
+
 def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     """One aggregate step over every unit of the run that has the artifacts it needs."""
     summary = ChunkSummary()
@@ -489,7 +534,14 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
                            for a in arts}))
             per_asset[aid] = [aid] + [a.id for a in arts]
             input_ids += per_asset[aid]
-        key = reuse_key(step.tool, step.version, step.params, input_ids)
+        manifest = ctx.registry.get(step.tool)
+        previous = _previous(ctx, step) if manifest.incremental else []
+        labels = _labels(ctx, manifest.labels) if manifest.labels else []
+        # what the tool builds on and the person's labels it obeys are inputs too: a new
+        # label, or a newer earlier result, makes a new call
+        key = reuse_key(step.tool, step.version, step.params, input_ids + [
+            a.id for a in previous] + ([f"labels:{_digest(labels)}"] if labels else []))
+        input_ids += [a.id for a in previous]
         reused = [] if ctx.run.force else _reusable(ctx, key)
         if reused:
             ids, status, attempts = [a.id for a in reused], "reused", 1
@@ -498,7 +550,9 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
         else:
             out_dir = work / "out"
             req = ToolRequest(tool=step.tool, version=step.version, params=step.params,
-                              inputs=inputs, out_dir=str(out_dir))
+                              inputs=inputs, out_dir=str(out_dir),
+                              previous=[_materialize(ctx, a, work) for a in previous],
+                              labels=labels)
             result, attempts = _call_tool(ctx, step, req)
             ids = [a.id for a in _record_outputs(ctx, step, key, result, out_dir, "", input_ids,
                                                  per_asset)]

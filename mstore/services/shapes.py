@@ -75,6 +75,17 @@ class LabelEntry(Shape):
     at_ms: int
 
 
+class AssetFace(Shape):
+    n: int  # ASSET#N names this face (mstore people split)
+    box: list[float]  # x, y, w, h as fractions of the upright image
+    t: float | None  # a video frame's time, seconds
+    score: float | None
+    quality: float | None
+    person: str | None
+    name: str | None
+    artifact: str  # the faces artifact it is from
+
+
 class AssetShow(Shape):
     id: str
     kind: str
@@ -89,6 +100,7 @@ class AssetShow(Shape):
     links: list[LinkToAsset]
     artifacts: dict[str, list[AssetArtifact]]
     labels: list[LabelEntry]
+    faces: list[AssetFace]
 
 
 # -- show PATH (a path that holds no asset) ----------------------------------------------
@@ -292,9 +304,24 @@ class LogRow(Shape):
     state_detail: str
 
 
+# -- people ------------------------------------------------------------------------------
+class PersonEntry(Shape):
+    id: str
+    name: str | None
+    faces: int
+    assets: int
+
+
+class PeopleList(Shape):
+    people: list[PersonEntry]
+    run: str | None  # the people run whose result this is
+    policy: str | None
+
+
 SHAPES: dict[str, type[Shape]] = {
     "show ASSET": AssetShow, "show PATH": PathShow, "show RUN": RunShow,
     "show ARTIFACT": ArtifactShow, "find": FindRow, "log": LogRow,
+    "people": PeopleList,
 }
 
 

@@ -11,7 +11,7 @@ first use: importing this module never loads Pillow or PyAV.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -35,6 +35,7 @@ VIEWS = ("FramePolicy", "FrameSource", "decoding", "fit", "frame_policy", "frame
 
 __all__ = ["BadInput", "FramePolicy", "FrameSource", "InputArtifact", "NotApplicable",
            "OutputArtifact", "Progress", "PythonTool", "ToolInput", "ToolRequest", "ToolResult",
+           "box_iou",
            "decoding", "fit", "frame_policy", "frame_source", "load_image", "register_heif"]
 
 
@@ -87,6 +88,11 @@ class ToolRequest(msgspec.Struct, kw_only=True):
     inputs: list[ToolInput]  # one for a per-asset step; many for an aggregate step
     out_dir: str  # write output files here (and nowhere else)
     views: dict[str, Any] = {}  # media views offered to the tool, e.g. {"frames": {...}}
+    # incremental aggregate tools: what their newest earlier call (same policy) made
+    previous: list[InputArtifact] = []
+    # aggregate tools that name label key prefixes: the newest non-empty label per
+    # (asset, key, about) under them, {"asset", "key", "value", "about"}, oldest first
+    labels: list[dict[str, str]] = []
 
 
 class OutputArtifact(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -102,6 +108,16 @@ class ToolResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     artifacts: list[OutputArtifact] = []
     # per-input failures of an aggregate or batch tool: asset id -> message
     failed: dict[str, str] = {}
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes given as (x, y, width, height): how tools match
+    a face (or any region) found in one result with the same one found in another."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
 
 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, message)

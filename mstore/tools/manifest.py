@@ -96,6 +96,10 @@ class Manifest:
     ui: str = ""  # "<module>:<function>" that registers the tool's web UI
     views: tuple[str, ...] = ()  # media views it reads: offered in req.views
     provides: dict[str, str] = field(default_factory=dict)  # view -> output kind making it
+    # aggregate tools: given their newest earlier call's outputs (req.previous), and the
+    # labels whose keys start with one of these prefixes (req.labels)
+    incremental: bool = False
+    labels: tuple[str, ...] = ()
 
     @property
     def asset_kinds(self) -> set[str]:
@@ -132,7 +136,9 @@ def load_manifest(path: Path) -> Manifest:
                      resource=raw.get("resource", "cpu"), shape=raw.get("shape", "per-asset"),
                      description=raw.get("description", ""), params=params,
                      ui=raw.get("ui", raw.get("panels", "")),
-                     views=tuple(raw.get("views", ())), provides=dict(raw.get("provides", {})))
+                     views=tuple(raw.get("views", ())), provides=dict(raw.get("provides", {})),
+                     incremental=bool(raw.get("incremental", False)),
+                     labels=tuple(str(k) for k in raw.get("labels", ())))
     except KeyError as e:
         raise UsageError(f"{path}: missing key {e}") from None
     except (TypeError, ValueError) as e:
@@ -159,6 +165,10 @@ def load_manifest(path: Path) -> Manifest:
         if kind not in m.outputs:
             raise UsageError(f"{path}: provides {view} = {kind!r}, which is not one of its "
                              f"outputs")
+    if (m.incremental or m.labels) and m.shape != "aggregate":
+        raise UsageError(f"{path}: incremental and labels are for aggregate tools")
+    if any(not k for k in m.labels):
+        raise UsageError(f"{path}: labels are non-empty key prefixes")
     for p in params.values():
         if p.type not in PARAM_TYPES:
             raise UsageError(f"{path}: param {p.name} has unknown type {p.type}")

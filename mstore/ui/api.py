@@ -30,6 +30,7 @@ from markupsafe import Markup
 from mstore.errors import UsageError
 from mstore.model.names import NAME_RULE, is_name
 from mstore.model.records import ArtifactMade, CollectionDefined, Label
+from mstore.services import people
 from mstore.services.labels import LabelChange
 from mstore.store.reader import Reader
 from mstore.store.store import Store
@@ -50,7 +51,7 @@ ID_RE = re.compile(r"[0-9a-f]{64}")
 
 __all__ = ["SLOTS", "ActionContext", "ArtifactMade", "CollectionDefined", "Label",
            "LabelChange", "Links", "NotFound", "Page", "PageContext", "PanelContext",
-           "Params", "Reader", "StoreView", "Tile", "ToolUi", "UsageError"]
+           "Params", "Reader", "StoreView", "Tile", "ToolUi", "UsageError", "people"]
 
 
 # -- reading the store -------------------------------------------------------------------

@@ -9,7 +9,8 @@ probe adds: EXIF, the end-of-JPEG scan); unchanged rescan <= 2x a bare scandir+s
 status/show < 150 ms and find < 100 ms at 100k assets; the UI's first grid page
 < 300 ms (tests/benchmarks/ui.py); watch latency < 2 s; find text: < 100 ms over 100k
 documents (tests/benchmarks/search.py). With
-``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow.
+``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow, then the
+faces and people ones of tests/benchmarks/faces.py.
 """
 
 from __future__ import annotations
@@ -300,6 +301,10 @@ def main() -> None:
             from tests.benchmarks.runs import benchmarks as run_benchmarks
 
             rows += run_benchmarks(work, units=args.run_units, photos=photos)
+            # faces step throughput, incremental people (tests/benchmarks/faces.py)
+            from tests.benchmarks.faces import benchmarks as faces_benchmarks
+
+            rows += faces_benchmarks(work)
         # 6. the words tools against bare loops of their models (tests/benchmarks/words.py)
         if args.words:
             from tests.benchmarks.words import benchmarks as words_benchmarks

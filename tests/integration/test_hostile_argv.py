@@ -342,6 +342,21 @@ TABLE: list[V] = [
     v("label", "{asset}", "--json", code=OK, where=WRITE),
     v("label", "{asset}", "--set", "k" * 600 + "=v", code=OK, where=WRITE, writes=True),
     v("label", "{asset}", "--set", "k=" + "v" * 100_000, code=OK, where=WRITE, writes=True),
+    # -- people (this store has no people run: nobody to name, merge or split) -----------------
+    v("people", code=OK),
+    v("people", "--json", "--unnamed-first", code=OK),
+    v("people", "name", "p0123456789", "Ada", code=USAGE, where=WRITE),
+    v("people", "name", BAD, "Ada", code=USAGE, where=WRITE),
+    v("people", "name", "ada", LONG, code=USAGE, where=WRITE),
+    v("people", "merge", "ada", "ada", code=USAGE, where=WRITE),
+    v("people", "merge", BAD, JUNK, code=USAGE, where=WRITE),
+    v("people", "split", "ada", "{asset}#1", code=USAGE, where=WRITE),
+    v("people", "split", "ada", code=USAGE, where=WRITE),
+    v("people", code=NO_STORE, where=NONE),
+    v("find", "person:", code=USAGE),
+    v("find", "faces:many", code=USAGE),
+    v("find", "faces:>" + HUGE, code=USAGE),
+    v("find", "person:?", code=NOTHING),
     # -- queries nested deeper than the parser takes --------------------------------------------
     v("find", "(" * 3000 + "kind:image" + ")" * 3000, code=USAGE),
     v("find", "-" * 3000 + "kind:image", code=OK),  # an even number of negations

@@ -34,7 +34,7 @@ from mstore.tools.runner import run_tool
 from mstore.tools.views import FramePolicy, FrameSource, frame_policy, frame_source
 
 TOOLS = {"metadata", "thumbnail", "phash", "keyframes", "audio", "duplicates", "noop",
-         "wordcount", "ocr", "transcribe", "scenes"}
+         "wordcount", "ocr", "transcribe", "scenes", "faces", "people"}
 RED = (255, 0, 0)
 
 
