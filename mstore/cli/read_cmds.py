@@ -350,14 +350,15 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     Exit status 1 when nothing matches.
     """
     from mstore.query.evaluate import evaluate
-    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
     from mstore.query.table import KIND_NAMES
+    from mstore.query.terms import TermContext
 
     store = obj.store()
     q = " ".join(query)
     table = load_table(store.index)
-    rows = evaluate(q, table, Labels(store))
+    context = TermContext(store)
+    rows = evaluate(q, table, context)
     if count:
         click.echo(str(len(rows)))
     else:
@@ -378,6 +379,8 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
                     taken=taken, paths=[path_text(p) for p in paths],
                     camera=table.cameras[table.camera[i]] or None,
                     error=table.errors[i] or None,
+                    match=(context.details(bytes.fromhex(rid)) or None
+                           if (rid := table.row_id(i)) else None),
                 )).decode())
             else:
                 rid = table.row_id(i)
@@ -394,9 +397,9 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
 @click.command("help-query")
 def help_query() -> None:
     """Explain the query language of 'find'."""
-    from mstore.query.help import QUERY_HELP
+    from mstore.query.help import query_help
 
-    click.echo(QUERY_HELP)
+    click.echo(query_help())
 
 
 COMMANDS = [status, show, find, help_query]

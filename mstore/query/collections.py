@@ -18,9 +18,9 @@ def collection_units(store: Store, name: str) -> list[str]:
     if c.members_object:
         return list(msgspec.msgpack.decode(store.objects.get(c.members_object)))
     from mstore.query.evaluate import evaluate
-    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
+    from mstore.query.terms import TermContext
 
     table = load_table(store.index)
-    labels = Labels(store)
+    labels = TermContext(store)
     return [rid for i in evaluate(c.query, table, labels) if (rid := table.row_id(i))]

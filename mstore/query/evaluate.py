@@ -51,7 +51,7 @@ from mstore.query.parser import FREE, And, Node, Not, Or, Term, parse
 from mstore.query.table import F_ERROR, F_MISSING, KIND_CODES, CatalogTable, MergedTable
 
 if TYPE_CHECKING:
-    from mstore.query.labels import Labels
+    from mstore.query.terms import TermContext
 
 __all__ = ["evaluate", "parse"]
 
@@ -71,32 +71,61 @@ _END = r"(?=\0|\Z)"  # the end of a path in the NUL-joined text
 _STAR = r"[^\0]*"
 
 
-def evaluate(query: str, table: CatalogTable | MergedTable, labels: Labels | None = None
-             ) -> list[int]:
-    """Indices of the rows matching ``query``, in table order.
+def evaluate(query: str, table: CatalogTable | MergedTable,
+             context: TermContext | None = None) -> list[int]:
+    """Indices of the rows matching ``query``: in table order, or best first when the
+    query is ranked (its top level is a ranked provider term, alone or ANDed).
 
-    ``labels``: the store's labels, for ``label:`` terms (without it such a term is a
-    QueryError).
+    ``context``: the store's term providers (mstore/query/terms.py), for terms such as
+    ``label:`` (without it such a term is a QueryError).
 
     Error-only rows (paths that could not be hashed) are only returned when the
     query asks for them with a non-negated ``error:`` term; an empty query
     returns every asset row. Raises QueryError for a bad query.
     """
-    return list(compress(range(table.n), evaluate_mask(query, table, labels)))
-
-
-def evaluate_mask(query: str, table: CatalogTable | MergedTable, labels: Labels | None = None
-                  ) -> bytes:
-    """What :func:`evaluate` answers as one 0/1 byte per row of ``table``."""
     node = parse(query)
+    rows = list(compress(range(table.n), _node_mask(node, table, context)))
+    ranked = ranking_term(node)
+    if ranked is not None and context is not None and len(rows) > 1:
+        order = context.match(ranked.key, ranked.value.lower()).order or []
+        place = {aid: k for k, aid in enumerate(order)}
+        last = len(place)
+
+        def rank(i: int) -> int:
+            rid = table.row_id(i)
+            return place.get(bytes.fromhex(rid), last) if rid else last
+
+        rows.sort(key=rank)  # stable: ties keep table order
+    return rows
+
+
+def ranking_term(node: Node) -> Term | None:
+    """The term whose order a query's answer takes: a ranked provider term at the top
+    level, alone or as an item of a top-level AND (the first one)."""
+    from mstore.query.terms import lookup
+
+    for item in node.items if isinstance(node, And) else (node,):
+        if isinstance(item, Term) and item.key and (spec := lookup(item.key)) and spec.ranked:
+            return item
+    return None
+
+
+def evaluate_mask(query: str, table: CatalogTable | MergedTable,
+                  context: TermContext | None = None) -> bytes:
+    """Which rows :func:`evaluate` answers, as one 0/1 byte per row of ``table``."""
+    return _node_mask(parse(query), table, context)
+
+
+def _node_mask(node: Node, table: CatalogTable | MergedTable, context: TermContext | None
+               ) -> bytes:
     if table.n == 0:
         return b""
     errors_too = wants_error_rows(node)
     if isinstance(table, MergedTable):
         base, delta = table.parts
-        return table.merge_masks((_mask(node, base, errors_too, labels),
-                                  _mask(node, delta, errors_too, labels)))
-    return _mask(node, table, errors_too, labels)
+        return table.merge_masks((_mask(node, base, errors_too, context),
+                                  _mask(node, delta, errors_too, context)))
+    return _mask(node, table, errors_too, context)
 
 
 def flag_mask(table: CatalogTable | MergedTable, bit: int) -> bytes:
@@ -107,12 +136,12 @@ def flag_mask(table: CatalogTable | MergedTable, bit: int) -> bytes:
     return _Evaluator(table)._flag_mask(bit).to_bytes(table.n, "little")
 
 
-def _mask(node: Node, table: CatalogTable, errors_too: bool, labels: Labels | None
+def _mask(node: Node, table: CatalogTable, errors_too: bool, context: TermContext | None
           ) -> bytes:
     """One 0/1 byte per row of ``table``: whether it is in the answer."""
     if table.n == 0:
         return b""
-    ev = _Evaluator(table, labels)
+    ev = _Evaluator(table, context)
     mask = ev.eval(node)
     if not errors_too:
         mask &= ev.asset_rows()
@@ -183,9 +212,9 @@ def _glob_rx(glob: str) -> str:
 
 
 class _Evaluator:
-    def __init__(self, table: CatalogTable, labels: Labels | None = None) -> None:
+    def __init__(self, table: CatalogTable, context: TermContext | None = None) -> None:
         self.t = table
-        self.labels = labels
+        self.context = context
         self.n = table.n
         self.npaths = table.npaths
         self.all = int.from_bytes(b"\x01" * self.n, "little")
@@ -258,9 +287,7 @@ class _Evaluator:
             return self._path_term(value)
         if key == FREE:
             return self._substring_mask(value)
-        if key == "label":
-            return self._label_mask(value)
-        raise AssertionError(f"unhandled key {key!r}")  # the lexer rejects unknown keys
+        return self._provider_mask(key, value)  # the lexer rejected unknown keys
 
     # -- byte and integer columns -----------------------------------------
     def asset_rows(self) -> int:
@@ -328,10 +355,13 @@ class _Evaluator:
                 rows.append(i)
         return self._rows_mask(rows)
 
-    def _label_mask(self, value: str) -> int:
-        if self.labels is None:
-            raise QueryError("label: terms need the store's labels here", value, 0, value)
-        wanted = self.labels.assets(value)
+    def _provider_mask(self, key: str, value: str) -> int:
+        if self.context is None:
+            raise QueryError(f"{key}: terms need the store here", value, 0, value)
+        try:
+            wanted = self.context.match(key, value).ids
+        except LookupError as e:
+            raise QueryError(str(e), value, 0, value) from None
         if not wanted:
             return 0
         ids = self.t.ids

@@ -1,8 +1,9 @@
-"""The query language reference shown by ``mstore find --help``."""
+"""The query language reference shown by ``mstore help-query``: the catalog's keys, then
+one block per term provider (mstore/query/terms.py)."""
 
 from __future__ import annotations
 
-QUERY_HELP = """\
+_HELP = """\
 Query language (terms are ANDed; keys and text are case-insensitive):
 
   vacation            free word: substring of any of the asset's paths
@@ -24,9 +25,7 @@ Query language (terms are ANDed; keys and text are case-insensitive):
                       read at all (only listed when the query has an error: term)
   error:unreadable    the recorded error contains that text
   id:ab12             the asset id starts with that hex prefix
-  label:keep          a person marked it under that key (e.g. in duplicate review)
-  label:keep=not-keep ... and the newest mark under the key has that value
-
+{providers}
   -term               exclude: -kind:video  -(a OR b)   (to search for "-x", quote it);
                       on the command line too: mstore find kind:image -path:2019/
   a b  (or a AND b)   both
@@ -36,3 +35,10 @@ Query language (terms are ANDed; keys and text are case-insensitive):
 
 An empty query lists every asset.
 """
+
+
+def query_help() -> str:
+    from mstore.query.terms import specs
+
+    lines = [f"  {line}" for spec in specs() for line in spec.summary.splitlines()]
+    return _HELP.format(providers="".join(f"{line}\n" for line in lines))

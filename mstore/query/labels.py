@@ -3,36 +3,44 @@
 ``label:KEY`` matches assets whose newest mark under KEY (whatever it was made
 about) has a non-empty value; ``label:KEY=VALUE`` those whose newest value is VALUE.
 Keys and values compare case-insensitively, like every term.
+
+The built-in example of a term provider (mstore/query/terms.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mstore.store.store import Store
+from mstore.query.terms import TermContext, TermHits, TermSpec, register
 
 
-class Labels:
-    """The labels of one store, read once on the first ``label:`` term."""
+def _newest(ctx: TermContext) -> dict[tuple[bytes, str], tuple[int, str]]:
+    """(asset id, key) -> (hlc, value) of the newest mark, read once per query."""
+    newest = ctx.cache.get("labels")
+    if newest is None:
+        if ctx.store is None:
+            raise LookupError("label: terms need the store's labels here")
+        newest = {}
+        with ctx.store.reader() as r:
+            for lab in r.all_labels():
+                k = (bytes.fromhex(lab.asset), lab.key.lower())
+                if k not in newest or newest[k][0] < lab.hlc:
+                    newest[k] = (lab.hlc, lab.value.lower())
+        ctx.cache["labels"] = newest
+    return newest
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._newest: dict[tuple[bytes, str], tuple[int, str]] | None = None
 
-    def _load(self) -> dict[tuple[bytes, str], tuple[int, str]]:
-        if self._newest is None:
-            newest: dict[tuple[bytes, str], tuple[int, str]] = {}
-            with self.store.reader() as r:
-                for lab in r.all_labels():
-                    k = (bytes.fromhex(lab.asset), lab.key.lower())
-                    if k not in newest or newest[k][0] < lab.hlc:
-                        newest[k] = (lab.hlc, lab.value.lower())
-            self._newest = newest
-        return self._newest
+def _match(ctx: TermContext, value: str) -> TermHits:
+    key, eq, want = value.partition("=")
+    return TermHits({aid for (aid, k), (_, v) in _newest(ctx).items()
+                     if k == key and v and (not eq or v == want)})
 
-    def assets(self, value: str) -> set[bytes]:
-        """Ids (32 bytes) of the assets a ``label:`` term value matches."""
-        key, eq, want = value.partition("=")
-        return {aid for (aid, k), (_, v) in self._load().items()
-                if k == key and v and (not eq or v == want)}
+
+def _check(value: str) -> None:
+    if value.startswith("="):
+        raise ValueError("label: needs a key before '=' (label:keep=not-keep)")
+
+
+register(TermSpec(
+    key="label",
+    summary="label:keep          a person marked it under that key (e.g. in duplicate review)\n"
+            "label:keep=not-keep ... and the newest mark under the key has that value",
+    match=_match, check=_check))

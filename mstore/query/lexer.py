@@ -48,8 +48,9 @@ KEYS: dict[str, bool] = {
     "missing": True,
     "error": True,
     "id": False,
-    "label": False,
 }
+# keys answered outside the catalog table (``label:`` and the others of
+# mstore/query/terms.py) are checked through their provider
 
 # ``kind:`` values; "error" is left out on purpose: error-only rows are reached with ``error:``
 KINDS: dict[str, int] = {k: v for k, v in KIND_CODES.items() if k != "error"}
@@ -256,8 +257,6 @@ def check_value(key: str, value: str) -> None:
         normalize_ext(value)
     elif key == "id":
         normalize_id(value)
-    elif key == "label" and value.startswith("="):
-        raise ValueError("label: needs a key before '=' (label:keep=not-keep)")
 
 
 # -- tokenizer ---------------------------------------------------------------
@@ -354,22 +353,32 @@ def _word(query: str, start: int, tokens: list[Token]) -> int:
     if colon > 0 and _KEY_RE.match(word[:colon]):
         key = word[:colon].lower()
         value = word[colon + 1 :]
+        spec = None
         if key not in KEYS:
-            import difflib  # only on this error path: it is slow to import
+            from mstore.query.terms import lookup, specs
 
-            close = difflib.get_close_matches(key, KEYS, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise QueryError(
-                f"unknown key '{word[:colon]}': {hint}keys are {', '.join(KEYS)}"
-                f' (quote the word to search for it literally: "{word}")',
-                query,
-                start,
-                text,
-            )
-        if not value.strip() and not KEYS[key]:
+            spec = lookup(key)
+            if spec is None:
+                import difflib  # only on this error path: it is slow to import
+
+                keys = [*KEYS, *(s.key for s in specs())]
+                close = difflib.get_close_matches(key, keys, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise QueryError(
+                    f"unknown key '{word[:colon]}': {hint}keys are {', '.join(keys)}"
+                    f' (quote the word to search for it literally: "{word}")',
+                    query,
+                    start,
+                    text,
+                )
+        empty_ok = spec.empty_ok if spec is not None else KEYS[key]
+        if not value.strip() and not empty_ok:
             raise QueryError(f"{key}: needs a value", query, start, text)
         try:
-            check_value(key, value)
+            if spec is None:
+                check_value(key, value)
+            elif spec.check is not None:
+                spec.check(value)
         except ValueError as e:
             raise QueryError(str(e), query, start, text) from None
     elif not word.strip():

@@ -118,9 +118,9 @@ def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
     order; missing assets are skipped (there is no file to read)."""
     from mstore.query.collections import collection_units
     from mstore.query.evaluate import evaluate
-    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
     from mstore.query.table import F_MISSING, KIND_CODES
+    from mstore.query.terms import TermContext
 
     if selection.startswith("@"):
         ids = collection_units(store, selection[1:])
@@ -129,7 +129,7 @@ def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
         rows = [i for i in range(table.n) if table.row_id(i) in allowed]
     else:
         table = load_table(store.index)
-        rows = evaluate(selection, table, Labels(store))
+        rows = evaluate(selection, table, TermContext(store))
     codes = {KIND_CODES[k] for k in kinds if k in KIND_CODES}
     out = []
     for i in rows:

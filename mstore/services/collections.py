@@ -40,11 +40,11 @@ def get(store: Store, name: str) -> CollectionDefined:
 def query_members(store: Store, query: str) -> list[str]:
     """The asset ids a query matches now, in catalog order (error-only rows have no id)."""
     from mstore.query.evaluate import evaluate
-    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
+    from mstore.query.terms import TermContext
 
     table = load_table(store.index)
-    return [rid for i in evaluate(query, table, Labels(store)) if (rid := table.row_id(i))]
+    return [rid for i in evaluate(query, table, TermContext(store)) if (rid := table.row_id(i))]
 
 
 def parse_asset_list(store: Store, text: str) -> list[str]:

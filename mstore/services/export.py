@@ -60,12 +60,12 @@ def _choose(arts: list[ArtifactMade], run: str | None) -> list[ArtifactMade]:
 
 def plan_export(store: Store, query: str, kind: str, run: str | None = None) -> ExportPlan:
     from mstore.query.evaluate import evaluate
-    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
+    from mstore.query.terms import TermContext
 
     store.catch_up()
     table = load_table(store.index)
-    ids = [rid for i in evaluate(query, table, Labels(store)) if (rid := table.row_id(i))]
+    ids = [rid for i in evaluate(query, table, TermContext(store)) if (rid := table.row_id(i))]
     items: list[ExportItem] = []
     names: set[str] = set()
     without = 0

@@ -268,6 +268,7 @@ class FindRow(Shape):
     paths: list[str]
     camera: str | None
     error: str | None
+    match: dict[str, Any] | None  # what each matched provider term says ("text:x": snippet)
 
 
 class LogRow(Shape):

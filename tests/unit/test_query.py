@@ -7,13 +7,14 @@ import hashlib
 import os
 import time
 from array import array
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from mstore.errors import EXIT_USAGE, QueryError
 from mstore.query.evaluate import evaluate
-from mstore.query.help import QUERY_HELP
+from mstore.query.help import query_help
 from mstore.query.lexer import KEYS, NOT, OR, RPAREN, WORD, size_range, taken_range, tokenize
 from mstore.query.parser import FREE, MAX_DEPTH, And, Not, Or, Term, parse
 from mstore.query.table import (
@@ -28,6 +29,7 @@ from mstore.query.table import (
     NO_ID,
     CatalogTable,
 )
+from mstore.query.terms import TermContext, TermHits, TermSpec, _registry, register, specs
 
 FLAG_NAMES = {
     "gps": F_GPS,
@@ -696,9 +698,11 @@ def test_round_tripped_table(table: CatalogTable) -> None:
 
 
 def test_help_mentions_every_key() -> None:
-    for key in KEYS:
-        assert f"{key}:" in QUERY_HELP
-    assert "OR" in QUERY_HELP and "-term" in QUERY_HELP
+    text = query_help()
+    for key in [*KEYS, *(spec.key for spec in specs())]:
+        assert f"{key}:" in text
+    assert "label:keep" in text  # a provider's own summary
+    assert "OR" in text and "-term" in text
 
 
 # -- scale ---------------------------------------------------------------------------
@@ -765,22 +769,19 @@ def test_100k_rows_counts() -> None:
         print(f"  {ms:7.2f}  {query!r}")
 
 
-class FakeLabels:
-    """What ``mstore.query.labels.Labels`` answers, from a fixed list."""
-
-    def __init__(self, marks: dict[tuple[int, str], str]) -> None:
-        self.marks = marks  # (row index, key) -> newest value
-
-    def assets(self, value: str) -> set[bytes]:
-        key, eq, want = value.partition("=")
-        return {bytes.fromhex(f"{row + 1:064x}") for (row, k), v in self.marks.items()
-                if k == key and v and (not eq or v == want)}
+def marks(rows: dict[tuple[int, str], str]) -> TermContext:
+    """A query context whose labels (as the label provider caches them) are ``rows``:
+    (row index, key) -> newest value."""
+    ctx = TermContext(None)
+    ctx.cache["labels"] = {(bytes.fromhex(f"{row + 1:064x}"), k): (1, v)
+                           for (row, k), v in rows.items()}
+    return ctx
 
 
 def test_label_terms() -> None:
     t = make_table([{}, {}, {"kind": "video"}, {}])
-    labels = FakeLabels({(0, "keep"): "keep", (1, "keep"): "not-keep", (3, "keep"): "",
-                         (3, "checked"): "yes"})
+    labels = marks({(0, "keep"): "keep", (1, "keep"): "not-keep", (3, "keep"): "",
+                    (3, "checked"): "yes"})
     assert evaluate("label:keep", t, labels) == [0, 1]  # a cleared mark does not count
     assert evaluate("label:keep=not-keep", t, labels) == [1]
     assert evaluate("-label:keep", t, labels) == [2, 3]
@@ -788,10 +789,51 @@ def test_label_terms() -> None:
     assert evaluate("label:nothing", t, labels) == []
     with pytest.raises(QueryError, match="label"):
         evaluate("label:keep", t)  # no labels to look in
+    with pytest.raises(QueryError, match="label"):
+        evaluate("label:keep", t, TermContext(None))
     with pytest.raises(QueryError, match="needs a key"):
         evaluate("label:=x", t, labels)
     with pytest.raises(QueryError, match="needs a value"):
         evaluate("label:", t, labels)
+
+
+@pytest.fixture
+def scored() -> Iterator[TermSpec]:
+    """A ranked provider ``score:`` registered for one test: rows 3, 0, 2 in that order
+    match ``score:x``; ``score:bad`` is refused by its check."""
+    def match(ctx: TermContext, value: str) -> TermHits:
+        order = [bytes.fromhex(f"{row + 1:064x}") for row in (3, 0, 2)]
+        return TermHits(set(order), order, {order[0]: {"why": value}})
+
+    def check(value: str) -> None:
+        if value == "bad":
+            raise ValueError("score: 'bad' is not a score")
+
+    spec = TermSpec("score", "score:X           rows by a score", match, check=check,
+                    ranked=True)
+    register(spec)
+    yield spec
+    _registry.pop("score")
+
+
+def test_a_ranked_provider_orders_the_answer(scored: TermSpec) -> None:
+    t = make_table([{}, {}, {"kind": "video"}, {}])
+    ctx = TermContext(None)
+    assert evaluate("score:x", t, ctx) == [3, 0, 2]
+    assert evaluate("score:x kind:image", t, ctx) == [3, 0]  # ANDed: still ranked
+    assert evaluate("score:x OR kind:video", t, ctx) == [0, 2, 3]  # not at the top: table order
+    assert evaluate("-score:x", t, ctx) == [1]
+    assert ctx.details(bytes.fromhex(f"{4:064x}")) == {"score:x": {"why": "x"}}
+    assert "score:X" in query_help()
+    with pytest.raises(QueryError, match="'bad' is not a score"):
+        evaluate("score:bad", t, ctx)
+    with pytest.raises(QueryError, match="needs a value"):
+        evaluate("score:", t, ctx)
+
+
+def test_an_unknown_key_lists_the_providers_keys_too(scored: TermSpec) -> None:
+    with pytest.raises(QueryError, match=r"unknown key 'scor': did you mean 'score'\?.*label"):
+        evaluate("scor:x", make_table([{}]))
 
 
 def test_which_queries_ask_for_sidecars() -> None:

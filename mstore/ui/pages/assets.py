@@ -47,13 +47,13 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, li
 
     from mstore.query import sidecars
     from mstore.query.evaluate import evaluate_mask
-    from mstore.query.labels import Labels
     from mstore.query.snapshot import load_table
     from mstore.query.table import F_SIDECAR, KIND_NAMES
+    from mstore.query.terms import TermContext
 
     store.catch_up()
     table = load_table(store.index)
-    mask = evaluate_mask(query, table, Labels(store))
+    mask = evaluate_mask(query, table, TermContext(store))
     folded: dict[int, list[int]] = {}
     if not sidecars.asks_for_sidecars(query):
         mask, folded = sidecars.fold(table, mask)

@@ -1,0 +1,105 @@
+"""Search terms answered outside the catalog table: a registry of term providers.
+
+The catalog table answers ``kind:``, ``path:``, ``size:`` and the other built-in keys
+from its columns. Some questions need other data: a person's marks (``label:``), the
+people in a photo, the words in a document, the photos that look alike. Each of those
+is a *term provider*: a :class:`TermSpec` registered under its key, which turns a value
+into the set of matching asset ids (:class:`TermHits`). The lexer validates a provider's
+values with its ``check``; the evaluator asks ``match`` once per distinct value per query.
+
+Built-in providers register exactly like any other: each module in :data:`PROVIDERS`
+calls :func:`register` when imported. Modules are imported on the first lookup of a key
+the catalog does not know, so a query without such a term imports none of them; a
+provider module keeps its heavy imports inside ``match``.
+
+A *ranked* provider (``ranked=True``) also orders its hits, best first. When a query's
+top level is that term, or an AND whose items include it, the answer comes out in that
+order (``find``, collections, run selections) instead of catalog order; the first ranked
+term wins.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    from mstore.store.store import Store
+
+# the modules whose import registers a provider; a new built-in provider adds its module
+PROVIDERS = ["mstore.query.labels"]
+
+
+class TermHits(msgspec.Struct):
+    """What one term value matches."""
+
+    ids: set[bytes]  # 32-byte asset ids
+    order: list[bytes] | None = None  # a ranked term's ids, best first
+    detail: dict[bytes, dict[str, Any]] = {}  # per asset, shown by `find --json` as "match"
+
+
+class TermContext:
+    """One query evaluation's access to the store; providers keep loaded data in ``cache``
+    (keyed by their own names) so that two terms of one query read it once."""
+
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+        self.cache: dict[str, Any] = {}
+        self.hits: dict[tuple[str, str], TermHits] = {}
+
+    def match(self, key: str, value: str) -> TermHits:
+        found = self.hits.get((key, value))
+        if found is None:
+            spec = lookup(key)
+            assert spec is not None, key  # the lexer rejects unknown keys
+            found = self.hits[(key, value)] = spec.match(self, value)
+        return found
+
+    def details(self, asset_id: bytes) -> dict[str, Any]:
+        """What each matched provider term says about ``asset_id`` ({"key:value": detail})."""
+        return {f"{k}:{v}": h.detail[asset_id] for (k, v), h in self.hits.items()
+                if asset_id in h.detail}
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    key: str
+    summary: str  # "label:KEY[=VALUE]  a person's mark": one line of `mstore help-query`
+    # value lowercased and already checked; raises LookupError (shown as a query error)
+    # when what it needs is not there
+    match: Callable[[TermContext, str], TermHits]
+    empty_ok: bool = False
+    check: Callable[[str], None] | None = None  # raises ValueError with one clear line
+    ranked: bool = False
+
+
+_registry: dict[str, TermSpec] = {}
+_loaded = False
+
+
+def register(spec: TermSpec) -> None:
+    if spec.key in _registry and _registry[spec.key] is not spec:
+        raise ValueError(f"a term provider for '{spec.key}:' is registered twice")
+    _registry[spec.key] = spec
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for name in PROVIDERS:
+            importlib.import_module(name)
+
+
+def lookup(key: str) -> TermSpec | None:
+    _load()
+    return _registry.get(key)
+
+
+def specs() -> list[TermSpec]:
+    _load()
+    return sorted(_registry.values(), key=lambda s: s.key)
