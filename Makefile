@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 		(apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,similar]'
 	touch $@
 
 venv: $(VENV)/.installed

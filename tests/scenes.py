@@ -48,8 +48,11 @@ def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
             d.rectangle((x, y - s, x + s // 6, y), fill=(90, 60, 30))
             d.ellipse((x - s // 2, y - s - s // 2, x + s // 2 + s // 6, y - s // 3),
                       fill=(rng.randrange(20, 90), rng.randrange(100, 200), rng.randrange(20, 90)))
-    noise = Image.effect_noise(size, 18).convert("RGB")
-    img = Image.blend(img, noise, 0.04)
+    # texture at a few pixels' scale (grass, foliage, film grain), which JPEG keeps
+    small = (w // 3, h // 3)
+    grain = Image.frombytes("L", small, rng.randbytes(small[0] * small[1])).resize(
+        size, Image.Resampling.BILINEAR)
+    img = Image.blend(img, Image.merge("RGB", (grain, grain, grain)), 0.15)
     return img.filter(ImageFilter.GaussianBlur(0.6))
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from mstore.store.store import Store
 
 # the modules whose import registers a provider; a new built-in provider adds its module
-PROVIDERS = ["mstore.query.labels"]
+PROVIDERS = ["mstore.query.labels", "mstore.query.similar"]
 
 
 class TermHits(msgspec.Struct):
