@@ -7,7 +7,9 @@ a store without a faces tool suggests by quality alone). Members of one group ar
 inputs that carry the same group artifact; exact groups (one content at several paths)
 hold nothing to choose between and are left out.
 
-Per shot: ``quality.score`` (0..1). Where the group's shots have faces, the faces' state
+Per shot: ``quality.score`` (0..1), and the picture's size: 0.85 score + 0.15 pixels /
+the group's largest (a downscaled copy is not the shot to keep when it looks as good;
+members of unknown size count as the largest). Where the group's shots have faces, the faces' state
 counts too, weighted ``face_weight``: the mean over the faces of how open and sharp they
 are, read from what the faces artifact says per face — ``eyes_open`` / ``eyes`` (0..1 or a
 bool) and ``sharpness`` / ``quality`` (0..1) where present. A shot without the faces
@@ -54,6 +56,7 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     groups: dict[str, list[str]] = defaultdict(list)
     quality: dict[str, float] = {}
     faces: dict[str, float | None] = {}
+    pixels: dict[str, int | None] = {}
     for inp in req.inputs:
         group = inp.artifacts.get("duplicate-group")
         q = inp.artifacts.get("quality")
@@ -65,21 +68,25 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
             continue
         groups[group.id].append(inp.asset)
         quality[inp.asset] = float(q.data["score"])
+        w_, h_ = inp.meta.get("width"), inp.meta.get("height")
+        pixels[inp.asset] = w_ * h_ if isinstance(w_, int) and isinstance(h_, int) else None
         f = inp.artifacts.get("faces")
         faces[inp.asset] = face_state(f.data) if f is not None else None
     for n, (gid, members) in enumerate(sorted(groups.items())):
         if len(members) < 2:
             continue
         with_faces = any(faces[m] is not None for m in members)
+        largest = max((pixels[m] or 0 for m in members), default=0)
         scores, reasons = {}, {}
         for m in members:
+            size = (pixels[m] or largest) / largest if largest else 1.0
+            shot = 0.85 * quality[m] + 0.15 * size
+            reasons[m] = f"quality {quality[m]:.2f}, size {size:.0%}"
             if with_faces:
                 fs = faces[m] or 0.0
-                scores[m] = round((1 - w) * quality[m] + w * fs, 4)
-                reasons[m] = f"quality {quality[m]:.2f}, faces {fs:.2f}"
-            else:
-                scores[m] = round(quality[m], 4)
-                reasons[m] = f"quality {quality[m]:.2f}"
+                shot = (1 - w) * shot + w * fs
+                reasons[m] += f", faces {fs:.2f}"
+            scores[m] = round(shot, 4)
         best = max(sorted(members), key=lambda m: scores[m])
         result.artifacts.append(OutputArtifact(
             kind="best-shot", members=sorted(members),

