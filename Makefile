@@ -55,6 +55,9 @@ endif
 	$(VENV)/bin/mstore --store $(DEMO)/store run photos --production --follow
 	@echo; echo '$$ mstore run video --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --production --follow
 	@echo; echo '$$ mstore run dedupe --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --production --follow
+	@echo; echo '$$ mstore run similar --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run similar --production --follow
+	@echo; id=$$($(VENV)/bin/mstore --store $(DEMO)/store find kind:image --json --limit 1 | $(PY) -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"][:10])'); \
+		echo "\$$ mstore find similar:$$id --limit 5"; $(VENV)/bin/mstore --store $(DEMO)/store find similar:$$id --limit 5 || true
 	@echo; echo '$$ mstore log'; $(VENV)/bin/mstore --store $(DEMO)/store log
 	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
 ifneq ($(UI),0)

@@ -79,7 +79,7 @@ def test_review_suggests_the_sharp_shot(page: Page, world: World) -> None:  # no
     expect(group.locator("h2")).to_contain_text("best shot suggested by quality")
     badge = group.locator("li.item .best-shot")
     expect(badge).to_have_count(1)
-    best = group.locator("li.item.suggested").get_attribute("data-asset")
+    best = group.locator("li.item[data-suggested=best]").get_attribute("data-asset")
     # the blurred frame of the burst is never the suggestion, nor the downscaled copy
     assert best not in (missed, by_path["scene0/resized.jpg"])
     expect(group.locator(f"li.item[data-asset='{missed}'] .why")).to_contain_text("quality")
