@@ -183,9 +183,13 @@ class VectorIndex:
             gen = list(r.artifact_counts())
             if self.state.generation and gen[1] != self.state.generation[1]:
                 self._fresh()  # gc dropped artifacts: start again from what remains
-            runs = {rid: info for rid, info in r.runs()
+            every = r.runs()
+            runs = {rid: info for rid, info in every
                     if info.started is not None
                     and any(s.tool in EMBED_TOOLS for s in info.started.steps)}
+            # artifacts of a run whose run record has not arrived yet (synced out of order):
+            # their run cannot be told apart, so the next query looks again
+            waiting = any(info.started is None and info.artifacts for _, info in every)
             if any(rid not in runs for rid in self.state.runs):
                 self._fresh()  # a run we read is gone (a rebuilt index of another store?)
             found: list[ArtifactMade] = []
@@ -197,7 +201,7 @@ class VectorIndex:
                         found.append(art)
                 self.state.runs[rid] = info.artifacts
         self._add(found)
-        self.state.generation = gen
+        self.state.generation = [] if waiting else gen
 
     def _add(self, arts: list[ArtifactMade]) -> None:
         import numpy as np
