@@ -8,7 +8,9 @@ BLAKE3 + Pillow-header loop (a second row compares with that loop doing the read
 probe adds: EXIF, the end-of-JPEG scan); unchanged rescan <= 2x a bare scandir+stat walk;
 status/show < 150 ms and find < 100 ms at 100k assets; the UI's first grid page
 < 300 ms (tests/benchmarks/ui.py); watch latency < 2 s. With
-``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow.
+``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow, and with
+``--similar`` (the default) the look-alike ones of tests/benchmarks/similar.py (embed vs a
+bare loop of the model: >= 0.9x; the vector index's query time: < 50 ms, and memory).
 """
 
 from __future__ import annotations
@@ -206,6 +208,9 @@ def main() -> None:
     ap.add_argument("--runs", action=argparse.BooleanOptionalAction, default=True,
                     help="also the run benchmarks on Temporal (tests/benchmarks/runs.py)")
     ap.add_argument("--run-units", type=int, default=10_000, help="units of the noop run")
+    ap.add_argument("--similar", action=argparse.BooleanOptionalAction, default=True,
+                    help="also the look-alike benchmarks (tests/benchmarks/similar.py)")
+    ap.add_argument("--vectors", type=int, default=200_000, help="vectors in the index bench")
     ap.add_argument("--segments", type=int, default=30_000,
                     help="record segments for the status-over-segments row")
     args = ap.parse_args()
@@ -293,6 +298,11 @@ def main() -> None:
             from tests.benchmarks.runs import benchmarks as run_benchmarks
 
             rows += run_benchmarks(work, units=args.run_units, photos=photos)
+        # 6. look-alikes: embed vs a bare loop of the model, the vector index
+        if args.similar:
+            from tests.benchmarks.similar import benchmarks as similar_benchmarks
+
+            rows += similar_benchmarks(work, n_vectors=args.vectors)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
