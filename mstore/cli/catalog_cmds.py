@@ -68,7 +68,7 @@ def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
         finally:
             progress.close()
         with gc_paused():
-            refresh(store.index, fresh=adder.fresh)
+            refresh(store, fresh=adder.fresh)
     _post_add(store, summary.new_assets)
     if as_json:
         from mstore.present import emit_json
@@ -134,7 +134,7 @@ def watch(obj: Context, paths: tuple[Path, ...], rescan: float, polling: bool,
 
             # save the snapshot patch once, not in every later find
             with gc_paused():
-                refresh(store.index, fresh=adder.fresh)
+                refresh(store, fresh=adder.fresh)
             if s.new or s.changed or s.moved or s.missing or s.errors:
                 click.echo(f"{time.strftime('%H:%M:%S')} {s.line()}")
                 sys.stdout.flush()

@@ -19,7 +19,7 @@ def status(obj: Context, as_json: bool) -> None:
     from mstore.query.snapshot import load_stats
 
     store = obj.store()
-    stats = load_stats(store.index)
+    stats = load_stats(store)
     with store.reader() as r:
         last = r.last_add()
         set_aside = r.set_aside_count()
@@ -356,9 +356,9 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
 
     store = obj.store()
     q = " ".join(query)
-    table = load_table(store.index)
+    table = load_table(store)
     context = TermContext(store)
-    rows = evaluate(q, table, context)
+    rows = evaluate(q, table, context, None if count else limit)
     if count:
         click.echo(str(len(rows)))
     else:

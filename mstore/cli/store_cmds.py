@@ -100,7 +100,7 @@ def reindex(obj: Context) -> None:
     store = obj.store()
     with store.lock():
         n = run_reindex(store)
-        refresh(store.index)
+        refresh(store)
     click.echo(f"reindexed {n} segments")
 
 

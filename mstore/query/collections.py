@@ -21,6 +21,6 @@ def collection_units(store: Store, name: str) -> list[str]:
     from mstore.query.snapshot import load_table
     from mstore.query.terms import TermContext
 
-    table = load_table(store.index)
+    table = load_table(store)
     labels = TermContext(store)
     return [rid for i in evaluate(c.query, table, labels) if (rid := table.row_id(i))]

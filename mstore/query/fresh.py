@@ -16,17 +16,15 @@ errors, the neighbours of new sidecars), the snapshot computes rows from the ind
 from __future__ import annotations
 
 from mstore.query.rowfacts import RowFacts
-from mstore.store.index import Index
+from mstore.store.changes import ChangeWatch
 
 Place = tuple[str, bytes]  # (root name, path relative to it)
 
 
 class FreshRows:
-    def __init__(self, index: Index, data_gen: int) -> None:
-        self.index = index
+    def __init__(self, changes: ChangeWatch, data_gen: int) -> None:
+        self.changes = changes  # the dirty keys of this add's records, overflow or not
         self.start_gen = data_gen
-        self.start_bumps = index.writer_bumps
-        index.touch_log = set()  # the dirty keys of this add's records, overflow or not
         # asset id -> (size, facts, its paths) of the assets found new
         self.assets: dict[str, tuple[int, RowFacts, tuple[Place, ...]]] = {}
         self.at: dict[Place, str] = {}  # their paths
@@ -85,10 +83,10 @@ class FreshRows:
 
     def valid(self, data_gen: int) -> bool:
         """Whether only this process's writer changed the catalog since the add began."""
-        return data_gen == self.start_gen + self.index.writer_bumps - self.start_bumps
+        return data_gen == self.start_gen + self.changes.steps()
 
     def touched(self) -> set[bytes]:
-        return self.index.touch_log or set()
+        return self.changes.touched()
 
     def close(self) -> None:
-        self.index.touch_log = None
+        self.changes.close()

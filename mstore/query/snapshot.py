@@ -11,7 +11,7 @@ them, may change), merged in output order (:class:`MergedTable`),
 and adjusts the stats by the same rows. So after ``mstore add one-file`` or a
 ``watch`` batch the next ``find`` costs milliseconds more, not a rebuild.
 
-A full rebuild happens on ``refresh(index, full=True)``, when the snapshot is
+A full rebuild happens on ``refresh(store, full=True)``, when the snapshot is
 missing or of an older layout, or when the delta grows past ``delta_limit``
 (2 % of the rows, at least 200 and at most 20k): then a reader pays it once and
 the dirty entries the new snapshot holds are cleared. A delta that is slow to
@@ -34,9 +34,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from functools import cached_property
 from itertools import compress
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import lmdb
 import msgspec
 
 from mstore.model.codec import LazyDecoder
@@ -72,8 +71,12 @@ from mstore.query.table import (
     MergedTable,
     TableHead,
 )
-from mstore.store.index import DIRTY_CAP, AssetInfo, Index, PathState, split_pk
-from mstore.store.keys import is_hashed, scan_prefix
+from mstore.query.table_merge import joined_names, merge_columns
+from mstore.store.reader import AssetInfo, PathState, Reader
+from mstore.store.table_db import DIRTY_CAP, TableTxn, split_pk, store_delta, store_table
+
+if TYPE_CHECKING:
+    from mstore.store.store import Store
 
 # bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
 SNAPSHOT_VERSION = 5
@@ -156,13 +159,13 @@ def _table_stats(t: CatalogTable, path_errors: int) -> Stats:
 # -- full build --------------------------------------------------------------------
 
 
-def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[Row], list[bytes]]:
+def _gather(r: Reader) -> tuple[list[Row], list[bytes]]:
     """Every row in output order, and the key (pk) of every path error."""
     current: dict[str, list[bytes]] = defaultdict(list)
     last_known: dict[str, bytes] = {}
     # present paths by (root, directory): sidecars, Live Photo halves, Takeout JSONs
     dirs: dict[tuple[bytes, bytes], list[tuple[bytes, str]]] = defaultdict(list)
-    for root, path, st in index.iter_paths(txn):
+    for root, path, st in r.paths():
         rb = root.encode()
         full = rb + b"/" + path
         if st.present:
@@ -173,13 +176,13 @@ def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[Row], list[bytes]
             last_known.setdefault(st.asset, full)
     errors: dict[bytes, str] = {}
     err_keys: list[bytes] = []
-    for root, path, err in index.iter_errors(txn):
+    for root, path, err in r.errors():
         errors[root.encode() + b"/" + path] = err.reason
         err_keys.append(root.encode() + b"\0" + path)
-    assets = list(index.iter_assets(txn))
+    assets = list(r.assets())
     for a in assets:  # a missing asset is shown at the last path it was seen at
         if a.id not in current and a.id not in last_known:
-            keys = index.asset_path_keys(txn, a.id)
+            keys = r.asset_paths(a.id)
             if keys:
                 last_known[a.id] = keys[-1][0].encode() + b"/" + keys[-1][1]
 
@@ -208,10 +211,10 @@ def _gather(index: Index, txn: lmdb.Transaction) -> tuple[list[Row], list[bytes]
     return rows, err_keys
 
 
-def build(index: Index) -> tuple[CatalogTable, Stats]:
+def build(store: Store) -> tuple[CatalogTable, Stats]:
     """The whole table and stats from the index, in memory (nothing is cached)."""
-    with index.read() as txn:
-        rows, err_keys = _gather(index, txn)
+    with store.reader() as r:
+        rows, err_keys = _gather(r)
     table = table_from_rows(rows)
     return table, _table_stats(table, len(err_keys))
 
@@ -220,10 +223,10 @@ _head_dec = LazyDecoder(SnapshotHead)
 _delta_dec = LazyDecoder(CachedDelta)
 _path_dec = LazyDecoder(PathState)
 rebuilds = 0  # full rebuilds made by this process (tests check that a delta avoided one)
+column_merges = 0  # merges of an add's new rows done column by column (query/table_merge.py)
 
 
-def _read_head(index: Index, txn: lmdb.Transaction) -> SnapshotHead | None:
-    raw = txn.get(b"head", db=index.db["table"])
+def _decode_head(raw: memoryview | bytes | None) -> SnapshotHead | None:
     if raw is None:
         return None
     try:
@@ -233,39 +236,35 @@ def _read_head(index: Index, txn: lmdb.Transaction) -> SnapshotHead | None:
     return head if head.version == SNAPSHOT_VERSION else None
 
 
-def _rebuild(index: Index) -> None:
+def _rebuild(store: Store) -> None:
     """Build the snapshot and store it, clearing the dirty entries it holds."""
     global rebuilds
     rebuilds += 1
-    with index.read() as txn:
-        gen = index.meta_int(txn, b"data_gen")
-        rows, err_keys = _gather(index, txn)
-    _store_table(index, table_from_rows(rows), err_keys, gen)
+    with store.reader() as r:
+        gen = r.data_gen()
+        rows, err_keys = _gather(r)
+    _store_table(store, table_from_rows(rows), err_keys, gen)
 
 
-def _store_table(index: Index, table: CatalogTable, err_keys: list[bytes], gen: int) -> None:
+def _store_table(store: Store, table: CatalogTable, err_keys: list[bytes], gen: int) -> None:
     """Store ``table`` as the snapshot of data_gen ``gen`` (unless a newer one is there),
     clearing the dirty entries it holds."""
-    stats = _table_stats(table, len(err_keys))
     cols, thead = table.to_columns()
+    _store_columns(store, cols, thead, _table_stats(table, len(err_keys)), err_keys, gen)
+
+
+def _store_columns(store: Store, cols: dict[str, bytes], thead: TableHead, stats: Stats,
+                   err_keys: list[bytes], gen: int) -> None:
     cols["err_keys"] = msgspec.msgpack.encode(err_keys)
     head = msgspec.msgpack.encode(SnapshotHead(SNAPSHOT_VERSION, gen, thead, stats))
+    entries = {b"c/" + name.encode(): raw for name, raw in cols.items()}
+    entries[b"head"] = head
 
-    def do(txn: lmdb.Transaction) -> None:
-        db = index.db["table"]
-        cur = _read_head(index, txn)
-        if cur is not None and cur.gen > gen:
-            return  # another process stored a newer snapshot meanwhile
-        # every old key goes: older layouts, columns this table has not, the delta
-        for key in list(txn.cursor(db=db).iternext(values=False)):
-            txn.delete(key, db=db)
-        for name, raw in cols.items():
-            txn.put(b"c/" + name.encode(), raw, db=db)
-        txn.put(b"head", head, db=db)
-        txn.put(b"table_gen", str(gen * 1000 + SNAPSHOT_VERSION).encode(), db=index.db["meta"])
-        index.clear_dirty(txn, gen)
+    def newer_there(raw: memoryview | None) -> bool:  # another process stored a newer one
+        cur = _decode_head(raw)
+        return cur is not None and cur.gen > gen
 
-    index.run_write(do)
+    store_table(store, entries, gen, str(gen * 1000 + SNAPSHOT_VERSION).encode(), newer_there)
 
 
 # -- reading: the snapshot, patched by a delta -------------------------------------
@@ -284,25 +283,16 @@ class _Source:
     thousands of them.
     """
 
-    def __init__(self, txn: lmdb.Transaction, db: object) -> None:
-        self.txn = txn
-        self.db = db
+    def __init__(self, tt: TableTxn) -> None:
+        self.tt = tt
         self.pinned: dict[str, memoryview | None] | None = None
 
     def get(self, name: str) -> memoryview | None:
         if self.pinned is None:
-            return self.txn.get(b"c/" + name.encode(), db=self.db)
+            return self.tt.get(b"c/" + name.encode())
         if name not in self.pinned:
-            self.pinned[name] = self.txn.get(b"c/" + name.encode(), db=self.db)
+            self.pinned[name] = self.tt.get(b"c/" + name.encode())
         return self.pinned[name]
-
-
-def _read_txn(index: Index) -> lmdb.Transaction:
-    try:
-        return index.env.begin(buffers=True)
-    except lmdb.MapResizedError:
-        index.env.set_mapsize(0)  # another process grew the map: adopt its size
-        return index.env.begin(buffers=True)
 
 
 class _Delta(NamedTuple):
@@ -316,10 +306,9 @@ class _Siblings:
     """Present paths by (root, directory), read from the index a directory at a time,
     with what they lend each other (sidecar/live flags, Takeout facts)."""
 
-    def __init__(self, index: Index, txn: lmdb.Transaction,
-                 kind_of: Callable[[str], str | None],
+    def __init__(self, tt: TableTxn, kind_of: Callable[[str], str | None],
                  takeout_of: Callable[[str], SidecarFacts | None]) -> None:
-        self.index, self.txn = index, txn
+        self.tt = tt
         self.kind_of, self.takeout_of = kind_of, takeout_of
         self.dirs: dict[tuple[str, bytes], list[tuple[bytes, str]]] = {}
         self._extras: dict[tuple[str, bytes], DirExtras] = {}
@@ -361,64 +350,29 @@ class _Siblings:
         return out
 
     def _scan(self, root: str, d: bytes, known: dict[bytes, str]) -> list[tuple[bytes, str]]:
-        prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
-        start, _check = scan_prefix(prefix)
-        plen = len(prefix)
-        decode = _path_dec.get().decode
-        out: list[tuple[bytes, str]] = []
-        cur = self.txn.cursor(db=self.index.db["paths"])
-        ok = cur.set_range(start)
-        while ok:
-            ok = False
-            for raw, val in cur:  # from where the cursor is
-                key = bytes(raw)
-                if not key.startswith(start):
-                    return out
-                hashed = is_hashed(key)
-                if hashed:  # a long path (keys.py): compare its full name
-                    key = self.index.full_key(self.txn, key)
-                    if not key.startswith(prefix):
-                        continue
-                name = key[plen:]
-                slash = name.find(b"/")
-                if slash >= 0:
-                    if hashed:  # hashed keys do not sort by full name: no jumping past them
-                        continue
-                    # a subdirectory: jump past it ("0" sorts right after "/")
-                    ok = cur.set_range(prefix + name[:slash] + b"0")
-                    break
-                aid = known.get(name)
-                if aid is None:
-                    st = decode(val)
-                    if st.present:
-                        out.append((name, st.asset))
-                else:
-                    out.append((name, aid))
-        return out
+        return self.tt.present_in_dir(root, d, known, _path_dec.get().decode)
 
 
 class _Snapshot:
     """What one read transaction sees: the stored snapshot and the changes since."""
 
-    def __init__(self, index: Index) -> None:
-        self.index = index
-        self.txn = _read_txn(index)
-        meta = index.db["meta"]
-        self.data_gen = int(bytes(self.txn.get(b"data_gen", db=meta) or b"0"))
-        self.head = _read_head(index, self.txn)
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.tt = TableTxn(store)
+        self.data_gen = self.tt.meta_int(b"data_gen")
+        self.head = _decode_head(self.tt.get(b"head"))
         self.dirty: list[bytes] = []
         self.stale = self.head is None
         if self.head is not None:
-            over = int(bytes(self.txn.get(b"dirty_over", db=meta) or b"0"))
-            if over > self.head.gen or index.dirty_count(self.txn) > delta_limit(
-                    self.head.table.n):
+            over = self.tt.meta_int(b"dirty_over")
+            if over > self.head.gen or self.tt.dirty_count() > delta_limit(self.head.table.n):
                 self.stale = True
             else:
-                self.dirty = [k for k, g in index.dirty(self.txn) if g > self.head.gen]
-        self.src = _Source(self.txn, index.db["table"])
+                self.dirty = [k for k, g in self.tt.dirty() if g > self.head.gen]
+        self.src = _Source(self.tt)
 
     def close(self) -> None:
-        self.txn.abort()
+        self.tt.close()
 
     @cached_property
     def base(self) -> CatalogTable:
@@ -444,7 +398,7 @@ class _Snapshot:
         """The delta over this snapshot: cached, or computed (and cached when slow or
         when ``cache``)."""
         assert self.head is not None
-        raw = self.txn.get(b"delta", db=self.index.db["table"])
+        raw = self.tt.get(b"delta")
         if raw is not None:
             c = _delta_dec.decode(raw)
             if c.base_gen == self.head.gen and c.gen == self.data_gen:
@@ -453,7 +407,7 @@ class _Snapshot:
         start = time.perf_counter()
         self.src.pinned = {}
         try:
-            d = _compute_delta(self.index, self.txn, self.base, self.dirty)
+            d = _compute_delta(self.tt, self.base, self.dirty)
         finally:
             self.src.pinned = None
         if stats or cache or time.perf_counter() - start > CACHE_SECONDS:
@@ -485,7 +439,7 @@ class _Snapshot:
             old = set(msgspec.msgpack.decode(bytes(self.src.get("err_keys") or b"\x90")))
             for key in err_keys:
                 root, path = split_pk(key)
-                now = self.index.error_at(self.txn, root, path) is not None
+                now = self.tt.reader.error_at(root, path) is not None
                 stats.errors += now - (key in old)
         return _tidy(stats)
 
@@ -497,15 +451,11 @@ class _Snapshot:
             d.table.to_bytes(), d.stats))
         base_gen = self.head.gen
 
-        def do(txn: lmdb.Transaction) -> None:
-            cur = _read_head(self.index, txn)
-            if cur is not None and cur.gen == base_gen:
-                txn.put(b"delta", blob, db=self.index.db["table"])
+        def still_current(raw: memoryview | None) -> bool:
+            cur = _decode_head(raw)
+            return cur is not None and cur.gen == base_gen
 
-        try:
-            self.index.run_write(do)
-        except lmdb.Error:
-            pass
+        store_delta(self.store, blob, still_current)
 
 
 def _arr(raw: bytes) -> array:
@@ -514,7 +464,7 @@ def _arr(raw: bytes) -> array:
     return a
 
 
-def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
+def _compute_delta(tt: TableTxn, base: CatalogTable,
                    dirty: list[bytes], fresh: FreshRows | None = None,
                    fresh_in_base: bool = True) -> _Delta:
     """The rows of the dirty assets and error paths as they are now, and the snapshot
@@ -529,6 +479,7 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
     their facts (``_fresh_rows``); ``fresh_in_base``: the snapshot may already hold
     some of them (it was built during that add).
     """
+    r = tt.reader
     assets: set[str] = set()
     err_keys: list[bytes] = []
     for key in dirty:
@@ -538,15 +489,15 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
             err_keys.append(key[1:])
     for key in err_keys:
         root, path = split_pk(key)
-        st = index.path_state(txn, root, path)
+        st = r.path_state(root, path)
         if st is not None:
             assets.add(st.asset)
-        assets.update(ev.asset for _, _, ev in index.path_history(txn, root, path) if ev.asset)
+        assets.update(ev.asset for _, _, ev in r.history(root, path) if ev.asset)
     infos: dict[str, AssetInfo | None] = {}
 
     def info(aid: str) -> AssetInfo | None:
         if aid not in infos:
-            infos[aid] = index.asset(txn, aid)
+            infos[aid] = r.asset(aid)
         return infos[aid]
 
     # the kinds of fresh assets are known without decoding their records
@@ -564,11 +515,11 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
         return takeout_facts(a.meta) if a is not None else None
 
     hinted: dict[str, Row] = {}
-    sib = _Siblings(index, txn, kind_of, takeout_of)
+    sib = _Siblings(tt, kind_of, takeout_of)
     if fresh is not None:
         hinted, neighbours = _fresh_rows(fresh, assets, sib)
         assets = (assets - hinted.keys()) | neighbours
-    keys_of = {aid: index.asset_path_keys(txn, aid) for aid in assets}
+    keys_of = {aid: r.asset_paths(aid) for aid in assets}
     affected = set(assets)
     for keys in keys_of.values():
         for root, path in keys:
@@ -583,14 +534,14 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
             continue
         keys = keys_of.get(aid)
         if keys is None:
-            keys = index.asset_path_keys(txn, aid)
+            keys = r.asset_paths(aid)
         current: list[bytes] = []
         last: bytes | None = None
         errs: dict[bytes, str] = {}
         extra = 0
         lent: SidecarFacts | None = None
         for root, path in keys:
-            st = index.path_state(txn, root, path)
+            st = r.path_state(root, path)
             if st is None or st.asset != aid:
                 continue
             full = root.encode() + b"/" + path
@@ -603,20 +554,20 @@ def _compute_delta(index: Index, txn: lmdb.Transaction, base: CatalogTable,
                 last = full
             else:
                 continue
-            e = index.error_at(txn, root, path)
+            e = r.error_at(root, path)
             if e is not None:
                 errs[full] = e.reason
         if not current and last is None and keys:
             root, path = keys[-1]
             last = root.encode() + b"/" + path
-            e = index.error_at(txn, root, path)
+            e = r.error_at(root, path)
             if e is not None:
                 errs[last] = e.reason
         rows.append(asset_row(a, current, last or b"", extra, errs.get, lent))
     for key in err_keys:
         root, path = split_pk(key)
-        e = index.error_at(txn, root, path)
-        st = index.path_state(txn, root, path)
+        e = r.error_at(root, path)
+        st = r.path_state(root, path)
         if e is not None and (st is None or not st.present):
             rows.append(error_row(root.encode() + b"/" + path, e.reason))
     rows.sort(key=row_order)
@@ -760,18 +711,18 @@ def _segments(n: int, removed: array, positions: array) -> list[tuple[int, int, 
     return out
 
 
-def _open(index: Index) -> _Snapshot | None:
+def _open(store: Store) -> _Snapshot | None:
     """A current snapshot (rebuilt first if needed), or None if writers kept outpacing it."""
     for _ in range(3):
-        snap = _Snapshot(index)
+        snap = _Snapshot(store)
         if not snap.stale:
             return snap
         snap.close()
-        _rebuild(index)
+        _rebuild(store)
     return None
 
 
-def refresh(index: Index, full: bool = False, fresh: FreshRows | None = None) -> None:
+def refresh(store: Store, full: bool = False, fresh: FreshRows | None = None) -> None:
     """Bring the cached snapshot up to date after a writer: rebuild it when asked, when
     there is none or when the delta grew too large, else cache the delta.
 
@@ -779,15 +730,15 @@ def refresh(index: Index, full: bool = False, fresh: FreshRows | None = None) ->
     the snapshot instead of rebuilding it, with their rows made from their facts.
     """
     if full:
-        _rebuild(index)
+        _rebuild(store)
         return
     if fresh is not None:
         try:
-            if _refresh_with(index, fresh):
+            if _refresh_with(store, fresh):
                 return
         finally:
             fresh.close()
-    snap = _open(index)
+    snap = _open(store)
     if snap is None:
         return
     try:
@@ -797,46 +748,57 @@ def refresh(index: Index, full: bool = False, fresh: FreshRows | None = None) ->
         snap.close()
 
 
-def _refresh_with(index: Index, fresh: FreshRows) -> bool:
+def _refresh_with(store: Store, fresh: FreshRows) -> bool:
     """``refresh`` after an add that collected its fresh assets; False when they cannot
     be used (no snapshot, or another process changed the catalog meanwhile)."""
-    snap = _Snapshot(index)
+    snap = _Snapshot(store)
+    tt = snap.tt
     try:
         head = snap.head
         if head is None or not fresh.valid(snap.data_gen):
             return False
-        over = int(bytes(snap.txn.get(b"dirty_over", db=index.db["meta"]) or b"0"))
+        over = tt.meta_int(b"dirty_over")
         if head.gen < over <= fresh.start_gen:
             return False  # changes from before the add that the index did not list
         # every change since the snapshot: those listed, and this add's own, listed or
         # not (past DIRTY_CAP the index stops listing them)
-        dirty = {k for k, g in index.dirty(snap.txn) if g > head.gen}
+        dirty = {k for k, g in tt.dirty() if g > head.gen}
         for key in fresh.touched():
-            dirty.add(b"e" + index.full_key(snap.txn, key[1:]) if key[:1] == b"e" else key)
+            dirty.add(b"e" + tt.full_key(key[1:]) if key[:1] == b"e" else key)
         if not dirty:
             return True
         snap.dirty = sorted(dirty)
         base = snap.base
         snap.src.pinned = {}
-        d = _compute_delta(index, snap.txn, base, snap.dirty, fresh,
+        d = _compute_delta(tt, base, snap.dirty, fresh,
                            fresh_in_base=head.gen > fresh.start_gen)
         if over <= head.gen and len(dirty) <= delta_limit(base.n):
             snap._store(d._replace(stats=snap._merged_stats(d)))
             return True
         old = msgspec.msgpack.decode(bytes(snap.src.get("err_keys") or b"\x90"))
-        table = _merge(base, d)
+        segments = _segments(base.n, d.removed, d.positions)
+        merged = merge_columns(snap.src, head.table, d.table, segments)
+        if merged is None:  # paths that are not ASCII: through Python objects
+            table = _merge(base, d)
+        else:
+            global column_merges
+            column_merges += 1
+            stats = snap._merged_stats(d)
         err_keys = set(old)
         for key in snap.dirty:
             if key[:1] == b"e":
                 root, path = split_pk(key[1:])
-                if index.error_at(snap.txn, root, path) is None:
+                if tt.reader.error_at(root, path) is None:
                     err_keys.discard(key[1:])
                 else:
                     err_keys.add(key[1:])
     finally:
         snap.src.pinned = None
         snap.close()
-    _store_table(index, table, sorted(err_keys), snap.data_gen)
+    if merged is None:
+        _store_table(store, table, sorted(err_keys), snap.data_gen)
+    else:
+        _store_columns(store, *merged, stats, sorted(err_keys), snap.data_gen)
     return True
 
 
@@ -846,12 +808,7 @@ def _merge(base: CatalogTable, d: _Delta) -> CatalogTable:
     delta = d.table
     if len(d.removed) == base.n:  # nothing of the snapshot stays (the first add)
         return delta
-    cameras = list(base.cameras)
-    cam_at = {c: i for i, c in enumerate(cameras)}
-    for c in delta.cameras:
-        if c not in cam_at:
-            cam_at[c] = len(cameras)
-            cameras.append(c)
+    cameras, cam_at = joined_names(base.cameras, delta.cameras)
     delta_cam = [cam_at[c] for c in delta.cameras]
     base_paths = list(base.paths)
     base_err_names, base_err_codes = base.error_codes()
@@ -884,22 +841,22 @@ def _merge(base: CatalogTable, d: _Delta) -> CatalogTable:
                         paths, path_rows, errors)
 
 
-def load_table(index: Index) -> CatalogTable | MergedTable:
+def load_table(store: Store) -> CatalogTable | MergedTable:
     """The catalog table as of now: the snapshot, patched by the delta if the index changed.
 
     The returned table reads its columns from an open read transaction, which ends
     when the table is garbage-collected.
     """
-    snap = _open(index)
+    snap = _open(store)
     if snap is None:
-        return build(index)[0]
+        return build(store)[0]
     return snap.table()
 
 
-def load_stats(index: Index) -> Stats:
-    snap = _open(index)
+def load_stats(store: Store) -> Stats:
+    snap = _open(store)
     if snap is None:
-        return build(index)[1]
+        return build(store)[1]
     try:
         return snap.stats()
     finally:

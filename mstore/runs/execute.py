@@ -38,7 +38,6 @@ import msgspec
 
 from mstore.model.records import ArtifactMade, RunStarted, StepSpec, UnitDone
 from mstore.runs.lineage import artifact_id, reuse_key
-from mstore.store import index_runs
 from mstore.store.fsutil import temp_name
 from mstore.store.store import RecordWriter, Store
 from mstore.tools.api import (
@@ -126,9 +125,8 @@ class RunContext:
 
 def load_run(store: Store, run_id: str) -> RunStarted:
     store.catch_up()
-    idx = store.index
-    with idx.read() as txn:
-        info = index_runs.run_info(idx, txn, run_id)
+    with store.reader() as r:
+        info = r.run(run_id)
     if info is None or info.started is None:
         raise LookupError(f"run {run_id} is not in the store")
     return info.started
@@ -137,12 +135,11 @@ def load_run(store: Store, run_id: str) -> RunStarted:
 def current_path(store: Store, aid: str) -> tuple[str, list[str]]:
     """An absolute path to read the asset from on this machine, and all its paths
     ("root/rel") for tools that care (e.g. exact duplicates)."""
-    idx = store.index
     readable = ""
     shown = []
-    with idx.read() as txn:
-        for root, rel in idx.asset_path_keys(txn, aid):
-            st = idx.path_state(txn, root, rel)
+    with store.reader() as r:
+        for root, rel in r.asset_paths(aid):
+            st = r.path_state(root, rel)
             if st is None or not st.present or st.asset != aid:
                 continue
             shown.append(f"{root}/{rel.decode('utf-8', 'backslashreplace')}")
@@ -192,15 +189,13 @@ def _views(ctx: RunContext, step: StepSpec, upstream: list[ArtifactMade], work: 
 
 
 def _artifacts(ctx: RunContext, ids: list[str]) -> list[ArtifactMade]:
-    idx = ctx.store.index
-    with idx.read() as txn:
-        return [a for i in ids if (a := index_runs.artifact(idx, txn, i)) is not None]
+    with ctx.store.reader() as r:
+        return [a for i in ids if (a := r.artifact(i)) is not None]
 
 
 def _reusable(ctx: RunContext, key: str) -> list[ArtifactMade]:
-    idx = ctx.store.index
-    with idx.read() as txn:
-        arts = index_runs.reusable(idx, txn, key)
+    with ctx.store.reader() as r:
+        arts = r.reusable(key)
     # production never depends on sandbox results (they expire); an expired sandbox
     # result is not reused either: gc may drop it while the new run still needs it
     now_ms = int(time.time() * 1000)
@@ -290,11 +285,9 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
     Steps of earlier stages (other resource classes, run by other activities) are read
     from the index; a step that needs one of them not yet covered for this unit is left
     pending (nothing is recorded)."""
-    idx = ctx.store.index
-    with idx.read() as txn:
-        asset = idx.asset(txn, aid)
-        states = {s.name: index_runs.unit_state(idx, txn, ctx.run.run, s.name, aid)
-                  for s in ctx.run.steps}
+    with ctx.store.reader() as r:
+        asset = r.asset(aid)
+        states = {s.name: r.unit(ctx.run.run, s.name, aid) for s in ctx.run.steps}
     if asset is None:
         return
     path, paths = current_path(ctx.store, aid)
@@ -455,11 +448,10 @@ def _failed_inputs(ctx: RunContext, made: ArtifactMade, inputs: Collection[str]
                    ) -> dict[str, str]:
     """The inputs (of ``inputs``) that the aggregate call which made ``made`` failed on,
     with their messages: its run's failed units of its step."""
-    idx = ctx.store.index
     out = {}
-    with idx.read() as txn:
+    with ctx.store.reader() as r:
         for aid in inputs:
-            st = index_runs.unit_state(idx, txn, made.run, made.step, aid)
+            st = r.unit(made.run, made.step, aid)
             if st is not None and st.status == "failed":
                 out[aid] = st.error
     return out
@@ -499,9 +491,8 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     """One aggregate step over every unit of the run that has the artifacts it needs."""
     summary = ChunkSummary()
     step = next(s for s in ctx.run.steps if s.name == step_name)
-    idx = ctx.store.index
-    with idx.read() as txn:
-        st = index_runs.unit_state(idx, txn, ctx.run.run, step.name, "*")
+    with ctx.store.reader() as r:
+        st = r.unit(ctx.run.run, step.name, "*")
     if st is not None and st.status in COVERED:
         summary.covered += 1
         return summary
@@ -514,9 +505,9 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
         needs = [s for s in ctx.run.steps if s.name in step.needs and s.shape != "aggregate"]
         about = _aggregate_needs(ctx, step)
         for aid in ctx.units():
-            with idx.read() as txn:
-                asset = idx.asset(txn, aid)
-                states = [index_runs.unit_state(idx, txn, ctx.run.run, n.name, aid)
+            with ctx.store.reader() as r:
+                asset = r.asset(aid)
+                states = [r.unit(ctx.run.run, n.name, aid)
                           for n in needs] if asset is not None else []
                 # an aggregate need that failed on this unit (its tool's ``failed``)
                 refused = any(

@@ -125,10 +125,10 @@ def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
     if selection.startswith("@"):
         ids = collection_units(store, selection[1:])
         allowed = set(ids)
-        table = load_table(store.index)
+        table = load_table(store)
         rows = [i for i in range(table.n) if table.row_id(i) in allowed]
     else:
-        table = load_table(store.index)
+        table = load_table(store)
         rows = evaluate(selection, table, TermContext(store))
     codes = {KIND_CODES[k] for k in kinds if k in KIND_CODES}
     out = []

@@ -43,7 +43,7 @@ def query_members(store: Store, query: str) -> list[str]:
     from mstore.query.snapshot import load_table
     from mstore.query.terms import TermContext
 
-    table = load_table(store.index)
+    table = load_table(store)
     return [rid for i in evaluate(query, table, TermContext(store)) if (rid := table.row_id(i))]
 
 

@@ -64,7 +64,7 @@ def plan_export(store: Store, query: str, kind: str, run: str | None = None) -> 
     from mstore.query.terms import TermContext
 
     store.catch_up()
-    table = load_table(store.index)
+    table = load_table(store)
     ids = [rid for i in evaluate(query, table, TermContext(store)) if (rid := table.row_id(i))]
     items: list[ExportItem] = []
     names: set[str] = set()

@@ -3,8 +3,9 @@ kept beside it, so that the next ``add`` of that root reads them in one piece.
 
 An unchanged rescan compares each file's stat with the state the index holds for its
 path. Getting 100k states out of LMDB one entry at a time costs about as much as a
-third of the walk itself; this file holds the same states, msgpack-encoded in one
-value (the paths joined, the states in one array), which decode in a few C-level calls.
+third of the walk itself; this file holds the same states packed as
+store/present_paths.py holds them (the paths joined, each column one array), which
+load in a few C-level calls.
 
 It is a cache of the index, and only used as one: it records the index's data
 generation it was read at, and any change to the catalog moves that generation, so a
@@ -21,9 +22,10 @@ from pathlib import Path
 import lmdb
 import msgspec
 
-from mstore.store.index import Index, PathState
+from mstore.store.index import Index
+from mstore.store.present_paths import PresentPaths
 
-FORMAT = 1
+FORMAT = 2
 
 
 class _CacheFile(msgspec.Struct, array_like=True):
@@ -31,7 +33,14 @@ class _CacheFile(msgspec.Struct, array_like=True):
     gen: int  # the index's data_gen the states were read at
     root: str
     paths: bytes  # relative paths, joined with NUL (which no path contains)
-    states: list[PathState]  # in the same order
+    # in the same order: array("q") bytes of each stat column and the clock, and the
+    # asset ids, 32 raw bytes each
+    size: bytes
+    mtime: bytes
+    inode: bytes
+    ctime: bytes
+    hlc: bytes
+    assets: bytes
 
 
 _decoder = msgspec.msgpack.Decoder(_CacheFile)
@@ -41,7 +50,7 @@ def _path(index: Index, root: str) -> Path:
     return index.path / f"present-{root.encode().hex()}.cache"
 
 
-def load(index: Index, txn: lmdb.Transaction, root: str) -> dict[bytes, PathState] | None:
+def load(index: Index, txn: lmdb.Transaction, root: str) -> PresentPaths | None:
     """The present states of ``root``'s paths as the index holds them now, or None when
     the cache is missing, stale or unreadable."""
     try:
@@ -51,19 +60,31 @@ def load(index: Index, txn: lmdb.Transaction, root: str) -> dict[bytes, PathStat
         return None
     if c.format != FORMAT or c.root != root or c.gen != index.meta_int(txn, b"data_gen"):
         return None
-    paths = c.paths.split(b"\0") if c.states else []
-    if len(paths) != len(c.states):
+    out = PresentPaths()
+    columns = (out.size, out.mtime, out.inode, out.ctime, out.hlc)
+    for column, data in zip(columns, (c.size, c.mtime, c.inode, c.ctime, c.hlc), strict=True):
+        column.frombytes(data)
+    n = len(out.size)
+    paths = c.paths.split(b"\0") if n else []
+    if len(paths) != n or any(len(col) != n for col in columns) or len(c.assets) != 32 * n:
         return None
-    return dict(zip(paths, c.states, strict=True))
+    out.rows = dict(zip(paths, range(n), strict=True))
+    out.assets = bytearray(c.assets)
+    out.marks = bytearray(n)
+    return out
 
 
-def save(index: Index, root: str, gen: int, states: dict[bytes, PathState]) -> None:
+def save(index: Index, root: str, gen: int, states: PresentPaths) -> None:
     """Keep ``states`` (read at data_gen ``gen``) for the next add; best effort."""
     path = _path(index, root)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    # rows are numbered in the order of ``states.rows`` (nothing is removed before a save)
+    assert list(states.rows.values()) == list(range(len(states.rows)))
     try:
         tmp.write_bytes(msgspec.msgpack.encode(_CacheFile(
-            FORMAT, gen, root, b"\0".join(states), list(states.values()))))
+            FORMAT, gen, root, b"\0".join(states.rows), *(
+                a.tobytes() for a in (states.size, states.mtime, states.inode, states.ctime,
+                                      states.hlc)), bytes(states.assets))))
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

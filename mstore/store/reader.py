@@ -16,16 +16,18 @@ import lmdb
 import msgspec
 
 from mstore.model.records import AddFinished, ArtifactMade, CollectionDefined, Label
-from mstore.store import index_links, index_runs, keys
+from mstore.store import index_links, index_runs, keys, path_cache
 from mstore.store.index import AssetInfo, ErrorState, HistoryEvent, PathState, SetAside
 from mstore.store.index_links import LinkState
 from mstore.store.index_runs import RunInfo, UnitState
+from mstore.store.present_paths import PresentPaths
 from mstore.store.scan import prefix_keys
 
 if TYPE_CHECKING:
     from mstore.store.index import Index
 
 __all__ = ["ArtifactRef", "AssetInfo", "ErrorState", "HistoryEvent", "LinkState", "PathState",
+           "PresentPaths",
            "Reader", "RunInfo", "SetAside", "UnitState"]
 
 
@@ -57,6 +59,31 @@ class Reader:
 
     def asset_count(self) -> int:
         return self._txn.stat(self._index.db["assets"])["entries"]
+
+    def catalog_empty(self) -> bool:
+        """Whether no asset and no path holding one was ever recorded (a first add)."""
+        return all(self._txn.stat(self._index.db[name])["entries"] == 0
+                   for name in ("assets", "asset_paths"))
+
+    def data_gen(self) -> int:
+        """The catalog's data generation: it moves with every change to the catalog."""
+        return self._index.meta_int(self._txn, b"data_gen")
+
+    def asset_seen(self, aid: str) -> bool:
+        """Whether any path was ever recorded holding asset ``aid``."""
+        return self._index.asset_seen(self._txn, aid)
+
+    def present_states(self, root: str, prefix: bytes = b"") -> PresentPaths:
+        """One root's present paths starting with ``prefix`` with their states, packed:
+        what ``add`` compares its walk with. A whole root comes from the cache of the
+        last reading while it is current (store/path_cache.py), and is kept for the next."""
+        if prefix:
+            return self._index.present_states_under(self._txn, root, prefix)
+        states = path_cache.load(self._index, self._txn, root)
+        if states is None:
+            states = self._index.present_states_under(self._txn, root)
+            path_cache.save(self._index, root, self.data_gen(), states)
+        return states
 
     def asset_ids(self, prefix: str, limit: int = 2) -> list[str]:
         """Asset ids starting with the hex ``prefix`` (at most ``limit``)."""

@@ -41,6 +41,7 @@ from mstore.store.segments import (
 )
 
 if TYPE_CHECKING:
+    from mstore.store.changes import ChangeWatch
     from mstore.store.reader import Reader
 
 SEGMENT_MAX_RECORDS = 5000
@@ -163,6 +164,12 @@ class Store:
     def reader(self) -> AbstractContextManager[Reader]:
         """``with store.reader() as r:``: the index, brought up to date, for reading."""
         return self.index.reader()
+
+    def watch_changes(self) -> ChangeWatch:
+        """Start counting what this process's writer changes in the catalog (changes.py)."""
+        from mstore.store.changes import ChangeWatch
+
+        return ChangeWatch(self.index)
 
     def catch_up(self) -> int:
         """Apply every segment the index has not seen yet (after a crash or a sync).

@@ -222,7 +222,7 @@ def test_sidecars_go_with_their_file_and_tiles_show_their_folder(
         assert mstore("add", store=store).code == 0
         st = Store(store)
         try:
-            assert isinstance(load_table(st.index), MergedTable)
+            assert isinstance(load_table(st), MergedTable)
         finally:
             st.close()
         tiles = tiles_on(c.get("/").text)

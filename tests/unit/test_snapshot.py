@@ -63,12 +63,12 @@ def compare_with_rebuild(store: Store) -> None:
     """load_table/load_stats (snapshot + delta, no rebuild) equal a fresh full build."""
     idx = store.index
     before = snapshot.rebuilds
-    table = load_table(idx)
-    stats = load_stats(idx)
+    table = load_table(store)
+    stats = load_stats(store)
     assert snapshot.rebuilds == before, "a small change must not rebuild"
     with idx.read() as txn:
         assert isinstance(table, MergedTable) == (idx.dirty_count(txn) > 0)
-    full, full_stats = build(idx)
+    full, full_stats = build(store)
     assert table.n == full.n
     assert rows_of(table) == rows_of(full)
     # the attributes read_cmds uses, on the merged table too
@@ -178,17 +178,17 @@ def test_delta_equals_rebuild(store: Store, seed: int) -> None:
     for _ in range(40):
         world.step()
     world.w.flush()
-    refresh(store.index, full=True)
+    refresh(store, full=True)
     for batch in range(12):
         for _ in range(world.rng.randrange(1, 6)):
             world.step()
         world.w.flush()  # one segment, as one watch batch
         compare_with_rebuild(store)
         if batch % 3 == 1:
-            refresh(store.index)  # caches the delta; readers then use the cache
+            refresh(store)  # caches the delta; readers then use the cache
             compare_with_rebuild(store)
         if batch == 6:  # a new base, with the delta starting over
-            refresh(store.index, full=True)
+            refresh(store, full=True)
             compare_with_rebuild(store)
 
 
@@ -201,22 +201,22 @@ def test_sidecar_and_live_flags_follow_their_siblings(store: Store) -> None:
                                  meta=Meta(kind="video", mime="video/quicktime")))
     world.seen(("a", b"d1/IMG_7.JPG"), "1" * 64)
     world.w.flush()
-    refresh(store.index, full=True)
-    assert evaluate("has:live", load_table(store.index)) == []
+    refresh(store, full=True)
+    assert evaluate("has:live", load_table(store)) == []
     world.seen(("a", b"d1/img_7.mov"), "2" * 64)  # only the .mov is new: the .JPG changes too
     world.w.flush()
-    t = load_table(store.index)
+    t = load_table(store)
     assert isinstance(t, MergedTable)
     assert sorted(t.row_id(i) for i in evaluate("has:live", t)) == ["1" * 64, "2" * 64]
     world.seen(("a", b"d1/IMG_7.JPG.xmp"), xmp)
     world.w.flush()
-    t = load_table(store.index)
+    t = load_table(store)
     # the sidecar's stem is "img_7": it sits next to both
     assert {t.row_id(i) for i in evaluate("has:sidecar", t)} == {"1" * 64, "2" * 64}
     world.gone(("a", b"d1/img_7.mov"))
     world.w.flush()
-    assert [load_table(store.index).row_id(i)
-            for i in evaluate("has:live", load_table(store.index))] == []
+    assert [load_table(store).row_id(i)
+            for i in evaluate("has:live", load_table(store))] == []
     compare_with_rebuild(store)
     del img, mov
 
@@ -226,21 +226,21 @@ def test_small_change_is_patched_not_rebuilt(store: Store) -> None:
     for _ in range(30):
         world.step()
     world.w.flush()
-    refresh(store.index)
+    refresh(store)
     idx = store.index
     with idx.read() as txn:
-        gen_before = snapshot._read_head(idx, txn).gen
+        gen_before = snapshot._decode_head(txn.get(b"head", db=idx.db["table"])).gen
     before = snapshot.rebuilds
     aid = world.new_asset()
     world.seen(("a", b"incoming/new-file.txt"), aid)
     world.w.flush()
-    refresh(idx)  # what 'mstore add' does at its end
-    t = load_table(idx)
+    refresh(store)  # what 'mstore add' does at its end
+    t = load_table(store)
     assert [t.row_id(i) for i in evaluate("path:incoming/new-file.txt", t)] == [aid]
-    assert load_stats(idx).assets == len(set(world.known))
+    assert load_stats(store).assets == len(set(world.known))
     assert snapshot.rebuilds == before
     with idx.read() as txn:
-        assert snapshot._read_head(idx, txn).gen == gen_before
+        assert snapshot._decode_head(txn.get(b"head", db=idx.db["table"])).gen == gen_before
         assert idx.dirty_count(txn) > 0
 
 
@@ -249,12 +249,12 @@ def test_large_change_rebuilds(store: Store) -> None:
     for _ in range(20):
         world.step()
     world.w.flush()
-    refresh(store.index)
+    refresh(store)
     before = snapshot.rebuilds
     for i in range(snapshot.DELTA_MIN + 10):
         world.seen(("b", b"bulk/f%04d" % i), world.new_asset())
     world.w.flush()
-    t = load_table(store.index)
+    t = load_table(store)
     assert snapshot.rebuilds == before + 1
     assert not isinstance(t, MergedTable)
     assert len(evaluate("path:bulk/*", t)) == snapshot.DELTA_MIN + 10
@@ -268,7 +268,7 @@ def test_overflowing_dirty_list_forces_a_rebuild(store: Store,
     world = World(store, 3)
     world.seen(("a", b"zero"), world.new_asset())
     world.w.flush()
-    refresh(store.index)
+    refresh(store)
     monkeypatch.setattr("mstore.store.index.DIRTY_CAP", 4)
     for i in range(10):  # more changes than the index lists
         world.seen(("a", b"f%d" % i), world.new_asset())
@@ -277,7 +277,7 @@ def test_overflowing_dirty_list_forces_a_rebuild(store: Store,
         assert store.index.dirty_count(txn) == 4
         assert store.index.meta_int(txn, b"dirty_over") > 0
     before = snapshot.rebuilds
-    assert len(evaluate("path:f*", load_table(store.index))) == 10
+    assert len(evaluate("path:f*", load_table(store))) == 10
     assert snapshot.rebuilds == before + 1
     with store.index.read() as txn:
         assert store.index.meta_int(txn, b"dirty_over") == 0
@@ -292,7 +292,7 @@ def test_old_snapshot_layout_is_rebuilt(store: Store) -> None:
         txn.put(b"table", b"\x80", db=idx.db["table"])
         txn.put(b"head", b"\x80", db=idx.db["table"])
     before = snapshot.rebuilds
-    assert load_table(idx).n == 1
+    assert load_table(store).n == 1
     assert snapshot.rebuilds == before + 1
     with idx.read() as txn:
         assert txn.get(b"table", db=idx.db["table"]) is None
@@ -303,8 +303,8 @@ def test_count_query_reads_no_paths(store: Store) -> None:
     for _ in range(30):
         world.step()
     world.w.flush()
-    refresh(store.index, full=True)
-    t = load_table(store.index)
+    refresh(store, full=True)
+    t = load_table(store)
     assert isinstance(t, CatalogTable)
     evaluate("kind:image", t)
     assert "paths" not in t.__dict__ and "_text" not in t.__dict__
@@ -328,10 +328,10 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
     world.seen(("a", b"t/IMG_1.jpg"), bare)
     world.seen(("a", b"t/IMG_2.jpg"), exif)
     w.flush()
-    refresh(store.index, full=True)
+    refresh(store, full=True)
 
     def found(q: str) -> set[str | None]:
-        t = load_table(store.index)
+        t = load_table(store)
         return {t.row_id(i) for i in evaluate(q, t)}
 
     assert found("taken:2015") == set() and found("has:sidecar") == set()
@@ -347,7 +347,7 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
     assert found("has:sidecar") == {bare, exif}
     compare_with_rebuild(store)
     # gone: the photo has no capture time again (only the sidecar's path changed)
-    refresh(store.index, full=True)
+    refresh(store, full=True)
     world.gone(("a", b"t/IMG_1.jpg.supplemental-metadata.json"))
     w.flush()
     assert found("taken:2015") == set() and found("has:sidecar") == {exif}

@@ -52,7 +52,7 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, li
     from mstore.query.terms import TermContext
 
     store.catch_up()
-    table = load_table(store.index)
+    table = load_table(store)
     mask = evaluate_mask(query, table, TermContext(store))
     folded: dict[int, list[int]] = {}
     if not sidecars.asks_for_sidecars(query):

@@ -1,0 +1,145 @@
+"""The catalog table's place in the index: the storage half of query/snapshot.py.
+
+The snapshot of the catalog table (its columns, head and cached delta) lives in the
+index's ``table`` database; the index lists what changed since (``dirty``, with the
+data generation of each change, and ``dirty_over`` once it stops listing). The
+snapshot logic — which rows a change touches, how a delta merges — is in
+query/snapshot.py; this module is how it reads and writes those entries, and how it
+reads the catalog (a :class:`Reader` over the same transaction), so that every read
+of one refresh sees one consistent state.
+
+Keys of the ``table`` database: ``head`` (the snapshot's head), ``c/<column>`` (one
+value per column), ``delta`` (the cached delta). docs/format.md describes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import lmdb
+
+from mstore.store.index import DIRTY_CAP, split_pk
+from mstore.store.keys import is_hashed, scan_prefix
+from mstore.store.reader import Reader
+
+if TYPE_CHECKING:
+    from mstore.store.store import Store
+
+__all__ = ["DIRTY_CAP", "TableTxn", "split_pk", "store_delta", "store_table"]
+
+
+class TableTxn:
+    """One read transaction for the snapshot. ``buffers=True``: values are views of the
+    map, so a column is copied or decoded straight from it and an unused one is never
+    touched; a view is valid until the transaction ends (``close``)."""
+
+    def __init__(self, store: Store) -> None:
+        index = self._index = store.index
+        try:
+            self._txn = index.env.begin(buffers=True)
+        except lmdb.MapResizedError:
+            index.env.set_mapsize(0)  # another process grew the map: adopt its size
+            self._txn = index.env.begin(buffers=True)
+        self._table = index.db["table"]
+        self.reader = Reader(index, self._txn)
+
+    def close(self) -> None:
+        self._txn.abort()
+
+    def get(self, key: bytes) -> memoryview | None:
+        """A value of the ``table`` database."""
+        return self._txn.get(key, db=self._table)
+
+    def meta_int(self, key: bytes) -> int:
+        """``data_gen``, ``dirty_over``: integers of the index's meta database."""
+        return int(bytes(self._txn.get(key, db=self._index.db["meta"]) or b"0"))
+
+    def dirty(self) -> Iterator[tuple[bytes, int]]:
+        """(key, data_gen) of every change listed: b"a" + asset id, or b"e" + full pk."""
+        return self._index.dirty(self._txn)
+
+    def dirty_count(self) -> int:
+        return self._index.dirty_count(self._txn)
+
+    def full_key(self, key: bytes) -> bytes:
+        """The full value a (possibly hashed) key part stands for."""
+        return self._index.full_key(self._txn, key)
+
+    def present_in_dir(self, root: str, d: bytes, known: dict[bytes, str],
+                       decode: Callable[[memoryview], object]) -> list[tuple[bytes, str]]:
+        """(name, asset) of the present paths directly in directory ``d`` of ``root``:
+        one cursor pass that jumps over subdirectories. ``known`` names (present, with
+        these assets) are taken without decoding their state; ``decode`` decodes a
+        PathState."""
+        prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
+        start, _check = scan_prefix(prefix)
+        plen = len(prefix)
+        out: list[tuple[bytes, str]] = []
+        cur = self._txn.cursor(db=self._index.db["paths"])
+        ok = cur.set_range(start)
+        while ok:
+            ok = False
+            for raw, val in cur:  # from where the cursor is
+                key = bytes(raw)
+                if not key.startswith(start):
+                    return out
+                hashed = is_hashed(key)
+                if hashed:  # a long path (keys.py): compare its full name
+                    key = self.full_key(key)
+                    if not key.startswith(prefix):
+                        continue
+                name = key[plen:]
+                slash = name.find(b"/")
+                if slash >= 0:
+                    if hashed:  # hashed keys do not sort by full name: no jumping past them
+                        continue
+                    # a subdirectory: jump past it ("0" sorts right after "/")
+                    ok = cur.set_range(prefix + name[:slash] + b"0")
+                    break
+                aid = known.get(name)
+                if aid is None:
+                    st = decode(val)
+                    if st.present:  # type: ignore[attr-defined]
+                        out.append((name, st.asset))  # type: ignore[attr-defined]
+                else:
+                    out.append((name, aid))
+        return out
+
+
+def store_table(store: Store, entries: dict[bytes, bytes], gen: int, meta_gen: bytes,
+                keep: Callable[[memoryview | None], bool]) -> None:
+    """Replace the ``table`` database with ``entries`` as the snapshot of data_gen ``gen``
+    (``meta_gen``: the meta ``table_gen`` value), and forget the changes it holds —
+    unless ``keep(current head)`` says the snapshot there is newer."""
+    index = store.index
+
+    def do(txn: lmdb.Transaction) -> None:
+        db = index.db["table"]
+        if keep(txn.get(b"head", db=db)):
+            return
+        # every old key goes: older layouts, columns this table has not, the delta
+        for key in list(txn.cursor(db=db).iternext(values=False)):
+            txn.delete(key, db=db)
+        for key, raw in entries.items():
+            txn.put(key, raw, db=db)
+        txn.put(b"table_gen", meta_gen, db=index.db["meta"])
+        index.clear_dirty(txn, gen)
+
+    index.run_write(do)
+
+
+def store_delta(store: Store, blob: bytes, applies: Callable[[memoryview | None], bool]
+                ) -> None:
+    """Cache a delta while ``applies(current head)``; best effort (it is only a cache)."""
+    index = store.index
+
+    def do(txn: lmdb.Transaction) -> None:
+        db = index.db["table"]
+        if applies(txn.get(b"head", db=db)):
+            txn.put(b"delta", blob, db=db)
+
+    try:
+        index.run_write(do)
+    except lmdb.Error:
+        pass
