@@ -470,13 +470,12 @@ def _aggregate_needs(ctx: RunContext, step: StepSpec) -> _AggregateNeeds:
     about the most assets is the unit's (a tool sees one artifact per kind). A need that
     failed fails this step; one that did not apply gives nothing."""
     out = _AggregateNeeds(needs=[], naming={})
-    idx = ctx.store.index
     for need in ctx.run.steps:
         if need.name not in step.needs or need.shape != "aggregate":
             continue
         out.needs.append(need.name)
-        with idx.read() as txn:
-            st = index_runs.unit_state(idx, txn, ctx.run.run, need.name, "*")
+        with ctx.store.reader() as r:
+            st = r.unit(ctx.run.run, need.name, "*")
         if st is None or st.status == "failed":
             raise BadInput(f"needs {need.name}, which failed")
         for art in _artifacts(ctx, st.artifacts):
@@ -511,7 +510,7 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
                           for n in needs] if asset is not None else []
                 # an aggregate need that failed on this unit (its tool's ``failed``)
                 refused = any(
-                    (u := index_runs.unit_state(idx, txn, ctx.run.run, n, aid)) is not None
+                    (u := r.unit(ctx.run.run, n, aid)) is not None
                     and u.status == "failed" for n in about.needs)
             if asset is None or refused or not _has_needs(asset.meta.kind, needs, states):
                 continue

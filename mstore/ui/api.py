@@ -106,17 +106,11 @@ class StoreView:
         from mstore.query.terms import TermContext
 
         try:
-            table = load_table(self._store.index)
-            rows = evaluate(query, table, TermContext(self._store))
+            table = load_table(self._store)
+            rows = evaluate(query, table, TermContext(self._store), limit=limit)
         except QueryError as e:
             raise UsageError(str(e).splitlines()[0]) from None
-        out = []
-        for i in rows:
-            if limit is not None and len(out) >= limit:
-                break
-            if rid := table.row_id(i):
-                out.append(rid)
-        return out
+        return [rid for i in rows if (rid := table.row_id(i))]
 
     def tiles(self, ids: Iterable[str]) -> dict[str, Tile]:
         """Each asset as the UI's grids show it (kind, size, date, path, thumbnail)."""
