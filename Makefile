@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 		(apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,words,faces]'
+	$(PY) -m pip install -q -e '.[test,words,faces,similar]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -68,6 +68,9 @@ endif
 	@echo; echo '$$ mstore find text:cafe'; $(VENV)/bin/mstore --store $(DEMO)/store find text:cafe || true
 	@echo; echo '$$ mstore run people --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run people --production --follow
 	@echo; echo '$$ mstore people'; $(VENV)/bin/mstore --store $(DEMO)/store people
+	@echo; echo '$$ mstore run similar --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run similar --production --follow
+	@echo; id=$$($(VENV)/bin/mstore --store $(DEMO)/store find kind:image --json --limit 1 | $(PY) -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"][:10])'); \
+		echo "\$$ mstore find similar:$$id --limit 5"; $(VENV)/bin/mstore --store $(DEMO)/store find similar:$$id --limit 5 || true
 	@echo; echo '$$ mstore log'; $(VENV)/bin/mstore --store $(DEMO)/store log
 	@echo; echo "Store: $(DEMO)/store   try: $(VENV)/bin/mstore --store $(DEMO)/store find taken:2020"
 ifneq ($(UI),0)

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from mstore.store.store import Store
 
 # the modules whose import registers a provider; a new built-in provider adds its module
-PROVIDERS = ["mstore.query.labels", "mstore.query.text", "mstore.query.people"]
+PROVIDERS = ["mstore.query.labels", "mstore.query.text", "mstore.query.people",
+             "mstore.query.similar"]
 
 
 class TermHits(msgspec.Struct):

@@ -502,6 +502,35 @@ def _digest(labels: list[dict[str, str]]) -> str:
     return blake3.blake3(msgspec.json.encode(labels)).hexdigest()[:32]
 
 
+@dataclass
+class _AggregateNeeds:
+    needs: list[str]  # the aggregate steps this one needs
+    naming: dict[str, list[ArtifactMade]]  # asset -> their results naming it as a member
+
+
+def _aggregate_needs(ctx: RunContext, step: StepSpec) -> _AggregateNeeds:
+    """What an aggregate step gets from the aggregate steps it needs (``best`` needs
+    ``duplicates``): each unit comes with the results that name it among their members.
+    Of several of one kind naming a unit (an exact and a near duplicate group), the one
+    about the most assets is the unit's (a tool sees one artifact per kind). A need that
+    failed fails this step; one that did not apply gives nothing."""
+    out = _AggregateNeeds(needs=[], naming={})
+    for need in ctx.run.steps:
+        if need.name not in step.needs or need.shape != "aggregate":
+            continue
+        out.needs.append(need.name)
+        with ctx.store.reader() as r:
+            st = r.unit(ctx.run.run, need.name, "*")
+        if st is None or st.status == "failed":
+            raise BadInput(f"needs {need.name}, which failed")
+        for art in _artifacts(ctx, st.artifacts):
+            for m in art.members:
+                out.naming.setdefault(m, []).append(art)
+    for arts in out.naming.values():
+        arts.sort(key=lambda a: (len(a.members), a.id))  # the last of a kind is the unit's
+    return out
+
+
 def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     """One aggregate step over every unit of the run that has the artifacts it needs."""
     summary = ChunkSummary()
@@ -517,15 +546,21 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
     per_asset: dict[str, list[str]] = {}
     work = ctx.store.layout.tmp / "work" / temp_name(f"{ctx.run.run}-{step.name}")
     try:
-        needs = [s for s in ctx.run.steps if s.name in step.needs]
+        needs = [s for s in ctx.run.steps if s.name in step.needs and s.shape != "aggregate"]
+        about = _aggregate_needs(ctx, step)
         for aid in ctx.units():
             with ctx.store.reader() as r:
                 asset = r.asset(aid)
                 states = [r.unit(ctx.run.run, n.name, aid)
                           for n in needs] if asset is not None else []
-            if asset is None or not _has_needs(asset.meta.kind, needs, states):
+                # an aggregate need that failed on this unit (its tool's ``failed``)
+                refused = any(
+                    (u := r.unit(ctx.run.run, n, aid)) is not None
+                    and u.status == "failed" for n in about.needs)
+            if asset is None or refused or not _has_needs(asset.meta.kind, needs, states):
                 continue
             arts = _artifacts(ctx, [i for s in states if s for i in s.artifacts])
+            arts += about.naming.get(aid, [])
             path, paths = current_path(ctx.store, aid)
             inputs.append(ToolInput(
                 asset=aid, kind=asset.meta.kind, mime=asset.meta.mime, path=path,

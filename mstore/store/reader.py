@@ -198,6 +198,13 @@ class Reader:
         """The live artifacts made with ``input_id`` (an asset or artifact id) as input."""
         return index_runs.derived_from(self._index, self._txn, input_id)
 
+    def artifact_counts(self) -> tuple[int, int]:
+        """(artifacts the index holds, artifacts gc dropped): one of them changes whenever
+        an artifact arrives or is dropped, so a cache built from artifacts (the vector
+        index) knows in O(1) that it is still up to date."""
+        return (self._txn.stat(self._index.db["artifacts"])["entries"],
+                self._txn.stat(self._index.db["dropped"])["entries"])
+
     def artifacts(self) -> Iterator[ArtifactMade]:
         return index_runs.all_artifacts(self._index, self._txn)
 

@@ -97,6 +97,22 @@ class StoreView:
     def collection(self, name: str) -> CollectionDefined:
         return resolved(self._store, "collection", name)
 
+    def find(self, query: str, limit: int | None = None) -> list[str]:
+        """The ids of the assets a query of the find language matches, in the order `mstore
+        find` gives them (a ranked term's, e.g. ``similar:``, nearest first), at most
+        ``limit``. A bad query, or a term whose data is not there, raises ``UsageError``."""
+        from mstore.errors import QueryError
+        from mstore.query.evaluate import evaluate
+        from mstore.query.snapshot import load_table
+        from mstore.query.terms import TermContext
+
+        try:
+            table = load_table(self._store)
+            rows = evaluate(query, table, TermContext(self._store), limit=limit)
+        except QueryError as e:
+            raise UsageError(str(e).splitlines()[0]) from None
+        return [rid for i in rows if (rid := table.row_id(i))]
+
     def tiles(self, ids: Iterable[str]) -> dict[str, Tile]:
         """Each asset as the UI's grids show it (kind, size, date, path, thumbnail)."""
         from mstore.ui.tiles import tile
@@ -166,6 +182,11 @@ class Links:
     @staticmethod
     def collection(name: str) -> str:
         return "/collection/" + quote(name, safe="")
+
+    @staticmethod
+    def search(query: str) -> str:
+        """The assets grid showing what a query of the find language matches."""
+        return "/?" + urlencode({"q": query})
 
     def tool(self, path: str = "", **query: Any) -> str:
         q = {k: v for k, v in query.items() if v is not None}

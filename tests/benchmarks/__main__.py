@@ -10,7 +10,10 @@ status/show < 150 ms and find < 100 ms at 100k assets; the UI's first grid page
 < 300 ms (tests/benchmarks/ui.py); watch latency < 2 s; find text: < 100 ms over 100k
 documents (tests/benchmarks/search.py). With
 ``--runs`` (the default) the run benchmarks of tests/benchmarks/runs.py follow, then the
-faces and people ones of tests/benchmarks/faces.py.
+faces and people ones of tests/benchmarks/faces.py; with ``--words`` the words tools',
+and with ``--similar`` (the default) the look-alike ones of tests/benchmarks/similar.py
+(embed vs a bare loop of the model: >= 0.9x; the vector index's query time: < 50 ms,
+and memory).
 """
 
 from __future__ import annotations
@@ -210,6 +213,9 @@ def main() -> None:
     ap.add_argument("--run-units", type=int, default=10_000, help="units of the noop run")
     ap.add_argument("--words", action=argparse.BooleanOptionalAction, default=True,
                     help="also the ocr/transcribe/scenes benchmarks (tests/benchmarks/words.py)")
+    ap.add_argument("--similar", action=argparse.BooleanOptionalAction, default=True,
+                    help="also the look-alike benchmarks (tests/benchmarks/similar.py)")
+    ap.add_argument("--vectors", type=int, default=200_000, help="vectors in the index bench")
     ap.add_argument("--segments", type=int, default=30_000,
                     help="record segments for the status-over-segments row")
     args = ap.parse_args()
@@ -310,6 +316,11 @@ def main() -> None:
             from tests.benchmarks.words import benchmarks as words_benchmarks
 
             rows += words_benchmarks(work / "words")
+        # 6. look-alikes: embed vs a bare loop of the model, the vector index
+        if args.similar:
+            from tests.benchmarks.similar import benchmarks as similar_benchmarks
+
+            rows += similar_benchmarks(work, n_vectors=args.vectors)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -176,8 +176,9 @@ def test_show_run_while_executing_and_after(added: tuple[Path, Path]) -> None:
         assert (steps["thumbnail"]["done"], steps["thumbnail"]["pending"]) == (
             first, len(images) - first)
         assert steps["duplicates"]["shape"] == "aggregate" and steps["duplicates"]["pending"] == 1
-        assert d["artifacts"] == 2 * first == len(d["recent_artifacts"])  # thumbs and hashes
-        assert d["recent_artifacts"][0]["kind"] == "phash"  # newest first
+        # thumbnails, hashes and quality scores
+        assert d["artifacts"] == 3 * first == len(d["recent_artifacts"])
+        assert d["recent_artifacts"][0]["kind"] == "quality"  # newest first
         r.units(5).aggregates()
     finally:
         r.finish()
@@ -186,9 +187,13 @@ def test_show_run_while_executing_and_after(added: tuple[Path, Path]) -> None:
     assert d["eta_s"] is None and d["throughput"] > 0
     assert all(s["pending"] == 0 and s["failed"] == 0 for s in d["steps"])
     assert d["steps"][0]["avg_ms"] is not None and d["steps"][0]["tool"] == "thumbnail"
-    groups = [a for a in run_artifacts(store, r.id) if a.kind == "duplicate-group"]
-    assert len(d["recent_artifacts"]) == 3 and d["artifacts"] == 2 * len(images) + len(groups)
-    assert d["recent_artifacts"][0]["kind"] == "duplicate-group"
+    made_by = run_artifacts(store, r.id)
+    groups = [a for a in made_by if a.kind == "duplicate-group"]
+    best = [a for a in made_by if a.kind == "best-shot"]  # one per near group
+    assert len(best) == sum(1 for g in groups if g.data["type"] == "near") > 0
+    assert len(d["recent_artifacts"]) == 3
+    assert d["artifacts"] == 3 * len(images) + len(groups) + len(best)
+    assert d["recent_artifacts"][0]["kind"] == "best-shot"  # the last step's
     made = [a["made_ms"] for a in d["recent_artifacts"]]
     assert made == sorted(made, reverse=True)
     assert d["temporal_url"].endswith(f"/workflows/{r.id}")
@@ -247,9 +252,11 @@ def test_show_artifact_asset_labels_cat(added: tuple[Path, Path]) -> None:
                             "filename": "thumb.webp", "present": True}
     human = mstore("show", thumb.id, store=store).out
     assert "thumbnail@1" in human and thumb.payload in human and "size=256" in human
-    # down the chain: what was made from the thumbnail (the phash), from the index
-    assert [x["id"] for x in t["derived"]] == [phash.id]
-    assert t["derived"][0]["kind"] == "phash" and "derived    1" in human
+    # down the chain: what was made from the thumbnail (the phash, and dedupe's quality
+    # score, made from the thumbnail it reused), from the index
+    assert [x["id"] for x in t["derived"] if x["kind"] == "phash"] == [phash.id]
+    assert sorted(x["kind"] for x in t["derived"]) == ["phash", "quality"]
+    assert "derived    2" in human
     assert phash.id in [x["id"] for x in show(store, thumb.id)["derived"]]
     assert {x["kind"] for x in d["derived"]} == {"duplicate-group"} or d["derived"] == []
 

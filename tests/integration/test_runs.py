@@ -58,14 +58,25 @@ def check_lineage(rs: RunStore, run_id: str) -> list[ArtifactMade]:
     kinds = rs.asset_kinds()
 
     def aggregate_inputs(step) -> list[str]:  # noqa: ANN001 - what execute reads, in order
+        # an aggregate need (best needs duplicates): its results naming the unit, smallest
+        # first, after the per-asset needs' artifacts; a unit it failed on is left out
+        agg = [n for n in step.needs if steps[n].shape == "aggregate"]
+        naming: dict[str, list] = defaultdict(list)
+        for n in agg:
+            for i in states[(n, "*")].artifacts:
+                art = rs.artifact(i)
+                for m in art.members:
+                    naming[m].append(art)
         out = []
         for u in units:
             # a need that does not apply to the unit's kind leaves the unit in, without it
-            ups = [states.get((n, u)) for n in step.needs
-                   if not steps[n].kinds or kinds[u] in steps[n].kinds]
-            if any(x is None or x.status == "failed" for x in ups):
+            ups = [states.get((n, u)) for n in step.needs if n not in agg
+                   and (not steps[n].kinds or kinds[u] in steps[n].kinds)]
+            if any(x is None or x.status == "failed" for x in ups) or any(
+                    (x := states.get((n, u))) is not None and x.status == "failed" for n in agg):
                 continue
             out += [u] + [i for x in ups for i in x.artifacts]
+            out += [a.id for a in sorted(naming[u], key=lambda a: (len(a.members), a.id))]
         return out
 
     with rs.open() as st, st.index.read() as txn:
@@ -246,6 +257,16 @@ def test_dedupe_aggregate_groups_known_duplicates(run_store, archive) -> None:  
     g = near[0]
     phashes = {a.id for a in rs.run_artifacts(v.id) if a.kind == "phash"}
     assert set(g.members) <= set(g.inputs) and phashes & set(g.inputs)
+    # best (an aggregate step that needs the duplicates one): one suggestion per near
+    # group, a member of it, its lineage the group and its members' quality scores
+    best = [a for a in rs.run_artifacts(v.id) if a.kind == "best-shot"]
+    assert states[("best", "*")].status == "done"
+    assert sorted(b.data["group"] for b in best) == sorted(g.id for g in near)
+    quality = {a.id for a in rs.run_artifacts(v.id) if a.kind == "quality"}
+    for b in best:
+        group = next(g for g in near if g.id == b.data["group"])
+        assert b.members == group.members and b.data["best"] in group.members
+        assert group.id in b.inputs and len(quality & set(b.inputs)) == len(group.members)
 
 
 LISTEN_PIPELINE = """\

@@ -18,7 +18,7 @@ from tests.integration.temporal_env import free_port
 SYSTEM_PYTHON = "/usr/bin/python3"  # what `make` builds its venv from
 BUILTIN_TOOLS = {"metadata", "thumbnail", "phash", "duplicates", "keyframes", "audio",
                  "wordcount", "noop", "doctext", "ocr", "transcribe", "scenes", "faces",
-                 "people"}
+                 "people", "embed", "similar-index", "quality", "best"}
 SAMPLE_HOOKS = {"pre-add", "post-add", "post-run", "post-add-run-pipeline"}
 
 

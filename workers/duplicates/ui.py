@@ -2,6 +2,10 @@
 where a person marks what to keep, and the action that saves the marks — and two panels:
 an asset's duplicate groups (asset sidebar) and the marks on a group (its artifact page).
 
+Where the ``best`` tool ran (the dedupe pipeline's last step), each near group shows its
+suggestion: the best shot by quality (and faces, where known) is badged "best shot" with
+the scores; it is a hint, never a mark.
+
 A mark is a label (written through ``ActionContext.set_labels``), never a change to the
 archive:
 
@@ -37,6 +41,7 @@ from mstore.ui.api import (
 )
 
 GROUP_KIND = "duplicate-group"
+BEST_KIND = "best-shot"  # the best tool's suggestion for a near group
 KEEP = "keep"
 PATH_KEY = "keep-path:"
 VALUES = ("keep", "not-keep", "")
@@ -78,6 +83,20 @@ def group_paths(art: ArtifactMade) -> list[str]:
     """An exact group's paths (the items a person marks)."""
     paths = art.data.get("paths") if isinstance(art.data, dict) else None
     return [str(p) for p in paths] if isinstance(paths, list) else []
+
+
+def best_shot(store: StoreView, group: ArtifactMade) -> dict | None:
+    """The ``best`` tool's suggestion for a near group (its newest ``best-shot`` about this
+    group): {"best": asset, "scores": {...}, "reasons": {...}, "by": ...}, or None."""
+    if group_type(group) != "near" or not group.members:
+        return None
+    with store.reader() as r:
+        found = [a for a in r.artifacts_of(group.members[0], BEST_KIND)
+                 if isinstance(a.data, dict) and a.data.get("group") == group.id]
+    if not found:
+        return None
+    data = max(found, key=lambda a: a.hlc).data
+    return data if data.get("best") in group.members else None
 
 
 def marks(store: StoreView, asset: str) -> dict[str, Mark]:
@@ -137,6 +156,7 @@ def review_page(ctx: PageContext) -> Page:
     page = []
     for n, g in enumerate(shown, start=offset + 1):
         entries = []
+        suggestion = best_shot(ctx.store, g)
         for i, (asset, key) in enumerate(item_keys(g)):
             mark = marks(ctx.store, asset).get(key)
             tile = tiles[asset]
@@ -146,11 +166,14 @@ def review_page(ctx: PageContext) -> Page:
                 "label": key[len(PATH_KEY):] if key != KEEP else tile.path,
                 "mark": mark.value if mark else "",
                 "elsewhere": mark.about if mark and mark.about != g.id else None,
+                "best": bool(suggestion) and suggestion["best"] == asset,
+                "why": (suggestion or {}).get("reasons", {}).get(asset, ""),
             })
         data = g.data if isinstance(g.data, dict) else {}
         page.append({"n": n, "id": g.id, "type": data.get("type", "?"),
                      "max_distance": data.get("max_distance"),
                      "pairs": data.get("pair_count"), "entries": entries,
+                     "suggested_by": (suggestion or {}).get("by", ""),
                      "marked": sum(1 for x in entries if x["mark"])})
 
     def link(off: int) -> str:
