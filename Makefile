@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,words,faces,similar]'
+	$(PY) -m pip install -q --no-deps mediapipe==0.10.21  # see the faces extra in pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed

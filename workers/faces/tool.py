@@ -44,7 +44,8 @@ from mstore.tools.api import (
 )
 
 MODEL = "blazeface-full-range+dlib-resnet-v1"
-EXTRA = "the faces tool needs the 'faces' extra: pip install 'mstore[faces]'"
+EXTRA = ("the faces tool needs the 'faces' extra: pip install 'mstore[faces]' "
+         "and pip install --no-deps mediapipe==0.10.21")
 NMS_IOU = 0.3
 # BlazeFace (full range) finds faces down to about 7% of what it is shown (measured on
 # scikit-image's astronaut pasted small): a tile 14 x min_face wide shows them at that
