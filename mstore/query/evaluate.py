@@ -129,12 +129,14 @@ def _first_rows(node: Node, table: CatalogTable | MergedTable, context: TermCont
                 delta_mask = _mask(node, delta, errors_too, context)
             out.extend(compress(range(pos, pos + b - a), delta_mask[a:b]))
         else:
-            for c in range(a, b, CHUNK_ROWS):
-                e = min(b, c + CHUNK_ROWS)
+            c, size = a, max(CHUNK_ROWS // 16, 1)
+            while c < b:  # chunks that double: a common answer costs a small first chunk
+                e = min(b, c + size)
                 mask = _mask(node, base.row_slice(c, e), errors_too, context)
                 out.extend(compress(range(pos + c - a, pos + e - a), mask))
                 if len(out) >= limit:
                     return out[:limit]
+                c, size = e, min(2 * size, CHUNK_ROWS)
         pos += b - a
         if len(out) >= limit:
             break

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterator
 
 import msgspec
 
@@ -52,106 +53,129 @@ def _path_rows(src: ColumnSource, head: TableHead) -> array:
     return _arr("I", src.get("path_rows"))
 
 
+class ColumnMerge:
+    """The stored columns and head of ``base`` with ``segments`` (output order) of its
+    rows and of ``delta``'s. ``columns()`` makes them one at a time, so a caller that
+    stores each as it comes holds one column of the result, not all of them."""
+
+    def __init__(self, base_src: ColumnSource, base_head: TableHead, delta: CatalogTable,
+                 segments: list[Segment]) -> None:
+        dcols, dhead = delta.to_columns()
+        self.base_src, self.dsrc = base_src, DictSource(dcols)
+        self.heads = (base_head, dhead)
+        self.segments = [s for s in segments if s[1] < s[2]]
+        self.cameras, self._cam_at = joined_names(base_head.cameras, dhead.cameras)
+        self.one_per_row = base_head.one_per_row and dhead.one_per_row
+        self._rows_of = (_path_rows(base_src, base_head), _path_rows(self.dsrc, dhead))
+        # per segment, its path range in its part
+        self._paths = [(p, self._first_path(p, a), self._first_path(p, b))
+                       for p, a, b in self.segments]
+        if base_head.roots is None or dhead.roots is None:
+            roots = None
+        else:
+            roots = list(dict.fromkeys([*base_head.roots, *dhead.roots]))
+            roots = roots if len(roots) <= MAX_ROOTS else None
+        self.head = TableHead(
+            n=sum(b - a for _, a, b in self.segments),
+            npaths=sum(pb - pa for _, pa, pb in self._paths), cameras=self.cameras,
+            one_per_row=self.one_per_row, ascii=True, roots=roots)
+
+    def _first_path(self, part: int, row: int) -> int:
+        return row if self.heads[part].one_per_row else bisect_left(self._rows_of[part], row)
+
+    def _fixed(self, name: str, width: int,
+               parts: tuple[bytes | memoryview | None, ...] | None = None) -> bytes:
+        raws = parts or (self.base_src.get(name), self.dsrc.get(name))
+        return b"".join(memoryview(raws[p] or b"")[width * a:width * b]
+                        for p, a, b in self.segments)
+
+    def columns(self) -> Iterator[tuple[str, bytes]]:
+        base_src, dsrc = self.base_src, self.dsrc
+        base_head, dhead = self.heads
+        ids = self._fixed("ids", 32)
+        yield "ids", ids
+        for name, width in (("kinds", 1), ("sizes", 8), ("taken", 8), ("flags", 4)):
+            yield name, self._fixed(name, width)
+        # the delta's camera numbers and error strings renumbered into the merged lists
+        dcam = array("I", (self._cam_at[dhead.cameras[k]] for k in _arr("I", dsrc.get("camera"))))
+        yield "camera", self._fixed("camera", 4, (base_src.get("camera"), dcam.tobytes()))
+        bnames = msgspec.msgpack.decode(bytes(base_src.get("err_names") or b"\x91\xa0"))
+        dnames = msgspec.msgpack.decode(bytes(dsrc.get("err_names") or b"\x91\xa0"))
+        names, eat = joined_names(bnames, dnames)
+        yield "err_names", msgspec.msgpack.encode(names)
+        if len(names) > 1:
+            braw = base_src.get("err_idx")
+            bidx = bytes(braw) if braw else bytes(4 * base_head.n)
+            draw = dsrc.get("err_idx")
+            didx = array("I", (eat[dnames[k]] for k in _arr("I", draw))) if draw else array(
+                "I", bytes(4 * dhead.n))
+            yield "err_idx", self._fixed("err_idx", 4, (bidx, didx.tobytes()))
+        yield from self._path_columns()
+        yield "id_order", self._id_order(ids).tobytes()
+
+    def _path_columns(self) -> Iterator[tuple[str, bytes]]:
+        """paths, path_off, lower, path_rows: slices of each part's NUL-joined blob
+        between its path offsets, the offsets shifted."""
+        offs = (_offsets(self.base_src), _offsets(self.dsrc))
+        blobs = (self.base_src.get("paths"), self.dsrc.get("paths"))
+        pieces: list[memoryview] = []
+        new_off = array("q", [0])
+        new_rows = array("I")
+        pos = row = 0
+        for (p, a, b), (_, pa, pb) in zip(self.segments, self._paths, strict=True):
+            off = offs[p]
+            if pa < pb:
+                pieces.append(memoryview(blobs[p] or b"")[off[pa]:off[pb] - 1])
+                shift = pos - off[pa]
+                new_off.extend(map(shift.__add__, off[pa + 1:pb + 1]))
+                pos = new_off[-1]
+                if not self.one_per_row:
+                    new_rows.extend(map((row - a).__add__, self._rows_of[p][pa:pb]))
+            row += b - a
+        raw = b"\0".join(pieces)
+        del pieces
+        yield "paths", raw
+        yield "path_off", new_off.tobytes()
+        del new_off
+        yield "lower", b"\0" + raw.lower() if raw else b""
+        if not self.one_per_row:
+            yield "path_rows", new_rows.tobytes()
+
+    def _id_order(self, ids: bytes) -> array:
+        """The snapshot's id order without the rows that went, renumbered, with the
+        delta's rows put in by bisection."""
+        base_head, dhead = self.heads
+        # per part, each row's number in the result, or -1 if it is not kept
+        new_row = (array("q", [-1]) * base_head.n, array("q", [-1]) * dhead.n)
+        row = 0
+        for p, a, b in self.segments:
+            new_row[p][a:b] = array("q", range(row, row + b - a))
+            row += b - a
+        bmap, dmap = new_row
+        kept = array("I", (bmap[r] for r in _arr("I", self.base_src.get("id_order"))
+                           if bmap[r] >= 0))
+
+        def key(r: int) -> bytes:
+            return ids[32 * r:32 * r + 32]
+
+        order = array("I")
+        start = 0
+        for r in _arr("I", self.dsrc.get("id_order")):
+            if dmap[r] < 0:
+                continue
+            at_k = bisect_left(kept, key(dmap[r]), lo=start, key=key)
+            order.extend(kept[start:at_k])
+            order.append(dmap[r])
+            start = at_k
+        order.extend(kept[start:])
+        return order
+
+
 def merge_columns(base_src: ColumnSource, base_head: TableHead, delta: CatalogTable,
-                  segments: list[Segment]) -> tuple[dict[str, bytes], TableHead] | None:
-    """The stored columns and head of ``base`` with ``segments`` (output order) of its rows
-    and of ``delta``'s; None when a path is not ASCII (the caller merges otherwise)."""
-    dcols, dhead = delta.to_columns()
-    if not (base_head.ascii and dhead.ascii):
+                  segments: list[Segment]) -> ColumnMerge | None:
+    """The merge of ``delta`` into the stored table, or None when a path is not ASCII
+    (the caller merges through Python objects then)."""
+    if not base_head.ascii:
         return None
-    dsrc = DictSource(dcols)
-    heads = (base_head, dhead)
-    segments = [s for s in segments if s[1] < s[2]]
-    out: dict[str, bytes] = {}
-    n = sum(b - a for _, a, b in segments)
-
-    def fixed(name: str, width: int, parts: tuple[bytes | memoryview | None, ...] | None = None
-              ) -> None:
-        raws = parts or (base_src.get(name), dsrc.get(name))
-        out[name] = b"".join(memoryview(raws[p] or b"")[width * a:width * b]
-                             for p, a, b in segments)
-
-    for name, width in (("ids", 32), ("kinds", 1), ("sizes", 8), ("taken", 8), ("flags", 4)):
-        fixed(name, width)
-
-    # cameras: the snapshot's list, then the delta's new names; the delta's codes remapped
-    cameras, at = joined_names(base_head.cameras, dhead.cameras)
-    dcam = array("I", (at[dhead.cameras[k]] for k in _arr("I", dsrc.get("camera"))))
-    fixed("camera", 4, (base_src.get("camera"), dcam.tobytes()))
-
-    # errors: the same, for the distinct error strings
-    bnames = msgspec.msgpack.decode(bytes(base_src.get("err_names") or b"\x91\xa0"))
-    dnames = msgspec.msgpack.decode(dcols["err_names"])
-    names, eat = joined_names(bnames, dnames)
-    out["err_names"] = msgspec.msgpack.encode(names)
-    if len(names) > 1:
-        braw = base_src.get("err_idx")
-        bidx = bytes(braw) if braw else bytes(4 * base_head.n)
-        draw = dsrc.get("err_idx")
-        didx = array("I", (eat[dnames[k]] for k in _arr("I", draw))) if draw else array(
-            "I", bytes(4 * dhead.n))
-        fixed("err_idx", 4, (bidx, didx.tobytes()))
-
-    # paths: slices of each part's NUL-joined blob between its path offsets
-    offs = (_offsets(base_src), _offsets(dsrc))
-    rows_of = (_path_rows(base_src, base_head), _path_rows(dsrc, dhead))
-    one_per_row = base_head.one_per_row and dhead.one_per_row
-    pieces: list[memoryview] = []
-    new_off = array("q", [0])
-    new_rows = array("I")
-    pos = row = 0
-    blobs = (base_src.get("paths"), dsrc.get("paths"))
-    for p, a, b in segments:
-        off = offs[p]
-        pa = a if heads[p].one_per_row else bisect_left(rows_of[p], a)
-        pb = b if heads[p].one_per_row else bisect_left(rows_of[p], b)
-        if pa < pb:
-            pieces.append(memoryview(blobs[p] or b"")[off[pa]:off[pb] - 1])
-            shift = pos - off[pa]
-            new_off.extend(map(shift.__add__, off[pa + 1:pb + 1]))
-            pos = new_off[-1]
-            if not one_per_row:
-                new_rows.extend(map((row - a).__add__, rows_of[p][pa:pb]))
-        row += b - a
-    raw = b"\0".join(pieces)
-    out["paths"] = raw
-    out["path_off"] = new_off.tobytes()
-    out["lower"] = b"\0" + raw.lower() if raw else b""
-    if not one_per_row:
-        out["path_rows"] = new_rows.tobytes()
-
-    # id_order: the snapshot's order without the rows that went, renumbered, with the
-    # delta's rows put in by bisection
-    # per part, each row's number in the result, or -1 if it is not kept
-    new_row = (array("q", [-1]) * base_head.n, array("q", [-1]) * dhead.n)
-    row = 0
-    for p, a, b in segments:
-        new_row[p][a:b] = array("q", range(row, row + b - a))
-        row += b - a
-    bmap, dmap = new_row
-    kept = array("I", (bmap[r] for r in _arr("I", base_src.get("id_order")) if bmap[r] >= 0))
-    ids = out["ids"]
-
-    def key(r: int) -> bytes:
-        return ids[32 * r:32 * r + 32]
-
-    order = array("I")
-    start = 0
-    for r in _arr("I", dsrc.get("id_order")):
-        if dmap[r] < 0:
-            continue
-        at_k = bisect_left(kept, key(dmap[r]), lo=start, key=key)
-        order.extend(kept[start:at_k])
-        order.append(dmap[r])
-        start = at_k
-    order.extend(kept[start:])
-    out["id_order"] = order.tobytes()
-
-    if base_head.roots is None or dhead.roots is None:
-        roots = None
-    else:
-        roots = list(dict.fromkeys([*base_head.roots, *dhead.roots]))
-        roots = roots if len(roots) <= MAX_ROOTS else None
-    head = TableHead(n=n, npaths=len(new_off) - 1, cameras=cameras, one_per_row=one_per_row,
-                     ascii=True, roots=roots)
-    return out, head
+    merge = ColumnMerge(base_src, base_head, delta, segments)
+    return merge if merge.heads[1].ascii else None

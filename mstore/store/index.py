@@ -233,13 +233,18 @@ class Index:
     def grow(self) -> None:
         self.env.set_mapsize(self.env.info()["map_size"] * 2)
 
-    def run_write(self, fn, *args):  # noqa: ANN001, ANN201 - small retry helper
-        """Run ``fn(txn, *args)`` in a write transaction, growing the map when full."""
+    def run_write(self, fn, *args, grow: bool = True):  # noqa: ANN001, ANN201
+        """Run ``fn(txn, *args)`` in a write transaction, growing the map when full.
+
+        ``grow=False``: raise lmdb.MapFullError instead, for a caller that holds views of
+        the map (a read transaction's values), which growing it would leave dangling."""
         while True:
             try:
                 with self.write() as txn:
                     return fn(txn, *args)
             except lmdb.MapFullError:
+                if not grow:
+                    raise
                 self.grow()
             except lmdb.Error as e:
                 # LMDB reports a full disk as an I/O error of the commit; the data file keeps

@@ -17,6 +17,8 @@ A file that cannot be read or decoded is ignored.
 from __future__ import annotations
 
 import os
+import struct
+from itertools import islice
 from pathlib import Path
 
 import lmdb
@@ -75,16 +77,33 @@ def load(index: Index, txn: lmdb.Transaction, root: str) -> PresentPaths | None:
 
 
 def save(index: Index, root: str, gen: int, states: PresentPaths) -> None:
-    """Keep ``states`` (read at data_gen ``gen``) for the next add; best effort."""
+    """Keep ``states`` (read at data_gen ``gen``) for the next add; best effort.
+
+    Written piece by piece, as the MessagePack array ``_CacheFile`` decodes, so that
+    saving a million paths holds no second copy of them."""
     path = _path(index, root)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    # rows are numbered in the order of ``states.rows`` (nothing is removed before a save)
-    assert list(states.rows.values()) == list(range(len(states.rows)))
+    columns = (states.size, states.mtime, states.inode, states.ctime, states.hlc)
+    n = len(states.rows)  # rows are numbered in the order of ``rows`` (put only appends)
     try:
-        tmp.write_bytes(msgspec.msgpack.encode(_CacheFile(
-            FORMAT, gen, root, b"\0".join(states.rows), *(
-                a.tobytes() for a in (states.size, states.mtime, states.inode, states.ctime,
-                                      states.hlc)), bytes(states.assets))))
+        with open(tmp, "wb") as f:
+            f.write(b"\x9a" + msgspec.msgpack.encode(FORMAT) + msgspec.msgpack.encode(gen)
+                    + msgspec.msgpack.encode(root))
+            f.write(_bin_header(sum(map(len, states.rows)) + n - 1 if n else 0))
+            paths = iter(states.rows)
+            first = True
+            while batch := list(islice(paths, 65_536)):
+                f.write((b"" if first else b"\0") + b"\0".join(batch))
+                first = False
+            for column in columns:
+                f.write(_bin_header(column.itemsize * len(column)))
+                f.write(memoryview(column).cast("B"))
+            f.write(_bin_header(len(states.assets)))
+            f.write(states.assets)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def _bin_header(size: int) -> bytes:
+    return b"\xc6" + struct.pack(">I", size)  # MessagePack bin 32

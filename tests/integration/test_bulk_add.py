@@ -245,3 +245,39 @@ def test_a_bulk_add_in_chunks_merges_column_by_column(tmp_path: Path) -> None:
     before = snapshot.column_merges
     _chunked_add(store, root, 250)  # more than a cached delta holds (200 rows here)
     assert snapshot.column_merges - before >= 3  # one per chunk
+
+
+class _SqueezingAdder(Adder):
+    """Leaves the index's map nearly full before each merge of new rows, so that storing
+    the merged columns (with the snapshot's views held) finds no room."""
+
+    squeezes = 0
+
+    def _merge_fresh(self) -> None:
+        self.writer.flush()
+        env = self.store.index.env
+        used = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+        env.set_mapsize(used + 64 * 1024)
+        _SqueezingAdder.squeezes += 1
+        super()._merge_fresh()
+
+
+def test_a_column_merge_that_fills_the_index_grows_it_and_merges(tmp_path: Path) -> None:
+    """A full map while the merge reads the snapshot's columns from the map: the map is
+    grown with nothing of it held, and the merge done again (growing it under the views
+    would unmap what they point at)."""
+    root = tmp_path / "archive"
+    build_bulk(root / "a", 1000, seed=13, image_fraction=0.3)
+    store = _store(tmp_path, root)
+    st = Store(store)
+    try:
+        with st.lock():
+            adder = _SqueezingAdder(st, st.writer(), workers=1)
+            adder.fresh_chunk = 300
+            before = snapshot.column_merges
+            adder.run(resolve_targets(st, [root]))
+            snapshot.refresh(st, fresh=adder.fresh)
+            assert _SqueezingAdder.squeezes >= 2 and snapshot.column_merges > before
+        compare_with_rebuild(st)
+    finally:
+        st.close()

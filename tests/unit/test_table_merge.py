@@ -53,7 +53,7 @@ def test_merge_columns_equals_the_merge_through_objects(seed: int) -> None:
     want, want_head = _merge(base, d).to_columns()
     got = merge_columns(src, base._head, delta, _segments(base.n, removed, positions))
     assert got is not None
-    cols, head = got
+    cols, head = dict(got.columns()), got.head
     assert head.n == want_head.n and head.npaths == want_head.npaths
     assert head.one_per_row == want_head.one_per_row and head.ascii
     assert set(head.roots or ()) == set(want_head.roots or ())
