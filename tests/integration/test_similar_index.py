@@ -78,3 +78,23 @@ def test_gc_of_embeddings_the_index_held_makes_it_rebuild(store: Path) -> None:
         assert {a for a, _ in vectors.similar_to(st, some, 3)} <= set(idx.state.assets)
     finally:
         st.close()
+
+
+def test_similar_in_collections_and_run_selections(store: Path) -> None:
+    from tests.integration.test_run_reading import DirectRun
+
+    run_all(store, "similar")
+    photo = next(r["id"] for r in mstore("find", "--json", store=store).json_lines()
+                 if r["paths"][0].endswith("s1/photo.jpg"))
+    found = [r["id"] for r in mstore("find", f"similar:{photo[:8]}", "--json",
+                                     store=store).json_lines()]
+    assert len(found) == 11  # every other photo, nearest first
+    assert mstore("collection", "create", "look", "--query", f"similar:{photo[:8]}",
+                  store=store).code == 0
+    shown = mstore("collection", "show", "look", "--json", store=store).json()["members"]
+    assert [r["id"] for r in shown] == found  # a dynamic collection keeps the order
+    run = DirectRun(store, "photos", selection=f"similar:{photo[:8]} path:s1/")
+    try:
+        assert run.ctx.units() == found[:3]  # its 3 copies, nearest first
+    finally:
+        run.close()
