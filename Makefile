@@ -9,7 +9,7 @@ UI ?= 1
 UI_PORT ?= 8765
 DEMO := build/demo
 
-.PHONY: venv browser speech test lint demo bench clean
+.PHONY: venv browser speech test lint demo bench bench-scale clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
@@ -75,6 +75,13 @@ endif
 bench: venv speech
 	$(PY) -m compileall -q mstore  # as installed code would be: no recompiling per command
 	$(PY) -m tests.benchmarks
+
+# the catalog at a million files (not in CI): the archive is built once in build/scale
+# (~15 GB) and kept; FILES=100000 for a smaller one
+FILES ?= 1000000
+bench-scale: venv
+	$(PY) -m compileall -q mstore
+	$(PY) -m tests.benchmarks.scale --files $(FILES)
 
 clean:
 	rm -rf build $(VENV)

@@ -48,8 +48,12 @@ from mstore.model.records import (
 )
 from mstore.query.fresh import FreshRows
 from mstore.query.snapshot import refresh
-from mstore.store.reader import PathState
+from mstore.store.reader import PathState, PresentPaths
 from mstore.store.store import RecordWriter, Store
+
+# the new assets whose rows an add keeps for the snapshot before merging them in (and
+# starting over): bounds what a bulk add holds per new file (~300 B each here)
+FRESH_CHUNK = 100_000
 
 
 @dataclass
@@ -68,7 +72,7 @@ class AddSummary:
     verified: bool = False  # --verify: every file was read
     # --verify: (root, path) of files whose content changed although their stat had not
     changed_unseen: list[tuple[str, bytes]] = field(default_factory=list)
-    new_assets: list[str] = field(default_factory=list)  # new or changed content, for hooks
+    new_assets: AssetIds = field(default_factory=lambda: AssetIds())  # for the post-add hook
 
     def line(self) -> str:
         s = (f"{self.new} new, {self.changed} changed, {self.moved} moved, {self.missing} missing, "
@@ -83,6 +87,43 @@ class AddSummary:
         out["changed_unseen"] = [root + "/" + rel.decode("utf-8", "backslashreplace")
                                  for root, rel in self.changed_unseen]
         return out
+
+
+class _Appeared:
+    """Ids of content the scope held before (at a known path) seen at a new path."""
+
+    def __init__(self, known: PresentPaths) -> None:
+        self._known = known
+        self._before: set[str] | None = None
+        self.ids: set[str] = set()
+
+    def add(self, aid: str) -> None:
+        if self._before is None:  # on the first new path: an unchanged rescan never pays
+            self._before = self._known.asset_ids()
+        if aid in self._before:
+            self.ids.add(aid)
+
+
+class AssetIds:
+    """Asset ids in the order added, 32 bytes each in one buffer: a million of them take
+    32 MB, not the ~120 MB of as many strings."""
+
+    def __init__(self) -> None:
+        self._raw = bytearray()
+
+    def append(self, aid: str) -> None:
+        self._raw += bytes.fromhex(aid)
+
+    def __iadd__(self, other: AssetIds) -> AssetIds:
+        self._raw += other._raw
+        return self
+
+    def __len__(self) -> int:
+        return len(self._raw) // 32
+
+    def __iter__(self) -> Iterator[str]:
+        raw = self._raw
+        return (raw[i:i + 32].hex() for i in range(0, len(raw), 32))
 
 
 @dataclass
@@ -133,6 +174,7 @@ class Adder:
         self._catalog_empty = False  # no asset and no path when the session began
         self._hasher = Hasher(self.workers, progress)
         self.fresh: FreshRows | None = None  # the assets this session found new
+        self.fresh_chunk = FRESH_CHUNK
 
     # -- the whole add ----------------------------------------------------------
     def run(self, targets: list[Target]) -> AddSummary:
@@ -188,14 +230,14 @@ class Adder:
             scope = t.sub if single else prefix
             known = r.present_states(t.root, scope)
             if single:
-                known = {t.sub: known[t.sub]} if t.sub in known else {}
+                known = known.only(t.sub)
             for path, target in r.links_under(t.root, scope):
                 if not single or path == t.sub:
                     known_links[path] = target
             if t.sub and not single:
                 st = r.path_state(t.root, t.sub)  # PATH may name one file
                 if st is not None and st.present:
-                    known[t.sub] = st
+                    known.put(t.sub, st)
                 link = r.link_at(t.root, t.sub)  # ... or one link
                 if link is not None:
                     known_links[t.sub] = link.target
@@ -207,15 +249,18 @@ class Adder:
         # what the walk may skip on sight: paths in error are read again, and --verify
         # reads everything. A path recorded as racily clean (ctime -1) never looks
         # unchanged to the walk (no file has that ctime), so it is read again too.
-        expect = {} if self.verify else dict(known)
+        if self.verify:
+            known.none_skippable()
         for p in known_errors:
-            expect.pop(p, None)
+            known.not_skippable(p)
         unchanged = [0]
         walked: set[bytes] = set()  # files and errors (a path in error keeps its state)
         walked_links: set[bytes] = set()
         walk_errors: set[bytes] = set()
         failed_dirs: list[bytes] = []
-        appeared: dict[str, list[bytes]] = {}
+        # content of known paths that appeared at a new path: a move if its old path went.
+        # Only content the scope held before can move, so only it is kept (not every new file)
+        appeared = _Appeared(known) if known else None
         hasher = self._hasher
 
         def record(res: FileResult) -> None:
@@ -232,21 +277,25 @@ class Adder:
         abs_sub = os.path.join(root_b, t.sub)
         if t.sub and (single or not _is_dir(abs_sub)):
             items = walk_one(root_b, t.sub, self.rules) if os.path.lexists(abs_sub) else []
+            one = True  # walk_one takes nothing from ``known``: the loop below does
         else:
-            items = walk(root_b, t.sub, self.rules, frozenset({store_real}), expect, unchanged)
+            items = walk(root_b, t.sub, self.rules, frozenset({store_real}), known, unchanged)
+            one = False
         w = self.writer
         # what was walked matters only for telling what is gone: nothing, in a new tree
         track = bool(known or known_links)
         if not known and not single and self.fresh is not None:
             self.fresh.new_scope(t.root, prefix)
         for item in items:
-            if type(item) is WalkFile and not track and not expect:  # the common case
+            if type(item) is WalkFile and not track:  # the common case: a new tree
                 for res in hasher.add(root_b, item.rel, item.size):
                     record(res)
                 continue
             if isinstance(item, WalkLink):
                 walked_links.add(item.rel)
-                old = known.pop(item.rel, None)
+                if one:
+                    known.take(item.rel)
+                old = known.get(item.rel)
                 if old is not None:  # a file replaced by a link: first the file goes
                     w.append(PathGone(hlc=w.now(), root=t.root, path=item.rel, asset=old.asset))
                     self._gone_fresh(t.root, item.rel)
@@ -266,9 +315,9 @@ class Adder:
                     failed_dirs.append(item.rel + b"/")
                 self._error(t.root, item.rel, item.reason, item.detail, known_errors)
                 continue
-            sig = expect.get(item.rel)
-            if sig is not None and unchanged_since(sig, item.size, item.mtime_ns, item.inode,
-                                                   item.ctime_ns):
+            k = known.take(item.rel) if one else -1
+            if k >= 0 and unchanged_since(known.state(k), item.size, item.mtime_ns, item.inode,
+                                          item.ctime_ns):
                 unchanged[0] += 1
                 continue
             for res in hasher.add(root_b, item.rel, item.size):
@@ -276,15 +325,14 @@ class Adder:
         self.summary.unchanged += unchanged[0]
         for res in hasher.finish():
             record(res)
-        # paths the index knew that are gone now: of those the walk could skip, the ones
-        # it never took out of ``expect`` (an unchanged file is taken out, not yielded);
-        # of the others, the ones it did not yield
+        # paths the index knew that are gone now: those the walk never took from ``known``
+        # (it takes every path it finds, unchanged or not) and did not yield as an error
         gone_assets: set[str] = set()
-        unseen = [*expect, *(known if self.verify else (p for p in known_errors if p in known))]
-        for path in unseen:
+        for path in known.not_taken():
             if path in walked or any(path.startswith(d) for d in failed_dirs):
                 continue
-            st = known[path]
+            st = known.get(path)
+            assert st is not None
             self._gone_fresh(t.root, path)
             self.writer.append(PathGone(hlc=self.writer.now(), root=t.root, path=path,
                                         asset=st.asset))
@@ -297,7 +345,7 @@ class Adder:
             self.writer.append(LinkGone(hlc=self.writer.now(), root=t.root, path=path))
             self.summary.links += 1
         for aid in gone_assets:
-            if aid in appeared:
+            if appeared is not None and aid in appeared.ids:
                 self.summary.moved += 1
                 self.summary.new -= 1  # one of its new paths is the move, any other a copy
             else:
@@ -313,7 +361,7 @@ class Adder:
                                      detail=detail))
 
     def _record_result(self, root: str, res: FileResult, old: PathState | None,
-                       sig: Signature | None, appeared: dict[str, list[bytes]]) -> None:
+                       sig: Signature | None, appeared: _Appeared | None) -> None:
         """Record what reading one file found. Runs once per file read: kept lean."""
         w = self.writer
         aid = res.asset
@@ -353,17 +401,34 @@ class Adder:
             if state == "new" and res.facts is not None and (
                     self._catalog_empty or not self._seen_before(aid)):
                 fresh.add(aid, size, res.facts, root, res.rel)
+                if len(fresh.assets) >= self.fresh_chunk:
+                    self._merge_fresh()
             else:
                 fresh.add_path(aid, root, res.rel)
         if old is None:
             summary.new += 1
-            appeared.setdefault(aid, []).append(res.rel)
+            if appeared is not None:
+                appeared.add(aid)
         elif old.asset != aid:
             summary.changed += 1
             if stat_same:  # only reading it could tell (--verify)
                 summary.changed_unseen.append((root, res.rel))
         else:
             summary.unchanged += 1  # touched, same content
+
+    def _merge_fresh(self) -> None:
+        """Put the rows of the assets found new so far into the snapshot and start
+        collecting afresh, so that what an add holds per new file stays bounded
+        (``FRESH_CHUNK`` assets) however large the archive. The records go to the index
+        first; from then on the index answers what ``_recorded`` and the empty-catalog
+        shortcut answered, and the directories seen so far are read back from it."""
+        assert self.fresh is not None
+        self.writer.flush()
+        refresh(self.store, fresh=self.fresh)
+        self._recorded.clear()
+        self._catalog_empty = False
+        with self.store.reader() as r:
+            self.fresh = FreshRows(self.store.watch_changes(), r.data_gen())
 
     def _forget_fresh(self, root: str, path: bytes) -> None:
         if self.fresh is not None:

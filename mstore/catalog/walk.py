@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mstore.catalog.ignore import IgnoreRules
+from mstore.store.reader import PresentPaths
 
 
 @dataclass(slots=True)
@@ -73,22 +74,23 @@ def _inside(root_real: bytes, target: bytes) -> bool:
 
 def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
          skip_dirs: frozenset[bytes] = frozenset(),
-         expect: dict[bytes, Signature] | None = None,
+         expect: PresentPaths | None = None,
          unchanged: list[int] | None = None) -> Iterator[WalkFile | WalkLink | WalkError]:
     """Yield every catalogable file (and every error) under ``root/start``.
 
     ``skip_dirs`` are absolute real paths never entered (e.g. the store itself).
-    ``expect`` maps paths to their known signature: every walked path is popped from
-    it, and a regular file that is ``unchanged_since`` it is not yielded but
-    counted in ``unchanged[0]``. This keeps the unchanged rescan, the common case,
-    to one stat and one dict operation per file.
+    ``expect`` holds the known paths and their states: every walked path is taken from
+    it, and a regular file whose stat is unchanged since (``unchanged_since``, inlined)
+    is not yielded but counted in ``unchanged[0]``. This keeps the unchanged rescan,
+    the common case, to one stat, one dict lookup and four array reads per file.
     """
     if expect is None:
-        expect = {}
+        expect = PresentPaths()
     if unchanged is None:
         unchanged = [0]
     same = 0  # unchanged files, counted here and added to ``unchanged`` once per directory
-    pop = expect.pop
+    take = expect.take
+    sizes, mtimes, inodes, ctimes = expect.size, expect.mtime, expect.inode, expect.ctime
     # bound once: the per-file loop is the hot path of every rescan
     ignored_file = rules.file_matcher() if rules else None
     isreg = stat.S_ISREG
@@ -135,12 +137,12 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
                 yield WalkError(rel, "stat-error", _oserror_detail(st))
                 continue
             mode = st.st_mode
-            sig = pop(rel, None)
+            k = take(rel)
             if isreg(mode):
                 # unchanged_since, inline: this is the loop an unchanged rescan spends its time in
-                if (sig is not None and sig.size == st.st_size and sig.mtime_ns == st.st_mtime_ns
-                        and sig.inode == st.st_ino
-                        and (sig.ctime_ns == st.st_ctime_ns or not sig.ctime_ns)):
+                if (k >= 0 and sizes[k] == st.st_size and mtimes[k] == st.st_mtime_ns
+                        and inodes[k] == st.st_ino
+                        and (ctimes[k] == st.st_ctime_ns or not ctimes[k])):
                     same += 1
                     continue
                 yield WalkFile(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)

@@ -358,7 +358,7 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     q = " ".join(query)
     table = load_table(store)
     context = TermContext(store)
-    rows = evaluate(q, table, context)
+    rows = evaluate(q, table, context, None if count else limit)
     if count:
         click.echo(str(len(rows)))
     else:

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["evaluate", "parse"]
 
 _GLOB_CHARS = frozenset("*?[")
+CHUNK_ROWS = 1 << 16  # rows a limited query evaluates at a time
 
 # relative cost of computing a term's mask; AND evaluates cheap terms first and
 # stops as soon as the result is empty
@@ -72,9 +73,13 @@ _STAR = r"[^\0]*"
 
 
 def evaluate(query: str, table: CatalogTable | MergedTable,
-             context: TermContext | None = None) -> list[int]:
+             context: TermContext | None = None, limit: int | None = None) -> list[int]:
     """Indices of the rows matching ``query``: in table order, or best first when the
     query is ranked (its top level is a ranked provider term, alone or ANDed).
+
+    ``limit``: at most that many (the first ones). An unranked query over a stored
+    table is then evaluated CHUNK_ROWS rows at a time and stops once it has them, so
+    ``find --limit 20`` reads the rows it needs, not whole columns.
 
     ``context``: the store's term providers (mstore/query/terms.py), for terms such as
     ``label:`` (without it such a term is a QueryError).
@@ -84,8 +89,12 @@ def evaluate(query: str, table: CatalogTable | MergedTable,
     returns every asset row. Raises QueryError for a bad query.
     """
     node = parse(query)
-    rows = list(compress(range(table.n), _node_mask(node, table, context)))
     ranked = ranking_term(node)
+    if limit is not None and ranked is None and table.n > CHUNK_ROWS:
+        first = _first_rows(node, table, context, limit)
+        if first is not None:
+            return first
+    rows = list(compress(range(table.n), _node_mask(node, table, context)))
     if ranked is not None and context is not None and len(rows) > 1:
         order = context.match(ranked.key, ranked.value.lower()).order or []
         place = {aid: k for k, aid in enumerate(order)}
@@ -97,6 +106,41 @@ def evaluate(query: str, table: CatalogTable | MergedTable,
 
         rows.sort(key=rank)  # stable: ties keep table order
     return rows
+
+
+def _first_rows(node: Node, table: CatalogTable | MergedTable, context: TermContext | None,
+                limit: int) -> list[int] | None:
+    """The first ``limit`` matching rows, chunk by chunk; None for a table held in memory."""
+    errors_too = wants_error_rows(node)
+    if isinstance(table, MergedTable):
+        base, delta = table.parts
+        segments = table.segments
+    else:
+        base, delta, segments = table, None, [(0, 0, table.n)]
+    if base._src is None:
+        return None
+    out: list[int] = []
+    delta_mask = None
+    pos = 0  # the table's row where the segment starts
+    for part, a, b in segments:
+        if part == 1:
+            assert delta is not None
+            if delta_mask is None:
+                delta_mask = _mask(node, delta, errors_too, context)
+            out.extend(compress(range(pos, pos + b - a), delta_mask[a:b]))
+        else:
+            c, size = a, max(CHUNK_ROWS // 16, 1)
+            while c < b:  # chunks that double: a common answer costs a small first chunk
+                e = min(b, c + size)
+                mask = _mask(node, base.row_slice(c, e), errors_too, context)
+                out.extend(compress(range(pos + c - a, pos + e - a), mask))
+                if len(out) >= limit:
+                    return out[:limit]
+                c, size = e, min(2 * size, CHUNK_ROWS)
+        pos += b - a
+        if len(out) >= limit:
+            break
+    return out[:limit]
 
 
 def ranking_term(node: Node) -> Term | None:

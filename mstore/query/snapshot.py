@@ -31,7 +31,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from itertools import compress
 from typing import TYPE_CHECKING, NamedTuple
@@ -71,8 +71,17 @@ from mstore.query.table import (
     MergedTable,
     TableHead,
 )
+from mstore.query.table_merge import joined_names, merge_columns
 from mstore.store.reader import AssetInfo, PathState, Reader
-from mstore.store.table_db import DIRTY_CAP, TableTxn, split_pk, store_delta, store_table
+from mstore.store.table_db import (
+    DIRTY_CAP,
+    NeedsRoom,
+    TableTxn,
+    grow,
+    split_pk,
+    store_delta,
+    store_table,
+)
 
 if TYPE_CHECKING:
     from mstore.store.store import Store
@@ -222,6 +231,7 @@ _head_dec = LazyDecoder(SnapshotHead)
 _delta_dec = LazyDecoder(CachedDelta)
 _path_dec = LazyDecoder(PathState)
 rebuilds = 0  # full rebuilds made by this process (tests check that a delta avoided one)
+column_merges = 0  # merges of an add's new rows done column by column (query/table_merge.py)
 
 
 def _decode_head(raw: memoryview | bytes | None) -> SnapshotHead | None:
@@ -247,18 +257,30 @@ def _rebuild(store: Store) -> None:
 def _store_table(store: Store, table: CatalogTable, err_keys: list[bytes], gen: int) -> None:
     """Store ``table`` as the snapshot of data_gen ``gen`` (unless a newer one is there),
     clearing the dirty entries it holds."""
-    stats = _table_stats(table, len(err_keys))
     cols, thead = table.to_columns()
-    cols["err_keys"] = msgspec.msgpack.encode(err_keys)
+    _store_columns(store, lambda: iter(cols.items()), thead,
+                   _table_stats(table, len(err_keys)), err_keys, gen)
+
+
+def _store_columns(store: Store, columns: Callable[[], Iterator[tuple[str, bytes]]],
+                   thead: TableHead, stats: Stats, err_keys: list[bytes], gen: int,
+                   views_held: bool = False) -> None:
+    """Store the columns ``columns()`` makes (called again if the write is retried) and
+    the head as the snapshot of data_gen ``gen``; ``views_held``: see table_db.store_table."""
     head = msgspec.msgpack.encode(SnapshotHead(SNAPSHOT_VERSION, gen, thead, stats))
-    entries = {b"c/" + name.encode(): raw for name, raw in cols.items()}
-    entries[b"head"] = head
+
+    def entries() -> Iterator[tuple[bytes, bytes]]:
+        for name, raw in columns():
+            yield b"c/" + name.encode(), raw
+        yield b"c/err_keys", msgspec.msgpack.encode(err_keys)
+        yield b"head", head
 
     def newer_there(raw: memoryview | None) -> bool:  # another process stored a newer one
         cur = _decode_head(raw)
         return cur is not None and cur.gen > gen
 
-    store_table(store, entries, gen, str(gen * 1000 + SNAPSHOT_VERSION).encode(), newer_there)
+    store_table(store, entries, gen, str(gen * 1000 + SNAPSHOT_VERSION).encode(), newer_there,
+                views_held=views_held)
 
 
 # -- reading: the snapshot, patched by a delta -------------------------------------
@@ -747,6 +769,7 @@ def _refresh_with(store: Store, fresh: FreshRows) -> bool:
     be used (no snapshot, or another process changed the catalog meanwhile)."""
     snap = _Snapshot(store)
     tt = snap.tt
+    full = False  # the map filled up while the snapshot's views were held
     try:
         head = snap.head
         if head is None or not fresh.valid(snap.data_gen):
@@ -770,7 +793,7 @@ def _refresh_with(store: Store, fresh: FreshRows) -> bool:
             snap._store(d._replace(stats=snap._merged_stats(d)))
             return True
         old = msgspec.msgpack.decode(bytes(snap.src.get("err_keys") or b"\x90"))
-        table = _merge(base, d)
+        segments = _segments(base.n, d.removed, d.positions)
         err_keys = set(old)
         for key in snap.dirty:
             if key[:1] == b"e":
@@ -779,9 +802,25 @@ def _refresh_with(store: Store, fresh: FreshRows) -> bool:
                     err_keys.discard(key[1:])
                 else:
                     err_keys.add(key[1:])
+        merged = merge_columns(snap.src, head.table, d.table, segments)
+        if merged is not None:
+            # stored column by column while the snapshot it reads from is still open
+            global column_merges
+            column_merges += 1
+            try:
+                _store_columns(store, merged.columns, merged.head, snap._merged_stats(d),
+                               sorted(err_keys), snap.data_gen, views_held=True)
+                return True
+            except NeedsRoom:
+                full = True
+        else:
+            table = _merge(base, d)  # paths that are not ASCII: through Python objects
     finally:
         snap.src.pinned = None
         snap.close()
+    if full:  # grown with no transaction open, then the merge again
+        grow(store)
+        return _refresh_with(store, fresh)
     _store_table(store, table, sorted(err_keys), snap.data_gen)
     return True
 
@@ -792,12 +831,7 @@ def _merge(base: CatalogTable, d: _Delta) -> CatalogTable:
     delta = d.table
     if len(d.removed) == base.n:  # nothing of the snapshot stays (the first add)
         return delta
-    cameras = list(base.cameras)
-    cam_at = {c: i for i, c in enumerate(cameras)}
-    for c in delta.cameras:
-        if c not in cam_at:
-            cam_at[c] = len(cameras)
-            cameras.append(c)
+    cameras, cam_at = joined_names(base.cameras, delta.cameras)
     delta_cam = [cam_at[c] for c in delta.cameras]
     base_paths = list(base.paths)
     base_err_names, base_err_codes = base.error_codes()

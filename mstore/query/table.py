@@ -341,6 +341,35 @@ class CatalogTable:
             return None if self._head.roots is None else tuple(self._head.roots)
         return root_names(self.lower_text(), len(self.paths))
 
+    def row_slice(self, a: int, b: int) -> CatalogTable:
+        """Rows ``a`` to ``b`` of a stored table as a stored table of their own, for
+        evaluating a query a chunk at a time (``find --limit``): its columns are copies
+        of those rows' slices, so a chunk costs its own size, not the table's. Every
+        column a query reads is there (not ``paths``, which the rows are read by)."""
+        src, head = self._src, self._head
+        assert src is not None and head is not None
+        pa, pb = self.first_path(a), self.first_path(b)
+        after = self.path_after()
+        start = after[pa - 1] if pa else 0
+        end = after[pb - 1] if pb else 0
+        cols: dict[str, bytes] = {
+            name: bytes(memoryview(src.get(name) or b"")[w * a:w * b])
+            for name, w in (("ids", 32), ("kinds", 1), ("sizes", 8), ("taken", 8),
+                            ("flags", 4), ("camera", 4), ("err_idx", 4))}
+        if not src.get("err_idx"):
+            del cols["err_idx"]
+        cols["err_names"] = bytes(src.get("err_names") or b"\x91\xa0")
+        if head.ascii:  # text positions are byte offsets: slice the stored bytes
+            cols["lower"] = bytes(memoryview(src.get("lower") or b"")[start:end])
+        else:
+            cols["lower"] = self.lower_text()[start:end].encode("utf-8", "surrogatepass")
+        cols["lower_after"] = array("q", map((-start).__add__, after[pa:pb])).tobytes()
+        if not head.one_per_row:
+            cols["path_rows"] = array("I", map((-a).__add__, self.path_rows[pa:pb])).tobytes()
+        return CatalogTable.stored(DictSource(cols), TableHead(
+            n=b - a, npaths=pb - pa, cameras=head.cameras, one_per_row=head.one_per_row,
+            ascii=False, roots=head.roots))
+
     # -- serialization -------------------------------------------------------------
     def to_columns(self) -> tuple[dict[str, bytes], TableHead]:
         """One raw value per column plus the head, as stored in the index."""

@@ -62,6 +62,7 @@ from mstore.store.scan import prefix_items, prefix_keys
 from mstore.store.segments import Rejected
 
 if TYPE_CHECKING:
+    from mstore.store.present_paths import PresentPaths
     from mstore.store.reader import Reader
 
 INDEX_SCHEMA = 1
@@ -72,6 +73,7 @@ LOW_SPACE = 16 << 20  # an LMDB commit that failed with less free space than thi
 # the snapshot is rebuilt beyond 20k dirty entries anyway (query/snapshot.py), so
 # past this many only the generation of the overflow is kept
 DIRTY_CAP = 20_001
+PRESENT_BATCH = 65_536  # path states present_states_under reads at a time
 
 
 class PathState(msgspec.Struct, array_like=True, gc=False):  # plain values: never in a cycle
@@ -231,13 +233,18 @@ class Index:
     def grow(self) -> None:
         self.env.set_mapsize(self.env.info()["map_size"] * 2)
 
-    def run_write(self, fn, *args):  # noqa: ANN001, ANN201 - small retry helper
-        """Run ``fn(txn, *args)`` in a write transaction, growing the map when full."""
+    def run_write(self, fn, *args, grow: bool = True):  # noqa: ANN001, ANN201
+        """Run ``fn(txn, *args)`` in a write transaction, growing the map when full.
+
+        ``grow=False``: raise lmdb.MapFullError instead, for a caller that holds views of
+        the map (a read transaction's values), which growing it would leave dangling."""
         while True:
             try:
                 with self.write() as txn:
                     return fn(txn, *args)
             except lmdb.MapFullError:
+                if not grow:
+                    raise
                 self.grow()
             except lmdb.Error as e:
                 # LMDB reports a full disk as an I/O error of the commit; the data file keeps
@@ -616,31 +623,41 @@ class Index:
             yield key[skip:], decode(val)
 
     def present_states_under(self, txn: lmdb.Transaction, root: str, prefix: bytes = b""
-                             ) -> dict[bytes, PathState]:
-        """(relative path -> state) of one root's present paths starting with ``prefix``:
-        what ``add`` compares its walk with, so the first thing an unchanged rescan pays
-        for. Read with C-level loops only: the keys in the prefix's range, then as many
-        values, then every state decoded in one call (a msgpack array of them all)."""
+                             ) -> PresentPaths:
+        """One root's present paths starting with ``prefix``, with their states, packed
+        (store/present_paths.py): what ``add`` compares its walk with, so the first thing
+        an unchanged rescan pays for. Read PRESENT_BATCH entries at a time with C-level
+        loops (the keys, then as many values, then every state decoded in one call), so
+        that what is held beyond the packed result is one batch."""
+        from mstore.store.present_paths import PresentPaths
+
+        out = PresentPaths()
         want = pk(root, prefix)
         start, check = scan_prefix(want)
         end = _prefix_end(start)
         skip = len(root.encode()) + 1
         cur = txn.cursor(db=self._db_paths)
         if not cur.set_range(start):
-            return {}
-        keys = list(takewhile(end.__gt__, cur.iternext(values=False)) if end is not None
-                    else cur.iternext(values=False))
-        if not keys:
-            return {}
-        cur.set_range(start)
-        vals = list(islice(cur.iternext(keys=False), len(keys)))
-        if max(map(len, keys)) > CUT:  # hashed keys: their full paths are elsewhere
-            pairs = [(full, v) for k, v in zip(keys, vals, strict=True)
-                     if (full := self.full_key(txn, k)).startswith(want) or not check]
-            keys, vals = [k for k, _ in pairs], [v for _, v in pairs]
-        states = _dec_path_list.decode(b"\xdd" + struct.pack(">I", len(vals)) + b"".join(vals))
-        rels = map(itemgetter(slice(skip, None)), keys)
-        return {k: st for k, st in zip(rels, states, strict=True) if st.present}
+            return out
+        while True:
+            at = bytes(cur.key())
+            keys = list(islice(takewhile(end.__gt__, cur.iternext(values=False))
+                               if end is not None else cur.iternext(values=False),
+                               PRESENT_BATCH))
+            if not keys:
+                return out
+            cur.set_key(at)
+            vals = list(islice(cur.iternext(keys=False), len(keys)))
+            last = bytes(keys[-1])
+            if max(map(len, keys)) > CUT:  # hashed keys: their full paths are elsewhere
+                pairs = [(full, v) for k, v in zip(keys, vals, strict=True)
+                         if (full := self.full_key(txn, k)).startswith(want) or not check]
+                keys, vals = [k for k, _ in pairs], [v for _, v in pairs]
+            states = _dec_path_list.decode(b"\xdd" + struct.pack(">I", len(vals))
+                                           + b"".join(vals))
+            out.extend(list(map(itemgetter(slice(skip, None)), keys)), states)
+            if not cur.set_range(last) or not cur.next():
+                return out
 
     def iter_assets(self, txn: lmdb.Transaction) -> Iterator[AssetInfo]:
         for _, val in txn.cursor(db=self.db["assets"]):

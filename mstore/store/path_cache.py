@@ -3,8 +3,9 @@ kept beside it, so that the next ``add`` of that root reads them in one piece.
 
 An unchanged rescan compares each file's stat with the state the index holds for its
 path. Getting 100k states out of LMDB one entry at a time costs about as much as a
-third of the walk itself; this file holds the same states, msgpack-encoded in one
-value (the paths joined, the states in one array), which decode in a few C-level calls.
+third of the walk itself; this file holds the same states packed as
+store/present_paths.py holds them (the paths joined, each column one array), which
+load in a few C-level calls.
 
 It is a cache of the index, and only used as one: it records the index's data
 generation it was read at, and any change to the catalog moves that generation, so a
@@ -16,14 +17,17 @@ A file that cannot be read or decoded is ignored.
 from __future__ import annotations
 
 import os
+import struct
+from itertools import islice
 from pathlib import Path
 
 import lmdb
 import msgspec
 
-from mstore.store.index import Index, PathState
+from mstore.store.index import Index
+from mstore.store.present_paths import PresentPaths
 
-FORMAT = 1
+FORMAT = 2
 
 
 class _CacheFile(msgspec.Struct, array_like=True):
@@ -31,7 +35,14 @@ class _CacheFile(msgspec.Struct, array_like=True):
     gen: int  # the index's data_gen the states were read at
     root: str
     paths: bytes  # relative paths, joined with NUL (which no path contains)
-    states: list[PathState]  # in the same order
+    # in the same order: array("q") bytes of each stat column and the clock, and the
+    # asset ids, 32 raw bytes each
+    size: bytes
+    mtime: bytes
+    inode: bytes
+    ctime: bytes
+    hlc: bytes
+    assets: bytes
 
 
 _decoder = msgspec.msgpack.Decoder(_CacheFile)
@@ -41,7 +52,7 @@ def _path(index: Index, root: str) -> Path:
     return index.path / f"present-{root.encode().hex()}.cache"
 
 
-def load(index: Index, txn: lmdb.Transaction, root: str) -> dict[bytes, PathState] | None:
+def load(index: Index, txn: lmdb.Transaction, root: str) -> PresentPaths | None:
     """The present states of ``root``'s paths as the index holds them now, or None when
     the cache is missing, stale or unreadable."""
     try:
@@ -51,19 +62,48 @@ def load(index: Index, txn: lmdb.Transaction, root: str) -> dict[bytes, PathStat
         return None
     if c.format != FORMAT or c.root != root or c.gen != index.meta_int(txn, b"data_gen"):
         return None
-    paths = c.paths.split(b"\0") if c.states else []
-    if len(paths) != len(c.states):
+    out = PresentPaths()
+    columns = (out.size, out.mtime, out.inode, out.ctime, out.hlc)
+    for column, data in zip(columns, (c.size, c.mtime, c.inode, c.ctime, c.hlc), strict=True):
+        column.frombytes(data)
+    n = len(out.size)
+    paths = c.paths.split(b"\0") if n else []
+    if len(paths) != n or any(len(col) != n for col in columns) or len(c.assets) != 32 * n:
         return None
-    return dict(zip(paths, c.states, strict=True))
+    out.rows = dict(zip(paths, range(n), strict=True))
+    out.assets = bytearray(c.assets)
+    out.marks = bytearray(n)
+    return out
 
 
-def save(index: Index, root: str, gen: int, states: dict[bytes, PathState]) -> None:
-    """Keep ``states`` (read at data_gen ``gen``) for the next add; best effort."""
+def save(index: Index, root: str, gen: int, states: PresentPaths) -> None:
+    """Keep ``states`` (read at data_gen ``gen``) for the next add; best effort.
+
+    Written piece by piece, as the MessagePack array ``_CacheFile`` decodes, so that
+    saving a million paths holds no second copy of them."""
     path = _path(index, root)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    columns = (states.size, states.mtime, states.inode, states.ctime, states.hlc)
+    n = len(states.rows)  # rows are numbered in the order of ``rows`` (put only appends)
     try:
-        tmp.write_bytes(msgspec.msgpack.encode(_CacheFile(
-            FORMAT, gen, root, b"\0".join(states), list(states.values()))))
+        with open(tmp, "wb") as f:
+            f.write(b"\x9a" + msgspec.msgpack.encode(FORMAT) + msgspec.msgpack.encode(gen)
+                    + msgspec.msgpack.encode(root))
+            f.write(_bin_header(sum(map(len, states.rows)) + n - 1 if n else 0))
+            paths = iter(states.rows)
+            first = True
+            while batch := list(islice(paths, 65_536)):
+                f.write((b"" if first else b"\0") + b"\0".join(batch))
+                first = False
+            for column in columns:
+                f.write(_bin_header(column.itemsize * len(column)))
+                f.write(memoryview(column).cast("B"))
+            f.write(_bin_header(len(states.assets)))
+            f.write(states.assets)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def _bin_header(size: int) -> bytes:
+    return b"\xc6" + struct.pack(">I", size)  # MessagePack bin 32

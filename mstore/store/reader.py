@@ -20,12 +20,14 @@ from mstore.store import index_links, index_runs, keys, path_cache
 from mstore.store.index import AssetInfo, ErrorState, HistoryEvent, PathState, SetAside
 from mstore.store.index_links import LinkState
 from mstore.store.index_runs import RunInfo, UnitState
+from mstore.store.present_paths import PresentPaths
 from mstore.store.scan import prefix_keys
 
 if TYPE_CHECKING:
     from mstore.store.index import Index
 
 __all__ = ["ArtifactRef", "AssetInfo", "ErrorState", "HistoryEvent", "LinkState", "PathState",
+           "PresentPaths",
            "Reader", "RunInfo", "SetAside", "UnitState"]
 
 
@@ -71,8 +73,8 @@ class Reader:
         """Whether any path was ever recorded holding asset ``aid``."""
         return self._index.asset_seen(self._txn, aid)
 
-    def present_states(self, root: str, prefix: bytes = b"") -> dict[bytes, PathState]:
-        """(relative path -> state) of one root's present paths starting with ``prefix``:
+    def present_states(self, root: str, prefix: bytes = b"") -> PresentPaths:
+        """One root's present paths starting with ``prefix`` with their states, packed:
         what ``add`` compares its walk with. A whole root comes from the cache of the
         last reading while it is current (store/path_cache.py), and is kept for the next."""
         if prefix:

@@ -14,7 +14,7 @@ value per column), ``delta`` (the cached delta). docs/format.md describes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import lmdb
@@ -26,7 +26,8 @@ from mstore.store.reader import Reader
 if TYPE_CHECKING:
     from mstore.store.store import Store
 
-__all__ = ["DIRTY_CAP", "TableTxn", "split_pk", "store_delta", "store_table"]
+__all__ = ["DIRTY_CAP", "NeedsRoom", "TableTxn", "grow", "split_pk", "store_delta",
+           "store_table"]
 
 
 class TableTxn:
@@ -107,11 +108,25 @@ class TableTxn:
         return out
 
 
-def store_table(store: Store, entries: dict[bytes, bytes], gen: int, meta_gen: bytes,
-                keep: Callable[[memoryview | None], bool]) -> None:
-    """Replace the ``table`` database with ``entries`` as the snapshot of data_gen ``gen``
-    (``meta_gen``: the meta ``table_gen`` value), and forget the changes it holds —
-    unless ``keep(current head)`` says the snapshot there is newer."""
+class NeedsRoom(Exception):
+    """The index's map is full and was not grown: views of it are held (see store_table)."""
+
+
+def grow(store: Store) -> None:
+    """Double the index's map; no transaction of this process may be open."""
+    store.index.grow()
+
+
+def store_table(store: Store, entries: Callable[[], Iterable[tuple[bytes, bytes]]], gen: int,
+                meta_gen: bytes, keep: Callable[[memoryview | None], bool], *,
+                views_held: bool = False) -> None:
+    """Replace the ``table`` database with ``entries()`` as the snapshot of data_gen
+    ``gen`` (``meta_gen``: the meta ``table_gen`` value), and forget the changes it holds —
+    unless ``keep(current head)`` says the snapshot there is newer. ``entries`` is called
+    in the write transaction (again if it is retried on a full map), so its values can
+    be made one at a time. ``views_held``: the caller reads values of a read transaction
+    it holds while writing; a full map then raises NeedsRoom instead of growing (which
+    would unmap what those views point at): close it, ``grow``, and try again."""
     index = store.index
 
     def do(txn: lmdb.Transaction) -> None:
@@ -121,12 +136,15 @@ def store_table(store: Store, entries: dict[bytes, bytes], gen: int, meta_gen: b
         # every old key goes: older layouts, columns this table has not, the delta
         for key in list(txn.cursor(db=db).iternext(values=False)):
             txn.delete(key, db=db)
-        for key, raw in entries.items():
+        for key, raw in entries():
             txn.put(key, raw, db=db)
         txn.put(b"table_gen", meta_gen, db=index.db["meta"])
         index.clear_dirty(txn, gen)
 
-    index.run_write(do)
+    try:
+        index.run_write(do, grow=not views_held)
+    except lmdb.MapFullError as e:
+        raise NeedsRoom(str(e)) from e
 
 
 def store_delta(store: Store, blob: bytes, applies: Callable[[memoryview | None], bool]

@@ -9,7 +9,7 @@ import random
 import shutil
 from pathlib import Path
 
-from mstore.catalog.add import Adder, resolve_targets
+from mstore.catalog.add import Adder, AddSummary, resolve_targets
 from mstore.query import snapshot
 from mstore.store.store import Store
 from tests.fixtures.archive import build_archive, build_bulk
@@ -192,3 +192,92 @@ def test_a_bulk_add_commits_the_index_once_per_batch_of_segments(
     segments = list(list_segments(store / "records"))
     assert len(segments) >= 5  # 24k records and the add's summary
     assert len(applies) == 1 and len(applies[0]) == len(segments)
+
+
+def _chunked_add(store: Path, root: Path, chunk: int) -> AddSummary:
+    """What ``mstore add`` does, with the new rows merged every ``chunk`` new assets."""
+    before = snapshot.rebuilds
+    st = Store(store)
+    try:
+        with st.lock():
+            adder = Adder(st, st.writer(), workers=1)
+            adder.fresh_chunk = chunk
+            summary = adder.run(resolve_targets(st, [root]))
+            snapshot.refresh(st, fresh=adder.fresh)
+        assert snapshot.rebuilds == before, "a chunked add rebuilt the snapshot"
+        compare_with_rebuild(st)
+    finally:
+        st.close()
+    return summary
+
+
+def test_an_add_merged_in_chunks_answers_like_one_merged_at_once(tmp_path: Path) -> None:
+    """A bulk add holds the rows of at most a chunk of new assets: merged as it goes
+    (sidecars, Live Photo halves and Takeout JSONs split across chunks), the snapshot
+    equals a rebuild, and a second add with moves and copies in chunks does too."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    build_archive(root, hostile=False, seed=3)
+    build_bulk(root / "bulk", 300, seed=2, image_fraction=0.3)
+    store = _store(tmp_path, root)
+    first = _chunked_add(store, root, 37)
+    st = Store(store)
+    try:
+        with st.reader() as r:  # every asset of a first add is new, once, for the hook
+            assert sorted(first.new_assets) == sorted(a.id for a in r.assets())
+    finally:
+        st.close()
+    photos = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
+    build_bulk(root / "later", 200, seed=9, image_fraction=0.3)
+    shutil.copy(photos[0], root / "later" / "copy.jpg")
+    unique = sorted(p for p in (root / "bulk").rglob("*") if p.is_file())[5]  # bytes unique
+    unique.rename(root / "later" / "moved")
+    second = _chunked_add(store, root, 23)
+    assert second.moved == 1 and second.missing == 0
+
+
+def test_a_bulk_add_in_chunks_merges_column_by_column(tmp_path: Path) -> None:
+    """ASCII paths (most archives): each chunk's rows go into the stored columns without
+    decoding the snapshot into per-row objects, and the result is the rebuild's."""
+    root = tmp_path / "archive"
+    build_bulk(root / "a", 1000, seed=12, image_fraction=0.3)
+    store = _store(tmp_path, root)
+    before = snapshot.column_merges
+    _chunked_add(store, root, 250)  # more than a cached delta holds (200 rows here)
+    assert snapshot.column_merges - before >= 3  # one per chunk
+
+
+class _SqueezingAdder(Adder):
+    """Leaves the index's map nearly full before each merge of new rows, so that storing
+    the merged columns (with the snapshot's views held) finds no room."""
+
+    squeezes = 0
+
+    def _merge_fresh(self) -> None:
+        self.writer.flush()
+        env = self.store.index.env
+        used = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+        env.set_mapsize(used + 64 * 1024)
+        _SqueezingAdder.squeezes += 1
+        super()._merge_fresh()
+
+
+def test_a_column_merge_that_fills_the_index_grows_it_and_merges(tmp_path: Path) -> None:
+    """A full map while the merge reads the snapshot's columns from the map: the map is
+    grown with nothing of it held, and the merge done again (growing it under the views
+    would unmap what they point at)."""
+    root = tmp_path / "archive"
+    build_bulk(root / "a", 1000, seed=13, image_fraction=0.3)
+    store = _store(tmp_path, root)
+    st = Store(store)
+    try:
+        with st.lock():
+            adder = _SqueezingAdder(st, st.writer(), workers=1)
+            adder.fresh_chunk = 300
+            before = snapshot.column_merges
+            adder.run(resolve_targets(st, [root]))
+            snapshot.refresh(st, fresh=adder.fresh)
+            assert _SqueezingAdder.squeezes >= 2 and snapshot.column_merges > before
+        compare_with_rebuild(st)
+    finally:
+        st.close()

@@ -28,6 +28,7 @@ from mstore.query.table import (
     KIND_CODES,
     NO_ID,
     CatalogTable,
+    DictSource,
 )
 from mstore.query.terms import TermContext, TermHits, TermSpec, _registry, register, specs
 
@@ -846,3 +847,49 @@ def test_which_queries_ask_for_sidecars() -> None:
     for q in ("", "kind:image", "-kind:text", "-(ext:xmp)", "xmp", "has:sidecar",
               "ext:jpg", "-(a OR kind:text)"):
         assert not asks_for_sidecars(q), q
+
+
+@pytest.mark.parametrize("query", ["", "kind:video", "path:vacation/*", "vacation", "ext:heic",
+                                   "size:>5MB camera:iphone", "-kind:image OR has:gps",
+                                   "path:2019/vacation", "id:ab", "IMG_0999"])
+def test_a_limited_query_reads_chunks_and_answers_the_first_rows(
+        query: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``find --limit N`` evaluates a stored table a chunk of rows at a time and stops
+    early: its answer is the first N rows of the whole answer, whatever the chunking."""
+    import mstore.query.evaluate as ev
+
+    cols, head = big_table(5000).to_columns()
+    stored = CatalogTable.stored(DictSource(cols), head)
+    whole = evaluate(query, stored)
+    monkeypatch.setattr(ev, "CHUNK_ROWS", 700)
+    for limit in (0, 1, 20, 3000, 10_000):
+        assert evaluate(query, stored, limit=limit) == whole[:limit], limit
+
+
+def test_a_limited_query_over_several_paths_per_row_and_other_scripts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of a table whose rows have several paths, some not ASCII, and of a merged
+    table (a snapshot and a delta): still the first rows of the whole answer."""
+    import random
+
+    import mstore.query.evaluate as ev
+    from mstore.query.table import MergedTable
+
+    rng = random.Random(4)
+    names = ["été", "Straße", "plain", "IMG", "vacation"]
+    rows = [{"paths": sorted(f"root/{rng.choice(names)}/{i:05d}-{k}.jpg"
+                             for k in range(rng.choice([1, 1, 2, 3]))),
+             "kind": rng.choice(["image", "video"]), "size": rng.randrange(10 << 20)}
+            for i in range(3000)]
+    rows.sort(key=lambda r: r["paths"][0])
+    cols, head = make_table(rows).to_columns()
+    stored = CatalogTable.stored(DictSource(cols), head)
+    delta = make_table([{"paths": ["root/été/zz.jpg"], "id": "cd" * 32, "kind": "video"}])
+    merged = MergedTable(stored, delta, [(0, 0, 1500), (1, 0, 1), (0, 1500, 3000)])
+    monkeypatch.setattr(ev, "CHUNK_ROWS", 256)
+    for table in (stored, merged):
+        for query in ("été", "straße kind:video", "path:root/plain/*", "-vacation size:>5MB",
+                      "path:*-2.jpg"):
+            whole = evaluate(query, table)
+            for limit in (1, 7, 400, 5000):
+                assert evaluate(query, table, limit=limit) == whole[:limit], (query, limit)
