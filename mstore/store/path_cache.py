@@ -16,6 +16,7 @@ A file that cannot be read or decoded is ignored.
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from itertools import islice
@@ -34,15 +35,16 @@ class _CacheFile(msgspec.Struct, array_like=True):
     format: int
     gen: int  # the index's data_gen the states were read at
     root: str
-    paths: bytes  # relative paths, joined with NUL (which no path contains)
-    # in the same order: array("q") bytes of each stat column and the clock, and the
-    # asset ids, 32 raw bytes each
-    size: bytes
-    mtime: bytes
-    inode: bytes
-    ctime: bytes
-    hlc: bytes
-    assets: bytes
+    # views into the mapped file (no copies): the relative paths joined with NUL (which
+    # no path contains); in the same order, array("q") bytes of each stat column and the
+    # clock, and the asset ids, 32 raw bytes each
+    paths: memoryview
+    size: memoryview
+    mtime: memoryview
+    inode: memoryview
+    ctime: memoryview
+    hlc: memoryview
+    assets: memoryview
 
 
 _decoder = msgspec.msgpack.Decoder(_CacheFile)
@@ -54,26 +56,43 @@ def _path(index: Index, root: str) -> Path:
 
 def load(index: Index, txn: lmdb.Transaction, root: str) -> PresentPaths | None:
     """The present states of ``root``'s paths as the index holds them now, or None when
-    the cache is missing, stale or unreadable."""
+    the cache is missing, stale or unreadable. The file is mapped, not read: what this
+    holds beyond the packed result is the paths split, not a copy of the file."""
     try:
-        raw = _path(index, root).read_bytes()
-        c = _decoder.decode(raw)
-    except (OSError, msgspec.DecodeError):
+        with open(_path(index, root), "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # missing, unreadable, empty
         return None
-    if c.format != FORMAT or c.root != root or c.gen != index.meta_int(txn, b"data_gen"):
+    try:
+        return _unpack(mm, root, index.meta_int(txn, b"data_gen"))
+    finally:
+        mm.close()
+
+
+def _unpack(mm: mmap.mmap, root: str, gen: int) -> PresentPaths | None:
+    try:
+        c = _decoder.decode(mm)
+    except msgspec.DecodeError:
         return None
-    out = PresentPaths()
-    columns = (out.size, out.mtime, out.inode, out.ctime, out.hlc)
-    for column, data in zip(columns, (c.size, c.mtime, c.inode, c.ctime, c.hlc), strict=True):
-        column.frombytes(data)
-    n = len(out.size)
-    paths = c.paths.split(b"\0") if n else []
-    if len(paths) != n or any(len(col) != n for col in columns) or len(c.assets) != 32 * n:
-        return None
-    out.rows = dict(zip(paths, range(n), strict=True))
-    out.assets = bytearray(c.assets)
-    out.marks = bytearray(n)
-    return out
+    try:
+        if c.format != FORMAT or c.root != root or c.gen != gen:
+            return None
+        out = PresentPaths()
+        columns = (out.size, out.mtime, out.inode, out.ctime, out.hlc)
+        for column, data in zip(columns, (c.size, c.mtime, c.inode, c.ctime, c.hlc),
+                                strict=True):
+            column.frombytes(data)
+        n = len(out.size)
+        paths = bytes(c.paths).split(b"\0") if n else []
+        if len(paths) != n or any(len(col) != n for col in columns) or len(c.assets) != 32 * n:
+            return None
+        out.rows = dict(zip(paths, range(n), strict=True))
+        out.assets = bytearray(c.assets)
+        out.marks = bytearray(n)
+        return out
+    finally:
+        for view in (c.paths, c.size, c.mtime, c.inode, c.ctime, c.hlc, c.assets):
+            view.release()  # before the map closes
 
 
 def save(index: Index, root: str, gen: int, states: PresentPaths) -> None:
