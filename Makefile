@@ -43,11 +43,12 @@ test: venv browser speech
 	$(VENV)/bin/ruff check mstore tests workers
 	MSTORE_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q
 
-demo: venv
+demo: venv speech
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 ifeq ($(ARCHIVE),)
 	$(PY) -m tests.fixtures.archive --sample $(DEMO)/archive
 	$(PY) -m tests.fixtures.faces $(DEMO)/archive/people >/dev/null  # real faces from packages
+	$(PY) -m tests.fixtures.words $(DEMO)/archive/words >/dev/null  # a screenshot, a PDF, a memo
 	$(eval ARCH := $(DEMO)/archive)
 else
 	$(eval ARCH := $(ARCHIVE))
@@ -64,7 +65,8 @@ endif
 	$(VENV)/bin/mstore --store $(DEMO)/store run photos --production --follow
 	@echo; echo '$$ mstore run video --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --production --follow
 	@echo; echo '$$ mstore run dedupe --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --production --follow
-	@echo; echo '$$ mstore run doctext --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run doctext --production --follow
+	@echo; echo '$$ mstore run words --production --follow   (ocr, doctext, transcribe)'; $(VENV)/bin/mstore --store $(DEMO)/store run words --production --follow
+	@echo; echo "\$$ mstore find 'text:\"harbour lights\"'"; $(VENV)/bin/mstore --store $(DEMO)/store find 'text:"harbour lights"' || true
 	@echo; echo "\$$ mstore find 'text:\"rental agreement\"' --json"; $(VENV)/bin/mstore --store $(DEMO)/store find 'text:"rental agreement"' --json || true
 	@echo; echo '$$ mstore find text:cafe'; $(VENV)/bin/mstore --store $(DEMO)/store find text:cafe || true
 	@echo; echo '$$ mstore run people --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run people --production --follow
