@@ -66,7 +66,7 @@ endif
 	@echo; echo '$$ mstore run video --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --production --follow
 	@echo; echo '$$ mstore run dedupe --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --production --follow
 	@echo; echo '$$ mstore run words --production --follow   (ocr, doctext, transcribe)'; $(VENV)/bin/mstore --store $(DEMO)/store run words --production --follow
-	@echo; echo "\$$ mstore find 'text:\"harbour lights\"'"; $(VENV)/bin/mstore --store $(DEMO)/store find 'text:"harbour lights"' || true
+	@echo; echo "\$$ mstore find 'text:\"garden party\"'"; $(VENV)/bin/mstore --store $(DEMO)/store find 'text:"garden party"' || true
 	@echo; echo "\$$ mstore find 'text:\"rental agreement\"' --json"; $(VENV)/bin/mstore --store $(DEMO)/store find 'text:"rental agreement"' --json || true
 	@echo; echo '$$ mstore find text:cafe'; $(VENV)/bin/mstore --store $(DEMO)/store find text:cafe || true
 	@echo; echo '$$ mstore run people --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run people --production --follow
