@@ -111,6 +111,19 @@ def test_results_are_ranked_best_first(world: Path) -> None:
     assert paths(world, "kind:text", "text:harbour") == ["notes/boats.txt"]
 
 
+def test_the_grid_shows_a_ranked_query_best_first(world: Path) -> None:
+    """The UI's grid (its search box) orders a text: query as find does, not by path."""
+    from mstore.ui.pages.assets import grid
+
+    st = Store(world)
+    try:
+        count, _, tiles = grid(st, "text:harbour", 0, 60)
+    finally:
+        st.close()
+    assert count == 2
+    assert [t["path"].split("/", 1)[1] for t in tiles] == ["notes/boats.txt", "docs/letter.pdf"]
+
+
 def test_file_names_are_searched_too(world: Path) -> None:
     (row,) = find(world, "text:gruss")
     assert match(row)["kind"] == "name" and match(row)["artifact"] is None

@@ -46,18 +46,28 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, li
     from itertools import compress
 
     from mstore.query import sidecars
-    from mstore.query.evaluate import evaluate_mask
+    from mstore.query.evaluate import evaluate, evaluate_mask, parse, ranking_term
     from mstore.query.snapshot import load_table
     from mstore.query.table import F_SIDECAR, KIND_NAMES
     from mstore.query.terms import TermContext
 
     store.catch_up()
     table = load_table(store)
-    mask = evaluate_mask(query, table, TermContext(store))
+    context = TermContext(store)
+    # a ranked query (text:, similar:) shows its tiles best first, as find does
+    ranked = evaluate(query, table, context) if ranking_term(parse(query)) else None
+    if ranked is not None:
+        mask = bytearray(table.n)
+        for i in ranked:
+            mask[i] = 1
+        mask = bytes(mask)
+    else:
+        mask = evaluate_mask(query, table, context)
     folded: dict[int, list[int]] = {}
     if not sidecars.asks_for_sidecars(query):
         mask, folded = sidecars.fold(table, mask)
-    rows = list(compress(range(table.n), mask))
+    rows = ([i for i in ranked if mask[i]] if ranked is not None
+            else list(compress(range(table.n), mask)))
     page = rows[offset:offset + size]
     items = []
     with store.reader() as r:
