@@ -43,16 +43,6 @@ def joined_names(base: list[str], more: list[str]) -> tuple[list[str], dict[str,
     return names, at
 
 
-def _offsets(src: ColumnSource) -> array:
-    return _arr("q", src.get("path_off"))
-
-
-def _path_rows(src: ColumnSource, head: TableHead) -> array:
-    if head.one_per_row:
-        return array("I", range(head.n))
-    return _arr("I", src.get("path_rows"))
-
-
 class ColumnMerge:
     """The stored columns and head of ``base`` with ``segments`` (output order) of its
     rows and of ``delta``'s. ``columns()`` makes them one at a time, so a caller that
@@ -66,9 +56,11 @@ class ColumnMerge:
         self.segments = [s for s in segments if s[1] < s[2]]
         self.cameras, self._cam_at = joined_names(base_head.cameras, dhead.cameras)
         self.one_per_row = base_head.one_per_row and dhead.one_per_row
-        self._rows_of = (_path_rows(base_src, base_head), _path_rows(self.dsrc, dhead))
+        # the two parts as stored tables: their path offsets and rows, decoded when used
+        self.parts = (CatalogTable.stored(base_src, base_head),
+                      CatalogTable.stored(self.dsrc, dhead))
         # per segment, its path range in its part
-        self._paths = [(p, self._first_path(p, a), self._first_path(p, b))
+        self._paths = [(p, self.parts[p].first_path(a), self.parts[p].first_path(b))
                        for p, a, b in self.segments]
         if base_head.roots is None or dhead.roots is None:
             roots = None
@@ -79,9 +71,6 @@ class ColumnMerge:
             n=sum(b - a for _, a, b in self.segments),
             npaths=sum(pb - pa for _, pa, pb in self._paths), cameras=self.cameras,
             one_per_row=self.one_per_row, ascii=True, roots=roots)
-
-    def _first_path(self, part: int, row: int) -> int:
-        return row if self.heads[part].one_per_row else bisect_left(self._rows_of[part], row)
 
     def _fixed(self, name: str, width: int,
                parts: tuple[bytes | memoryview | None, ...] | None = None) -> bytes:
@@ -116,7 +105,7 @@ class ColumnMerge:
     def _path_columns(self) -> Iterator[tuple[str, bytes]]:
         """paths, path_off, lower, path_rows: slices of each part's NUL-joined blob
         between its path offsets, the offsets shifted."""
-        offs = (_offsets(self.base_src), _offsets(self.dsrc))
+        offs = (self.parts[0]._path_off, self.parts[1]._path_off)
         blobs = (self.base_src.get("paths"), self.dsrc.get("paths"))
         pieces: list[memoryview] = []
         new_off = array("q", [0])
@@ -130,7 +119,7 @@ class ColumnMerge:
                 new_off.extend(map(shift.__add__, off[pa + 1:pb + 1]))
                 pos = new_off[-1]
                 if not self.one_per_row:
-                    new_rows.extend(map((row - a).__add__, self._rows_of[p][pa:pb]))
+                    new_rows.extend(map((row - a).__add__, self.parts[p].path_rows[pa:pb]))
             row += b - a
         raw = b"\0".join(pieces)
         del pieces

@@ -168,12 +168,12 @@ class Links:
     @staticmethod
     def file(aid: str) -> str:
         """An asset's original file, for ``<img>``, ``<video>`` and ``<audio>``."""
-        return "/asset/" + quote(aid, safe="") + "/file"
+        return Links.asset(aid) + "/file"
 
     @staticmethod
     def payload(art_id: str) -> str:
         """An artifact's payload (an image artifact's bytes, for ``<img src>``)."""
-        return "/artifact/" + quote(art_id, safe="") + "/payload"
+        return Links.artifact(art_id) + "/payload"
 
     @staticmethod
     def run(run_id: str) -> str:
