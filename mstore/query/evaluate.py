@@ -41,6 +41,7 @@ from mstore.errors import QueryError
 from mstore.query.lexer import (
     BOOL_VALUES,
     HAS_FLAGS,
+    KEYS,
     KINDS,
     normalize_ext,
     normalize_id,
@@ -149,7 +150,10 @@ def ranking_term(node: Node) -> Term | None:
     from mstore.query.terms import lookup
 
     for item in node.items if isinstance(node, And) else (node,):
-        if isinstance(item, Term) and item.key and (spec := lookup(item.key)) and spec.ranked:
+        # the catalog's own keys are never ranked: looking them up would import every
+        # provider module for a query that has no provider term
+        if (isinstance(item, Term) and item.key and item.key not in KEYS
+                and (spec := lookup(item.key)) and spec.ranked):
             return item
     return None
 

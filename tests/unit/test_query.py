@@ -31,6 +31,7 @@ from mstore.query.table import (
     DictSource,
 )
 from mstore.query.terms import TermContext, TermHits, TermSpec, _registry, register, specs
+from tests.helpers import REPO
 
 FLAG_NAMES = {
     "gps": F_GPS,
@@ -893,3 +894,21 @@ def test_a_limited_query_over_several_paths_per_row_and_other_scripts(
             whole = evaluate(query, table)
             for limit in (1, 7, 400, 5000):
                 assert evaluate(query, table, limit=limit) == whole[:limit], (query, limit)
+
+
+def test_a_query_of_catalog_keys_imports_no_term_provider() -> None:
+    """Providers load on the first key the catalog does not know: a query of catalog
+    keys and free words (find's common case) pays for none of them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from mstore.query.evaluate import evaluate\n"
+        "from tests.unit.test_query import make_table\n"
+        "evaluate('kind:image vacation -size:>1k', make_table([{}, {}]))\n"
+        "loaded = [m for m in ('mstore.query.labels', 'mstore.query.text',\n"
+        "          'mstore.query.people', 'mstore.query.similar') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
