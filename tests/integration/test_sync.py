@@ -181,3 +181,27 @@ def test_remote_commands(tmp_path: Path, host_a) -> None:  # noqa: ANN001
     assert r.code == 10 and "not an mstore store" in r.err and r.err.count("\n") == 1
     r = mstore("push", "nowhere", store=b)
     assert r.code == 2 and "no remote named 'nowhere'" in r.err
+
+
+def test_gc_waits_for_a_remote_that_was_not_pulled_since(host_a, tmp_path: Path
+                                                         ) -> None:  # noqa: ANN001
+    a_src, archive, _ = host_a
+    a_store = tmp_path / "a"
+    assert mstore("clone", a_src, a_store, "--root", f"archive={archive}").code == 0
+    b_store = tmp_path / "b"
+    assert mstore("clone", a_store, b_store).code == 0
+    assert mstore("remote", "add", "b", b_store, store=a_store).code == 0
+    # sandbox results that expire as they are made (ttl < 0), on A
+    run_all(a_store, "photos", policy="sandbox", sample="3", ttl_days=-1.0,
+            params={"thumbnail": {"size": 96}})
+    # B was never pulled: nothing is dropped, and gc says which remote it waits for (only B:
+    # origin was pulled, by the clone, after they expired)
+    r = mstore("gc", "--grace", "0", "--json", store=a_store)
+    assert r.code == 0, r.err
+    rep = r.json()
+    assert rep["dropped"] == 0 and list(rep["waiting"]) == ["b"] and rep["waiting"]["b"] > 0
+    assert "wait for remote 'b'" in mstore("gc", "--grace", "0", store=a_store).err
+    # origin was pulled (by the clone) after they expired; once B is, gc drops them
+    assert mstore("pull", "b", store=a_store).code == 0
+    done = mstore("gc", "--grace", "0", "--json", store=a_store).json()
+    assert done["waiting"] == {} and done["dropped"] == rep["waiting"]["b"]
