@@ -192,6 +192,9 @@ class SshEndpoint(Endpoint):
         lines = [ln.strip() for ln in self._stderr.read().decode(errors="replace").splitlines()
                  if ln.strip()]
         why = lines[-1] if lines else str(e)
+        if self.proc.returncode == 127:  # the remote shell found no such command
+            why += (" (is mstore installed there? name its path with [remotes.NAME] mstore "
+                    "or --remote-mstore)")
         return RemoteError(f"{self.loc.url}: {why}")
 
     def hello(self) -> dict:
