@@ -205,3 +205,44 @@ def test_gc_waits_for_a_remote_that_was_not_pulled_since(host_a, tmp_path: Path
     assert mstore("pull", "b", store=a_store).code == 0
     done = mstore("gc", "--grace", "0", "--json", store=a_store).json()
     assert done["waiting"] == {} and done["dropped"] == rep["waiting"]["b"]
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from mstore.model.records import Label
+from mstore.store.store import Store
+st = Store(Path(sys.argv[1]))
+ids = sys.argv[2:]
+for i in range(60):  # one segment each, while the other side pulls
+    st.write_records([Label(hlc=0, asset=ids[i % len(ids)], key="round", value=str(i))])
+st.close()
+"""
+
+
+def test_a_store_being_written_syncs(host_a, tmp_path: Path) -> None:  # noqa: ANN001
+    """Segments land on the sending side while a pull lists and copies: the pull takes a
+    consistent part, and the next one the rest; both sides end equal."""
+    import subprocess
+    import sys
+
+    a_src, _, run = host_a
+    a_store = tmp_path / "a"
+    assert mstore("clone", a_src, a_store).code == 0
+    b_store = tmp_path / "b"
+    assert mstore("clone", a_store, b_store).code == 0
+    ids = [r["id"] for r in mstore("find", "--json", "--limit", "5", store=a_store).json_lines()]
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(a_store), *ids],
+                              cwd=Path(__file__).resolve().parents[2])
+    pulls = 0
+    while writer.poll() is None or pulls < 1:
+        r = mstore("pull", "--json", store=b_store)
+        assert r.code == 0, r.err
+        assert r.json()["pull"]["rejected"] == []
+        pulls += 1
+    assert writer.wait() == 0
+    assert mstore("pull", store=b_store).code == 0
+    assert mstore("fsck", store=b_store).code == 0
+    assert answers(b_store, [run]) == answers(a_store, [run])
+    labels = [mstore("label", *ids, "--json", store=s).out for s in (a_store, b_store)]
+    assert labels[0] == labels[1] and '"59"' in labels[0]
