@@ -239,15 +239,22 @@ class SshEndpoint(Endpoint):
             try:
                 wire.send(self._out, req)
                 self._out.flush()
-                # frames are read ahead in a thread while this one checks and writes
-                ahead = FrameReader(lambda: wire.recv(self._in), wire.last_of_answer)
-                yield from wire.recv_items(ahead.next)
-            except wire.WireError as e:
-                if self.proc.poll() is None and "closed" not in str(e):
-                    raise RemoteError(f"{self.loc.url}: {e}") from None
-                raise self._broken(e) from None
             except (BrokenPipeError, ConnectionResetError) as e:
                 raise self._broken(e) from None
+            # frames are read ahead in a thread while this one checks and writes
+            ahead = FrameReader(lambda: wire.recv(self._in), wire.last_of_answer)
+            yield from wire.recv_items(lambda a=ahead: self._next_frame(a))
+
+    def _next_frame(self, ahead: FrameReader) -> dict:
+        """The next frame of an answer; a broken line is a RemoteError wherever it is read
+        (an item's pieces are read by whoever consumes the item)."""
+        try:
+            msg = ahead.next()
+        except wire.WireError as e:
+            raise self._broken(e) from None
+        if "error" in msg:
+            raise RemoteError(f"{self.loc.url}: {msg['error']}")
+        return msg
 
     def put(self, items: Iterable[Item]) -> Stored:
         writer = ThreadedWriter(self._out)  # ssh takes frames while the next are read

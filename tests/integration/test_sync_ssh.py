@@ -72,7 +72,7 @@ def test_an_interrupted_push_resumes_without_sending_again(ssh_host, host_a,  # 
     made = _big_objects(here, 6, 2 << 20)  # loose objects: each arrives whole or not at all
     ssh = shlex.split(ssh_host.env["MSTORE_SSH"])
     cut = {**os.environ, "MSTORE_SSH": shlex.join(
-        [sys.executable, "-m", "tests.fixtures.cutline", str(7 << 20), *ssh])}
+        [sys.executable, "-m", "tests.fixtures.cutline", f"in:{7 << 20}", *ssh])}
     broken = mstore_proc("push", "far", store=here, env=cut)
     assert broken.code == 10, broken.err
     assert broken.err.count("\n") == 1 and "far" not in broken.err.split(":")[0]
@@ -124,3 +124,22 @@ def test_a_partial_laptop_copy_serves_the_ui_without_the_archive(ssh_env, host_a
         assert asset.status_code == 200
     # all of it without the archive: no root has a path on the laptop
     assert tomllib.loads((laptop / "config.toml").read_text())["roots"] == {}
+
+
+def test_an_interrupted_clone_is_completed_by_pull(ssh_host, host_a,  # noqa: ANN001, F811
+                                                   tmp_path: Path) -> None:
+    a_src, _, run = host_a
+    src = tmp_path / "src"
+    assert mstore("clone", a_src, src).code == 0
+    _big_objects(src, 4, 2 << 20)
+    ssh = shlex.split(ssh_host.env["MSTORE_SSH"])
+    cut = {**os.environ, "MSTORE_SSH": shlex.join(
+        [sys.executable, "-m", "tests.fixtures.cutline", f"out:{3 << 20}", *ssh])}
+    dst = tmp_path / "dst"
+    broken = mstore_proc("clone", ssh_host.url(src), dst, env=cut)
+    assert broken.code == 10 and broken.err.count("\n") == 1, broken.err
+    assert f"'mstore --store {dst} pull' completes it" in broken.err
+    done = mstore_proc("pull", store=dst, env={**os.environ, **ssh_host.env})
+    assert done.code == 0, done.err
+    assert answers(dst, [run]) == answers(src, [run])
+    assert mstore("fsck", store=dst).code == 0
