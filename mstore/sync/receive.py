@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -34,6 +35,8 @@ from mstore.store.segments import is_lane, segment_name, verify
 from mstore.sync.items import Item, ObjectItem, PackItem, SegmentItem, Stored
 
 PACK_FLUSH = 16 << 20
+MAX_SEQ = 9_999_999_999  # segment numbers are ten digits (docs/format.md 3.1)
+_PACK_NAME = re.compile(r"^[0-9a-f]{64}$")
 
 
 class _Header(msgspec.Struct):
@@ -111,6 +114,11 @@ class Receiver:
     def _pack(self, item: PackItem) -> None:
         """A whole pack, streamed to a temp file while its name is hashed; then each of its
         objects is hashed from the file (mapped, not copied) before it is renamed in."""
+        if not _PACK_NAME.match(item.name):  # a name from the other side: never a path
+            for _ in item.chunks:
+                pass
+            self.stored.rejected.append(f"pack {item.name[:80]!r}: not a pack's name")
+            return
         target = self.layout.objects / "packs" / f"{item.name}.pack"
         if target.exists():
             for _ in item.chunks:
@@ -191,7 +199,7 @@ class Receiver:
     # -- segments ---------------------------------------------------------------------------
     def _segment(self, item: SegmentItem) -> None:
         where = f"segment {item.lane}/{segment_name(item.seq)}"
-        if not is_lane(item.lane) or item.seq < 1:
+        if not is_lane(item.lane) or not 1 <= item.seq <= MAX_SEQ:
             self.stored.rejected.append(f"{where}: not a lane and number of a segment")
             return
         target = self.layout.records / item.lane / segment_name(item.seq)

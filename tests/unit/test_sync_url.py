@@ -59,3 +59,24 @@ extra_ignore = ["*.tmp",
         "store": {"format": 1}, "remotes": {"other": {"url": "/mnt/other"}},
         "catalog": {"extra_ignore": ["*.tmp", "[not a header]"]}}
     assert "# mine" in out and "format = 1  # keep" in out
+
+
+def test_names_from_the_other_side_never_become_paths(tmp_path: Path) -> None:
+    """A remote that sends a pack named like a path, or a segment of a lane that is not
+    one, gets each refused; nothing is written outside the store."""
+    from mstore.store.layout import Layout
+    from mstore.store.segments import encode_segment
+    from mstore.sync.items import PackItem, SegmentItem
+    from mstore.sync.receive import Receiver
+
+    store = tmp_path / "deep" / "store"
+    for d in ("objects/packs", "records", "local/tmp"):
+        (store / d).mkdir(parents=True)
+    seg = encode_segment("../../x", 1, [])
+    got = Receiver(Layout(store)).take([
+        PackItem("../../../escaped", 3, iter((b"abc",))),
+        SegmentItem("../../x", 1, seg),
+        SegmentItem("0123456789ab", 10**12, encode_segment("0123456789ab", 10**12, [])),
+    ])
+    assert got.segments == 0 and got.objects == 0 and len(got.rejected) == 3
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
