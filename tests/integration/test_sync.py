@@ -246,3 +246,19 @@ def test_a_store_being_written_syncs(host_a, tmp_path: Path) -> None:  # noqa: A
     assert answers(b_store, [run]) == answers(a_store, [run])
     labels = [mstore("label", *ids, "--json", store=s).out for s in (a_store, b_store)]
     assert labels[0] == labels[1] and '"59"' in labels[0]
+
+
+def test_status_names_the_remotes_and_when_they_were_synced(host_a, tmp_path: Path
+                                                            ) -> None:  # noqa: ANN001
+    a_store = host_a[0]
+    b = tmp_path / "b"
+    assert mstore("clone", a_store, b, "--kinds", "thumbnail").code == 0
+    assert mstore("remote", "add", "never", tmp_path / "x", store=b).code == 0
+    st = mstore("status", "--json", store=b).json()["remotes"]
+    assert st["origin"]["url"] == str(a_store) and st["origin"]["kinds"] == ["thumbnail"]
+    assert st["origin"]["pulled_ms"] > 0 and st["origin"]["pushed_ms"] is None
+    assert st["never"] == {"url": str(tmp_path / "x"), "pulled_ms": None, "pushed_ms": None,
+                           "kinds": None}
+    human = mstore("status", store=b).out
+    assert "remote   origin" in human and "pushed never" in human and "partial: thumbnail" in human
+    assert mstore("status", "--json", store=a_store).json()["remotes"] == {}
