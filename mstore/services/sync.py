@@ -164,7 +164,8 @@ def root_names(config_text: str) -> list[str]:
     return names
 
 
-def clone_config(source_text: str, src_url: str, roots: dict[str, Path]) -> str:
+def clone_config(source_text: str, src_url: str, roots: dict[str, Path],
+                 mstore: str = "mstore") -> str:
     """The new copy's config.toml: the source's, without its remotes and its own root paths
     (they are the source machine's), with this machine's roots and ``origin``."""
     host = hostname()
@@ -178,7 +179,10 @@ def clone_config(source_text: str, src_url: str, roots: dict[str, Path]) -> str:
              "# here is cataloged elsewhere: its records and results are still here.",
              "[roots]"]
     lines += [f"{toml_str(n)} = {toml_str(str(p))}" for n, p in roots.items()]
-    lines += ["", remotes.table_header("origin"), f"url = {toml_str(src_url)}", ""]
+    lines += ["", remotes.table_header("origin"), f"url = {toml_str(src_url)}"]
+    if mstore != "mstore":  # the command that answered the clone answers later pulls too
+        lines.append(f"mstore = {toml_str(mstore)}")
+    lines.append("")
     out = text + "\n".join(lines)
     tomllib.loads(out)  # the source's file parsed, so this must too
     return out
@@ -220,13 +224,9 @@ def clone(src_url: str, dst: Path, *, roots: dict[str, Path],
                 if not path.is_absolute():
                     path = path.absolute()
                 chosen[n] = path
-        text = clone_config(hello["config"], src_url, chosen)
+        text = clone_config(hello["config"], src_url, chosen, mstore if loc.is_ssh else "mstore")
         config_mod.parse(text, dst / "config.toml")
         store = Store.create(dst, text)
-        if loc.is_ssh and mstore != "mstore":
-            remotes.remove(store, "origin")
-            remotes.add(store, "origin", src_url, mstore)
-            store = Store(dst)
         try:
             from mstore.hooks import install_samples
 

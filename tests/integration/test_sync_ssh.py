@@ -34,8 +34,12 @@ def test_clone_push_and_pull_over_ssh(ssh_env, host_a, tmp_path: Path) -> None: 
     nas = tmp_path / "nas"
     assert mstore("clone", a_src, nas, "--root", f"archive={archive}").code == 0
     laptop = tmp_path / "laptop"
-    r = mstore("clone", ssh_env.url(nas), laptop, "--root", f"archive={archive}", "--json")
+    remote_mstore = str(Path(sys.executable).with_name("mstore"))  # named, not found on PATH
+    r = mstore("clone", ssh_env.url(nas), laptop, "--root", f"archive={archive}", "--json",
+               "--remote-mstore", remote_mstore)
     assert r.code == 0, r.err
+    assert tomllib.loads((laptop / "config.toml").read_text())["remotes"]["origin"] == {
+        "url": ssh_env.url(nas), "mstore": remote_mstore}
     assert r.json()["pull"]["segments"] > 0 and r.json()["pull"]["objects"] > 0
     assert answers(laptop, [run]) == answers(nas, [run])
     # a run on the laptop goes to the NAS by push; one on the NAS comes back by pull
