@@ -15,7 +15,9 @@ import contextlib
 import mmap
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import blake3
@@ -29,12 +31,12 @@ from mstore.store.objects import (
     ObjectStore,
     intact_objects,
     pack_directory,
-    verify_pack_objects,
 )
 from mstore.store.segments import is_lane, segment_name, verify
 from mstore.sync.items import Item, ObjectItem, PackItem, SegmentItem, Stored
 
 PACK_FLUSH = 16 << 20
+FINISHING = 2  # files being synced and checked while the next arrives
 MAX_SEQ = 9_999_999_999  # segment numbers are ten digits (docs/format.md 3.1)
 _PACK_NAME = re.compile(r"^[0-9a-f]{64}$")
 
@@ -54,9 +56,14 @@ class Receiver:
         self._pending: dict[str, bytes] = {}
         self._pending_size = 0
         self.stored = Stored()
+        # a file that arrived is synced, checked and renamed in by this thread while the
+        # next one arrives (fsync and hashing release the GIL)
+        self._finisher = ThreadPoolExecutor(1)
+        self._inflight: deque[Future[Callable[[], None]]] = deque()
 
     def take(self, items: Iterable[Item],
              progress: Callable[[Item], None] | None = None) -> Stored:
+        done = False
         try:
             for item in items:
                 if isinstance(item, ObjectItem):
@@ -64,18 +71,25 @@ class Receiver:
                 elif isinstance(item, PackItem):
                     self._pack(item)
                 elif isinstance(item, SegmentItem):
-                    self._flush()  # objects first: a record may name them
+                    self._settle()  # objects first: a record may name them
+                    self._flush()
                     self._segment(item)
                 else:
                     self.stored.gone += 1
                 if progress is not None:
                     progress(item)
+            done = True
         finally:
             # what arrived whole stays, also when the connection broke mid-way
-            self._flush()
+            try:
+                self._settle()
+                self._flush()
+            except BaseException:
+                if done:
+                    raise  # else the error that stopped the loop is the one to report
+            self._finisher.shutdown()
         return self.stored
 
-    # -- objects ----------------------------------------------------------------------------
     def _object(self, item: ObjectItem) -> None:
         hexid = item.oid.hex()
         if item.size >= LOOSE_MIN:
@@ -107,13 +121,18 @@ class Receiver:
             os.unlink(tmp)
             self.stored.rejected.append(f"object {hexid}: does not match its id")
             return
-        self._place(tmp, target)
-        self.stored.objects += 1
-        self.stored.object_bytes += n
+
+        def finish() -> Callable[[], None]:
+            _sync_file(tmp)
+            self._place(tmp, target)
+            return lambda: self._count(1, n)
+
+        self._submit(finish)
 
     def _pack(self, item: PackItem) -> None:
-        """A whole pack, streamed to a temp file while its name is hashed; then each of its
-        objects is hashed from the file (mapped, not copied) before it is renamed in."""
+        """A whole pack, streamed to a temp file while its name (the hash of its content) is
+        computed; it is renamed in when the two agree, and taken apart into its intact
+        objects when not."""
         if not _PACK_NAME.match(item.name):  # a name from the other side: never a path
             for _ in item.chunks:
                 pass
@@ -126,30 +145,49 @@ class Receiver:
             self.stored.had += 1
             return
         tmp, digest, n = self._to_temp(f"{item.name}.pack", item.chunks)
+        whole = n == item.size and digest.hex() == item.name
+        self._submit(lambda: self._finish_pack(tmp, target, item.name, whole, n))
+
+    def _finish_pack(self, tmp: Path, target: Path, name: str, whole: bool, n: int
+                     ) -> Callable[[], None]:
+        """In the finishing thread: sync, check every object, rename in. Returns what the
+        receiving thread does next (count it, or salvage what a damaged pack holds)."""
         try:
+            _sync_file(tmp)
             with open(tmp, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                if n != item.size or digest.hex() != item.name:
-                    problems = [f"{item.name}.pack: does not match its name"]
-                else:
-                    problems = verify_pack_objects(m, f"{item.name}.pack")
-                if problems:
-                    self._salvage(item.name, m[:])
-                    count = 0
-                else:
-                    count = len(pack_directory(m, item.name))
+                # the name is the hash of every byte: a pack that matches it is the one its
+                # writer sealed, objects and directory alike (and every read of an object
+                # checks it against its id again); only one that does not is taken apart
+                problems = [] if whole else [f"{name}.pack: does not match its name"]
+                data = m[:] if problems else b""
+                count = 0 if problems else len(pack_directory(m, name))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
         if problems:
             os.unlink(tmp)
-            return
+            return lambda: self._salvage(name, data)
         self._place(tmp, target)
-        self.stored.objects += count
-        self.stored.object_bytes += n
+        return lambda: self._count(count, n)
+
+    def _count(self, objects: int, nbytes: int) -> None:
+        self.stored.objects += objects
+        self.stored.object_bytes += nbytes
+
+    def _submit(self, finish: Callable[[], Callable[[], None]]) -> None:
+        while len(self._inflight) >= FINISHING:
+            self._inflight.popleft().result()()
+        self._inflight.append(self._finisher.submit(finish))
+
+    def _settle(self) -> None:
+        """Wait for every file still being finished, and account for it."""
+        while self._inflight:
+            self._inflight.popleft().result()()
 
     def _to_temp(self, stem: str, chunks: Iterable[bytes]) -> tuple[Path, bytes, int]:
-        """Chunks written to a durable temp file: (its path, their BLAKE3, their length)."""
+        """Chunks written to a temp file (synced when it is finished): (its path, their
+        BLAKE3, their length)."""
         self.layout.tmp.mkdir(parents=True, exist_ok=True)
         tmp = self.layout.tmp / temp_name(stem)
         h = blake3.blake3()
@@ -160,8 +198,6 @@ class Receiver:
                     h.update(chunk)
                     f.write(chunk)
                     n += len(chunk)
-                f.flush()
-                os.fsync(f.fileno())
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -219,3 +255,11 @@ class Receiver:
         self.stored.segments += 1
         self.stored.segment_bytes += len(item.data)
 
+
+
+def _sync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
