@@ -1,7 +1,10 @@
 """The part of the index that holds runs, coverage, artifacts, collections and labels.
 
 Applied from ``Index._apply`` like the catalog records: idempotent, and the latest
-claim (by hlc) wins per key, so segments may arrive in any order.
+claim (by hlc) wins per key, so segments may arrive in any order. Collections and labels
+are what people edit on several machines at once, so their values keep the lane that made
+the claim: two claims with one hlc are ordered by lane (which starts with the machine id),
+the same on every machine whatever order the segments came in.
 
 Databases::
 
@@ -12,8 +15,9 @@ Databases::
     run_arts       run \\0 hlc (8 bytes) + artifact id -> b""   (results in the order made)
     reuse          reuse key + \\0 + artifact id -> b""
     dropped        artifact id -> hlc of the gc record that dropped it
-    collections    bounded(name) -> msgpack CollectionDefined
-    labels         bounded(asset \\0 key \\0 about) -> msgpack Label   (keys.py)
+    collections    bounded(name) -> lane \\0 msgpack CollectionDefined
+    labels         bounded(asset \\0 key \\0 about) -> lane \\0 msgpack Label   (keys.py)
+                   (a value without the lane, of an older index: msgpack alone, lane "")
     derived        input id (asset or artifact) \\0 artifact id -> b""   (what was made from it)
     unit_status    run \\0 unit -> status byte (d done, f failed, p part-way) + the asset kind
     run_failures   run \\0 step \\0 unit -> b""   (unit-steps whose latest claim failed)
@@ -28,8 +32,8 @@ which steps apply to which kinds).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import lmdb
 import msgspec
@@ -107,7 +111,37 @@ def _put_run(idx: Index, txn: lmdb.Transaction, run: str, info: RunInfo) -> None
     txn.put(keys.run_key(run), _enc.encode(info), db=idx.db["runs"])
 
 
-def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
+def _claim(lane: str, rec: Record) -> bytes:
+    """A collection's or label's value: the lane that claimed it, NUL, the record."""
+    return lane.encode() + b"\0" + _enc.encode(rec)
+
+
+def _split_claim(raw: bytes) -> tuple[str, bytes]:
+    """(lane, record bytes) of a claim. An older index stored the record alone: a msgpack
+    map, whose first byte (0x80-0x8f, 0xde, 0xdf) no lane (hex digits first) starts with."""
+    raw = bytes(raw)
+    if raw[:1] and (raw[0] & 0xF0 == 0x80 or raw[0] in (0xDE, 0xDF)):
+        return "", raw
+    lane, _, body = raw.partition(b"\0")
+    return lane.decode(), body
+
+
+def _decode_claim(raw: bytes, dec: LazyDecoder) -> tuple[tuple[int, str], Any]:
+    """((hlc, lane), record) of a stored claim: the order key of §3.4 and the record."""
+    lane, body = _split_claim(raw)
+    rec = dec.decode(body)
+    return (rec.hlc, lane), rec
+
+
+def _put_if_later(txn: lmdb.Transaction, db: object, key: bytes, lane: str, rec: Record,
+                  dec: LazyDecoder) -> None:
+    old = txn.get(key, db=db)
+    if old is None or _decode_claim(old, dec)[0] < (rec.hlc, lane):
+        txn.put(key, _claim(lane, rec), db=db)
+
+
+def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record, lane: str = "") -> bool:
+    """Apply one record of ``lane`` (the records/ directory it came from)."""
     db = idx.db
     if isinstance(rec, RunStarted):
         info = _run(idx, txn, rec.run)
@@ -201,15 +235,12 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
                 txn.delete(keys.member_key(i, art.id), db=db["derived"])
         return True
     if isinstance(rec, CollectionDefined):
-        old = txn.get(keys.collection_key(rec.name), db=db["collections"])
-        if old is None or _dec_coll.decode(old).hlc < rec.hlc:
-            txn.put(keys.collection_key(rec.name), _enc.encode(rec), db=db["collections"])
+        _put_if_later(txn, db["collections"], keys.collection_key(rec.name), lane, rec,
+                      _dec_coll)
         return True
     if isinstance(rec, Label):
-        key = keys.label_key(rec.asset, rec.key, rec.about)
-        old = txn.get(key, db=db["labels"])
-        if old is None or _dec_label.decode(old).hlc < rec.hlc:
-            txn.put(key, _enc.encode(rec), db=db["labels"])
+        _put_if_later(txn, db["labels"], keys.label_key(rec.asset, rec.key, rec.about), lane,
+                      rec, _dec_label)
         return True
     return False
 
@@ -404,22 +435,31 @@ def all_artifacts(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an itera
         yield _dec_art.decode(v)
 
 
-def collections(idx: Index, txn: lmdb.Transaction) -> list[CollectionDefined]:
-    out = [_dec_coll.decode(v) for _, v in txn.cursor(db=idx.db["collections"])]
-    return [c for c in out if not c.deleted]
+def collections(idx: Index, txn: lmdb.Transaction, deleted: bool = False
+                ) -> list[CollectionDefined]:
+    """The collections (with ``deleted``, also the latest claims that deleted one)."""
+    out = [_decode_claim(v, _dec_coll)[1] for _, v in txn.cursor(db=idx.db["collections"])]
+    return [c for c in out if deleted or not c.deleted]
 
 
 def collection(idx: Index, txn: lmdb.Transaction, name: str) -> CollectionDefined | None:
     raw = txn.get(keys.collection_key(name), db=idx.db["collections"])
-    c = _dec_coll.decode(raw) if raw is not None else None
+    c = _decode_claim(raw, _dec_coll)[1] if raw is not None else None
     return None if c is None or c.deleted else c
 
 
-def all_labels(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an iterator
+def label_claims(idx: Index, txn: lmdb.Transaction
+                 ) -> Iterator[tuple[tuple[int, str], Label]]:
+    """Every current label with its order key (hlc, lane): the later of two is the larger."""
     for _, v in txn.cursor(db=idx.db["labels"]):
-        yield _dec_label.decode(v)
+        yield _decode_claim(v, _dec_label)
+
+
+def all_labels(idx: Index, txn: lmdb.Transaction) -> Iterator[Label]:
+    for _order, lab in label_claims(idx, txn):
+        yield lab
 
 
 def labels(idx: Index, txn: lmdb.Transaction, asset: str) -> list[Label]:
-    return [_dec_label.decode(v)
+    return [_decode_claim(v, _dec_label)[1]
             for _, v in prefix_items(txn, idx.db["labels"], keys.label_prefix(asset))]
