@@ -1,10 +1,11 @@
 """The part of the index that holds runs, coverage, artifacts, collections and labels.
 
 Applied from ``Index._apply`` like the catalog records: idempotent, and the latest
-claim (by hlc) wins per key, so segments may arrive in any order. Collections and labels
-are what people edit on several machines at once, so their values keep the lane that made
-the claim: two claims with one hlc are ordered by lane (which starts with the machine id),
-the same on every machine whatever order the segments came in.
+claim (by hlc) wins per key, so segments may arrive in any order. Collections, labels,
+run states and unit coverage are claimed on several machines at once (people editing, run
+workers on other hosts), so they keep the lane that made the claim: two claims with one
+hlc are ordered by lane (which starts with the machine id), the same on every machine
+whatever order the segments came in.
 
 Databases::
 
@@ -68,6 +69,7 @@ class UnitState(msgspec.Struct, array_like=True):
     error: str
     artifacts: list[str]
     hlc: int
+    lane: str = ""  # the lane of the claim: orders two claims with one hlc (an older index: "")
 
 
 class RunInfo(msgspec.Struct, kw_only=True):
@@ -75,6 +77,7 @@ class RunInfo(msgspec.Struct, kw_only=True):
     state: str = "pending"
     state_detail: str = ""
     state_hlc: int = 0
+    state_lane: str = ""  # the lane of the state's claim, for ties in hlc
     done: int = 0
     reused: int = 0
     failed: int = 0
@@ -148,7 +151,7 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record, lane: str =
         if info.started is None:
             info.started = rec
             if info.state_hlc == 0:
-                info.state, info.state_hlc = "running", rec.hlc
+                info.state, info.state_hlc, info.state_lane = "running", rec.hlc, lane
             # coverage may have arrived first (records sync in any order): count it now
             info.unit_counts = True
             for unit in {u for _s, u, _st in run_units(idx, txn, rec.run) if u != "*"}:
@@ -157,18 +160,19 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record, lane: str =
         return True
     if isinstance(rec, RunState):
         info = _run(idx, txn, rec.run)
-        if rec.hlc > info.state_hlc:
-            info.state, info.state_detail, info.state_hlc = rec.state, rec.detail, rec.hlc
+        if (rec.hlc, lane) > (info.state_hlc, info.state_lane):
+            info.state, info.state_detail = rec.state, rec.detail
+            info.state_hlc, info.state_lane = rec.hlc, lane
             _put_run(idx, txn, rec.run, info)
         return True
     if isinstance(rec, UnitDone):
         key = keys.unit_key(rec.run, rec.step, rec.unit)
         old_raw = txn.get(key, db=db["units"])
         old = _dec_unit.decode(old_raw) if old_raw is not None else None
-        if old is not None and old.hlc >= rec.hlc:
+        if old is not None and (old.hlc, old.lane) >= (rec.hlc, lane):
             return False
         txn.put(key, _enc.encode(UnitState(rec.status, rec.attempts, rec.duration_ms, rec.error,
-                                           rec.artifacts, rec.hlc)), db=db["units"])
+                                           rec.artifacts, rec.hlc, lane)), db=db["units"])
         info = _run(idx, txn, rec.run)
         step = info.per_step.setdefault(rec.step, [0, 0, 0, 0, 0])
         if len(step) < 5:  # counted by an mstore without "skipped"

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from mstore.model.records import CollectionDefined, Label, Record
+from mstore.model.records import (
+    CollectionDefined,
+    Label,
+    Record,
+    RunStarted,
+    RunState,
+    StepSpec,
+    UnitDone,
+)
 from mstore.query.people import NAME_KEY
 from mstore.store.store import Store
 from tests.fixtures.faces import faces_archive
@@ -256,3 +264,47 @@ def test_labels_and_collections_of_an_index_made_before_still_read(two_sides) ->
     ok("label", asset, "--set", "old=new", store=a)
     labels = json.loads(ok("label", asset, "--json", store=a))["labels"]
     assert [(lab["key"], lab["value"]) for lab in labels] == [("old", "new")]
+
+
+def test_run_state_and_coverage_with_the_same_stamp_agree_on_both_sides(tmp_path: Path
+                                                                         ) -> None:
+    """A run steered from two machines (paused on one, cancelled on the other) and a unit
+    recorded by workers on both, in the same millisecond: one state and one coverage on
+    both sides, the machine id deciding."""
+    import msgspec
+
+    root = tmp_path / "archive"
+    faces_archive(root)
+    a, b = tmp_path / "a", tmp_path / "b"
+    ok("init", "--store", str(a), str(root), store=None)
+    ok("add", store=a)
+    units = found(a, "kind:image")
+    run = "r20240101-120000-abcd"
+    st = Store(a)
+    try:
+        oid = st.objects.put(msgspec.msgpack.encode(units))
+    finally:
+        st.close()
+    write_stamped(a, [RunStarted(
+        hlc=later_stamp() - (1 << 16), run=run, pipeline="thumbs", policy="sandbox",
+        steps=[StepSpec(name="thumb", tool="thumbnail", version="1")], selection="kind:image",
+        units_object=oid, total=len(units))])
+    clone(a, b)
+    hlc = later_stamp()
+    write_stamped(a, [RunState(hlc=hlc, run=run, state="paused"),
+                      UnitDone(hlc=hlc, run=run, step="thumb", unit=units[0], status="done")])
+    write_stamped(b, [RunState(hlc=hlc, run=run, state="cancelled"),
+                      UnitDone(hlc=hlc, run=run, step="thumb", unit=units[0], status="failed",
+                               error="cannot decode")])
+    exchange(a, b)
+
+    def seen(store: Path) -> tuple[list, dict]:
+        return ([json.loads(line) for line in ok("log", "--json", store=store).splitlines()],
+                json.loads(ok("show", run, "--json", store=store)))
+
+    assert seen(a) == seen(b)
+    show = seen(a)[1]
+    if machine_id(a) > machine_id(b):
+        assert (show["state"], show["done"], show["failed"]) == ("paused", 1, 0)
+    else:
+        assert (show["state"], show["done"], show["failed"]) == ("cancelled", 0, 1)
