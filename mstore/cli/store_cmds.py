@@ -50,12 +50,14 @@ TEXT_PROBLEMS_MAX = 100  # --json lists every problem
 
 def describe_foreign(f: Foreign) -> str:
     """One line for a file that is not mstore's: where, who probably left it, what of it."""
+    from mstore.store.foreign import shown
+
     what = f"{f.tool} {f.what}" if f.tool != "unknown" else f.what
     if f.copy_of:
         what += f" of {f.copy_of}"
     if f.note:
         what += f" ({f.note})"
-    return f"{f.path}: {what}; ignored, not applied"
+    return f"{shown(f.path)}: {what}; ignored, not applied"
 
 
 @click.command()
@@ -67,6 +69,7 @@ def fsck(obj: Context, full: bool, as_json: bool) -> None:
     """Check the store; quarantine damaged segments/objects. Exit 5 on damage."""
     from dataclasses import asdict
 
+    from mstore.store.foreign import shown
     from mstore.store.fsck import fsck as run_fsck
 
     store = obj.store()
@@ -83,7 +86,7 @@ def fsck(obj: Context, full: bool, as_json: bool) -> None:
                    "problems": report.problems, "quarantined": report.quarantined,
                    "salvaged": report.salvaged,
                    "missing": [asdict(m) for m in report.missing],
-                   "foreign": [asdict(f) for f in report.foreign]})
+                   "foreign": [{**asdict(f), "path": shown(f.path)} for f in report.foreign]})
     else:
         click.echo(f"checked {report.segments} segments, {report.objects} objects "
                    f"({report.loose} loose, {report.packed} in {report.packs} packs)"

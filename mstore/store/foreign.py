@@ -67,7 +67,7 @@ _CONFLICT = [
     (r"(?P<stem>.+?)\.Conflict\d*(?P<ext>\.[^.]*)?", "Resilio Sync"),
     (r"(?P<stem>.+?) \(\d+\)(?P<ext>\.[^.]*)?", "Google Drive"),
 ]
-_CONFLICT_RE = [(re.compile(p), tool) for p, tool in _CONFLICT]
+_CONFLICT_RE = [(re.compile(p, re.DOTALL), tool) for p, tool in _CONFLICT]
 
 _OTHER = [
     (r"\.syncthing\..+\.tmp|~syncthing~.+\.tmp", "Syncthing", "temp file of a download"),
@@ -94,7 +94,7 @@ _OTHER = [
     (r"(?i:.+\.(?:part|partial|crdownload|download|tmp|temp))", "a download or copy tool",
      "partial file"),
 ]
-_OTHER_RE = [(re.compile(p), tool, what) for p, tool, what in _OTHER]
+_OTHER_RE = [(re.compile(p, re.DOTALL), tool, what) for p, tool, what in _OTHER]
 
 
 def identify(name: str) -> tuple[str, str, str | None]:
@@ -112,9 +112,19 @@ def identify(name: str) -> tuple[str, str, str | None]:
     return "unknown", "not a name mstore writes", None
 
 
+def shown(path: str) -> str:
+    """A name as read from the file system, for a message or JSON: bytes that are not UTF-8
+    as \\xNN, control characters escaped, so that it is one line of valid text."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def _foreign(rel: str, name: str, is_dir: bool) -> Foreign:
     tool, what, copy_of = identify(name)
-    return Foreign(rel + name + ("/" if is_dir else ""), tool, what, copy_of)
+    return Foreign(rel + name + ("/" if is_dir else ""), tool, what,
+                   shown(copy_of) if copy_of is not None else None)
 
 
 def _entries(path: Path) -> list[os.DirEntry]:

@@ -32,6 +32,7 @@ import lmdb
 
 from mstore.errors import StoreDamagedError
 from mstore.store import foreign, index_runs
+from mstore.store.foreign import shown
 from mstore.store.fsutil import temp_name, temp_owner_alive
 from mstore.store.index import Index
 from mstore.store.objects import intact_objects, object_id, read_pack_directory, verify_pack
@@ -310,7 +311,7 @@ def _judge_copy(store: Store, f: foreign.Foreign, report: FsckReport) -> foreign
     """A conflict copy of a segment is a sign: segments are write-once, and only one
     machine writes a lane, so two versions of one segment mean two machines wrote that lane
     (one copied the other's local/machine-id). The copy's records are not applied."""
-    lane, _, name = f.path.removeprefix("records/").rpartition("/")
+    lane = f.path.removeprefix("records/").rpartition("/")[0]
     if (f.copy_of is None or not f.path.startswith("records/") or "/" in lane or not lane
             or not is_segment_name(f.copy_of)):
         return f
@@ -324,13 +325,13 @@ def _judge_copy(store: Store, f: foreign.Foreign, report: FsckReport) -> foreign
     except FileNotFoundError:
         report.problems.append(
             f"segment records/{lane}/{f.copy_of} is only in a {f.tool} conflict copy, "
-            f"records/{lane}/{name}: its records are not in the store. If no other "
+            f"{shown(f.path)}: its records are not in the store. If no other "
             f"machine writes lane {lane}, rename the copy to {f.copy_of}")
         return replace(f, note=f"no {f.copy_of} beside it")
     if original == copy:
         return replace(f, note=f"the same bytes as {f.copy_of}")
     report.problems.append(
-        f"two machines wrote lane {lane}: records/{lane}/{name} ({f.tool} conflict copy) holds "
+        f"two machines wrote lane {lane}: {shown(f.path)} ({f.tool} conflict copy) holds "
         f"other records than {f.copy_of}, and those are not in the store. Each machine needs "
         "its own id: on one of them delete local/machine-id (copied from the other), so "
         "its next write mints a new lane")

@@ -5,6 +5,7 @@ the tool that probably left it (docs/format.md section 8)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -194,3 +195,28 @@ def test_a_conflict_copy_with_other_records_says_two_machines_wrote_the_lane(
     notes = {f["path"].rsplit("/", 1)[1]: f["note"] for f in rep["foreign"]}
     assert "two machines wrote this lane" in notes[copy.name]
     assert rep["quarantined"] == [] and copy.exists() and lonely.exists()
+
+
+def test_foreign_names_that_are_not_text_are_reported_on_one_line(
+        fresh_store: tuple[Path, Path]) -> None:
+    """A host name in a conflict copy may not be UTF-8, a name may hold a newline: each is
+    still one line of the report and valid JSON, never a traceback."""
+    store, _root = fresh_store
+    assert mstore("add", store=store).code == 0
+    lane = _lane(store)
+    seg = (lane / "0000000001.seg").read_bytes()
+    latin = os.fsencode(lane) + b"/0000000001 (caf\xe9's conflicted copy 2024-01-01).seg"
+    with open(latin, "wb") as f:
+        f.write(seg)
+    (store / "objects" / "two\nlines.part").write_bytes(b"x")
+    code, rep = _fsck(store)
+    assert code == 0, rep["problems"]
+    paths = {f["path"]: f for f in rep["foreign"]}
+    shown = f"records/{lane.name}/0000000001 (caf\\xe9's conflicted copy 2024-01-01).seg"
+    assert paths[shown]["tool"] == "Dropbox" and "same bytes" in paths[shown]["note"]
+    assert paths["objects/two\\nlines.part"]["tool"] == "a download or copy tool"
+    text = mstore_proc("fsck", store=store)
+    assert text.code == 0 and "Traceback" not in text.err
+    assert f"foreign: {shown}: Dropbox conflict copy of 0000000001.seg" in text.out
+    assert "foreign: objects/two\\nlines.part: a download or copy tool partial file; " \
+        "ignored, not applied" in text.out.splitlines()
