@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mstore.cli.main import Context, store_option
 from mstore.errors import EXIT_DAMAGED, UsageError
+
+if TYPE_CHECKING:
+    from mstore.store.foreign import Foreign
 
 
 @click.command()
@@ -44,6 +48,18 @@ def init(obj: Context, store_dir: Path | None, archive_roots: tuple[Path, ...]) 
 TEXT_PROBLEMS_MAX = 100  # --json lists every problem
 
 
+def describe_foreign(f: Foreign) -> str:
+    """One line for a file that is not mstore's: where, who probably left it, what of it."""
+    from mstore.store.foreign import shown
+
+    what = f"{f.tool} {f.what}" if f.tool != "unknown" else f.what
+    if f.copy_of:
+        what += f" of {f.copy_of}"
+    if f.note:
+        what += f" ({f.note})"
+    return f"{shown(f.path)}: {what}; ignored, not applied"
+
+
 @click.command()
 @click.option("--full", is_flag=True, help="Also rehash every object.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
@@ -53,6 +69,7 @@ def fsck(obj: Context, full: bool, as_json: bool) -> None:
     """Check the store; quarantine damaged segments/objects. Exit 5 on damage."""
     from dataclasses import asdict
 
+    from mstore.store.foreign import shown
     from mstore.store.fsck import fsck as run_fsck
 
     store = obj.store()
@@ -68,7 +85,8 @@ def fsck(obj: Context, full: bool, as_json: bool) -> None:
                    "packs": report.packs, "temp_removed": report.temp_removed,
                    "problems": report.problems, "quarantined": report.quarantined,
                    "salvaged": report.salvaged,
-                   "missing": [asdict(m) for m in report.missing]})
+                   "missing": [asdict(m) for m in report.missing],
+                   "foreign": [{**asdict(f), "path": shown(f.path)} for f in report.foreign]})
     else:
         click.echo(f"checked {report.segments} segments, {report.objects} objects "
                    f"({report.loose} loose, {report.packed} in {report.packs} packs)"
@@ -84,7 +102,14 @@ def fsck(obj: Context, full: bool, as_json: bool) -> None:
             click.echo(f"quarantined: {q} -> local/quarantine/")
         for s in report.salvaged:
             click.echo(f"salvaged: {s}")
-        click.echo("clean" if report.clean else f"{len(report.problems)} problems")
+        for f in report.foreign[:TEXT_PROBLEMS_MAX]:
+            click.echo(f"foreign: {describe_foreign(f)}")
+        if len(report.foreign) > TEXT_PROBLEMS_MAX:
+            click.echo(f"foreign: ... and {len(report.foreign) - TEXT_PROBLEMS_MAX} more "
+                       "('mstore fsck --json' lists them all)")
+        ignored = (f" ({len(report.foreign)} foreign files ignored, left to the tools that "
+                   "made them)") if report.foreign else ""
+        click.echo(("clean" if report.clean else f"{len(report.problems)} problems") + ignored)
     if not report.clean:
         raise click.exceptions.Exit(EXIT_DAMAGED)
 

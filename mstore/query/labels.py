@@ -12,18 +12,18 @@ from __future__ import annotations
 from mstore.query.terms import TermContext, TermHits, TermSpec, register
 
 
-def _newest(ctx: TermContext) -> dict[tuple[bytes, str], tuple[int, str]]:
-    """(asset id, key) -> (hlc, value) of the newest mark, read once per query."""
+def _newest(ctx: TermContext) -> dict[tuple[bytes, str], tuple[tuple[int, str], str]]:
+    """(asset id, key) -> ((hlc, lane), value) of the newest mark, read once per query."""
     newest = ctx.cache.get("labels")
     if newest is None:
         if ctx.store is None:
             raise LookupError("label: terms need the store's labels here")
         newest = {}
         with ctx.store.reader() as r:
-            for lab in r.all_labels():
+            for order, lab in r.label_claims():
                 k = (bytes.fromhex(lab.asset), lab.key.lower())
-                if k not in newest or newest[k][0] < lab.hlc:
-                    newest[k] = (lab.hlc, lab.value.lower())
+                if k not in newest or newest[k][0] < order:
+                    newest[k] = (order, lab.value.lower())
         ctx.cache["labels"] = newest
     return newest
 

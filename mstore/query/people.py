@@ -117,24 +117,25 @@ def load(r: Reader) -> People:
                 p.faces.append(face)
                 out.by_asset.setdefault(face.asset, []).append(face)
 
-    newest: dict[tuple[str, str], Any] = {}
-    for lab in r.all_labels():
+    # the newest mark per (asset, key), by (hlc, lane): the same on every machine
+    newest: dict[tuple[str, str], tuple[tuple[int, str], Any]] = {}
+    for order, lab in r.label_claims():
         if lab.key.startswith((NAME_KEY, FACE_PERSON, FACE_NOT)):
             k = (lab.asset, lab.key)
-            if k not in newest or newest[k].hlc < lab.hlc:
-                newest[k] = lab
-    names: dict[str, tuple[int, str]] = {}
-    out.marks = {k: lab.value for k, lab in newest.items()}
-    for lab in sorted(newest.values(), key=lambda x: x.hlc):
+            if k not in newest or newest[k][0] < order:
+                newest[k] = (order, lab)
+    names: dict[str, str] = {}
+    out.marks = {k: lab.value for k, (_o, lab) in newest.items()}
+    for _order, lab in sorted(newest.values(), key=lambda x: x[0]):
         if lab.key.startswith(NAME_KEY):
-            names[lab.key[len(NAME_KEY):]] = (lab.hlc, lab.value)
+            names[lab.key[len(NAME_KEY):]] = lab.value
         elif lab.value:
             _apply(out, lab.asset, lab.key, lab.value)
     for pid, p in list(out.persons.items()):
         if not p.faces:
             del out.persons[pid]
             continue
-        name = names.get(pid, (0, ""))[1].strip()
+        name = names.get(pid, "").strip()
         p.name = name or None
     return out
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import msgspec
 
-from mstore.model.records import ArtifactMade, Label, RunStarted, StepSpec, UnitDone
+from mstore.model.records import ArtifactMade, RunStarted, StepSpec, UnitDone
 from mstore.runs.lineage import artifact_id, reuse_key
 from mstore.store.fsutil import temp_name
 from mstore.store.store import RecordWriter, Store
@@ -484,16 +484,13 @@ def _previous(ctx: RunContext, step: StepSpec) -> list[ArtifactMade]:
 def _labels(ctx: RunContext, prefixes: tuple[str, ...]) -> list[dict[str, str]]:
     """The newest label per (asset, key, about) under ``prefixes``, cleared ones left out,
     oldest first (so a tool applying them in order lets the newer win)."""
-    newest: dict[tuple[str, str, str], Label] = {}
+    # the index keeps the newest per (asset, key, about); their order is (hlc, lane), so a
+    # tool sees the same order on every machine
     with ctx.store.reader() as r:
-        for lab in r.all_labels():
-            if lab.key.startswith(prefixes):
-                k = (lab.asset, lab.key, lab.about)
-                old = newest.get(k)
-                if old is None or old.hlc < lab.hlc:
-                    newest[k] = lab
+        claims = [(order, lab) for order, lab in r.label_claims()
+                  if lab.key.startswith(prefixes)]
     return [{"asset": lab.asset, "key": lab.key, "value": lab.value, "about": lab.about}
-            for lab in sorted(newest.values(), key=lambda x: x.hlc) if lab.value]
+            for _order, lab in sorted(claims, key=lambda c: c[0]) if lab.value]
 
 
 def _digest(labels: list[dict[str, str]]) -> str:

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 from mstore.errors import StoreDamagedError
 from mstore.model.records import Record
-from mstore.store.keys import LANE_RE
 from mstore.store.reader import Reader
 from mstore.store.segments import load_segment, new_segments
 from mstore.store.store import RACY_NS, Store
+from mstore.store.storenames import is_lane
 
 Marks = dict[str, tuple[int, int]]  # lane -> (directory mtime when last read whole, watermark)
 
@@ -31,7 +31,7 @@ class Follower:
         try:
             self.lanes = sorted((e.name, e.stat().st_mtime_ns)
                                 for e in os.scandir(store.layout.records)
-                                if e.is_dir() and LANE_RE.match(e.name))
+                                if e.is_dir() and is_lane(e.name))
         except FileNotFoundError:
             self.lanes = []
 

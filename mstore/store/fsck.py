@@ -24,19 +24,27 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import blake3
 import lmdb
 
 from mstore.errors import StoreDamagedError
-from mstore.store import index_runs
+from mstore.store import foreign, index_runs
+from mstore.store.foreign import shown
 from mstore.store.fsutil import temp_name, temp_owner_alive
 from mstore.store.index import Index
 from mstore.store.objects import intact_objects, object_id, read_pack_directory, verify_pack
-from mstore.store.segments import SegmentContent, SegmentRef, list_segments, load_segment
+from mstore.store.segments import (
+    SegmentContent,
+    SegmentRef,
+    list_segments,
+    load_segment,
+    verify,
+)
 from mstore.store.store import Store
+from mstore.store.storenames import is_segment_name
 
 # the databases that must equal a rebuild ("table" and "meta" hold caches and counters)
 COMPARED_DBS = ("segments", "assets", "paths", "asset_paths", "history", "errors", "long_keys",
@@ -79,6 +87,9 @@ class FsckReport:
     quarantined: list[str] = field(default_factory=list)
     salvaged: list[str] = field(default_factory=list)  # "<damaged pack> -> <new pack>: n"
     missing: list[Missing] = field(default_factory=list)
+    # files under objects/ and records/ that are not mstore's (a sync tool's): never
+    # applied, never removed; not a problem by themselves
+    foreign: list[foreign.Foreign] = field(default_factory=list)
 
     @property
     def objects(self) -> int:
@@ -292,7 +303,39 @@ def fsck(store: Store, *, full: bool = False) -> FsckReport:
         fresh.close()
         shutil.rmtree(scratch, ignore_errors=True)
     _check_quarantine(store, report)
+    report.foreign = [_judge_copy(store, f, report) for f in foreign.scan(store.root)]
     return report
+
+
+def _judge_copy(store: Store, f: foreign.Foreign, report: FsckReport) -> foreign.Foreign:
+    """A conflict copy of a segment is a sign: segments are write-once, and only one
+    machine writes a lane, so two versions of one segment mean two machines wrote that lane
+    (one copied the other's local/machine-id). The copy's records are not applied."""
+    lane = f.path.removeprefix("records/").rpartition("/")[0]
+    if (f.copy_of is None or not f.path.startswith("records/") or "/" in lane or not lane
+            or not is_segment_name(f.copy_of)):
+        return f
+    try:
+        copy = (store.root / f.path).read_bytes()
+        verify(copy)
+    except (OSError, StoreDamagedError):
+        return replace(f, note="not a whole segment")
+    try:
+        original = (store.root / "records" / lane / f.copy_of).read_bytes()
+    except FileNotFoundError:
+        report.problems.append(
+            f"segment records/{lane}/{f.copy_of} is only in a {f.tool} conflict copy, "
+            f"{shown(f.path)}: its records are not in the store. If no other "
+            f"machine writes lane {lane}, rename the copy to {f.copy_of}")
+        return replace(f, note=f"no {f.copy_of} beside it")
+    if original == copy:
+        return replace(f, note=f"the same bytes as {f.copy_of}")
+    report.problems.append(
+        f"two machines wrote lane {lane}: {shown(f.path)} ({f.tool} conflict copy) holds "
+        f"other records than {f.copy_of}, and those are not in the store. Each machine needs "
+        "its own id: on one of them delete local/machine-id (copied from the other), so "
+        "its next write mints a new lane")
+    return replace(f, note=f"other records than {f.copy_of}: two machines wrote this lane")
 
 
 def reindex(store: Store) -> int:

@@ -444,7 +444,7 @@ class Index:
         # runs, coverage, artifacts, collections, labels (index_runs.py): they do not
         # change the catalog, so they do not invalidate its snapshot
         self._held["kind_pending"] = True  # they may add to it
-        apply_run_record(self, txn, rec)
+        apply_run_record(self, txn, rec, machine)
         return False
 
     def _apply_asset(self, txn: lmdb.Transaction, rec: AssetRecorded) -> bool:

@@ -1,7 +1,11 @@
 """The part of the index that holds runs, coverage, artifacts, collections and labels.
 
 Applied from ``Index._apply`` like the catalog records: idempotent, and the latest
-claim (by hlc) wins per key, so segments may arrive in any order.
+claim (by hlc) wins per key, so segments may arrive in any order. Collections, labels,
+run states and unit coverage are claimed on several machines at once (people editing, run
+workers on other hosts), so they keep the lane that made the claim: two claims with one
+hlc are ordered by lane (which starts with the machine id), the same on every machine
+whatever order the segments came in.
 
 Databases::
 
@@ -12,8 +16,9 @@ Databases::
     run_arts       run \\0 hlc (8 bytes) + artifact id -> b""   (results in the order made)
     reuse          reuse key + \\0 + artifact id -> b""
     dropped        artifact id -> hlc of the gc record that dropped it
-    collections    bounded(name) -> msgpack CollectionDefined
-    labels         bounded(asset \\0 key \\0 about) -> msgpack Label   (keys.py)
+    collections    bounded(name) -> lane \\0 msgpack CollectionDefined
+    labels         bounded(asset \\0 key \\0 about) -> lane \\0 msgpack Label   (keys.py)
+                   (a value without the lane, of an older index: msgpack alone, lane "")
     derived        input id (asset or artifact) \\0 artifact id -> b""   (what was made from it)
     unit_status    run \\0 unit -> status byte (d done, f failed, p part-way) + the asset kind
     run_failures   run \\0 step \\0 unit -> b""   (unit-steps whose latest claim failed)
@@ -28,8 +33,8 @@ which steps apply to which kinds).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import lmdb
 import msgspec
@@ -64,6 +69,7 @@ class UnitState(msgspec.Struct, array_like=True):
     error: str
     artifacts: list[str]
     hlc: int
+    lane: str = ""  # the lane of the claim: orders two claims with one hlc (an older index: "")
 
 
 class RunInfo(msgspec.Struct, kw_only=True):
@@ -71,6 +77,7 @@ class RunInfo(msgspec.Struct, kw_only=True):
     state: str = "pending"
     state_detail: str = ""
     state_hlc: int = 0
+    state_lane: str = ""  # the lane of the state's claim, for ties in hlc
     done: int = 0
     reused: int = 0
     failed: int = 0
@@ -107,14 +114,44 @@ def _put_run(idx: Index, txn: lmdb.Transaction, run: str, info: RunInfo) -> None
     txn.put(keys.run_key(run), _enc.encode(info), db=idx.db["runs"])
 
 
-def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
+def _claim(lane: str, rec: Record) -> bytes:
+    """A collection's or label's value: the lane that claimed it, NUL, the record."""
+    return lane.encode() + b"\0" + _enc.encode(rec)
+
+
+def _split_claim(raw: bytes) -> tuple[str, bytes]:
+    """(lane, record bytes) of a claim. An older index stored the record alone: a msgpack
+    map, whose first byte (0x80-0x8f, 0xde, 0xdf) no lane (hex digits first) starts with."""
+    raw = bytes(raw)
+    if raw[:1] and (raw[0] & 0xF0 == 0x80 or raw[0] in (0xDE, 0xDF)):
+        return "", raw
+    lane, _, body = raw.partition(b"\0")
+    return lane.decode(), body
+
+
+def _decode_claim(raw: bytes, dec: LazyDecoder) -> tuple[tuple[int, str], Any]:
+    """((hlc, lane), record) of a stored claim: the order key of §3.4 and the record."""
+    lane, body = _split_claim(raw)
+    rec = dec.decode(body)
+    return (rec.hlc, lane), rec
+
+
+def _put_if_later(txn: lmdb.Transaction, db: object, key: bytes, lane: str, rec: Record,
+                  dec: LazyDecoder) -> None:
+    old = txn.get(key, db=db)
+    if old is None or _decode_claim(old, dec)[0] < (rec.hlc, lane):
+        txn.put(key, _claim(lane, rec), db=db)
+
+
+def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record, lane: str = "") -> bool:
+    """Apply one record of ``lane`` (the records/ directory it came from)."""
     db = idx.db
     if isinstance(rec, RunStarted):
         info = _run(idx, txn, rec.run)
         if info.started is None:
             info.started = rec
             if info.state_hlc == 0:
-                info.state, info.state_hlc = "running", rec.hlc
+                info.state, info.state_hlc, info.state_lane = "running", rec.hlc, lane
             # coverage may have arrived first (records sync in any order): count it now
             info.unit_counts = True
             for unit in {u for _s, u, _st in run_units(idx, txn, rec.run) if u != "*"}:
@@ -123,18 +160,19 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
         return True
     if isinstance(rec, RunState):
         info = _run(idx, txn, rec.run)
-        if rec.hlc > info.state_hlc:
-            info.state, info.state_detail, info.state_hlc = rec.state, rec.detail, rec.hlc
+        if (rec.hlc, lane) > (info.state_hlc, info.state_lane):
+            info.state, info.state_detail = rec.state, rec.detail
+            info.state_hlc, info.state_lane = rec.hlc, lane
             _put_run(idx, txn, rec.run, info)
         return True
     if isinstance(rec, UnitDone):
         key = keys.unit_key(rec.run, rec.step, rec.unit)
         old_raw = txn.get(key, db=db["units"])
         old = _dec_unit.decode(old_raw) if old_raw is not None else None
-        if old is not None and old.hlc >= rec.hlc:
+        if old is not None and (old.hlc, old.lane) >= (rec.hlc, lane):
             return False
         txn.put(key, _enc.encode(UnitState(rec.status, rec.attempts, rec.duration_ms, rec.error,
-                                           rec.artifacts, rec.hlc)), db=db["units"])
+                                           rec.artifacts, rec.hlc, lane)), db=db["units"])
         info = _run(idx, txn, rec.run)
         step = info.per_step.setdefault(rec.step, [0, 0, 0, 0, 0])
         if len(step) < 5:  # counted by an mstore without "skipped"
@@ -201,15 +239,12 @@ def apply_run_record(idx: Index, txn: lmdb.Transaction, rec: Record) -> bool:
                 txn.delete(keys.member_key(i, art.id), db=db["derived"])
         return True
     if isinstance(rec, CollectionDefined):
-        old = txn.get(keys.collection_key(rec.name), db=db["collections"])
-        if old is None or _dec_coll.decode(old).hlc < rec.hlc:
-            txn.put(keys.collection_key(rec.name), _enc.encode(rec), db=db["collections"])
+        _put_if_later(txn, db["collections"], keys.collection_key(rec.name), lane, rec,
+                      _dec_coll)
         return True
     if isinstance(rec, Label):
-        key = keys.label_key(rec.asset, rec.key, rec.about)
-        old = txn.get(key, db=db["labels"])
-        if old is None or _dec_label.decode(old).hlc < rec.hlc:
-            txn.put(key, _enc.encode(rec), db=db["labels"])
+        _put_if_later(txn, db["labels"], keys.label_key(rec.asset, rec.key, rec.about), lane,
+                      rec, _dec_label)
         return True
     return False
 
@@ -404,22 +439,31 @@ def all_artifacts(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an itera
         yield _dec_art.decode(v)
 
 
-def collections(idx: Index, txn: lmdb.Transaction) -> list[CollectionDefined]:
-    out = [_dec_coll.decode(v) for _, v in txn.cursor(db=idx.db["collections"])]
-    return [c for c in out if not c.deleted]
+def collections(idx: Index, txn: lmdb.Transaction, deleted: bool = False
+                ) -> list[CollectionDefined]:
+    """The collections (with ``deleted``, also the latest claims that deleted one)."""
+    out = [_decode_claim(v, _dec_coll)[1] for _, v in txn.cursor(db=idx.db["collections"])]
+    return [c for c in out if deleted or not c.deleted]
 
 
 def collection(idx: Index, txn: lmdb.Transaction, name: str) -> CollectionDefined | None:
     raw = txn.get(keys.collection_key(name), db=idx.db["collections"])
-    c = _dec_coll.decode(raw) if raw is not None else None
+    c = _decode_claim(raw, _dec_coll)[1] if raw is not None else None
     return None if c is None or c.deleted else c
 
 
-def all_labels(idx: Index, txn: lmdb.Transaction):  # noqa: ANN201 - an iterator
+def label_claims(idx: Index, txn: lmdb.Transaction
+                 ) -> Iterator[tuple[tuple[int, str], Label]]:
+    """Every current label with its order key (hlc, lane): the later of two is the larger."""
     for _, v in txn.cursor(db=idx.db["labels"]):
-        yield _dec_label.decode(v)
+        yield _decode_claim(v, _dec_label)
+
+
+def all_labels(idx: Index, txn: lmdb.Transaction) -> Iterator[Label]:
+    for _order, lab in label_claims(idx, txn):
+        yield lab
 
 
 def labels(idx: Index, txn: lmdb.Transaction, asset: str) -> list[Label]:
-    return [_dec_label.decode(v)
+    return [_decode_claim(v, _dec_label)[1]
             for _, v in prefix_items(txn, idx.db["labels"], keys.label_prefix(asset))]

@@ -21,13 +21,9 @@ aside by the index instead of stopping it.
 
 from __future__ import annotations
 
-import re
-
 CUT = 384
 DIGEST = 16
 BOUNDED_MAX = CUT + DIGEST
-# the name of a records/ lane: a machine id, optionally a lane name (records/<machine>.<lane>)
-LANE_RE = re.compile(r"^[0-9a-f]{12}(\.[A-Za-z0-9_-]{1,32})?$")
 
 
 def bounded(raw: bytes) -> bytes:

@@ -25,6 +25,7 @@ import msgspec
 
 from mstore.errors import StoreDamagedError
 from mstore.store.fsutil import fsync_dir, write_once
+from mstore.store.storenames import is_fanout, is_loose_name, is_pack_name
 
 PACK_MAGIC = b"MSTPACK1"
 LOOSE_MIN = 1 << 20  # 1 MiB
@@ -115,10 +116,14 @@ class ObjectStore:
         return self._pack_dir_cache
 
     def packs(self) -> list[Path]:
+        """The pack files, by their exact name ``<64 hex>.pack``: a sync tool's conflict
+        copy or partial download beside them (``<hex>.sync-conflict-...pack``) is not one."""
+        d = self.dir / "packs"
         try:
-            return sorted((self.dir / "packs").glob("*.pack"))
-        except FileNotFoundError:
+            names = os.listdir(d)
+        except (FileNotFoundError, NotADirectoryError):
             return []
+        return [d / n for n in sorted(names) if is_pack_name(n)]
 
     def _locate(self, oid: str) -> tuple[str, int, int] | None:
         """Where a packed object is; a miss rereads the packs (another process, or a sync,
@@ -164,9 +169,25 @@ class ObjectStore:
             return f.read(ln)
 
     def loose(self) -> Iterator[Path]:
-        for path in self.dir.glob("??/??/*"):
-            if len(path.name) == 64:
-                yield path
+        """The loose object files: ``<ab>/<cd>/<abcd...>`` (64 hex) and nothing else, so a
+        conflict copy, a temp file or an object in the wrong directory is not taken."""
+        for top in _listdir(self.dir):
+            if not is_fanout(top):
+                continue
+            for sub in _listdir(self.dir / top):
+                if not is_fanout(sub):
+                    continue
+                d = self.dir / top / sub
+                for name in _listdir(d):
+                    if is_loose_name(name, top + sub):
+                        yield d / name
+
+
+def _listdir(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def read_pack_directory(path: Path) -> list[tuple[str, int, int]]:

@@ -43,7 +43,6 @@ class ArtifactRef(msgspec.Struct, kw_only=True):
 
 
 _dec_ref = msgspec.msgpack.Decoder(ArtifactRef)
-_dec_coll = msgspec.msgpack.Decoder(CollectionDefined)
 
 
 class Reader:
@@ -216,10 +215,7 @@ class Reader:
     # -- collections and labels -------------------------------------------------------------
     def collections(self, deleted: bool = False) -> list[CollectionDefined]:
         """The collections (with ``deleted``, also the latest claims that deleted one)."""
-        if deleted:
-            return [_dec_coll.decode(v)
-                    for _k, v in self._txn.cursor(db=self._index.db["collections"])]
-        return index_runs.collections(self._index, self._txn)
+        return index_runs.collections(self._index, self._txn, deleted)
 
     def collection(self, name: str) -> CollectionDefined | None:
         return index_runs.collection(self._index, self._txn, name)
@@ -229,3 +225,9 @@ class Reader:
 
     def all_labels(self) -> Iterator[Label]:
         return index_runs.all_labels(self._index, self._txn)
+
+    def label_claims(self) -> Iterator[tuple[tuple[int, str], Label]]:
+        """Every current label with its order (hlc, lane): of two marks that compete (the
+        same key about different artifacts), the one with the larger order is the newer,
+        on every machine alike (docs/format.md §3.4)."""
+        return index_runs.label_claims(self._index, self._txn)

@@ -14,7 +14,6 @@ changed afterwards, so a file syncer only ever sees complete segments.
 from __future__ import annotations
 
 import os
-import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,10 +25,10 @@ from mstore.errors import StoreDamagedError
 from mstore.model.codec import LazyDecoder
 from mstore.model.records import SCHEMA_VERSION, AnyRecord, Record
 from mstore.store.fsutil import write_once
-from mstore.store.keys import LANE_RE, segment_key
+from mstore.store.keys import segment_key
+from mstore.store.storenames import is_lane, segment_seq
 
 MAGIC = b"MSTSEG1\n"
-SEGMENT_RE = re.compile(r"^(\d{10})\.seg$")
 
 _encoder = msgspec.msgpack.Encoder()
 _record_decoder = LazyDecoder(AnyRecord)
@@ -157,15 +156,15 @@ def list_segments(records_dir: Path) -> Iterator[SegmentRef]:
     are not lanes, e.g. a file syncer's, are not read)."""
     try:
         machines = sorted(e.name for e in os.scandir(records_dir)
-                          if e.is_dir() and LANE_RE.match(e.name))
+                          if e.is_dir() and is_lane(e.name))
     except FileNotFoundError:
         return
     for machine in machines:
         names = sorted(os.listdir(records_dir / machine))
         for name in names:
-            m = SEGMENT_RE.match(name)
-            if m:
-                yield SegmentRef(machine, int(m.group(1)), records_dir / machine / name)
+            seq = segment_seq(name)
+            if seq is not None:
+                yield SegmentRef(machine, seq, records_dir / machine / name)
 
 
 def new_segments(records_dir: Path, lane: str, after: int) -> tuple[list[SegmentRef], int]:
@@ -178,8 +177,8 @@ def new_segments(records_dir: Path, lane: str, after: int) -> tuple[list[Segment
         names = sorted(n for n in os.listdir(records_dir / lane) if n > floor)
     except FileNotFoundError:
         return [], after
-    refs = [SegmentRef(lane, int(m.group(1)), records_dir / lane / n)
-            for n in names if (m := SEGMENT_RE.match(n))]
+    refs = [SegmentRef(lane, seq, records_dir / lane / n)
+            for n in names if (seq := segment_seq(n)) is not None]
     mark = after
     for r in refs:
         if r.seq != mark + 1:
@@ -190,8 +189,8 @@ def new_segments(records_dir: Path, lane: str, after: int) -> tuple[list[Segment
 
 def next_seq(records_dir: Path, machine: str) -> int:
     try:
-        seqs = [int(m.group(1)) for n in os.listdir(records_dir / machine)
-                if (m := SEGMENT_RE.match(n))]
+        seqs = [seq for n in os.listdir(records_dir / machine)
+                if (seq := segment_seq(n)) is not None]
     except FileNotFoundError:
         return 1
     return max(seqs, default=0) + 1

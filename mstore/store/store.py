@@ -27,7 +27,6 @@ from mstore.model.records import Record
 from mstore.store import config as config_mod
 from mstore.store.hlc import HybridClock
 from mstore.store.index import Index, IndexDamagedError
-from mstore.store.keys import LANE_RE
 from mstore.store.layout import STORE_DIRNAME, Layout, private_local
 from mstore.store.locks import WriteLock, hostname
 from mstore.store.notices import warn
@@ -39,6 +38,7 @@ from mstore.store.segments import (
     next_seq,
     write_segment,
 )
+from mstore.store.storenames import is_lane
 
 if TYPE_CHECKING:
     from mstore.store.changes import ChangeWatch
@@ -191,7 +191,7 @@ class Store:
         records = self.layout.records
         try:
             lanes = sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(records)
-                           if e.is_dir() and LANE_RE.match(e.name))
+                           if e.is_dir() and is_lane(e.name))
         except FileNotFoundError:
             return 0
         now = time.time_ns()
