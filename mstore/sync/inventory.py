@@ -10,16 +10,13 @@ already have. Segments are compared by name: a sealed segment never changes.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mstore.errors import StoreDamagedError
 from mstore.store.objects import read_pack_directory
 from mstore.store.segments import list_segments
-
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX2 = re.compile(r"^[0-9a-f]{2}$")
+from mstore.store.storenames import is_fanout, is_loose_name, is_pack_name
 
 
 @dataclass(frozen=True)
@@ -77,9 +74,9 @@ def _packed(packs: Path, out: dict[bytes, Where], sizes: dict[str, int]) -> None
     except FileNotFoundError:
         return
     for name in names:
-        stem, dot, ext = name.partition(".")
-        if ext != "pack" or not _HEX64.match(stem):
+        if not is_pack_name(name):
             continue  # a sync tool's temp file or conflict copy: not a pack
+        stem = name[:-len(".pack")]
         try:
             entries = read_pack_directory(packs / name)
             sizes[stem] = (packs / name).stat().st_size
@@ -91,14 +88,14 @@ def _packed(packs: Path, out: dict[bytes, Where], sizes: dict[str, int]) -> None
 
 def _loose(objects: Path, out: dict[bytes, Where]) -> None:
     try:
-        tops = [e for e in os.scandir(objects) if _HEX2.match(e.name) and e.is_dir()]
+        tops = [e for e in os.scandir(objects) if is_fanout(e.name) and e.is_dir()]
     except FileNotFoundError:
         return
     for top in tops:
         for mid in os.scandir(top.path):
-            if not (_HEX2.match(mid.name) and mid.is_dir()):
+            if not (is_fanout(mid.name) and mid.is_dir()):
                 continue
             prefix = top.name + mid.name
             for e in os.scandir(mid.path):
-                if _HEX64.match(e.name) and e.name.startswith(prefix) and e.is_file():
+                if is_loose_name(e.name, prefix) and e.is_file():
                     out[bytes.fromhex(e.name)] = Where("", 0, e.stat().st_size)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,13 +31,13 @@ from mstore.store.objects import (
     intact_objects,
     pack_directory,
 )
-from mstore.store.segments import is_lane, segment_name, verify
+from mstore.store.segments import segment_name, verify
+from mstore.store.storenames import is_lane, is_pack_name
 from mstore.sync.items import Item, ObjectItem, PackItem, SegmentItem, Stored
 
 PACK_FLUSH = 16 << 20
 FINISHING = 2  # files being synced and checked while the next arrives
 MAX_SEQ = 9_999_999_999  # segment numbers are ten digits (docs/format.md 3.1)
-_PACK_NAME = re.compile(r"^[0-9a-f]{64}$")
 
 
 class _Header(msgspec.Struct):
@@ -133,7 +132,7 @@ class Receiver:
         """A whole pack, streamed to a temp file while its name (the hash of its content) is
         computed; it is renamed in when the two agree, and taken apart into its intact
         objects when not."""
-        if not _PACK_NAME.match(item.name):  # a name from the other side: never a path
+        if not is_pack_name(f"{item.name}.pack"):  # a name from the other side: never a path
             for _ in item.chunks:
                 pass
             self.stored.rejected.append(f"pack {item.name[:80]!r}: not a pack's name")
