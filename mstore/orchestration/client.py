@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio.client import Client
+from temporalio.service import TLSConfig
 
-from mstore.errors import TemporalUnreachableError
+from mstore.errors import TemporalUnreachableError, UsageError
 from mstore.model.records import RunStarted
 from mstore.orchestration.settings import TemporalSettings
 from mstore.orchestration.workflows import RunInput, RunWorkflow, Stage
@@ -63,21 +65,57 @@ class Unreachable(TemporalUnreachableError):
     """Temporal did not answer (not running, wrong address)."""
 
 
+def tls_config(ts: TemporalSettings) -> TLSConfig | bool:
+    """``[temporal.tls]`` as the SDK takes it: the files read now, each unreadable one a
+    usage error naming its key."""
+    if ts.tls is None:
+        return False
+    files = {}
+    for key in ("ca", "cert", "key"):
+        path = getattr(ts.tls, key)
+        if path:
+            try:
+                files[key] = Path(path).read_bytes()
+            except OSError as e:
+                raise UsageError(f"[temporal.tls] {key}: cannot read {path} "
+                                 f"({e.strerror})") from None
+    return TLSConfig(server_root_ca_cert=files.get("ca"), client_cert=files.get("cert"),
+                     client_private_key=files.get("key"),
+                     domain=ts.tls.server_name or None)
+
+
+def _why(e: BaseException, ts: TemporalSettings) -> str:
+    """The SDK's connect error in a few words."""
+    text = " ".join(str(e).split())
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if ts.tls is not None:
+        if "invalidcontenttype" in low:  # a plain-gRPC server answered the TLS hello
+            return "the TLS handshake failed: the server does not speak TLS"
+        if any(w in low for w in ("certificate", "handshake", "tls", "unknownissuer",
+                                  "invaliddata")):
+            return "the TLS handshake failed (is the server's certificate trusted by " \
+                   "[temporal.tls] ca?): " + text[-160:]
+    return text[:200]
+
+
 async def connect(ts: TemporalSettings, runtime: Runtime | None = None) -> Client:
     """A client of the store's Temporal server; one line (exit 9) when it does not answer."""
+    tls = tls_config(ts)
     try:
-        return await Client.connect(ts.address, namespace=ts.namespace, runtime=runtime)
+        return await Client.connect(ts.address, namespace=ts.namespace, runtime=runtime,
+                                    tls=tls, identity=ts.identity or None)
     except RuntimeError as e:  # the SDK reports every connect failure so
-        reason = "connection refused" if "refused" in str(e).lower() else " ".join(
-            str(e).split())[:200]
+        reason = _why(e, ts)
     # raised outside the except block, after a collection inside the loop: the SDK's
     # error (kept as __context__ otherwise) holds native objects whose release at
     # interpreter exit crashed the process (SIGSEGV/SIGABRT), as in ``call``
     gc.collect()
     await asyncio.sleep(0)
-    raise Unreachable(
-        f"cannot reach the Temporal server at {ts.address} ({reason}); is it running? "
-        "See [temporal] in config.toml")
+    hint = ("see [temporal.tls] in config.toml" if reason.startswith("the TLS") else
+            "is it running? See [temporal] in config.toml")
+    raise Unreachable(f"cannot reach the Temporal server at {ts.address} ({reason}); {hint}")
 
 
 def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
