@@ -350,8 +350,18 @@ def worker(obj: Context, queues: str | None, concurrency: int | None,
     ts = settings(store)
     ws = worker_settings(store, names, concurrency, gpu_concurrency)
     served = ", ".join(f"{q} x{ws.slots(q)}" for q in ws.queues)
+    relay = None
+    w = store.config.raw.get("worker", {})
+    if w.get("push"):
+        from mstore.orchestration.relay import Relay
+        from mstore.services.remote_worker import transfers
+
+        pull, push = transfers(store, w["push"])
+        every = w.get("push_every", "chunk")
+        relay = Relay(w["push"], pull, push, 0.0 if every == "chunk" else float(every))
+        served += f"; pulls from and pushes to {w['push']}"
     click.echo(f"worker for {store.root} on {ts.address}: queues {served}", err=True)
-    run_worker(str(store.root), ts, ws)
+    run_worker(str(store.root), ts, ws, relay)
 
 
 @click.command()

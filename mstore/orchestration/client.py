@@ -41,7 +41,7 @@ def stages(ts: TemporalSettings, run: RunStarted) -> tuple[list[Stage], list[Sta
     return per_asset, aggregates
 
 
-def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_size: int = 0,
+def run_input(ts: TemporalSettings, machine: str, run: RunStarted, *, chunk_size: int = 0,
               chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> RunInput:
     concurrency = int(run.caps.get("max_concurrency", 0)) or DEFAULT_CONCURRENCY
     # chunks big enough that ~15 ms of orchestration per activity stays < 1 ms per unit,
@@ -50,9 +50,11 @@ def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_si
     # chunk_size fixes the size)
     chunk = chunk_size or max(1, min(DEFAULT_CHUNK, -(-run.total // (2 * concurrency))))
     per_asset, aggregates = stages(ts, run)
-    return RunInput(run_id=run.run, store=store_dir, total=run.total, chunk_size=chunk,
+    # the store by its id, never a path: each worker reads its own copy (docs/sync.md)
+    return RunInput(run_id=run.run, store=ts.store_key, total=run.total, chunk_size=chunk,
                     adaptive=not chunk_size, max_concurrency=concurrency,
-                    control_queue=ts.workflow_queue, stages=per_asset, aggregates=aggregates,
+                    control_queue=ts.control_queue(machine), stages=per_asset,
+                    aggregates=aggregates,
                     chunks_per_history=chunks_per_history,
                     heartbeat_timeout_s=heartbeat_timeout_s)
 

@@ -71,6 +71,11 @@ class TemporalSettings:
     def queue(self, resource: str) -> str:
         return f"mstore-{self.store_key}-{resource}"
 
+    def control_queue(self, machine: str) -> str:
+        """A copy's own queue of bookkeeping activities (a run's finish): the copy that
+        started a run ends it, with every worker's results in its store."""
+        return f"{self.workflow_queue}@{machine}"
+
     @property
     def ui_url(self) -> str:
         if self.embedded:
