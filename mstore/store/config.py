@@ -110,7 +110,7 @@ def load(path: Path) -> Config:
         check.fail("[worker] push", "a remote's name (a non-empty string)", worker["push"])
     every = worker.get("push_every", "chunk")
     if every != "chunk" and (isinstance(every, bool) or not isinstance(every, int | float)
-                             or not 0 < every <= 86400):
+                             or not 1 <= every <= 86400):
         check.fail("[worker] push_every", '"chunk" or seconds from 1 to 86400', every)
     return Config(roots=roots, ignore=ignore, raw=raw)
 
