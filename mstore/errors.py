@@ -18,6 +18,7 @@ EXIT_VETOED = 6  # a pre-* hook refused the operation
 EXIT_READONLY = 7  # the store cannot be written here (a read-only mount, another user's store)
 EXIT_NO_SPACE = 8  # the disk holding the store is full; nothing was half-written
 EXIT_UNREACHABLE = 9  # the Temporal server a command needs does not answer
+EXIT_REMOTE = 10  # a remote store cannot be reached, or refused a transfer
 EXIT_INTERNAL = 70  # a bug: an unexpected error (EX_SOFTWARE); MSTORE_DEBUG=1 shows where
 
 
@@ -63,6 +64,12 @@ class NoSpaceError(MstoreError):
     exit_code = EXIT_NO_SPACE
 class TemporalUnreachableError(MstoreError):
     exit_code = EXIT_UNREACHABLE
+
+
+class RemoteError(MstoreError):
+    """A remote store (docs/sync.md) cannot be reached, is not a store, or broke off."""
+
+    exit_code = EXIT_REMOTE
 
 
 class QueryError(UsageError):

@@ -14,7 +14,7 @@ RANK = {
     "errors": 0, "model": 0,
     "store": 1, "shipped": 1,
     "query": 2, "tools": 2, "hooks": 2, "present": 2,
-    "catalog": 3, "runs": 3,
+    "catalog": 3, "runs": 3, "sync": 3,
     "orchestration": 4,
     "services": 5,
     "ui": 6, "cli": 6,

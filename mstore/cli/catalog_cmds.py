@@ -20,11 +20,17 @@ class ProgressLine:
         self.t0 = time.monotonic()
         self._last = 0.0
 
-    def __call__(self, done: int, total: int, nbytes: int) -> None:
+    def due(self, done: int, total: int) -> float | None:
+        """Now, when the line should be redrawn (at most 5 times a second, and at the end)."""
         now = time.monotonic()
         if not self.enabled or (now - self._last < 0.2 and done < total):
-            return
+            return None
         self._last = now
+        return now
+
+    def __call__(self, done: int, total: int, nbytes: int) -> None:
+        if (now := self.due(done, total)) is None:
+            return
         rate = done / max(now - self.t0, 1e-6)
         width = 30
         filled = int(width * done / total) if total else width

@@ -156,6 +156,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(("cat", "export", "gc", "collection", "label"), "artifact_cmds"),
     "ui": "ui_cmd",
     "people": "people_cmds",
+    **dict.fromkeys(("clone", "remote", "pull", "push", "sync", "sync-serve"), "sync_cmds"),
 }
 
 

@@ -261,6 +261,15 @@ def payload_bytes(store: Store, art: ArtifactMade) -> bytes:
         try:
             return store.objects.get(art.payload)
         except KeyError:
+            from mstore.sync.state import partial_sources
+
+            where = partial_sources(store, art.kind)
+            if where:  # a partial copy: say which remote holds it and how to bring it
+                raise StoreDamagedError(
+                    f"payload object {art.payload} of artifact {art.id[:16]} ({art.kind}) is "
+                    f"not in this copy: it was pulled from '{where[0]}' without {art.kind} "
+                    f"payloads; 'mstore pull {where[0]} --kinds {art.kind}' brings them"
+                ) from None
             raise StoreDamagedError(
                 f"payload object {art.payload} of artifact {art.id[:16]} is missing "
                 "(not synced here yet, or lost; see 'mstore fsck')") from None

@@ -318,10 +318,38 @@ class PeopleList(Shape):
     policy: str | None
 
 
+# -- pull / push / sync ----------------------------------------------------------------------
+class Planned(Shape):
+    objects: int
+    bytes: int
+    segments: int
+
+
+class Transfer(Shape):
+    direction: str
+    objects: int
+    object_bytes: int
+    segments: int
+    segment_bytes: int
+    had: int
+    gone: int
+    rejected: list[str]
+    planned: Planned
+    seconds: float
+
+
+class SyncSummary(Shape, omit_defaults=True):
+    remote: str
+    url: str
+    kinds: list[str] | None
+    pull: Transfer | UnsetType = UNSET
+    push: Transfer | UnsetType = UNSET
+
+
 SHAPES: dict[str, type[Shape]] = {
     "show ASSET": AssetShow, "show PATH": PathShow, "show RUN": RunShow,
     "show ARTIFACT": ArtifactShow, "find": FindRow, "log": LogRow,
-    "people": PeopleList,
+    "people": PeopleList, "pull/push/sync/clone": SyncSummary,
 }
 
 

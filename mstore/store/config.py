@@ -67,10 +67,21 @@ def load(path: Path) -> Config:
     acts on it. Unknown keys are left alone (a newer mstore may add some)."""
     try:
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            data = f.read()
     except FileNotFoundError:
         return Config()
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: {e}") from e
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Config:
+    """``load`` of a file's text (``path`` names it in messages)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: {e}") from e
     check = _Checker(path)
     fmt = check.integer(raw, "store", "format", 1, None, default=FORMAT)
@@ -112,6 +123,14 @@ def load(path: Path) -> Config:
     if every != "chunk" and (isinstance(every, bool) or not isinstance(every, int | float)
                              or not 1 <= every <= 86400):
         check.fail("[worker] push_every", '"chunk" or seconds from 1 to 86400', every)
+    for name, entry in check.table(raw, "remotes").items():  # docs/sync.md
+        where = f"[remotes.{toml_str(name)}]"
+        if not isinstance(entry, dict):
+            check.fail(where, "a table", entry)
+        for key in ("url", "mstore"):
+            if (key == "url" or key in entry) and (
+                    not isinstance(entry.get(key), str) or not entry[key]):
+                check.fail(f"{where} {key}", "a non-empty string", entry.get(key, ""))
     return Config(roots=roots, ignore=ignore, raw=raw)
 
 
@@ -173,14 +192,14 @@ class _Checker:
         for root, value in table.items():
             # a relative root would move with the current directory
             if not isinstance(value, str) or not Path(value).is_absolute() or "\0" in value:
-                self.fail(f"{name} {_toml_str(root)}", "an absolute path (a string)", value)
+                self.fail(f"{name} {toml_str(root)}", "an absolute path (a string)", value)
             out[str(root)] = Path(value)
         return out
 
 
 def _toml_value(value: object) -> str:
     if isinstance(value, str):
-        return _toml_str(value)
+        return toml_str(value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, dict):
@@ -188,7 +207,7 @@ def _toml_value(value: object) -> str:
     return repr(value)[:80]
 
 
-def _toml_str(s: str) -> str:
+def toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -207,13 +226,13 @@ def render(roots: dict[str, Path], store_id: str) -> str:
         '# [machines."<hostname>".roots] name = "/other/mount".',
         "[roots]",
     ]
-    lines += [f"{_toml_str(name)} = {_toml_str(str(p))}" for name, p in roots.items()]
+    lines += [f"{toml_str(name)} = {toml_str(str(p))}" for name, p in roots.items()]
     lines += [
         "",
         "[catalog]",
         "# Names never cataloged. A pattern ending in '/' matches directories;",
         "# shell globs (*, ?, [..]) match one name. extra_ignore adds to these.",
-        "ignore = [" + ", ".join(_toml_str(p) for p in DEFAULT_IGNORE) + "]",
+        "ignore = [" + ", ".join(toml_str(p) for p in DEFAULT_IGNORE) + "]",
         "extra_ignore = []",
         "",
     ]

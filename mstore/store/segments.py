@@ -195,3 +195,8 @@ def next_seq(records_dir: Path, machine: str) -> int:
     except FileNotFoundError:
         return 1
     return max(seqs, default=0) + 1
+
+
+def is_lane(name: str) -> bool:
+    """Whether a directory name under ``records/`` is a record lane (docs/format.md 6.1)."""
+    return bool(LANE_RE.match(name))

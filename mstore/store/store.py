@@ -151,9 +151,15 @@ class Store:
             while name in named:
                 name, i = f"{base}-{i}", i + 1
             named[name] = real
+        return cls.create(root, config_mod.render(named, identity.new_id()))
+
+    @classmethod
+    def create(cls, root: Path, config_text: str) -> Store:
+        """Make the directories of an empty store with this ``config.toml`` (init, clone)."""
+        layout = Layout(root)
         for d in (layout.objects / "packs", layout.records, layout.hooks, layout.local):
             d.mkdir(parents=True, exist_ok=True)
-        layout.config.write_text(config_mod.render(named, identity.new_id()))
+        layout.config.write_text(config_text)
         (layout.local / "README").write_text(
             "This machine only: index, locks, temp files. Never sync this directory;\n"
             "'mstore reindex' rebuilds it from objects/ and records/.\n"

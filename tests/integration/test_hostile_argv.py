@@ -33,6 +33,7 @@ from mstore.errors import (
     EXIT_NO_STORE,
     EXIT_NOTHING,
     EXIT_OK,
+    EXIT_REMOTE,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
 )
@@ -375,6 +376,36 @@ TABLE: list[V] = [
     v("run", "photos", "--production", "--sample", "5", code=USAGE),
     v("run", "photos", "--on", "nosuch", code=USAGE),
     v("run", "photos", "path:nothing-matches-this/", code=NOTHING),
+    # -- remotes and transfers (docs/sync.md): checked before anything moves -----------------------
+    v("clone", code=USAGE, where=NONE),
+    v("clone", "{missing}", "{new_dir}", code=EXIT_REMOTE, where=NONE),
+    v("clone", "{read_store}", "{file}", code=USAGE, where=NONE),
+    v("clone", "{read_store}", "{outside_dir}", "--root", "nosuch=/x", code=USAGE, where=NONE),
+    v("clone", "{read_store}", "{outside_dir}", "--root", BAD, code=USAGE, where=NONE),
+    v("clone", "{read_store}", "{outside_dir}", "--kinds", ",", code=USAGE, where=NONE),
+    v("clone", "{read_store}", "{outside_dir}", "--kinds", BAD, code=USAGE, where=NONE),
+    v("clone", "ftp://host/x", "{outside_dir}", code=USAGE, where=NONE),
+    v("clone", "ssh://", "{outside_dir}", code=USAGE, where=NONE),
+    v("clone", "ssh://host:99999999/x", "{outside_dir}", code=USAGE, where=NONE),
+    v("remote", "list", code=OK),
+    v("remote", "list", "--json", code=OK),
+    v("remote", "add", "x y", "/srv/store", code=USAGE, where=WRITE),
+    v("remote", "add", BAD, "/srv/store", code=USAGE, where=WRITE),
+    v("remote", "add", LONG, "/srv/store", code=USAGE, where=WRITE),
+    v("remote", "add", "nas", "", code=USAGE, where=WRITE),
+    v("remote", "add", "nas", "ftp://nas/x", code=USAGE, where=WRITE),
+    v("remote", "remove", "nosuch", code=USAGE, where=WRITE),
+    v("pull", code=USAGE),  # no remote known
+    v("pull", "nosuch", code=USAGE),
+    v("pull", "{missing}", code=EXIT_REMOTE),
+    v("pull", "--all", "--kinds", "thumbnail", "{missing}", code=USAGE),
+    v("pull", "--kinds", BAD, "{missing}", code=USAGE),
+    v("push", "nosuch", code=USAGE),
+    v("push", "{file}", code=EXIT_REMOTE),
+    v("sync", "{read_store}", code=USAGE),  # the store itself
+    v("sync", BAD, code=USAGE),
+    v("sync-serve", code=USAGE, where=NONE),
+    v("sync-serve", "{missing}", code=OK, where=NONE),  # no request came: nothing to answer
 ]
 
 
