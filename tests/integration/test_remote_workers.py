@@ -1,16 +1,12 @@
-"""Workers on other hosts: two copies of one store on this machine, each with its own
-machine id, its own path to the archive and its own ``mstore worker``, on one real
-Temporal dev server. The copy that starts a run coordinates it; the other ("host B")
-pulls before each chunk and pushes its results back after it (``[worker] push``).
-
-Host B's copy is made as a clone would: objects/, records/ and config.toml, without
-local/ (so it mints its own machine id), with its archive root at another path.
-"""
+"""Workers on other hosts: two copies of one store on this machine (``mstore clone``),
+each with its own machine id, its own path to the archive and its own ``mstore worker``,
+on one real Temporal dev server. The copy that starts a run coordinates it; the other
+("host B") pulls before each chunk and pushes its results back after it (``[worker]
+push``)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,20 +25,15 @@ pytest_plugins = ["tests.integration.temporal_env"]
 
 
 def copy_store(src: RunStore, base: Path, archive_path: Path) -> RunStore:
-    """Host B's copy of ``src``: objects/, records/ and config.toml (no local/), its
-    archive root at ``archive_path``, pushing to ``src`` after each chunk."""
+    """Host B's copy of ``src``: ``mstore clone`` (its own machine id, no local/ of the
+    source's), its archive root at ``archive_path``, pushing to its origin (``src``)."""
     from tests.integration.temporal_env import RunStore
 
     dst = base / "store"
-    dst.mkdir(parents=True)
-    for part in ("objects", "records"):
-        shutil.copytree(src.path / part, dst / part)
-    (dst / "local").mkdir()
-    name = src.archive.name
-    text = (src.path / "config.toml").read_text().replace(
-        f'"{name}" = "{src.archive}"', f'"{name}" = "{archive_path}"')
-    assert f'"{archive_path}"' in text
-    (dst / "config.toml").write_text(text + f'\n[worker]\npush = "{src.path}"\n')
+    r = mstore("clone", src.path, dst, "--root", f"{src.archive.name}={archive_path}")
+    assert r.code == 0, r.err
+    with open(dst / "config.toml", "a") as f:
+        f.write('\n[worker]\npush = "origin"\n')
     rs = RunStore(dst, src.archive, src.address)
     COPIES.append(rs)
     return rs
