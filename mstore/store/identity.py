@@ -19,8 +19,6 @@ import os
 import re
 from pathlib import Path
 
-import blake3
-
 from mstore.store.keys import LANE_RE
 from mstore.store.segments import SEGMENT_RE, read_segment, segment_name
 
@@ -51,6 +49,8 @@ def derived_id(records: Path) -> str:
             oldest = (recs[0].hlc, lane)
     if oldest is None:
         return new_id()
+    import blake3  # here: every command reads config.toml, few derive an id
+
     return blake3.blake3(f"{oldest[1]}/{oldest[0]}".encode()).hexdigest()[:2 * ID_BYTES]
 
 
