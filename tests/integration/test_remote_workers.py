@@ -177,3 +177,30 @@ def test_units_no_host_can_read_fail_naming_why(run_store, tmp_path: Path) -> No
     assert error.endswith(f"archive root '{a.archive.name}' is not mounted at {empty} on this "
                           "machine")
     assert mstore("show", run_id, store=a.path).code == 0
+
+
+def test_push_every_seconds_shows_results_of_a_running_chunk(run_store, tmp_path: Path  # noqa: ANN001
+                                                             ) -> None:
+    """``push_every = 1``: host B's results reach A while B's one long chunk still runs,
+    not only when it ends."""
+    a = run_store(workers=0)
+    b = copy_store(a, tmp_path / "hostB", a.archive)
+    with open(b.path / "config.toml", "a") as f:
+        f.write("push_every = 1\n")
+    a.noop_pipeline("slow", sleep=0.1)
+    b.start_worker(queues="cpu", concurrency=1)
+    a.start_worker(queues="io")  # A coordinates; B runs the only chunk
+    run_id = start(a, "slow", chunk_size=10_000)
+    mb = machine_id(b)
+    seen: list[int] = []
+
+    def partial(v) -> bool:  # noqa: ANN001
+        n = lanes_of(a, run_id).get(mb, 0)
+        seen.append(n)
+        return 0 < n < v.total or v.state != "running"
+
+    v = a.wait(run_id, partial, 60)
+    assert v.state == "running" and 0 < seen[-1] < v.total, seen
+    v = a.wait_end(run_id, 90)
+    assert v.state == "completed" and v.done == v.total
+    check_exactly_once(a, run_id)
