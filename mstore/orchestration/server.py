@@ -53,7 +53,8 @@ def state_dir(store: Store) -> Path:
 def port_open(address: str, timeout: float = 0.3) -> bool:
     host, _, port = address.rpartition(":")
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)),
+                                      timeout=timeout):
             return True
     except OSError:
         return False

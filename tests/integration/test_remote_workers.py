@@ -129,6 +129,10 @@ def test_a_run_on_two_hosts_one_killed(run_store, tmp_path: Path) -> None:  # no
     assert d["state"] == "completed"
     noop = step_of(d, "noop")
     assert (noop["done"], noop["pending"], noop["failed"]) == (v.total, 0, 0)
+    # B's copy, once it has pulled, tells the same story
+    assert mstore("pull", store=b.path).code == 0
+    db = show(b, run_id)
+    assert (db["state"], step_of(db, "noop")) == (d["state"], noop)
 
 
 def test_a_host_without_the_archive_leaves_units_to_another(run_store, tmp_path: Path  # noqa: ANN001
