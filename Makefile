@@ -9,7 +9,7 @@ UI ?= 1
 UI_PORT ?= 8765
 DEMO := build/demo
 
-.PHONY: venv browser speech test lint demo bench bench-scale clean
+.PHONY: venv browser speech sshd test lint demo bench bench-scale clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
@@ -36,10 +36,22 @@ $(ESPEAK):
 
 speech: $(ESPEAK)
 
+# the sync tests reach a second "host" through a real sshd on 127.0.0.1, which
+# tests/fixtures/sshd.py starts and stops itself, and compare with rsync. No system sshd may
+# be left running: a policy-rc.d (unless one exists) tells the package not to start one.
+SSHD ?= /usr/sbin/sshd
+RSYNC ?= /usr/bin/rsync
+sshd:
+	@[ -x $(SSHD) ] && [ -x $(RSYNC) ] || { \
+		policy=/usr/sbin/policy-rc.d; own=; \
+		[ -e $$policy ] || { own=1; printf '#!/bin/sh\nexit 101\n' >$$policy; chmod 755 $$policy; }; \
+		apt-get update -qq && apt-get install -y -qq openssh-server rsync >/dev/null; rc=$$?; \
+		[ -z "$$own" ] || rm -f $$policy; exit $$rc; }
+
 lint: venv
 	$(VENV)/bin/ruff check mstore tests workers
 
-test: venv browser speech
+test: venv browser speech sshd
 	$(VENV)/bin/ruff check mstore tests workers
 	MSTORE_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q
 

@@ -1,4 +1,5 @@
-"""Fixtures: a generated archive (made read-only for the whole session) and stores over it."""
+"""Fixtures: a generated archive (made read-only for the whole session), stores over it and
+a second host over real ssh."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.archive import Manifest, build_archive, listing, make_readonly, make_writable
+from tests.fixtures.sshd import SshHost, start_ssh_host
 from tests.helpers import mstore
 
 
@@ -54,3 +56,11 @@ def fresh_store(tmp_path: Path, writable_archive: tuple[Path, Manifest]) -> tupl
     store = tmp_path / "store"
     assert mstore("init", "--store", store, root).code == 0
     return store, root
+
+
+@pytest.fixture(scope="session")
+def ssh_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshHost]:
+    """A second host over real ssh to 127.0.0.1 (tests/fixtures/sshd.py), for the session."""
+    host = start_ssh_host(tmp_path_factory.mktemp("sshd"))
+    yield host
+    host.close()

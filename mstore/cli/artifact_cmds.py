@@ -128,6 +128,9 @@ def gc(obj: Context, dry_run: bool, grace_hours: float, force: bool, as_json: bo
     if rep.active_runs:
         click.echo(f"note: run(s) executing: {', '.join(rep.active_runs[:3])}"
                    + (" (gc refuses without --force)" if dry_run else ""), err=True)
+    for remote, n in sorted(rep.waiting.items()):
+        click.echo(f"note: {n} expired artifacts wait for remote '{remote}': it was not pulled "
+                   f"since they expired ('mstore pull {remote}', then gc again)", err=True)
     if rep.workers and rep.packs_rewritten and not dry_run:
         # a live worker may still look for kept objects in the packs gc replaced
         click.echo(f"note: restart the run worker(s) (pid {', '.join(map(str, rep.workers))})"

@@ -23,6 +23,7 @@ def status(obj: Context, as_json: bool) -> None:
     with store.reader() as r:
         last = r.last_add()
         set_aside = r.set_aside_count()
+    remotes = _remotes(store)
     if as_json:
         emit_json({
             "store": str(store.root), "machine": store.machine_id, "readonly": store.readonly,
@@ -36,6 +37,7 @@ def status(obj: Context, as_json: bool) -> None:
                 "new": last.new, "changed": last.changed, "moved": last.moved,
                 "missing": last.missing, "unchanged": last.unchanged, "errors": last.errors,
                 "interrupted": last.interrupted},
+            "remotes": remotes,
         })
         return
     echo = click.echo
@@ -57,6 +59,30 @@ def status(obj: Context, as_json: bool) -> None:
              f"{last.errors} errors" + (" (interrupted)" if last.interrupted else ""))
     if set_aside:
         echo(f"set aside {set_aside:,} records the index could not apply (mstore fsck names them)")
+    for name, r in remotes.items():
+        echo(f"remote   {name}  {r['url']}  pulled {_when(r['pulled_ms'])}, pushed "
+             f"{_when(r['pushed_ms'])}"
+             + (f"  (partial: {','.join(r['kinds'])})" if r["kinds"] is not None else ""))
+
+
+def _remotes(store) -> dict[str, dict]:  # noqa: ANN001 - a Store
+    """The remotes config.toml names, with when this copy last pulled and pushed."""
+    if not store.config.raw.get("remotes"):
+        return {}
+    from mstore.sync import remotes, state
+
+    out = {}
+    for name, r in remotes.remotes(store).items():
+        st = state.load(store, name)
+        out[name] = {"url": r.url, "pulled_ms": st.pulled_ms or None,
+                     "pushed_ms": st.pushed_ms or None, "kinds": st.kinds}
+    return out
+
+
+def _when(ms: int | None) -> str:
+    from mstore.present import ms_time
+
+    return ms_time(ms) if ms else "never"
 
 
 def _meta_lines(meta: dict) -> list[tuple[str, str]]:

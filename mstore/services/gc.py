@@ -51,6 +51,8 @@ class GcPlan:
     active_runs: list[str] = field(default_factory=list)
     workers: list[int] = field(default_factory=list)  # pids of live run workers here
     leftover: int = 0  # objects from an interrupted gc's journal
+    # expired artifacts left for later: remote name -> how many wait for it to be pulled
+    waiting: dict[str, int] = field(default_factory=dict)
 
     @property
     def bytes(self) -> int:
@@ -71,6 +73,7 @@ class GcReport:
     active_runs: list[str]
     workers: list[int]
     leftover_objects: int
+    waiting: dict[str, int]  # remote -> expired artifacts that wait for a pull from it
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -101,11 +104,17 @@ def mark(store: Store, *, grace_hours: float = DEFAULT_GRACE_HOURS,
     needed: list[str] = []  # candidates named by something that stays
     live_payloads: set[str] = set()  # candidates' payloads that a non-candidate names too
     protected: set[str] = set()  # objects named by runs and collections
+    pulled_at = _pulled_at(store)
     with store.reader() as r:
         # two passes over the artifacts, decoding only the fields gc needs, so memory
         # grows with the candidates rather than with the whole store
         for a in r.artifact_refs():
             if a.policy == "sandbox" and 0 < a.expires_ms < plan.cutoff_ms:
+                behind = [n for n, pulled in pulled_at.items() if pulled <= a.expires_ms]
+                for n in behind:
+                    plan.waiting[n] = plan.waiting.get(n, 0) + 1
+                if behind:
+                    continue
                 inputs_of[a.id] = a.inputs
                 payload_of[a.id] = a.payload
         if inputs_of:
@@ -148,6 +157,19 @@ def mark(store: Store, *, grace_hours: float = DEFAULT_GRACE_HOURS,
     plan.leftover = len(leftovers & set(plan.objects))
     plan.workers = live_workers(store)
     return plan
+
+
+def _pulled_at(store: Store) -> dict[str, int]:
+    """Known remote -> when the last pull from it that finished had started (0: never).
+
+    Another machine may still name an artifact that expired here: it may have reused it, or
+    made results from it, before it expired (reuse never picks an expired artifact, so
+    nothing names it anew afterwards). Once a pull that started after the expiry finished,
+    every such record is here, and mark() sees what still needs the artifact; until then
+    the artifact waits (docs/sync.md, "Garbage collection")."""
+    from mstore.sync import remotes, state
+
+    return {name: state.load(store, name).pulled_ms for name in remotes.remotes(store)}
 
 
 def live_workers(store: Store) -> list[int]:
@@ -254,5 +276,6 @@ def collect(store: Store, *, grace_hours: float = DEFAULT_GRACE_HOURS, dry_run: 
                     kept=len(plan.kept), dropped=len(plan.drop), objects=len(plan.objects),
                     bytes=plan.bytes, packs_rewritten=len(plan.packs),
                     shared_payloads=plan.shared, active_runs=plan.active_runs,
-                    workers=plan.workers, leftover_objects=plan.leftover)
+                    workers=plan.workers, leftover_objects=plan.leftover,
+                    waiting=plan.waiting)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mstore.errors import UsageError
+from mstore.errors import RemoteError, UsageError
 from mstore.store import config as config_mod
 from mstore.store.config import toml_str
 from mstore.store.locks import hostname
@@ -233,6 +233,9 @@ def clone(src_url: str, dst: Path, *, roots: dict[str, Path],
             install_samples(store.layout.hooks)
             res = SyncResult("origin", src_url, kinds=kinds)
             res.steps.append(_pull(store, far, "origin", kinds, report))
+        except RemoteError as e:  # what arrived stays: the copy is a store a pull completes
+            raise RemoteError(f"{e.message}; the copy in {dst} is incomplete: "
+                              f"'mstore --store {dst} pull' completes it") from None
         finally:
             store.close()
     return CloneResult(dst, chosen, [n for n in names if n not in chosen], res)

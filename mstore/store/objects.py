@@ -193,21 +193,55 @@ def read_pack_directory(path: Path) -> list[tuple[str, int, int]]:
 
 def verify_pack(path: Path) -> list[str]:
     """Full check of one pack: checksum, name, every object's hash. Returns problems."""
+    return verify_pack_bytes(path.read_bytes(), path.stem)
+
+
+def verify_pack_bytes(data: bytes, name: str) -> list[str]:
+    """``verify_pack`` of a pack's content held in memory (one arriving by sync). The name
+    is the hash of the whole content, so the trailing checksum is checked only to say more
+    when the name does not match."""
     import blake3  # here, not at the top: most read commands never need it
 
-    data = path.read_bytes()
+    label = f"{name}.pack"
+    if len(data) < 8 + 8 + 32 or data[:8] != PACK_MAGIC:
+        return [f"{label}: not a pack (bad magic or too short)"]
+    view = memoryview(data)  # slices without copies
+    if blake3.blake3(view).hexdigest() != name:
+        if blake3.blake3(view[:-32]).digest() != data[-32:]:
+            return [f"{label}: pack checksum mismatch"]
+        return [f"{label}: pack content does not match its name"]
+    return verify_pack_objects(data, label)
+
+
+def verify_pack_objects(data: bytes, label: str) -> list[str]:
+    """Every object of a pack (bytes, or a mmap of its file) against its id."""
+    import blake3  # here, not at the top: most read commands never need it
+
+    if len(data) < 8 + 8 + 32 or data[:8] != PACK_MAGIC:
+        return [f"{label}: not a pack (bad magic or too short)"]
+    view = memoryview(data)
     problems = []
-    if blake3.blake3(data[:-32]).digest() != data[-32:]:
-        problems.append(f"{path.name}: pack checksum mismatch")
-    if object_id(data) != path.stem:
-        problems.append(f"{path.name}: pack content does not match its name")
     try:
-        for oid, off, ln in read_pack_directory(path):
-            if object_id(data[off : off + ln]) != oid:
-                problems.append(f"{path.name}: object {oid} damaged")
+        for oid, off, ln in pack_directory(data, label):
+            if off + ln > len(data) or blake3.blake3(view[off:off + ln]).hexdigest() != oid:
+                problems.append(f"{label}: object {oid} damaged")
     except StoreDamagedError as e:
         problems.append(e.message)
+    finally:
+        view.release()
     return problems
+
+
+def pack_directory(data: bytes, label: str) -> list[tuple[str, int, int]]:
+    """The directory of a pack held in memory (``read_pack_directory`` reads a file's)."""
+    (dlen,) = struct.unpack(">Q", data[-40:-32])
+    if dlen > len(data) - 48:
+        raise StoreDamagedError(f"{label}: bad directory length")
+    d = data[len(data) - 40 - dlen:len(data) - 40]
+    try:
+        return [(bytes(raw).hex(), off, ln) for raw, off, ln in msgspec.msgpack.decode(d)]
+    except (msgspec.DecodeError, ValueError, TypeError) as e:
+        raise StoreDamagedError(f"{label}: undecodable pack directory: {e}") from None
 
 
 def intact_objects(data: bytes) -> dict[str, bytes]:

@@ -20,7 +20,16 @@ from mstore.store.segments import segment_name
 from mstore.sync import inventory as inv_mod
 from mstore.sync import wire
 from mstore.sync.inventory import Inventory, Where
-from mstore.sync.items import CHUNK, GoneItem, Item, ObjectItem, SegmentItem, Stored
+from mstore.sync.items import (
+    CHUNK,
+    GoneItem,
+    Item,
+    ObjectItem,
+    PackItem,
+    SegmentItem,
+    Stored,
+)
+from mstore.sync.pump import FrameReader, ThreadedWriter
 from mstore.sync.receive import Receiver
 from mstore.sync.url import Location
 
@@ -38,8 +47,10 @@ class Endpoint:
     def inventory(self, *, objects: bool = True) -> Inventory:
         raise NotImplementedError
 
-    def fetch(self, objects: list[bytes], segments: list[tuple[str, int]]) -> Iterator[Item]:
-        """The items asked for, objects first, in an order cheap to read."""
+    def fetch(self, objects: list[bytes], segments: list[tuple[str, int]],
+              packs: list[str] = ()) -> Iterator[Item]:  # type: ignore[assignment]
+        """The items asked for: whole packs, then objects (in an order cheap to read), then
+        segments."""
         raise NotImplementedError
 
     def put(self, items: Iterable[Item]) -> Stored:
@@ -79,7 +90,10 @@ class LocalEndpoint(Endpoint):
             self._where = inv.objects
         return inv
 
-    def fetch(self, objects: list[bytes], segments: list[tuple[str, int]]) -> Iterator[Item]:
+    def fetch(self, objects: list[bytes], segments: list[tuple[str, int]],
+              packs: list[str] = ()) -> Iterator[Item]:  # type: ignore[assignment]
+        for name in packs:
+            yield self._whole_pack(name)
         if objects and self._where is None:
             self.inventory()
         where = self._where or {}
@@ -114,6 +128,15 @@ class LocalEndpoint(Endpoint):
                 continue  # moved aside by fsck since it was listed
             yield SegmentItem(lane, seq, data)
 
+    def _whole_pack(self, name: str) -> Item:
+        path = self.layout.objects / "packs" / f"{name}.pack"
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed by the generator
+            size = os.fstat(f.fileno()).st_size
+        except FileNotFoundError:  # gc rewrote it since it was listed
+            return GoneItem(bytes.fromhex(name))
+        return PackItem(name, size, _read_chunks(f))
+
     def _open_pack(self, name: str):  # noqa: ANN202 - a binary file, or None
         try:
             return open(self.layout.objects / "packs" / f"{name}.pack", "rb")  # noqa: SIM115
@@ -127,13 +150,7 @@ class LocalEndpoint(Endpoint):
             f = open(path, "rb")  # noqa: SIM115 - closed by the generator
         except FileNotFoundError:
             return GoneItem(oid)
-
-        def chunks() -> Iterator[bytes]:
-            with f:
-                while block := f.read(CHUNK):
-                    yield block
-
-        return ObjectItem(oid, size, chunks())
+        return ObjectItem(oid, size, _read_chunks(f))
 
     def put(self, items: Iterable[Item]) -> Stored:
         from mstore.store.store import Store
@@ -149,6 +166,12 @@ class LocalEndpoint(Endpoint):
             return stored
         finally:
             store.close()
+
+
+def _read_chunks(f) -> Iterator[bytes]:  # noqa: ANN001 - an open binary file
+    with f:
+        while block := f.read(CHUNK):
+            yield block
 
 
 class SshEndpoint(Endpoint):
@@ -192,6 +215,9 @@ class SshEndpoint(Endpoint):
         lines = [ln.strip() for ln in self._stderr.read().decode(errors="replace").splitlines()
                  if ln.strip()]
         why = lines[-1] if lines else str(e)
+        if self.proc.returncode == 127:  # the remote shell found no such command
+            why += (" (is mstore installed there? name its path with [remotes.NAME] mstore "
+                    "or --remote-mstore)")
         return RemoteError(f"{self.loc.url}: {why}")
 
     def hello(self) -> dict:
@@ -200,9 +226,12 @@ class SshEndpoint(Endpoint):
     def inventory(self, *, objects: bool = True) -> Inventory:
         return Inventory.decode(self._call({"op": "inventory", "objects": objects}))
 
-    def fetch(self, objects: list[bytes], segments: list[tuple[str, int]]) -> Iterator[Item]:
-        batches: list[dict] = [{"op": "get", "objects": objects[i:i + GET_BATCH],
-                                "segments": []} for i in range(0, len(objects), GET_BATCH)]
+    def fetch(self, objects: list[bytes], segments: list[tuple[str, int]],
+              packs: list[str] = ()) -> Iterator[Item]:  # type: ignore[assignment]
+        batches: list[dict] = [{"op": "get", "packs": list(packs), "objects": [],
+                                "segments": []}] if packs else []
+        batches += [{"op": "get", "objects": objects[i:i + GET_BATCH], "segments": []}
+                    for i in range(0, len(objects), GET_BATCH)]
         for i in range(0, len(segments), GET_BATCH):
             batches.append({"op": "get", "objects": [],
                             "segments": [list(s) for s in segments[i:i + GET_BATCH]]})
@@ -210,22 +239,34 @@ class SshEndpoint(Endpoint):
             try:
                 wire.send(self._out, req)
                 self._out.flush()
-                yield from wire.recv_items(self._in)
-            except wire.WireError as e:
-                if self.proc.poll() is None and "closed" not in str(e):
-                    raise RemoteError(f"{self.loc.url}: {e}") from None
-                raise self._broken(e) from None
             except (BrokenPipeError, ConnectionResetError) as e:
                 raise self._broken(e) from None
+            # frames are read ahead in a thread while this one checks and writes
+            ahead = FrameReader(lambda: wire.recv(self._in), wire.last_of_answer)
+            yield from wire.recv_items(lambda a=ahead: self._next_frame(a))
+
+    def _next_frame(self, ahead: FrameReader) -> dict:
+        """The next frame of an answer; a broken line is a RemoteError wherever it is read
+        (an item's pieces are read by whoever consumes the item)."""
+        try:
+            msg = ahead.next()
+        except wire.WireError as e:
+            raise self._broken(e) from None
+        if "error" in msg:
+            raise RemoteError(f"{self.loc.url}: {msg['error']}")
+        return msg
 
     def put(self, items: Iterable[Item]) -> Stored:
+        writer = ThreadedWriter(self._out)  # ssh takes frames while the next are read
         try:
-            wire.send(self._out, {"op": "put"})
-            wire.send_items(self._out, items)
-            self._out.flush()
+            wire.send(writer, {"op": "put"})
+            wire.send_items(writer, items)
+            writer.flush()
             return Stored.from_dict(self._answer(wire.recv(self._in))["stored"])
         except (wire.WireError, BrokenPipeError, ConnectionResetError) as e:
             raise self._broken(e) from None
+        finally:
+            writer.close()
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):

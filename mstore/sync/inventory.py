@@ -35,21 +35,29 @@ class Where:
 class Inventory:
     objects: dict[bytes, Where] = field(default_factory=dict)  # 32-byte id -> where
     segments: set[tuple[str, int]] = field(default_factory=set)  # (lane, seq)
+    packs: dict[str, int] = field(default_factory=dict)  # pack name -> file size
 
     # -- the form that crosses the wire: ids joined, segments per lane --------------------
     def encode(self) -> dict:
         lanes: dict[str, list[int]] = {}
         for lane, seq in self.segments:
             lanes.setdefault(lane, []).append(seq)
-        sizes = [w.size for w in self.objects.values()]
-        return {"objects": b"".join(self.objects), "sizes": sizes, "lanes": lanes}
+        names = list(self.packs)
+        number = {name: i for i, name in enumerate(names)}
+        return {"objects": b"".join(self.objects),
+                "sizes": [w.size for w in self.objects.values()],
+                "in_pack": [number[w.pack] if w.pack else -1 for w in self.objects.values()],
+                "packs": [[name, self.packs[name]] for name in names], "lanes": lanes}
 
     @classmethod
     def decode(cls, msg: dict) -> Inventory:
         raw: bytes = msg["objects"]
         inv = cls()
-        for i, size in enumerate(msg["sizes"]):
-            inv.objects[raw[32 * i:32 * i + 32]] = Where("", 0, size)
+        names = [name for name, _size in msg["packs"]]
+        inv.packs = {name: size for name, size in msg["packs"]}
+        for i, (size, pack) in enumerate(zip(msg["sizes"], msg["in_pack"], strict=True)):
+            inv.objects[raw[32 * i:32 * i + 32]] = Where(names[pack] if pack >= 0 else "", 0,
+                                                         size)
         inv.segments = {(lane, seq) for lane, seqs in msg["lanes"].items() for seq in seqs}
         return inv
 
@@ -58,12 +66,12 @@ def of_store(root: Path, *, objects: bool = True) -> Inventory:
     inv = Inventory()
     if objects:
         _loose(root / "objects", inv.objects)
-        _packed(root / "objects" / "packs", inv.objects)
+        _packed(root / "objects" / "packs", inv.objects, inv.packs)
     inv.segments = {(ref.machine, ref.seq) for ref in list_segments(root / "records")}
     return inv
 
 
-def _packed(packs: Path, out: dict[bytes, Where]) -> None:
+def _packed(packs: Path, out: dict[bytes, Where], sizes: dict[str, int]) -> None:
     try:
         names = sorted(os.listdir(packs))
     except FileNotFoundError:
@@ -74,6 +82,7 @@ def _packed(packs: Path, out: dict[bytes, Where]) -> None:
             continue  # a sync tool's temp file or conflict copy: not a pack
         try:
             entries = read_pack_directory(packs / name)
+            sizes[stem] = (packs / name).stat().st_size
         except (StoreDamagedError, FileNotFoundError):
             continue  # damaged (fsck's business) or rewritten by gc since it was listed
         for oid, off, ln in entries:

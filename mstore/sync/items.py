@@ -1,5 +1,5 @@
-"""What a transfer moves, one item at a time, in the order it must arrive: objects first,
-then the segments whose records may name them (docs/format.md section 4)."""
+"""What a transfer moves, one item at a time, in the order it must arrive: packs and
+objects first, then the segments whose records may name them (docs/format.md section 4)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,16 @@ class ObjectItem:
 
 
 @dataclass
+class PackItem:
+    """A whole pack file of the sender's, sent as it is when the receiver lacks (nearly) all
+    of its objects: one file to write and check instead of many objects to repack."""
+
+    name: str  # the pack's BLAKE3, its file name without ".pack"
+    size: int
+    chunks: Iterator[bytes]
+
+
+@dataclass
 class GoneItem:
     """An object that was listed but is gone on the sending side (gc dropped it since)."""
 
@@ -30,7 +40,7 @@ class SegmentItem:
     data: bytes
 
 
-Item = ObjectItem | GoneItem | SegmentItem
+Item = ObjectItem | PackItem | GoneItem | SegmentItem
 
 
 @dataclass

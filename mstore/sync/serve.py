@@ -12,6 +12,7 @@ from mstore.errors import MstoreError
 from mstore.sync import wire
 from mstore.sync.endpoint import LocalEndpoint
 from mstore.sync.items import Item, ObjectItem
+from mstore.sync.pump import FrameReader, ThreadedWriter
 
 
 def serve(root: Path) -> None:
@@ -34,9 +35,17 @@ def serve(root: Path) -> None:
                 wire.send(out, ep.inventory(objects=bool(msg.get("objects", True))).encode())
             elif op == "get":
                 segs = [(str(lane), int(seq)) for lane, seq in msg.get("segments", [])]
-                wire.send_items(out, ep.fetch(list(msg.get("objects", [])), segs))
+                writer = ThreadedWriter(out)  # ssh takes frames while the next are read
+                try:
+                    wire.send_items(writer, ep.fetch(list(msg.get("objects", [])), segs,
+                                                     [str(p) for p in msg.get("packs", [])]))
+                    writer.flush()
+                finally:
+                    writer.close()
             elif op == "put":
-                items = wire.recv_items(inp)
+                # frames are read ahead in a thread while this one checks and writes
+                ahead = FrameReader(lambda: wire.recv(inp), wire.last_of_answer)
+                items = wire.recv_items(ahead.next)
                 try:
                     stored = ep.put(items)
                 except MstoreError:

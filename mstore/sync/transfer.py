@@ -10,18 +10,22 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from mstore.sync.endpoint import Endpoint
-from mstore.sync.items import Item, ObjectItem, SegmentItem, Stored
+from mstore.sync.items import Item, ObjectItem, PackItem, SegmentItem, Stored
+
+WHOLE_PACK = 0.9  # send a pack as it is when the receiver lacks this share of its bytes
 
 
 @dataclass
 class Plan:
-    objects: list[bytes] = field(default_factory=list)
-    object_bytes: int = 0
+    packs: list[str] = field(default_factory=list)  # whole pack files
+    pack_objects: int = 0  # the objects inside them
+    objects: list[bytes] = field(default_factory=list)  # objects one by one
+    object_bytes: int = 0  # of both
     segments: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def items(self) -> int:
-        return len(self.objects) + len(self.segments)
+        return len(self.packs) + len(self.objects) + len(self.segments)
 
 
 @dataclass
@@ -37,6 +41,8 @@ class Progress:
         for item in items:
             if isinstance(item, ObjectItem):
                 item = ObjectItem(item.oid, item.size, self._count(item.chunks))
+            elif isinstance(item, PackItem):
+                item = PackItem(item.name, item.size, self._count(item.chunks))
             elif isinstance(item, SegmentItem):
                 self.nbytes += len(item.data)
             yield item
@@ -56,10 +62,22 @@ def plan(src: Endpoint, dst: Endpoint, *, objects: bool = True,
     d = dst.inventory(objects=objects)
     p = Plan()
     if objects:
+        lacking: dict[str, list[bytes]] = {}  # sender's pack ("" loose) -> objects to send
         for oid, where in s.objects.items():
             if oid not in d.objects and (want is None or oid in want):
-                p.objects.append(oid)
+                lacking.setdefault(where.pack, []).append(oid)
                 p.object_bytes += where.size
+        held = {name: 0 for name in s.packs}  # payload bytes per sender pack
+        for where in s.objects.values():
+            if where.pack:
+                held[where.pack] += where.size
+        for pack, oids in lacking.items():
+            missing = sum(s.objects[o].size for o in oids)
+            if pack and pack not in d.packs and missing >= WHOLE_PACK * held[pack]:
+                p.packs.append(pack)
+                p.pack_objects += len(oids)
+            else:
+                p.objects += oids
     if segments:
         p.segments = sorted(s.segments - d.segments)
     return p
@@ -69,7 +87,7 @@ def move(src: Endpoint, dst: Endpoint, p: Plan,
          report: Callable[[int, int, int], None] | None = None) -> Stored:
     if not p.items:
         return Stored()
-    items: Iterable[Item] = src.fetch(p.objects, p.segments)
+    items: Iterable[Item] = src.fetch(p.objects, p.segments, p.packs)
     if report is not None:
         items = Progress(p.items, report).wrap(items)
     return dst.put(items)
@@ -98,7 +116,7 @@ def run(direction: str, src: Endpoint, dst: Endpoint, *, objects: bool = True,
         report: Callable[[int, int, int], None] | None = None) -> Result:
     t0 = time.monotonic()
     p = plan(src, dst, objects=objects, want=want, segments=segments)
-    res = Result(direction, len(p.objects), p.object_bytes, len(p.segments))
+    res = Result(direction, len(p.objects) + p.pack_objects, p.object_bytes, len(p.segments))
     res.stored = move(src, dst, p, report)
     res.seconds = time.monotonic() - t0
     return res

@@ -13,7 +13,8 @@ documents (tests/benchmarks/search.py). With
 faces and people ones of tests/benchmarks/faces.py; with ``--words`` the words tools',
 and with ``--similar`` (the default) the look-alike ones of tests/benchmarks/similar.py
 (embed vs a bare loop of the model: >= 0.9x; the vector index's query time: < 50 ms,
-and memory).
+and memory); with ``--sync`` (the default) push and pull over ssh against ``rsync -a``
+(>= 0.8x) and an incremental sync of two 100k-asset stores (< 2 s), tests/benchmarks/sync.py.
 """
 
 from __future__ import annotations
@@ -216,6 +217,8 @@ def main() -> None:
     ap.add_argument("--similar", action=argparse.BooleanOptionalAction, default=True,
                     help="also the look-alike benchmarks (tests/benchmarks/similar.py)")
     ap.add_argument("--vectors", type=int, default=200_000, help="vectors in the index bench")
+    ap.add_argument("--sync", action=argparse.BooleanOptionalAction, default=True,
+                    help="also push/pull against rsync over ssh (tests/benchmarks/sync.py)")
     ap.add_argument("--segments", type=int, default=30_000,
                     help="record segments for the status-over-segments row")
     args = ap.parse_args()
@@ -321,6 +324,11 @@ def main() -> None:
             from tests.benchmarks.similar import benchmarks as similar_benchmarks
 
             rows += similar_benchmarks(work, n_vectors=args.vectors)
+        # 7. moving the store: push and pull against rsync, an incremental sync at 100k
+        if args.sync:
+            from tests.benchmarks.sync import benchmarks as sync_benchmarks
+
+            rows += sync_benchmarks(work, store)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

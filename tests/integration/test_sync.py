@@ -181,3 +181,84 @@ def test_remote_commands(tmp_path: Path, host_a) -> None:  # noqa: ANN001
     assert r.code == 10 and "not an mstore store" in r.err and r.err.count("\n") == 1
     r = mstore("push", "nowhere", store=b)
     assert r.code == 2 and "no remote named 'nowhere'" in r.err
+
+
+def test_gc_waits_for_a_remote_that_was_not_pulled_since(host_a, tmp_path: Path
+                                                         ) -> None:  # noqa: ANN001
+    a_src, archive, _ = host_a
+    a_store = tmp_path / "a"
+    assert mstore("clone", a_src, a_store, "--root", f"archive={archive}").code == 0
+    b_store = tmp_path / "b"
+    assert mstore("clone", a_store, b_store).code == 0
+    assert mstore("remote", "add", "b", b_store, store=a_store).code == 0
+    # sandbox results that expire as they are made (ttl < 0), on A
+    run_all(a_store, "photos", policy="sandbox", sample="3", ttl_days=-1.0,
+            params={"thumbnail": {"size": 96}})
+    # B was never pulled: nothing is dropped, and gc says which remote it waits for (only B:
+    # origin was pulled, by the clone, after they expired)
+    r = mstore("gc", "--grace", "0", "--json", store=a_store)
+    assert r.code == 0, r.err
+    rep = r.json()
+    assert rep["dropped"] == 0 and list(rep["waiting"]) == ["b"] and rep["waiting"]["b"] > 0
+    assert "wait for remote 'b'" in mstore("gc", "--grace", "0", store=a_store).err
+    # origin was pulled (by the clone) after they expired; once B is, gc drops them
+    assert mstore("pull", "b", store=a_store).code == 0
+    done = mstore("gc", "--grace", "0", "--json", store=a_store).json()
+    assert done["waiting"] == {} and done["dropped"] == rep["waiting"]["b"]
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from mstore.model.records import Label
+from mstore.store.store import Store
+st = Store(Path(sys.argv[1]))
+ids = sys.argv[2:]
+for i in range(60):  # one segment each, while the other side pulls
+    st.write_records([Label(hlc=0, asset=ids[i % len(ids)], key="round", value=str(i))])
+st.close()
+"""
+
+
+def test_a_store_being_written_syncs(host_a, tmp_path: Path) -> None:  # noqa: ANN001
+    """Segments land on the sending side while a pull lists and copies: the pull takes a
+    consistent part, and the next one the rest; both sides end equal."""
+    import subprocess
+    import sys
+
+    a_src, _, run = host_a
+    a_store = tmp_path / "a"
+    assert mstore("clone", a_src, a_store).code == 0
+    b_store = tmp_path / "b"
+    assert mstore("clone", a_store, b_store).code == 0
+    ids = [r["id"] for r in mstore("find", "--json", "--limit", "5", store=a_store).json_lines()]
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(a_store), *ids],
+                              cwd=Path(__file__).resolve().parents[2])
+    pulls = 0
+    while writer.poll() is None or pulls < 1:
+        r = mstore("pull", "--json", store=b_store)
+        assert r.code == 0, r.err
+        assert r.json()["pull"]["rejected"] == []
+        pulls += 1
+    assert writer.wait() == 0
+    assert mstore("pull", store=b_store).code == 0
+    assert mstore("fsck", store=b_store).code == 0
+    assert answers(b_store, [run]) == answers(a_store, [run])
+    labels = [mstore("label", *ids, "--json", store=s).out for s in (a_store, b_store)]
+    assert labels[0] == labels[1] and '"59"' in labels[0]
+
+
+def test_status_names_the_remotes_and_when_they_were_synced(host_a, tmp_path: Path
+                                                            ) -> None:  # noqa: ANN001
+    a_store = host_a[0]
+    b = tmp_path / "b"
+    assert mstore("clone", a_store, b, "--kinds", "thumbnail").code == 0
+    assert mstore("remote", "add", "never", tmp_path / "x", store=b).code == 0
+    st = mstore("status", "--json", store=b).json()["remotes"]
+    assert st["origin"]["url"] == str(a_store) and st["origin"]["kinds"] == ["thumbnail"]
+    assert st["origin"]["pulled_ms"] > 0 and st["origin"]["pushed_ms"] is None
+    assert st["never"] == {"url": str(tmp_path / "x"), "pulled_ms": None, "pushed_ms": None,
+                           "kinds": None}
+    human = mstore("status", store=b).out
+    assert "remote   origin" in human and "pushed never" in human and "partial: thumbnail" in human
+    assert mstore("status", "--json", store=a_store).json()["remotes"] == {}
