@@ -262,12 +262,21 @@ def server() -> None:
 
 
 @server.command("start")
+@click.option("--bind", default=None, metavar="ADDR",
+              help="The address the embedded server listens on (default 127.0.0.1; "
+                   "0.0.0.0 for every one: workers on other hosts can then reach it).")
 @store_option
 @click.pass_obj
-def server_start(obj: Context) -> None:
+def server_start(obj: Context, bind: str | None) -> None:
     from mstore.orchestration import server as srv
 
     store = obj.store()
+    # without --bind a running server stays where it listens; a stopped one starts on
+    # loopback (`mstore run` starts it where `server start` last said)
+    if bind is not None or (srv.settings(store).embedded and not srv.status(store).server_pid):
+        _ts, warning = srv.choose_bind(store, bind or "127.0.0.1")
+        if warning:
+            click.echo(warning, err=True)
     ts = srv.ensure_running(store)
     st = srv.status(store)
     click.echo(f"temporal {ts.address} (namespace {ts.namespace})"
@@ -305,7 +314,7 @@ def server_status(obj: Context, as_json: bool) -> None:
                    "embedded one (set [temporal] port or address in config.toml)")
     else:
         click.echo(f"temporal {st.address}: {'up' if st.server_up else 'down'}"
-                   + (" (embedded)" if st.embedded else " (external)")
+                   + (f" (embedded, listening on {st.bind})" if st.embedded else " (external)")
                    + (f", web UI {st.ui_url}" if st.ui_url and st.server_up else ""))
     click.echo(f"worker: {'pid ' + str(st.worker_pid) if st.worker_pid else 'not running'}")
     if not (st.server_up and st.own):
@@ -341,8 +350,18 @@ def worker(obj: Context, queues: str | None, concurrency: int | None,
     ts = settings(store)
     ws = worker_settings(store, names, concurrency, gpu_concurrency)
     served = ", ".join(f"{q} x{ws.slots(q)}" for q in ws.queues)
+    relay = None
+    w = store.config.raw.get("worker", {})
+    if w.get("push"):
+        from mstore.orchestration.relay import Relay
+        from mstore.services.remote_worker import transfers
+
+        pull, push = transfers(store, w["push"])
+        every = w.get("push_every", "chunk")
+        relay = Relay(w["push"], pull, push, 0.0 if every == "chunk" else float(every))
+        served += f"; pulls from and pushes to {w['push']}"
     click.echo(f"worker for {store.root} on {ts.address}: queues {served}", err=True)
-    run_worker(str(store.root), ts, ws)
+    run_worker(str(store.root), ts, ws, relay)
 
 
 @click.command()

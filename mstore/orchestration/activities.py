@@ -19,26 +19,50 @@ from mstore.orchestration.work import (
     ChunkInput,
     ChunkOutput,
     FinishInput,
+    GiveUpInput,
     WorkerState,
     aggregate,
     chunk,
+    give_up,
 )
 
 __all__ = ["MAX_CONTEXTS", "SETTLED_FLUSH_S", "STATE", "AggregateInput", "ChunkInput",
-           "ChunkOutput", "FinishInput", "WorkerState", "finish_run", "run_aggregate",
-           "run_aggregate_in_process", "run_chunk", "run_chunk_in_process"]
+           "ChunkOutput", "FinishInput", "GiveUpInput", "WorkerState", "finish_run",
+           "give_up_units", "queue_servers", "run_aggregate", "run_aggregate_in_process",
+           "run_chunk", "run_chunk_in_process"]
 
 STATE = WorkerState()  # this process's (the io queue's and the finish's)
+# set by the worker when this copy pulls from and pushes to a coordinating store
+# ([worker] push): before a chunk, pull(store); after it, push(store)
+RELAY: list = []
+IDENTITY_PREFIX = "mstore"  # a worker's identity: "mstore <machine id> <host> <pid>"
+
+
+def identity(machine: str, host: str, pid: int) -> str:
+    return f"{IDENTITY_PREFIX} {machine} {host} {pid}"
+
+
+def _relayed(store_id: str, work):  # noqa: ANN001, ANN202
+    """``work()`` between a pull and a push of the store ([worker] push), if configured."""
+    if not RELAY:
+        return work()
+    relay = RELAY[0]
+    store = STATE.open(STATE.path_of(store_id))[0]
+    relay.pull(store)
+    out = work()
+    relay.push(store)
+    return out
 
 
 @activity.defn(name="mstore-run-chunk", no_thread_cancel_exception=True)
 def run_chunk(inp: ChunkInput) -> ChunkOutput:
-    return chunk(STATE, inp, activity.heartbeat, activity.is_cancelled)
+    return _relayed(inp.store, lambda: chunk(STATE, inp, activity.heartbeat,
+                                             activity.is_cancelled))
 
 
 @activity.defn(name="mstore-run-aggregate", no_thread_cancel_exception=True)
 def run_aggregate(inp: AggregateInput) -> ChunkOutput:
-    return aggregate(STATE, inp, activity.heartbeat)
+    return _relayed(inp.store, lambda: aggregate(STATE, inp, activity.heartbeat))
 
 
 def _pool():  # noqa: ANN202 - procs.ProcPool
@@ -49,12 +73,42 @@ def _pool():  # noqa: ANN202 - procs.ProcPool
 
 @activity.defn(name="mstore-run-chunk", no_thread_cancel_exception=True)
 def run_chunk_in_process(inp: ChunkInput) -> ChunkOutput:
-    return _pool().run("chunk", inp, activity.heartbeat, activity.is_cancelled)
+    return _relayed(inp.store, lambda: _pool().run("chunk", inp, activity.heartbeat,
+                                                   activity.is_cancelled))
 
 
 @activity.defn(name="mstore-run-aggregate", no_thread_cancel_exception=True)
 def run_aggregate_in_process(inp: AggregateInput) -> ChunkOutput:
-    return _pool().run("aggregate", inp, activity.heartbeat, activity.is_cancelled)
+    return _relayed(inp.store, lambda: _pool().run("aggregate", inp, activity.heartbeat,
+                                                   activity.is_cancelled))
+
+
+@activity.defn(name="mstore-run-servers")
+async def queue_servers(task_queue: str) -> list[str]:
+    """The copies (machine ids) whose workers poll ``task_queue`` now: where units one
+    worker declined can go."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    client = activity.client()
+    r = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY))
+    out = []
+    for p in r.pollers:
+        parts = p.identity.split()
+        if len(parts) == 4 and parts[0] == IDENTITY_PREFIX and parts[1] not in out:
+            out.append(parts[1])
+    return sorted(out)
+
+
+@activity.defn(name="mstore-run-give-up")
+def give_up_units(inp: GiveUpInput) -> int:
+    n = give_up(STATE, inp)
+    if RELAY:
+        RELAY[0].push(STATE.open(STATE.path_of(inp.store))[0])
+    return n
 
 
 @activity.defn(name="mstore-run-finish")

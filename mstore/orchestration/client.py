@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio.client import Client
+from temporalio.service import TLSConfig
 
-from mstore.errors import TemporalUnreachableError
+from mstore.errors import TemporalUnreachableError, UsageError
 from mstore.model.records import RunStarted
 from mstore.orchestration.settings import TemporalSettings
 from mstore.orchestration.workflows import RunInput, RunWorkflow, Stage
@@ -39,7 +41,7 @@ def stages(ts: TemporalSettings, run: RunStarted) -> tuple[list[Stage], list[Sta
     return per_asset, aggregates
 
 
-def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_size: int = 0,
+def run_input(ts: TemporalSettings, machine: str, run: RunStarted, *, chunk_size: int = 0,
               chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> RunInput:
     concurrency = int(run.caps.get("max_concurrency", 0)) or DEFAULT_CONCURRENCY
     # chunks big enough that ~15 ms of orchestration per activity stays < 1 ms per unit,
@@ -48,9 +50,11 @@ def run_input(ts: TemporalSettings, store_dir: str, run: RunStarted, *, chunk_si
     # chunk_size fixes the size)
     chunk = chunk_size or max(1, min(DEFAULT_CHUNK, -(-run.total // (2 * concurrency))))
     per_asset, aggregates = stages(ts, run)
-    return RunInput(run_id=run.run, store=store_dir, total=run.total, chunk_size=chunk,
+    # the store by its id, never a path: each worker reads its own copy (docs/sync.md)
+    return RunInput(run_id=run.run, store=ts.store_key, total=run.total, chunk_size=chunk,
                     adaptive=not chunk_size, max_concurrency=concurrency,
-                    control_queue=ts.workflow_queue, stages=per_asset, aggregates=aggregates,
+                    control_queue=ts.control_queue(machine), stages=per_asset,
+                    aggregates=aggregates,
                     chunks_per_history=chunks_per_history,
                     heartbeat_timeout_s=heartbeat_timeout_s)
 
@@ -63,21 +67,57 @@ class Unreachable(TemporalUnreachableError):
     """Temporal did not answer (not running, wrong address)."""
 
 
+def tls_config(ts: TemporalSettings) -> TLSConfig | bool:
+    """``[temporal.tls]`` as the SDK takes it: the files read now, each unreadable one a
+    usage error naming its key."""
+    if ts.tls is None:
+        return False
+    files = {}
+    for key in ("ca", "cert", "key"):
+        path = getattr(ts.tls, key)
+        if path:
+            try:
+                files[key] = Path(path).read_bytes()
+            except OSError as e:
+                raise UsageError(f"[temporal.tls] {key}: cannot read {path} "
+                                 f"({e.strerror})") from None
+    return TLSConfig(server_root_ca_cert=files.get("ca"), client_cert=files.get("cert"),
+                     client_private_key=files.get("key"),
+                     domain=ts.tls.server_name or None)
+
+
+def _why(e: BaseException, ts: TemporalSettings) -> str:
+    """The SDK's connect error in a few words."""
+    text = " ".join(str(e).split())
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if ts.tls is not None:
+        if "invalidcontenttype" in low:  # a plain-gRPC server answered the TLS hello
+            return "the TLS handshake failed: the server does not speak TLS"
+        if any(w in low for w in ("certificate", "handshake", "tls", "unknownissuer",
+                                  "invaliddata")):
+            return "the TLS handshake failed (is the server's certificate trusted by " \
+                   "[temporal.tls] ca?): " + text[-160:]
+    return text[:200]
+
+
 async def connect(ts: TemporalSettings, runtime: Runtime | None = None) -> Client:
     """A client of the store's Temporal server; one line (exit 9) when it does not answer."""
+    tls = tls_config(ts)
     try:
-        return await Client.connect(ts.address, namespace=ts.namespace, runtime=runtime)
+        return await Client.connect(ts.address, namespace=ts.namespace, runtime=runtime,
+                                    tls=tls, identity=ts.identity or None)
     except RuntimeError as e:  # the SDK reports every connect failure so
-        reason = "connection refused" if "refused" in str(e).lower() else " ".join(
-            str(e).split())[:200]
+        reason = _why(e, ts)
     # raised outside the except block, after a collection inside the loop: the SDK's
     # error (kept as __context__ otherwise) holds native objects whose release at
     # interpreter exit crashed the process (SIGSEGV/SIGABRT), as in ``call``
     gc.collect()
     await asyncio.sleep(0)
-    raise Unreachable(
-        f"cannot reach the Temporal server at {ts.address} ({reason}); is it running? "
-        "See [temporal] in config.toml")
+    hint = ("see [temporal.tls] in config.toml" if reason.startswith("the TLS") else
+            "is it running? See [temporal] in config.toml")
+    raise Unreachable(f"cannot reach the Temporal server at {ts.address} ({reason}); {hint}")
 
 
 def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:

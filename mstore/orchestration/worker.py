@@ -18,22 +18,30 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from mstore.orchestration import procs
 from mstore.orchestration.activities import (
+    RELAY,
     STATE,
     finish_run,
+    give_up_units,
+    identity,
+    queue_servers,
     run_aggregate,
     run_aggregate_in_process,
     run_chunk,
     run_chunk_in_process,
 )
 from mstore.orchestration.client import connect
+from mstore.orchestration.relay import Relay
 from mstore.orchestration.settings import TemporalSettings, WorkerSettings
 from mstore.orchestration.workflows import RunWorkflow
 
@@ -42,32 +50,47 @@ CONTROL_SLOTS = 4  # finish activities at once (short bookkeeping)
 
 
 async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
-                stop: asyncio.Event | None = None, runtime: Runtime | None = None) -> None:
+                stop: asyncio.Event | None = None, runtime: Runtime | None = None,
+                relay: Relay | None = None) -> None:
+    store = STATE.open(store_dir)[0]  # take a writer lane now: fail early if unusable
+    machine = store.machine_id
+    # the identity names this copy, so a run can hand a unit one copy declined to another
+    ts = replace(ts, identity=identity(machine, socket.gethostname(), os.getpid()))
     client = await connect(ts, runtime)
     stop = stop or asyncio.Event()
-    STATE.open(store_dir)  # take a writer lane now: fail early if the store is unusable
+    if relay is not None:
+        RELAY[:] = [relay]
     pools: dict[str, procs.ProcPool] = {}
     workers: list[Worker] = []
     tasks: list[asyncio.Task] = []
     flusher_stop = STATE.start_flusher()
+    pusher_stop = relay.start_timer(lambda: STATE.open(store_dir)[0]) if relay else None
     try:
         for q in ws.queues:
             if q not in THREAD_SERVED:
                 pools[q] = procs.ProcPool(store_dir, ws.slots(q), f"mstore-{q}")
-                procs.register(ts.queue(q), pools[q])
+                for name in (ts.queue(q), f"{ts.queue(q)}@{machine}"):
+                    procs.register(name, pools[q])
         # every activity holds a thread: an io one works in it, a process-served one
         # relays its tool process
-        threads = sum(ws.slots(q) for q in ws.queues) + CONTROL_SLOTS
+        threads = sum(2 * ws.slots(q) for q in ws.queues) + 2 * CONTROL_SLOTS
         with ThreadPoolExecutor(max_workers=threads) as pool:
+            control = [finish_run, give_up_units, queue_servers]
             workers.append(Worker(client, task_queue=ts.workflow_queue, workflows=[RunWorkflow],
-                                  activities=[finish_run], activity_executor=pool,
+                                  activities=[] if relay else control, activity_executor=pool,
+                                  max_concurrent_activities=CONTROL_SLOTS))
+            # this copy's own bookkeeping: the runs it started end here
+            workers.append(Worker(client, task_queue=ts.control_queue(machine),
+                                  activities=control, activity_executor=pool,
                                   max_concurrent_activities=CONTROL_SLOTS))
             for q in ws.queues:
                 fns = ([run_chunk, run_aggregate] if q in THREAD_SERVED
                        else [run_chunk_in_process, run_aggregate_in_process])
-                workers.append(Worker(client, task_queue=ts.queue(q), activities=fns,
-                                      activity_executor=pool,
-                                      max_concurrent_activities=ws.slots(q)))
+                # the class's queue, and this copy's own (units other copies declined)
+                for name in (ts.queue(q), f"{ts.queue(q)}@{machine}"):
+                    workers.append(Worker(client, task_queue=name, activities=fns,
+                                          activity_executor=pool,
+                                          max_concurrent_activities=ws.slots(q)))
             tasks += [asyncio.create_task(w.run()) for w in workers]
             await stop.wait()
             for w in workers:
@@ -76,14 +99,21 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
     finally:
         for q, p in pools.items():
             procs.unregister(ts.queue(q))
+            procs.unregister(f"{ts.queue(q)}@{machine}")
             p.close()
         flusher_stop.set()
         STATE.flush_all()
+        if pusher_stop is not None:
+            pusher_stop.set()
+        if relay is not None:
+            relay.push(store)  # what the last chunks wrote
+            RELAY.clear()
     del workers, tasks, client  # inside the loop: see client.call
     gc.collect()
 
 
-def run_worker(store_dir: str, ts: TemporalSettings, ws: WorkerSettings) -> None:
+def run_worker(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
+               relay: Relay | None = None) -> None:
     # a runtime of its own, shut down (its threads joined) before the interpreter exits:
     # see mstore.orchestration.client.call
     runtime = [Runtime(telemetry=TelemetryConfig())]  # a list: emptied to drop it
@@ -93,7 +123,7 @@ def run_worker(store_dir: str, ts: TemporalSettings, ws: WorkerSettings) -> None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(store_dir, ts, ws, stop, runtime[0])
+        await serve(store_dir, ts, ws, stop, runtime[0], relay)
 
     try:
         asyncio.run(main())

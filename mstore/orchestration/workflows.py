@@ -32,7 +32,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from mstore.orchestration.activities import (
@@ -40,7 +40,10 @@ with workflow.unsafe.imports_passed_through():
         ChunkInput,
         ChunkOutput,
         FinishInput,
+        GiveUpInput,
         finish_run,
+        give_up_units,
+        queue_servers,
         run_aggregate,
         run_chunk,
     )
@@ -62,7 +65,9 @@ class RunInput:
     total: int
     chunk_size: int
     max_concurrency: int
-    control_queue: str  # finish_run's: the workflow queue, served by every worker
+    # finish_run's and the other bookkeeping's: the queue of the copy that started the run
+    # (the coordinator), whose store every worker's results reach (docs/sync.md)
+    control_queue: str
     stages: list[Stage] = field(default_factory=list)  # per-asset steps, in order
     aggregates: list[Stage] = field(default_factory=list)  # one step each, in order
     next_start: int = 0  # where this history starts (after continue-as-new)
@@ -96,6 +101,7 @@ class Progress:
     failed: int
 
 
+OWN_QUEUE_WAIT_S = 30.0  # a copy's own queue: its worker takes the units within this
 STOPPED_WHILE_RUNNING_S = 1.0  # see _run: a chunk said "paused" but no pause signal came
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -136,17 +142,78 @@ class RunWorkflow:
         stage got when a stage stopped (paused), so the rest goes out again from there;
         0 when a later stage stopped (its units go out again from the first stage)."""
         total = ChunkOutput(units=hi - lo)
-        for i, stage in enumerate(inp.stages):
-            out = await self._activity(
-                run_chunk, ChunkInput(inp.store, inp.run_id, lo, hi, list(stage.steps)),
-                stage.queue, timedelta(hours=6), inp.heartbeat_timeout_s)
+        await self._through(inp, total, lo, hi, [], 0, {}, "")
+        return total
+
+    async def _through(self, inp: RunInput, total: ChunkOutput, lo: int, hi: int,
+                       units: list[int], first: int, declined: dict[int, dict[str, str]],
+                       machine: str) -> None:
+        """Stages ``first``.. of units [lo, hi), or of ``units`` (positions) when given;
+        with ``machine``, stage ``first`` on that copy's own queue (units another worker
+        declined). Declined units go to a worker that has not declined them
+        (``_elsewhere``)."""
+        for i in range(first, len(inp.stages)):
+            stage = inp.stages[i]
+            own = bool(machine) and i == first
+            arg = ChunkInput(inp.store, inp.run_id, lo, hi, list(stage.steps), list(units))
+            if own:
+                try:
+                    out = await workflow.execute_activity(
+                        run_chunk, arg, task_queue=f"{stage.queue}@{machine}",
+                        schedule_to_start_timeout=timedelta(seconds=OWN_QUEUE_WAIT_S),
+                        start_to_close_timeout=timedelta(hours=6),
+                        heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
+                        retry_policy=RETRY)
+                except ActivityError as e:
+                    if not isinstance(e.cause, TimeoutError):
+                        raise
+                    # that copy's worker is gone (killed, stopped) since it polled
+                    out = ChunkOutput(declined=list(units), machine=machine,
+                                      reason=f"{machine}: its worker did not take them")
+            else:
+                out = await self._activity(run_chunk, arg, stage.queue, timedelta(hours=6),
+                                           inp.heartbeat_timeout_s)
             for k in ("done", "reused", "failed", "skipped", "covered", "seconds"):
                 setattr(total, k, getattr(total, k) + getattr(out, k))
+            if out.declined:
+                for u in out.declined:
+                    declined.setdefault(u, {})[out.machine] = out.reason
+                await self._elsewhere(inp, total, i, out.declined, declined)
             if out.stopped:
+                if units and out.stopped == "paused":
+                    # declined units handed out by position: their rest goes on after resume
+                    await workflow.wait_condition(lambda: not self._paused)
+                    await self._through(inp, total, lo, hi, units[out.units:], i, declined,
+                                        machine if own else "")
+                    return
                 total.stopped = out.stopped
-                total.units = out.units if i == 0 else 0
-                break
-        return total
+                total.units = out.units if i == 0 and not units else 0
+                return
+
+    async def _elsewhere(self, inp: RunInput, total: ChunkOutput, stage: int,
+                         units: list[int], declined: dict[int, dict[str, str]]) -> None:
+        """Units a worker could not read (archive root not configured or not mounted
+        there): each to a copy serving the stage's queue that has not declined it, on
+        that copy's own queue; a unit every serving copy declined fails, naming their
+        reasons. Each hand-out adds a decliner, so this ends."""
+        servers = await self._activity(queue_servers, inp.stages[stage].queue,
+                                       inp.control_queue, timedelta(minutes=1), 30.0)
+        to: dict[str, list[int]] = {}
+        hopeless: dict[str, list[int]] = {}
+        for u in units:
+            m = next((m for m in servers if m not in declined[u]), "")
+            if m:
+                to.setdefault(m, []).append(u)
+            else:
+                why = "no worker could read it: " + "; ".join(declined[u].values())
+                hopeless.setdefault(why, []).append(u)
+        steps = [n for st in inp.stages[stage:] for n in st.steps]
+        for why, us in hopeless.items():
+            total.failed += await self._activity(
+                give_up_units, GiveUpInput(inp.store, inp.run_id, us, steps, why),
+                inp.control_queue, timedelta(minutes=10), 120.0)
+        for m, us in to.items():
+            await self._through(inp, total, 0, 0, us, stage, declined, m)
 
     def _chunk_size(self, inp: RunInput, start: int) -> int:
         if not inp.adaptive or self._measured_units < inp.chunk_size or self._measured_s <= 0:

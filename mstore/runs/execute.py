@@ -30,7 +30,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +104,10 @@ class ChunkSummary:
     skipped: int = 0  # the step does not apply to the unit
     covered: int = 0  # already covered in this run (a retried chunk): nothing recorded
     errors: list[str] = field(default_factory=list)
+    # units this machine cannot read (archive root not configured or not mounted here):
+    # nothing recorded, left to another worker; their positions in the run's unit list
+    declined: list[int] = field(default_factory=list)
+    reason: str = ""  # why, for the first of them
     units: int = 0  # units gone through (all of the chunk unless paused or cancelled)
     stopped: str = ""  # "paused" / "cancelled": the chunk stopped before its end
 
@@ -135,8 +139,16 @@ def load_run(store: Store, run_id: str) -> RunStarted:
 def current_path(store: Store, aid: str) -> tuple[str, list[str]]:
     """An absolute path to read the asset from on this machine, and all its paths
     ("root/rel") for tools that care (e.g. exact duplicates)."""
+    readable, shown, _why = locate(store, aid)
+    return readable, shown
+
+
+def locate(store: Store, aid: str) -> tuple[str, list[str], str]:
+    """``current_path``, and why there is no readable path when there is none: the root
+    is not configured on this machine, or its files are not there (not mounted)."""
     readable = ""
     shown = []
+    why = ""
     with store.reader() as r:
         for root, rel in r.asset_paths(aid):
             st = r.path_state(root, rel)
@@ -144,9 +156,32 @@ def current_path(store: Store, aid: str) -> tuple[str, list[str]]:
                 continue
             shown.append(f"{root}/{rel.decode('utf-8', 'backslashreplace')}")
             base = store.config.roots.get(root)
-            if base is not None and not readable:
-                readable = os.fsdecode(os.fsencode(base) + b"/" + rel)
-    return readable, sorted(shown)
+            if base is None:
+                why = why or f"archive root '{root}' is not configured on this machine"
+            elif not readable:
+                path = os.fsencode(base) + b"/" + rel
+                if os.path.exists(path):
+                    readable = os.fsdecode(path)
+                else:
+                    why = why or _unreadable(root, base, shown[-1])
+    return readable, sorted(shown), (why or "no readable path on this machine")
+
+
+def _unreadable(root: str, base: Path, shown: str) -> str:
+    """Why a configured root's file cannot be read: the root is not there at all (a
+    share not mounted: the same words for every unit), or this one file is missing."""
+    try:
+        mounted = any(os.scandir(base))
+    except OSError:
+        mounted = False
+    if not mounted:
+        return f"archive root '{root}' is not mounted at {base} on this machine"
+    return f"{shown} is missing under {base} on this machine"
+
+
+def machine_name(store: Store) -> str:
+    """How a worker names itself in a declined unit's reasons: its host and copy."""
+    return f"{socket.gethostname()} ({store.machine_id})"
 
 
 def _materialize(ctx: RunContext, art: ArtifactMade, work: Path) -> InputArtifact:
@@ -277,20 +312,30 @@ def _empty(work: Path) -> None:
 
 
 def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
-                 work: Path | None = None, steps: Collection[str] | None = None) -> None:
+                 work: Path | None = None, steps: Collection[str] | None = None) -> bool:
     """The per-asset steps of one unit: ``steps`` (names), or every one. ``work``: a
     scratch directory to reuse (emptied afterwards); by default one made for this unit
     and removed.
 
     Steps of earlier stages (other resource classes, run by other activities) are read
     from the index; a step that needs one of them not yet covered for this unit is left
-    pending (nothing is recorded)."""
+    pending (nothing is recorded).
+
+    False, with nothing recorded, when this machine cannot read the asset and one of
+    ``steps`` still needs doing: the unit is declined, for a worker that can
+    (``summary.reason`` says why)."""
     with ctx.store.reader() as r:
         asset = r.asset(aid)
         states = {s.name: r.unit(ctx.run.run, s.name, aid) for s in ctx.run.steps}
     if asset is None:
-        return
-    path, paths = current_path(ctx.store, aid)
+        return True
+    path, paths, why = locate(ctx.store, aid)
+    if not path and any(
+            s.shape == "per-asset" and (steps is None or s.name in steps)
+            and (not s.kinds or asset.meta.kind in s.kinds) and states.get(s.name) is None
+            for s in ctx.run.steps):
+        summary.reason = summary.reason or why
+        return False
     covered: dict[str, list[str]] = {}  # done or reused before: their artifact ids
     produced: dict[str, list[ArtifactMade]] = {}
     failed_steps: set[str] = set()
@@ -332,8 +377,6 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
                     raise BadInput(f"needs {', '.join(blocked)}, which failed")
                 if moot:
                     raise NotApplicable(f"needs {', '.join(moot)}, which does not apply")
-                if not path:
-                    raise BadInput("no readable path on this machine")
                 key = reuse_key(step.tool, step.version, step.params,
                                 [aid] + [a.id for a in upstream])
                 reused = [] if ctx.run.force else _reusable(ctx, key)
@@ -386,13 +429,32 @@ def process_unit(ctx: RunContext, aid: str, summary: ChunkSummary,
             shutil.rmtree(work, ignore_errors=True)
         else:
             _empty(work)
+    return True
+
+
+def fail_units(ctx: RunContext, aids: list[str], steps: Collection[str], reason: str) -> int:
+    """Record ``steps`` of each unit failed with ``reason`` where they apply and are not
+    covered yet: units no worker could read. Returns the unit-steps recorded."""
+    n = 0
+    with ctx.store.reader() as r:
+        for aid in aids:
+            asset = r.asset(aid)
+            for step in ctx.run.steps:
+                if (step.name not in steps or step.shape != "per-asset" or asset is None
+                        or (step.kinds and asset.meta.kind not in step.kinds)
+                        or r.unit(ctx.run.run, step.name, aid) is not None):
+                    continue
+                ctx.writer.append(UnitDone(hlc=0, run=ctx.run.run, step=step.name, unit=aid,
+                                           status="failed", attempts=1, error=reason[:500]))
+                n += 1
+    return n
 
 
 def execute_units(ctx: RunContext, start: int, end: int,
                   heartbeat: Callable[[int], None] = lambda _i: None,
                   stop: Callable[[], str] = lambda: "",
-                  steps: Collection[str] | None = None, work: Path | None = None
-                  ) -> ChunkSummary:
+                  steps: Collection[str] | None = None, work: Path | None = None,
+                  indices: Sequence[int] = ()) -> ChunkSummary:
     """Units ``start:end`` of the run, their per-asset ``steps`` (names; default: all of
     them). A retried chunk starts again at ``start``: what its
     earlier attempt finished is skipped by what the store holds, never by the attempt's
@@ -404,7 +466,10 @@ def execute_units(ctx: RunContext, start: int, end: int,
     after each unit and kept (a worker keeps one: removing directories costs milliseconds
     on some file systems); by default one of the chunk's own, removed at its end."""
     summary = ChunkSummary()
-    units = ctx.units()[start:end]
+    every = ctx.units()
+    # ``indices``: these units of the run (declined elsewhere) instead of start:end
+    where = list(indices) or list(range(start, min(end, len(every))))
+    units = [every[i] for i in where]
     only = frozenset(steps) if steps is not None else None
     last_beat = 0.0
     own = work is None
@@ -416,7 +481,8 @@ def execute_units(ctx: RunContext, start: int, end: int,
             summary.stopped = stop()
             if summary.stopped:
                 break
-            process_unit(ctx, units[i], summary, work, only)
+            if not process_unit(ctx, units[i], summary, work, only):
+                summary.declined.append(where[i])
             summary.units += 1
             now = time.monotonic()
             if now - last_beat >= HEARTBEAT_EVERY_S:

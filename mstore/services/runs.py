@@ -32,7 +32,7 @@ def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,
     rec.units_object = store.objects.put(units)
     store.write_records([rec])  # flushes the unit list (an object) before the record
     try:
-        client.start(ts, client.run_input(ts, str(store.root), rec, chunk_size=chunk_size,
+        client.start(ts, client.run_input(ts, store.machine_id, rec, chunk_size=chunk_size,
                                           chunks_per_history=chunks_per_history,
                                           heartbeat_timeout_s=heartbeat_timeout_s))
     except Exception as e:

@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from mstore.errors import StoreFormatError, UsageError
 from mstore.model.records import RESOURCES
+from mstore.store.identity import ID_RE
 from mstore.store.locks import hostname
 
 FORMAT = 1  # the store format this mstore reads and writes (docs/format.md)
@@ -84,6 +85,10 @@ def parse(text: str, path: Path) -> Config:
         raise UsageError(f"{path}: {e}") from e
     check = _Checker(path)
     fmt = check.integer(raw, "store", "format", 1, None, default=FORMAT)
+    store = check.table(raw, "store")
+    if "id" in store and (not isinstance(store["id"], str) or not ID_RE.match(store["id"])):
+        check.fail("[store] id", "a string of lower-case letters, digits and '-' (at most 64)",
+                   store["id"])
     if fmt > FORMAT:
         raise StoreFormatError(
             f"{path.parent} is a store of format {fmt}, made by a newer mstore; this one "
@@ -103,6 +108,7 @@ def parse(text: str, path: Path) -> Config:
     for key in ("address", "namespace"):
         if key in temporal and (not isinstance(temporal[key], str) or not temporal[key]):
             check.fail(f"[temporal] {key}", "a non-empty string", temporal[key])
+    check.tls(temporal)
     worker = check.table(raw, "worker")
     queues = worker.get("queues", list(DEFAULT_QUEUES))
     if (not isinstance(queues, list) or not queues
@@ -111,6 +117,12 @@ def parse(text: str, path: Path) -> Config:
                    queues)
     for key in ("concurrency", "gpu_concurrency"):
         check.integer(raw, "worker", key, 1, MAX_CONCURRENCY)
+    if "push" in worker and (not isinstance(worker["push"], str) or not worker["push"]):
+        check.fail("[worker] push", "a remote's name (a non-empty string)", worker["push"])
+    every = worker.get("push_every", "chunk")
+    if every != "chunk" and (isinstance(every, bool) or not isinstance(every, int | float)
+                             or not 1 <= every <= 86400):
+        check.fail("[worker] push_every", '"chunk" or seconds from 1 to 86400', every)
     for name, entry in check.table(raw, "remotes").items():  # docs/sync.md
         where = f"[remotes.{toml_str(name)}]"
         if not isinstance(entry, dict):
@@ -151,6 +163,24 @@ class _Checker:
                       value)
         return value
 
+    def tls(self, temporal: dict) -> None:
+        """``[temporal] tls = true`` (the system's CAs) or a ``[temporal.tls]`` table of
+        absolute paths ``ca``, ``cert``, ``key`` (these two together) and ``server_name``."""
+        if "tls" not in temporal or isinstance(temporal["tls"], bool):
+            return
+        tls = self.table(temporal, "tls", "[temporal] tls")
+        for key in ("ca", "cert", "key"):
+            if key in tls and (not isinstance(tls[key], str)
+                               or not Path(tls[key]).is_absolute() or "\0" in tls[key]):
+                self.fail(f"[temporal.tls] {key}", "an absolute path (a string)", tls[key])
+        if "server_name" in tls and (not isinstance(tls["server_name"], str)
+                                     or not tls["server_name"]):
+            self.fail("[temporal.tls] server_name", "a non-empty string", tls["server_name"])
+        if ("cert" in tls) != ("key" in tls):
+            missing = "key" if "cert" in tls else "cert"
+            raise UsageError(f"{self.path}: [temporal.tls] cert and key go together (mTLS "
+                             f"needs both); {missing} is missing")
+
     def strings(self, table: dict, key: str, default: list[str]) -> list[str]:
         value = table.get(key, default)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -181,12 +211,15 @@ def toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render(roots: dict[str, Path]) -> str:
+def render(roots: dict[str, Path], store_id: str) -> str:
     lines = [
         "# mstore store configuration. Edit freely; mstore reads it on every command.",
         "",
         "[store]",
         f"format = {FORMAT}",
+        "# shared by every copy of this store (clone copies this file): task queues are",
+        "# named after it. Never give two different stores the same id.",
+        f'id = "{store_id}"',
         "",
         "# Archive roots: name = path. The name is what records refer to; the path is",
         "# where this machine finds it. Override per host with",

@@ -25,6 +25,7 @@ from mstore.errors import (
 )
 from mstore.model.records import Record
 from mstore.store import config as config_mod
+from mstore.store import identity
 from mstore.store.hlc import HybridClock
 from mstore.store.index import Index, IndexDamagedError
 from mstore.store.layout import STORE_DIRNAME, Layout, private_local
@@ -80,6 +81,34 @@ class Store:
             self._machine = self._machine_id()
         return self._machine
 
+    @property
+    def store_id(self) -> str:
+        """The id every copy of this store shares (``[store] id``; store/identity.py)."""
+        section = self.config.raw.setdefault("store", {})
+        if not section.get("id"):
+            section["id"] = self._record_store_id()
+        return str(section["id"])
+
+    def _record_store_id(self) -> str:
+        """A store made before ids: derive one, and write it into config.toml once (under a
+        lock, so two first commands at once agree)."""
+        if self.readonly:
+            return identity.derived_id(self.layout.records)
+        import fcntl
+
+        self.layout.locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.layout.locks / "config.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            again = config_mod.load(self.layout.config).raw.get("store", {}).get("id")
+            if again:
+                return str(again)
+            sid = identity.derived_id(self.layout.records)
+            identity.record_id(self.layout.config, sid)
+            return sid
+        finally:
+            os.close(fd)
+
     def check_writable(self) -> None:
         if self.readonly:
             raise ReadOnlyStoreError(
@@ -122,7 +151,7 @@ class Store:
             while name in named:
                 name, i = f"{base}-{i}", i + 1
             named[name] = real
-        return cls.create(root, config_mod.render(named))
+        return cls.create(root, config_mod.render(named, identity.new_id()))
 
     @classmethod
     def create(cls, root: Path, config_text: str) -> Store:
