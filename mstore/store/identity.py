@@ -19,8 +19,8 @@ import os
 import re
 from pathlib import Path
 
-from mstore.store.keys import LANE_RE
-from mstore.store.segments import SEGMENT_RE, read_segment, segment_name
+from mstore.store.segments import read_segment, segment_name
+from mstore.store.storenames import is_lane
 
 ID_RE = re.compile(r"^[0-9a-z][0-9a-z-]{0,63}$")  # it goes into task queue names
 ID_BYTES = 12
@@ -34,12 +34,12 @@ def derived_id(records: Path) -> str:
     """An id every copy of an older store computes alike: from its oldest segment."""
     oldest: tuple[int, str] | None = None
     try:
-        lanes = [e.name for e in os.scandir(records) if e.is_dir() and LANE_RE.match(e.name)]
+        lanes = [e.name for e in os.scandir(records) if e.is_dir() and is_lane(e.name)]
     except FileNotFoundError:
         lanes = []
     for lane in sorted(lanes):
         first = records / lane / segment_name(1)
-        if not SEGMENT_RE.match(first.name) or not first.exists():
+        if not first.exists():
             continue
         try:
             recs = read_segment(first)

@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -57,6 +58,23 @@ def test_clone_push_and_pull_over_ssh(ssh_env, host_a, tmp_path: Path) -> None: 
     assert mstore("fsck", store=nas).code == 0 and mstore("fsck", store=laptop).code == 0
 
 
+def wait_served(store: Path, timeout: float = 30.0) -> None:
+    """Until no ``mstore sync-serve`` of ``store`` runs on this host any more."""
+    deadline = time.monotonic() + timeout
+    needle = f"sync-serve {store}".encode()
+    while True:
+        running = False
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                running |= needle in cmdline.read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+        if not running:
+            return
+        assert time.monotonic() < deadline, f"sync-serve of {store} still runs"
+        time.sleep(0.05)
+
+
 def _big_objects(store: Path, n: int, size: int) -> list[str]:
     st = Store(store)
     try:
@@ -73,13 +91,16 @@ def test_an_interrupted_push_resumes_without_sending_again(ssh_host, host_a,  # 
     far = tmp_path / "far"
     assert mstore("clone", a_src, far).code == 0
     assert mstore("remote", "add", "far", ssh_host.url(far), store=here).code == 0
-    made = _big_objects(here, 6, 2 << 20)  # loose objects: each arrives whole or not at all
+    made = _big_objects(here, 10, 2 << 20)  # loose objects: each arrives whole or not at all
     ssh = shlex.split(ssh_host.env["MSTORE_SSH"])
+    # cut after 16 of 20 MiB went into ssh: what the socket buffers held is lost, what the
+    # other side had read whole stays
     cut = {**os.environ, "MSTORE_SSH": shlex.join(
-        [sys.executable, "-m", "tests.fixtures.cutline", f"in:{7 << 20}", *ssh])}
+        [sys.executable, "-m", "tests.fixtures.cutline", f"in:{16 << 20}", *ssh])}
     broken = mstore_proc("push", "far", store=here, env=cut)
     assert broken.code == 10, broken.err
     assert broken.err.count("\n") == 1 and "far" not in broken.err.split(":")[0]
+    wait_served(far)  # the other side finishes what arrived whole when its input ends
     arrived = [o for o in made if (far / "objects" / o[:2] / o[2:4] / o).exists()]
     assert 0 < len(arrived) < len(made)
     # nothing half-written is visible on the far side
