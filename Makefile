@@ -96,7 +96,7 @@ else
 	$(VENV)/bin/mstore --store $(DEMO)/store server stop
 endif
 
-bench: venv speech
+bench: venv speech sshd
 	$(PY) -m compileall -q mstore  # as installed code would be: no recompiling per command
 	$(PY) -m tests.benchmarks
 
