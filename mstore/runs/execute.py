@@ -39,6 +39,7 @@ import msgspec
 from mstore.model.records import ArtifactMade, RunStarted, StepSpec, UnitDone
 from mstore.runs.lineage import artifact_id, reuse_key
 from mstore.store.fsutil import temp_name
+from mstore.store.objects import object_id
 from mstore.store.store import RecordWriter, Store
 from mstore.tools.api import (
     BadInput,
@@ -547,6 +548,34 @@ def _previous(ctx: RunContext, step: StepSpec) -> list[ArtifactMade]:
             if not a.expires_ms or a.expires_ms > now_ms]
 
 
+def _same_result(step: StepSpec, previous: list[ArtifactMade], result: ToolResult,
+                 out_dir: Path) -> bool:
+    """Whether a call's outputs are exactly its earlier result's (same tool version and
+    params; the same kinds, subjects, members, data, meta and payload bytes)."""
+    if len(previous) != len(result.artifacts) or any(
+            a.version != step.version or a.params != step.params for a in previous):
+        return False
+
+    def canon(kind: str, asset: str, members: list[str], data: object, meta: dict,
+              payload: str) -> bytes:
+        return msgspec.json.encode([kind, asset, sorted(members), data, meta, payload],
+                                   order="sorted")
+
+    def payload_of(file: str | None) -> str:
+        if not file:
+            return ""
+        src = (out_dir / file).resolve()
+        if out_dir.resolve() not in src.parents or not src.is_file():
+            return "?"  # _record_outputs refuses it; never equal to a stored payload
+        return object_id(src.read_bytes())
+
+    before = sorted(canon(a.kind, a.asset, a.members, a.data, a.meta, a.payload)
+                    for a in previous)
+    now = sorted(canon(o.kind, o.asset or "", list(o.members), o.data, dict(o.meta),
+                       payload_of(o.file)) for o in result.artifacts)
+    return before == now
+
+
 def _labels(ctx: RunContext, prefixes: tuple[str, ...]) -> list[dict[str, str]]:
     """The newest label per (asset, key, about) under ``prefixes``, cleared ones left out,
     oldest first (so a tool applying them in order lets the newer win)."""
@@ -652,10 +681,15 @@ def execute_aggregate(ctx: RunContext, step_name: str) -> ChunkSummary:
                               previous=[_materialize(ctx, a, work) for a in previous],
                               labels=labels)
             result, attempts = _call_tool(ctx, step, req)
-            ids = [a.id for a in _record_outputs(ctx, step, key, result, out_dir, "", input_ids,
-                                                 per_asset)]
-            status = "done"
             failed = {a: m for a, m in result.failed.items() if a in per_asset}
+            if previous and not failed and _same_result(step, previous, result, out_dir):
+                # an incremental tool that changed nothing: its earlier result stands, and
+                # a rerun over the same photos does not write every person again
+                ids, status = [a.id for a in previous], "reused"
+            else:
+                ids = [a.id for a in _record_outputs(ctx, step, key, result, out_dir, "",
+                                                     input_ids, per_asset)]
+                status = "done"
         # each input the tool could not handle is a failed unit of this step, with its message
         ms = int((time.monotonic() - t0) * 1000)
         for aid, msg in failed.items():

@@ -49,9 +49,10 @@ def faces_of(rs: RunStore, aid: str) -> list[dict]:
     return mstore("show", aid, "--json", store=rs.path).json()["faces"]
 
 
-def run_people(rs: RunStore) -> None:
+def run_people(rs: RunStore) -> str:
     v = rs.run_and_wait("people", "--production", timeout=240)
     assert v.state == "completed", (v.failures, rs.worker_logs())
+    return v.id
 
 
 def person_of(rs: RunStore, aid: str) -> str:
@@ -62,7 +63,14 @@ def person_of(rs: RunStore, aid: str) -> str:
 
 def test_people_from_real_faces_named_merged_split_and_kept(people_store) -> None:  # noqa: ANN001
     rs, root, _files = people_store
-    run_people(rs)
+    first = run_people(rs)
+    # a rerun over the same photos changes nothing: it reuses the earlier people
+    before = people(rs)
+    again = run_people(rs)
+    assert rs.unit_states(again)[("people", "*")].status == "reused"
+    assert (rs.unit_states(again)[("people", "*")].artifacts
+            == rs.unit_states(first)[("people", "*")].artifacts)
+    assert people(rs) == before
     ids = ids_by_path(rs)
     eileen = [ids[f"eileen/{n}"] for n in ("a1.jpg", "a2.jpg", "a3.jpg")]
     grace = [ids["grace/g1.jpg"], ids["grace/g2.jpg"], ids["grace/clip.mp4"]]
