@@ -1,6 +1,7 @@
-"""``find text:`` over the words people gave their pictures: titles, captions and keywords
-embedded in the picture (EXIF, IPTC, XMP) and in its sidecars (an XMP file, a Google
-Takeout JSON) — kept up to date as sidecars arrive, change and leave."""
+"""``find text:`` (and ``show``, the asset page) over the words people gave their
+pictures: titles, captions and keywords embedded in the picture (EXIF, IPTC, XMP) and in
+its sidecars (an XMP file, a Google Takeout JSON) — kept up to date as sidecars arrive,
+change and leave."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import wave
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from mstore.catalog.probe import image as image_probe
 from mstore.catalog.probe import text as text_probe
+from mstore.ui.app import create_app
 from tests.fixtures.captions import iptc_app13, picture, takeout_json, xmp
 from tests.helpers import mstore
 
@@ -68,7 +71,13 @@ def test_captions_and_keywords_are_found_wherever_they_are_written(store) -> Non
     assert list(picnic) == ["takeout/IMG_0001.jpg"]
     assert picnic["takeout/IMG_0001.jpg"]["kind"] == "sidecar"
     shown = mstore("show", "trip/beach.jpg", store=s)
-    assert "Sonnenuntergang \u00fcber dem Meer" in shown.out and "sandcastle" in shown.out
+    assert "caption    Sonnenuntergang \u00fcber dem Meer" in shown.out
+    assert "keywords   Strand, sandcastle, Ni\u00f1os" in shown.out
+    lake_id = mstore("show", "trip/lake.jpg", "--json", store=s).json()["id"]
+    with TestClient(create_app(s), base_url="http://localhost:8765") as c:
+        page = c.get(f"/asset/{lake_id}").text
+    assert "Caf\u00e9 au bord de l&#39;eau  (from sidecar archive/trip/lake.jpg.xmp)" in page
+    assert "Gro\u00dfmutter, ni\u00f1os" in page
 
 
 def test_sidecars_arriving_changing_and_leaving_change_what_is_found(store) -> None:
