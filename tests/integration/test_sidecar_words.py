@@ -76,8 +76,10 @@ def test_captions_and_keywords_are_found_wherever_they_are_written(store) -> Non
     lake_id = mstore("show", "trip/lake.jpg", "--json", store=s).json()["id"]
     with TestClient(create_app(s), base_url="http://localhost:8765") as c:
         page = c.get(f"/asset/{lake_id}").text
+        found = c.get("/search", params={"q": "sonnenuntergang"}).text
     assert "Caf\u00e9 au bord de l&#39;eau  (from sidecar archive/trip/lake.jpg.xmp)" in page
     assert "Gro\u00dfmutter, ni\u00f1os" in page
+    assert "beach.jpg" in found and "caption or keywords" in found
 
 
 def test_sidecars_arriving_changing_and_leaving_change_what_is_found(store) -> None:
