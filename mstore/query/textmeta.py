@@ -14,8 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from mstore.model.meta import Meta, SidecarFacts
-from mstore.query.related import is_json_name, is_sidecar, stem_key, takeout_json_key
-from mstore.query.rows import dir_extras
+from mstore.query.related import (
+    is_json_name,
+    is_sidecar,
+    stem_key,
+    takeout_json_key,
+    takeout_pairs,
+)
+from mstore.query.rowfacts import takeout_facts
 from mstore.store.reader import Reader
 
 
@@ -68,19 +74,21 @@ class MetaWords:
             return self._dirs[key]
         members = self.members(root, d)
         out: dict[bytes, list[str]] = defaultdict(list)
-        by_stem: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+        # most directories have no sidecar with words: found without grouping every name
+        by_stem: dict[bytes, list[str]] = defaultdict(list)
         for name, aid in members:
-            by_stem[stem_key(name)].append((name, aid))
-        for group in by_stem.values():
-            cars = [aid for name, aid in group if is_sidecar(name) and self._facts(aid)]
-            if cars:
-                for name, _aid in group:
-                    if not is_sidecar(name):
-                        out[name].extend(cars)
-        jsons = dir_extras(members, lambda _a: None, self._facts).takeout
-        asset_of = dict(members)
-        for media, json in jsons.items():
-            out[media].append(asset_of[json])
+            if is_sidecar(name) and self._facts(aid):
+                by_stem[stem_key(name)].append(aid)
+        if by_stem:
+            for name, _aid in members:
+                if not is_sidecar(name) and (cars := by_stem.get(stem_key(name))):
+                    out[name].extend(cars)
+        jsons = {name: aid for name, aid in members
+                 if is_json_name(name) and (m := self.meta(aid)) is not None and takeout_facts(m)}
+        if jsons:
+            media = (name for name, _aid in members if not is_json_name(name))
+            for name, json in takeout_pairs(jsons, media).items():
+                out[name].append(jsons[json])
         self._dirs[key] = out
         return out
 

@@ -37,6 +37,7 @@ from mstore.store.textindex import (
     MARK_END,
     MARK_START,
     METADATA,
+    NAMES,
     SIDECAR,
     Block,
     Doc,
@@ -84,6 +85,7 @@ class _Touched:
     assets: set[str] = field(default_factory=set)  # whose file names to read again
     paths: set[tuple[str, bytes]] = field(default_factory=set)  # whose holders too
     reprobed: set[str] = field(default_factory=set)  # assets with new facts (maybe sidecars)
+    seen: set[str] = field(default_factory=set)  # assets a path record named
     sidecars: set[tuple[str, bytes]] = field(default_factory=set)  # whose owners to read again
 
 
@@ -112,6 +114,7 @@ def _apply(store: Store, ti: TextIndex, records: list[Record], touched: _Touched
         t = type(rec)
         if t is PathSeen or t is PathGone:
             touched.assets.add(rec.asset)  # type: ignore[attr-defined]
+            touched.seen.add(rec.asset)  # type: ignore[attr-defined]
             if t is PathSeen and touched.earlier:  # the path may have held other content
                 touched.paths.add((rec.root, rec.path))  # type: ignore[attr-defined]
             if is_sidecar_name(rec.path):  # type: ignore[attr-defined]
@@ -172,7 +175,7 @@ def _reindex_assets(ti: TextIndex, r: Reader, touched: _Touched) -> None:
         assets.update(ev.asset for _hlc, _m, ev in r.history(root, path) if ev.asset)
     words = MetaWords(r)
     sidecars = set(touched.sidecars)
-    for aid in touched.reprobed:
+    for aid in touched.reprobed - touched.seen:  # content probed again where it was
         sidecars.update(p for p in r.asset_paths(aid) if is_sidecar_name(p[1]))
     for root, path in sidecars:
         assets |= words.owners(root, path)
@@ -183,11 +186,11 @@ def _reindex_assets(ti: TextIndex, r: Reader, touched: _Touched) -> None:
             if st is not None and st.present and st.asset == aid:
                 present.append((root, path))
         names = {path.rsplit(b"/", 1)[-1].decode("utf-8", "replace") for _r, path in present}
-        key = bytes.fromhex(aid)
-        ti.put_names(key, "\n".join(sorted(names)))
-        # a missing asset is found by nothing, as by its names
-        ti.put_asset_texts(key, METADATA, [words_text(words.meta(aid))] if present else [])
-        ti.put_asset_texts(key, SIDECAR, words.sidecar_texts(aid, present))
+        # a missing asset is found by nothing: it has no names, and no words either
+        ti.put_asset_texts(bytes.fromhex(aid), {
+            NAMES: ["\n".join(sorted(names))],
+            METADATA: [words_text(words.meta(aid))] if present else [],
+            SIDECAR: words.sidecar_texts(aid, present)})
 
 
 # -- asking ---------------------------------------------------------------------------------

@@ -156,14 +156,16 @@ class TextIndex:
 
     def put_names(self, asset: bytes, text: str) -> None:
         """An asset's file names (its current paths' last parts), replacing the old ones."""
-        self.put_asset_texts(asset, NAMES, [text])
+        self.put_asset_texts(asset, {NAMES: [text]})
 
-    def put_asset_texts(self, asset: bytes, source: str, texts: Iterable[str]) -> None:
-        """An asset's documents from ``source`` (NAMES, METADATA, SIDECAR), one per text,
-        replacing the old ones; empty texts are left out."""
-        self._delete(self.db.execute("SELECT id FROM docs WHERE asset = ? AND source = ?",
-                                     (asset, source)))
-        self._insert(asset, "", source, [Doc(t, None, [Block(0)]) for t in texts if t], 0)
+    def put_asset_texts(self, asset: bytes, texts: dict[str, list[str]]) -> None:
+        """An asset's documents of the sources named (NAMES, METADATA, SIDECAR: one per
+        text, empty texts left out), replacing those it had from them."""
+        marks = ", ".join("?" * len(texts))
+        self._delete(self.db.execute(
+            f"SELECT id FROM docs WHERE asset = ? AND source IN ({marks})", (asset, *texts)))
+        for source, some in texts.items():
+            self._insert(asset, "", source, [Doc(t, None, [Block(0)]) for t in some if t], 0)
 
     def _insert(self, asset: bytes, artifact: str, source: str, docs: Iterable[Doc], hlc: int
                 ) -> None:
