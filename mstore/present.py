@@ -87,3 +87,19 @@ def emit_json(obj: object) -> None:
 
 def emit_json_pretty(obj: object) -> None:
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(obj).decode(), indent=2) + "\n")
+
+
+def words_lines(meta: dict) -> list[tuple[str, str]]:
+    """(label, value) lines of the words given to a picture: its own title, caption and
+    keywords, then those of its sidecars (``meta["sidecar_words"]``, from ``show``), each
+    followed by the sidecar it is from. Shared by ``mstore show`` and the asset page."""
+    out = []
+    sources = [(meta, "")] + [(w, f"  (from sidecar {quote_path(w['path'].encode())})")
+                              for w in meta.get("sidecar_words") or ()]
+    for words, where in sources:
+        for key, label in (("title", "title"), ("description", "caption")):
+            if words.get(key):
+                out.append((label, words[key] + where))
+        if words.get("keywords"):
+            out.append(("keywords", ", ".join(words["keywords"]) + where))
+    return out

@@ -5,7 +5,8 @@ mtime_ns, inode, ctime_ns) match what the index holds is unchanged and costs one
 stat (a file recorded as racily clean is read again, see fileinfo). ``--verify``
 reads and hashes every file instead, and reports content that changed although
 its stat did not. Content read again whose facts were recorded by older probers
-(``PROBE_VERSION``) gets a new asset record with the better facts. Links inside
+(``PROBE_VERSION``) that can tell more about it gets a new asset record with the better
+facts. Links inside
 the archive are recorded as links (never read).
 Everything else is hashed and probed in worker processes while this process
 writes records. Order of effects: segment (durable) -> index -> hooks.
@@ -36,7 +37,7 @@ from mstore.catalog.walk import (
     walk_one,
 )
 from mstore.errors import UsageError
-from mstore.model.meta import PROBE_VERSION
+from mstore.model.meta import PROBE_VERSION, probed_before_news
 from mstore.model.records import (
     AddFinished,
     AssetRecorded,
@@ -452,7 +453,7 @@ class Adder:
             info = r.asset(aid)
         if info is None:
             return "new"
-        return "stale" if info.probe < PROBE_VERSION else "known"
+        return "stale" if probed_before_news(info.meta, info.probe) else "known"
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:

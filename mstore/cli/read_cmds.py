@@ -6,7 +6,7 @@ import click
 
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.errors import EXIT_NOTHING
-from mstore.present import duration
+from mstore.present import duration, words_lines
 
 
 @click.command()
@@ -108,7 +108,7 @@ def _meta_lines(meta: dict) -> list[tuple[str, str]]:
         if meta.get("gps_alt") is not None:
             gps += f" ({meta['gps_alt']:.1f} m)"
         out.append(("gps", gps + _source(meta, "gps")))
-    return out
+    return out + words_lines(meta)
 
 
 def _source(meta: dict, fact: str) -> str:

@@ -8,7 +8,21 @@ KINDS = ("image", "video", "audio", "text", "document", "other")
 # Raised when probing learns something it could not tell before (a new kind, a new check),
 # so that ``mstore add --verify`` records the better facts of content already cataloged.
 # 1: documents, truncated GIF/WebP/HEIC/audio, cp1252, Google Takeout sidecars
-PROBE_VERSION = 1
+# 2: titles, descriptions and keywords (images' EXIF/IPTC/XMP, XMP and Takeout sidecars)
+PROBE_VERSION = 2
+# Content recorded by probers older than a version is read again only when that version
+# can tell more about it: version 2 learned nothing about videos, audio or documents, so
+# those stay as recorded by version 1 (``--verify`` writes no new record for them).
+_LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"})}
+
+
+def probed_before_news(meta: Meta, probe: int) -> bool:
+    """Whether facts recorded by probers of version ``probe`` miss what the current ones
+    can tell about this content (so a reread records them again)."""
+    if probe < 1:
+        return True
+    return any(probe < version and (meta.kind in what or meta.mime in what)
+               for version, what in _LEARNED_SINCE.items())
 
 
 class SidecarFacts(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -18,11 +32,15 @@ class SidecarFacts(msgspec.Struct, omit_defaults=True, kw_only=True):
     (the pairing goes by file names; see mstore/query/related.py).
     """
 
-    format: str  # "google-takeout"
+    format: str  # "google-takeout" or "xmp"
     taken: str | None = None  # as Meta.taken
     gps_lat: float | None = None
     gps_lon: float | None = None
     gps_alt: float | None = None
+    # words about the media file, as Meta's (indexed for text: search, never lent)
+    title: str | None = None
+    description: str | None = None
+    keywords: list[str] | None = None
 
 
 class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -47,6 +65,10 @@ class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     gps_lon: float | None = None
     gps_alt: float | None = None
     frames: int | None = None  # animated images: frame count (> 1)
+    # images: the words people gave them (EXIF, IPTC, embedded XMP; catalog/probe/captions)
+    title: str | None = None
+    description: str | None = None  # caption
+    keywords: list[str] | None = None
     # video / audio
     duration: float | None = None  # seconds
     video_codec: str | None = None
@@ -61,7 +83,7 @@ class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     # documents
     pages: int | None = None
     text_layer: bool | None = None  # a page has text (fonts), not only pictures of it
-    # a metadata sidecar (a Google Takeout JSON): what it says about its media file
+    # a metadata sidecar (a Google Takeout JSON, an XMP file): what it says about its media file
     sidecar: SidecarFacts | None = None
     # set when the content could be hashed but not (fully) understood
     error: str | None = None

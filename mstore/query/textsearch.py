@@ -4,7 +4,8 @@ records, and asking it.
 What is indexed (docs/search.md): the text artifacts — kinds ``doctext``, ``ocr`` and
 ``transcript``, whose payload is the shared text JSON ({"version", "lang", "source",
 "blocks": [{"text", "page", "box", "start", "end", "conf"}]}) — one document per page, and
-each asset's file names (the last part of its current paths).
+each asset's file names (the last part of its current paths), and the title, description and
+keywords of each asset and of its sidecars (``textmeta``).
 
 Catching up follows the record lanes from the index's watermarks (``store/follow.py``:
 an unchanged lane costs one ``stat``), reading each new segment once, after the LMDB
@@ -21,12 +22,23 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mstore.model.records import ArtifactMade, ArtifactsDropped, PathGone, PathSeen, Record
+from mstore.model.records import (
+    ArtifactMade,
+    ArtifactsDropped,
+    AssetRecorded,
+    PathGone,
+    PathSeen,
+    Record,
+)
+from mstore.query.textmeta import MetaWords, is_sidecar_name, words_text
 from mstore.store.follow import Follower
 from mstore.store.notices import warn
 from mstore.store.textindex import (
     MARK_END,
     MARK_START,
+    METADATA,
+    NAMES,
+    SIDECAR,
     Block,
     Doc,
     Located,
@@ -72,6 +84,9 @@ class _Touched:
     earlier: bool = True  # whether to look up what the paths held before
     assets: set[str] = field(default_factory=set)  # whose file names to read again
     paths: set[tuple[str, bytes]] = field(default_factory=set)  # whose holders too
+    reprobed: set[str] = field(default_factory=set)  # assets with new facts (maybe sidecars)
+    seen: set[str] = field(default_factory=set)  # assets a path record named
+    sidecars: set[tuple[str, bytes]] = field(default_factory=set)  # whose owners to read again
 
 
 def catch_up(store: Store, ti: TextIndex) -> int:
@@ -88,7 +103,7 @@ def catch_up(store: Store, ti: TextIndex) -> int:
         for records in follow.segments(r):
             _apply(store, ti, records, touched)
             read += 1
-        _reindex_names(ti, r, touched)
+        _reindex_assets(ti, r, touched)
         for lane, (mtime, mark) in follow.marks.items():
             ti.set_lane(lane, mtime, mark)
     return read
@@ -99,8 +114,14 @@ def _apply(store: Store, ti: TextIndex, records: list[Record], touched: _Touched
         t = type(rec)
         if t is PathSeen or t is PathGone:
             touched.assets.add(rec.asset)  # type: ignore[attr-defined]
+            touched.seen.add(rec.asset)  # type: ignore[attr-defined]
             if t is PathSeen and touched.earlier:  # the path may have held other content
                 touched.paths.add((rec.root, rec.path))  # type: ignore[attr-defined]
+            if is_sidecar_name(rec.path):  # type: ignore[attr-defined]
+                touched.sidecars.add((rec.root, rec.path))  # type: ignore[attr-defined]
+        elif t is AssetRecorded:  # new facts (a reprobe): maybe new words
+            touched.assets.add(rec.id)  # type: ignore[attr-defined]
+            touched.reprobed.add(rec.id)  # type: ignore[attr-defined]
         elif t is ArtifactMade and rec.kind in TEXT_KINDS and rec.asset:  # type: ignore[attr-defined]
             docs = _documents(store, rec)  # type: ignore[arg-type]
             if docs is not None:
@@ -146,17 +167,30 @@ def _number(v: object) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
-def _reindex_names(ti: TextIndex, r: Reader, touched: _Touched) -> None:
+def _reindex_assets(ti: TextIndex, r: Reader, touched: _Touched) -> None:
+    """The file-name, metadata and sidecar documents of the assets the segments touched,
+    of the files next to the sidecars they touched, and of whatever those paths held."""
     assets = set(touched.assets)
     for root, path in touched.paths:
         assets.update(ev.asset for _hlc, _m, ev in r.history(root, path) if ev.asset)
+    words = MetaWords(r)
+    sidecars = set(touched.sidecars)
+    for aid in touched.reprobed - touched.seen:  # content probed again where it was
+        sidecars.update(p for p in r.asset_paths(aid) if is_sidecar_name(p[1]))
+    for root, path in sidecars:
+        assets |= words.owners(root, path)
     for aid in assets:
-        names = []
+        present = []
         for root, path in r.asset_paths(aid):
             st = r.path_state(root, path)
             if st is not None and st.present and st.asset == aid:
-                names.append(path.rsplit(b"/", 1)[-1].decode("utf-8", "replace"))
-        ti.put_names(bytes.fromhex(aid), "\n".join(sorted(set(names))))
+                present.append((root, path))
+        names = {path.rsplit(b"/", 1)[-1].decode("utf-8", "replace") for _r, path in present}
+        # a missing asset is found by nothing: it has no names, and no words either
+        ti.put_asset_texts(bytes.fromhex(aid), {
+            NAMES: ["\n".join(sorted(names))],
+            METADATA: [words_text(words.meta(aid))] if present else [],
+            SIDECAR: words.sidecar_texts(aid, present)})
 
 
 # -- asking ---------------------------------------------------------------------------------

@@ -71,7 +71,10 @@ def describe_asset(store: Store, aid: str) -> dict:
         # links are not paths of the asset (not copies), but point at one of its paths
         links = [{"root": root, "path": link, "target": rel}
                  for root, rel in current for link in r.links_to(root, rel)]
+        sidecar_words = [_words_of(r, rel) for rel in related if rel["relation"] == "sidecar"]
     meta = _meta_with_sources(info.meta, lender)
+    if words := [w for w in sidecar_words if w is not None]:
+        meta["sidecar_words"] = words
     if info.meta.error:
         errors.insert(0, {"reason": "probe", "detail": info.meta.error})
     return {
@@ -87,6 +90,16 @@ def describe_asset(store: Store, aid: str) -> dict:
         "related": related,
         "links": links,
     }
+
+
+def _words_of(r: Reader, rel: dict) -> dict | None:
+    """A sidecar's title, description and keywords with its "root/path", if it has any."""
+    info = r.asset(rel["asset"])
+    sc = info.meta.sidecar if info is not None else None
+    if sc is None or not (sc.title or sc.description or sc.keywords):
+        return None
+    return {"path": rel["root"] + "/" + rel["path"].decode("utf-8", "backslashreplace"),
+            "title": sc.title, "description": sc.description, "keywords": sc.keywords}
 
 
 # where a file's own capture time and place come from, by kind

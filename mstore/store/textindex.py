@@ -7,7 +7,8 @@ ranked matches out, and the watermarks that say which segments it holds.
 
 One *document* is the text of one page of a text artifact (``doctext``, ``ocr``,
 ``transcript``; all blocks of a page joined by a newline, a text without pages is one
-document) or the file names of one asset. Its *blocks* (offset in the document, page, box,
+document), the file names of one asset, its own title/description/keywords, or those of one
+of its sidecar files. Its *blocks* (offset in the document, page, box,
 start, end) say where each block's text starts, so that a match's offset tells its place.
 
 Tokenizer: ``porter unicode61 remove_diacritics 2`` — case and diacritics folded (café =
@@ -30,10 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # bump when the schema or the tokenizer changes: an older file is then rebuilt
-SCHEMA = 3
+SCHEMA = 4
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 MARK_START, MARK_END = "\x02", "\x03"  # highlight markers: control characters no text has
 NAMES = "name"  # the source of a file-names document
+METADATA = "metadata"  # ... of an asset's own title, description and keywords
+SIDECAR = "sidecar"  # ... of those its sidecar files (XMP, Google Takeout JSON) give it
 
 _SCHEMA_SQL = f"""
 CREATE TABLE docs (id INTEGER PRIMARY KEY, asset BLOB NOT NULL, artifact TEXT NOT NULL,
@@ -153,10 +156,16 @@ class TextIndex:
 
     def put_names(self, asset: bytes, text: str) -> None:
         """An asset's file names (its current paths' last parts), replacing the old ones."""
-        self._delete(self.db.execute("SELECT id FROM docs WHERE asset = ? AND source = ?",
-                                     (asset, NAMES)))
-        if text:
-            self._insert(asset, "", NAMES, [Doc(text, None, [Block(0)])], 0)
+        self.put_asset_texts(asset, {NAMES: [text]})
+
+    def put_asset_texts(self, asset: bytes, texts: dict[str, list[str]]) -> None:
+        """An asset's documents of the sources named (NAMES, METADATA, SIDECAR: one per
+        text, empty texts left out), replacing those it had from them."""
+        marks = ", ".join("?" * len(texts))
+        self._delete(self.db.execute(
+            f"SELECT id FROM docs WHERE asset = ? AND source IN ({marks})", (asset, *texts)))
+        for source, some in texts.items():
+            self._insert(asset, "", source, [Doc(t, None, [Block(0)]) for t in some if t], 0)
 
     def _insert(self, asset: bytes, artifact: str, source: str, docs: Iterable[Doc], hlc: int
                 ) -> None:

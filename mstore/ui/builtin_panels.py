@@ -7,6 +7,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from mstore.present import words_lines
 from mstore.ui.api import PanelContext, ToolUi
 
 # -- panels -------------------------------------------------------------------------------
@@ -34,7 +35,7 @@ def meta_lines(meta: dict) -> list[tuple[str, str]]:
         if meta.get("gps_alt") is not None:
             gps += f" ({meta['gps_alt']:.1f} m)"
         out.append(("gps", gps))
-    return out
+    return out + words_lines(meta)
 
 
 def _meta_panel(ctx: PanelContext) -> Markup | None:

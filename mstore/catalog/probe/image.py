@@ -1,4 +1,5 @@
-"""Images: size, orientation, capture time, camera and GPS, from headers and EXIF (Pillow).
+"""Images: size, orientation, capture time, camera and GPS, from headers and EXIF (Pillow);
+title, description and keywords from EXIF, IPTC and XMP (``captions``).
 
 Nothing here decodes pixels. ``Image.open`` only parses headers; animated GIF/WebP
 frame counts come from ``n_frames`` (which walks frames without decompressing).
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from mstore.catalog.probe import complete, describe_error, format_taken
+from mstore.catalog.probe import captions, complete, describe_error, format_taken
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
@@ -180,12 +181,15 @@ def _read(im: PILImage.Image, meta: Meta, raw: bool) -> bool:
         if isinstance(n, int) and n > 1:
             meta.frames = n
     if im.format == "PNG" and "exif" not in im.info and "Raw profile type exif" not in im.info:
+        _words(im, meta, None)
         return True  # PngImageFile.getexif() would decode the image to reach a late eXIf
     try:
         exif = im.getexif()
     except Exception:
         meta.error = _BAD_EXIF  # Pillow's reasons quote raw header bytes; not worth keeping
+        _words(im, meta, None)
         return False
+    _words(im, meta, exif)
     # pillow_heif hands over images already rotated by the HEIF irot/imir boxes (and
     # resets the EXIF tag to 1, keeping the file's value in info["original_orientation"]).
     heif = im.format == "HEIF"
@@ -195,6 +199,27 @@ def _read(im: PILImage.Image, meta: Meta, raw: bool) -> bool:
             exif[_ORIENTATION] = orig
     _apply_exif(meta, exif, transformed=heif, raw=raw)
     return False
+
+
+def _words(im: PILImage.Image, meta: Meta, exif: PILImage.Exif | None) -> None:
+    """Title, description and keywords from the embedded XMP packet, IPTC and EXIF (read
+    with the headers: nothing more of the file is read for them). A part that fails is
+    left out; it is never an error of the image."""
+    sources = [captions.from_xmp(im.info.get("xmp"))]
+    try:
+        from PIL import IptcImagePlugin
+
+        sources.append(captions.from_iptc(IptcImagePlugin.getiptcinfo(im)))  # type: ignore[arg-type]
+    except Exception:
+        pass
+    if exif is not None:
+        try:
+            sources.append(captions.from_exif(exif))
+        except Exception:
+            pass
+    words = captions.merge(*sources)
+    meta.title, meta.description = words.title, words.description
+    meta.keywords = list(words.keywords) or None
 
 
 def _apply_exif(meta: Meta, exif: PILImage.Exif, *, transformed: bool, raw: bool) -> None:

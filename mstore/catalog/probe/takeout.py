@@ -7,6 +7,8 @@ what Google knew next to each one as JSON::
      "geoData": {"latitude": 48.85, "longitude": 2.29, "altitude": 35.0, ...},
      "geoDataExif": {...}, ...}
 
+``title`` (the file name as uploaded, or what it was renamed to in Google Photos) and
+``description`` (the caption written there) are kept as words for ``text:`` search.
 ``photoTakenTime.timestamp`` is UTC epoch seconds, recorded as UTC
 ("...+00:00"). ``geoData`` is the place as Google Photos shows it (it may have
 been set by hand); ``geoDataExif`` the camera's; the first that is not 0,0 (what
@@ -22,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from mstore.catalog.probe import format_taken
+from mstore.catalog.probe import captions, format_taken
 from mstore.model.meta import SidecarFacts
 
 FORMAT = "google-takeout"
@@ -38,7 +40,9 @@ def takeout_facts(data: bytes) -> SidecarFacts | None:
         return None
     if not isinstance(doc, dict) or not any(isinstance(doc.get(k), dict) for k in _MARKERS):
         return None
-    facts = SidecarFacts(format=FORMAT, taken=_taken(doc.get("photoTakenTime")))
+    facts = SidecarFacts(format=FORMAT, taken=_taken(doc.get("photoTakenTime")),
+                         title=captions.clean(doc.get("title")),
+                         description=captions.clean(doc.get("description")))
     for key in ("geoData", "geoDataExif"):
         place = _place(doc.get(key))
         if place is not None:

@@ -7,7 +7,8 @@ bytes are invisible C1 controls), else latin-1, which decodes anything. Either w
 decoding the file's bytes with the reported encoding gives back its text. The line count
 is the number of line ends plus one for a last line without one; a file whose only
 line ends are CR (classic Mac) is counted by CRs. A JSON file that is a Google Takeout
-sidecar also gets the facts it gives (``Meta.sidecar``, see ``takeout``).
+sidecar also gets the facts it gives (``Meta.sidecar``, see ``takeout``); an XMP file (a
+sidecar of a photo) its title, description and keywords (``captions``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import codecs
 from typing import TYPE_CHECKING
 
-from mstore.catalog.probe import takeout
-from mstore.model.meta import Meta
+from mstore.catalog.probe import captions, takeout
+from mstore.model.meta import Meta, SidecarFacts
 
 if TYPE_CHECKING:
     from mstore.catalog.probe import Source
@@ -40,7 +41,19 @@ def probe_text(f: Source, size: int, head: bytes, mime: str) -> Meta:
     if mime == "application/json" and size <= takeout.MAX_BYTES:
         f.seek(0)
         meta.sidecar = takeout.takeout_facts(f.read(size))
+    elif mime == "application/xml" and size <= captions.MAX_XMP:
+        f.seek(0)
+        meta.sidecar = xmp_facts(f.read(size))
     return meta
+
+
+def xmp_facts(data: bytes) -> SidecarFacts | None:
+    """An XMP file's title, description and keywords; None if it has none (or is no XMP)."""
+    words = captions.from_xmp(data)
+    if not (words.title or words.description or words.keywords):
+        return None
+    return SidecarFacts(format="xmp", title=words.title, description=words.description,
+                        keywords=list(words.keywords) or None)
 
 
 def guess_encoding(head: bytes) -> str:

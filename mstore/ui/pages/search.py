@@ -16,7 +16,8 @@ from mstore.store.store import Store
 from mstore.ui.core import pager, params, ui_of
 
 PAGE_SIZE = 30
-_SOURCES = {"doctext": "in the text", "ocr": "in the picture", "transcript": "spoken"}
+_SOURCES = {"doctext": "in the text", "ocr": "in the picture", "transcript": "spoken",
+            "metadata": "caption or keywords", "sidecar": "sidecar's caption or keywords"}
 
 
 def results(store: Store, q: str, offset: int, size: int) -> tuple[int, list[dict]]:
