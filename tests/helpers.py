@@ -54,6 +54,17 @@ def mstore_proc(*args: str | os.PathLike, store: Path | None = None, timeout: fl
                   p.stderr.decode("utf-8", "replace"))
 
 
+def machine_id(store: Path) -> str:
+    """The machine id a store copy writes its records under (minted on first use)."""
+    from mstore.store.store import Store
+
+    st = Store(store)
+    try:
+        return st.machine_id
+    finally:
+        st.close()
+
+
 def catalog_answers(store: Path) -> dict:
     """Everything a user reads from the catalog, for before/after comparisons."""
     rows = mstore("find", "--json", store=store).json_lines()

@@ -26,7 +26,7 @@ from mstore.model.records import (
 from mstore.query.people import NAME_KEY
 from mstore.store.store import Store
 from tests.fixtures.faces import faces_archive
-from tests.helpers import mstore
+from tests.helpers import machine_id, mstore
 
 if TYPE_CHECKING:
     from tests.integration.temporal_env import RunStore
@@ -58,14 +58,6 @@ def copy_files(src: Path, dst: Path, files: list[Path]) -> None:
     for rel in files:
         (dst / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src / rel, dst / rel)
-
-
-def machine_id(store: Path) -> str:
-    st = Store(store)
-    try:
-        return st.machine_id
-    finally:
-        st.close()
 
 
 def write_stamped(store: Path, records: list[Record]) -> None:

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mstore.store.store import Store
 from tests.fixtures.archive import build_archive
-from tests.helpers import mstore, mstore_proc
+from tests.helpers import machine_id, mstore, mstore_proc
 from tests.integration.test_run_reading import run_all
 
 
@@ -32,14 +31,6 @@ def answers(store: Path, run_ids: list[str]) -> dict:
         assert r.code == 0, r.err
         shows[rid] = r.json()
     return {"find": find.json_lines(), "log": log.json_lines(), "show": shows}
-
-
-def machine_of(store: Path) -> str:
-    st = Store(store)
-    try:
-        return st.machine_id
-    finally:
-        st.close()
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +63,7 @@ def test_clone_answers_like_its_source(host_a, tmp_path: Path) -> None:  # noqa:
     a_store, _, run = host_a
     b_store, b_archive = clone_b(host_a, tmp_path, "--json")
     assert answers(b_store, [run]) == answers(a_store, [run])
-    assert machine_of(b_store) != machine_of(a_store)
+    assert machine_id(b_store) != machine_id(a_store)
     # its own archive path, and the source as origin; nothing of A's local/ came along
     cfg = tomllib.loads((b_store / "config.toml").read_text())
     assert cfg["roots"] == {"archive": str(b_archive)}
