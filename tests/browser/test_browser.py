@@ -9,6 +9,7 @@ page change without a reload. Screenshots of the main pages are saved under
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -93,15 +94,19 @@ def browser() -> Iterator[Browser]:
             b.close()
 
 
-@pytest.fixture
-def page(browser: Browser, world: World) -> Iterator[Page]:
-    ctx = browser.new_context(base_url=world.ui.url, viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def watched_page(browser: Browser, base_url: str, *, console: bool = True
+                 ) -> Iterator[Page]:
+    """A page of a fresh context on ``base_url`` that collects script errors, failed
+    sub-resources and (``console``) console errors, and fails the test if any came."""
+    ctx = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(TIMEOUT_MS)
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error"
-          and not m.text.startswith("Failed to load resource") else None)
+    if console:
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error"
+              and not m.text.startswith("Failed to load resource") else None)
     # a page may answer 4xx on purpose (a bad query); a sub-resource must not fail
     pg.on("response", lambda r: errors.append(f"{r.status} {r.url}")
           if r.status >= 400 and r.request.resource_type != "document" else None)
@@ -109,6 +114,12 @@ def page(browser: Browser, world: World) -> Iterator[Page]:
     ctx.close()
     # a script error, a CSP violation or a broken image is a bug the person would hit
     assert errors == [], errors
+
+
+@pytest.fixture
+def page(browser: Browser, world: World) -> Iterator[Page]:
+    with watched_page(browser, world.ui.url) as pg:
+        yield pg
 
 
 def shot(page: Page, name: str) -> None:

@@ -9,7 +9,12 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.test_browser import TIMEOUT_MS, browser, images_loaded, shot  # noqa: F401
+from tests.browser.test_browser import (  # noqa: F401 - browser is a fixture
+    browser,
+    images_loaded,
+    shot,
+    watched_page,
+)
 from tests.integration.test_run_reading import run_all
 from tests.integration.test_search import searched_store
 from tests.integration.ui_server import UiServer
@@ -32,16 +37,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
 
 @pytest.fixture
 def page(browser: Browser, ui: UiServer) -> Iterator[Page]:  # noqa: F811
-    ctx = browser.new_context(base_url=ui.url, viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(TIMEOUT_MS)
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-          if r.status >= 400 and r.request.resource_type != "document" else None)
-    yield pg
-    ctx.close()
-    assert errors == [], errors
+    with watched_page(browser, ui.url, console=False) as pg:
+        yield pg
 
 
 def test_one_box_finds_words_in_documents_and_names(page: Page) -> None:

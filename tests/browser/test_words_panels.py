@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from mstore.runs.pipelines import SHIPPED
-from tests.browser.test_browser import TIMEOUT_MS, chromium_path, shot
+from tests.browser.test_browser import chromium_path, shot, watched_page
 from tests.helpers import REPO, mstore
 from tests.integration.test_run_reading import run_all
 from tests.integration.ui_server import UiServer
@@ -93,18 +93,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, world: World) -> Iterator[Page]:
-    ctx = browser.new_context(base_url=world.ui.url, viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(TIMEOUT_MS)
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error"
-          and not m.text.startswith("Failed to load resource") else None)
-    pg.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-          if r.status >= 400 and r.request.resource_type != "document" else None)
-    yield pg
-    ctx.close()
-    assert errors == [], errors  # a CSP violation or a broken image is a bug
+    with watched_page(browser, world.ui.url) as pg:
+        yield pg
 
 
 def test_ocr_lines_are_boxed_over_the_screenshot(page: Page, world: World) -> None:
