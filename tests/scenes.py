@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Callable
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -70,6 +72,18 @@ def variants(img: Image.Image) -> dict[str, Image.Image]:
         "recompressed": Image.open(io.BytesIO(jpeg(img, 50))).convert("RGB"),
         "cropped": img.crop((w // 10, h // 10, w - w // 10, h - h // 10)),
     }
+
+
+def write_with_variants(img: Image.Image, original: Path,
+                        variant_path: Callable[[str], Path]) -> dict[str, Path]:
+    """``img`` as a JPEG at ``original`` and each of its ``variants`` at ``variant_path(name)``
+    (folders made as needed); returns the paths by variant name, "" for the original."""
+    out = {}
+    for name, copy in {"": img, **variants(img)}.items():
+        path = out[name] = variant_path(name) if name else original
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(jpeg(copy))
+    return out
 
 
 def blurred(img: Image.Image, radius: float = 4.0) -> Image.Image:

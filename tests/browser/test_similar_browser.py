@@ -15,7 +15,7 @@ from tests.helpers import mstore
 from tests.integration.temporal_env import make_store
 from tests.integration.test_run_reading import run_all
 from tests.integration.ui_server import UiServer
-from tests.scenes import blurred, jpeg, scene, variants
+from tests.scenes import blurred, jpeg, scene, write_with_variants
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +24,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = base / "archive"
     for seed in range(3):
         d = root / f"scene{seed}"
-        d.mkdir(parents=True)
-        img = scene(seed)
-        (d / "photo.jpg").write_bytes(jpeg(img))
-        for name, copy in variants(img).items():
-            (d / f"{name}.jpg").write_bytes(jpeg(copy))
+        write_with_variants(scene(seed), d / "photo.jpg", lambda n, d=d: d / f"{n}.jpg")
     (root / "scene0" / "burst-missed.jpg").write_bytes(jpeg(blurred(scene(0))))
     rs = make_store(base, root, "127.0.0.1:1")  # runs are executed here: no server needed
     for pipeline in ("photos", "similar", "dedupe"):

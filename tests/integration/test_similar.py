@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.helpers import mstore
-from tests.scenes import jpeg, scene, variants
+from tests.scenes import scene, write_with_variants
 
 if TYPE_CHECKING:
     from tests.integration.temporal_env import RunStore
@@ -28,11 +28,8 @@ def scenes_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("scenes") / "archive"
     for seed in (*FIRST, *SECOND):
         d = root / ("a" if seed in FIRST else "b")
-        d.mkdir(parents=True, exist_ok=True)
-        img = scene(seed)
-        (d / f"s{seed}.jpg").write_bytes(jpeg(img))
-        for name, copy in variants(img).items():
-            (d / f"s{seed}-{name}.jpg").write_bytes(jpeg(copy))
+        write_with_variants(scene(seed), d / f"s{seed}.jpg",
+                            lambda n, d=d, seed=seed: d / f"s{seed}-{n}.jpg")
     return root
 
 

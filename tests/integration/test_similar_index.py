@@ -12,7 +12,7 @@ from mstore.query import vectors
 from mstore.store.store import Store
 from tests.helpers import mstore
 from tests.integration.test_run_reading import run_all
-from tests.scenes import jpeg, scene, variants
+from tests.scenes import scene, write_with_variants
 
 
 @pytest.fixture
@@ -20,11 +20,7 @@ def store(tmp_path: Path) -> Path:
     root = tmp_path / "archive"
     for seed in range(3):
         d = root / f"s{seed}"
-        d.mkdir(parents=True)
-        img = scene(seed)
-        (d / "photo.jpg").write_bytes(jpeg(img))
-        for name, copy in variants(img).items():
-            (d / f"{name}.jpg").write_bytes(jpeg(copy))
+        write_with_variants(scene(seed), d / "photo.jpg", lambda n, d=d: d / f"{n}.jpg")
     st = tmp_path / "store"
     assert mstore("init", "--store", st, root).code == 0
     assert mstore("add", store=st).code == 0

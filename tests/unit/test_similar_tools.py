@@ -15,7 +15,7 @@ from PIL import Image, ImageEnhance
 from mstore.tools.api import BadInput, InputArtifact, ToolInput, ToolResult
 from mstore.tools.registry import Registry
 from tests.helpers import REPO
-from tests.scenes import blurred, jpeg, scene, variants
+from tests.scenes import blurred, jpeg, scene, write_with_variants
 from tests.unit.test_tools import asset, call, make_video
 
 SCENES = range(6)
@@ -31,12 +31,9 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("scenes")
     out = {}
     for seed in SCENES:
-        img = scene(seed)
-        out[f"s{seed}"] = d / f"s{seed}.jpg"
-        out[f"s{seed}"].write_bytes(jpeg(img))
-        for name, copy in variants(img).items():
-            out[f"s{seed}-{name}"] = d / f"s{seed}-{name}.jpg"
-            out[f"s{seed}-{name}"].write_bytes(jpeg(copy))
+        written = write_with_variants(scene(seed), d / f"s{seed}.jpg",
+                                      lambda n, seed=seed: d / f"s{seed}-{n}.jpg")
+        out.update({path.stem: path for path in written.values()})
     sharp = scene(0)
     out["blurred"] = d / "blurred.jpg"
     out["blurred"].write_bytes(jpeg(blurred(sharp)))
