@@ -21,7 +21,7 @@ from tests.browser.test_browser import chromium_path, shot, watched_page
 from tests.helpers import REPO, mstore
 from tests.integration.test_run_reading import run_all
 from tests.integration.ui_server import UiServer
-from tests.unit.test_words_ocr import LINES, photo, screenshot, text_pdf
+from tests.unit.test_words_ocr import LINES, mixed_pdf, photo, screenshot
 from tests.unit.test_words_scenes import SHOTS, cut_video, shot_starts
 from tests.unit.test_words_transcribe import FIRST, GAP, SECOND, speak, write_wav
 
@@ -47,16 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root.mkdir()
     screenshot(root / "shot.png")
     photo(root / "sideways.jpg", turn=90)
-    from PIL import Image
-    from pypdf import PdfReader, PdfWriter
-
-    Image.open(root / "shot.png").save(base / "scan.pdf", resolution=150, quality=95)
-    writer = PdfWriter()
-    for part in (text_pdf(base / "typed.pdf", "Typed letter"), base / "scan.pdf"):
-        for page in PdfReader(part).pages:
-            writer.add_page(page)
-    with open(root / "letter.pdf", "wb") as f:
-        writer.write(f)
+    mixed_pdf(root / "shot.png", base / "letter.pdf").rename(root / "letter.pdf")
     a, rate = speak(FIRST, "en", base / "a.wav")
     b, _ = speak(SECOND, "en", base / "b.wav")
     write_wav(root / "memo.wav", np.concatenate([a, np.zeros(int(GAP * rate), "<i2"), b]), rate)

@@ -174,18 +174,25 @@ def text_pdf(path: Path, text: str) -> Path:
     return path
 
 
-def test_the_image_only_page_of_a_pdf_is_read_and_its_text_page_left_to_doctext(
-        registry: Registry, tmp_path: Path) -> None:
+def mixed_pdf(picture: Path, path: Path) -> Path:
+    """A two-page PDF: a typed page ("Typed letter", a text layer), then ``picture`` as a
+    page that is one image, as a scanner writes it (its parts are left beside ``path``)."""
     from pypdf import PdfReader, PdfWriter
 
-    scan = Image.open(screenshot(tmp_path / "shot.png"))
-    scan.save(tmp_path / "scan.pdf", resolution=150, quality=95)  # Pillow: a page that is one image
+    scan = path.with_name(f"{path.stem}-scan.pdf")
+    Image.open(picture).save(scan, resolution=150, quality=95)  # Pillow: a page that is one image
     writer = PdfWriter()
-    for part in (text_pdf(tmp_path / "text.pdf", "Typed letter"), tmp_path / "scan.pdf"):
+    for part in (text_pdf(path.with_name(f"{path.stem}-text.pdf"), "Typed letter"), scan):
         for page in PdfReader(part).pages:
             writer.add_page(page)
-    with open(tmp_path / "mixed.pdf", "wb") as f:
+    with open(path, "wb") as f:
         writer.write(f)
+    return path
+
+
+def test_the_image_only_page_of_a_pdf_is_read_and_its_text_page_left_to_doctext(
+        registry: Registry, tmp_path: Path) -> None:
+    mixed_pdf(screenshot(tmp_path / "shot.png"), tmp_path / "mixed.pdf")
     payload, meta = ocr(registry, tmp_path / "mixed.pdf", tmp_path / "out",
                         mime="application/pdf", kind="document")
     check_screenshot_text([b["text"] for b in payload["blocks"]])
