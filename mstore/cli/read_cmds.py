@@ -69,14 +69,10 @@ def _remotes(store) -> dict[str, dict]:  # noqa: ANN001 - a Store
     """The remotes config.toml names, with when this copy last pulled and pushed."""
     if not store.config.raw.get("remotes"):
         return {}
-    from mstore.sync import remotes, state
+    from mstore.sync.remotes import overview
 
-    out = {}
-    for name, r in remotes.remotes(store).items():
-        st = state.load(store, name)
-        out[name] = {"url": r.url, "pulled_ms": st.pulled_ms or None,
-                     "pushed_ms": st.pushed_ms or None, "kinds": st.kinds}
-    return out
+    return {name: {k: r[k] for k in ("url", "pulled_ms", "pushed_ms", "kinds")}
+            for name, r in overview(store).items()}
 
 
 def _when(ms: int | None) -> str:

@@ -148,18 +148,14 @@ def remote_remove(obj: Context, name: str) -> None:
 @click.pass_obj
 def remote_list(obj: Context, as_json: bool) -> None:
     from mstore.present import emit_json
-    from mstore.sync import remotes, state
+    from mstore.sync.remotes import overview
 
-    store = obj.store()
-    for r in remotes.remotes(store).values():
-        st = state.load(store, r.name)
+    for name, r in overview(obj.store()).items():
         if as_json:
-            emit_json({"name": r.name, "url": r.url, "mstore": r.mstore,
-                       "pulled_ms": st.pulled_ms or None, "pushed_ms": st.pushed_ms or None,
-                       "kinds": st.kinds})
+            emit_json({"name": name, **r})
         else:
-            click.echo(f"{r.name}\t{r.url}" + (f"\t(partial: {','.join(st.kinds)})"
-                                                if st.kinds is not None else ""))
+            click.echo(f"{name}\t{r['url']}" + (f"\t(partial: {','.join(r['kinds'])})"
+                                               if r["kinds"] is not None else ""))
 
 
 @click.command()

@@ -105,7 +105,7 @@ def _pull(store: Store, far: Endpoint, name: str, kinds: list[str] | None,
         res.seconds += objs.seconds
     store.catch_up()
     st = state.load(store, name)
-    st.url, st.pulled_ms, st.pulls = _url_of(store, name), started, st.pulls + 1
+    st.pulled_ms = started
     # a full pull makes the copy whole; a partial one adds its kinds to what it holds
     st.kinds = None if kinds is None else sorted(set(st.kinds or []) | set(kinds))
     state.save(store, name, st)
@@ -117,14 +117,9 @@ def _push(store: Store, far: Endpoint, name: str, report: Report | None) -> tran
     res = transfer.run("push", LocalEndpoint(store.root), far, report=report)
     if not store.readonly:
         st = state.load(store, name)
-        st.url, st.pushed_ms, st.pushes = _url_of(store, name), started, st.pushes + 1
+        st.pushed_ms = started
         state.save(store, name, st)
     return res
-
-
-def _url_of(store: Store, name: str) -> str:
-    known = remotes.remotes(store)
-    return known[name].url if name in known else name
 
 
 def _now_ms() -> int:

@@ -41,6 +41,20 @@ def remotes(store: Store) -> dict[str, Remote]:
             for name, entry in store.config.raw.get("remotes", {}).items()}
 
 
+def overview(store: Store) -> dict[str, dict]:
+    """Each remote with what this copy remembers of it (``status``, ``remote list``):
+    url, mstore, when the last pull and push that finished had started (None: never),
+    and a partial copy's kinds."""
+    from mstore.sync import state
+
+    out = {}
+    for name, r in remotes(store).items():
+        st = state.load(store, name)
+        out[name] = {"url": r.url, "mstore": r.mstore, "pulled_ms": st.pulled_ms or None,
+                     "pushed_ms": st.pushed_ms or None, "kinds": st.kinds}
+    return out
+
+
 def remote(store: Store, name: str | None) -> Remote:
     """The remote a command names; without a name, ``origin``, or the only one there is."""
     known = remotes(store)

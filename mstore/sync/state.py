@@ -1,6 +1,7 @@
 """What this copy remembers of each remote, in ``local/remotes/<name>.json`` (machine-local:
 another copy has its own view): when the last pull and push that finished had started,
-and which artifact kinds a partial pull brought (None: every object).
+and which artifact kinds a partial pull brought (None: every object). Keys it does not
+know are ignored.
 
 ``gc`` reads ``pulled_ms``: an expired artifact's object is deleted only when every known
 remote was pulled after it expired (services/gc.py). ``cat`` and ``export`` read ``kinds``
@@ -10,7 +11,7 @@ to say which remote holds a payload a partial copy lacks.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mstore.store.fsutil import write_once
@@ -19,13 +20,9 @@ from mstore.store.store import Store
 
 @dataclass
 class RemoteState:
-    url: str = ""
     pulled_ms: int = 0  # start of the last pull that finished (0: never)
     pushed_ms: int = 0  # start of the last push that finished
     kinds: list[str] | None = None  # objects of these artifact kinds only; None: all
-    pulls: int = 0
-    pushes: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def _path(store: Store, name: str) -> Path:
