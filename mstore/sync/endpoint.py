@@ -9,7 +9,7 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from mstore import __version__
@@ -48,7 +48,7 @@ class Endpoint:
         raise NotImplementedError
 
     def fetch(self, objects: list[bytes], segments: list[tuple[str, int]],
-              packs: list[str] = ()) -> Iterator[Item]:  # type: ignore[assignment]
+              packs: Sequence[str] = ()) -> Iterator[Item]:
         """The items asked for: whole packs, then objects (in an order cheap to read), then
         segments."""
         raise NotImplementedError
@@ -91,7 +91,7 @@ class LocalEndpoint(Endpoint):
         return inv
 
     def fetch(self, objects: list[bytes], segments: list[tuple[str, int]],
-              packs: list[str] = ()) -> Iterator[Item]:  # type: ignore[assignment]
+              packs: Sequence[str] = ()) -> Iterator[Item]:
         for name in packs:
             yield self._whole_pack(name)
         if objects and self._where is None:
@@ -227,7 +227,7 @@ class SshEndpoint(Endpoint):
         return Inventory.decode(self._call({"op": "inventory", "objects": objects}))
 
     def fetch(self, objects: list[bytes], segments: list[tuple[str, int]],
-              packs: list[str] = ()) -> Iterator[Item]:  # type: ignore[assignment]
+              packs: Sequence[str] = ()) -> Iterator[Item]:
         batches: list[dict] = [{"op": "get", "packs": list(packs), "objects": [],
                                 "segments": []}] if packs else []
         batches += [{"op": "get", "objects": objects[i:i + GET_BATCH], "segments": []}
