@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from itertools import islice, takewhile
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lmdb
 import msgspec
@@ -181,7 +181,7 @@ class Index:
             raise IndexDamagedError(f"cannot open it: {e}") from e
         try:
             self.env.reader_check()  # clear reader slots of dead processes
-            self.db = {name: self.env.open_db(name.encode()) for name in DBS}
+            self.db = self._open_dbs()
             # the databases every file of an add touches, without a dict lookup
             self._db_assets, self._db_paths = self.db["assets"], self.db["paths"]
             self._db_history, self._db_asset_paths = self.db["history"], self.db["asset_paths"]
@@ -197,6 +197,16 @@ class Index:
             if isinstance(e, lmdb.MapFullError | lmdb.DiskError):
                 raise
             raise e if isinstance(e, IndexDamagedError) else IndexDamagedError(str(e)) from e
+
+    def _open_dbs(self) -> dict[str, Any]:
+        """The named databases. Opening one begins a transaction, which fails when another
+        process grew the map since this one mapped it (a busy worker does, at scale):
+        adopt the new size and open again — it is not damage."""
+        while True:
+            try:
+                return {name: self.env.open_db(name.encode()) for name in DBS}
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)
 
     def close(self) -> None:
         self.env.close()

@@ -136,6 +136,47 @@ def test_index_grows_its_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert idx.env.info()["map_size"] > 256 * 1024
 
 
+_GROW = """
+import sys
+from pathlib import Path
+import mstore.store.index as index_mod
+index_mod.INITIAL_MAP = 256 * 1024
+idx = index_mod.Index(Path(sys.argv[1]))
+# more than the other process's map holds: the map grows, and the file with it
+idx.run_write(lambda txn: txn.put(b"grown", b"x" * (1 << 20), db=idx.db["meta"]))
+"""
+
+
+def test_a_map_grown_by_another_process_while_opening_is_not_damage(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy worker grows the map; a command opening the index right then must adopt
+    the new size, not call the index damaged and rebuild it from the records."""
+    import subprocess
+    import sys
+
+    import lmdb
+
+    import mstore.store.index as index_mod
+
+    monkeypatch.setattr(index_mod, "INITIAL_MAP", 256 * 1024)
+    path = tmp_path / "index"
+    idx = Index(path)
+    idx.apply_segment(b"m/1", "m", _records(10))
+    idx.close()
+    real_open = lmdb.open
+
+    def open_then_grow(*args: object, **kwargs: object) -> lmdb.Environment:
+        env = real_open(*args, **kwargs)
+        subprocess.run([sys.executable, "-c", _GROW, str(path)], check=True)
+        return env
+
+    monkeypatch.setattr(lmdb, "open", open_then_grow)
+    idx = Index(path)
+    with idx.read() as txn:
+        assert txn.stat(idx.db["assets"])["entries"] == 10
+        assert txn.get(b"grown", db=idx.db["meta"]) == b"x" * (1 << 20)
+
+
 def test_error_then_sighting_in_any_order(tmp_path: Path) -> None:
     from mstore.model.records import PathError
 
