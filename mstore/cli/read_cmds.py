@@ -386,6 +386,7 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
 
     Exit status 1 when nothing matches.
     """
+    from mstore.query.evaluate import count as count_rows
     from mstore.query.evaluate import evaluate
     from mstore.query.snapshot import load_table
     from mstore.query.table import KIND_NAMES
@@ -395,10 +396,12 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     q = " ".join(query)
     table = load_table(store)
     context = TermContext(store)
-    rows = evaluate(q, table, context, None if count else limit)
     if count:
-        click.echo(str(len(rows)))
+        found = count_rows(q, table, context)
+        click.echo(str(found))
     else:
+        rows = evaluate(q, table, context, limit)
+        found = len(rows)
         from mstore.present import human_size, path_text, quote_path, taken_text
         from mstore.services.shapes import FindRow
 
@@ -427,7 +430,7 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
                            f"{human_size(table.sizes[i]):>9}  {quote_path(paths[0])}{extra}")
         if out:
             click.echo("\n".join(out))
-    if not rows:
+    if not found:
         raise click.exceptions.Exit(EXIT_NOTHING)
 
 

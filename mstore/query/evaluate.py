@@ -33,7 +33,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, compress, repeat
 from typing import TYPE_CHECKING
 
@@ -54,7 +54,7 @@ from mstore.query.table import F_ERROR, F_MISSING, KIND_CODES, CatalogTable, Mer
 if TYPE_CHECKING:
     from mstore.query.terms import TermContext
 
-__all__ = ["evaluate", "parse"]
+__all__ = ["count", "evaluate", "parse"]
 
 _GLOB_CHARS = frozenset("*?[")
 CHUNK_ROWS = 1 << 16  # rows a limited query evaluates at a time
@@ -109,6 +109,12 @@ def evaluate(query: str, table: CatalogTable | MergedTable,
     return rows
 
 
+def count(query: str, table: CatalogTable | MergedTable,
+          context: TermContext | None = None) -> int:
+    """How many rows :func:`evaluate` answers, without listing them."""
+    return _node_mask(parse(query), table, context).count(1)
+
+
 def _first_rows(node: Node, table: CatalogTable | MergedTable, context: TermContext | None,
                 limit: int) -> list[int] | None:
     """The first ``limit`` matching rows, chunk by chunk; None for a table held in memory."""
@@ -122,6 +128,7 @@ def _first_rows(node: Node, table: CatalogTable | MergedTable, context: TermCont
         return None
     out: list[int] = []
     delta_mask = None
+    skip = _skipper(node, base)
     pos = 0  # the table's row where the segment starts
     for part, a, b in segments:
         if part == 1:
@@ -132,6 +139,10 @@ def _first_rows(node: Node, table: CatalogTable | MergedTable, context: TermCont
         else:
             c, size = a, max(CHUNK_ROWS // 16, 1)
             while c < b:  # chunks that double: a common answer costs a small first chunk
+                if skip is not None:  # on to the next row that may match
+                    c = skip(c)
+                    if c >= b:
+                        break
                 e = min(b, c + size)
                 mask = _mask(node, base.row_slice(c, e), errors_too, context)
                 out.extend(compress(range(pos + c - a, pos + e - a), mask))
@@ -142,6 +153,67 @@ def _first_rows(node: Node, table: CatalogTable | MergedTable, context: TermCont
         if len(out) >= limit:
             break
     return out[:limit]
+
+
+def _skipper(node: Node, table: CatalogTable) -> Callable[[int], int] | None:
+    """For a query that only rows whose paths hold some string can match (a path glob's
+    literal part, a free word, an extension, ANDed at the top level): the function from a
+    row to the first row at or after it with a path holding that string, found by one
+    search in the stored path text — so a limited query whose first answer is deep in the
+    table skips the chunks before it instead of evaluating them. None for other queries."""
+    literal = _required_literal(node)
+    head, src = table._head, table._src
+    if not literal or src is None or head is None or (head.ascii and not literal.isascii()):
+        return None
+    if head.ascii:  # the stored bytes are the text: searched in place, not decoded
+        search = re.compile(re.escape(literal.encode())).search
+
+        def find(pos: int) -> int:
+            found = search(src.get("lower") or b"", pos)  # type: ignore[call-overload]
+            return -1 if found is None else found.start()
+    else:
+        text = table.lower_text()
+
+        def find(pos: int) -> int:
+            return text.find(literal, pos)
+
+    def next_row(row: int) -> int:
+        after = table.after_view()
+        j = table.first_path(row)
+        at = find(after[j - 1] if j else 0)
+        if at < 0:
+            return table.n
+        j = bisect_left(after, at)  # the path the string is in (a path holds no NUL)
+        return table.path_rows[j] if j < table.npaths else table.n
+
+    return next_row
+
+
+def _required_literal(node: Node) -> str | None:
+    """The longest string that every row ``node`` matches has in one of its lowercased
+    paths, from its positive path terms at the top level (and nested ANDs); or None."""
+    best = None
+    for item in node.items if isinstance(node, And) else (node,):
+        found = (_required_literal(item) if isinstance(item, And)
+                 else _term_literal(item) if isinstance(item, Term) else None)
+        if found and (best is None or len(found) > len(best)):
+            best = found
+    return best
+
+
+def _term_literal(term: Term) -> str | None:
+    value = term.value.lower()
+    if term.key == FREE:
+        return value
+    if term.key == "ext":
+        return normalize_ext(value)
+    if term.key != "path":
+        return None
+    if not (_GLOB_CHARS & set(value) or value.endswith("/")):
+        return value  # a substring of the relative path
+    # a glob: its literal runs (up to a bracket expression, whose syntax is left alone)
+    runs = re.split(r"[*?]", value.lstrip("/").split("[", 1)[0])
+    return max(runs, key=len) or None
 
 
 def ranking_term(node: Node) -> Term | None:

@@ -24,7 +24,7 @@ import re
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from itertools import accumulate, chain, repeat
 from operator import add
@@ -86,6 +86,20 @@ class DictSource:
         return self.cols.get(name)
 
 
+class LazySource:
+    """Columns made by a function each, when first asked for (row_slice's chunks)."""
+
+    def __init__(self, make: dict[str, Callable[[], bytes | None]]) -> None:
+        self.make = make
+        self.cols: dict[str, bytes | None] = {}
+
+    def get(self, name: str) -> bytes | None:
+        if name not in self.cols:
+            fn = self.make.get(name)
+            self.cols[name] = fn() if fn is not None else None
+        return self.cols[name]
+
+
 def _arr(code: str, raw: bytes | memoryview | None) -> array:
     a = array(code)
     if raw:
@@ -138,14 +152,19 @@ def root_names(text: str, npaths: int) -> tuple[str, ...] | None:
 
 
 class PathList(Sequence[bytes]):
-    """Paths sliced on demand out of the stored NUL-joined blob (``off`` = byte offsets)."""
+    """Paths sliced on demand out of the stored NUL-joined blob, by the stored byte offsets
+    (``path_off``) — read in place for each path asked for, so that reading the paths of
+    the 20 rows ``find --limit 20`` shows does not decode a million offsets."""
 
-    def __init__(self, src: ColumnSource, off: array) -> None:
+    def __init__(self, src: ColumnSource) -> None:
         self._src = src
-        self._off = off
+
+    def _offsets(self) -> Sequence[int]:
+        # a view of the map, used at once and dropped (see query/snapshot.py _Source)
+        return memoryview(self._src.get("path_off") or b"").cast("q")
 
     def __len__(self) -> int:
-        return max(len(self._off) - 1, 0)
+        return max(len(self._offsets()) - 1, 0)
 
     @overload
     def __getitem__(self, j: int) -> bytes: ...
@@ -154,13 +173,14 @@ class PathList(Sequence[bytes]):
     def __getitem__(self, j: int | slice) -> bytes | list[bytes]:
         if isinstance(j, slice):
             return [self[k] for k in range(*j.indices(len(self)))]
-        n = len(self)
+        off = self._offsets()
+        n = max(len(off) - 1, 0)
         if j < 0:
             j += n
         if not 0 <= j < n:
             raise IndexError("path index out of range")
         blob = self._src.get("paths") or b""
-        return bytes(blob[self._off[j] : self._off[j + 1] - 1])
+        return bytes(blob[off[j] : off[j + 1] - 1])
 
     def __iter__(self) -> Iterator[bytes]:
         if len(self):
@@ -242,7 +262,7 @@ class CatalogTable:
         if name == "cameras":
             return list(head.cameras)
         if name == "paths":
-            return PathList(src, self._path_off)
+            return PathList(src)
         if name == "path_rows":
             # the common case needs no column: path j is row j
             return range(head.n) if head.one_per_row else _arr("I", src.get("path_rows"))
@@ -329,6 +349,16 @@ class CatalogTable:
                 self._after = _arr("q", self._src.get("lower_after"))
         return self._after
 
+    def after_view(self) -> Sequence[int]:
+        """path_after() of a stored table read in place: a view of the map, for a caller
+        that reads a few items now and keeps nothing (row_slice, the chunk skipper)."""
+        assert self._src is not None and self._head is not None
+        if "_after" in self.__dict__:
+            return self._after
+        if self._head.ascii:
+            return memoryview(self._src.get("path_off") or b"").cast("q")[1:]
+        return memoryview(self._src.get("lower_after") or b"").cast("q")
+
     def paths_are_rows(self) -> bool:
         """Whether path ``j`` belongs to row ``j`` for all j (one path per row), the
         common case, where a path mask already is the row mask."""
@@ -343,30 +373,39 @@ class CatalogTable:
 
     def row_slice(self, a: int, b: int) -> CatalogTable:
         """Rows ``a`` to ``b`` of a stored table as a stored table of their own, for
-        evaluating a query a chunk at a time (``find --limit``): its columns are copies
-        of those rows' slices, so a chunk costs its own size, not the table's. Every
-        column a query reads is there (not ``paths``, which the rows are read by)."""
+        evaluating a query a chunk at a time (``find --limit``): each column is a copy of
+        those rows' slice, made when the query first reads it, so a chunk costs what its
+        terms read of it, not the table's size. Every column a query reads is there (not
+        ``paths``, which the rows are read by)."""
         src, head = self._src, self._head
         assert src is not None and head is not None
         pa, pb = self.first_path(a), self.first_path(b)
-        after = self.path_after()
+        after = self.after_view()
         start = after[pa - 1] if pa else 0
         end = after[pb - 1] if pb else 0
-        cols: dict[str, bytes] = {
-            name: bytes(memoryview(src.get(name) or b"")[w * a:w * b])
-            for name, w in (("ids", 32), ("kinds", 1), ("sizes", 8), ("taken", 8),
-                            ("flags", 4), ("camera", 4), ("err_idx", 4))}
-        if not src.get("err_idx"):
-            del cols["err_idx"]
-        cols["err_names"] = bytes(src.get("err_names") or b"\x91\xa0")
-        if head.ascii:  # text positions are byte offsets: slice the stored bytes
-            cols["lower"] = bytes(memoryview(src.get("lower") or b"")[start:end])
-        else:
-            cols["lower"] = self.lower_text()[start:end].encode("utf-8", "surrogatepass")
-        cols["lower_after"] = array("q", map((-start).__add__, after[pa:pb])).tobytes()
+        after_slice = array("q", after[pa:pb])
+        del after  # a view of the map: not kept past this call
+
+        def rows_of(name: str, width: int) -> Callable[[], bytes]:
+            return lambda: bytes(memoryview(src.get(name) or b"")[width * a:width * b])
+
+        def lower() -> bytes:
+            if head.ascii:  # text positions are byte offsets: slice the stored bytes
+                return bytes(memoryview(src.get("lower") or b"")[start:end])
+            return self.lower_text()[start:end].encode("utf-8", "surrogatepass")
+
+        make: dict[str, Callable[[], bytes | None]] = {
+            name: rows_of(name, w) for name, w in (
+                ("ids", 32), ("kinds", 1), ("sizes", 8), ("taken", 8), ("flags", 4),
+                ("camera", 4))}
+        make["err_idx"] = lambda: rows_of("err_idx", 4)() if src.get("err_idx") else None
+        make["err_names"] = lambda: bytes(src.get("err_names") or b"\x91\xa0")
+        make["lower"] = lower
+        make["lower_after"] = lambda: array("q", map((-start).__add__, after_slice)).tobytes()
         if not head.one_per_row:
-            cols["path_rows"] = array("I", map((-a).__add__, self.path_rows[pa:pb])).tobytes()
-        return CatalogTable.stored(DictSource(cols), TableHead(
+            make["path_rows"] = lambda: array(
+                "I", map((-a).__add__, self.path_rows[pa:pb])).tobytes()
+        return CatalogTable.stored(LazySource(make), TableHead(
             n=b - a, npaths=pb - pa, cameras=head.cameras, one_per_row=head.one_per_row,
             ascii=False, roots=head.roots))
 

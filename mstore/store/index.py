@@ -165,6 +165,9 @@ class Index:
         self._pid = os.getpid()
         self._touched: set[bytes] = set()  # dirty keys of the segment being applied
         self._held: dict[str, bool] = {}  # _may_hold's answers in the transaction applying
+        # bumped whenever this process maps the file anew (the map grew): views of values
+        # taken before point at the old mapping (table_db.TableTxn keeps views until then)
+        self.map_epoch = 0
         # what this process's writer (apply_segments) changed in the catalog: how many
         # data_gen steps, and, while a caller collects them, the dirty keys (snapshot.py)
         self.writer_bumps = 0
@@ -206,7 +209,12 @@ class Index:
             try:
                 return {name: self.env.open_db(name.encode()) for name in DBS}
             except lmdb.MapResizedError:
-                self.env.set_mapsize(0)
+                self.set_mapsize(0)
+
+    def set_mapsize(self, size: int) -> None:
+        """``0``: adopt the size another process grew the map to."""
+        self.env.set_mapsize(size)
+        self.map_epoch += 1
 
     def close(self) -> None:
         self.env.close()
@@ -221,7 +229,7 @@ class Index:
         try:
             return self.env.begin()
         except lmdb.MapResizedError:
-            self.env.set_mapsize(0)  # another process grew the map: adopt its size
+            self.set_mapsize(0)  # another process grew the map: adopt its size
             return self.env.begin()
 
     def write(self) -> lmdb.Transaction:
@@ -229,7 +237,7 @@ class Index:
         try:
             return self.env.begin(write=True)
         except lmdb.MapResizedError:
-            self.env.set_mapsize(0)
+            self.set_mapsize(0)
             return self.env.begin(write=True)
 
     @contextmanager
@@ -241,7 +249,7 @@ class Index:
             yield Reader(self, txn)
 
     def grow(self) -> None:
-        self.env.set_mapsize(self.env.info()["map_size"] * 2)
+        self.set_mapsize(self.env.info()["map_size"] * 2)
 
     def run_write(self, fn, *args, grow: bool = True):  # noqa: ANN001, ANN201
         """Run ``fn(txn, *args)`` in a write transaction, growing the map when full.

@@ -1,6 +1,6 @@
 """The catalog at scale: ``make bench-scale`` (not in CI, not in ``make bench``).
 
-    python -m tests.benchmarks.scale [--files 1000000] [--work DIR] [--keep]
+    python -m tests.benchmarks.scale [--files 1000000] [--work DIR] [--keep] [--no-runs]
 
 Builds an archive of ``--files`` small files once (tests/fixtures/archive.py build_bulk:
 1-64 KiB, 10 % images, 5 % text; ~15 GB per million) in ``--work``/archive and keeps it
@@ -8,8 +8,9 @@ for the next run (mind the disk), catalogs it into a new store, and prints: the 
 add (and the bare BLAKE3 + Pillow-header loop over the same files), an unchanged rescan
 (and the bare scandir + stat walk), status / show / find (and a bare ``python -c pass``),
 the peak memory of add, rescan and find, the web UI's grid pages (tests/benchmarks/ui.py),
-and the sizes of the index and the records. The
-store is deleted at the end unless ``--keep``.
+the sizes of the index and the records, and a no-op run over every asset: planning,
+overhead per unit, ``show RUN`` while it runs, continue-as-new (tests/benchmarks/scale_runs.py;
+``--no-runs`` leaves it out). The store is deleted at the end unless ``--keep``.
 
 Memory is reported as the largest process's peak resident set and, apart, its peak
 *anonymous* memory (sampled from /proc every 10 ms): the resident set also counts the
@@ -23,6 +24,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,20 +58,24 @@ def _status_kb(pid: int) -> tuple[int, int]:
     return anon, hwm
 
 
-def memory_of(argv: list[str]) -> tuple[float, float, float]:
+def memory_of(argv: list[str], *, output: bool = False) -> tuple:
     """Wall seconds, peak RSS (MB) and peak anonymous memory (MB) of a command's main
-    process, sampled from /proc every 10 ms."""
+    process, sampled from /proc every 10 ms; and its standard output with ``output``."""
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    anon = hwm = 0
-    while proc.poll() is None:
-        a, h = _status_kb(proc.pid)
-        anon, hwm = max(anon, a), max(hwm, h)
-        time.sleep(0.01)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"{argv} failed: {proc.stderr.read().decode()}")
-    return wall, hwm / 1024, anon / 1024
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(argv, stdout=out if output else subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        anon = hwm = 0
+        while proc.poll() is None:
+            a, h = _status_kb(proc.pid)
+            anon, hwm = max(anon, a), max(hwm, h)
+            time.sleep(0.01)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            raise SystemExit(f"{argv} failed: {proc.stderr.read().decode()}")
+        out.seek(0)
+        text = out.read().decode()
+    return (wall, hwm / 1024, anon / 1024, text) if output else (wall, hwm / 1024, anon / 1024)
 
 
 def main() -> None:
@@ -78,6 +84,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("build/scale"),
                     help="where the archive is built and kept (default: build/scale)")
     ap.add_argument("--keep", action="store_true", help="keep the store too")
+    ap.add_argument("--no-runs", dest="runs", action="store_false",
+                    help="leave out the run over every asset (tests/benchmarks/scale_runs.py)")
     args = ap.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -130,6 +138,10 @@ def main() -> None:
         from tests.benchmarks.ui import benchmarks as ui_benchmarks
 
         rows += ui_benchmarks(store, n)  # the web UI's grid: first page, middle, filtered
+        if args.runs:
+            from tests.benchmarks.scale_runs import benchmarks as run_benchmarks
+
+            rows += run_benchmarks(store.resolve(), work.resolve())
         index = store / "local" / "index"
         rows.append(("index (local/index)", f"{_size(index) / 1e6:,.0f} MB", "-", "-",
                      f"records {_size(store / 'records') / 1e6:,.0f} MB"))

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.benchmarks.__main__ import MSTORE, REPO, print_table, timed
@@ -25,7 +27,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def benchmarks(store: Path, n: int) -> list[tuple[str, str, str, str, str]]:
+@contextmanager
+def served(store: Path) -> Iterator[Callable[[str], bytes]]:
+    """A real ``mstore ui`` over ``store`` while the block runs; yields ``get(path)``."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([*MSTORE, "--store", str(store), "ui", "--port", str(port)],
@@ -45,6 +49,14 @@ def benchmarks(store: Path, n: int) -> list[tuple[str, str, str, str, str]]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("mstore ui did not start") from None
                 time.sleep(0.1)
+        yield get
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def benchmarks(store: Path, n: int) -> list[tuple[str, str, str, str, str]]:
+    with served(store) as get:
         t_cold = timed(lambda: get("/"))  # the first request opens the index and its table
         t_base = timed(lambda: get("/healthz"), repeat=10)
         rows = [("ui: first grid page, cold server", f"{t_cold * 1000:.0f} ms",
@@ -59,10 +71,6 @@ def benchmarks(store: Path, n: int) -> list[tuple[str, str, str, str, str]]:
                          f"{t_base * 1000:.1f} ms (GET /healthz)", f"{t / t_base:.0f}x",
                          "< 300 ms"))
         return rows
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
 
 if __name__ == "__main__":
     store = Path(sys.argv[1])

@@ -867,6 +867,39 @@ def test_a_limited_query_reads_chunks_and_answers_the_first_rows(
         assert evaluate(query, stored, limit=limit) == whole[:limit], limit
 
 
+def test_a_limited_query_skips_the_chunks_before_its_first_candidate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows can match only if a path holds the query's literal ("img_0041": rows 4100 to
+    4199 of 5000): a limited query reads no chunk before the first such path, and still
+    answers the first rows of the whole answer. An OR that could match elsewhere skips
+    nothing."""
+    import mstore.query.evaluate as ev
+
+    cols, head = big_table(5000).to_columns()
+    stored = CatalogTable.stored(DictSource(cols), head)
+    monkeypatch.setattr(ev, "CHUNK_ROWS", 700)
+    starts: list[int] = []
+    real = CatalogTable.row_slice
+
+    def row_slice(self: CatalogTable, a: int, b: int) -> CatalogTable:
+        starts.append(a)
+        return real(self, a, b)
+
+    monkeypatch.setattr(CatalogTable, "row_slice", row_slice)
+    for query in ("img_0041", "path:*/IMG_0041*", "img_0041 size:>1mb", "-kind:video img_0041",
+                  "(img_0041 kind:image) path:root/*", "img_0041 OR kind:video",
+                  "img_00419x"):
+        whole = evaluate(query, stored)
+        starts.clear()
+        assert evaluate(query, stored, limit=5) == whole[:5], query
+        if "OR" in query:
+            assert starts[0] == 0, query
+        elif whole:
+            assert min(starts) == 4100 and whole[0] >= 4100, query
+        else:
+            assert starts == [], query
+
+
 def test_a_limited_query_over_several_paths_per_row_and_other_scripts(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of a table whose rows have several paths, some not ASCII, and of a merged
