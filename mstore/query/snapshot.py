@@ -21,7 +21,9 @@ changes again; ``refresh`` (run by ``add`` and ``reindex``) always caches it.
 Layout in the index's ``table`` database::
 
     b"head"       msgpack SnapshotHead: layout version, data_gen it holds, TableHead, stats
-    b"c/<name>"   one column each (CatalogTable.to_columns; b"c/err_keys": every error pk)
+    b"cols"       the tag of the columns' keys (store/table_db.py)
+    b"c<tag>/<name>"  one column each (CatalogTable.to_columns; err_keys: every error pk),
+                  named b"c/<name>" here
     b"delta"      msgpack CachedDelta
 """
 
@@ -87,7 +89,7 @@ if TYPE_CHECKING:
     from mstore.store.store import Store
 
 # bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
-SNAPSHOT_VERSION = 5
+SNAPSHOT_VERSION = 6
 DELTA_MIN, DELTA_MAX = 200, 20_000
 assert DELTA_MAX < DIRTY_CAP  # past the cap the index stops listing changes
 CACHE_SECONDS = 0.02  # a reader caches a delta that took longer than this to compute

@@ -16,7 +16,8 @@ relative path)::
     asset_paths  asset id + pk -> b""       every path an asset was ever seen at
     history      pk + b"\\0" + hlc (8 bytes) + machine -> msgpack HistoryEvent
     errors       pk -> msgpack ErrorState
-    table        the catalog snapshot (query/snapshot.py): b"head", b"c/<column>", b"delta"
+    table        the catalog snapshot (query/snapshot.py): b"head", b"cols", b"c<tag>/<column>",
+                 b"delta" (store/table_db.py)
     dirty        b"a" + asset id / b"e" + pk -> data_gen of the last change to that asset's row
                  or that path's error since the snapshot (meta b"dirty_over": the data_gen of a
                  change not recorded because more than DIRTY_CAP entries were waiting)
@@ -717,14 +718,3 @@ class Index:
     def counts(self, txn: lmdb.Transaction) -> dict[str, int]:
         return {name: txn.stat(self.db[name])["entries"] for name in DBS}
 
-    def get_blob(self, txn: lmdb.Transaction, key: bytes) -> bytes | None:
-        raw = txn.get(key, db=self.db["table"])
-        return bytes(raw) if raw is not None else None
-
-    def put_blobs(self, blobs: dict[bytes, bytes], gen: int) -> None:
-        def do(txn: lmdb.Transaction) -> None:
-            for k, v in blobs.items():
-                txn.put(k, v, db=self.db["table"])
-            txn.put(b"table_gen", str(gen).encode(), db=self.db["meta"])
-
-        self.run_write(do)

@@ -357,3 +357,57 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
     w.flush()
     assert found("taken:2015") == {bare}
     compare_with_rebuild(store)
+
+
+def _table_keys(store: Store) -> list[bytes]:
+    idx = store.index
+    with idx.read() as txn:
+        return list(txn.cursor(db=idx.db["table"]).iternext(values=False))
+
+
+def test_a_snapshot_is_stored_a_column_at_a_time_and_a_writer_that_dies_loses_nothing(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns go in under a new tag, each committed on its own; readers see the old
+    table until the last transaction names the new tag. A writer killed half-way leaves
+    the old table whole, and the next snapshot stored drops what it left."""
+    from mstore.store import table_db
+
+    world = World(store, 5)
+    for _ in range(40):
+        world.step()
+    world.w.flush()
+    refresh(store, full=True)
+    old_rows = rows_of(load_table(store))
+    keys = _table_keys(store)
+    tags = {k.split(b"/")[0] for k in keys if k.startswith(b"c") and b"/" in k}
+    assert len(tags) == 1 and b"cols" in keys and b"head" in keys
+    reader = table_db.TableTxn(store)  # a reader from before the next store
+    before = bytes(reader.get(b"c/paths") or b"")
+
+    commits: list[bytes] = []
+    real_put = table_db._put
+
+    def put_then_die(txn, db, key: bytes, raw: bytes) -> None:  # noqa: ANN001
+        if len(commits) == 3:
+            raise KeyboardInterrupt  # the writer dies after three columns
+        real_put(txn, db, key, raw)
+        commits.append(key)
+    for _ in range(5):
+        world.step()
+    world.w.flush()
+    monkeypatch.setattr(table_db, "_put", put_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        refresh(store, full=True)
+    monkeypatch.setattr(table_db, "_put", real_put)
+    left = set(_table_keys(store)) - set(keys)
+    assert left == set(commits)  # three columns under a tag nobody names
+    assert bytes(reader.get(b"c/paths") or b"") == before
+    reader.close()
+    with store.index.read() as txn:  # the stored table is still the old one, whole
+        assert txn.get(b"cols", db=store.index.db["table"]) == tags.pop()[1:]
+    refresh(store, full=True)
+    keys = _table_keys(store)
+    assert not set(commits) & set(keys)
+    assert len({k.split(b"/")[0] for k in keys if k.startswith(b"c") and b"/" in k}) == 1
+    assert rows_of(load_table(store)) != old_rows
+    compare_with_rebuild(store)
