@@ -191,6 +191,7 @@ class Adder:
     def _session(self, roots: list[str], body: Callable[[], object]) -> AddSummary:
         self.summary = AddSummary(verified=self.verify)
         self._recorded = set()
+        big_blocks_unmapped()
         refresh(self.store)  # the snapshot the rows of this session's new assets go into
         with self.store.reader() as r:  # the first add of a store needs no per-file lookups
             self._catalog_empty = r.catalog_empty()
@@ -454,6 +455,20 @@ class Adder:
         if info is None:
             return "new"
         return "stale" if probed_before_news(info.meta, info.probe) else "known"
+
+def big_blocks_unmapped() -> None:
+    """Have glibc's malloc give every block of 1 MiB or more its own mapping, returned when
+    it is freed. By default it raises that threshold to the size of each big block freed
+    (up to 32 MiB), so the column-sized blocks a long add makes and frees come from the
+    heap afterwards, which keeps what they leave between them: measured over a million
+    files, ~50 MB more at the peak and a resting size that grows with each merge."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD (malloc.h)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:

@@ -274,6 +274,7 @@ def _store_columns(store: Store, columns: Callable[[], Iterator[tuple[str, bytes
     def entries() -> Iterator[tuple[bytes, bytes]]:
         for name, raw in columns():
             yield b"c/" + name.encode(), raw
+            del raw  # not held while the next column is made
         yield b"c/err_keys", msgspec.msgpack.encode(err_keys)
         yield b"head", head
 

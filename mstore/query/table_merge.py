@@ -103,30 +103,38 @@ class ColumnMerge:
         yield "id_order", self._id_order(ids).tobytes()
 
     def _path_columns(self) -> Iterator[tuple[str, bytes]]:
-        """paths, path_off, lower, path_rows: slices of each part's NUL-joined blob
-        between its path offsets, the offsets shifted."""
+        """paths, path_off, lower, path_rows: slices of each part's NUL-joined blob (and of
+        its lower-cased text) between its path offsets, the offsets shifted. Each column is
+        one allocation of its final size, dropped here once yielded: at a million rows a
+        column of paths is ~60 MB, and a merge holds one at a time."""
         offs = (self.parts[0]._path_off, self.parts[1]._path_off)
-        blobs = (self.base_src.get("paths"), self.dsrc.get("paths"))
-        pieces: list[memoryview] = []
+        srcs = (self.base_src, self.dsrc)
+        ranges: list[tuple[int, int, int]] = []  # (part, first byte, end byte) of each piece
         new_off = array("q", [0])
         new_rows = array("I")
         pos = row = 0
         for (p, a, b), (_, pa, pb) in zip(self.segments, self._paths, strict=True):
             off = offs[p]
             if pa < pb:
-                pieces.append(memoryview(blobs[p] or b"")[off[pa]:off[pb] - 1])
+                ranges.append((p, off[pa], off[pb] - 1))
                 shift = pos - off[pa]
                 new_off.extend(map(shift.__add__, off[pa + 1:pb + 1]))
                 pos = new_off[-1]
                 if not self.one_per_row:
                     new_rows.extend(map((row - a).__add__, self.parts[p].path_rows[pa:pb]))
             row += b - a
-        raw = b"\0".join(pieces)
-        del pieces
+        raw = b"\0".join(memoryview(srcs[p].get("paths") or b"")[i:j] for p, i, j in ranges)
         yield "paths", raw
+        del raw
         yield "path_off", new_off.tobytes()
         del new_off
-        yield "lower", b"\0" + raw.lower() if raw else b""
+        # a part's lower-cased text is NUL + its paths lower-cased and NUL-joined: path
+        # bytes i..j are its bytes i+1..j+1
+        pieces: list[bytes | memoryview] = []
+        for p, i, j in ranges:
+            pieces += (b"\0", memoryview(srcs[p].get("lower") or b"")[i + 1:j + 1])
+        yield "lower", b"".join(pieces)
+        del pieces
         if not self.one_per_row:
             yield "path_rows", new_rows.tobytes()
 

@@ -179,6 +179,7 @@ def store_table(store: Store, entries: Callable[[], Iterable[tuple[bytes, bytes]
                                     grow=not views_held)
                 else:
                     last.append((key, raw))
+                del raw  # not held while the next column is made
 
             def do(txn: lmdb.Transaction) -> None:
                 if keep(txn.get(b"head", db=db)):  # another process stored a newer one
