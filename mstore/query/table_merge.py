@@ -83,6 +83,8 @@ class ColumnMerge:
         base_head, dhead = self.heads
         ids = self._fixed("ids", 32)
         yield "ids", ids
+        yield "id_order", self._id_order(ids).tobytes()
+        del ids  # 32 bytes a row: not held while the path columns are made
         for name, width in (("kinds", 1), ("sizes", 8), ("taken", 8), ("flags", 4)):
             yield name, self._fixed(name, width)
         # the delta's camera numbers and error strings renumbered into the merged lists
@@ -100,7 +102,6 @@ class ColumnMerge:
                 "I", bytes(4 * dhead.n))
             yield "err_idx", self._fixed("err_idx", 4, (bidx, didx.tobytes()))
         yield from self._path_columns()
-        yield "id_order", self._id_order(ids).tobytes()
 
     def _path_columns(self) -> Iterator[tuple[str, bytes]]:
         """paths, path_off, lower, path_rows: slices of each part's NUL-joined blob (and of

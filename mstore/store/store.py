@@ -47,7 +47,11 @@ if TYPE_CHECKING:
 
 SEGMENT_MAX_RECORDS = 5000
 SEGMENT_MAX_SECONDS = 2.0
-APPLY_MAX_RECORDS = 50_000  # written records applied to the index in one transaction
+# written records applied to the index in one transaction. A transaction holds a copy of
+# every page it changes until it commits, and asset ids are random keys: at a million
+# assets 50k records changed ~100k pages (400 MB) where 20k change about half as many,
+# for the same add time (measured: docs/catalog.md "Scale")
+APPLY_MAX_RECORDS = 20_000
 RACY_NS = 2_000_000_000  # a directory changed this recently may change again unseen
 CLI_LANE = "cli"  # the lane of commands that record a few facts (docs/format.md section 1)
 
@@ -321,7 +325,7 @@ class RecordWriter:
     SEGMENT_MAX_SECONDS, and the written segments are applied to the index together,
     in one transaction, once APPLY_MAX_RECORDS records or SEGMENT_MAX_SECONDS are
     waiting: a commit costs a sync of the index and rewrites the pages on the paths to
-    every key it touched, so a bulk add commits every tenth segment, not every one.
+    every key it touched, so a bulk add commits every fourth segment, not every one.
     ``flush`` writes and applies everything. A crash in between loses nothing: the
     next command applies the segments the index has not seen (``catch_up``).
     """

@@ -170,7 +170,7 @@ def test_a_bulk_add_commits_the_index_once_per_batch_of_segments(
         tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """Each commit syncs the index and rewrites the pages on the way to every key it
     touched: a bulk add writes a segment every 5000 records but applies them together,
-    in one transaction per batch (per 50k records, or every 2 s, here set aside)."""
+    in one transaction per batch (per APPLY_MAX_RECORDS, or every 2 s, here set aside)."""
     import mstore.store.store as store_mod
     from mstore.store.index import Index
     from mstore.store.segments import list_segments
@@ -191,7 +191,11 @@ def test_a_bulk_add_commits_the_index_once_per_batch_of_segments(
     _add(store)
     segments = list(list_segments(store / "records"))
     assert len(segments) >= 5  # 24k records and the add's summary
-    assert len(applies) == 1 and len(applies[0]) == len(segments)
+    per_batch = store_mod.APPLY_MAX_RECORDS // store_mod.SEGMENT_MAX_RECORDS
+    assert per_batch > 1
+    assert [len(a) for a in applies] == [per_batch] * (len(applies) - 1) + [
+        len(segments) - per_batch * (len(applies) - 1)]
+    assert len(applies) == -(-len(segments) // per_batch)
 
 
 def _chunked_add(store: Path, root: Path, chunk: int) -> AddSummary:
