@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mstore.catalog.ignore import IgnoreRules
-from mstore.store.reader import PresentPaths
+from mstore.store.reader import EXPECTED, TAKEN, PresentPaths
 
 
 @dataclass(slots=True)
@@ -89,7 +89,9 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
     if unchanged is None:
         unchanged = [0]
     same = 0  # unchanged files, counted here and added to ``unchanged`` once per directory
-    take = expect.take
+    # PresentPaths.take, inlined: a row found is marked TAKEN; it may be skipped when it
+    # was EXPECTED and its stat is unchanged
+    row_of, marks = expect.rows.get, expect.marks
     sizes, mtimes, inodes, ctimes = expect.size, expect.mtime, expect.inode, expect.ctime
     # bound once: the per-file loop is the hot path of every rescan
     ignored_file = rules.file_matcher() if rules else None
@@ -122,24 +124,24 @@ def walk(root: bytes, start: bytes = b"", rules: IgnoreRules | None = None,
                     subdirs.append(rel)
             elif ignored_file is None or not ignored_file(entry.name):
                 files.append(entry)
-        try:  # the files' stats in one pass: this is where an unchanged rescan spends its time
-            stats = [(e.name, e.stat(follow_symlinks=False)) for e in files]
-        except OSError:  # one of them failed: each on its own, to report which
-            stats = []
-            for entry in files:
-                try:
-                    stats.append((entry.name, entry.stat(follow_symlinks=False)))
-                except OSError as e:
-                    stats.append((entry.name, e))
-        for name, st in stats:
+        # this loop is where an unchanged rescan spends its time: per file one stat, one
+        # dict lookup, a mark and four array reads (unchanged_since, inlined)
+        for entry in files:
+            name = entry.name
             rel = prefix + name
-            if isinstance(st, OSError):
-                yield WalkError(rel, "stat-error", _oserror_detail(st))
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as e:
+                yield WalkError(rel, "stat-error", _oserror_detail(e))
                 continue
             mode = st.st_mode
-            k = take(rel)
+            k = row_of(rel, -1)
+            if k >= 0:
+                mark = marks[k]
+                marks[k] = TAKEN
+                if mark != EXPECTED:
+                    k = -1
             if isreg(mode):
-                # unchanged_since, inline: this is the loop an unchanged rescan spends its time in
                 if (k >= 0 and sizes[k] == st.st_size and mtimes[k] == st.st_mtime_ns
                         and inodes[k] == st.st_ino
                         and (ctimes[k] == st.st_ctime_ns or not ctimes[k])):

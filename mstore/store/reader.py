@@ -20,14 +20,14 @@ from mstore.store import index_links, index_runs, keys, path_cache
 from mstore.store.index import AssetInfo, ErrorState, HistoryEvent, PathState, SetAside
 from mstore.store.index_links import LinkState
 from mstore.store.index_runs import RunInfo, UnitState
-from mstore.store.present_paths import PresentPaths
+from mstore.store.present_paths import EXPECTED, TAKEN, PresentPaths
 from mstore.store.scan import prefix_keys
 
 if TYPE_CHECKING:
     from mstore.store.index import Index
 
-__all__ = ["ArtifactRef", "AssetInfo", "ErrorState", "HistoryEvent", "LinkState", "PathState",
-           "PresentPaths",
+__all__ = ["EXPECTED", "TAKEN", "ArtifactRef", "AssetInfo", "ErrorState", "HistoryEvent",
+           "LinkState", "PathState", "PresentPaths",
            "Reader", "RunInfo", "SetAside", "UnitState"]
 
 
