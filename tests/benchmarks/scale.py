@@ -78,6 +78,31 @@ def memory_of(argv: list[str], *, output: bool = False) -> tuple:
     return (wall, hwm / 1024, anon / 1024, text) if output else (wall, hwm / 1024, anon / 1024)
 
 
+def index_rows(store: Path, n: int, when: str) -> list[tuple[str, str, str, str, str]]:
+    """The index's size on disk, and what each of its tables holds per asset (pages in
+    use, from LMDB's own counts), largest first."""
+    from mstore.store.store import Store
+
+    index = store / "local" / "index"
+    rows = [(f"index (local/index){when}", f"{_size(index) / 1e6:,.0f} MB", "-", "-",
+             f"records {_size(store / 'records') / 1e6:,.0f} MB")]
+    st = Store(store)
+    try:
+        idx = st.index
+        with idx.read() as txn:
+            used = {}
+            for name, db in idx.db.items():
+                s = txn.stat(db)
+                used[name] = s["psize"] * (s["branch_pages"] + s["leaf_pages"]
+                                           + s["overflow_pages"])
+    finally:
+        st.close()
+    for name, size in sorted(used.items(), key=lambda kv: -kv[1])[:8]:
+        rows.append((f"  table {name}{when}", f"{size / 1e6:,.0f} MB ({size / n:,.0f} B/asset)",
+                     "-", "-", "-"))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=1_000_000)
@@ -138,13 +163,12 @@ def main() -> None:
         from tests.benchmarks.ui import benchmarks as ui_benchmarks
 
         rows += ui_benchmarks(store, n)  # the web UI's grid: first page, middle, filtered
+        rows += index_rows(store, n, "")
         if args.runs:
             from tests.benchmarks.scale_runs import benchmarks as run_benchmarks
 
             rows += run_benchmarks(store.resolve(), work.resolve())
-        index = store / "local" / "index"
-        rows.append(("index (local/index)", f"{_size(index) / 1e6:,.0f} MB", "-", "-",
-                     f"records {_size(store / 'records') / 1e6:,.0f} MB"))
+            rows += index_rows(store, n, " after the run")
     finally:
         if not args.keep:
             shutil.rmtree(store, ignore_errors=True)
