@@ -386,6 +386,7 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
 
     Exit status 1 when nothing matches.
     """
+    from mstore.cli.progress import IndexingLine
     from mstore.query.evaluate import count as count_rows
     from mstore.query.evaluate import evaluate
     from mstore.query.snapshot import load_table
@@ -395,13 +396,19 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     store = obj.store()
     q = " ".join(query)
     table = load_table(store)
-    context = TermContext(store)
+    line = IndexingLine()
+    context = TermContext(store, progress=line)
+    try:
+        if count:
+            found = count_rows(q, table, context)
+        else:
+            rows = evaluate(q, table, context, limit)
+            found = len(rows)
+    finally:
+        line.close()
     if count:
-        found = count_rows(q, table, context)
         click.echo(str(found))
     else:
-        rows = evaluate(q, table, context, limit)
-        found = len(rows)
         from mstore.present import human_size, path_text, quote_path, taken_text
         from mstore.services.shapes import FindRow
 

@@ -10,8 +10,8 @@ from typing import TypeVar
 
 import click
 
-from mstore.cli.catalog_cmds import ProgressLine
 from mstore.cli.main import Context, emit_shaped, store_option
+from mstore.cli.progress import ProgressLine
 
 T = TypeVar("T")
 

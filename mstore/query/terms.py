@@ -47,8 +47,12 @@ class TermContext:
     """One query evaluation's access to the store; providers keep loaded data in ``cache``
     (keyed by their own names) so that two terms of one query read it once."""
 
-    def __init__(self, store: Store | None) -> None:
+    def __init__(self, store: Store | None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
         self.store = store
+        # told (done, total) by a provider whose index must catch up on much before it
+        # answers (the text index's first build); ``find`` draws it on a terminal
+        self.progress = progress
         self.cache: dict[str, Any] = {}
         self.hits: dict[tuple[str, str], TermHits] = {}
 

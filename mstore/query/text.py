@@ -57,11 +57,11 @@ def text_index(ctx: TermContext) -> TextIndex:
         key = str(index_path(ctx.store))
         ti = _open.get(key)
         if ti is not None and ti.path.exists():
-            catch_up(ctx.store, ti)
+            catch_up(ctx.store, ti, ctx.progress)
         else:
             if ti is not None:
                 ti.close()  # its file was deleted: rebuild it
-            ti = _open[key] = open_index(ctx.store)
+            ti = _open[key] = open_index(ctx.store, ctx.progress)
         ctx.cache["text"] = ti
     return ti
 

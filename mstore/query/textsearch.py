@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from mstore.store.reader import Reader
     from mstore.store.store import Store
 
+Progress = Callable[[int, int], None]  # (segments read, segments listed)
 TEXT_KINDS = frozenset({"doctext", "ocr", "transcript"})
 SNIPPET_BEFORE, SNIPPET_CHARS = 60, 200
 _SPACES = str.maketrans("\n\r\t\f\v", "     ")
@@ -61,18 +63,18 @@ def index_path(store: Store) -> Path:
     return store.layout.text_index
 
 
-def open_index(store: Store) -> TextIndex:
+def open_index(store: Store, progress: Progress | None = None) -> TextIndex:
     """The store's text index, brought up to date with its records."""
     path = index_path(store)
     try:
         ti = TextIndex(path)
-        catch_up(store, ti)
+        catch_up(store, ti, progress)
     except (TextIndexDamaged, sqlite3.DatabaseError) as e:
         if isinstance(e, sqlite3.OperationalError):
             raise  # locked, or the disk: not damage
         warn(f"the text index is damaged ({e}); rebuilding it from the records")
         ti = TextIndex.recreate(path)
-        catch_up(store, ti)
+        catch_up(store, ti, progress)
     return ti
 
 
@@ -89,8 +91,9 @@ class _Touched:
     sidecars: set[tuple[str, bytes]] = field(default_factory=set)  # whose owners to read again
 
 
-def catch_up(store: Store, ti: TextIndex) -> int:
-    """Index the segments the text index has not seen; returns how many were read."""
+def catch_up(store: Store, ti: TextIndex, progress: Progress | None = None) -> int:
+    """Index the segments the text index has not seen; returns how many were read.
+    ``progress(read, listed)`` after each segment (``find`` draws it on a terminal)."""
     if not Follower(store, ti.lanes()).changed():
         return 0  # the common case: one stat per lane, no write
     read = 0
@@ -100,7 +103,7 @@ def catch_up(store: Store, ti: TextIndex) -> int:
         follow = Follower(store, known)
         # an empty index holds no names that a path's earlier content could have left
         touched = _Touched(earlier=bool(known))
-        for records in follow.segments(r):
+        for records in follow.segments(r, progress):
             _apply(store, ti, records, touched)
             read += 1
         _reindex_assets(ti, r, touched)

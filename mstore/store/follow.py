@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from mstore.errors import StoreDamagedError
 from mstore.model.records import Record
@@ -39,16 +39,22 @@ class Follower:
         """Whether a lane may hold segments past its watermark."""
         return any(self.marks.get(lane, (None, 0))[0] != mtime for lane, mtime in self.lanes)
 
-    def segments(self, reader: Reader) -> Iterator[list[Record]]:
+    def segments(self, reader: Reader, progress: Callable[[int, int], None] | None = None
+                 ) -> Iterator[list[Record]]:
         """The records of each new segment; ``marks`` moves past each one once the caller
-        asks for the next (a caller that stops early has not seen the last one)."""
+        asks for the next (a caller that stops early has not seen the last one).
+        ``progress(read, listed)`` is told after each segment read (a first build of a
+        cache over a big store reads thousands)."""
         records_dir = self.store.layout.records
         now = time.time_ns()
+        listed = []
         for lane, mtime in self.lanes:
             old_mtime, mark = self.marks.get(lane, (None, 0))
-            if old_mtime == mtime:
-                continue
-            refs, _ = new_segments(records_dir, lane, mark)
+            if old_mtime != mtime:
+                listed.append((lane, mtime, mark, new_segments(records_dir, lane, mark)[0]))
+        total = sum(len(refs) for *_, refs in listed)
+        read = 0
+        for lane, mtime, mark, refs in listed:
             done = mark
             for ref in refs:
                 if ref.seq != done + 1 or not reader.segment_applied(lane, ref.seq):
@@ -60,6 +66,9 @@ class Follower:
                 yield content.records
                 done = ref.seq
                 self.marks[lane] = (0, done)
+                read += 1
+                if progress is not None:
+                    progress(read, total)
             whole = not refs or done == refs[-1].seq
             # a directory changed within the clock's tick may change again unseen
             self.marks[lane] = (mtime if whole and now - mtime > RACY_NS else 0, done)

@@ -242,3 +242,44 @@ def test_text_of_artifacts_gc_dropped_is_no_longer_found(tmp_path: Path) -> None
     assert paths(store, "text:gruss") == ["docs/gruss-utf16.txt"]  # its name stays
     run_all(store, "doctext")  # made again: found again
     assert sorted(paths(store, "text:cafe")) == ["docs/letter.pdf", "docs/menu-latin1.txt"]
+
+
+def test_a_long_first_build_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
+    """The first ``text:`` search over a store of many record segments reads them all:
+    on a terminal, stderr carries one self-rewriting line meanwhile, cleared before the
+    answer; piped, there is none."""
+    import os
+    import pty
+    import sys
+
+    from mstore.cli.progress import IndexingLine
+    from mstore.model.records import Label
+
+    _archive, store = searched_store(tmp_path, run=False)
+    st = Store(store)
+    try:
+        for i in range(IndexingLine.LEAST + 20):  # a segment each
+            st.write_records([Label(hlc=0, asset="ab" * 32, key="note", value=str(i))])
+    finally:
+        st.close()
+    primary, secondary = pty.openpty()
+    p = subprocess.run([sys.executable, "-m", "mstore", "--store", str(store), "find",
+                        "text:boats"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=secondary, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            block = os.read(primary, 65536)
+        except OSError:  # the terminal's other end is closed: all of it was read
+            break
+        if not block:
+            break
+        seen += block
+    os.close(primary)
+    assert p.returncode == 0 and b"notes/boats.txt" in p.stdout  # found by its name
+    assert b"\rindexing: " in seen and b" segments of records" in seen
+    assert seen.endswith(b"\r\x1b[K")
+    shutil.rmtree(index_path(Store(store)).parent)  # the index again from nothing, piped
+    piped = mstore("find", "text:boats", store=store)
+    assert piped.code == 0 and "boats.txt" in piped.out and "indexing" not in piped.err
