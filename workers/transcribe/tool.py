@@ -62,11 +62,13 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     duration = len(audio) / RATE
     model = _load()
     progress(0.05, "transcribing")
-    language = str(p.get("language", "")).strip() or None
+    codes = [c.strip().lower() for c in str(p.get("language", "")).split(",") if c.strip()]
+    vad = bool(p.get("vad", True))
     with _lock:  # one model, one call at a time (io threads may share the process)
+        language, chosen_p = _language(model, audio, codes, vad)
         segments, info = model.transcribe(audio, language=language,
                                           beam_size=int(p.get("beam_size", 5)),
-                                          vad_filter=bool(p.get("vad", True)))
+                                          vad_filter=vad)
         blocks = []
         for seg in segments:
             text = seg.text.strip()
@@ -83,7 +85,8 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
                             "speech": round(float(info.duration_after_vad or 0.0), 2),
                             "model": "whisper-base"}
     if blocks:
-        meta["language_probability"] = round(float(info.language_probability), 3)
+        meta["language_probability"] = round(
+            chosen_p if chosen_p is not None else float(info.language_probability), 3)
     else:
         meta["skipped"] = "no speech"
     if max_seconds and inp.meta.get("duration") and inp.meta["duration"] > max_seconds:
@@ -91,6 +94,31 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     progress(1.0, f"{len(blocks)} segments")
     return ToolResult(artifacts=[OutputArtifact(kind="transcript", asset=inp.asset,
                                                 file="transcript.json", meta=meta)])
+
+
+def _language(model: Any, audio: Any, codes: list[str], vad: bool  # noqa: ANN401 - numpy
+              ) -> tuple[str | None, float | None]:
+    """The language to transcribe in, and its probability among those asked for: one code
+    is taken as given; several (the archive's languages, say ``en,de,es,fr``) are told
+    apart by Whisper's language detection over the first 30 s of speech, keeping only
+    those; none leaves the detection to ``transcribe`` over every language Whisper knows
+    (``None, None``)."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    unknown = [c for c in codes if c not in _LANGUAGE_CODES]
+    if unknown:
+        raise BadInput(f"language {unknown[0]!r} is not one Whisper knows (two-letter codes "
+                       "such as en, de, es, fr)")
+    if len(codes) <= 1:
+        return (codes[0] if codes else None), None
+    try:
+        _best, _p, every = model.detect_language(audio, vad_filter=vad)
+    except (ValueError, RuntimeError, IndexError):  # no speech to tell it by
+        return codes[0], None
+    probs = {c: float(pr) for c, pr in every if c in codes}
+    total = sum(probs.values())
+    best = max(probs, key=lambda c: probs[c])
+    return best, (probs[best] / total if total > 0 else None)
 
 
 def _samples(inp: ToolInput, max_seconds: float) -> Any:
