@@ -502,6 +502,10 @@ class MergedTable:
         t, j = self.locate(i)
         return t.row_id(j)
 
+    def id_bytes(self, i: int) -> bytes:
+        t, j = self.locate(i)
+        return t.id_bytes(j)
+
     def row_paths(self, i: int) -> list[bytes]:
         t, j = self.locate(i)
         return t.row_paths(j)

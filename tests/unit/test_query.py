@@ -833,6 +833,37 @@ def test_a_ranked_provider_orders_the_answer(scored: TermSpec) -> None:
         evaluate("score:", t, ctx)
 
 
+def test_a_provider_term_over_a_big_stored_table_looks_its_few_ids_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider that matches a few assets of a big stored table (a phrase, a person):
+    its rows are found through the table's id order, and the answer — also ranked, and
+    combined with other terms — is the one the pass over every row's id gives."""
+    t = big_table(5000)
+    cols, head = t.to_columns()
+    stored = CatalogTable.stored(DictSource(cols), head)
+    rows = [4321, 7, 2500, 4999]
+    ids = [t.ids[32 * r:32 * r + 32] for r in rows] + [b"\xff" * 32]  # and one not there
+
+    def match(ctx: TermContext, value: str) -> TermHits:
+        return TermHits(set(ids), ids)
+
+    register(TermSpec("few", "few:X             a few rows", match, ranked=True))
+    try:
+        for query in ("few:x", "few:x kind:video", "-few:x path:*/IMG_0043*",
+                      "few:x OR id:00"):
+            whole = evaluate(query, t, TermContext(None))  # in memory: every row's id
+            assert evaluate(query, stored, TermContext(None)) == whole, query
+        assert evaluate("few:x", stored, TermContext(None)) == rows
+        looked = []
+        real = CatalogTable.id_bytes
+        monkeypatch.setattr(CatalogTable, "id_bytes",
+                            lambda self, i: looked.append(i) or real(self, i))
+        evaluate("few:x OR has:live", stored, TermContext(None))  # not ranked: no sort
+        assert 0 < len(looked) < 200  # bisections, not a pass over 5000 ids
+    finally:
+        _registry.pop("few")
+
+
 def test_an_unknown_key_lists_the_providers_keys_too(scored: TermSpec) -> None:
     with pytest.raises(QueryError, match=r"unknown key 'scor': did you mean 'score'\?.*label"):
         evaluate("scor:x", make_table([{}]))
