@@ -488,13 +488,7 @@ class _Evaluator:
         if t._src is not None and len(wanted) * 64 < self.n:
             # a few ids (a phrase's documents, 500 similar photos, one person): each looked
             # up in the stored table's id order instead of a pass over every row's id
-            order, id_of = t.id_order, t.id_bytes
-            rows = []
-            for raw in wanted:
-                k = bisect_left(order, raw, key=id_of)
-                if k < len(order) and id_of(order[k]) == raw:
-                    rows.append(order[k])
-            return self._rows_mask(rows)
+            return self._rows_mask(r for r in map(t.row_of_id, wanted) if r >= 0)
         ids = t.ids
         return int.from_bytes(bytes(map(wanted.__contains__, (
             ids[i:i + 32] for i in range(0, 32 * self.n, 32)))), "little")

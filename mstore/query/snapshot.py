@@ -598,12 +598,10 @@ def _compute_delta(tt: TableTxn, base: CatalogTable,
         return base.paths[base.first_path(r)], base.id_bytes(r)
 
     removed: set[int] = set()
-    order = base.id_order
     for aid in (affected | hinted.keys()) if fresh_in_base else affected:
-        raw = bytes.fromhex(aid)
-        k = bisect_left(order, raw, key=base.id_bytes)
-        if k < len(order) and base.id_bytes(order[k]) == raw:
-            removed.add(order[k])
+        r = base.row_of_id(bytes.fromhex(aid))
+        if r >= 0:
+            removed.add(r)
     everything = range(base.n)
     for key in err_keys:
         root, path = split_pk(key)

@@ -309,6 +309,13 @@ class CatalogTable:
             return bytes((self._src.get("ids") or b"")[32 * i : 32 * i + 32])
         return self.ids[32 * i : 32 * i + 32]
 
+    def row_of_id(self, raw: bytes) -> int:
+        """The row of the asset with this 32-byte id in a stored table (by bisection of
+        its id order), or -1."""
+        order = self.id_order
+        k = bisect_left(order, raw, key=self.id_bytes)
+        return order[k] if k < len(order) and self.id_bytes(order[k]) == raw else -1
+
     def first_path(self, row: int) -> int:
         """Index of the first path of ``row`` (of the next row's, if it has none)."""
         if self._head is not None and self._head.one_per_row:
@@ -342,20 +349,17 @@ class CatalogTable:
                 return after_of(map(len, self.paths))
             return after_of(map(len, self.lower_text().split("\0")[1:]))
         if "_after" not in self.__dict__:
-            assert self._head is not None
-            if self._head.ascii:  # positions equal byte offsets: no separate column
-                self._after = self._path_off[1:]
-            else:
-                self._after = _arr("q", self._src.get("lower_after"))
+            self._after = _arr("q", self._stored_after().cast("B"))
         return self._after
 
     def after_view(self) -> Sequence[int]:
         """path_after() of a stored table read in place: a view of the map, for a caller
         that reads a few items now and keeps nothing (row_slice, the chunk skipper)."""
+        return self._after if "_after" in self.__dict__ else self._stored_after()
+
+    def _stored_after(self) -> memoryview:
         assert self._src is not None and self._head is not None
-        if "_after" in self.__dict__:
-            return self._after
-        if self._head.ascii:
+        if self._head.ascii:  # positions equal byte offsets: no separate column
             return memoryview(self._src.get("path_off") or b"").cast("q")[1:]
         return memoryview(self._src.get("lower_after") or b"").cast("q")
 
