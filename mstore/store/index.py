@@ -225,13 +225,15 @@ class Index:
         if os.getpid() != self._pid:
             raise RuntimeError("an LMDB environment must not be used across fork()")
 
-    def read(self) -> lmdb.Transaction:
+    def read(self, buffers: bool = False) -> lmdb.Transaction:
+        """A read transaction; ``buffers``: its values are views of the map (valid while
+        it lasts and the map is not grown in this process), not copies."""
         self._check_fork()
         try:
-            return self.env.begin()
+            return self.env.begin(buffers=buffers)
         except lmdb.MapResizedError:
             self.set_mapsize(0)  # another process grew the map: adopt its size
-            return self.env.begin()
+            return self.env.begin(buffers=buffers)
 
     def write(self) -> lmdb.Transaction:
         self._check_fork()

@@ -51,11 +51,7 @@ class TableTxn:
 
     def __init__(self, store: Store) -> None:
         index = self._index = store.index
-        try:
-            self._txn = index.env.begin(buffers=True)
-        except lmdb.MapResizedError:
-            index.set_mapsize(0)  # another process grew the map: adopt its size
-            self._txn = index.env.begin(buffers=True)
+        self._txn = index.read(buffers=True)
         self._table = index.db["table"]
         self._views: dict[bytes, memoryview | None] = {}
         self._epoch = index.map_epoch
