@@ -122,17 +122,15 @@ def select_units(store: Store, selection: str, kinds: set[str]) -> list[str]:
     from mstore.query.table import F_MISSING, KIND_CODES, NO_ID
     from mstore.query.terms import TermContext
 
-    if selection.startswith("@"):
-        allowed = {bytes.fromhex(aid) for aid in collection_units(store, selection[1:])}
-        table = load_table(store)
-        every = table.ids
-        rows = [i for i in range(table.n) if every[32 * i:32 * i + 32] in allowed]
-    else:
-        table = load_table(store)
-        rows = evaluate(selection, table, TermContext(store))
-    codes = {KIND_CODES[k] for k in kinds if k in KIND_CODES}
+    table = load_table(store)
     # whole columns once, not a row at a time: a million units are planned in about a second
     kind_of, flags, ids = table.kinds, table.flags, table.ids
+    if selection.startswith("@"):
+        allowed = {bytes.fromhex(aid) for aid in collection_units(store, selection[1:])}
+        rows = [i for i in range(table.n) if ids[32 * i:32 * i + 32] in allowed]
+    else:
+        rows = evaluate(selection, table, TermContext(store))
+    codes = {KIND_CODES[k] for k in kinds if k in KIND_CODES}
     out = []
     for i in rows:
         if (codes and kind_of[i] not in codes) or flags[i] & F_MISSING:
