@@ -54,6 +54,35 @@ def mstore_proc(*args: str | os.PathLike, store: Path | None = None, timeout: fl
                   p.stderr.decode("utf-8", "replace"))
 
 
+def mstore_on_terminal(*args: str | os.PathLike, store: Path | None = None,
+                       timeout: float = 120) -> tuple[int, bytes, bytes]:
+    """Run mstore as a subprocess whose stderr is a terminal (a pty), as a person at a
+    shell sees it: (exit code, standard output, everything written to the terminal)."""
+    import pty
+
+    argv = [sys.executable, "-m", "mstore"]
+    if store is not None:
+        argv += ["--store", str(store)]
+    primary, secondary = pty.openpty()
+    try:
+        p = subprocess.run([*argv, *map(str, args)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=secondary, cwd=REPO,
+                           timeout=timeout)
+    finally:
+        os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            block = os.read(primary, 65536)
+        except OSError:  # the terminal's other end is closed: all of it was read
+            break
+        if not block:
+            break
+        seen += block
+    os.close(primary)
+    return p.returncode, p.stdout, seen
+
+
 def machine_id(store: Path) -> str:
     """The machine id a store copy writes its records under (minted on first use)."""
     from mstore.store.store import Store

@@ -14,7 +14,7 @@ from mstore.query.textsearch import catch_up, index_path
 from mstore.store.store import Store
 from mstore.store.textindex import TextIndex
 from tests.fixtures.archive import listing, make_pdf
-from tests.helpers import mstore
+from tests.helpers import mstore, mstore_on_terminal
 from tests.integration.test_run_reading import run_all
 from tests.integration.unprivileged import nobody_python, open_up, run_as_nobody  # noqa: F401
 
@@ -248,10 +248,6 @@ def test_a_long_first_build_shows_its_progress_on_a_terminal(tmp_path: Path) -> 
     """The first ``text:`` search over a store of many record segments reads them all:
     on a terminal, stderr carries one self-rewriting line meanwhile, cleared before the
     answer; piped, there is none."""
-    import os
-    import pty
-    import sys
-
     from mstore.cli.progress import IndexingLine
     from mstore.model.records import Label
 
@@ -262,22 +258,8 @@ def test_a_long_first_build_shows_its_progress_on_a_terminal(tmp_path: Path) -> 
             st.write_records([Label(hlc=0, asset="ab" * 32, key="note", value=str(i))])
     finally:
         st.close()
-    primary, secondary = pty.openpty()
-    p = subprocess.run([sys.executable, "-m", "mstore", "--store", str(store), "find",
-                        "text:boats"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=secondary, cwd=Path(__file__).resolve().parents[2], timeout=120)
-    os.close(secondary)
-    seen = b""
-    while True:
-        try:
-            block = os.read(primary, 65536)
-        except OSError:  # the terminal's other end is closed: all of it was read
-            break
-        if not block:
-            break
-        seen += block
-    os.close(primary)
-    assert p.returncode == 0 and b"notes/boats.txt" in p.stdout  # found by its name
+    code, out, seen = mstore_on_terminal("find", "text:boats", store=store)
+    assert code == 0 and b"notes/boats.txt" in out  # found by its name
     assert b"\rindexing: " in seen and b" segments of records" in seen
     assert seen.endswith(b"\r\x1b[K")
     shutil.rmtree(index_path(Store(store)).parent)  # the index again from nothing, piped

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.archive import build_archive
-from tests.helpers import machine_id, mstore, mstore_proc
+from tests.helpers import machine_id, mstore, mstore_on_terminal, mstore_proc
 from tests.integration.test_run_reading import run_all
 
 
@@ -258,29 +258,9 @@ def test_status_names_the_remotes_and_when_they_were_synced(host_a, tmp_path: Pa
 def test_a_terminal_sees_the_transfer_progress(host_a, tmp_path: Path) -> None:  # noqa: ANN001
     """On a terminal, stderr carries one self-rewriting line while items arrive, and it is
     cleared at the end; piped, there is none (the summary alone)."""
-    import os
-    import pty
-    import subprocess
-    import sys
-
     a_store = host_a[0]
-    primary, secondary = pty.openpty()
-    repo = Path(__file__).resolve().parents[2]
-    p = subprocess.run([sys.executable, "-m", "mstore", "clone", str(a_store),
-                        str(tmp_path / "tty")], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=secondary, cwd=repo, timeout=120)
-    os.close(secondary)
-    seen = b""
-    while True:
-        try:
-            block = os.read(primary, 65536)
-        except OSError:  # the terminal's other end is closed: all of it was read
-            break
-        if not block:
-            break
-        seen += block
-    os.close(primary)
-    assert p.returncode == 0
+    code, _out, seen = mstore_on_terminal("clone", a_store, tmp_path / "tty")
+    assert code == 0
     assert b"\rreceiving: " in seen and b" files, " in seen and seen.endswith(b"\r\x1b[K")
     piped = mstore_proc("clone", a_store, tmp_path / "piped")
     assert piped.code == 0 and "receiving" not in piped.err
