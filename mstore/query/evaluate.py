@@ -91,6 +91,10 @@ def evaluate(query: str, table: CatalogTable | MergedTable,
     """
     node = parse(query)
     ranked = ranking_term(node)
+    if limit is not None and ranked is not None and context is not None:
+        first = _ranked_first(node, ranked, table, context, limit)
+        if first is not None:
+            return first
     if limit is not None and ranked is None and table.n > CHUNK_ROWS:
         first = _first_rows(node, table, context, limit)
         if first is not None:
@@ -153,6 +157,45 @@ def _first_rows(node: Node, table: CatalogTable | MergedTable, context: TermCont
         if len(out) >= limit:
             break
     return out[:limit]
+
+
+def _ranked_first(node: Node, ranked: Term, table: CatalogTable | MergedTable,
+                  context: TermContext, limit: int) -> list[int] | None:
+    """The first ``limit`` rows of a query led by a ranked term, best first, read from the
+    term's stream (``TermSpec.stream``) until that many rows pass the query's other
+    top-level terms; None when the term's provider does not stream.
+
+    The other terms are one mask over the table; the ranked term's hits are only read
+    as far as needed (a common word in most of the archive: its best few), each hit's row
+    found by its id. Same rows, in the same order, as the whole answer's first ones."""
+    if table.n == 0 or limit <= 0:
+        return None
+    try:
+        hits = context.stream(ranked.key, ranked.value.lower())
+    except LookupError as e:
+        raise QueryError(str(e), ranked.value, 0, ranked.value) from None
+    if hits is None:
+        return None
+    rest = tuple(i for i in node.items if i is not ranked) if isinstance(node, And) else ()
+    errors_too = wants_error_rows(node)
+    if isinstance(table, MergedTable):
+        base, delta = table.parts
+        allowed = table.merge_masks((_mask(And(rest), base, errors_too, context),
+                                     _mask(And(rest), delta, errors_too, context)))
+    else:
+        allowed = _mask(And(rest), table, errors_too, context)
+    out: list[int] = []
+    row_of = table.row_of_id
+    try:
+        for aid in hits:
+            row = row_of(aid)
+            if row >= 0 and allowed[row]:
+                out.append(row)
+                if len(out) >= limit:
+                    break
+    finally:
+        hits.close()
+    return out
 
 
 def _skipper(node: Node, table: CatalogTable) -> Callable[[int], int] | None:

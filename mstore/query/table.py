@@ -310,8 +310,14 @@ class CatalogTable:
         return self.ids[32 * i : 32 * i + 32]
 
     def row_of_id(self, raw: bytes) -> int:
-        """The row of the asset with this 32-byte id in a stored table (by bisection of
-        its id order), or -1."""
+        """The row of the asset with this 32-byte id, or -1: in a stored table by
+        bisection of its id order, in one held in memory (small: a delta) by a dict of
+        its ids built on first use."""
+        if self._src is None:
+            if "_row_of" not in self.__dict__:
+                ids = self.ids
+                self._row_of = {ids[i:i + 32]: i // 32 for i in range(0, len(ids), 32)}
+            return self._row_of.get(raw, -1)
         order = self.id_order
         k = bisect_left(order, raw, key=self.id_bytes)
         return order[k] if k < len(order) and self.id_bytes(order[k]) == raw else -1
@@ -509,6 +515,18 @@ class MergedTable:
     def id_bytes(self, i: int) -> bytes:
         t, j = self.locate(i)
         return t.id_bytes(j)
+
+    def row_of_id(self, raw: bytes) -> int:
+        """The merged row of the asset with this 32-byte id, or -1 (a base row the delta
+        replaced is in no segment)."""
+        for part in (1, 0):
+            j = self.parts[part].row_of_id(raw)
+            if j < 0:
+                continue
+            for (p, a, b), start in zip(self.segments, self._starts, strict=True):
+                if p == part and a <= j < b:
+                    return start + j - a
+        return -1
 
     def row_paths(self, i: int) -> list[bytes]:
         t, j = self.locate(i)

@@ -15,14 +15,16 @@ provider module keeps its heavy imports inside ``match``.
 A *ranked* provider (``ranked=True``) also orders its hits, best first. When a query's
 top level is that term, or an AND whose items include it, the answer comes out in that
 order (``find``, collections, run selections) instead of catalog order; the first ranked
-term wins.
+term wins. A ranked provider may also ``stream`` its hits best first: a query led by it
+with a limit (``find text:invoice --limit 20``) then reads hits until it has enough rows
+instead of asking for all of them.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -43,6 +45,16 @@ class TermHits(msgspec.Struct):
     detail: dict[bytes, dict[str, Any]] = {}  # per asset, shown by `find --json` as "match"
 
 
+@dataclass
+class TermStream:
+    """A ranked term's hits read lazily, best first (``TermSpec.stream``): ``ids`` yields
+    asset ids (each once); ``detail`` holds the detail of each one yielded so far. Close
+    ``ids`` (a generator) when done with it early."""
+
+    ids: Generator[bytes, None, None]
+    detail: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+
+
 class TermContext:
     """One query evaluation's access to the store; providers keep loaded data in ``cache``
     (keyed by their own names) so that two terms of one query read it once."""
@@ -55,6 +67,7 @@ class TermContext:
         self.progress = progress
         self.cache: dict[str, Any] = {}
         self.hits: dict[tuple[str, str], TermHits] = {}
+        self._streamed: dict[tuple[str, str], dict[bytes, dict[str, Any]]] = {}
 
     def match(self, key: str, value: str) -> TermHits:
         found = self.hits.get((key, value))
@@ -64,10 +77,24 @@ class TermContext:
             found = self.hits[(key, value)] = spec.match(self, value)
         return found
 
+    def stream(self, key: str, value: str) -> Generator[bytes, None, None] | None:
+        """A ranked term's hits best first, read lazily (see TermStream); None when its
+        provider has no ``stream`` or the whole answer is already known."""
+        spec = lookup(key)
+        if spec is None or spec.stream is None or (key, value) in self.hits:
+            return None
+        found = spec.stream(self, value)
+        self._streamed[(key, value)] = found.detail
+        return found.ids
+
     def details(self, asset_id: bytes) -> dict[str, Any]:
         """What each matched provider term says about ``asset_id`` ({"key:value": detail})."""
-        return {f"{k}:{v}": h.detail[asset_id] for (k, v), h in self.hits.items()
-                if asset_id in h.detail}
+        out = {f"{k}:{v}": h.detail[asset_id] for (k, v), h in self.hits.items()
+               if asset_id in h.detail}
+        for (k, v), detail in self._streamed.items():
+            if asset_id in detail and f"{k}:{v}" not in out:
+                out[f"{k}:{v}"] = detail[asset_id]
+        return out
 
 
 @dataclass(frozen=True)
@@ -80,6 +107,9 @@ class TermSpec:
     empty_ok: bool = False
     check: Callable[[str], None] | None = None  # raises ValueError with one clear line
     ranked: bool = False
+    # a ranked provider's hits read lazily, best first: a limited query led by the term
+    # reads only as many as it shows (``find text:invoice --limit 20``); optional
+    stream: Callable[[TermContext, str], TermStream] | None = None
 
 
 _registry: dict[str, TermSpec] = {}

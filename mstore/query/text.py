@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mstore.query.terms import TermContext, TermHits, TermSpec, register
+from mstore.query.terms import TermContext, TermHits, TermSpec, TermStream, register
 
 if TYPE_CHECKING:
     from mstore.query.textsearch import TextMatches
@@ -76,6 +76,16 @@ def _match(ctx: TermContext, value: str) -> TermHits:
     return TermHits(set(matches.order), order=matches.order, detail=_Details(matches))
 
 
+def _stream(ctx: TermContext, value: str) -> TermStream:
+    from mstore.query.textsearch import search_lazily
+
+    try:
+        ids, matches = search_lazily(text_index(ctx), value)
+    except ValueError as e:
+        raise LookupError(str(e)) from None
+    return TermStream(ids, _Details(matches))
+
+
 def _check(value: str) -> None:
     from mstore.query.textsearch import check_value
 
@@ -87,7 +97,7 @@ register(TermSpec(
     summary='text:harbour        a word in the asset\'s text (documents, OCR, transcripts) or\n'
             '                    file names; stemmed, case and accents ignored; best first\n'
             'text:"a phrase"     those words in that order; text:harb* a prefix',
-    match=_match, check=_check, ranked=True))
+    match=_match, check=_check, ranked=True, stream=_stream))
 
 
 def with_text(query: str) -> str:

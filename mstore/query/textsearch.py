@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -236,6 +236,28 @@ def search(ti: TextIndex, value: str) -> TextMatches:
     expr = match_expression(value)
     order, best = ti.ranked_assets(expr)
     return TextMatches(ti, expr, order, best)
+
+
+def search_lazily(ti: TextIndex, value: str) -> tuple[Iterator[bytes], TextMatches]:
+    """The assets ``value`` matches, best first, as they are read, and their matches —
+    holding those read so far (a limited query reads as many as it shows). Raises
+    ValueError for a value the index does not take, before the first one is read."""
+    expr = match_expression(value)
+    docs = ti.ranked_documents(expr)
+    matches = TextMatches(ti, expr, [], {})
+
+    def assets() -> Iterator[bytes]:
+        best, order = matches.best, matches.order
+        try:
+            for rowid, asset in docs:
+                if asset not in best:
+                    best[asset] = rowid
+                    order.append(asset)
+                    yield asset
+        finally:
+            docs.close()  # its statement ends with the reading
+
+    return assets(), matches
 
 
 def where(found: Located) -> dict:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,19 +207,25 @@ class TextIndex:
         (each by its best document, BM25), and each one's best document."""
         order: list[bytes] = []
         best: dict[bytes, int] = {}
-        try:
-            # the asset from docs, not from an fts column: reading any column of an fts
-            # row reads its whole text (measured: 4x slower for a common word)
-            rows = self.db.execute("SELECT f.rowid, d.asset FROM fts f JOIN docs d"
-                                   " ON d.id = f.rowid WHERE fts MATCH ? ORDER BY f.rank",
-                                   (match,)).fetchall()
-        except sqlite3.OperationalError as e:
-            raise ValueError(f"not a text query the index takes: {e}") from None
-        for rowid, asset in rows:
+        for rowid, asset in self.ranked_documents(match):
             if asset not in best:
                 best[asset] = rowid
                 order.append(asset)
         return order, best
+
+    def ranked_documents(self, match: str) -> Generator[tuple[int, bytes], None, None]:
+        """(document id, asset) of the documents matching ``match``, best first, read as
+        they are asked for: FTS5 ranks every match before the first one comes, but the
+        asset of each is looked up only when it is read (a limited query reads a few).
+        The asset comes from ``docs``, not from an fts column: reading any column of an
+        fts row reads its whole text (measured: 4x slower for a common word)."""
+        try:
+            cur = self.db.execute("SELECT f.rowid, d.asset FROM fts f JOIN docs d"
+                                  " ON d.id = f.rowid WHERE fts MATCH ? ORDER BY f.rank",
+                                  (match,))
+        except sqlite3.OperationalError as e:
+            raise ValueError(f"not a text query the index takes: {e}") from None
+        return _closing(cur)
 
     def locate(self, match: str, rowid: int) -> Located | None:
         """Document ``rowid`` with what ``match`` matched in it marked."""
@@ -232,3 +238,12 @@ class TextIndex:
         marked, asset, artifact, source, blocks = row
         return Located(asset, artifact, source, marked,
                        [Block(*b) for b in json.loads(blocks)])
+
+
+def _closing(cur: sqlite3.Cursor) -> Generator[tuple[int, bytes], None, None]:
+    """The cursor's rows; its statement finished when the reader stops early (``close()``
+    of the generator), not left holding a read transaction open."""
+    try:
+        yield from cur
+    finally:
+        cur.close()

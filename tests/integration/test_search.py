@@ -111,6 +111,19 @@ def test_results_are_ranked_best_first(world: Path) -> None:
     assert paths(world, "kind:text", "text:harbour") == ["notes/boats.txt"]
 
 
+@pytest.mark.parametrize("query", [
+    ["text:harbour"], ["text:the"], ["kind:text", "text:harbour"], ["text:cafe", "-kind:document"],
+    ["text:the", "path:docs/*"], ["text:nowhere"]])
+def test_a_limited_ranked_query_gives_the_first_rows_of_the_whole_answer(
+        world: Path, query: list[str]) -> None:
+    """A limited query led by text: reads the best hits only as far as it needs them:
+    the same rows, in the same order and with the same matches, as the whole answer's."""
+    whole = find(world, *query)
+    for limit in (1, 2, 10):
+        assert find(world, *query, "--limit", str(limit)) == whole[:limit]
+    assert whole or query == ["text:nowhere"]
+
+
 def test_the_grid_shows_a_ranked_query_best_first(world: Path) -> None:
     """The UI's grid (its search box) orders a text: query as find does, not by path."""
     from mstore.ui.pages.assets import grid

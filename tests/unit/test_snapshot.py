@@ -13,7 +13,7 @@ from mstore.model.records import AssetRecorded, PathError, PathGone, PathSeen
 from mstore.query import snapshot
 from mstore.query.evaluate import evaluate
 from mstore.query.snapshot import build, load_stats, load_table, refresh
-from mstore.query.table import KIND_NAMES, CatalogTable, MergedTable
+from mstore.query.table import KIND_NAMES, NO_ID, CatalogTable, MergedTable
 from mstore.store.store import RecordWriter, Store
 
 QUERIES = [
@@ -76,6 +76,11 @@ def compare_with_rebuild(store: Store) -> None:
     assert list(table.path_rows) == list(full.path_rows)
     for q in QUERIES:
         assert evaluate(q, table) == evaluate(q, full), q
+    # each asset's row found by its id (a ranked term's hits), merged as in the whole table
+    asset_rows = [i for i in range(full.n) if full.id_bytes(i) != NO_ID]
+    for t in (table, full):
+        assert [t.row_of_id(t.id_bytes(i)) for i in asset_rows] == asset_rows
+        assert t.row_of_id(b"\xff" * 32) == -1
     assert stats == full_stats
 
 
