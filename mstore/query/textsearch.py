@@ -17,7 +17,7 @@ synced yet) is left out until the index is rebuilt (delete ``local/text/``).
 
 from __future__ import annotations
 
-import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +45,7 @@ from mstore.store.textindex import (
     Located,
     TextIndex,
     TextIndexDamaged,
+    TextQuery,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ Progress = Callable[[int, int], None]  # (segments read, segments listed)
 TEXT_KINDS = frozenset({"doctext", "ocr", "transcript"})
 SNIPPET_BEFORE, SNIPPET_CHARS = 60, 200
 _SPACES = str.maketrans("\n\r\t\f\v", "     ")
+_WORD = re.compile(r"[^\W_]+")  # a word of a text: value (the index cuts text so too)
 
 
 def index_path(store: Store) -> Path:
@@ -139,6 +141,8 @@ def _documents(store: Store, art: ArtifactMade) -> list[Doc] | None:
     payload = art.data
     if not isinstance(payload, dict) and art.payload:
         try:
+            import json  # here: a search that has nothing to catch up on needs none
+
             payload = json.loads(store.objects.get(art.payload))
         except (KeyError, OSError, ValueError):
             return None
@@ -206,13 +210,11 @@ def check_value(value: str) -> None:
         raise ValueError(f"text:{value} has no letter or digit to search for")
 
 
-def match_expression(value: str) -> str:
-    """The FTS5 query for a ``text:`` value: its words as one phrase (a single word is a
-    phrase of one), a trailing ``*`` making the last word a prefix."""
+def text_query(value: str) -> TextQuery:
+    """What a ``text:`` value asks for: its words (runs of letters and digits) as one
+    phrase (a single word is a phrase of one), a trailing ``*`` making the last a prefix."""
     value = value.strip()
-    prefix = value.endswith("*")
-    words = value.rstrip("*").strip()
-    return '"' + words.replace('"', '""') + '"' + (" *" if prefix else "")
+    return TextQuery(tuple(_WORD.findall(value)), prefix=value.endswith("*"))
 
 
 @dataclass
@@ -220,42 +222,42 @@ class TextMatches:
     """The assets a ``text:`` value matches, best first, and where (computed when asked)."""
 
     index: TextIndex
-    expression: str
+    query: TextQuery
     order: list[bytes]
     best: dict[bytes, int]
 
     def detail(self, asset: bytes) -> dict | None:
-        rowid = self.best.get(asset)
-        if rowid is None:
+        doc_id = self.best.get(asset)
+        if doc_id is None:
             return None
-        found = self.index.locate(self.expression, rowid)
+        found = self.index.locate(self.query, doc_id)
         return where(found) if found is not None else None
 
 
 def search(ti: TextIndex, value: str) -> TextMatches:
-    expr = match_expression(value)
-    order, best = ti.ranked_assets(expr)
-    return TextMatches(ti, expr, order, best)
+    query = text_query(value)
+    order, best = ti.ranked_assets(query)
+    return TextMatches(ti, query, order, best)
 
 
 def search_lazily(ti: TextIndex, value: str) -> tuple[Iterator[bytes], TextMatches]:
     """The assets ``value`` matches, best first, as they are read, and their matches —
     holding those read so far (a limited query reads as many as it shows). Raises
     ValueError for a value the index does not take, before the first one is read."""
-    expr = match_expression(value)
-    docs = ti.ranked_documents(expr)
-    matches = TextMatches(ti, expr, [], {})
+    query = text_query(value)
+    docs = ti.ranked_documents(query)
+    matches = TextMatches(ti, query, [], {})
 
     def assets() -> Iterator[bytes]:
         best, order = matches.best, matches.order
         try:
-            for rowid, asset in docs:
+            for doc_id, asset in docs:
                 if asset not in best:
-                    best[asset] = rowid
+                    best[asset] = doc_id
                     order.append(asset)
                     yield asset
         finally:
-            docs.close()  # its statement ends with the reading
+            docs.close()
 
     return assets(), matches
 

@@ -65,8 +65,8 @@ class Layout:
 
     @property
     def text_index(self) -> Path:
-        """The full-text index (store/textindex.py): ``text/fts.sqlite``."""
-        return self.local / "text" / "fts.sqlite"
+        """The full-text index (store/textindex.py): ``text/docs.sqlite`` (and ``text/words/``)."""
+        return self.local / "text" / "docs.sqlite"
 
 
 def private_local(root: Path) -> Path:

@@ -1,7 +1,8 @@
-"""The full-text index: an SQLite FTS5 database in ``local/text/fts.sqlite``.
+"""The full-text index: ``local/text/docs.sqlite`` (the documents) and ``local/text/words/``
+(a tantivy index of their words).
 
 A cache like the LMDB index: everything in it is derived from record segments and the
-objects they name (``mstore.query.textsearch`` fills it), so deleting the file loses
+objects they name (``mstore.query.textsearch`` fills it), so deleting the directory loses
 nothing; it is rebuilt on the next search. This module is only the storage: documents in,
 ranked matches out, and the watermarks that say which segments it holds.
 
@@ -11,49 +12,89 @@ document), the file names of one asset, its own title/description/keywords, or t
 of its sidecar files. Its *blocks* (offset in the document, page, box,
 start, end) say where each block's text starts, so that a match's offset tells its place.
 
-Tokenizer: ``porter unicode61 remove_diacritics 2`` — case and diacritics folded (café =
-CAFE), tokens split at anything that is not a letter or a digit, English stemming (Porter:
-"running" finds "run"). Ranking: FTS5's BM25. Why SQLite FTS5 and not tantivy:
+The SQLite database is the truth: each document's asset, artifact, source, page, blocks and
+text, the per-lane watermarks, gc's drops. The tantivy index holds each document's words
+(``doc`` = its id in SQLite, ``asset``), for ranking: BM25 over the best hits only (block-max
+WAND), so a word in most of the archive ranks its best 20 in a millisecond. Analysis:
+tantivy's simple tokenizer (runs of letters and digits), lowercased, folded to ASCII (café =
+CAFE, Grüße = grusse), English Snowball stemming ("running" finds "run"). Why tantivy:
 docs/search.md.
 
-Concurrency: WAL mode, so searches never wait for an update; updates take SQLite's write
+Consistency: an update changes both in one SQLite write transaction; tantivy commits first,
+then SQLite. Each update numbers its commit (``gen``), stored in SQLite's ``meta`` and in a
+marker document of the tantivy index; a process that finds the two apart (killed between
+the commits, or a disk error) rebuilds the words from SQLite under the write lock.
+
+Concurrency: SQLite's WAL, so searches never wait for an update; updates take SQLite's write
 lock (``BEGIN IMMEDIATE``) and re-read the watermarks inside it, so two processes catching
-up at once do the work once.
+up at once do the work once — and only the process holding that lock opens tantivy's
+writer (one writer per index; its lock file is released when a process dies).
 """
 
 from __future__ import annotations
 
-import json
+import re
 import sqlite3
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-# bump when the schema or the tokenizer changes: an older file is then rebuilt
-SCHEMA = 4
-TOKENIZER = "porter unicode61 remove_diacritics 2"
+import msgspec
+import tantivy
+
+# bump when the schema or the analysis changes: an older index is then rebuilt
+SCHEMA = 5
 MARK_START, MARK_END = "\x02", "\x03"  # highlight markers: control characters no text has
 NAMES = "name"  # the source of a file-names document
 METADATA = "metadata"  # ... of an asset's own title, description and keywords
 SIDECAR = "sidecar"  # ... of those its sidecar files (XMP, Google Takeout JSON) give it
+ANALYZER = "mstore"  # the name the words field's analyzer is registered under
+WORDS_DIR = "words"  # the tantivy index, beside the SQLite file
+_GEN_DOC = -1  # ``doc`` of the marker document that holds the commit number
+_WRITER_HEAP = 64 << 20  # tantivy's indexing buffer (one thread): flushed to a segment when full
+_FIRST_HITS = 64  # a lazy search asks for this many hits, then 8 times more each time
+_TOKEN = re.compile(r"[^\W_]+")  # a run of letters and digits, as the simple tokenizer cuts
 
 _SCHEMA_SQL = f"""
 CREATE TABLE docs (id INTEGER PRIMARY KEY, asset BLOB NOT NULL, artifact TEXT NOT NULL,
                    source TEXT NOT NULL, page INTEGER, blocks TEXT NOT NULL,
-                   hlc INTEGER NOT NULL);
+                   hlc INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE INDEX docs_artifact ON docs(artifact);
 CREATE INDEX docs_asset ON docs(asset, source);
-CREATE VIRTUAL TABLE fts USING fts5(text, tokenize='{TOKENIZER}');
 CREATE TABLE dropped (artifact TEXT PRIMARY KEY, hlc INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE lanes (lane TEXT PRIMARY KEY, mtime INTEGER NOT NULL, mark INTEGER NOT NULL)
     WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO meta VALUES ('gen', 0);
 PRAGMA user_version = {SCHEMA};
 """
 
 
+def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
+    b = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+         .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold()))
+    if stem:
+        b = b.filter(tantivy.Filter.stemmer("english"))
+    return b.build()
+
+
+_WORDS = _analyzer(stem=True)  # what the index holds for a word
+_FOLDED = _analyzer(stem=False)  # a prefix: folded, not stemmed ("harb" is no word)
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("doc", stored=True, indexed=True)
+    sb.add_bytes_field("asset", stored=True)
+    sb.add_integer_field("gen", stored=True)
+    sb.add_text_field("text", stored=False, tokenizer_name=ANALYZER, index_option="position")
+    return sb.build()
+
+
 class TextIndexDamaged(Exception):
-    """The database file is not one this version can use (damaged, or not SQLite)."""
+    """The index is not one this version can use (damaged, or not an index)."""
 
 
 @dataclass(frozen=True)
@@ -86,12 +127,31 @@ class Located:
     blocks: list[Block]
 
 
+@dataclass(frozen=True)
+class TextQuery:
+    """What a ``text:`` value asks for: ``words`` next to each other in that order (one word
+    is a phrase of one), the last one a prefix when ``prefix``."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+    def terms(self) -> list[str]:
+        """The words as the index holds them (folded and stemmed; a prefix only folded)."""
+        if not self.prefix:
+            return _WORDS.analyze(" ".join(self.words))
+        head = _WORDS.analyze(" ".join(self.words[:-1])) if len(self.words) > 1 else []
+        return head + _FOLDED.analyze(self.words[-1])
+
+
 class TextIndex:
-    """``TextIndex(path)`` opens (or creates) the database; ``close()`` when done."""
+    """``TextIndex(path)`` opens (or creates) the index whose SQLite file is ``path``;
+    ``close()`` when done."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.words_path = path.with_name(WORDS_DIR)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer: Any = None  # tantivy's, while an update that changed words runs
         try:
             self.db = sqlite3.connect(path, timeout=60, isolation_level=None,
                                       check_same_thread=False)
@@ -106,6 +166,16 @@ class TextIndex:
             self.db.execute("PRAGMA synchronous = NORMAL")  # a cache: a lost commit is redone
         except sqlite3.DatabaseError as e:
             raise TextIndexDamaged(f"{path}: {e}") from None
+        try:
+            self.words_path.mkdir(exist_ok=True)
+            self.schema = _schema()
+            self.index = tantivy.Index(self.schema, path=str(self.words_path), reuse=True)
+            self.index.register_tokenizer(ANALYZER, _WORDS)
+        except (OSError, ValueError) as e:
+            self.db.close()
+            raise TextIndexDamaged(f"{self.words_path}: {e}") from None
+        if self._words_gen() != self._gen():
+            self._rebuild_words()
 
     def close(self) -> None:
         self.db.close()
@@ -113,13 +183,36 @@ class TextIndex:
     def _remove(self) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(self.path) + suffix).unlink(missing_ok=True)
+        _remove_tree(self.words_path)
 
     @classmethod
     def recreate(cls, path: Path) -> TextIndex:
-        """A new empty index in place of a damaged file."""
+        """A new empty index in place of a damaged one."""
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
+        _remove_tree(path.with_name(WORDS_DIR))
         return cls(path)
+
+    # -- the commit numbers ----------------------------------------------------------------
+    def _gen(self) -> int:
+        return self.db.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()[0]
+
+    def _words_gen(self) -> int:
+        self.index.reload()
+        s = self.index.searcher()
+        hits = s.search(tantivy.Query.term_query(self.schema, "doc", _GEN_DOC), 1).hits
+        return s.doc(hits[0][1]).get_first("gen") if hits else 0
+
+    def _rebuild_words(self) -> None:
+        """The words of every document again, from SQLite (under the write lock: the two
+        may only look apart because another process is between its two commits)."""
+        with self.update():
+            if self._words_gen() == self._gen():
+                return
+            w = self._words_writer()
+            w.delete_all_documents()
+            for doc_id, asset, text in self.db.execute("SELECT id, asset, text FROM docs"):
+                w.add_document(tantivy.Document(doc=doc_id, asset=asset, text=text))
 
     # -- watermarks ----------------------------------------------------------------------
     def lanes(self) -> dict[str, tuple[int, int]]:
@@ -136,10 +229,31 @@ class TextIndex:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self
+            if self._writer is not None:
+                gen = self._gen() + 1
+                w = self._writer
+                w.delete_documents_by_term("doc", _GEN_DOC)
+                w.add_document(tantivy.Document(doc=_GEN_DOC, gen=gen))
+                w.commit()
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'gen'", (gen,))
         except BaseException:
+            if self._writer is not None:
+                self._writer.rollback()
             self.db.execute("ROLLBACK")
             raise
+        finally:
+            if self._writer is not None:
+                w, self._writer = self._writer, None
+                w.wait_merging_threads()  # and the writer's lock released
         self.db.execute("COMMIT")
+        self.index.reload()
+
+    def _words_writer(self) -> Any:  # noqa: ANN401 - tantivy.IndexWriter
+        if self._writer is None:
+            if not self.db.in_transaction:
+                raise RuntimeError("the text index is written inside update()")
+            self._writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        return self._writer
 
     # -- documents -----------------------------------------------------------------------
     def put_artifact(self, artifact: str, asset: bytes, source: str, docs: Iterable[Doc],
@@ -169,24 +283,29 @@ class TextIndex:
 
     def _insert(self, asset: bytes, artifact: str, source: str, docs: Iterable[Doc], hlc: int
                 ) -> None:
+        w = None
         for doc in docs:
-            blocks = json.dumps([[b.offset, b.page, b.box, b.start, b.end] for b in doc.blocks])
+            blocks = msgspec.json.encode([[b.offset, b.page, b.box, b.start, b.end]
+                                          for b in doc.blocks]).decode()
             cur = self.db.execute(
-                "INSERT INTO docs (asset, artifact, source, page, blocks, hlc)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (asset, artifact, source, doc.page, blocks, hlc))
-            self.db.execute("INSERT INTO fts (rowid, text) VALUES (?, ?)",
-                            (cur.lastrowid, doc.text))
+                "INSERT INTO docs (asset, artifact, source, page, blocks, hlc, text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (asset, artifact, source, doc.page, blocks, hlc, doc.text))
+            w = w or self._words_writer()
+            w.add_document(tantivy.Document(doc=cur.lastrowid, asset=asset, text=doc.text))
 
     def remove_artifacts(self, artifacts: Iterable[str]) -> None:
         for art in artifacts:
             self._delete(self.db.execute("SELECT id FROM docs WHERE artifact = ?", (art,)))
 
     def _delete(self, rows: Iterable[tuple[int]]) -> None:
-        """Documents by id; looked up first, as deleting from an FTS5 table costs even
-        when nothing matches (a first build would pay it for every document)."""
+        """Documents by id; looked up first, so that an artifact seen for the first time
+        (every one in a first build) costs no delete."""
         ids = [(i,) for (i,) in rows]
         if ids:
-            self.db.executemany("DELETE FROM fts WHERE rowid = ?", ids)
+            w = self._words_writer()
+            for (i,) in ids:
+                w.delete_documents_by_term("doc", i)
             self.db.executemany("DELETE FROM docs WHERE id = ?", ids)
 
     def drop_artifacts(self, artifacts: Iterable[str], hlc: int) -> None:
@@ -202,48 +321,96 @@ class TextIndex:
         return self.db.execute("SELECT count(*) FROM docs").fetchone()[0]
 
     # -- searching -----------------------------------------------------------------------
-    def ranked_assets(self, match: str) -> tuple[list[bytes], dict[bytes, int]]:
-        """The assets whose documents match the FTS5 expression ``match``, best first
-        (each by its best document, BM25), and each one's best document."""
+    def ranked_assets(self, query: TextQuery) -> tuple[list[bytes], dict[bytes, int]]:
+        """The assets whose documents match ``query``, best first (each by its best
+        document, BM25), and each one's best document."""
         order: list[bytes] = []
         best: dict[bytes, int] = {}
-        for rowid, asset in self.ranked_documents(match):
+        for doc_id, asset in self.ranked_documents(query, first=None):
             if asset not in best:
-                best[asset] = rowid
+                best[asset] = doc_id
                 order.append(asset)
         return order, best
 
-    def ranked_documents(self, match: str) -> Generator[tuple[int, bytes], None, None]:
-        """(document id, asset) of the documents matching ``match``, best first, read as
-        they are asked for: FTS5 ranks every match before the first one comes, but the
-        asset of each is looked up only when it is read (a limited query reads a few).
-        The asset comes from ``docs``, not from an fts column: reading any column of an
-        fts row reads its whole text (measured: 4x slower for a common word)."""
-        try:
-            cur = self.db.execute("SELECT f.rowid, d.asset FROM fts f JOIN docs d"
-                                  " ON d.id = f.rowid WHERE fts MATCH ? ORDER BY f.rank",
-                                  (match,))
-        except sqlite3.OperationalError as e:
-            raise ValueError(f"not a text query the index takes: {e}") from None
-        return _closing(cur)
+    def ranked_documents(self, query: TextQuery, first: int | None = _FIRST_HITS
+                         ) -> Generator[tuple[int, bytes], None, None]:
+        """(document id, asset) of the documents matching ``query``, best first, read as
+        they are asked for: ``first`` hits, then eight times more at a time (``None``: all
+        at once), so a limited ``find`` led by a common word ranks only its best ones."""
+        self.index.reload()  # what other processes committed since
+        searcher = self.index.searcher()
+        q = self._query(query)
+        total = searcher.num_docs
+        return self._hits(searcher, q, total if first is None else first, total)
 
-    def locate(self, match: str, rowid: int) -> Located | None:
-        """Document ``rowid`` with what ``match`` matched in it marked."""
-        row = self.db.execute(
-            "SELECT highlight(fts, 0, ?, ?), d.asset, d.artifact, d.source, d.blocks"
-            " FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? AND fts.rowid = ?",
-            (MARK_START, MARK_END, match, rowid)).fetchone()
+    @staticmethod
+    def _hits(searcher: Any, q: Any, size: int, total: int  # noqa: ANN401 - tantivy's
+              ) -> Generator[tuple[int, bytes], None, None]:
+        done = 0
+        while done < total:
+            hits = searcher.search(q, limit=max(size, 1), count=False, offset=done).hits
+            for _, address in hits:
+                d = searcher.doc(address)
+                yield d.get_first("doc"), d.get_first("asset")
+            if len(hits) < size:
+                return
+            done += len(hits)
+            size *= 8
+
+    def _query(self, query: TextQuery) -> Any:  # noqa: ANN401 - tantivy.Query
+        terms = query.terms()
+        if not terms:
+            return tantivy.Query.empty_query()
+        if query.prefix and len(terms) == 1:  # any word starting so: a regex over the terms
+            return tantivy.Query.regex_query(self.schema, "text", re.escape(terms[0]) + ".*")
+        text = '"' + " ".join(terms) + '"' + ("*" if query.prefix else "")
+        try:
+            return self.index.parse_query(text, ["text"])
+        except ValueError as e:
+            raise ValueError(f"not a text query the index takes: {e}") from None
+
+    def locate(self, query: TextQuery, doc_id: int) -> Located | None:
+        """Document ``doc_id`` with what ``query`` matched in it marked (each place where
+        its words stand next to each other, as the index analyses them)."""
+        row = self.db.execute("SELECT asset, artifact, source, blocks, text FROM docs"
+                              " WHERE id = ?", (doc_id,)).fetchone()
         if row is None:
             return None
-        marked, asset, artifact, source, blocks = row
-        return Located(asset, artifact, source, marked,
-                       [Block(*b) for b in json.loads(blocks)])
+        asset, artifact, source, blocks, text = row
+        return Located(asset, artifact, source, mark(text, query),
+                       [Block(*b) for b in msgspec.json.decode(blocks)])
 
 
-def _closing(cur: sqlite3.Cursor) -> Generator[tuple[int, bytes], None, None]:
-    """The cursor's rows; its statement finished when the reader stops early (``close()``
-    of the generator), not left holding a read transaction open."""
-    try:
-        yield from cur
-    finally:
-        cur.close()
+def _remove_tree(path: Path) -> None:
+    import shutil  # only here: its import costs every search a millisecond
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def mark(text: str, query: TextQuery) -> str:
+    """``text`` with each run of words matching ``query`` between MARK_START and MARK_END."""
+    want = query.terms()
+    if not want:
+        return text
+    tokens = list(_TOKEN.finditer(text))
+    words = _WORDS.analyze(text)
+    if len(words) != len(tokens):  # the two cut differently somewhere: word by word
+        words = [(_WORDS.analyze(t.group()) or [""])[0] for t in tokens]
+    n, out, last, i = len(want), [], 0, 0
+    while i + n <= len(tokens):
+        if words[i:i + n - 1] == want[:-1] and _last_matches(words, tokens, i + n - 1, want[-1],
+                                                            query.prefix):
+            start, end = tokens[i].start(), tokens[i + n - 1].end()
+            out += [text[last:start], MARK_START, text[start:end], MARK_END]
+            last, i = end, i + n
+        else:
+            i += 1
+    return "".join(out) + text[last:]
+
+
+def _last_matches(words: list[str], tokens: list[re.Match[str]], k: int, want: str,
+                  prefix: bool) -> bool:
+    if not prefix:
+        return words[k] == want
+    return (words[k].startswith(want)
+            or (_FOLDED.analyze(tokens[k].group()) or [""])[0].startswith(want))

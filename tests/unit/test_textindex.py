@@ -17,7 +17,7 @@ def block(text: str, page: int | None = None, box: list | None = None,
 
 
 def index(tmp_path: Path) -> TextIndex:
-    ti = TextIndex(tmp_path / "text" / "fts.sqlite")
+    ti = TextIndex(tmp_path / "text" / "docs.sqlite")
     with ti.update():
         ti.put_artifact("t1", A, "transcript", documents([
             block("hello and welcome", start=0.0, end=2.5),
@@ -68,3 +68,59 @@ def test_dropped_artifacts_leave_and_stay_out_unless_made_again(tmp_path: Path) 
         ti.put_artifact("o1", B, "ocr", port, 30)  # made again after gc
         ti.drop_artifacts(["o1"], 20)  # an older drop read late takes nothing
     assert search(ti, "port").order == [B]
+
+
+def _words_of_a_killed_update(ti: TextIndex) -> None:
+    """What an update killed between its two commits leaves: tantivy committed (a new
+    document, the next commit number), SQLite not."""
+    import tantivy
+
+    from mstore.store.textindex import _GEN_DOC
+
+    w = ti.index.writer(heap_size=15_000_000, num_threads=1)
+    w.add_document(tantivy.Document(doc=99, asset=b"\x03" * 32, text="lighthouse keeper"))
+    w.delete_documents_by_term("doc", _GEN_DOC)
+    w.add_document(tantivy.Document(doc=_GEN_DOC, gen=ti._gen() + 1))
+    w.commit()
+    w.wait_merging_threads()
+
+
+def test_words_ahead_of_the_documents_are_rebuilt_from_them(tmp_path: Path) -> None:
+    ti = index(tmp_path)
+    _words_of_a_killed_update(ti)
+    ti.index.reload()
+    assert search(ti, "lighthouse").order == [b"\x03" * 32]  # what a search would see
+    ti.close()
+    ti = TextIndex(ti.path)  # the next process to open it
+    assert search(ti, "lighthouse").order == []
+    assert search(ti, "harbour").order == [A]
+    assert where(ti, "cafe du port", B)["box"] == [10, 50, 180, 80]
+
+
+def test_lost_words_are_rebuilt_from_the_documents(tmp_path: Path) -> None:
+    import shutil
+
+    ti = index(tmp_path)
+    ti.close()
+    shutil.rmtree(ti.words_path)
+    ti = TextIndex(ti.path)
+    assert search(ti, "harbour").order == [A] and search(ti, "port").order == [B]
+    with ti.update():
+        ti.remove_artifacts(["t1"])
+    assert search(ti, "harbour").order == []
+
+
+def test_a_limited_search_reads_the_best_hits_first(tmp_path: Path) -> None:
+    """Lazily, in rounds that grow: the same documents in the same order as all at once."""
+    from mstore.query.textsearch import search_lazily, text_query
+
+    ti = TextIndex(tmp_path / "text" / "docs.sqlite")
+    with ti.update():
+        for i in range(300):
+            ti.put_artifact(f"a{i}", i.to_bytes(32, "big"), "doctext", documents([
+                block(" ".join(["harbour"] * (1 + i % 7) + ["boat"] * (i % 11)))]), 10)
+    everything = ti.ranked_assets(text_query("harbour"))[0]
+    ids, _ = search_lazily(ti, "harbour")
+    assert list(ids) == everything and len(everything) == 300
+    ids, matches = search_lazily(ti, "harbour")
+    assert [next(ids) for _ in range(5)] == everything[:5] == matches.order
