@@ -358,16 +358,16 @@ class TextIndex:
             size *= 8
 
     def _query(self, query: TextQuery) -> Any:  # noqa: ANN401 - tantivy.Query
-        terms = query.terms()
+        """The tantivy query of the terms as the index holds them (built, not parsed: no
+        word can be taken for query syntax). A phrase query needs two terms or more."""
+        terms, q = query.terms(), tantivy.Query
         if not terms:
-            return tantivy.Query.empty_query()
-        if query.prefix and len(terms) == 1:  # any word starting so: a regex over the terms
-            return tantivy.Query.regex_query(self.schema, "text", re.escape(terms[0]) + ".*")
-        text = '"' + " ".join(terms) + '"' + ("*" if query.prefix else "")
-        try:
-            return self.index.parse_query(text, ["text"])
-        except ValueError as e:
-            raise ValueError(f"not a text query the index takes: {e}") from None
+            return q.empty_query()
+        if query.prefix:  # the last word a prefix (tantivy scores it as a constant)
+            return q.phrase_prefix_query(self.schema, "text", terms)
+        if len(terms) == 1:
+            return q.term_query(self.schema, "text", terms[0])
+        return q.phrase_query(self.schema, "text", terms)
 
     def locate(self, query: TextQuery, doc_id: int) -> Located | None:
         """Document ``doc_id`` with what ``query`` matched in it marked (each place where
