@@ -175,6 +175,29 @@ def benchmarks(work: Path, pictures: int = 20, clips: int = 4, videos: int = 4) 
     rows.append((f"scenes, {len(vids)} videos of 720 frames, ~640x360",
                  f"{frames / t_sc:,.0f} frames/s", f"{frames / t_bare:,.0f} frames/s",
                  f"{t_bare / t_sc:.2f}x", ">= 0.9x"))
+    rows += phrase_rows(work / "phrases")
+    return rows
+
+
+def phrase_rows(work: Path) -> list[Row]:
+    """The issue's quality bar for search: exact phrases found (tests/unit/
+    test_words_phrases.py makes the sources and reads them with the real tools)."""
+    from mstore.tools.registry import Registry
+    from tests.unit.test_words_phrases import phrase_recall
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    recall = phrase_recall(Registry.for_store(None), work)
+    what = {"screenshot": "screenshots (ocr)", "photo": "photographed pages (ocr)",
+            "pdf": "PDF text layers (doctext)", "speech": "a voice memo (transcribe)"}
+    rows: list[Row] = []
+    for source, label in what.items():
+        total = len(recall.phrases[source])
+        found = total - len(recall.missed[source])
+        missed = "; missed: " + ", ".join(f'"{p}"' for p in recall.missed[source]) \
+            if recall.missed[source] else ""
+        rows.append((f"exact phrases found by text:, {label}{missed}", f"{found}/{total}",
+                     "-", f"{found / total:.0%}", ">= 95%"))
     return rows
 
 

@@ -28,6 +28,7 @@ way an artifact with no blocks is made, so a later run reuses the answer.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,10 @@ from mstore.tools.api import (
 EXTRA = "ocr needs the 'words' extra: pip install 'mstore[words]'"
 # fewer strong edges than this share of a 512 px greyscale view: no line of text fits
 BLANK_EDGE_SHARE = 0.002
+# German writes ß only after a vowel or a diphthong; the recogniser now and then reads the
+# left stroke of an ß as a letter of its own ("Grülße", "schliefßen"): a consonant between
+# a vowel and ß is that misreading, and is dropped
+_SHARP_S_STROKE = re.compile(r"(?<=[aeiouyäöü])[bcdfghjklmnpqrstvwxz](?=ß)", re.IGNORECASE)
 BLANK_SIDE = 512
 
 _engine: Any = None
@@ -175,7 +180,8 @@ def _read(engine: Any, img: Any, scale: float, det_side: int) -> list[Line] | No
         vertical = _side(q[0], q[3]) >= 1.5 * _side(q[0], q[1])  # the crop was turned 90
         flipped = "180" in str(label) and float(score) > thresh
         turn = (90 if flipped else 270) if vertical else (180 if flipped else 0)
-        out.append(Line(quad=q, text=str(text), conf=float(conf), turn=turn))
+        out.append(Line(quad=q, text=_SHARP_S_STROKE.sub("", str(text)), conf=float(conf),
+                        turn=turn))
     return out
 
 
