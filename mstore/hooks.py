@@ -9,8 +9,9 @@ never touches the store's state.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from mstore.errors import HookVetoError
 from mstore.shipped import shipped_dir
@@ -20,8 +21,7 @@ HOOK_TIMEOUT = 600.0
 SAMPLES_DIR = shipped_dir("hooks")
 
 
-@dataclass
-class HookResult:
+class HookResult(msgspec.Struct):
     ran: bool
     returncode: int = 0
     output: str = ""

@@ -19,7 +19,6 @@ import gc
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -57,8 +56,7 @@ from mstore.store.store import RecordWriter, Store
 FRESH_CHUNK = 100_000
 
 
-@dataclass
-class AddSummary:
+class AddSummary(msgspec.Struct):
     new: int = 0
     changed: int = 0
     moved: int = 0
@@ -72,8 +70,9 @@ class AddSummary:
     reprobed: int = 0  # known content whose facts older probers had recorded, recorded anew
     verified: bool = False  # --verify: every file was read
     # --verify: (root, path) of files whose content changed although their stat had not
-    changed_unseen: list[tuple[str, bytes]] = field(default_factory=list)
-    new_assets: AssetIds = field(default_factory=lambda: AssetIds())  # for the post-add hook
+    changed_unseen: list[tuple[str, bytes]] = msgspec.field(default_factory=list)
+    # for the post-add hook
+    new_assets: AssetIds = msgspec.field(default_factory=lambda: AssetIds())
 
     def line(self) -> str:
         s = (f"{self.new} new, {self.changed} changed, {self.moved} moved, {self.missing} missing, "
@@ -127,8 +126,7 @@ class AssetIds:
         return (raw[i:i + 32].hex() for i in range(0, len(raw), 32))
 
 
-@dataclass
-class Target:
+class Target(msgspec.Struct):
     """One scope to catalog: a root name, its path on this machine, and a subdirectory."""
 
     root: str

@@ -14,15 +14,15 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from mstore.catalog.ignore import IgnoreRules
 from mstore.store.reader import EXPECTED, TAKEN, PresentPaths
 
 
-@dataclass(slots=True)
-class WalkFile:
+class WalkFile(msgspec.Struct):
     rel: bytes  # path relative to the root, b"/"-separated
     size: int
     mtime_ns: int
@@ -30,8 +30,7 @@ class WalkFile:
     ctime_ns: int
 
 
-@dataclass(slots=True)
-class WalkLink:
+class WalkLink(msgspec.Struct):
     rel: bytes
     target: bytes  # the file it resolves to (every link on the way followed), root-relative
 
@@ -56,8 +55,7 @@ def unchanged_since(sig: Signature, size: int, mtime_ns: int, inode: int, ctime_
             and (sig.ctime_ns == ctime_ns or not sig.ctime_ns))
 
 
-@dataclass(slots=True)
-class WalkError:
+class WalkError(msgspec.Struct):
     rel: bytes
     reason: str
     detail: str = ""

@@ -178,18 +178,20 @@ def _ranked_first(node: Node, ranked: Term, table: CatalogTable | MergedTable,
         return None
     rest = tuple(i for i in node.items if i is not ranked) if isinstance(node, And) else ()
     errors_too = wants_error_rows(node)
-    if isinstance(table, MergedTable):
-        base, delta = table.parts
-        allowed = table.merge_masks((_mask(And(rest), base, errors_too, context),
-                                     _mask(And(rest), delta, errors_too, context)))
-    else:
-        allowed = _mask(And(rest), table, errors_too, context)
+    allowed: bytes | None = None  # None: every row a hit's id finds (an asset's own row)
+    if rest:
+        if isinstance(table, MergedTable):
+            base, delta = table.parts
+            allowed = table.merge_masks((_mask(And(rest), base, errors_too, context),
+                                         _mask(And(rest), delta, errors_too, context)))
+        else:
+            allowed = _mask(And(rest), table, errors_too, context)
     out: list[int] = []
     row_of = table.row_of_id
     try:
         for aid in hits:
             row = row_of(aid)
-            if row >= 0 and allowed[row]:
+            if row >= 0 and (allowed is None or allowed[row]):
                 out.append(row)
                 if len(out) >= limit:
                     break

@@ -11,13 +11,13 @@ Groups nest at most :data:`MAX_DEPTH` deep, so neither this recursive-descent pa
 nor the evaluator that walks the tree can run out of stack; a deeper query is a
 QueryError at the group that goes past the limit. A run of ``-`` is read in a loop.
 
-Nodes are frozen dataclasses so they can be compared in tests and used as
+Nodes are frozen structs (msgspec) so they can be compared in tests and used as
 cache keys by the evaluator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from mstore.errors import QueryError
 from mstore.query.lexer import AND, LPAREN, NOT, OR, RPAREN, WORD, Token, tokenize
@@ -29,8 +29,7 @@ FREE = ""
 MAX_DEPTH = 100
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
+class Term(msgspec.Struct, frozen=True):
     """``key:value`` (``key`` lowercased) or a free word (``key == FREE``).
 
     ``value`` has its quotes removed but keeps its case; ``pos``/``text``
@@ -43,20 +42,17 @@ class Term:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
+class Not(msgspec.Struct, frozen=True):
     item: Node
 
 
-@dataclass(frozen=True, slots=True)
-class And:
+class And(msgspec.Struct, frozen=True):
     """All of ``items``; ``And(())`` is the empty query and matches everything."""
 
     items: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Or:
+class Or(msgspec.Struct, frozen=True):
     items: tuple[Node, ...]
 
 

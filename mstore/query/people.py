@@ -18,8 +18,9 @@ many faces; assets never looked at for faces match none).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from mstore.query.terms import TermContext, TermHits, TermSpec, register
 
@@ -40,8 +41,7 @@ def face_key(t: float | None, box: list[float]) -> str:
     return f"{'' if t is None else t}:{','.join(format(float(v), '.4f') for v in box)}"
 
 
-@dataclass
-class Face:
+class Face(msgspec.Struct):
     asset: str
     t: float | None
     box: list[float]
@@ -52,11 +52,10 @@ class Face:
         return face_key(self.t, self.box)
 
 
-@dataclass
-class Person:
+class Person(msgspec.Struct):
     id: str
     name: str | None = None
-    faces: list[Face] = field(default_factory=list)
+    faces: list[Face] = msgspec.field(default_factory=list)
     artifact: str = ""  # the person artifact of the result ("" for one a merge made)
 
     @property
@@ -68,13 +67,13 @@ class Person:
         return (self.name or "").lower()
 
 
-@dataclass
-class People:
+class People(msgspec.Struct):
     run: str = ""  # the run whose result this is ("" if there is none)
     policy: str = ""
-    persons: dict[str, Person] = field(default_factory=dict)
-    by_asset: dict[str, list[Face]] = field(default_factory=dict)
-    marks: dict[tuple[str, str], str] = field(default_factory=dict)  # (asset, key) -> newest
+    persons: dict[str, Person] = msgspec.field(default_factory=dict)
+    by_asset: dict[str, list[Face]] = msgspec.field(default_factory=dict)
+    # (asset, key) -> newest
+    marks: dict[tuple[str, str], str] = msgspec.field(default_factory=dict)
 
     def person_of(self, asset: str, t: float | None, box: list[float]) -> Face | None:
         key = face_key(t, box)

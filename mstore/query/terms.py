@@ -8,9 +8,9 @@ into the set of matching asset ids (:class:`TermHits`). The lexer validates a pr
 values with its ``check``; the evaluator asks ``match`` once per distinct value per query.
 
 Built-in providers register exactly like any other: each module in :data:`PROVIDERS`
-calls :func:`register` when imported. Modules are imported on the first lookup of a key
-the catalog does not know, so a query without such a term imports none of them; a
-provider module keeps its heavy imports inside ``match``.
+calls :func:`register` when imported. A module is imported on the first lookup of a key
+it provides, so a query without such a term imports none of them and a ``text:`` query
+only the text provider; a provider module keeps its heavy imports inside ``match``.
 
 A *ranked* provider (``ranked=True``) also orders its hits, best first. When a query's
 top level is that term, or an AND whose items include it, the answer comes out in that
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -32,9 +31,11 @@ import msgspec
 if TYPE_CHECKING:
     from mstore.store.store import Store
 
-# the modules whose import registers a provider; a new built-in provider adds its module
-PROVIDERS = ["mstore.query.labels", "mstore.query.text", "mstore.query.people",
-             "mstore.query.similar"]
+# the keys of the built-in providers and the module whose import registers each (a new
+# built-in provider adds its own); a key is looked up by importing its module only
+PROVIDERS = {"label": "mstore.query.labels", "text": "mstore.query.text",
+             "person": "mstore.query.people", "faces": "mstore.query.people",
+             "similar": "mstore.query.similar"}
 
 
 class TermHits(msgspec.Struct):
@@ -45,14 +46,13 @@ class TermHits(msgspec.Struct):
     detail: dict[bytes, dict[str, Any]] = {}  # per asset, shown by `find --json` as "match"
 
 
-@dataclass
-class TermStream:
+class TermStream(msgspec.Struct):
     """A ranked term's hits read lazily, best first (``TermSpec.stream``): ``ids`` yields
     asset ids (each once); ``detail`` holds the detail of each one yielded so far. Close
     ``ids`` (a generator) when done with it early."""
 
     ids: Generator[bytes, None, None]
-    detail: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+    detail: dict[bytes, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
 class TermContext:
@@ -97,8 +97,7 @@ class TermContext:
         return out
 
 
-@dataclass(frozen=True)
-class TermSpec:
+class TermSpec(msgspec.Struct, frozen=True):
     key: str
     summary: str  # "label:KEY[=VALUE]  a person's mark": one line of `mstore help-query`
     # value lowercased and already checked; raises LookupError (shown as a query error)
@@ -126,13 +125,19 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        for name in PROVIDERS:
+        for name in dict.fromkeys(PROVIDERS.values()):
             importlib.import_module(name)
 
 
 def lookup(key: str) -> TermSpec | None:
-    _load()
-    return _registry.get(key)
+    spec = _registry.get(key)
+    if spec is None and key in PROVIDERS:  # only its module: text: need not load people
+        importlib.import_module(PROVIDERS[key])
+        spec = _registry.get(key)
+    if spec is None:
+        _load()
+        spec = _registry.get(key)
+    return spec
 
 
 def specs() -> list[TermSpec]:

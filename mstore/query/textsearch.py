@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from mstore.model.records import (
     ArtifactMade,
@@ -81,16 +82,17 @@ def open_index(store: Store, progress: Progress | None = None) -> TextIndex:
 
 
 # -- keeping up ------------------------------------------------------------------------------
-@dataclass
-class _Touched:
+class _Touched(msgspec.Struct):
     """What the segments read in one catch-up changed besides text artifacts."""
 
     earlier: bool = True  # whether to look up what the paths held before
-    assets: set[str] = field(default_factory=set)  # whose file names to read again
-    paths: set[tuple[str, bytes]] = field(default_factory=set)  # whose holders too
-    reprobed: set[str] = field(default_factory=set)  # assets with new facts (maybe sidecars)
-    seen: set[str] = field(default_factory=set)  # assets a path record named
-    sidecars: set[tuple[str, bytes]] = field(default_factory=set)  # whose owners to read again
+    assets: set[str] = msgspec.field(default_factory=set)  # whose file names to read again
+    paths: set[tuple[str, bytes]] = msgspec.field(default_factory=set)  # whose holders too
+    # assets with new facts (maybe sidecars)
+    reprobed: set[str] = msgspec.field(default_factory=set)
+    seen: set[str] = msgspec.field(default_factory=set)  # assets a path record named
+    # whose owners to read again
+    sidecars: set[tuple[str, bytes]] = msgspec.field(default_factory=set)
 
 
 def catch_up(store: Store, ti: TextIndex, progress: Progress | None = None) -> int:
@@ -217,8 +219,7 @@ def text_query(value: str) -> TextQuery:
     return TextQuery(tuple(_WORD.findall(value)), prefix=value.endswith("*"))
 
 
-@dataclass
-class TextMatches:
+class TextMatches(msgspec.Struct):
     """The assets a ``text:`` value matches, best first, and where (computed when asked)."""
 
     index: TextIndex

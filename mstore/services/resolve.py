@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,7 @@ class Ambiguous(UsageError):
     """What was typed names more than one thing (a short prefix): give more of it."""
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(msgspec.Struct, frozen=True):
     type: str  # "run" | "artifact" | "asset" | "path"
     value: Any  # run id, artifact id, asset id, or inspect.PathTarget
 

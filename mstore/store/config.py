@@ -10,9 +10,10 @@ one host, so a synced store can find the archive where each machine mounts it.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
+
+import msgspec
 
 from mstore.errors import StoreFormatError, UsageError
 from mstore.model.records import RESOURCES
@@ -41,11 +42,10 @@ DEFAULT_IGNORE = [
 ]
 
 
-@dataclass
-class Config:
-    roots: dict[str, Path] = field(default_factory=dict)
-    ignore: list[str] = field(default_factory=lambda: list(DEFAULT_IGNORE))
-    raw: dict = field(default_factory=dict)
+class Config(msgspec.Struct):
+    roots: dict[str, Path] = msgspec.field(default_factory=dict)
+    ignore: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_IGNORE))
+    raw: dict = msgspec.field(default_factory=dict)
 
     def root_for(self, path: Path) -> tuple[str, Path] | None:
         """The (name, root path) of the configured root that contains ``path``."""

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from mstore.errors import ReadOnlyStoreError
 
 STORE_DIRNAME = ".mstore"
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(msgspec.Struct, frozen=True):
     root: Path
     # where this machine's cache lives: <root>/local, or a private directory of this user's
     # when the store cannot be written here (store.py, read-only stores)

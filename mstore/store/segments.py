@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -44,8 +43,7 @@ class _Body(msgspec.Struct):
 _body_decoder = LazyDecoder(_Body)
 
 
-@dataclass(frozen=True)
-class SegmentRef:
+class SegmentRef(msgspec.Struct, frozen=True):
     machine: str
     seq: int
     path: Path
@@ -93,8 +91,7 @@ def verify(data: bytes) -> bytes:
     return data[16:end]
 
 
-@dataclass(frozen=True)
-class Rejected:
+class Rejected(msgspec.Struct, frozen=True):
     """A record of a type this version knows whose fields do not decode (wrong types,
     missing fields): it cannot be applied, and is set aside instead of stopping the store."""
 
@@ -103,8 +100,7 @@ class Rejected:
     error: str
 
 
-@dataclass
-class SegmentContent:
+class SegmentContent(msgspec.Struct):
     records: list[Record]
     positions: list[int]  # each record's position in the segment
     rejected: list[Rejected]

@@ -37,7 +37,6 @@ import re
 import sqlite3
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +96,7 @@ class TextIndexDamaged(Exception):
     """The index is not one this version can use (damaged, or not an index)."""
 
 
-@dataclass(frozen=True)
-class Block:
+class Block(msgspec.Struct, frozen=True):
     """Where one block of a document starts (``offset``, in characters) and what place it is."""
 
     offset: int
@@ -108,15 +106,13 @@ class Block:
     end: float | None = None
 
 
-@dataclass(frozen=True)
-class Doc:
+class Doc(msgspec.Struct, frozen=True):
     text: str
     page: int | None
     blocks: list[Block]
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(msgspec.Struct, frozen=True):
     """One document's match: its text with the matched tokens between MARK_START and
     MARK_END, and the document's facts."""
 
@@ -127,8 +123,7 @@ class Located:
     blocks: list[Block]
 
 
-@dataclass(frozen=True)
-class TextQuery:
+class TextQuery(msgspec.Struct, frozen=True):
     """What a ``text:`` value asks for: ``words`` next to each other in that order (one word
     is a phrase of one), the last one a prefix when ``prefix``."""
 

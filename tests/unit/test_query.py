@@ -976,3 +976,16 @@ def test_a_query_of_catalog_keys_imports_no_term_provider() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_each_built_in_provider_key_is_registered_by_the_module_named_for_it() -> None:
+    """A key is looked up by importing only its module (terms.PROVIDERS): each module must
+    register the keys it is named for, and every registered key must be named."""
+    import importlib
+
+    from mstore.query import terms
+
+    for key, module in terms.PROVIDERS.items():
+        importlib.import_module(module)
+        assert terms._registry[key].key == key
+    assert {s.key for s in terms.specs()} == set(terms.PROVIDERS)
