@@ -137,6 +137,14 @@ class TextQuery(msgspec.Struct, frozen=True):
         head = _WORDS.analyze(" ".join(self.words[:-1])) if len(self.words) > 1 else []
         return head + _FOLDED.analyze(self.words[-1])
 
+    def alternatives(self) -> list[list[str]]:
+        """The term sequences that match: the words' own terms first, then the other
+        ways to write them (store/textvariants.py: harbour / harbor, sandcastle / sand
+        castle)."""
+        from mstore.store.textvariants import alternatives
+
+        return alternatives(self.words, self.prefix, _WORDS.analyze, _FOLDED.analyze)
+
 
 class TextIndex:
     """``TextIndex(path)`` opens (or creates) the index whose SQLite file is ``path``;
@@ -353,12 +361,19 @@ class TextIndex:
             size *= 8
 
     def _query(self, query: TextQuery) -> Any:  # noqa: ANN401 - tantivy.Query
-        """The tantivy query of the terms as the index holds them (built, not parsed: no
-        word can be taken for query syntax). A phrase query needs two terms or more."""
-        terms, q = query.terms(), tantivy.Query
-        if not terms:
-            return q.empty_query()
-        if query.prefix:  # the last word a prefix (tantivy scores it as a constant)
+        """The tantivy query of the value's term sequences (built, not parsed: no word can
+        be taken for query syntax): any of them, each as a phrase."""
+        phrases = [self._phrase(seq, query.prefix) for seq in query.alternatives()]
+        if not phrases:
+            return tantivy.Query.empty_query()
+        if len(phrases) == 1:
+            return phrases[0]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in phrases])
+
+    def _phrase(self, terms: list[str], prefix: bool) -> Any:  # noqa: ANN401
+        """A phrase query needs two terms or more: one term is a term query."""
+        q = tantivy.Query
+        if prefix:  # the last term a prefix (tantivy scores it as a constant)
             return q.phrase_prefix_query(self.schema, "text", terms)
         if len(terms) == 1:
             return q.term_query(self.schema, "text", terms[0])
@@ -383,21 +398,26 @@ def _remove_tree(path: Path) -> None:
 
 
 def mark(text: str, query: TextQuery) -> str:
-    """``text`` with each run of words matching ``query`` between MARK_START and MARK_END."""
-    want = query.terms()
-    if not want:
+    """``text`` with each run of words matching ``query`` (any of its alternatives, the
+    longest first) between MARK_START and MARK_END."""
+    alts = sorted(query.alternatives(), key=len, reverse=True)
+    if not alts:
         return text
     tokens = list(_TOKEN.finditer(text))
     words = _WORDS.analyze(text)
     if len(words) != len(tokens):  # the two cut differently somewhere: word by word
         words = [(_WORDS.analyze(t.group()) or [""])[0] for t in tokens]
-    n, out, last, i = len(want), [], 0, 0
-    while i + n <= len(tokens):
-        if words[i:i + n - 1] == want[:-1] and _last_matches(words, tokens, i + n - 1, want[-1],
-                                                            query.prefix):
-            start, end = tokens[i].start(), tokens[i + n - 1].end()
-            out += [text[last:start], MARK_START, text[start:end], MARK_END]
-            last, i = end, i + n
+    out: list[str] = []
+    last = i = 0
+    while i < len(tokens):
+        for want in alts:
+            n = len(want)
+            if (i + n <= len(tokens) and words[i:i + n - 1] == want[:-1]
+                    and _last_matches(words, tokens, i + n - 1, want[-1], query.prefix)):
+                start, end = tokens[i].start(), tokens[i + n - 1].end()
+                out += [text[last:start], MARK_START, text[start:end], MARK_END]
+                last, i = end, i + n
+                break
         else:
             i += 1
     return "".join(out) + text[last:]

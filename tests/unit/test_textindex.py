@@ -124,3 +124,29 @@ def test_a_limited_search_reads_the_best_hits_first(tmp_path: Path) -> None:
     assert list(ids) == everything and len(everything) == 300
     ids, matches = search_lazily(ti, "harbour")
     assert [next(ids) for _ in range(5)] == everything[:5] == matches.order
+
+
+def test_other_spellings_and_compounds_are_found_and_marked(tmp_path: Path) -> None:
+    """What a transcript writes is not always what a person types: British and American
+    spellings, a compound as one word or two; a split never makes short words of one."""
+    ti = TextIndex(tmp_path / "text" / "docs.sqlite")
+    texts = {1: "we met at the harbor at noon", 2: "the children built a sand castle",
+             3: "a sandcastle contest", 4: "the colour of the sea", 5: "the rapist was caught"}
+    with ti.update():
+        for n, text in texts.items():
+            ti.put_artifact(f"a{n}", n.to_bytes(32, "big"), "transcript",
+                            documents([block(text)]), 10)
+
+    def found(value: str) -> list[int]:
+        return sorted(int.from_bytes(a, "big") for a in search(ti, value).order)
+
+    assert found("harbour") == [1] and found("harbor") == [1]
+    assert found("met at the harbour") == [1]
+    assert found("sandcastle") == [2, 3] and found("sand castle") == [2, 3]
+    assert found("built a sandcastle") == [2]
+    assert found("color") == [4] and found("colour") == [4]
+    assert found("therapist") == []  # "the rapist": parts of four letters at least
+    d = where(ti, "harbour", (1).to_bytes(32, "big"))
+    assert d["snippet"][d["marks"][0][0]:d["marks"][0][1]] == "harbor"
+    d = where(ti, "built a sandcastle", (2).to_bytes(32, "big"))
+    assert d["snippet"][d["marks"][0][0]:d["marks"][0][1]] == "built a sand castle"

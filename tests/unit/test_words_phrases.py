@@ -39,7 +39,8 @@ SHEETS = [
 ]
 FACES = [("DejaVuSans.ttf", 30), ("DejaVuSerif.ttf", 28), ("DejaVuSansMono.ttf", 24),
          ("DejaVuSans-Bold.ttf", 26)]
-# spoken English sentences and the phrase of each that is searched
+# spoken English sentences and the phrase of each that is searched (docs/words.md: the
+# first ten showed the search had to know spellings and compounds; the rest came after)
 SPOKEN = [
     ("We are meeting at the harbour on Saturday morning.", "harbour on Saturday morning"),
     ("Please remember to water the tomato plants.", "water the tomato plants"),
@@ -51,6 +52,16 @@ SPOKEN = [
     ("The museum opens again after the summer.", "museum opens again"),
     ("We planted an apple tree in the garden.", "planted an apple tree"),
     ("The concert was cancelled because of the storm.", "cancelled because of the storm"),
+    ("My brother drives an old blue van to work.", "old blue van"),
+    ("The bakery on the corner sells fresh bread every morning.", "sells fresh bread"),
+    ("We watched the fireworks from the hill above the town.", "watched the fireworks"),
+    ("Her dog barks whenever the postman walks past.", "whenever the postman"),
+    ("The hospital car park was full on Monday.", "hospital car park"),
+    ("They celebrated their wedding anniversary in Venice.", "wedding anniversary in Venice"),
+    ("The kettle is on, would you like a cup of tea?", "cup of tea"),
+    ("Grandpa fixed the broken chair with glue and nails.", "fixed the broken chair"),
+    ("Our flight to Edinburgh was delayed by two hours.", "flight to Edinburgh"),
+    ("The football match ended in a draw.", "football match ended"),
 ]
 BAR = 0.95
 
@@ -153,11 +164,12 @@ def test_exact_phrases_are_found_in_what_the_tools_read(registry: Registry,
     recall = phrase_recall(registry, tmp_path)
     for source in ("screenshot", "photo", "pdf"):
         assert recall.share(source) >= BAR, (source, recall.missed[source])
-    # what Whisper wrote is found as written: a phrase is missed only where the transcript
-    # spells it otherwise ("harbor", "sand castle"), a figure `make bench` reports
+    # what Whisper wrote is found: a phrase is missed only where the transcript holds
+    # other words (a mishearing; spellings and compounds are alternatives of the search),
+    # a figure `make bench` reports
     said = TextQuery(tuple(re.findall(r"[^\W_]+", recall.transcript))).terms()
     for phrase in recall.missed["speech"]:
-        want = TextQuery(tuple(re.findall(r"[^\W_]+", phrase))).terms()
-        assert not any(said[i:i + len(want)] == want for i in range(len(said))), phrase
+        for want in TextQuery(tuple(re.findall(r"[^\W_]+", phrase))).alternatives():
+            assert not any(said[i:i + len(want)] == want for i in range(len(said))), phrase
     # and the transcript is as good as the issue asks of clear English speech
     assert wer(recall.transcript, " ".join(s for s, _ in SPOKEN)) <= 0.25, recall.transcript
