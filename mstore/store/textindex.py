@@ -153,8 +153,14 @@ class TextIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.words_path = path.with_name(WORDS_DIR)
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._writer: Any = None  # tantivy's, while an update that changed words runs
+        with _opening(path.parent):
+            self._open()
+        if self._words_gen() != self._gen():
+            self._rebuild_words()
+
+    def _open(self) -> None:
+        path = self.path
         try:
             self.db = sqlite3.connect(path, timeout=60, isolation_level=None,
                                       check_same_thread=False)
@@ -177,8 +183,6 @@ class TextIndex:
         except (OSError, ValueError) as e:
             self.db.close()
             raise TextIndexDamaged(f"{self.words_path}: {e}") from None
-        if self._words_gen() != self._gen():
-            self._rebuild_words()
 
     def close(self) -> None:
         self.db.close()
@@ -191,9 +195,10 @@ class TextIndex:
     @classmethod
     def recreate(cls, path: Path) -> TextIndex:
         """A new empty index in place of a damaged one."""
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        _remove_tree(path.with_name(WORDS_DIR))
+        with _opening(path.parent):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            _remove_tree(path.with_name(WORDS_DIR))
         return cls(path)
 
     # -- the commit numbers ----------------------------------------------------------------
@@ -389,6 +394,23 @@ class TextIndex:
         asset, artifact, source, blocks, text = row
         return Located(asset, artifact, source, mark(text, query),
                        [Block(*b) for b in msgspec.json.decode(blocks)])
+
+
+@contextmanager
+def _opening(directory: Path) -> Iterator[None]:
+    """One process at a time creates, checks or replaces the index's files: two first
+    searches at once would each create the schema and take the other's half-made files
+    for damage (``open.lock`` beside them; released when the process dies)."""
+    import fcntl
+    import os
+
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / "open.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _remove_tree(path: Path) -> None:

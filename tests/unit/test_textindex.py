@@ -150,3 +150,32 @@ def test_other_spellings_and_compounds_are_found_and_marked(tmp_path: Path) -> N
     assert d["snippet"][d["marks"][0][0]:d["marks"][0][1]] == "harbor"
     d = where(ti, "built a sandcastle", (2).to_bytes(32, "big"))
     assert d["snippet"][d["marks"][0][0]:d["marks"][0][1]] == "built a sand castle"
+
+
+def test_opened_at_once_by_many_it_is_made_once(tmp_path: Path) -> None:
+    """First searches of several processes (here threads: each open is its own file lock)
+    at the same moment: one makes the files, the others open them; none takes another's
+    half-made files for damage."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mstore.store.textindex import TextIndexDamaged
+
+    for round_ in range(6):
+        path = tmp_path / f"r{round_}" / "text" / "docs.sqlite"
+        start = threading.Barrier(8)
+
+        def open_it(_: int, path: Path = path, start: threading.Barrier = start) -> int:
+            start.wait()
+            ti = TextIndex(path)
+            try:
+                return ti.document_count()
+            finally:
+                ti.close()
+
+        with ThreadPoolExecutor(8) as pool:
+            try:
+                counts = list(pool.map(open_it, range(8)))
+            except TextIndexDamaged as e:
+                raise AssertionError(f"round {round_}: {e}") from None
+        assert counts == [0] * 8
