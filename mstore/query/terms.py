@@ -89,11 +89,12 @@ class TermContext:
 
     def details(self, asset_id: bytes) -> dict[str, Any]:
         """What each matched provider term says about ``asset_id`` ({"key:value": detail})."""
-        out = {f"{k}:{v}": h.detail[asset_id] for (k, v), h in self.hits.items()
-               if asset_id in h.detail}
-        for (k, v), detail in self._streamed.items():
-            if asset_id in detail and f"{k}:{v}" not in out:
-                out[f"{k}:{v}"] = detail[asset_id]
+        out: dict[str, Any] = {}
+        for (k, v), detail in [*((key, h.detail) for key, h in self.hits.items()),
+                               *self._streamed.items()]:
+            found = detail.get(asset_id)
+            if found is not None and f"{k}:{v}" not in out:
+                out[f"{k}:{v}"] = found
         return out
 
 

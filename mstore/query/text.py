@@ -43,7 +43,12 @@ class _Details(dict):
         return found
 
     def get(self, asset: bytes, default: Any = None) -> Any:  # noqa: ANN401 - dict's
-        return self[asset] if asset in self else default
+        if asset not in self:
+            return default
+        try:
+            return self[asset]
+        except KeyError:  # its document went (a catch-up) between the search and now
+            return default
 
 
 def text_index(ctx: TermContext) -> TextIndex:

@@ -179,3 +179,18 @@ def test_opened_at_once_by_many_it_is_made_once(tmp_path: Path) -> None:
             except TextIndexDamaged as e:
                 raise AssertionError(f"round {round_}: {e}") from None
         assert counts == [0] * 8
+
+
+def test_a_hit_whose_document_went_since_has_no_detail(tmp_path: Path) -> None:
+    """A hit's document removed (another process caught up) before its snippet is asked
+    for: the hit is shown without one, not an error."""
+    from mstore.query.terms import TermContext, TermHits
+    from mstore.query.text import _Details
+
+    ti = index(tmp_path)
+    matches = search(ti, "harbour")
+    with ti.update():
+        ti.remove_artifacts(["t1"])
+    ctx = TermContext(None)
+    ctx.hits[("text", "harbour")] = TermHits({A}, order=[A], detail=_Details(matches))
+    assert ctx.details(A) == {}
