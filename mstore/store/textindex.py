@@ -376,10 +376,15 @@ class TextIndex:
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in phrases])
 
     def _phrase(self, terms: list[str], prefix: bool) -> Any:  # noqa: ANN401
-        """A phrase query needs two terms or more: one term is a term query."""
+        """A phrase query needs two terms or more: one term is a term query. With a prefix
+        last, the words before it rank the hits (tantivy scores a prefix as a constant)."""
         q = tantivy.Query
-        if prefix:  # the last term a prefix (tantivy scores it as a constant)
-            return q.phrase_prefix_query(self.schema, "text", terms)
+        if prefix:
+            match = q.phrase_prefix_query(self.schema, "text", terms)
+            if len(terms) == 1:
+                return match
+            return q.boolean_query([(tantivy.Occur.Must, match),
+                                    (tantivy.Occur.Should, self._phrase(terms[:-1], False))])
         if len(terms) == 1:
             return q.term_query(self.schema, "text", terms[0])
         return q.phrase_query(self.schema, "text", terms)

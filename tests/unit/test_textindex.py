@@ -194,3 +194,14 @@ def test_a_hit_whose_document_went_since_has_no_detail(tmp_path: Path) -> None:
     ctx = TermContext(None)
     ctx.hits[("text", "harbour")] = TermHits({A}, order=[A], detail=_Details(matches))
     assert ctx.details(A) == {}
+
+
+def test_a_phrase_ending_in_a_prefix_is_ranked_by_its_other_words(tmp_path: Path) -> None:
+    ti = TextIndex(tmp_path / "text" / "docs.sqlite")
+    long = "the old lighthouse keeper " + " ".join(["and then the sea"] * 30)
+    with ti.update():
+        ti.put_artifact("long", A, "doctext", documents([block(long)]), 10)
+        ti.put_artifact("short", B, "doctext",
+                        documents([block("lighthouse keepers lighthouse")]), 10)
+    assert search(ti, "lighthouse kee*").order == [B, A]
+    assert search(ti, "lighthouse keeper").order == [B, A]
