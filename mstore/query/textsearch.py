@@ -17,9 +17,9 @@ synced yet) is left out until the index is rebuilt (delete ``local/text/``).
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -59,7 +59,6 @@ Progress = Callable[[int, int], None]  # (segments read, segments listed)
 TEXT_KINDS = frozenset({"doctext", "ocr", "transcript"})
 SNIPPET_BEFORE, SNIPPET_CHARS = 60, 200
 _SPACES = str.maketrans("\n\r\t\f\v", "     ")
-_WORD = re.compile(r"[^\W_]+")  # a word of a text: value (the index cuts text so too)
 
 
 def index_path(store: Store) -> Path:
@@ -213,10 +212,9 @@ def check_value(value: str) -> None:
 
 
 def text_query(value: str) -> TextQuery:
-    """What a ``text:`` value asks for: its words (runs of letters and digits) as one
-    phrase (a single word is a phrase of one), a trailing ``*`` making the last a prefix."""
-    value = value.strip()
-    return TextQuery(tuple(_WORD.findall(value)), prefix=value.endswith("*"))
+    """What a ``text:`` value asks for: its words as one phrase (a single word is a phrase
+    of one), a trailing ``*`` making the last a prefix."""
+    return TextQuery.parse(value)
 
 
 class TextMatches(msgspec.Struct):
@@ -236,24 +234,27 @@ class TextMatches(msgspec.Struct):
 
 
 def search(ti: TextIndex, value: str) -> TextMatches:
-    query = text_query(value)
-    order, best = ti.ranked_assets(query)
-    return TextMatches(ti, query, order, best)
+    """Every asset ``value`` matches, best first (each by its best document, BM25)."""
+    assets, matches = search_lazily(ti, value, everything=True)
+    deque(assets, maxlen=0)
+    return matches
 
 
-def search_lazily(ti: TextIndex, value: str) -> tuple[Iterator[bytes], TextMatches]:
+def search_lazily(ti: TextIndex, value: str, everything: bool = False
+                  ) -> tuple[Generator[bytes, None, None], TextMatches]:
     """The assets ``value`` matches, best first, as they are read, and their matches —
-    holding those read so far (a limited query reads as many as it shows). Raises
-    ValueError for a value the index does not take, before the first one is read."""
+    holding those read so far (a limited query reads as many as it shows; ``everything``:
+    all hits are ranked at once, for a reader that wants them all). Raises ValueError for
+    a value the index does not take, before the first one is read."""
     query = text_query(value)
-    docs = ti.ranked_documents(query)
+    docs = ti.ranked_documents(query, first=None) if everything else ti.ranked_documents(query)
     matches = TextMatches(ti, query, [], {})
 
-    def assets() -> Iterator[bytes]:
+    def assets() -> Generator[bytes, None, None]:
         best, order = matches.best, matches.order
         try:
             for doc_id, asset in docs:
-                if asset not in best:
+                if asset not in best:  # an asset ranks by its best document
                     best[asset] = doc_id
                     order.append(asset)
                     yield asset

@@ -130,6 +130,13 @@ class TextQuery(msgspec.Struct, frozen=True):
     words: tuple[str, ...]
     prefix: bool = False
 
+    @classmethod
+    def parse(cls, value: str) -> TextQuery:
+        """A ``text:`` value's words (runs of letters and digits, as the index cuts text),
+        a trailing ``*`` making the last one a prefix."""
+        value = value.strip()
+        return cls(tuple(_TOKEN.findall(value)), prefix=value.endswith("*"))
+
     def terms(self) -> list[str]:
         """The words as the index holds them (folded and stemmed; a prefix only folded)."""
         if not self.prefix:
@@ -167,7 +174,7 @@ class TextIndex:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA:
                 self.db.close()
-                self._remove()
+                _remove_files(path)
                 self.db = sqlite3.connect(path, timeout=60, isolation_level=None,
                                           check_same_thread=False)
                 self.db.executescript(_SCHEMA_SQL)
@@ -187,18 +194,11 @@ class TextIndex:
     def close(self) -> None:
         self.db.close()
 
-    def _remove(self) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(self.path) + suffix).unlink(missing_ok=True)
-        _remove_tree(self.words_path)
-
     @classmethod
     def recreate(cls, path: Path) -> TextIndex:
         """A new empty index in place of a damaged one."""
         with _opening(path.parent):
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(path) + suffix).unlink(missing_ok=True)
-            _remove_tree(path.with_name(WORDS_DIR))
+            _remove_files(path)
         return cls(path)
 
     # -- the commit numbers ----------------------------------------------------------------
@@ -254,7 +254,6 @@ class TextIndex:
                 w, self._writer = self._writer, None
                 w.wait_merging_threads()  # and the writer's lock released
         self.db.execute("COMMIT")
-        self.index.reload()
 
     def _words_writer(self) -> Any:  # noqa: ANN401 - tantivy.IndexWriter
         if self._writer is None:
@@ -329,17 +328,6 @@ class TextIndex:
         return self.db.execute("SELECT count(*) FROM docs").fetchone()[0]
 
     # -- searching -----------------------------------------------------------------------
-    def ranked_assets(self, query: TextQuery) -> tuple[list[bytes], dict[bytes, int]]:
-        """The assets whose documents match ``query``, best first (each by its best
-        document, BM25), and each one's best document."""
-        order: list[bytes] = []
-        best: dict[bytes, int] = {}
-        for doc_id, asset in self.ranked_documents(query, first=None):
-            if asset not in best:
-                best[asset] = doc_id
-                order.append(asset)
-        return order, best
-
     def ranked_documents(self, query: TextQuery, first: int | None = _FIRST_HITS
                          ) -> Generator[tuple[int, bytes], None, None]:
         """(document id, asset) of the documents matching ``query``, best first, read as
@@ -418,10 +406,13 @@ def _opening(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _remove_tree(path: Path) -> None:
+def _remove_files(path: Path) -> None:
+    """The index whose SQLite file is ``path``: that file, its WAL files, the words."""
     import shutil  # only here: its import costs every search a millisecond
 
-    shutil.rmtree(path, ignore_errors=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(WORDS_DIR), ignore_errors=True)
 
 
 def mark(text: str, query: TextQuery) -> str:

@@ -112,14 +112,14 @@ def test_lost_words_are_rebuilt_from_the_documents(tmp_path: Path) -> None:
 
 def test_a_limited_search_reads_the_best_hits_first(tmp_path: Path) -> None:
     """Lazily, in rounds that grow: the same documents in the same order as all at once."""
-    from mstore.query.textsearch import search_lazily, text_query
+    from mstore.query.textsearch import search_lazily
 
     ti = TextIndex(tmp_path / "text" / "docs.sqlite")
     with ti.update():
         for i in range(300):
             ti.put_artifact(f"a{i}", i.to_bytes(32, "big"), "doctext", documents([
                 block(" ".join(["harbour"] * (1 + i % 7) + ["boat"] * (i % 11)))]), 10)
-    everything = ti.ranked_assets(text_query("harbour"))[0]
+    everything = search(ti, "harbour").order
     ids, _ = search_lazily(ti, "harbour")
     assert list(ids) == everything and len(everything) == 300
     ids, matches = search_lazily(ti, "harbour")

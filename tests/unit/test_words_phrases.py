@@ -9,7 +9,6 @@ every phrase is then searched and counted found when its own asset is among the 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,9 +166,9 @@ def test_exact_phrases_are_found_in_what_the_tools_read(registry: Registry,
     # what Whisper wrote is found: a phrase is missed only where the transcript holds
     # other words (a mishearing; spellings and compounds are alternatives of the search),
     # a figure `make bench` reports
-    said = TextQuery(tuple(re.findall(r"[^\W_]+", recall.transcript))).terms()
+    said = TextQuery.parse(recall.transcript).terms()
     for phrase in recall.missed["speech"]:
-        for want in TextQuery(tuple(re.findall(r"[^\W_]+", phrase))).alternatives():
+        for want in TextQuery.parse(phrase).alternatives():
             assert not any(said[i:i + len(want)] == want for i in range(len(said))), phrase
     # and the transcript is as good as the issue asks of clear English speech
     assert wer(recall.transcript, " ".join(s for s, _ in SPOKEN)) <= 0.25, recall.transcript
