@@ -27,7 +27,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from itertools import accumulate, chain, repeat
-from operator import add
+from operator import add, itemgetter
 from typing import Any, Protocol, overload
 
 import msgspec
@@ -521,12 +521,23 @@ class MergedTable:
         replaced is in no segment)."""
         for part in (1, 0):
             j = self.parts[part].row_of_id(raw)
-            if j < 0:
-                continue
-            for (p, a, b), start in zip(self.segments, self._starts, strict=True):
-                if p == part and a <= j < b:
-                    return start + j - a
+            if j >= 0:
+                spans = self._spans[part]  # (start in the part, stop, merged start)
+                k = bisect_right(spans, j, key=itemgetter(0)) - 1
+                if k >= 0 and j < spans[k][1]:
+                    return spans[k][2] + j - spans[k][0]
         return -1
+
+    @cached_property
+    def _spans(self) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """Per part, its segments as (start, stop, merged start), in the part's row order:
+        locate_part the other way round (a hit of a ranked term is found by its id)."""
+        spans: tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]] = ([], [])
+        for (part, a, b), start in zip(self.segments, self._starts, strict=True):
+            spans[part].append((a, b, start))
+        for one in spans:
+            one.sort()
+        return spans
 
     def row_paths(self, i: int) -> list[bytes]:
         t, j = self.locate(i)
