@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.benchmarks.runs import Row, _timed_run, _units
+from tests.benchmarks.runs import Row, _timed_run, _units, warm_up
 from tests.integration.temporal_env import DevServer, free_port, make_store
 
 FACES_PIPELINE = """\
@@ -104,11 +104,7 @@ def faces_rows(work: Path, server: DevServer, n_photos: int) -> list[Row]:
     rs.start_worker()
     try:
         files = sorted(str(p) for p in photos.iterdir())
-        # the worker's tool processes load the models before the clock starts
-        warm = _timed_run(rs.path, "facesonly", "--param", "faces.min_score=0.99",
-                          "--max-units", "4")[2]
-        if warm != "completed":
-            raise SystemExit(f"warm-up faces run ended {warm}: {rs.worker_logs()}")
+        warm_up(rs, "facesonly", "faces.min_score=0.99")
         t_run, run_id, state = _timed_run(rs.path, "facesonly")
         if state != "completed":
             raise SystemExit(f"faces run ended {state}: {rs.worker_logs()}")

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from tests.fixtures.archive import build_bulk
-from tests.integration.temporal_env import DevServer, free_port, make_store
+from tests.integration.temporal_env import DevServer, RunStore, free_port, make_store
 
 REPO = Path(__file__).resolve().parents[2]
 MSTORE = [sys.executable, "-m", "mstore"]
@@ -82,6 +82,16 @@ def _timed_run(store: Path, *args: str) -> tuple[float, str, str]:
     run_id = _start_run(store, *args)
     state = _wait_state(store, run_id)
     return time.perf_counter() - t, run_id, state
+
+
+def warm_up(rs: RunStore, pipeline: str, param: str) -> None:
+    """A run of four units before the timed one, so the worker's tool processes have loaded
+    their tools and models, as a bare loop's processes have before its clock starts (four
+    units go out in chunks of one, so both processes get some). ``param`` must change
+    nothing the timed run reads, and make its units new to it."""
+    state = _timed_run(rs.path, pipeline, "--param", param, "--max-units", "4")[2]
+    if state != "completed":
+        raise SystemExit(f"warm-up {pipeline} run ended {state}: {rs.worker_logs()}")
 
 
 def _units(store: Path, run_id: str) -> list[str]:
@@ -241,13 +251,8 @@ def photo_rows(work: Path, server: DevServer, photos: Path) -> list[Row]:
         files = sorted(str(p) for p in photos.iterdir() if p.is_file())
         for f in files:  # warm the page cache for both sides
             Path(f).read_bytes()
-        # the worker's tool processes load their tools before the clock starts, as the
-        # bare pools do (four units: chunks of one reach both processes); the timed run
-        # reuses only these four units' metadata (no param of its changes)
-        warm = _timed_run(rs.path, "photos", "--param", "thumbnail.quality=79",
-                          "--max-units", "4")[2]
-        if warm != "completed":
-            raise SystemExit(f"warm-up photos run ended {warm}: {rs.worker_logs()}")
+        # the timed run reuses only these four units' metadata (no param of its changes)
+        warm_up(rs, "photos", "thumbnail.quality=79")
         t_run, run_id, state = _timed_run(rs.path, "photos")
         if state != "completed":
             raise SystemExit(f"photos run ended {state}: {rs.worker_logs()}")

@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.benchmarks.runs import Row, _mstore, _timed_run, _units
+from tests.benchmarks.runs import Row, _mstore, _timed_run, _units, warm_up
 from tests.integration.temporal_env import DevServer, free_port, make_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,13 +90,8 @@ def embed_rows(work: Path, server: DevServer, photos: Path) -> tuple[list[Row], 
         files = sorted(str(p) for p in photos.iterdir() if p.is_file())
         for f in files:  # warm the page cache for both sides
             Path(f).read_bytes()
-        # the worker's tool processes load the model before the clock starts, as the bare
-        # loop's processes do (four units: chunks of one, so both processes get some);
         # max_frames only matters for videos, so the timed run reuses nothing of this one
-        warm = _timed_run(rs.path, "similar", "--param", "embed.max_frames=9",
-                          "--max-units", "4")[2]
-        if warm != "completed":
-            raise SystemExit(f"warm-up similar run ended {warm}: {rs.worker_logs()}")
+        warm_up(rs, "similar", "embed.max_frames=9")
         t_run, run_id, state = _timed_run(rs.path, "similar")
         if state != "completed":
             raise SystemExit(f"similar run ended {state}: {rs.worker_logs()}")
