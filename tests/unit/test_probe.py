@@ -453,6 +453,26 @@ def test_truncated_jpeg_keeps_header_facts_and_flags_error() -> None:
     assert probe_bytes(data[:300]).error == "image: truncated file"
 
 
+def test_jpeg_read_through_a_file_is_cut_exactly_where_its_eoi_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # files too large to read whole are searched for their EOI a chunk at a time from
+    # the end: with tiny chunks, every cut lands on some chunk boundary, FF|D9 too
+    monkeypatch.setattr(image_mod, "_SCAN", 7)
+    data = jpeg_bytes(camera_exif(), size=(64, 48), noise=True)
+    assert data.endswith(b"\xff\xd9")
+    p = tmp_path / "photo.jpg"
+
+    def through_file(content: bytes) -> str | None:
+        p.write_bytes(content)
+        with p.open("rb") as f:
+            return probe(f, len(content), content[:4096]).error
+
+    for cut in (len(data) - 1, len(data) - 2, len(data) - 9, len(data) // 2):
+        assert through_file(data[:cut]) == "image: truncated file", cut
+    for trailer in (b"", b"x", b"SEFT" * 5):
+        assert through_file(data + trailer) is None, trailer
+
+
 def test_jpeg_with_trailer_after_eoi_is_complete() -> None:
     data = jpeg_bytes(camera_exif()) + b"\x00" * 1000 + b"SEFT vendor trailer"
     assert probe_bytes(data).error is None

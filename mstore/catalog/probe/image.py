@@ -338,10 +338,15 @@ def _clean(value: Any) -> str | None:
 
 
 def _jpeg_complete(f: Source, size: int) -> bool:
-    """Walk JPEG segments to the EOI marker, skipping entropy-coded data by scanning.
+    """Walk JPEG segments to the first scan, then look for an EOI marker after it.
 
-    Stops at the first EOI, so data appended after the image (MPO second frames,
-    vendor trailers) does not matter; a file cut anywhere before EOI fails.
+    FF D9 never occurs inside entropy-coded data (an FF there is followed by 00 or a
+    restart marker), so a file holding one after its first scan began was not cut
+    before its end: it is looked for from the end of the file backwards, where it
+    lies, instead of scanning every byte of every scan (a memory-speed search of a few
+    bytes instead of a byte-by-byte one of megabytes). Data appended after the image
+    (MPO second frames, vendor trailers) does not matter; a file cut anywhere before
+    its EOI fails. Stray bytes before the first scan are skipped like libjpeg does.
     """
     pos = 2  # after SOI
     while pos < size:
@@ -365,18 +370,29 @@ def _jpeg_complete(f: Source, size: int) -> bool:
         if len(hdr) < 4:
             return False
         pos += 2 + max(int.from_bytes(hdr[2:4], "big"), 2)
-        if marker == 0xDA:  # SOS: entropy-coded data runs to the next real marker
-            nxt = _next_marker(f, pos, size)
-            if nxt is None:
-                return False
-            pos = nxt
+        if marker == 0xDA:  # SOS: what follows is scans and their tables, then EOI
+            return _eoi_after(f, pos, size)
+    return False
+
+
+def _eoi_after(f: Source, pos: int, size: int) -> bool:
+    """Whether FF D9 occurs in the file at or after ``pos``, searched from its end."""
+    if isinstance(f, io.BytesIO):  # the whole file in memory (getvalue: not a copy)
+        return f.getvalue().rfind(b"\xff\xd9", pos, size) >= 0
+    end = size
+    while end > pos:
+        start = max(pos, end - _SCAN)
+        f.seek(start)
+        chunk = f.read(end - start + (1 if end < size else 0))  # one byte over: a cut FF|D9
+        if chunk.rfind(b"\xff\xd9") >= 0:
+            return True
+        end = start
     return False
 
 
 def _next_marker(f: Source, pos: int, size: int) -> int | None:
-    if isinstance(f, io.BytesIO):  # the whole file in memory: search it where it lies
-        with f.getbuffer() as buf:
-            m = _JPEG_MARKER.search(buf, pos, size)
+    if isinstance(f, io.BytesIO):  # the whole file in memory (getvalue: not a copy)
+        m = _JPEG_MARKER.search(f.getvalue(), pos, size)
         return m.start() if m is not None else None
     while pos < size:
         f.seek(pos)
