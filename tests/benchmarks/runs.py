@@ -259,7 +259,7 @@ def photo_rows(work: Path, server: DevServer, photos: Path) -> list[Row]:
         n = len(_units(rs.path, run_id))
         t_bare = bare_thumbnails(files)
         t_tools = bare_thumbnails(files, fn=_bare_pipeline)
-        rows.append((f"photos pipeline, {n} photos of ~4 MB (12 MP)",
+        rows.append((f"photos pipeline, {n} photos of ~2.3 MB (12 MP)",
                      f"{n / t_run:.1f} thumbnails/s",
                      f"{len(files) / t_bare:.1f} thumbnails/s (Pillow draft, 2 procs)",
                      f"{(n / t_run) / (len(files) / t_bare):.2f}x", ">= 0.9x"))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tests.benchmarks.__main__ import (
     MSTORE,
-    bare_hash_and_header,
+    bare,
     bare_walk,
     print_table,
     run,
@@ -128,7 +128,7 @@ def main() -> None:
         shutil.rmtree(store, ignore_errors=True)
         run("init", "--store", str(store), str(root))
         bare_walk(root)  # the same page cache state for both
-        t_bare = timed(lambda: bare_hash_and_header(root))
+        t_bare = timed(lambda: bare("hash_and_header", root))
         t_add, rss, anon = memory_of([*MSTORE, "--store", str(store), "add"])
         k = f"{n // 1000}k"
         rows.append((f"initial add, {k} files", f"{t_add:.0f} s ({n / t_add:,.0f} files/s)",
