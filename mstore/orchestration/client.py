@@ -12,52 +12,14 @@ from temporalio.client import Client
 from temporalio.service import TLSConfig
 
 from mstore.errors import TemporalUnreachableError, UsageError
-from mstore.model.records import RunStarted
+from mstore.orchestration.inputs import RunInput
 from mstore.orchestration.settings import TemporalSettings
-from mstore.orchestration.workflows import RunInput, RunWorkflow, Stage
+from mstore.orchestration.workflows import RunWorkflow
 
 if TYPE_CHECKING:
     from temporalio.runtime import Runtime
 
 T = TypeVar("T")
-
-DEFAULT_CHUNK = 32
-DEFAULT_CONCURRENCY = 4
-
-
-def stages(ts: TemporalSettings, run: RunStarted) -> tuple[list[Stage], list[Stage]]:
-    """The run's per-asset steps in stages — consecutive steps of one resource class, in
-    pipeline order — and its aggregate steps, each on its own class's queue."""
-    per_asset: list[Stage] = []
-    aggregates: list[Stage] = []
-    for s in run.steps:
-        queue = ts.queue(s.resource)
-        if s.shape == "aggregate":
-            aggregates.append(Stage(queue, [s.name]))
-        elif per_asset and per_asset[-1].queue == queue:
-            per_asset[-1].steps.append(s.name)
-        else:
-            per_asset.append(Stage(queue, [s.name]))
-    return per_asset, aggregates
-
-
-def run_input(ts: TemporalSettings, machine: str, run: RunStarted, *, chunk_size: int = 0,
-              chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> RunInput:
-    concurrency = int(run.caps.get("max_concurrency", 0)) or DEFAULT_CONCURRENCY
-    # chunks big enough that ~15 ms of orchestration per activity stays < 1 ms per unit,
-    # small enough that progress moves and both cores stay busy
-    # (the first chunks; later ones are sized by the workflow to ~2 s of work each, unless
-    # chunk_size fixes the size)
-    chunk = chunk_size or max(1, min(DEFAULT_CHUNK, -(-run.total // (2 * concurrency))))
-    per_asset, aggregates = stages(ts, run)
-    # the store by its id, never a path: each worker reads its own copy (docs/sync.md)
-    return RunInput(run_id=run.run, store=ts.store_key, total=run.total, chunk_size=chunk,
-                    adaptive=not chunk_size, max_concurrency=concurrency,
-                    control_queue=ts.control_queue(machine), stages=per_asset,
-                    aggregates=aggregates,
-                    chunks_per_history=chunks_per_history,
-                    heartbeat_timeout_s=heartbeat_timeout_s)
-
 
 class WorkflowGone(Exception):
     """Temporal has no workflow with that id (its server lost it, or it never started)."""
@@ -160,8 +122,14 @@ def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
 
 
 def start(ts: TemporalSettings, inp: RunInput) -> None:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
     async def go(c: Client) -> None:
-        await c.start_workflow(RunWorkflow.run, inp, id=inp.run_id, task_queue=ts.workflow_queue)
+        try:
+            await c.start_workflow(RunWorkflow.run, inp, id=inp.run_id,
+                                   task_queue=ts.workflow_queue)
+        except WorkflowAlreadyStartedError:
+            pass  # the id is this run's: a worker asked to start it did so after all
 
     call(ts, go)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mstore.errors import TemporalUnreachableError, UsageError
+from mstore.orchestration import handoff
 from mstore.orchestration.settings import TemporalSettings, bind_file, is_loopback, settings
 from mstore.store.locks import pid_alive, process_cmdline, process_start, same_process
 from mstore.store.store import Store
@@ -149,6 +150,8 @@ def start_server(store: Store, ts: TemporalSettings | None = None) -> None:
             raise TemporalUnreachableError(
                 f"cannot reach the Temporal server at {ts.address} (it does not answer); "
                 "is it running? See [temporal] in config.toml")
+        if handoff.answers(state_dir(store), ts):
+            return  # a worker of this store is connected to it
         from mstore.orchestration import client
 
         # a connection, not only an open port: TLS settings that do not fit say so here

@@ -24,10 +24,11 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from temporalio.client import Client
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from mstore.orchestration import procs
+from mstore.orchestration import handoff, procs
 from mstore.orchestration.activities import (
     RELAY,
     STATE,
@@ -42,6 +43,7 @@ from mstore.orchestration.activities import (
 )
 from mstore.orchestration.client import connect
 from mstore.orchestration.relay import Relay
+from mstore.orchestration.server import state_dir
 from mstore.orchestration.settings import TemporalSettings, WorkerSettings
 from mstore.orchestration.workflows import RunWorkflow
 
@@ -57,6 +59,13 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
     # the identity names this copy, so a run can hand a unit one copy declined to another
     ts = replace(ts, identity=identity(machine, socket.gethostname(), os.getpid()))
     client = await connect(ts, runtime)
+
+    async def start_workflow(inp: dict, task_queue: str, c: Client = client) -> None:
+        await c.start_workflow(RunWorkflow.run, inp, id=inp["run_id"],  # type: ignore[arg-type]
+                               task_queue=task_queue)
+
+    # ``mstore run`` on this machine hands the start of its workflow here (handoff.py)
+    close_starts = await handoff.listen(state_dir(store), ts, start_workflow)
     stop = stop or asyncio.Event()
     if relay is not None:
         RELAY[:] = [relay]
@@ -97,6 +106,7 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
                 await w.shutdown()
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
+        await close_starts()
         for q, p in pools.items():
             procs.unregister(ts.queue(q))
             procs.unregister(f"{ts.queue(q)}@{machine}")
@@ -108,7 +118,7 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
         if relay is not None:
             relay.push(store)  # what the last chunks wrote
             RELAY.clear()
-    del workers, tasks, client  # inside the loop: see client.call
+    del workers, tasks, client, start_workflow, close_starts  # inside the loop: see client.call
     gc.collect()
 
 

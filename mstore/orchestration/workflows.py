@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -47,47 +47,7 @@ with workflow.unsafe.imports_passed_through():
         run_aggregate,
         run_chunk,
     )
-
-
-@dataclass
-class Stage:
-    """Steps run by one activity on one task queue: consecutive per-asset steps of one
-    resource class, or one aggregate step."""
-
-    queue: str
-    steps: list[str]
-
-
-@dataclass
-class RunInput:
-    run_id: str
-    store: str
-    total: int
-    chunk_size: int
-    max_concurrency: int
-    # finish_run's and the other bookkeeping's: the queue of the copy that started the run
-    # (the coordinator), whose store every worker's results reach (docs/sync.md)
-    control_queue: str
-    stages: list[Stage] = field(default_factory=list)  # per-asset steps, in order
-    aggregates: list[Stage] = field(default_factory=list)  # one step each, in order
-    next_start: int = 0  # where this history starts (after continue-as-new)
-    chunks_per_history: int = 400
-    heartbeat_timeout_s: float = 60.0
-    paused: bool = False
-    counts: dict[str, int] = field(default_factory=dict)  # carried across continue-as-new
-    # adaptive chunks: after the first chunks (chunk_size units), size each chunk to about
-    # target_chunk_s of work at the measured seconds per unit, at most max_chunk units,
-    # and at most 1/max_concurrency of what is left so every slot stays busy to the end
-    adaptive: bool = False
-    target_chunk_s: float = 2.0
-    max_chunk: int = 4096
-    # ... but not below min_chunk_s of work: a chunk costs tens of ms besides its units
-    # (an activity, a flush with its fsyncs), too much to spread a fast run's last units
-    min_chunk_s: float = 0.25
-    measured_units: int = 0  # carried across continue-as-new
-    measured_s: float = 0.0
-    # [start, end) ranges that stopped chunks (a pause) did not reach: handed out again first
-    leftover: list[list[int]] = field(default_factory=list)
+    from mstore.orchestration.inputs import RunInput
 
 
 @dataclass

@@ -661,6 +661,40 @@ def test_worker_killed_mid_run(run_store) -> None:  # noqa: ANN001
     check_lineage(rs, run_id)
 
 
+def _run_listing_modules(rs: RunStore, *args: str) -> tuple[str, set[str]]:
+    """``mstore run ARGS`` as a process: its run id and every module it loaded."""
+    code = ("import sys; from mstore.cli.main import main\n"
+            "try:\n    main(['--store', sys.argv[1], 'run', *sys.argv[2:]])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr)")
+    p = subprocess.run([sys.executable, "-c", code, str(rs.path), *args], capture_output=True,
+                       text=True, cwd=REPO, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip().splitlines()[0], set(p.stderr.splitlines()[-1].split()[1:])
+
+
+def test_run_is_started_through_the_stores_worker(run_store) -> None:  # noqa: ANN001
+    """`mstore run` hands its workflow's start to the store's connected worker over the
+    worker's socket (local/temporal/starts/PID.sock), never loading the Temporal SDK (a
+    quarter of a second of every run). With that worker killed, the command starts the
+    workflow itself and removes the dead worker's socket file; the background worker it
+    starts then runs it."""
+    rs = run_store()
+    rs.noop_pipeline("fast")
+    proc = rs.workers[0]
+    sock = rs.path / "local" / "temporal" / "starts" / f"{proc.pid}.sock"
+    assert sock.exists()
+    run_id, loaded = _run_listing_modules(rs, "fast", "--production")
+    assert sorted(m for m in loaded if m.split(".")[0] == "temporalio") == []
+    assert rs.wait_end(run_id).state == "completed"
+    rs.kill_worker(proc, signal.SIGKILL)
+    assert sock.exists()  # nobody removed it: kill -9
+    again, loaded = _run_listing_modules(rs, "fast", "--production", "--force")
+    assert "temporalio.client" in loaded and not sock.exists()
+    v = rs.wait_end(again)
+    assert v.state == "completed" and v.done == v.total > 0
+
+
 def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa: ANN001
     """A chunk retried after its worker died must redo the units whose records were still
     buffered when it died, although its last heartbeat already counted them.
