@@ -81,7 +81,7 @@ def _bare_faces(path: str) -> int:
 
     if not _FN:
         m = Registry.for_store(None).get("faces")
-        _FN.update(m=m, fn=_python_entry(m), out=_OUT[0])
+        _FN.update(m=m, fn=_python_entry(m), out=tempfile.mkdtemp(dir=_OUT[0]))  # one per process
     m = _FN["m"]
     req = ToolRequest(tool="faces", version=m.version, params=m.resolve_params({}),
                       inputs=[ToolInput(asset="a" * 64, kind="image", mime="image/jpeg",

@@ -213,7 +213,7 @@ def _bare_pipeline(path: str) -> int:
         reg = Registry.for_store(None)
         _TOOLS.update({t: (reg.get(t), _python_entry(reg.get(t)))
                        for t in ("metadata", "thumbnail", "phash")})
-        _TOOLS["out"] = _OUT[0]
+        _TOOLS["out"] = tempfile.mkdtemp(dir=_OUT[0])  # one per process: same file names
     out = _TOOLS["out"]
     inp = ToolInput(asset="a" * 64, kind="image", mime="image/jpeg", path=path)
     made = 0
