@@ -21,6 +21,7 @@ import gc
 import os
 import signal
 import socket
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -65,7 +66,12 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
                                task_queue=task_queue)
 
     # ``mstore run`` on this machine hands the start of its workflow here (handoff.py)
-    close_starts = await handoff.listen(state_dir(store), ts, start_workflow)
+    try:
+        close_starts = await handoff.listen(state_dir(store), ts, start_workflow)
+    except OSError as e:  # a file system without Unix sockets (some network shares)
+        print(f"mstore worker: no socket for starting runs ({e.strerror}); `mstore run` "
+              "connects to Temporal itself", file=sys.stderr)
+        close_starts = None
     stop = stop or asyncio.Event()
     if relay is not None:
         RELAY[:] = [relay]
@@ -106,7 +112,8 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
                 await w.shutdown()
             await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        await close_starts()
+        if close_starts is not None:
+            await close_starts()
         for q, p in pools.items():
             procs.unregister(ts.queue(q))
             procs.unregister(f"{ts.queue(q)}@{machine}")

@@ -695,6 +695,22 @@ def test_run_is_started_through_the_stores_worker(run_store) -> None:  # noqa: A
     assert v.state == "completed" and v.done == v.total > 0
 
 
+def test_a_worker_that_cannot_make_its_socket_still_serves_runs(run_store) -> None:  # noqa: ANN001
+    """Some file systems (network shares) cannot hold a Unix socket: the worker says so
+    once and serves as before; `mstore run` connects to Temporal itself."""
+    rs = run_store(workers=0)
+    rs.noop_pipeline("fast")
+    starts = rs.path / "local" / "temporal" / "starts"
+    starts.parent.mkdir(parents=True, exist_ok=True)
+    starts.write_text("a file where the socket directory goes\n")
+    rs.start_worker()
+    run_id, loaded = _run_listing_modules(rs, "fast", "--production")
+    assert "temporalio.client" in loaded
+    v = rs.wait_end(run_id)
+    assert v.state == "completed" and v.done == v.total > 0
+    assert "no socket for starting runs" in rs.worker_logs()
+
+
 def test_retried_chunk_trusts_the_store(run_store, monkeypatch) -> None:  # noqa: ANN001
     """A chunk retried after its worker died must redo the units whose records were still
     buffered when it died, although its last heartbeat already counted them.
