@@ -1,25 +1,29 @@
-"""``mstore run`` hands its workflow's start to a worker of the store that is connected.
+"""Commands hand what they would tell Temporal to a worker of the store that is connected.
 
-Starting a workflow takes a Temporal client, and importing the SDK for one costs a
-command about a quarter of a second — more than everything else ``mstore run`` does. A
-worker of the store on this machine already holds a connected client, so each listens
-on a Unix socket, ``local/temporal/starts/<pid>.sock`` (mode 0600: only its user may
-start runs through it), and starts the workflows it is asked to. ``mstore run`` asks
-one; when none answers — no worker yet, one killed (its socket file is removed), one
-of another Temporal server or namespace, a reply that does not come in
-``REPLY_TIMEOUT_S`` — it starts the workflow with a client of its own, as before.
+Starting, pausing, resuming or cancelling a run takes a Temporal client, and importing
+the SDK for one costs a command about a quarter of a second — more than everything
+else ``mstore run`` or ``mstore pause`` does. A worker of the store on this machine
+already holds a connected client, so each listens on a Unix socket,
+``local/temporal/starts/<pid>.sock`` (mode 0600: only its user may steer runs through
+it), and does what it is asked. A command asks one; when none answers — no worker yet,
+one killed (its socket file is removed), one of another Temporal server or namespace,
+a failure (a workflow Temporal no longer has), a reply that does not come in
+``REPLY_TIMEOUT_S`` — it does the same with a client of its own, which also words the
+failure for the user.
 
-The same socket vouches for an external server before the run is recorded (a worker
+The same socket vouches for an external server before a run is recorded (a worker
 connected to it answers), where the command would otherwise connect just to check.
 
 The exchange: the command sends one JSON object and shuts its side down; the worker
-answers one JSON object and closes. Requests: ``{"op": "start", "address",
-"namespace", "task_queue", "input"}`` (``input``: the ``RunInput`` as a JSON object,
-exactly what the SDK's converter makes of the dataclass) and ``{"op": "ping",
-"address", "namespace", "task_queue"}``. Answer: ``{"ok": true}`` or ``{"ok": false,
-"error": "..."}``; a worker of another server, namespace or store id answers false.
+answers one JSON object and closes. Every request has ``"op"``, ``"address"``,
+``"namespace"`` and ``"task_queue"`` (the workflow queue); a worker of another
+server, namespace or store id answers false. Ops: ``"start"`` with ``"input"`` (the
+``RunInput`` as a JSON object, exactly what the SDK's converter makes of the
+dataclass), ``"signal"`` with ``"run_id"`` and ``"name"`` (pause, resume),
+``"cancel"`` with ``"run_id"``, and ``"ping"``. Answer: ``{"ok": true}`` or
+``{"ok": false, "error": "..."}``.
 
-Nothing here imports the SDK: the worker passes its client in.
+Nothing here imports the SDK: the worker passes in what its client does.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mstore.orchestration.inputs import RunInput
 from mstore.orchestration.settings import TemporalSettings
@@ -47,6 +51,13 @@ def start(state_dir: Path, ts: TemporalSettings, inp: RunInput) -> bool:
     """Have a worker listening in ``state_dir`` start the run's workflow; False when none
     did (the caller starts it itself)."""
     return _any_says_ok(state_dir, ts, "start", input=dataclasses.asdict(inp))
+
+
+def steer(state_dir: Path, ts: TemporalSettings, run_id: str, action: str) -> bool:
+    """Have a worker pause, resume or cancel the run's workflow; False when none did."""
+    if action == "cancel":
+        return _any_says_ok(state_dir, ts, "cancel", run_id=run_id)
+    return _any_says_ok(state_dir, ts, "signal", run_id=run_id, name=action)
 
 
 def answers(state_dir: Path, ts: TemporalSettings) -> bool:
@@ -103,11 +114,21 @@ def _sun_path(d: Path, name: str) -> Iterator[str]:
         os.close(fd)
 
 
-StartWorkflow = Callable[[dict[str, Any], str], Awaitable[object]]  # (input, task queue)
+class Temporal(Protocol):
+    """What a worker's client does for the commands that ask it."""
+
+    async def start(self, inp: dict[str, Any], task_queue: str) -> None: ...
+
+    async def signal(self, run_id: str, name: str) -> None: ...
+
+    async def cancel(self, run_id: str) -> None: ...
+
+
+SIGNALS = ("pause", "resume")
 
 
 async def listen(state_dir: Path, ts: TemporalSettings,
-                 start_workflow: StartWorkflow) -> Callable[[], Awaitable[None]]:
+                 temporal: Temporal) -> Callable[[], Awaitable[None]]:
     """Serve starts from this worker's socket until the returned coroutine function is
     awaited (it closes the socket and removes its file)."""
     d = state_dir / SUBDIR
@@ -128,7 +149,7 @@ async def listen(state_dir: Path, ts: TemporalSettings,
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             data = await asyncio.wait_for(reader.read(MAX_REQUEST), REPLY_TIMEOUT_S)
-            answer = await _serve(json.loads(data), ts, start_workflow)
+            answer = await _serve(json.loads(data), ts, temporal)
         except Exception as e:  # noqa: BLE001 - the asker starts the workflow itself
             answer = {"ok": False, "error": f"{type(e).__name__}: {e}"[:500]}
         try:
@@ -150,9 +171,8 @@ async def listen(state_dir: Path, ts: TemporalSettings,
     return close
 
 
-async def _serve(req: Any, ts: TemporalSettings, start_workflow: StartWorkflow
-                 ) -> dict[str, Any]:
-    if not isinstance(req, dict) or req.get("op") not in ("start", "ping"):
+async def _serve(req: Any, ts: TemporalSettings, temporal: Temporal) -> dict[str, Any]:
+    if not isinstance(req, dict) or req.get("op") not in ("start", "signal", "cancel", "ping"):
         return {"ok": False, "error": "not a request of this protocol"}
     # a worker of another server, namespace or store id (config.toml changed since it
     # started) must not start the run somewhere else than the asker would
@@ -160,10 +180,20 @@ async def _serve(req: Any, ts: TemporalSettings, start_workflow: StartWorkflow
                       ("task_queue", ts.workflow_queue)):
         if req.get(key) != mine:
             return {"ok": False, "error": f"this worker's {key} is {mine}"}
-    if req["op"] == "ping":
-        return {"ok": True}
-    inp = req.get("input")
-    if not isinstance(inp, dict) or not isinstance(inp.get("run_id"), str):
-        return {"ok": False, "error": "no run input"}
-    await start_workflow(inp, ts.workflow_queue)
+    op = req["op"]
+    if op == "start":
+        inp = req.get("input")
+        if not isinstance(inp, dict) or not isinstance(inp.get("run_id"), str):
+            return {"ok": False, "error": "no run input"}
+        await temporal.start(inp, ts.workflow_queue)
+    elif op in ("signal", "cancel"):
+        run_id = req.get("run_id")
+        if not isinstance(run_id, str) or not run_id:
+            return {"ok": False, "error": "no run id"}
+        if op == "cancel":
+            await temporal.cancel(run_id)
+        elif req.get("name") in SIGNALS:
+            await temporal.signal(run_id, req["name"])
+        else:
+            return {"ok": False, "error": f"no signal {req.get('name')!r}"}
     return {"ok": True}

@@ -61,13 +61,10 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
     ts = replace(ts, identity=identity(machine, socket.gethostname(), os.getpid()))
     client = await connect(ts, runtime)
 
-    async def start_workflow(inp: dict, task_queue: str, c: Client = client) -> None:
-        await c.start_workflow(RunWorkflow.run, inp, id=inp["run_id"],  # type: ignore[arg-type]
-                               task_queue=task_queue)
-
-    # ``mstore run`` on this machine hands the start of its workflow here (handoff.py)
+    # ``mstore run``, ``pause``, ``resume`` and ``cancel`` on this machine hand what they
+    # would tell Temporal to this client (handoff.py)
     try:
-        close_starts = await handoff.listen(state_dir(store), ts, start_workflow)
+        close_starts = await handoff.listen(state_dir(store), ts, _Steering(client))
     except OSError as e:  # a file system without Unix sockets (some network shares)
         print(f"mstore worker: no socket for starting runs ({e.strerror}); `mstore run` "
               "connects to Temporal itself", file=sys.stderr)
@@ -125,8 +122,25 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
         if relay is not None:
             relay.push(store)  # what the last chunks wrote
             RELAY.clear()
-    del workers, tasks, client, start_workflow, close_starts  # inside the loop: see client.call
+    del workers, tasks, client, close_starts  # inside the loop: see client.call
     gc.collect()
+
+
+class _Steering:
+    """This worker's client doing what commands ask through its socket (handoff.py)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def start(self, inp: dict, task_queue: str) -> None:
+        await self.client.start_workflow(RunWorkflow.run, inp,  # type: ignore[arg-type]
+                                         id=inp["run_id"], task_queue=task_queue)
+
+    async def signal(self, run_id: str, name: str) -> None:
+        await self.client.get_workflow_handle(run_id).signal(name)
+
+    async def cancel(self, run_id: str) -> None:
+        await self.client.get_workflow_handle(run_id).cancel()
 
 
 def run_worker(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,

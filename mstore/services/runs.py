@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mstore.errors import UsageError
 from mstore.model.records import RunStarted, RunState
 from mstore.runs.plan import RunRequest, plan_run
 from mstore.store.store import Store
+
+if TYPE_CHECKING:
+    from mstore.orchestration.settings import TemporalSettings
 
 
 @dataclass
@@ -58,7 +62,7 @@ def steer(store: Store, run_id: str, action: str) -> str:
     signals. Cancel records first: the record alone ends the run (its chunks stop at their
     next unit; the finish keeps "cancelled"), so a workflow that is already gone from
     Temporal does not keep a run from being cancelled."""
-    from mstore.orchestration import client, server
+    from mstore.orchestration import handoff, server
     from mstore.orchestration.settings import settings
 
     with store.reader() as r:
@@ -74,6 +78,18 @@ def steer(store: Store, run_id: str, action: str) -> str:
         server.start_server(store, ts)
     if action != "pause":
         store.write_records(record)
+    # a worker of this store that is connected tells Temporal; else a client of our own,
+    # which also says what went wrong
+    if not handoff.steer(server.state_dir(store), ts, run_id, action):
+        _steer_with_client(ts, run_id, action)
+    if action == "pause":
+        store.write_records(record)
+    return state
+
+
+def _steer_with_client(ts: TemporalSettings, run_id: str, action: str) -> None:
+    from mstore.orchestration import client
+
     try:
         if action == "cancel":
             client.cancel(ts, run_id)
@@ -81,7 +97,7 @@ def steer(store: Store, run_id: str, action: str) -> str:
             client.signal(ts, run_id, action)
     except client.WorkflowGone:
         if action == "cancel":
-            return state  # recorded: nothing on Temporal is left to stop
+            return  # recorded: nothing on Temporal is left to stop
         raise UsageError(f"run {run_id} has no workflow on Temporal any more (its server "
                          f"lost it?): 'mstore cancel {run_id}' ends it, 'mstore rerun' or "
                          "a new run with the same pipeline and selection reuses its results"
@@ -91,9 +107,6 @@ def steer(store: Store, run_id: str, action: str) -> str:
             raise client.Unreachable(f"run {run_id} is recorded cancelled, but {e.message}: "
                                      "its chunks stop when they read the record") from None
         raise client.Unreachable(f"could not {action} run {run_id}: {e.message}") from None
-    if action == "pause":
-        store.write_records(record)
-    return state
 
 
 def rerun_failed(store: Store, run_id: str) -> Started:

@@ -522,8 +522,10 @@ def test_steering_commands_exit_cleanly(run_store, tmp_path: Path) -> None:  # n
     assert [(x.code, x.err) for x in results] == [(0, "")] * 12
     assert [x.out.split()[-1] for x in results] == ["paused", "running"] * 6
     assert rs.view(run_id).done == 0  # the gate held every unit: no race with the run's end
-    c = mstore_proc("cancel", run_id, store=rs.path)
-    assert (c.code, c.err) == (0, "")
+    # each went through the store's worker (handoff.py): none loaded the Temporal SDK
+    for action, state in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
+        out, loaded = _listing_modules(rs, action, run_id)
+        assert out.split()[-1] == state and _sdk(loaded) == [], (action, _sdk(loaded)[:3])
     release.touch()
     assert rs.wait_end(run_id).state == "cancelled"
 
@@ -661,16 +663,24 @@ def test_worker_killed_mid_run(run_store) -> None:  # noqa: ANN001
     check_lineage(rs, run_id)
 
 
-def _run_listing_modules(rs: RunStore, *args: str) -> tuple[str, set[str]]:
-    """``mstore run ARGS`` as a process: its run id and every module it loaded."""
+def _listing_modules(rs: RunStore, *argv: str) -> tuple[str, set[str]]:
+    """``mstore ARGV`` as a process: the first line it printed and every module it loaded."""
     code = ("import sys; from mstore.cli.main import main\n"
-            "try:\n    main(['--store', sys.argv[1], 'run', *sys.argv[2:]])\n"
+            "try:\n    main(['--store', *sys.argv[1:]])\n"
             "except SystemExit as e:\n    assert not e.code, e.code\n"
             "print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr)")
-    p = subprocess.run([sys.executable, "-c", code, str(rs.path), *args], capture_output=True,
+    p = subprocess.run([sys.executable, "-c", code, str(rs.path), *argv], capture_output=True,
                        text=True, cwd=REPO, timeout=120)
     assert p.returncode == 0, p.stderr
     return p.stdout.strip().splitlines()[0], set(p.stderr.splitlines()[-1].split()[1:])
+
+
+def _run_listing_modules(rs: RunStore, *args: str) -> tuple[str, set[str]]:
+    return _listing_modules(rs, "run", *args)
+
+
+def _sdk(loaded: set[str]) -> list[str]:
+    return sorted(m for m in loaded if m.split(".")[0] == "temporalio")
 
 
 def test_run_is_started_through_the_stores_worker(run_store) -> None:  # noqa: ANN001
@@ -685,7 +695,7 @@ def test_run_is_started_through_the_stores_worker(run_store) -> None:  # noqa: A
     sock = rs.path / "local" / "temporal" / "starts" / f"{proc.pid}.sock"
     assert sock.exists()
     run_id, loaded = _run_listing_modules(rs, "fast", "--production")
-    assert sorted(m for m in loaded if m.split(".")[0] == "temporalio") == []
+    assert _sdk(loaded) == []
     assert rs.wait_end(run_id).state == "completed"
     rs.kill_worker(proc, signal.SIGKILL)
     assert sock.exists()  # nobody removed it: kill -9

@@ -1,7 +1,7 @@
-"""The socket a worker starts runs' workflows through (orchestration/handoff.py): what
-``mstore run`` sends, what a worker refuses, and what is left when a worker is gone.
-The worker's Temporal call is replaced by a list that records what it was asked to
-start; the integration tests run the whole path against a real server."""
+"""The socket through which a worker starts and steers runs' workflows for commands
+(orchestration/handoff.py): what they send, what a worker refuses, and what is left when
+a worker is gone. The worker's Temporal calls are replaced by lists that record what it
+was asked to do; the integration tests run the whole path against a real server."""
 
 from __future__ import annotations
 
@@ -32,16 +32,25 @@ class Worker:
 
     def __init__(self, state_dir: Path, ts: TemporalSettings = TS, fail: bool = False) -> None:
         self.started: list[tuple[dict[str, Any], str]] = []
+        self.told: list[tuple[str, str]] = []  # (run id, signal name or "cancel")
+        self.fail = fail
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+        self.close = self._call(handoff.listen(state_dir, ts, self))
 
-        async def start_workflow(inp: dict[str, Any], queue: str) -> None:
-            if fail:
-                raise RuntimeError("the server said no")
-            self.started.append((inp, queue))
+    async def start(self, inp: dict[str, Any], queue: str) -> None:
+        if self.fail:
+            raise RuntimeError("the server said no")
+        self.started.append((inp, queue))
 
-        self.close = self._call(handoff.listen(state_dir, ts, start_workflow))
+    async def signal(self, run_id: str, name: str) -> None:
+        if self.fail:
+            raise RuntimeError("workflow not found")
+        self.told.append((run_id, name))
+
+    async def cancel(self, run_id: str) -> None:
+        await self.signal(run_id, "cancel")
 
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
@@ -85,6 +94,15 @@ def test_a_listening_worker_starts_the_run_as_it_was_asked(tmp_path: Path, worke
     assert handoff.answers(tmp_path, TS) is False
 
 
+def test_pause_resume_and_cancel_are_told_by_the_worker(tmp_path: Path, worker_at) -> None:  # noqa: ANN001
+    w = worker_at(tmp_path)
+    for action in ("pause", "resume", "cancel"):
+        assert handoff.steer(tmp_path, TS, "r-1", action) is True
+    assert w.told == [("r-1", "pause"), ("r-1", "resume"), ("r-1", "cancel")]
+    assert handoff.steer(tmp_path, TS, "r-1", "explode") is False  # no such signal
+    assert w.told[3:] == [] and w.started == []
+
+
 def test_a_store_path_longer_than_a_socket_address_still_works(tmp_path: Path,
                                                               worker_at) -> None:  # noqa: ANN001
     deep = tmp_path / ("d" * 60) / ("e" * 60)
@@ -101,13 +119,15 @@ def test_a_worker_of_another_server_namespace_or_store_does_not_start_it(
                   dataclasses.replace(TS, store_key="k2")):
         assert handoff.start(tmp_path, other, INP) is False
         assert handoff.answers(tmp_path, other) is False
-    assert w.started == []
+        assert handoff.steer(tmp_path, other, "r-1", "cancel") is False
+    assert w.started == [] and w.told == []
     assert handoff.start(tmp_path, TS, INP) is True
 
 
 def test_a_failed_start_leaves_it_to_the_asker(tmp_path: Path, worker_at) -> None:  # noqa: ANN001
     worker_at(tmp_path, fail=True)
     assert handoff.start(tmp_path, TS, INP) is False
+    assert handoff.steer(tmp_path, TS, "r-1", "pause") is False
     assert sock_file(tmp_path).exists()  # the worker is alive: its socket stays
 
 
