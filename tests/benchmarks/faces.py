@@ -27,6 +27,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.benchmarks.runs import REPEAT, Row, _timed_run, _units, warm_up
 from tests.integration.temporal_env import DevServer, free_port, make_store
@@ -212,13 +213,82 @@ def first_run_rows(out: Path, n_faces: int = 20_000, n_people: int = 2_000) -> l
              f"{took:.2f} s", "-", "-", "-")]
 
 
+def quality_rows(work: Path) -> list[Row]:
+    """The issue's quality figures on real faces from packages (tests/fixtures/faces.py):
+    the group photo's six people in six copies and two portraits in six variants each,
+    the faces and people tools run as runs run them."""
+    from mstore.tools.api import InputArtifact, ToolInput, ToolRequest
+    from mstore.tools.registry import Registry
+    from mstore.tools.runner import run_tool
+    from tests.fixtures.faces import (
+        GROUP_IN,
+        astronaut,
+        augmented,
+        grace_hopper,
+        group_copies,
+        group_person,
+        pairwise,
+    )
+
+    reg = Registry.for_store(None)
+    out = work / "quality"
+    out.mkdir(parents=True, exist_ok=True)
+
+    def faces_in(name: str, img: Any) -> list[dict]:
+        path = out / f"{name}.jpg"
+        img.save(path, "JPEG", quality=92)
+        m = reg.get("faces")
+        req = ToolRequest(tool=m.id, version=m.version, params=m.resolve_params({}),
+                          inputs=[ToolInput(asset=name, kind="image", mime="image/jpeg",
+                                            path=str(path))], out_dir=str(out))
+        return run_tool(m, req).artifacts[0].data["faces"]
+
+    faces: dict[str, tuple[int, dict]] = {}
+    expected = found = false = 0
+    for name, (img, back) in group_copies().items():
+        seen = set()
+        for i, face in enumerate(faces_in(f"group-{name}", img)):
+            k = group_person(face["box"], back)
+            if k is None:
+                false += 1
+                continue
+            seen.add(k)
+            faces[f"group-{name}-{i}"] = (k, face)
+        expected += len(GROUP_IN[name])
+        found += len(seen & set(GROUP_IN[name]))
+    for person, (who, img) in enumerate((("eileen", astronaut()), ("grace", grace_hopper())),
+                                        start=6):
+        for variant, v in augmented(img).items():
+            got = faces_in(f"{who}-{variant}", v)
+            expected += 1
+            found += bool(got)
+            false += max(0, len(got) - 1)
+            if got:
+                faces[f"{who}-{variant}"] = (person, got[0])
+    m = reg.get("people")
+    inputs = [ToolInput(asset=n, kind="image", mime="image/jpeg", path="", artifacts={
+        "faces": InputArtifact(id=f"faces-{n}", kind="faces",
+                               data={"model": "m", "faces": [face]})})
+        for n, (_, face) in faces.items()]
+    made = run_tool(m, ToolRequest(tool=m.id, version=m.version, params=m.resolve_params({}),
+                                   inputs=inputs, out_dir=str(out))).artifacts
+    pred = {member: a.data["person"] for a in made for member in a.members}
+    precision, recall = pairwise({n: k for n, (k, _) in faces.items()}, pred)
+    return [(f"faces found (8 people, {expected} faces in 18 photos)",
+             f"{found}/{expected}, {false} false", "-", f"{found / expected:.0%}", ">= 95%"),
+            (f"people: pairwise precision / recall ({len(faces)} faces of 8 people -> "
+             f"{len(made)} people)", f"{precision:.3f} / {recall:.3f}", "-", "-",
+             ">= 0.97 / >= 0.9")]
+
+
 def benchmarks(work: Path, *, photos: int = 60) -> list[Row]:
     server = DevServer(free_port()).start(work / "temporal-faces.log")
     try:
         rows = faces_rows(work, server, photos)
     finally:
         server.stop()
-    return rows + people_rows(work / "people-more") + first_run_rows(work / "people-first")
+    return (rows + quality_rows(work) + people_rows(work / "people-more")
+            + first_run_rows(work / "people-first"))
 
 
 def main() -> None:

@@ -13,30 +13,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image
 
 from mstore.errors import UsageError
 from mstore.tools.api import InputArtifact, ToolInput, ToolRequest
 from mstore.tools.manifest import load_manifest
 from mstore.tools.registry import Registry
 from mstore.tools.runner import run_tool
-from tests.fixtures.faces import astronaut, grace_hopper
+from tests.fixtures.faces import (
+    GROUP_IN,
+    astronaut,
+    augmented,
+    grace_hopper,
+    group_copies,
+    group_person,
+    pairwise,
+)
 from tests.helpers import REPO
 
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
     return Registry.for_store(None)
-
-
-def augmented(img: Image.Image) -> dict[str, Image.Image]:
-    """Other photos of the same face: crops, a rotation, brightness, scale, a mirror."""
-    w, h = img.size
-    return {"orig": img, "mirror": ImageOps.mirror(img),
-            "crop": img.crop((w // 8, 0, w * 7 // 8, h * 3 // 4)),
-            "rot": img.rotate(12, expand=True, fillcolor=(128, 128, 128)),
-            "dark": ImageEnhance.Brightness(img).enhance(0.55),
-            "small": img.resize((w * 2 // 3, h * 2 // 3))}
 
 
 def faces_of(registry: Registry, path: Path, out: Path, **params: object) -> list[dict]:
@@ -136,6 +134,56 @@ def test_people_clusters_each_person_once(registry: Registry, photos: dict[str, 
                       sorted(n for n in names if n.startswith("grace"))]
     assert all(p["count"] == 6 and len(base64.b64decode(p["centroid"])) == 512
                for p in out.values())
+
+
+@pytest.fixture(scope="module")
+def group(tmp_path_factory: pytest.TempPathFactory, registry: Registry
+          ) -> dict[str, list[tuple[int | None, dict]]]:
+    """Per copy of the group photo: its faces, each with the person it shows (the index in
+    GROUP_FACES of the face it lies on in the photo, None for none)."""
+    d = tmp_path_factory.mktemp("group")
+    out = {}
+    for name, (img, back) in group_copies().items():
+        p = d / f"group-{name}.jpg"
+        img.save(p, "JPEG", quality=92)
+        out[name] = [(group_person(face["box"], back), face) for face in faces_of(registry, p, d)]
+    return out
+
+
+def test_every_face_of_a_group_photo_is_found_in_its_copies(
+        group: dict[str, list[tuple[int | None, dict]]]) -> None:
+    """Six people of 70-130 px faces (60-90 px in the smaller copy): the issue's target is
+    95% of faces of at least 40 px found; a detection on no face is a false one."""
+    expected = {name: set(GROUP_IN[name]) for name in group}
+    found = {name: {k for k, _ in faces if k is not None} for name, faces in group.items()}
+    hits = sum(len(found[n] & expected[n]) for n in group)
+    assert hits / sum(map(len, expected.values())) >= 0.95, found
+    assert [(n, f["box"]) for n, faces in group.items() for k, f in faces if k is None] == []
+
+
+def test_people_clusters_eight_people_with_the_issues_precision_and_recall(
+        registry: Registry, photos: dict[str, list[dict]],
+        group: dict[str, list[tuple[int | None, dict]]], tmp_path: Path) -> None:
+    """Every face of the group photo's copies and of the two portraits' variants, people
+    run once over them: pairwise precision >= 0.97 and recall >= 0.9 (the issue's targets
+    for a personal archive)."""
+    faces: dict[str, tuple[int, dict]] = {}
+    for name, found in group.items():
+        for i, (k, face) in enumerate(found):
+            if k is not None:
+                faces[f"group-{name}-{i}"] = (k, face)
+    for name, found in photos.items():
+        if name != "blank":
+            faces[name] = (6 if name.startswith("eileen") else 7, found[0])
+    inputs = [ToolInput(asset=n, kind="image", mime="image/jpeg", path="", artifacts={
+        "faces": InputArtifact(id=f"faces-{n}", kind="faces",
+                               data={"model": "m", "faces": [face]})})
+        for n, (_, face) in faces.items()]
+    out = people(registry, inputs, tmp_path)
+    pred = {m: pid for pid, p in out.items() for m in p["members"]}
+    precision, recall = pairwise({n: k for n, (k, _) in faces.items()}, pred)
+    assert len(pred) == len(faces) and len({k for k, _ in faces.values()}) == 8
+    assert precision >= 0.97 and recall >= 0.9, (precision, recall, len(out))
 
 
 def test_people_builds_on_its_last_result(registry: Registry, photos: dict[str, list[dict]],
