@@ -44,10 +44,9 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A ``ProcessPoolExecutor`` of ``workers`` processes started by ``forkserver`` (so they
     never inherit this process's LMDB environment) that exit when this process dies."""
     ctx = get_context("forkserver")
-    # not "__main__" (multiprocessing's default): what the workers run lives in mstore's
-    # modules, and the installed ``mstore`` script would have the forkserver import the
-    # whole CLI before the first worker forks
-    ctx.set_forkserver_preload(["mstore.catalog.preload"])
+    # "__main__" too: a worker forked from a forkserver that imported the main module
+    # (the installed ``mstore`` script) does not import it again itself
+    ctx.set_forkserver_preload(["__main__", "mstore.catalog.preload"])
     alive_r, alive_w = ctx.Pipe(duplex=False)
     try:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_watch,
