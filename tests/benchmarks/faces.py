@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.runs import REPEAT, Row, _timed_run, _units, warm_up
+from tests.benchmarks.runs import REPEAT, Row, _units, median_run, warm_up
 from tests.integration.temporal_env import DevServer, free_port, make_store
 
 FACES_PIPELINE = """\
@@ -113,14 +113,7 @@ def faces_rows(work: Path, server: DevServer, n_photos: int) -> list[Row]:
     try:
         files = sorted(str(p) for p in photos.iterdir())
         warm_up(rs, "facesonly", "faces.min_score=0.99")
-        # three of each, medians (the later runs recompute everything: --force)
-        t_runs = []
-        for i in range(REPEAT):
-            t_run, run_id, state = _timed_run(rs.path, "facesonly", *(["--force"] if i else []))
-            if state != "completed":
-                raise SystemExit(f"faces run ended {state}: {rs.worker_logs()}")
-            t_runs.append(t_run)
-        t_run = statistics.median(t_runs)
+        t_run, run_id = median_run(rs, "facesonly")
         n = len(_units(rs.path, run_id))
         bares = [bare_faces(files, work / "bare-faces") for _ in range(REPEAT)]
         t_bare, found = statistics.median(t for t, _ in bares), bares[0][1]

@@ -84,6 +84,22 @@ def _timed_run(store: Path, *args: str) -> tuple[float, str, str]:
     return time.perf_counter() - t, run_id, state
 
 
+REPEAT = 3  # timed runs and bare loops of the photos and faces rows
+
+
+def median_run(rs: RunStore, pipeline: str) -> tuple[float, str]:
+    """The median of REPEAT timed runs of ``pipeline`` (seconds) and the last run's id: one
+    run of a few seconds moves by 10% from one try to the next on a 2-core machine. The
+    later runs recompute everything (--force)."""
+    times = []
+    for i in range(REPEAT):
+        took, run_id, state = _timed_run(rs.path, pipeline, *(["--force"] if i else []))
+        if state != "completed":
+            raise SystemExit(f"{pipeline} run ended {state}: {rs.worker_logs()}")
+        times.append(took)
+    return statistics.median(times), run_id
+
+
 def warm_up(rs: RunStore, pipeline: str, param: str) -> None:
     """A run of four units before the timed one, so the worker's tool processes have loaded
     their tools and models, as a bare loop's processes have before its clock starts (four
@@ -246,9 +262,6 @@ def _first_artifact_latency(store: Path, *args: str) -> float:
     return took
 
 
-REPEAT = 3  # timed runs and bare loops of the photos rows
-
-
 def photo_rows(work: Path, server: DevServer, photos: Path) -> list[Row]:
     base = work / "run-photos"
     shutil.rmtree(base, ignore_errors=True)
@@ -262,15 +275,7 @@ def photo_rows(work: Path, server: DevServer, photos: Path) -> list[Row]:
             Path(f).read_bytes()
         # the timed run reuses only these four units' metadata (no param of its changes)
         warm_up(rs, "photos", "thumbnail.quality=79")
-        # three of each, medians: one run of a few seconds moves by 10% from one try to
-        # the next on a 2-core machine (the later runs recompute everything: --force)
-        t_runs = []
-        for i in range(REPEAT):
-            t_run, run_id, state = _timed_run(rs.path, "photos", *(["--force"] if i else []))
-            if state != "completed":
-                raise SystemExit(f"photos run ended {state}: {rs.worker_logs()}")
-            t_runs.append(t_run)
-        t_run = statistics.median(t_runs)
+        t_run, run_id = median_run(rs, "photos")
         n = len(_units(rs.path, run_id))
         t_bare = statistics.median(bare_thumbnails(files) for _ in range(REPEAT))
         (work / "bare-pipeline").mkdir(exist_ok=True)
