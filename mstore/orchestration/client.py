@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import TLSConfig
 
 from mstore.errors import TemporalUnreachableError, UsageError
@@ -121,31 +122,39 @@ def call(ts: TemporalSettings, fn: Callable[[Client], Awaitable[T]]) -> T:
         runtime.clear()
 
 
-def start(ts: TemporalSettings, inp: RunInput) -> None:
-    from temporalio.exceptions import WorkflowAlreadyStartedError
+class Steering:
+    """What a connected client does to a run's workflow: for the commands here (through
+    ``call``), and for a worker doing it for the commands that ask over its socket
+    (handoff.py), which sends the workflow's input as the JSON object it is."""
 
-    async def go(c: Client) -> None:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def start(self, inp: RunInput | dict[str, Any], task_queue: str) -> None:
+        run_id = inp["run_id"] if isinstance(inp, dict) else inp.run_id
         try:
-            await c.start_workflow(RunWorkflow.run, inp, id=inp.run_id,
-                                   task_queue=ts.workflow_queue)
+            await self.client.start_workflow(RunWorkflow.run, inp,  # type: ignore[arg-type]
+                                             id=run_id, task_queue=task_queue)
         except WorkflowAlreadyStartedError:
-            pass  # the id is this run's: a worker asked to start it did so after all
+            pass  # the id is this run's: a worker whose answer came too late started it
 
-    call(ts, go)
+    async def signal(self, run_id: str, name: str) -> None:
+        await self.client.get_workflow_handle(run_id).signal(name)
+
+    async def cancel(self, run_id: str) -> None:
+        await self.client.get_workflow_handle(run_id).cancel()
+
+
+def start(ts: TemporalSettings, inp: RunInput) -> None:
+    call(ts, lambda c: Steering(c).start(inp, ts.workflow_queue))
 
 
 def signal(ts: TemporalSettings, run_id: str, name: str) -> None:
-    async def go(c: Client) -> None:
-        await c.get_workflow_handle(run_id).signal(name)
-
-    call(ts, go)
+    call(ts, lambda c: Steering(c).signal(run_id, name))
 
 
 def cancel(ts: TemporalSettings, run_id: str) -> None:
-    async def go(c: Client) -> None:
-        await c.get_workflow_handle(run_id).cancel()
-
-    call(ts, go)
+    call(ts, lambda c: Steering(c).cancel(run_id))
 
 
 def progress(ts: TemporalSettings, run_id: str) -> Any:

@@ -54,7 +54,6 @@ class RunInput:
     leftover: list[list[int]] = field(default_factory=list)
 
 
-
 DEFAULT_CHUNK = 32
 DEFAULT_CONCURRENCY = 4
 

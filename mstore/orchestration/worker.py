@@ -25,7 +25,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from temporalio.client import Client
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -42,7 +41,7 @@ from mstore.orchestration.activities import (
     run_chunk,
     run_chunk_in_process,
 )
-from mstore.orchestration.client import connect
+from mstore.orchestration.client import Steering, connect
 from mstore.orchestration.relay import Relay
 from mstore.orchestration.server import state_dir
 from mstore.orchestration.settings import TemporalSettings, WorkerSettings
@@ -64,7 +63,7 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
     # ``mstore run``, ``pause``, ``resume`` and ``cancel`` on this machine hand what they
     # would tell Temporal to this client (handoff.py)
     try:
-        close_starts = await handoff.listen(state_dir(store), ts, _Steering(client))
+        close_starts = await handoff.listen(state_dir(store), ts, Steering(client))
     except OSError as e:  # a file system without Unix sockets (some network shares)
         print(f"mstore worker: no socket for starting runs ({e.strerror}); `mstore run` "
               "connects to Temporal itself", file=sys.stderr)
@@ -124,23 +123,6 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
             RELAY.clear()
     del workers, tasks, client, close_starts  # inside the loop: see client.call
     gc.collect()
-
-
-class _Steering:
-    """This worker's client doing what commands ask through its socket (handoff.py)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    async def start(self, inp: dict, task_queue: str) -> None:
-        await self.client.start_workflow(RunWorkflow.run, inp,  # type: ignore[arg-type]
-                                         id=inp["run_id"], task_queue=task_queue)
-
-    async def signal(self, run_id: str, name: str) -> None:
-        await self.client.get_workflow_handle(run_id).signal(name)
-
-    async def cancel(self, run_id: str) -> None:
-        await self.client.get_workflow_handle(run_id).cancel()
 
 
 def run_worker(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
