@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.runs import REPEAT, Row, _units, median_run, warm_up
+from tests.benchmarks.runs import _OUT, REPEAT, Row, _set_out, _units, median_run, warm_up
 from tests.integration.temporal_env import DevServer, free_port, make_store
 
 FACES_PIPELINE = """\
@@ -67,12 +67,7 @@ def build_photos(root: Path, n: int) -> int:
     return faces
 
 
-_FN: dict = {}
-_OUT: list[str] = []  # per process of the bare pool: where its artifacts go (initializer)
-
-
-def _set_out(out: str) -> None:
-    _OUT[:] = [out]
+_FN: dict = {}  # per process of the bare pool: the faces tool (its artifacts: under _OUT)
 
 
 def _bare_faces(path: str) -> int:
@@ -210,18 +205,10 @@ def quality_rows(work: Path) -> list[Row]:
     """The issue's quality figures on real faces from packages (tests/fixtures/faces.py):
     the group photo's six people in six copies and two portraits in six variants each,
     the faces and people tools run as runs run them."""
-    from mstore.tools.api import InputArtifact, ToolInput, ToolRequest
+    from mstore.tools.api import ToolInput, ToolRequest
     from mstore.tools.registry import Registry
     from mstore.tools.runner import run_tool
-    from tests.fixtures.faces import (
-        GROUP_IN,
-        astronaut,
-        augmented,
-        grace_hopper,
-        group_copies,
-        group_person,
-        pairwise,
-    )
+    from tests.fixtures import faces as real
 
     reg = Registry.for_store(None)
     out = work / "quality"
@@ -238,20 +225,15 @@ def quality_rows(work: Path) -> list[Row]:
 
     faces: dict[str, tuple[int, dict]] = {}
     expected = found = false = 0
-    for name, (img, back) in group_copies().items():
-        seen = set()
-        for i, face in enumerate(faces_in(f"group-{name}", img)):
-            k = group_person(face["box"], back)
-            if k is None:
-                false += 1
-                continue
-            seen.add(k)
-            faces[f"group-{name}-{i}"] = (k, face)
-        expected += len(GROUP_IN[name])
-        found += len(seen & set(GROUP_IN[name]))
-    for person, (who, img) in enumerate((("eileen", astronaut()), ("grace", grace_hopper())),
-                                        start=6):
-        for variant, v in augmented(img).items():
+    for name, labelled in real.labelled_group_faces(faces_in).items():
+        false += sum(k is None for k, _ in labelled)
+        faces |= {f"group-{name}-{i}": (k, f) for i, (k, f) in enumerate(labelled)
+                  if k is not None}
+        expected += len(real.GROUP_IN[name])
+        found += len({k for k, _ in labelled} & set(real.GROUP_IN[name]))
+    for person, (who, img) in enumerate((("eileen", real.astronaut()),
+                                         ("grace", real.grace_hopper())), start=6):
+        for variant, v in real.augmented(img).items():
             got = faces_in(f"{who}-{variant}", v)
             expected += 1
             found += bool(got)
@@ -259,14 +241,11 @@ def quality_rows(work: Path) -> list[Row]:
             if got:
                 faces[f"{who}-{variant}"] = (person, got[0])
     m = reg.get("people")
-    inputs = [ToolInput(asset=n, kind="image", mime="image/jpeg", path="", artifacts={
-        "faces": InputArtifact(id=f"faces-{n}", kind="faces",
-                               data={"model": "m", "faces": [face]})})
-        for n, (_, face) in faces.items()]
+    inputs = real.faces_inputs({n: [face] for n, (_, face) in faces.items()})
     made = run_tool(m, ToolRequest(tool=m.id, version=m.version, params=m.resolve_params({}),
                                    inputs=inputs, out_dir=str(out))).artifacts
     pred = {member: a.data["person"] for a in made for member in a.members}
-    precision, recall = pairwise({n: k for n, (k, _) in faces.items()}, pred)
+    precision, recall = real.pairwise({n: k for n, (k, _) in faces.items()}, pred)
     return [(f"faces found (8 people, {expected} faces in 18 photos)",
              f"{found}/{expected}, {false} false", "-", f"{found / expected:.0%}", ">= 95%"),
             (f"people: pairwise precision / recall ({len(faces)} faces of 8 people -> "

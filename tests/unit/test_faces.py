@@ -24,9 +24,9 @@ from tests.fixtures.faces import (
     GROUP_IN,
     astronaut,
     augmented,
+    faces_inputs,
     grace_hopper,
-    group_copies,
-    group_person,
+    labelled_group_faces,
     pairwise,
 )
 from tests.helpers import REPO
@@ -120,9 +120,7 @@ def people(registry: Registry, inputs: list[ToolInput], tmp_path: Path,
 
 
 def inputs_of(photos: dict[str, list[dict]], names: list[str]) -> list[ToolInput]:
-    return [ToolInput(asset=n, kind="image", mime="image/jpeg", path="", artifacts={
-        "faces": InputArtifact(id=f"faces-{n}", kind="faces",
-                               data={"model": "m", "faces": photos[n]})}) for n in names]
+    return faces_inputs({n: photos[n] for n in names})
 
 
 def test_people_clusters_each_person_once(registry: Registry, photos: dict[str, list[dict]],
@@ -142,12 +140,12 @@ def group(tmp_path_factory: pytest.TempPathFactory, registry: Registry
     """Per copy of the group photo: its faces, each with the person it shows (the index in
     GROUP_FACES of the face it lies on in the photo, None for none)."""
     d = tmp_path_factory.mktemp("group")
-    out = {}
-    for name, (img, back) in group_copies().items():
-        p = d / f"group-{name}.jpg"
-        img.save(p, "JPEG", quality=92)
-        out[name] = [(group_person(face["box"], back), face) for face in faces_of(registry, p, d)]
-    return out
+
+    def faces_in(name: str, img: Image.Image) -> list[dict]:
+        img.save(d / f"{name}.jpg", "JPEG", quality=92)
+        return faces_of(registry, d / f"{name}.jpg", d)
+
+    return labelled_group_faces(faces_in)
 
 
 def test_every_face_of_a_group_photo_is_found_in_its_copies(
@@ -175,11 +173,8 @@ def test_people_clusters_eight_people_with_the_issues_precision_and_recall(
     for name, found in photos.items():
         if name != "blank":
             faces[name] = (6 if name.startswith("eileen") else 7, found[0])
-    inputs = [ToolInput(asset=n, kind="image", mime="image/jpeg", path="", artifacts={
-        "faces": InputArtifact(id=f"faces-{n}", kind="faces",
-                               data={"model": "m", "faces": [face]})})
-        for n, (_, face) in faces.items()]
-    out = people(registry, inputs, tmp_path)
+    out = people(registry, faces_inputs({n: [face] for n, (_, face) in faces.items()}),
+                 tmp_path)
     pred = {m: pid for pid, p in out.items() for m in p["members"]}
     precision, recall = pairwise({n: k for n, (k, _) in faces.items()}, pred)
     assert len(pred) == len(faces) and len({k for k, _ in faces.values()}) == 8
