@@ -4,10 +4,12 @@ Python tools that compute (decoders, hashes, models) hold the GIL: run in one pr
 threads, two of them use one core between them (the photos pipeline reached 0.70x a
 bare two-process Pillow loop that way). So a worker keeps a pool of processes per
 process-served queue — as many as that queue's concurrency — and hands each chunk
-activity to an idle one. A process is a whole executor: it opens the store, takes a
-writer lane of its own (``records/<machine>.w<N>/``, docs/runs.md section 6), keeps
-the run contexts and every tool it loaded (a model's weights are loaded once per
-process, not per unit) and writes each result as it is made. The activity's thread only
+activity to an idle one. It takes one chunk more than it has processes (``PREFETCH``),
+which waits for the first process to come free. A process is a whole executor: it
+opens the store, takes a writer lane of its own (``records/<machine>.w<N>/``,
+docs/runs.md section 6), keeps the run contexts and every tool it loaded (a model's
+weights are loaded once per process, not per unit) and writes each result as it is
+made. The activity's thread only
 relays: heartbeats once a second while the process works, Temporal's cancellation as a
 message, the chunk's result or its exception back.
 
@@ -35,6 +37,11 @@ from typing import Any
 BEAT_EVERY_S = 1.0  # the relay heartbeats Temporal this often while the process works
 READY_TIMEOUT_S = 60.0  # a new process has opened the store within this
 STOP_WAIT_S = 10.0  # closing: how long an idle process gets to flush and exit
+# chunks a pool takes beyond its processes: the next one is at hand when a process ends
+# its chunk, instead of a round trip to Temporal away (~20-100 ms of an idle core per
+# chunk on a busy 2-core machine). One per pool, not per process, so a worker does not
+# hold back chunks another worker could start now.
+PREFETCH = 1
 
 _POOLS: dict[str, ProcPool] = {}  # task queue -> its pool (set by the worker)
 
@@ -170,7 +177,7 @@ class ProcPool:
 
     def run(self, op: str, inp: Any, heartbeat: Callable[..., None],
             cancelled: Callable[[], bool]) -> Any:
-        p = self._idle.get()  # the queue's concurrency is the pool's size: no wait
+        p = self._borrow(heartbeat)
         try:
             if p is None:
                 p = self._start()
@@ -182,6 +189,16 @@ class ProcPool:
             raise
         finally:
             self._idle.put(p)
+
+    def _borrow(self, heartbeat: Callable[..., None]) -> _Proc | None:
+        """An idle process (None: a slot to start one in). A prefetched chunk waits here
+        for one, heartbeating as a running chunk does; cancelled meanwhile, it still goes
+        to the process, which stops before its first unit (it reads the run's state)."""
+        while True:
+            try:
+                return self._idle.get(timeout=BEAT_EVERY_S)
+            except queue.Empty:
+                heartbeat(0)
 
     def close(self) -> None:
         with self._lock:

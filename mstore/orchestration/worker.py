@@ -5,7 +5,8 @@ run ends with) and the activity queues of the resource classes it declares
 (``WorkerSettings``: cpu, io, gpu, and how many of each at once):
 
 - ``cpu`` and ``gpu``: a pool of tool processes per queue (``procs.py``), as many as the
-  queue's concurrency, each loading the tools it runs once and serving many chunks;
+  queue's concurrency, each loading the tools it runs once and serving many chunks (the
+  pool takes one chunk more, which waits for a process);
 - ``io``: threads of this process (tools that wait on files or the network need no core).
 
 A background thread flushes this process's buffered records every half second (the
@@ -51,6 +52,12 @@ THREAD_SERVED = ("io",)  # the other classes run in tool processes
 CONTROL_SLOTS = 4  # finish activities at once (short bookkeeping)
 
 
+def _slots(ws: WorkerSettings, queue: str) -> int:
+    """Activities taken at once from ``queue``: a process-served one's pool also holds
+    the next chunk while its processes work (procs.PREFETCH)."""
+    return ws.slots(queue) + (0 if queue in THREAD_SERVED else procs.PREFETCH)
+
+
 async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
                 stop: asyncio.Event | None = None, runtime: Runtime | None = None,
                 relay: Relay | None = None) -> None:
@@ -84,7 +91,7 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
                     procs.register(name, pools[q])
         # every activity holds a thread: an io one works in it, a process-served one
         # relays its tool process
-        threads = sum(2 * ws.slots(q) for q in ws.queues) + 2 * CONTROL_SLOTS
+        threads = sum(2 * _slots(ws, q) for q in ws.queues) + 2 * CONTROL_SLOTS
         with ThreadPoolExecutor(max_workers=threads) as pool:
             control = [finish_run, give_up_units, queue_servers]
             workers.append(Worker(client, task_queue=ts.workflow_queue, workflows=[RunWorkflow],
@@ -101,7 +108,7 @@ async def serve(store_dir: str, ts: TemporalSettings, ws: WorkerSettings,
                 for name in (ts.queue(q), f"{ts.queue(q)}@{machine}"):
                     workers.append(Worker(client, task_queue=name, activities=fns,
                                           activity_executor=pool,
-                                          max_concurrent_activities=ws.slots(q)))
+                                          max_concurrent_activities=_slots(ws, q)))
             tasks += [asyncio.create_task(w.run()) for w in workers]
             await stop.wait()
             for w in workers:

@@ -384,3 +384,53 @@ def test_a_crashed_tool_process_is_replaced_and_its_chunk_retried(run_store,  # 
     os.kill(orphaned.pid, signal.SIGKILL)  # the worker alone, not its process group
     orphaned.wait(timeout=30)
     wait_gone(processes)
+
+
+# holds its unit until the test creates the release file
+HOLDER = """\
+import os
+import time
+
+from mstore.tools.api import OutputArtifact, ToolResult
+
+
+def run(req, progress):
+    while not os.path.exists(req.params["release"]):
+        time.sleep(0.01)
+    return ToolResult(artifacts=[OutputArtifact(kind="holder", data={"pid": os.getpid()})])
+"""
+
+
+def pending_activity_states(rs: RunStore, run_id: str) -> list[str]:
+    """The states (SCHEDULED, STARTED) of the run workflow's pending activities."""
+    from temporalio.api.enums.v1 import PendingActivityState
+
+    async def go(c):  # noqa: ANN001, ANN202
+        return (await c.get_workflow_handle(run_id).describe()).raw_description
+
+    return sorted(PendingActivityState.Name(a.state).rsplit("_", 1)[1]
+                  for a in rs.temporal(go).pending_activities)
+
+
+def test_a_pool_takes_the_next_chunk_while_its_processes_work(run_store,  # noqa: ANN001
+                                                              tmp_path: Path) -> None:
+    """A worker's pool of tool processes takes one chunk more than it has processes, so
+    the next chunk is at hand when a process comes free (no round trip to Temporal in
+    between): with one process busy, a second chunk is started (held by the worker) and
+    the rest stay scheduled. Every unit still runs once."""
+    rs = run_store(concurrency=1)
+    release = tmp_path / "release"
+    install_tool(rs, "holder", "holds its unit", {"release": "str"}, HOLDER)
+    rs.write_pipeline("hold", f'name = "hold"\n[[steps]]\nname = "h"\ntool = "holder"\n'
+                              f'params = {{ release = "{release}" }}\n')
+    run_id = rs.run("hold", "--production", "--max-units", "4", "--chunk-size", "1")
+    deadline = time.monotonic() + 60
+    while (states := pending_activity_states(rs, run_id)).count("STARTED") < 2:
+        assert time.monotonic() < deadline, f"pending activities: {states}"
+        time.sleep(0.1)
+    assert states == ["SCHEDULED", "SCHEDULED", "STARTED", "STARTED"], states
+    release.touch()
+    v = rs.wait_end(run_id)
+    assert v.state == "completed" and v.done == 4, v.failures
+    check_exactly_once(rs, run_id)
+    assert len({a.data["pid"] for a in rs.run_artifacts(run_id)}) == 1  # the one process
