@@ -139,6 +139,19 @@ def _stats_add(stats: Stats, kind: int, size: int, flags: int, npaths: int, sign
     stats.paths += 0 if flags & F_MISSING else sign * npaths
 
 
+def _stats_plus(stats: Stats, more: Stats) -> None:
+    """Add ``more`` (the stats of other rows) to ``stats``."""
+    stats.assets += more.assets
+    stats.bytes += more.bytes
+    for name, n in more.by_kind.items():
+        stats.by_kind[name] = stats.by_kind.get(name, 0) + n
+    for name, n in more.bytes_by_kind.items():
+        stats.bytes_by_kind[name] = stats.bytes_by_kind.get(name, 0) + n
+    stats.missing += more.missing
+    stats.errors += more.errors
+    stats.paths += more.paths
+
+
 def _tidy(stats: Stats) -> Stats:
     """Kinds in a fixed order and without zero counts, however the stats were summed."""
     kinds = [k for k in KIND_CODES if stats.by_kind.get(k)]
@@ -447,11 +460,8 @@ class _Snapshot:
             if kinds[r] != ERROR_KIND:
                 npaths = base.first_path(r + 1) - base.first_path(r)
                 _stats_add(stats, kinds[r], sizes[r], flags[r], npaths, -1)
-        t = d.table
-        for i in range(t.n):
-            if t.kinds[i] != ERROR_KIND:
-                npaths = t.first_path(i + 1) - t.first_path(i)
-                _stats_add(stats, t.kinds[i], t.sizes[i], t.flags[i], npaths, 1)
+        # the delta's rows in a few C-level passes (a bulk add's are most of the table)
+        _stats_plus(stats, _table_stats(d.table, 0))
         # path errors are counted by key, whether or not they have a row of their own
         err_keys = [k[1:] for k in self.dirty if k[:1] == b"e"]
         if err_keys:
