@@ -16,6 +16,14 @@ from mstore.cli.main import cli
 REPO = Path(__file__).resolve().parent.parent
 
 
+def proc_stat(pid: int | str) -> list[bytes]:
+    """The fields of ``/proc/PID/stat`` after the command name (state first, then the
+    parent pid; field N of proc(5) is item N - 3). Raises OSError when there is no such
+    process."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()
+
+
 @dataclass
 class Result:
     code: int

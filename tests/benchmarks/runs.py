@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from tests.fixtures.archive import build_bulk
+from tests.helpers import proc_stat
 from tests.integration.temporal_env import DevServer, RunStore, free_port, make_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -268,8 +269,7 @@ def _first_artifact_latency(store: Path, *args: str) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) process ``pid`` has used so far."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
+    fields = proc_stat(pid)  # utime, stime
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import REPO, mstore
+from tests.helpers import REPO, mstore, proc_stat
 
 NOOP_PIPELINE = """\
 name = "{name}"
@@ -63,8 +63,7 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+        return proc_stat(pid)[0] != b"Z"
     except OSError:
         return False
 

@@ -22,7 +22,7 @@ from mstore.store import index_runs
 from mstore.store.objects import read_pack_directory
 from mstore.store.segments import list_segments
 from mstore.store.store import Store
-from tests.helpers import REPO, mstore, mstore_proc
+from tests.helpers import REPO, mstore, mstore_proc, proc_stat
 from tests.integration.test_run_reading import run_all
 
 # the fixtures temporal_server and run_store
@@ -301,8 +301,7 @@ def test_fsck_removes_only_temp_files_whose_owner_is_dead(tmp_path: Path) -> Non
 
 
 def _start(pid: int) -> str:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    return proc_stat(pid)[19].decode()
 
 
 # --------------------------------------------------------------------------- runs
@@ -372,8 +371,7 @@ def _processes() -> dict[int, tuple[int, str]]:
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
+                fields = proc_stat(name)
             except OSError:
                 continue
             if fields[0] != b"Z":

@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.helpers import proc_stat
 from tests.integration.test_fsck import _descendants, _processes
 from tests.integration.test_runs import check_exactly_once, install_tool, show, step_of
 
@@ -57,8 +58,7 @@ needs = ["first"]
 
 
 def parent_pid(pid: int) -> int:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        return int(f.read().rsplit(b")", 1)[1].split()[1])
+    return int(proc_stat(pid)[1])
 
 
 def ancestors(pid: int) -> list[int]:
