@@ -9,9 +9,8 @@ which waits for the first process to come free. A process is a whole executor: i
 opens the store, takes a writer lane of its own (``records/<machine>.w<N>/``,
 docs/runs.md section 6), keeps the run contexts and every tool it loaded (a model's
 weights are loaded once per process, not per unit) and writes each result as it is
-made. The activity's thread only
-relays: heartbeats once a second while the process works, Temporal's cancellation as a
-message, the chunk's result or its exception back.
+made. The activity's thread only relays: heartbeats once a second while the process
+works, Temporal's cancellation as a message, the chunk's result or its exception back.
 
 Processes are started by ``forkserver``, never forked from the worker, which has an LMDB
 environment open (docs/format.md section 6). They ignore SIGINT and SIGTERM: the worker
