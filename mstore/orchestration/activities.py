@@ -87,17 +87,11 @@ def run_aggregate_in_process(inp: AggregateInput) -> ChunkOutput:
 async def queue_servers(task_queue: str) -> list[str]:
     """The copies (machine ids) whose workers poll ``task_queue`` now: where units one
     worker declined can go."""
-    from temporalio.api.enums.v1 import TaskQueueType
-    from temporalio.api.taskqueue.v1 import TaskQueue
-    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+    from mstore.orchestration.pollers import activity_pollers
 
-    client = activity.client()
-    r = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-        namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
-        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY))
     out = []
-    for p in r.pollers:
-        parts = p.identity.split()
+    for ident in await activity_pollers(activity.client(), task_queue):
+        parts = ident.split()
         if len(parts) == 4 and parts[0] == IDENTITY_PREFIX and parts[1] not in out:
             out.append(parts[1])
     return sorted(out)

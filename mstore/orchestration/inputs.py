@@ -32,6 +32,7 @@ class RunInput:
     # finish_run's and the other bookkeeping's: the queue of the copy that started the run
     # (the coordinator), whose store every worker's results reach (docs/sync.md)
     control_queue: str
+    coordinator: str = ""  # that copy's machine id
     stages: list[Stage] = field(default_factory=list)  # per-asset steps, in order
     aggregates: list[Stage] = field(default_factory=list)  # one step each, in order
     next_start: int = 0  # where this history starts (after continue-as-new)
@@ -86,7 +87,8 @@ def run_input(ts: TemporalSettings, machine: str, run: RunStarted, *, chunk_size
     # the store by its id, never a path: each worker reads its own copy (docs/sync.md)
     return RunInput(run_id=run.run, store=ts.store_key, total=run.total, chunk_size=chunk,
                     adaptive=not chunk_size, max_concurrency=concurrency,
-                    control_queue=ts.control_queue(machine), stages=per_asset,
+                    control_queue=ts.control_queue(machine), coordinator=machine,
+                    stages=per_asset,
                     aggregates=aggregates,
                     chunks_per_history=chunks_per_history,
                     heartbeat_timeout_s=heartbeat_timeout_s)

@@ -62,6 +62,12 @@ class Progress:
 
 
 OWN_QUEUE_WAIT_S = 30.0  # a copy's own queue: its worker takes the units within this
+# a unit every serving copy declined while the run's own copy serves none of its queue:
+# ask again this often, this many times, before it fails — that copy's worker may be
+# starting (``mstore run`` spawns one, which polls within seconds). Once per run: after
+# that, such units fail at once
+SERVERS_RECHECK_S = 5.0
+SERVERS_RECHECKS = 2
 STOPPED_WHILE_RUNNING_S = 1.0  # see _run: a chunk said "paused" but no pause signal came
 
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -76,6 +82,7 @@ class RunWorkflow:
         self._chunks_done = 0
         self._total = 0
         self._counts: dict[str, int] = {"done": 0, "reused": 0, "failed": 0}
+        self._waited_for_servers = False  # the grace of SERVERS_RECHECKS is spent
 
     @workflow.signal
     def pause(self) -> None:
@@ -155,18 +162,32 @@ class RunWorkflow:
         """Units a worker could not read (archive root not configured or not mounted
         there): each to a copy serving the stage's queue that has not declined it, on
         that copy's own queue; a unit every serving copy declined fails, naming their
-        reasons. Each hand-out adds a decliner, so this ends."""
-        servers = await self._activity(queue_servers, inp.stages[stage].queue,
-                                       inp.control_queue, timedelta(minutes=1), 30.0)
+        reasons — after asking again (``SERVERS_RECHECKS``, once per run) if the run's
+        own copy was not among them, so its worker, still starting when another copy
+        declined the units, gets them. Each hand-out adds a decliner, so this ends."""
         to: dict[str, list[int]] = {}
+        left = list(units)
+        grace = workflow.patched("recheck-servers") and not self._waited_for_servers
+        for check in range(1 + (SERVERS_RECHECKS if grace else 0)):
+            if check:
+                await asyncio.sleep(SERVERS_RECHECK_S)  # a durable timer in a workflow
+                self._waited_for_servers = True
+            servers = await self._activity(queue_servers, inp.stages[stage].queue,
+                                           inp.control_queue, timedelta(minutes=1), 30.0)
+            still = []
+            for u in left:
+                m = next((m for m in servers if m not in declined[u]), "")
+                if m:
+                    to.setdefault(m, []).append(u)
+                else:
+                    still.append(u)
+            left = still
+            if not left or inp.coordinator in servers:
+                break
         hopeless: dict[str, list[int]] = {}
-        for u in units:
-            m = next((m for m in servers if m not in declined[u]), "")
-            if m:
-                to.setdefault(m, []).append(u)
-            else:
-                why = "no worker could read it: " + "; ".join(declined[u].values())
-                hopeless.setdefault(why, []).append(u)
+        for u in left:
+            why = "no worker could read it: " + "; ".join(declined[u].values())
+            hopeless.setdefault(why, []).append(u)
         steps = [n for st in inp.stages[stage:] for n in st.steps]
         for why, us in hopeless.items():
             total.failed += await self._activity(

@@ -195,36 +195,27 @@ class RunStore:
 
     def wait_worker(self, proc: subprocess.Popen, timeout: float = 60.0, queue: str = "cpu"
                     ) -> None:
-        """Until the worker has opened the store and started polling ``queue``."""
+        """Until the worker has opened the store and started polling ``queue`` — this
+        process, not another copy's worker already polling the same queue."""
         deadline = time.monotonic() + timeout
         log = self.path / "local" / f"worker-{self.workers.index(proc)}.log"
         key = store_key(self.path)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited {proc.returncode}: {log.read_text()}")
-            if self._pollers(f"mstore-{key}-{queue}") >= 1 and self._lane_taken(proc.pid):
+            if self._pollers(f"mstore-{key}-{queue}", proc.pid) >= 1:
                 return
             time.sleep(0.2)
         raise TimeoutError("the worker did not start polling")
 
-    def _lane_taken(self, pid: int) -> bool:
-        # the worker takes a lane lock before it polls (STATE.open in serve())
-        fds = Path(f"/proc/{pid}/fd")
-        try:
-            return any("lane-w" in os.readlink(fd) for fd in fds.iterdir())
-        except OSError:
-            return False
-
-    def _pollers(self, queue: str) -> int:
-        from temporalio.api.enums.v1 import TaskQueueType
-        from temporalio.api.taskqueue.v1 import TaskQueue
-        from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+    def _pollers(self, queue: str, pid: int | None = None) -> int:
+        """Workers polling ``queue``; with ``pid``, only that process (a worker's
+        identity ends with its pid, orchestration/activities.py ``identity``)."""
+        from mstore.orchestration.pollers import activity_pollers
 
         async def go(c) -> int:  # noqa: ANN001
-            r = await c.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-                namespace=NAMESPACE, task_queue=TaskQueue(name=queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY))
-            return len(r.pollers)
+            return sum(1 for i in await activity_pollers(c, queue)
+                       if pid is None or i.endswith(f" {pid}"))
 
         return temporal(self.address, go)
 
@@ -392,6 +383,11 @@ class RunStore:
     def chunk_activities(self, run_id: str) -> list[tuple[str, dict]]:
         """(task queue, input) of every chunk activity the run's workflow scheduled (its
         current execution's history), in order."""
+        return self.activities(run_id, "mstore-run-chunk")
+
+    def activities(self, run_id: str, name: str) -> list[tuple[str, dict]]:
+        """(task queue, input) of every activity of type ``name`` the run's workflow
+        scheduled (its current execution's history), in order."""
         from temporalio.api.enums.v1 import EventType
 
         async def history(c):  # noqa: ANN001, ANN202
@@ -401,7 +397,7 @@ class RunStore:
         for e in self.temporal(history).events:
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 a = e.activity_task_scheduled_event_attributes
-                if a.activity_type.name == "mstore-run-chunk":
+                if a.activity_type.name == name:
                     out.append((a.task_queue.name, json.loads(a.input.payloads[0].data)))
         return out
 

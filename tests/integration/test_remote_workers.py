@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +41,14 @@ def copy_store(src: RunStore, base: Path, archive_path: Path) -> RunStore:
 
 
 COPIES: list[RunStore] = []
+
+
+def unmounted_copy(src: RunStore, base: Path) -> RunStore:
+    """Host B's copy of ``src`` whose archive is not mounted: its root's path is an empty
+    directory (``base/hostB/not-mounted``)."""
+    empty = base / "hostB" / "not-mounted"
+    empty.mkdir(parents=True)
+    return copy_store(src, base / "hostB", empty)
 
 
 @pytest.fixture(autouse=True)
@@ -141,9 +150,7 @@ def test_a_host_without_the_archive_leaves_units_to_another(run_store, tmp_path:
     declines the units it takes, they go to A's worker on A's own queue, and none is
     failed for it."""
     a = run_store(workers=0)
-    empty = tmp_path / "hostB" / "not-mounted"
-    empty.mkdir(parents=True)
-    b = copy_store(a, tmp_path / "hostB", empty)
+    b = unmounted_copy(a, tmp_path)
     a.noop_pipeline("slow", sleep=0.05)
     b.start_worker(concurrency=3)
     a.start_worker(concurrency=1)
@@ -160,11 +167,10 @@ def test_a_host_without_the_archive_leaves_units_to_another(run_store, tmp_path:
 
 def test_units_no_host_can_read_fail_naming_why(run_store, tmp_path: Path) -> None:  # noqa: ANN001
     """When every worker serving the queue declined a unit (here B, the only cpu worker,
-    whose archive is not mounted), the unit fails once, with B's reason; the run ends."""
+    whose archive is not mounted), the unit fails once, with B's reason; the run ends
+    (after asking again: A, which started the run, serves no cpu queue)."""
     a = run_store(workers=0)
-    empty = tmp_path / "hostB" / "not-mounted"
-    empty.mkdir(parents=True)
-    b = copy_store(a, tmp_path / "hostB", empty)
+    b = unmounted_copy(a, tmp_path)
     a.noop_pipeline("quick")
     b.start_worker(queues="cpu")
     a.start_worker(queues="io")  # A coordinates (workflows, finish) but runs no cpu step
@@ -178,9 +184,42 @@ def test_units_no_host_can_read_fail_naming_why(run_store, tmp_path: Path) -> No
     assert len(errors) == 1, errors
     (error,) = errors
     assert error.startswith("no worker could read it: ") and machine_id(b) in error
+    empty = tmp_path / "hostB" / "not-mounted"
     assert error.endswith(f"archive root '{a.archive.name}' is not mounted at {empty} on this "
                           "machine")
     assert mstore("show", run_id, store=a.path).code == 0
+
+
+def test_a_unit_declined_before_the_runs_own_worker_polls_waits_for_it(
+        run_store, tmp_path: Path) -> None:  # noqa: ANN001
+    """B, whose archive is not mounted, declines units while A — the copy that started
+    the run — has no worker on the cpu queue yet (``mstore run`` spawns one, which takes
+    a moment to poll): the run asks again a little later instead of failing them, and
+    A's cpu worker, started meanwhile, does them all."""
+    from temporalio.api.enums.v1 import EventType
+
+    a = run_store(workers=0)
+    b = unmounted_copy(a, tmp_path)
+    a.noop_pipeline("quick")
+    b.start_worker(queues="cpu")
+    a.start_worker(queues="io")  # A coordinates; its cpu worker comes later
+    run_id = start(a, "quick", chunk_size=4)
+
+    async def timers(c) -> int:  # noqa: ANN001
+        h = await c.get_workflow_handle(run_id).fetch_history()
+        return sum(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in h.events)
+
+    deadline = time.monotonic() + 60
+    while a.temporal(timers) == 0:  # every server declined: the run waits to ask again
+        assert time.monotonic() < deadline, a.worker_logs()
+        time.sleep(0.1)
+    assert a.activities(run_id, "mstore-run-servers")
+    a.start_worker(queues="cpu")
+    v = a.wait_end(run_id, 90)
+    assert v.state == "completed", v.failures
+    assert v.done == v.total and not v.failures
+    check_exactly_once(a, run_id)
+    assert set(lanes_of(a, run_id)) == {machine_id(a)}
 
 
 def test_push_every_seconds_shows_results_of_a_running_chunk(run_store, tmp_path: Path  # noqa: ANN001
