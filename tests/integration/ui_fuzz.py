@@ -63,6 +63,7 @@ class Fuzzer:
     real: Mapping[str, list[str]] = field(default_factory=dict)
     seed: int = 8
     csrf: str = ""
+    _fields: list[str] | None = field(default=None, init=False, repr=False)
 
     def routes(self) -> list[tuple[str, list[str], set[str]]]:
         """(path template, its parameters, its methods) of every route."""
@@ -76,7 +77,12 @@ class Fuzzer:
 
     def fields(self) -> list[str]:
         """Every name the app reads from a query string or a form: in the UI's modules
-        and in the shipped tools' UI code."""
+        and in the shipped tools' UI code (read from the sources once per fuzzer)."""
+        if self._fields is None:
+            self._fields = self._read_fields()
+        return self._fields
+
+    def _read_fields(self) -> list[str]:
         from mstore.tools.registry import BUILTIN
 
         ui_dir = Path(mstore.ui.__file__).parent
@@ -135,7 +141,8 @@ class Fuzzer:
         the first real value of every other field (so the hostile one gets through)."""
         if method != "POST":
             return Request(method, self.target(template, params, path, fields), route=template)
-        form = {k: quote(v[0], safe="") for k, v in self.real.items() if k in self.fields()}
+        names = set(self.fields())
+        form = {k: quote(v[0], safe="") for k, v in self.real.items() if k in names}
         form["csrf"] = quote(self.csrf)
         form.update(fields)
         body = "&".join(f"{quote(k, safe='')}={v}" for k, v in form.items()).encode()
