@@ -42,6 +42,14 @@ def identity(machine: str, host: str, pid: int) -> str:
     return f"{IDENTITY_PREFIX} {machine} {host} {pid}"
 
 
+def identity_parts(ident: str) -> tuple[str, str, str] | None:
+    """(machine id, host, pid) of an mstore worker's identity; None for another's."""
+    parts = ident.split()
+    if len(parts) != 4 or parts[0] != IDENTITY_PREFIX:
+        return None
+    return parts[1], parts[2], parts[3]
+
+
 def _relayed(store_id: str, work):  # noqa: ANN001, ANN202
     """``work()`` between a pull and a push of the store ([worker] push), if configured."""
     if not RELAY:
@@ -89,12 +97,8 @@ async def queue_servers(task_queue: str) -> list[str]:
     worker declined can go."""
     from mstore.orchestration.pollers import activity_pollers
 
-    out = []
-    for ident in await activity_pollers(activity.client(), task_queue):
-        parts = ident.split()
-        if len(parts) == 4 and parts[0] == IDENTITY_PREFIX and parts[1] not in out:
-            out.append(parts[1])
-    return sorted(out)
+    return sorted({parts[0] for ident in await activity_pollers(activity.client(), task_queue)
+                   if (parts := identity_parts(ident)) is not None})
 
 
 @activity.defn(name="mstore-run-give-up")

@@ -209,13 +209,17 @@ class RunStore:
         raise TimeoutError("the worker did not start polling")
 
     def _pollers(self, queue: str, pid: int | None = None) -> int:
-        """Workers polling ``queue``; with ``pid``, only that process (a worker's
-        identity ends with its pid, orchestration/activities.py ``identity``)."""
+        """Workers polling ``queue``; with ``pid``, only that process (the last part of
+        a worker's identity)."""
+        from mstore.orchestration.activities import identity_parts
         from mstore.orchestration.pollers import activity_pollers
 
+        def counted(ident: str) -> bool:
+            parts = identity_parts(ident)
+            return pid is None or (parts is not None and parts[2] == str(pid))
+
         async def go(c) -> int:  # noqa: ANN001
-            return sum(1 for i in await activity_pollers(c, queue)
-                       if pid is None or i.endswith(f" {pid}"))
+            return sum(map(counted, await activity_pollers(c, queue)))
 
         return temporal(self.address, go)
 
@@ -380,6 +384,15 @@ class RunStore:
 
         return sorted(self.temporal(go), key=lambda w: w.start_time)
 
+    def history_events(self, run_id: str, execution: str | None = None) -> list[Any]:
+        """The events of the run's workflow history: its current execution's, or those
+        of ``execution`` (a Temporal run id: one before a continue-as-new)."""
+
+        async def history(c):  # noqa: ANN001, ANN202
+            return await c.get_workflow_handle(run_id, run_id=execution).fetch_history()
+
+        return list(self.temporal(history).events)
+
     def chunk_activities(self, run_id: str) -> list[tuple[str, dict]]:
         """(task queue, input) of every chunk activity the run's workflow scheduled (its
         current execution's history), in order."""
@@ -390,11 +403,8 @@ class RunStore:
         scheduled (its current execution's history), in order."""
         from temporalio.api.enums.v1 import EventType
 
-        async def history(c):  # noqa: ANN001, ANN202
-            return await c.get_workflow_handle(run_id).fetch_history()
-
         out = []
-        for e in self.temporal(history).events:
+        for e in self.history_events(run_id):
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 a = e.activity_task_scheduled_event_attributes
                 if a.activity_type.name == name:

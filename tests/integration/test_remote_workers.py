@@ -43,10 +43,15 @@ def copy_store(src: RunStore, base: Path, archive_path: Path) -> RunStore:
 COPIES: list[RunStore] = []
 
 
+def not_mounted(base: Path) -> Path:
+    """Where host B's copy (``unmounted_copy``) expects the archive: an empty directory."""
+    return base / "hostB" / "not-mounted"
+
+
 def unmounted_copy(src: RunStore, base: Path) -> RunStore:
     """Host B's copy of ``src`` whose archive is not mounted: its root's path is an empty
-    directory (``base/hostB/not-mounted``)."""
-    empty = base / "hostB" / "not-mounted"
+    directory (``not_mounted(base)``)."""
+    empty = not_mounted(base)
     empty.mkdir(parents=True)
     return copy_store(src, base / "hostB", empty)
 
@@ -184,7 +189,7 @@ def test_units_no_host_can_read_fail_naming_why(run_store, tmp_path: Path) -> No
     assert len(errors) == 1, errors
     (error,) = errors
     assert error.startswith("no worker could read it: ") and machine_id(b) in error
-    empty = tmp_path / "hostB" / "not-mounted"
+    empty = not_mounted(tmp_path)
     assert error.endswith(f"archive root '{a.archive.name}' is not mounted at {empty} on this "
                           "machine")
     assert mstore("show", run_id, store=a.path).code == 0
@@ -205,12 +210,12 @@ def test_a_unit_declined_before_the_runs_own_worker_polls_waits_for_it(
     a.start_worker(queues="io")  # A coordinates; its cpu worker comes later
     run_id = start(a, "quick", chunk_size=4)
 
-    async def timers(c) -> int:  # noqa: ANN001
-        h = await c.get_workflow_handle(run_id).fetch_history()
-        return sum(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in h.events)
+    def timers() -> int:
+        return sum(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+                   for e in a.history_events(run_id))
 
     deadline = time.monotonic() + 60
-    while a.temporal(timers) == 0:  # every server declined: the run waits to ask again
+    while timers() == 0:  # every server declined: the run waits to ask again
         assert time.monotonic() < deadline, a.worker_logs()
         time.sleep(0.1)
     assert a.activities(run_id, "mstore-run-servers")

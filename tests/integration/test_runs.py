@@ -853,10 +853,7 @@ def test_continue_as_new_completes(run_store) -> None:  # noqa: ANN001
         expected - 1)
     assert execs[-1].status == WorkflowExecutionStatus.COMPLETED
 
-    async def first_history(c):  # noqa: ANN001, ANN202
-        return await c.get_workflow_handle(run_id, run_id=execs[0].run_id).fetch_history()
-
-    events = rs.temporal(first_history).events
+    events = rs.history_events(run_id, execs[0].run_id)
     assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
     scheduled = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
     assert len(scheduled) == 2
