@@ -57,7 +57,6 @@ from mstore.query.rows import (
     asset_row,
     dir_extras,
     error_row,
-    facts_row,
     group_flags,
     row_order,
     stem_groups,
@@ -529,13 +528,12 @@ def _compute_delta(tt: TableTxn, base: CatalogTable,
             infos[aid] = r.asset(aid)
         return infos[aid]
 
-    # the kinds of fresh assets are known without decoding their records
-    fresh_kind = {aid: KIND_NAMES[f[1].kind] for aid, f in fresh.assets.items()} if fresh else {}
+    fresh_assets = fresh.assets if fresh is not None else {}
 
     def kind_of(aid: str) -> str | None:
-        kind = fresh_kind.get(aid)
-        if kind is not None:
-            return kind
+        f = fresh_assets.get(aid)
+        if f is not None:  # the kind of a fresh asset is known without decoding its record
+            return KIND_NAMES[f[1].kind]
         a = info(aid)
         return a.meta.kind if a is not None else None
 
@@ -694,14 +692,20 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
                 extra[aid] |= fl
     rows: dict[str, Row] = {}
     prefixes = {root: root.encode() + b"/" for root, _ in by_dir}
+    extra_of = extra.get
+    # facts_row made inline (one row per new file of a bulk add): a fresh asset has at
+    # least one present path and no path error, so its row is its facts and its paths
     for aid, (size, facts, places) in assets.items():
         if aid in dirty_assets and aid not in generic:
             if len(places) == 1:
-                full = [prefixes[places[0][0]] + places[0][1]]
+                root, path = places[0]
+                key = prefixes[root] + path
+                full = [key]
             else:
-                full = [prefixes[root] + path for root, path in places]
-            rows[aid] = facts_row(bytes.fromhex(aid), size, facts, full, b"", extra.get(aid, 0),
-                                  None)
+                full = sorted(prefixes[root] + path for root, path in places)
+                key = full[0]
+            rows[aid] = Row(key, bytes.fromhex(aid), full, facts.kind, size, facts.taken,
+                            facts.flags | extra_of(aid, 0), facts.camera, facts.error)
     return rows, neighbours - rows.keys()
 
 
