@@ -152,6 +152,9 @@ class ColumnMerge:
         bmap, dmap = new_row
         kept = array("I", (bmap[r] for r in _arr("I", self.base_src.get("id_order"))
                            if bmap[r] >= 0))
+        if not kept:  # nothing of the snapshot stays (a store's first add): the delta's order
+            return array("I", (dmap[r] for r in _arr("I", self.dsrc.get("id_order"))
+                               if dmap[r] >= 0))
 
         def key(r: int) -> bytes:
             return ids[32 * r:32 * r + 32]

@@ -38,13 +38,18 @@ def _stored(t: CatalogTable) -> tuple[CatalogTable, DictSource]:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_merge_columns_equals_the_merge_through_objects(seed: int) -> None:
+@pytest.mark.parametrize("kept", ["some", "none", "empty"])
+def test_merge_columns_equals_the_merge_through_objects(seed: int, kept: str) -> None:
+    """``kept``: the snapshot keeps some of its rows, none (every one is replaced), or has
+    none (a store's first add)."""
     rng = random.Random(seed)
     multi = seed % 2 == 1  # rows with several paths: a path_rows column
-    base, src = _stored(make_table(_rows(rng, rng.randrange(0, 300), "old", multi)))
+    nbase = 0 if kept == "empty" else rng.randrange(1, 300)
+    base, src = _stored(make_table(_rows(rng, nbase, "old", multi)))
     delta_rows = _rows(rng, rng.randrange(1, 120), rng.choice(["new", "old", "zz"]), multi)
     delta = make_table(delta_rows)
-    removed = array("I", sorted(rng.sample(range(base.n), min(base.n, rng.randrange(0, 40)))))
+    going = base.n if kept == "none" else min(base.n, rng.randrange(0, 40))
+    removed = array("I", sorted(rng.sample(range(base.n), going)))
     # each delta row goes before the snapshot row its first path sorts before
     first = [base.paths[base.first_path(r)] for r in range(base.n)]
     positions = array("I", [next((r for r in range(base.n) if first[r] > d["paths"][0].encode()),
