@@ -24,13 +24,15 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from mstore.catalog.probe import captions, complete, describe_error, format_taken
+from mstore.catalog.probe import captions, complete, describe_error, format_taken, jpeg
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
     from mstore.catalog.probe import Source
+
+    AnyExif = PILImage.Exif | jpeg.Exif  # what the EXIF readers below take
 
 MAX_PIXELS = 200_000_000  # 200 MP: above any camera and most stitched panoramas
 
@@ -84,6 +86,11 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
     meta = Meta(kind="image", mime=mime)
     if mime in _UNPARSED:
         return meta
+    if mime == "image/jpeg" and isinstance(f, io.BytesIO):
+        data = f.getvalue()  # the file in memory (not a copy)
+        headers = jpeg.read_headers(data, MAX_PIXELS)
+        if headers is not None:  # read as Pillow would, without it (probe/jpeg.py)
+            return _from_jpeg_headers(meta, headers, data)
     Image = _pil(heif=mime in _HEIF_MIMES)
     raw = mime in _TIFF_RAW
     late_exif_wanted = False
@@ -128,6 +135,16 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
                 _apply_exif(meta, exif, transformed=False, raw=False)
         if not complete:
             meta.error = _TRUNCATED
+    return meta
+
+
+def _from_jpeg_headers(meta: Meta, headers: jpeg.Headers, data: bytes) -> Meta:
+    """What the Pillow path below finds in a JPEG, from the headers probe/jpeg.py read."""
+    meta.width, meta.height = headers.width, headers.height
+    _set_words(meta, headers.xmp, None, headers.exif)
+    _apply_exif(meta, headers.exif, transformed=False, raw=False)
+    if data.rfind(b"\xff\xd9", headers.scan) < 0:  # as _jpeg_complete looks for it
+        meta.error = _TRUNCATED
     return meta
 
 
@@ -201,15 +218,25 @@ def _read(im: PILImage.Image, meta: Meta, raw: bool) -> bool:
     return False
 
 
-def _words(im: PILImage.Image, meta: Meta, exif: PILImage.Exif | None) -> None:
+def _words(im: PILImage.Image, meta: Meta, exif: AnyExif | None) -> None:
     """Title, description and keywords from the embedded XMP packet, IPTC and EXIF (read
-    with the headers: nothing more of the file is read for them). A part that fails is
-    left out; it is never an error of the image."""
-    sources = [captions.from_xmp(im.info.get("xmp"))]
+    with the headers: nothing more of the file is read for them)."""
     try:
         from PIL import IptcImagePlugin
 
-        sources.append(captions.from_iptc(IptcImagePlugin.getiptcinfo(im)))  # type: ignore[arg-type]
+        iptc = IptcImagePlugin.getiptcinfo(im)
+    except Exception:
+        iptc = None
+    _set_words(meta, im.info.get("xmp"), iptc, exif)
+
+
+def _set_words(meta: Meta, xmp: bytes | str | None, iptc: dict | None,
+               exif: AnyExif | None) -> None:
+    """The words of an XMP packet, IPTC records (Pillow's ``getiptcinfo``) and EXIF, into
+    ``meta``. A part that fails is left out; it is never an error of the image."""
+    sources = [captions.from_xmp(xmp)]
+    try:
+        sources.append(captions.from_iptc(iptc))
     except Exception:
         pass
     if exif is not None:
@@ -222,9 +249,9 @@ def _words(im: PILImage.Image, meta: Meta, exif: PILImage.Exif | None) -> None:
     meta.keywords = list(words.keywords) or None
 
 
-def _apply_exif(meta: Meta, exif: PILImage.Exif, *, transformed: bool, raw: bool) -> None:
+def _apply_exif(meta: Meta, exif: AnyExif, *, transformed: bool, raw: bool) -> None:
     """EXIF facts into ``meta``. Each part is independent: a broken GPS IFD keeps the date."""
-    parts: tuple[Callable[[Meta, PILImage.Exif], None], ...] = (_taken, _camera, _gps)
+    parts: tuple[Callable[[Meta, AnyExif], None], ...] = (_taken, _camera, _gps)
     orientation = exif.get(_ORIENTATION)
     if isinstance(orientation, int) and 1 <= orientation <= 8:
         meta.orientation = orientation
@@ -237,7 +264,7 @@ def _apply_exif(meta: Meta, exif: PILImage.Exif, *, transformed: bool, raw: bool
             meta.error = meta.error or _BAD_EXIF
 
 
-def _taken(meta: Meta, exif: PILImage.Exif) -> None:
+def _taken(meta: Meta, exif: AnyExif) -> None:
     """Capture time: DateTimeOriginal, else DateTimeDigitized, else DateTime, each with
     its own OffsetTime* tag when that is present and sane."""
     sub = exif.get_ifd(_EXIF_IFD)
@@ -271,12 +298,12 @@ def exif_datetime(value: Any, offset: Any = None) -> str | None:
                         (om[1], int(om[2]), int(om[3])) if om is not None else None)
 
 
-def _camera(meta: Meta, exif: PILImage.Exif) -> None:
+def _camera(meta: Meta, exif: AnyExif) -> None:
     meta.camera_make = _clean(exif.get(_MAKE))
     meta.camera_model = _clean(exif.get(_MODEL))
 
 
-def _gps(meta: Meta, exif: PILImage.Exif) -> None:
+def _gps(meta: Meta, exif: AnyExif) -> None:
     gps = exif.get_ifd(_GPS_IFD)
     if not gps:
         return
