@@ -203,12 +203,12 @@ class RunStore:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited {proc.returncode}: {log.read_text()}")
-            if self._pollers(f"mstore-{key}-{queue}", proc.pid) >= 1:
+            if self.pollers(f"mstore-{key}-{queue}", proc.pid) >= 1:
                 return
             time.sleep(0.2)
         raise TimeoutError("the worker did not start polling")
 
-    def _pollers(self, queue: str, pid: int | None = None) -> int:
+    def pollers(self, queue: str, pid: int | None = None) -> int:
         """Workers polling ``queue``; with ``pid``, only that process (the last part of
         a worker's identity)."""
         from mstore.orchestration.activities import identity_parts

@@ -156,7 +156,7 @@ def test_worker_queues_from_config(run_store, tmp_path: Path) -> None:  # noqa: 
     proc = rs.start_worker(wait=False)
     rs.wait_worker(proc, queue="gpu")
     key = store_key(rs.path)
-    assert rs._pollers(f"mstore-{key}-cpu") == 0
+    assert rs.pollers(f"mstore-{key}-cpu") == 0
     log = (rs.path / "local" / "worker-0.log").read_text()
     assert "queues gpu x2" in log
 
