@@ -52,11 +52,13 @@ UNIT = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 
 
 
 def tiff(endian: str, ifd0: list[Entry], exif: list[Entry] | None = None,
-         gps: list[Entry] | None = None, *, bad_offset: int | None = None) -> bytes:
+         gps: list[Entry] | None = None, *, bad_offset: int | None = None,
+         exif_pointer: tuple[int, int, bytes] | None = None) -> bytes:
     """A TIFF block: IFD0 (with pointers to the EXIF and GPS directories when given), the
     directories, then every value longer than four bytes. ``bad_offset``: the offset
     written for the long values of entry number ``bad_offset`` (counted over all
-    directories) is past the end of the block."""
+    directories) is past the end of the block. ``exif_pointer``: (type, count, field)
+    written for the EXIF directory's pointer instead of a LONG offset to it."""
     mark = b"II*\x00" if endian == "<" else b"MM\x00*"
     dirs: list[list[Entry]] = [list(ifd0)]
     pointers = []
@@ -78,7 +80,9 @@ def tiff(endian: str, ifd0: list[Entry], exif: list[Entry] | None = None,
         raw = struct.pack(endian + "H", len(d))
         for tag, typ, count, value in d:
             pointer = next((starts[i] for t, i in pointers if t == tag and d is dirs[0]), None)
-            if pointer is not None:
+            if pointer is not None and tag == 0x8769 and exif_pointer is not None:
+                typ, count, field = exif_pointer
+            elif pointer is not None:
                 field = struct.pack(endian + "L", pointer)
             elif len(value) > 4:
                 offset = data_at + len(blob)
@@ -171,7 +175,13 @@ def random_exif(rng: random.Random) -> tuple[bytes, bool]:
     if rng.random() < 0.15:
         bad = rng.randrange(12)
         odd = True
-    block = tiff(endian, entries(IFD0_TAGS), exif, gps, bad_offset=bad)
+    pointer = None
+    if exif is not None and rng.random() < 0.1:  # a pointer that is not a LONG offset
+        pointer = rng.choice([(9, 1, struct.pack(endian + "l", -6)), (3, 1, bytes(4)),
+                              (4, 1, struct.pack(endian + "L", 1 << 20)), (2, 4, b"abc\x00"),
+                              (4, 2, bytes(4)), (8, 1, struct.pack(endian + "hh", -2, 0))])
+        odd = True
+    block = tiff(endian, entries(IFD0_TAGS), exif, gps, bad_offset=bad, exif_pointer=pointer)
     if rng.random() < 0.05:
         block = block[:rng.randrange(8, len(block))]  # cut short
         odd = True

@@ -224,8 +224,8 @@ def _exif(block: bytes | None) -> Exif:
     for pointer, wanted in ((_EXIF_IFD, _EXIF_TAGS), (_GPS_IFD, _GPS_TAGS)):
         if pointer in main:
             offset = main[pointer]
-            if not isinstance(offset, int):
-                raise Unreadable
+            if not isinstance(offset, int) or offset < 0:
+                raise Unreadable  # Pillow fails (or finds nothing) seeking there
             subs[pointer] = _ifd(tiff, offset, endian, wanted, pointer)[0]
     return Exif(main, present, subs)
 
@@ -237,7 +237,7 @@ def _ifd(tiff: bytes, offset: int, endian: str, wanted: frozenset[int], group: i
     to more than the whole block, the rest. A value past the end of the block makes Pillow
     stop reading the directory: that one is left to it."""
     n = len(tiff)
-    if offset + 2 > n:
+    if offset < 0 or offset + 2 > n:
         raise Unreadable
     (count,) = struct.unpack_from(endian + "H", tiff, offset)
     if offset + 2 + 12 * count + 4 > n:
