@@ -16,9 +16,10 @@ and the prober opens the file with Pillow: bytes between segments that are not a
 segment (junk, fill bytes, restart markers), a segment that runs past the end, a frame
 Pillow refuses (not 8 bits, not 1, 3 or 4 components, a zero side) or a second frame
 header, an MPO index, a Photoshop block (IPTC captions, which Pillow's IPTC reader
-parses), a short JFIF, Adobe or ICC segment (Pillow fails on those), several EXIF
-segments, a picture over the decompression-bomb limit, and EXIF that is not a plain
-little- or big-endian TIFF directory whose wanted tags and pointers all lie inside it.
+parses), a short JFIF, Adobe or ICC segment or an EXIF resolution of one byte or digit
+(Pillow's opener fails on those), several EXIF segments, a picture over the
+decompression-bomb limit, and EXIF that is not a plain little- or big-endian TIFF
+directory whose values and sub-directories all lie inside it.
 So a JPEG's facts never depend on which of the two read it; tests/unit/test_probe_jpeg.py
 compares them over generated files.
 """
