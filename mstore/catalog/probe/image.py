@@ -87,10 +87,9 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
     if mime in _UNPARSED:
         return meta
     if mime == "image/jpeg" and isinstance(f, io.BytesIO):
-        data = f.getvalue()  # the file in memory (not a copy)
-        headers = jpeg.read_headers(data, MAX_PIXELS)
+        headers = jpeg.read_headers(f.getvalue(), MAX_PIXELS)  # in memory: not a copy
         if headers is not None:  # read as Pillow would, without it (probe/jpeg.py)
-            return _from_jpeg_headers(meta, headers, data)
+            return _from_jpeg_headers(meta, headers, f, size)
     Image = _pil(heif=mime in _HEIF_MIMES)
     raw = mime in _TIFF_RAW
     late_exif_wanted = False
@@ -138,12 +137,13 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
     return meta
 
 
-def _from_jpeg_headers(meta: Meta, headers: jpeg.Headers, data: bytes) -> Meta:
-    """What the Pillow path below finds in a JPEG, from the headers probe/jpeg.py read."""
+def _from_jpeg_headers(meta: Meta, headers: jpeg.Headers, f: Source, size: int) -> Meta:
+    """What the Pillow path below finds in a JPEG, from the headers probe/jpeg.py read
+    (``_jpeg_complete``'s walk to the first scan is the one jpeg.py made)."""
     meta.width, meta.height = headers.width, headers.height
     _set_words(meta, headers.xmp, None, headers.exif)
     _apply_exif(meta, headers.exif, transformed=False, raw=False)
-    if data.rfind(b"\xff\xd9", headers.scan) < 0:  # as _jpeg_complete looks for it
+    if not _eoi_after(f, headers.scan, size):
         meta.error = _TRUNCATED
     return meta
 
