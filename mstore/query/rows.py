@@ -95,6 +95,16 @@ def facts_row(aid: bytes, size: int, facts: RowFacts, current: Iterable[bytes], 
     return Row(paths[0], aid, paths, facts.kind, size, facts.taken, flags, facts.camera, err)
 
 
+def fresh_row(aid: bytes, size: int, facts: RowFacts, paths: list[bytes], extra: int) -> Row:
+    """``facts_row`` for an asset an add just found new: its ``paths`` are all present and
+    none has an error. Made once per new file of a bulk add, so it does no more: no sort of
+    a single path, no error lookups."""
+    if len(paths) > 1:
+        paths = sorted(paths)
+    return Row(paths[0], aid, paths, facts.kind, size, facts.taken, facts.flags | extra,
+               facts.camera, facts.error)
+
+
 def error_row(full: bytes, reason: str) -> Row:
     return Row(full, NO_ID, [full], ERROR_KIND, 0, 0, F_ERROR, "", reason)
 

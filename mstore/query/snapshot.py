@@ -57,6 +57,7 @@ from mstore.query.rows import (
     asset_row,
     dir_extras,
     error_row,
+    fresh_row,
     group_flags,
     row_order,
     stem_groups,
@@ -692,20 +693,10 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
                 extra[aid] |= fl
     rows: dict[str, Row] = {}
     prefixes = {root: root.encode() + b"/" for root, _ in by_dir}
-    extra_of = extra.get
-    # facts_row made inline (one row per new file of a bulk add): a fresh asset has at
-    # least one present path and no path error, so its row is its facts and its paths
     for aid, (size, facts, places) in assets.items():
         if aid in dirty_assets and aid not in generic:
-            if len(places) == 1:
-                root, path = places[0]
-                key = prefixes[root] + path
-                full = [key]
-            else:
-                full = sorted(prefixes[root] + path for root, path in places)
-                key = full[0]
-            rows[aid] = Row(key, bytes.fromhex(aid), full, facts.kind, size, facts.taken,
-                            facts.flags | extra_of(aid, 0), facts.camera, facts.error)
+            full = [prefixes[root] + path for root, path in places]
+            rows[aid] = fresh_row(bytes.fromhex(aid), size, facts, full, extra.get(aid, 0))
     return rows, neighbours - rows.keys()
 
 
