@@ -17,23 +17,22 @@ import pytest
 from PIL import Image
 
 from mstore.catalog.probe import image as image_mod
-from mstore.catalog.probe import jpeg, probe
+from mstore.catalog.probe import jpeg
 from mstore.model.meta import Meta
+from tests.unit.test_probe import probe_bytes
 
-HEAD = 64 << 10
 _BASE = io.BytesIO()
 Image.new("RGB", (64, 48), (200, 120, 40)).save(_BASE, "JPEG", quality=80)
 BASE = _BASE.getvalue()  # SOI, JFIF APP0, tables, frame, scan, EOI
 
 
-def via_reader(data: bytes) -> Meta:
-    return probe(io.BytesIO(data), len(data), data[:HEAD])
+via_reader = probe_bytes  # the prober as it runs
 
 
 def via_pillow(data: bytes, monkeypatch: pytest.MonkeyPatch) -> Meta:
     with monkeypatch.context() as m:
         m.setattr(jpeg, "read_headers", lambda *_: None)
-        return probe(io.BytesIO(data), len(data), data[:HEAD])
+        return probe_bytes(data)
 
 
 def segment(marker: int, body: bytes) -> bytes:
@@ -48,7 +47,6 @@ def with_segments(*segments: bytes, base: bytes = BASE) -> bytes:
 # -- EXIF built byte by byte ---------------------------------------------------------------
 
 Entry = tuple[int, int, int, bytes]  # tag, type, count, value bytes (any length)
-UNIT = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8}
 
 
 def tiff(endian: str, ifd0: list[Entry], exif: list[Entry] | None = None,
