@@ -33,6 +33,8 @@ from mstore.store.store import Store
 from mstore.tools.registry import Registry
 from tests.helpers import REPO, mstore, mstore_proc
 
+THUMBNAIL_VERSION = Registry.for_store(None).get("thumbnail").version
+
 CHECK_PIPELINE = """\
 name = "check"
 description = "noop over images (one failure injected) and over text"
@@ -198,7 +200,8 @@ def test_show_run_while_executing_and_after(added: tuple[Path, Path]) -> None:
     assert made == sorted(made, reverse=True)
     assert d["temporal_url"].endswith(f"/workflows/{r.id}")
     human = mstore("show", r.id, store=store)
-    assert human.code == 0 and "thumbnail@1" in human.out and "pending" in human.out
+    assert human.code == 0 and "pending" in human.out
+    assert f"thumbnail@{THUMBNAIL_VERSION}" in human.out
 
 
 def test_show_run_failures_and_step_kinds(added: tuple[Path, Path]) -> None:
@@ -242,7 +245,7 @@ def test_show_artifact_asset_labels_cat(added: tuple[Path, Path]) -> None:
     assert deep == [{"type": "asset", "id": phash.asset, "kind": "image", "path": a_in["path"]}]
 
     t = show(store, thumb.id)
-    assert t["params"] == {"size": 256, "format": "webp", "quality": 80}
+    assert t["params"] == {"size": 256, "format": "webp", "quality": 80, "effort": 2}
     st = Store(store)
     try:
         payload = st.objects.get(thumb.payload)
@@ -251,7 +254,8 @@ def test_show_artifact_asset_labels_cat(added: tuple[Path, Path]) -> None:
     assert t["payload"] == {"object": thumb.payload, "size": len(payload),
                             "filename": "thumb.webp", "present": True}
     human = mstore("show", thumb.id, store=store).out
-    assert "thumbnail@1" in human and thumb.payload in human and "size=256" in human
+    assert f"thumbnail@{THUMBNAIL_VERSION}" in human
+    assert thumb.payload in human and "size=256" in human
     # down the chain: what was made from the thumbnail (the phash, and dedupe's quality
     # score, made from the thumbnail it reused), from the index
     assert [x["id"] for x in t["derived"] if x["kind"] == "phash"] == [phash.id]
@@ -287,7 +291,8 @@ def test_show_artifact_asset_labels_cat(added: tuple[Path, Path]) -> None:
         assert key in a
     assert {x["id"] for x in a["artifacts"]["phash"]} == {phash.id}
     assert a["artifacts"]["thumbnail"][0] == {
-        "id": thumb.id, "tool": "thumbnail", "version": "1", "run": prod, "step": "thumbnail",
+        "id": thumb.id, "tool": "thumbnail", "version": THUMBNAIL_VERSION, "run": prod,
+        "step": "thumbnail",
         "policy": "production", "expires_ms": None, "made_ms": thumb.hlc >> 16,
         "aggregate": False}
     assert set(a["artifacts"]) >= {"metadata", "thumbnail", "phash"}
@@ -336,7 +341,8 @@ def test_export(added: tuple[Path, Path], tmp_path: Path) -> None:
         for f in files:
             assert f["file"] == f"{f['asset'][:12]}-thumbnail-1.webp"
             assert f["run"] == prod and f["policy"] == "production"  # production preferred
-            assert (f["tool"], f["version"], f["params"]["size"]) == ("thumbnail", "1", 256)
+            assert (f["tool"], f["version"], f["params"]["size"]) == (
+                "thumbnail", THUMBNAIL_VERSION, 256)
             assert f["paths"] and all(p.startswith("archive/") for p in f["paths"])
             assert (out / f["file"]).read_bytes() == st.objects.get(f["payload"])
         assert sorted(f["asset"] for f in files) == sorted(wanted)

@@ -298,6 +298,30 @@ def test_thumbnail_jpeg_format_size_and_alpha(registry: Registry, media: dict[st
     assert (res.artifacts[0].meta["width"], res.artifacts[0].meta["height"]) == (300, 200)
 
 
+def test_thumbnail_effort_is_the_webp_encoders(registry: Registry, tmp_path: Path) -> None:
+    rng = random.Random(7)
+    src = Image.new("RGB", (600, 400))
+    draw = ImageDraw.Draw(src)
+    for _ in range(300):  # shapes and colours enough for the encoders to differ
+        x, y = rng.randrange(600), rng.randrange(400)
+        draw.ellipse((x, y, x + rng.randrange(5, 90), y + rng.randrange(5, 90)),
+                     fill=tuple(rng.randrange(256) for _ in range(3)))
+    src.save(tmp_path / "busy.png")
+    made = {}
+    for effort in (0, 6):
+        out = tmp_path / f"e{effort}"
+        call(registry, "thumbnail", [asset(tmp_path / "busy.png", "image")], out,
+             {"effort": effort})
+        with Image.open(out / "thumb.webp") as im:
+            assert im.format == "WEBP" and im.size == (256, 171)
+        made[effort] = (out / "thumb.webp").read_bytes()
+    assert len(made[6]) < len(made[0])  # the most effort, the smallest file
+    # the default is recorded with every thumbnail (it is part of the reuse key)
+    assert registry.get("thumbnail").resolve_params({})["effort"] == 2
+    with pytest.raises(UsageError, match="effort"):
+        registry.get("thumbnail").resolve_params({"effort": 7})
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_thumbnail_of_a_corrupt_image_is_bad_input(registry: Registry, media: dict[str, Path],
                                                    tmp_path: Path, damage: str) -> None:

@@ -26,6 +26,13 @@ from mstore.tools.api import (
 )
 
 FORMATS = {"webp": "WEBP", "jpeg": "JPEG"}
+# WebP effort ("method"; libwebp's and Pillow's default is 4). Measured on 256 px
+# thumbnails of natural photos at quality 80: effort 4 encodes in ~5 ms, a seventh of
+# a photo's whole thumbnail; effort 2 in ~2.5 ms, for files ~3% larger and 0.3 dB
+# PSNR lower (efforts 3-6 add the rate-distortion search; 0-1 are faster still, but
+# ~12% larger). For a library of 12 MP photos that is ~10% of the CPU of the photos
+# pipeline.
+EFFORT = 2
 
 
 def run(req: ToolRequest, progress: Progress) -> ToolResult:
@@ -35,8 +42,10 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     size = int(req.params.get("size", 256))
     fmt = str(req.params.get("format", "webp"))
     quality = int(req.params.get("quality", 80))
-    if size <= 0 or fmt not in FORMATS or not 1 <= quality <= 100:
-        raise BadInput(f"thumbnail: bad params size={size} format={fmt} quality={quality}")
+    effort = int(req.params.get("effort", EFFORT))
+    if size <= 0 or fmt not in FORMATS or not 1 <= quality <= 100 or not 0 <= effort <= 6:
+        raise BadInput(f"thumbnail: bad params size={size} format={fmt} quality={quality} "
+                       f"effort={effort}")
 
     progress(0.0, "decoding")
     source = "original"
@@ -51,6 +60,8 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     opts: dict[str, Any] = {"quality": quality}
     if fmt == "jpeg":
         opts["optimize"] = True  # a few % smaller for ~nothing at this size
+    else:
+        opts["method"] = effort
     with decoding("thumbnail"):  # an encoder refusing the pixels is about the content
         img.save(Path(req.out_dir) / name, FORMATS[fmt], **opts)
     progress(1.0, "done")
