@@ -91,12 +91,17 @@ def alternatives(words: tuple[str, ...], prefix: bool,
 
 def _splits(word: str, analyze: Callable[[str], list[str]]) -> list[list[str]]:
     """``word`` as two words of SPLIT_MIN letters or more ("sandcastle": "sand castle",
-    "sandc astle", ...; only real pairs ever match a document)."""
+    "sandc astle", ...; only real pairs ever match a document). At most MAX_ALTERNATIVES
+    of them, the shortest first parts first: a value keeps no more alternatives than that,
+    and trying every split of a pasted run of letters (tens of thousands) would analyse
+    it once per letter: minutes for one search."""
     if len(word) < 2 * SPLIT_MIN or not word.isalpha():
         return []
-    out = []
+    out: list[list[str]] = []
     for i in range(SPLIT_MIN, len(word) - SPLIT_MIN + 1):
         a, b = analyze(word[:i]), analyze(word[i:])
         if len(a) == 1 and len(b) == 1:
             out.append(a + b)
+            if len(out) == MAX_ALTERNATIVES:
+                break
     return out

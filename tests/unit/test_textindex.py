@@ -152,6 +152,34 @@ def test_other_spellings_and_compounds_are_found_and_marked(tmp_path: Path) -> N
     assert d["snippet"][d["marks"][0][0]:d["marks"][0][1]] == "built a sand castle"
 
 
+def test_a_long_run_of_letters_is_split_a_bounded_number_of_times(tmp_path: Path) -> None:
+    """A pasted run of letters (the UI's search box takes anything) is tried as a compound
+    split in two at most MAX_ALTERNATIVES ways, not once per letter: each try analyses
+    the whole run, so a 70,000-letter one took a minute per search."""
+    from mstore.store.textvariants import MAX_ALTERNATIVES, alternatives
+
+    calls = []
+
+    def analyze(text: str) -> list[str]:
+        if text.startswith("x"):  # not the spelling list's words
+            calls.append(len(text))
+        return [text.lower()] if text else []
+
+    word = "x" * 70_000
+    alts = alternatives((word,), False, analyze, analyze)
+    assert alts[0] == [word] and len(alts) == MAX_ALTERNATIVES
+    assert alts[1] == ["xxxx", "x" * 69_996]  # the shortest first part first
+    assert len(calls) <= 2 * MAX_ALTERNATIVES + 1
+    # and a long word is still found (tantivy keeps words of up to 65,530 bytes)
+    word = "q" * 5_000
+    ti = TextIndex(tmp_path / "text" / "docs.sqlite")
+    with ti.update():
+        ti.put_artifact("a1", (1).to_bytes(32, "big"), "doctext",
+                        documents([block("sand castle " + word)]), 10)
+    assert search(ti, word).order == [(1).to_bytes(32, "big")]
+    assert search(ti, "sandcastle").order == [(1).to_bytes(32, "big")]
+
+
 def test_opened_at_once_by_many_it_is_made_once(tmp_path: Path) -> None:
     """First searches of several processes (here threads: each open is its own file lock)
     at the same moment: one makes the files, the others open them; none takes another's
