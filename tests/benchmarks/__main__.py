@@ -110,22 +110,13 @@ class AddRounds:
     add: list[float]
     rss: float
 
-    def rate(self, n: int) -> str:
-        return f"{n / statistics.median(self.add):,.0f} files/s"
+    def vs(self, base: list[float]) -> float:
+        """The median of the rounds' ratios of ``base`` (one of the bare loops) to the add."""
+        return statistics.median(b / a for b, a in zip(base, self.add, strict=True))
 
-    def bare_rate(self, n: int) -> str:
-        return f"{n / statistics.median(self.bare):,.0f} files/s"
 
-    def same_rate(self, n: int) -> str:
-        return f"{n / statistics.median(self.same):,.0f} files/s"
-
-    @property
-    def vs_bare(self) -> float:  # the median of the rounds' ratios
-        return statistics.median(b / a for b, a in zip(self.bare, self.add, strict=True))
-
-    @property
-    def vs_same(self) -> float:
-        return statistics.median(b / a for b, a in zip(self.same, self.add, strict=True))
+def files_per_s(n: int, seconds: list[float]) -> str:
+    return f"{n / statistics.median(seconds):,.0f} files/s"
 
 
 def add_rounds(root: Path, store: Path) -> AddRounds:
@@ -236,10 +227,10 @@ def main() -> None:
         bare_walk(root)
         add = add_rounds(root, store)
         n = args.files
-        rows.append((f"initial add, {n // 1000}k files of 1-64 KiB", add.rate(n),
-                     add.bare_rate(n), f"{add.vs_bare:.2f}x", ">= 0.8x"))
-        rows.append(("  the same, bare loop doing the probe's reads", add.rate(n),
-                     add.same_rate(n), f"{add.vs_same:.2f}x", "-"))
+        rows.append((f"initial add, {n // 1000}k files of 1-64 KiB", files_per_s(n, add.add),
+                     files_per_s(n, add.bare), f"{add.vs(add.bare):.2f}x", ">= 0.8x"))
+        rows.append(("  the same, bare loop doing the probe's reads", files_per_s(n, add.add),
+                     files_per_s(n, add.same), f"{add.vs(add.same):.2f}x", "-"))
         rows.append(("add peak RSS (largest process)", f"{add.rss:.0f} MB", "-", "-",
                      f"{size / 1e6:,.0f} MB archive"))
         # 1b. the same with photo-sized files, where reading and hashing dominate
@@ -249,11 +240,12 @@ def main() -> None:
         bare_walk(photos)
         padd = add_rounds(photos, work / "photo-store")
         mean_mb = sum(f.stat().st_size for f in photos.iterdir()) / args.photos / 1e6
-        rows.append((f"initial add, {args.photos} photos of {mean_mb:.1f} MB (12 MP)",
-                     padd.rate(args.photos), padd.bare_rate(args.photos),
-                     f"{padd.vs_bare:.2f}x", ">= 0.8x"))
-        rows.append(("  the same, bare loop doing the probe's reads", padd.rate(args.photos),
-                     padd.same_rate(args.photos), f"{padd.vs_same:.2f}x", "-"))
+        np = args.photos
+        rows.append((f"initial add, {np} photos of {mean_mb:.1f} MB (12 MP)",
+                     files_per_s(np, padd.add), files_per_s(np, padd.bare),
+                     f"{padd.vs(padd.bare):.2f}x", ">= 0.8x"))
+        rows.append(("  the same, bare loop doing the probe's reads", files_per_s(np, padd.add),
+                     files_per_s(np, padd.same), f"{padd.vs(padd.same):.2f}x", "-"))
         # 2. unchanged rescan vs a bare scandir+stat walk: the first one after an add reads
         # the path states from the index and keeps them (store/path_cache.py), the ones
         # after that read them back; both are shown, the steady state against the target

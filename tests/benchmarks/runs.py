@@ -312,7 +312,8 @@ def photo_rows(work: Path, server: DevServer, photos: Path) -> list[Row]:
             took, run_id, state = _timed_run(rs.path, "photos", *(["--force"] if i else []))
             if state != "completed":
                 raise SystemExit(f"photos run ended {state}: {rs.worker_logs()}")
-            cpu = {k: v + (run_cpu(server, rs)[k] - cpu0[k]) / REPEAT for k, v in cpu.items()}
+            cpu1 = run_cpu(server, rs)
+            cpu = {k: v + (cpu1[k] - cpu0[k]) / REPEAT for k, v in cpu.items()}
             t_runs.append(took)
             t_bares.append(bare_thumbnails(files))
             t_tools.append(bare_thumbnails(files, fn=_bare_pipeline,
