@@ -560,8 +560,10 @@ def test_pause_lands_between_units(run_store) -> None:  # noqa: ANN001
 
     rs = run_store()
     rs.noop_pipeline("slow", sleep=0.5)
-    run_id = rs.run("slow", "--production", "--chunk-size", "1000")  # one chunk: every unit
+    # one chunk of every unit (12: what is left after the pause takes ~5 s)
+    run_id = rs.run("slow", "--production", "--chunk-size", "1000", "--max-units", "12")
     total = rs.started(run_id).total
+    assert total == 12
     rs.wait(run_id, lambda v: v.done >= 2, 30)
     r = mstore("pause", run_id, store=rs.path)
     assert r.code == 0 and r.out.split()[-1] == "paused", r.err
