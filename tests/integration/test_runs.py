@@ -841,10 +841,12 @@ def test_continue_as_new_completes(run_store) -> None:  # noqa: ANN001
     rs = run_store()
     rs.noop_pipeline("fast")
     with rs.open() as st:
+        # 14 units: three full histories of 2 chunks of 2 units and a last with one chunk
         started = start_run(st, RunRequest(pipeline=get_pipeline(rs.path, "fast"),
-                                           policy="production"),
+                                           policy="production", max_units=14),
                             chunk_size=2, chunks_per_history=2)
     run_id = started.run.run
+    assert started.run.total == 14
     v = rs.wait_end(run_id, 90)
     assert v.state == "completed" and v.done == started.run.total
     check_exactly_once(rs, run_id)
