@@ -207,14 +207,15 @@ def collection_list(obj: Context, as_json: bool) -> None:
     from mstore.services import collections as ce
 
     store = obj.store()
-    for c, n in ce.all_collections(store):
+    for c, n, error in ce.all_collections(store):
         if as_json:
             from mstore.present import emit_json
 
-            emit_json(ce.summary(c, n))
+            emit_json(ce.summary(c, n, error))
         else:
-            click.echo(f"{c.name:<24} {'frozen' if c.members_object else 'dynamic':<8} {n:>8}"
-                       + (f"  {c.query}" if c.query else ""))
+            click.echo(f"{c.name:<24} {'frozen' if c.members_object else 'dynamic':<8} "
+                       f"{'-' if n is None else n:>8}" + (f"  {c.query}" if c.query else "")
+                       + (f"  ({error})" if error else ""))
 
 
 @collection.command("show")

@@ -1,11 +1,27 @@
-"""Collections: a named dynamic query, or a frozen list of assets."""
+"""Collections: a named dynamic query, or a frozen list of assets — and the
+``collection:NAME`` term, which selects a collection's members inside any query
+(``find collection:trip kind:video``, the UI's search box, a run's selection).
+
+A dynamic collection's query is evaluated when it is used, against the same catalog as
+the query that names it; it may name other collections, but never itself (through any
+chain of them): that is a query error, as is a name no collection has.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 
-from mstore.errors import UsageError
+from mstore.errors import QueryError, UsageError
+from mstore.query.terms import TermContext, TermHits, TermSpec, register
 from mstore.store.store import Store
+
+if TYPE_CHECKING:
+    from mstore.model.records import CollectionDefined
+
+_OPEN = "collection:open"  # TermContext.cache: the dynamic collections being evaluated
+_TABLE = "collection:table"  # ... and the catalog table they are evaluated against
 
 
 def collection_units(store: Store, name: str) -> list[str]:
@@ -19,8 +35,63 @@ def collection_units(store: Store, name: str) -> list[str]:
         return list(msgspec.msgpack.decode(store.objects.get(c.members_object)))
     from mstore.query.evaluate import evaluate
     from mstore.query.snapshot import load_table
-    from mstore.query.terms import TermContext
 
     table = load_table(store)
-    labels = TermContext(store)
-    return [rid for i in evaluate(c.query, table, labels) if (rid := table.row_id(i))]
+    try:
+        rows = evaluate(c.query, table, TermContext(store))
+    except QueryError as e:  # it names what is gone now (a collection, a person's name)
+        raise UsageError(f"collection '{c.name}': its query ({c.query}) fails now: "
+                         f"{e.message}") from None
+    return [rid for i in rows if (rid := table.row_id(i))]
+
+
+def _named(store: Store, value: str) -> CollectionDefined:
+    """The collection a term names: names compare case-insensitively, like every term."""
+    with store.reader() as r:
+        c = r.collection(value)
+        if c is not None:
+            return c
+        same = [x for x in r.collections() if x.name.lower() == value]
+    if len(same) > 1:
+        raise LookupError(f"collection:{value} is ambiguous: "
+                          + ", ".join(sorted(x.name for x in same)))
+    if not same:
+        raise LookupError(f"no collection '{value}' (mstore collection list)")
+    return same[0]
+
+
+def _match(ctx: TermContext, value: str) -> TermHits:
+    if ctx.store is None:
+        raise LookupError("collection: terms need the store here")
+    c = _named(ctx.store, value)
+    if c.members_object:
+        try:
+            members = msgspec.msgpack.decode(ctx.store.objects.get(c.members_object))
+        except (KeyError, OSError, msgspec.DecodeError):
+            raise LookupError(f"collection '{c.name}': its member list cannot be read "
+                              "(mstore fsck)") from None
+        return TermHits({bytes.fromhex(m) for m in members})
+    from mstore.query.evaluate import evaluate
+    from mstore.query.snapshot import load_table
+    from mstore.query.table import NO_ID
+
+    open_now: set[str] = ctx.cache.setdefault(_OPEN, set())
+    if c.name in open_now:
+        raise LookupError(f"collection '{c.name}' names itself through its query")
+    table = ctx.cache.get(_TABLE)
+    if table is None:
+        table = ctx.cache[_TABLE] = load_table(ctx.store)
+    open_now.add(c.name)
+    try:
+        rows = evaluate(c.query, table, ctx)
+    except QueryError as e:  # a collection it names is gone, or names this one
+        raise LookupError(f"collection '{c.name}' ({c.query}): {e.message}") from None
+    finally:
+        open_now.discard(c.name)
+    return TermHits({raw for i in rows if (raw := table.id_bytes(i)) != NO_ID})
+
+
+register(TermSpec(
+    key="collection",
+    summary="collection:trip     in that collection now (a dynamic one's query evaluated)",
+    match=_match))

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # built-in provider adds its own); a key is looked up by importing its module only
 PROVIDERS = {"label": "mstore.query.labels", "text": "mstore.query.text",
              "person": "mstore.query.people", "faces": "mstore.query.people",
-             "similar": "mstore.query.similar"}
+             "similar": "mstore.query.similar", "collection": "mstore.query.collections"}
 
 
 class TermHits(msgspec.Struct):

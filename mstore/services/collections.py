@@ -13,7 +13,7 @@ import re
 
 import msgspec
 
-from mstore.errors import UsageError
+from mstore.errors import QueryError, UsageError
 from mstore.model.records import CollectionDefined
 from mstore.query.collections import collection_units
 from mstore.store.store import Store
@@ -116,15 +116,26 @@ def members(store: Store, c: CollectionDefined) -> list[str]:
     return collection_units(store, c.name)
 
 
-def summary(c: CollectionDefined, count: int) -> dict:
+def summary(c: CollectionDefined, count: int | None, error: str = "") -> dict:
     return {"name": c.name, "type": "frozen" if c.members_object else "dynamic",
             "query": c.query or None, "count": count, "defined_count": c.count,
-            "members_object": c.members_object or None, "defined_ms": c.hlc >> 16}
+            "members_object": c.members_object or None, "defined_ms": c.hlc >> 16,
+            "error": error or None}
 
 
-def all_collections(store: Store) -> list[tuple[CollectionDefined, int]]:
-    """Every live collection with its member count now (dynamic ones re-evaluated)."""
+def all_collections(store: Store) -> list[tuple[CollectionDefined, int | None, str]]:
+    """Every live collection with its member count now (dynamic ones re-evaluated) — or,
+    for a dynamic one whose query fails now (it names a collection deleted since, a
+    person renamed), None and why: one such collection does not hide the others."""
     with store.reader() as r:
         cs = r.collections()
-    return [(c, c.count if c.members_object else len(query_members(store, c.query)))
-            for c in sorted(cs, key=lambda c: c.name)]
+    out: list[tuple[CollectionDefined, int | None, str]] = []
+    for c in sorted(cs, key=lambda c: c.name):
+        if c.members_object:
+            out.append((c, c.count, ""))
+            continue
+        try:
+            out.append((c, len(query_members(store, c.query)), ""))
+        except QueryError as e:
+            out.append((c, None, f"its query fails now: {e.message}"))
+    return out

@@ -556,6 +556,82 @@ def test_collections(added: tuple[Path, Path], tmp_path: Path) -> None:
         "kind:video"
 
 
+def test_collection_terms_in_queries(added: tuple[Path, Path]) -> None:
+    """``collection:NAME`` selects a collection's members in any query: dynamic ones
+    evaluated now, frozen ones exactly, other collections named inside; a name that
+    is gone is a query error, and a collection whose query names it is still listed."""
+    from starlette.testclient import TestClient
+
+    from mstore.model.records import CollectionDefined
+    from mstore.ui.app import create_app
+
+    store, root = added
+    vac = image_ids(store, "path:2019")
+    images = set(image_ids(store, "kind:image"))
+    for args in (["vac", "--query", "path:2019"], ["VacF", "--query", "path:2019", "--freeze"],
+                 ["either", "--query", "collection:vac OR kind:video"]):
+        assert mstore("collection", "create", *args, store=store).code == 0, args
+    assert image_ids(store, "collection:vac") == vac
+    assert image_ids(store, "collection:VAC kind:image") == [a for a in vac if a in images]
+    assert image_ids(store, "collection:vacf") == vac  # names compare case-insensitively
+    assert not set(image_ids(store, "-collection:vac")) & set(vac)
+    assert set(image_ids(store, "collection:either")) == set(vac) | set(
+        image_ids(store, "kind:video"))
+    assert "collection:" in mstore("help-query").out
+
+    # a new file under 2019/: a dynamic collection's term follows, a frozen one's does not
+    (root / "2019" / "later.txt").write_text("came after\n")
+    assert mstore("add", store=store).code == 0
+    [later] = image_ids(store, "path:later.txt")
+    assert later in image_ids(store, "collection:vac")
+    assert later in image_ids(store, "collection:either")
+    assert image_ids(store, "collection:vacf") == vac
+
+    # runs select by it like by any term
+    st = Store(store)
+    try:
+        _, units = plan(st, RunRequest(pipeline=get_pipeline(st.root, "photos"),
+                                       selection="collection:vacf", policy="production"))
+    finally:
+        st.close()
+    assert msgspec.msgpack.decode(units) == [a for a in vac if a in images]
+
+    r = mstore("find", "collection:nope", store=store)
+    assert r.code == 2 and "no collection 'nope'" in r.err and "Traceback" not in r.err
+
+    # the collection "either" names is deleted: it is still listed, saying why it has no
+    # count; using it says the same
+    assert mstore("collection", "delete", "vac", store=store).code == 0
+    listed = {c["name"]: c for c in
+              mstore("collection", "list", "--json", store=store).json_lines()}
+    assert listed["either"]["count"] is None and "no collection 'vac'" in listed["either"]["error"]
+    assert listed["VacF"]["count"] == len(vac) and listed["VacF"]["error"] is None
+    text = mstore("collection", "list", store=store)
+    assert text.code == 0 and "no collection 'vac'" in text.out
+    for argv in (["collection", "show", "either"], ["find", "collection:either"],
+                 ["run", "photos", "--on", "either"]):
+        r = mstore(*argv, store=store)
+        assert r.code == 2 and "no collection 'vac'" in r.err and "Traceback" not in r.err, argv
+    with TestClient(create_app(store), base_url="http://localhost:8765") as ui:
+        page = ui.get("/collections")
+        assert page.status_code == 200 and "no collection &#39;vac&#39;" in page.text
+        page = ui.get("/collection/either")
+        assert page.status_code == 200 and "no collection &#39;vac&#39;" in page.text
+
+    # two collections naming each other (each copy of a store defined one): an error,
+    # not an endless evaluation
+    st = Store(store)
+    try:
+        st.write_records([
+            CollectionDefined(hlc=0, name="ping", query="collection:pong"),
+            CollectionDefined(hlc=0, name="pong", query="kind:image collection:ping")])
+    finally:
+        st.close()
+    r = mstore("find", "collection:ping", store=store)
+    assert r.code == 2 and "names itself" in r.err, r.err
+    assert mstore("collection", "list", store=store).code == 0
+
+
 # -- hooks and imports --------------------------------------------------------------------------
 def test_sample_hooks(tmp_path: Path) -> None:
     from mstore.hooks import install_samples, run_hook

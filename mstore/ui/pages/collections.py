@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mstore.errors import UsageError
 from mstore.model.records import CollectionDefined
 from mstore.store.store import Store
 from mstore.ui.core import pager, params, ui_of
@@ -22,18 +23,22 @@ def collection_page(store: Store, c: CollectionDefined, offset: int, size: int) 
     from mstore.services import collections as ce
 
     store.catch_up()
-    ids = ce.members(store, c)
+    try:
+        ids, error = ce.members(store, c), ""
+    except UsageError as e:  # a dynamic one whose query names what is gone now
+        ids, error = [], e.message
     with store.reader() as r:
         items = [{**asdict(tile(r, aid)), "error": None, "sidecars": [], "has_sidecar": False}
                  for aid in ids[offset:offset + size]]
-    return {"c": ce.summary(c, len(ids)), "total": len(ids), "items": items}
+    return {"c": ce.summary(c, None if error else len(ids), error), "total": len(ids),
+            "items": items}
 
 
 def collection_rows(store: Store) -> list[dict]:
     from mstore.services import collections as ce
 
     store.catch_up()
-    return [ce.summary(c, n) for c, n in ce.all_collections(store)]
+    return [ce.summary(c, n, error) for c, n, error in ce.all_collections(store)]
 
 
 async def collections(request: Request) -> Response:
