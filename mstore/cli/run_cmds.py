@@ -377,6 +377,7 @@ def tools(obj: Context, as_json: bool) -> None:
     except Exception:  # noqa: BLE001 - listing built-in tools needs no store
         root = None
     reg = Registry.for_store(root)
+    width = max((len(m.id) for m in reg.tools.values()), default=0)
     for m in sorted(reg.tools.values(), key=lambda m: m.id):
         if as_json:
             from mstore.present import emit_json
@@ -389,8 +390,8 @@ def tools(obj: Context, as_json: bool) -> None:
                            for n, p in m.params.items()}})
         else:
             params = ", ".join(f"{n}={p.default!r}" for n, p in m.params.items())
-            click.echo(f"{m.id:<12} v{m.version:<4} {','.join(m.inputs):<28} -> "
-                       f"{','.join(m.outputs):<16} {m.shape:<9} {params}")
+            click.echo(f"{m.id:<{width}} v{m.version:<4} {','.join(m.inputs):<28} -> "
+                       f"{','.join(m.outputs):<16} {m.shape:<9} {params}".rstrip())
 
 
 @click.command()
