@@ -28,7 +28,6 @@ Nothing here imports the SDK: the worker passes in what its client does.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -131,6 +130,8 @@ async def listen(state_dir: Path, ts: TemporalSettings,
                  temporal: Temporal) -> Callable[[], Awaitable[None]]:
     """Serve starts from this worker's socket until the returned coroutine function is
     awaited (it closes the socket and removes its file)."""
+    import asyncio  # the worker's side only: a command that asks does not load it (~20 ms)
+
     d = state_dir / SUBDIR
     d.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = f"{os.getpid()}.sock"
