@@ -438,6 +438,11 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
         if out:
             click.echo("\n".join(out))
     if not found:
+        from mstore.query.collections import at_names
+
+        for name in at_names(store, q):
+            click.echo(f"hint: @{name} is looked for in paths; the collection's members are "
+                       f"collection:{name}", err=True)
         raise click.exceptions.Exit(EXIT_NOTHING)
 
 

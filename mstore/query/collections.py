@@ -45,6 +45,21 @@ def collection_units(store: Store, name: str) -> list[str]:
     return [rid for i in rows if (rid := table.row_id(i))]
 
 
+def at_names(store: Store, query: str) -> list[str]:
+    """The collections ``query`` names as free words written ``@NAME`` (as ``run --on``
+    takes them): such a word searches the paths, so a query that finds nothing says
+    which term was meant (``collection:NAME``)."""
+    from mstore.query.lexer import WORD, tokenize
+
+    words = [t.value[1:].lower() for t in tokenize(query)
+             if t.type == WORD and not t.key and t.value.startswith("@")]
+    if not words:
+        return []
+    with store.reader() as r:
+        names = {c.name.lower(): c.name for c in r.collections()}
+    return [names[w] for w in dict.fromkeys(words) if w in names]
+
+
 def _named(store: Store, value: str) -> CollectionDefined:
     """The collection a term names: names compare case-insensitively, like every term."""
     with store.reader() as r:

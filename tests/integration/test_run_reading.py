@@ -598,6 +598,10 @@ def test_collection_terms_in_queries(added: tuple[Path, Path]) -> None:
 
     r = mstore("find", "collection:nope", store=store)
     assert r.code == 2 and "no collection 'nope'" in r.err and "Traceback" not in r.err
+    # "@vacf", as `run --on` takes it, is a word of the paths here: finding nothing says so
+    r = mstore("find", "@vacf", store=store)
+    assert r.code == 1 and "collection:VacF" in r.err
+    assert "hint" not in mstore("find", "@nope", store=store).err
 
     # the collection "either" names is deleted: it is still listed, saying why it has no
     # count; using it says the same
