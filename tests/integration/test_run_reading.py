@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -617,6 +618,12 @@ def test_collection_terms_in_queries(added: tuple[Path, Path]) -> None:
         r = mstore(*argv, store=store)
         assert r.code == 2 and "no collection 'vac'" in r.err and "Traceback" not in r.err, argv
     with TestClient(create_app(store), base_url="http://localhost:8765") as ui:
+        page = ui.get("/collection/VacF")  # the page searches within it
+        assert page.status_code == 200 and 'href="/?q=collection%3AVacF"' in page.text
+        def tiles(q: str) -> list[str]:
+            return re.findall(r'href="/asset/([0-9a-f]{64})"', ui.get("/", params={"q": q}).text)
+
+        assert tiles("collection:VacF") == tiles("path:2019 -path:later.txt") != []
         page = ui.get("/collections")
         assert page.status_code == 200 and "no collection &#39;vac&#39;" in page.text
         page = ui.get("/collection/either")
