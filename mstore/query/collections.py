@@ -39,7 +39,7 @@ def collection_units(store: Store, name: str) -> list[str]:
     table = load_table(store)
     try:
         rows = evaluate(c.query, table, TermContext(store))
-    except QueryError as e:  # it names what is gone now (a collection, a person's name)
+    except QueryError as e:  # it names what is gone now (a collection, a similar: asset)
         raise UsageError(f"collection '{c.name}': its query ({c.query}) fails now: "
                          f"{e.message}") from None
     return [rid for i in rows if (rid := table.row_id(i))]

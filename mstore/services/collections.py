@@ -125,8 +125,9 @@ def summary(c: CollectionDefined, count: int | None, error: str = "") -> dict:
 
 def all_collections(store: Store) -> list[tuple[CollectionDefined, int | None, str]]:
     """Every live collection with its member count now (dynamic ones re-evaluated) — or,
-    for a dynamic one whose query fails now (it names a collection deleted since, a
-    person renamed), None and why: one such collection does not hide the others."""
+    for a dynamic one whose query fails now (it names a collection deleted since, or
+    ``similar:`` an asset gone since), None and why: one such collection does not hide
+    the others."""
     with store.reader() as r:
         cs = r.collections()
     out: list[tuple[CollectionDefined, int | None, str]] = []
