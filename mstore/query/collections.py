@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from mstore.errors import QueryError, UsageError
+from mstore.errors import QueryError, StoreDamagedError, UsageError
 from mstore.query.terms import TermContext, TermHits, TermSpec, register
 from mstore.store.store import Store
 
@@ -32,7 +32,7 @@ def collection_units(store: Store, name: str) -> list[str]:
     if c is None:
         raise UsageError(f"no collection '{name}'")
     if c.members_object:
-        return list(msgspec.msgpack.decode(store.objects.get(c.members_object)))
+        return frozen_members(store, c)
     from mstore.query.evaluate import evaluate
     from mstore.query.snapshot import load_table
 
@@ -43,6 +43,19 @@ def collection_units(store: Store, name: str) -> list[str]:
         raise UsageError(f"collection '{c.name}': its query ({c.query}) fails now: "
                          f"{e.message}") from None
     return [rid for i in rows if (rid := table.row_id(i))]
+
+
+def frozen_members(store: Store, c: CollectionDefined) -> list[str]:
+    """A frozen collection's members (asset ids), as stored. Its member list is an object:
+    one this copy lacks (lost with a damaged pack) or cannot decode is damage (exit 5)."""
+    try:
+        members = msgspec.msgpack.decode(store.objects.get(c.members_object), type=list[str])
+    except (KeyError, OSError, msgspec.DecodeError) as e:
+        why = "missing from this copy" if isinstance(e, KeyError) else "damaged"
+        raise StoreDamagedError(f"collection '{c.name}': its member list "
+                                f"{c.members_object[:12]} cannot be read: {why} "
+                                "(mstore fsck)") from None
+    return members
 
 
 def at_names(store: Store, query: str) -> list[str]:
@@ -80,12 +93,13 @@ def _match(ctx: TermContext, value: str) -> TermHits:
         raise LookupError("collection: terms need the store here")
     c = _named(ctx.store, value)
     if c.members_object:
-        try:
-            members = msgspec.msgpack.decode(ctx.store.objects.get(c.members_object))
-        except (KeyError, OSError, msgspec.DecodeError):
-            raise LookupError(f"collection '{c.name}': its member list cannot be read "
-                              "(mstore fsck)") from None
-        return TermHits({bytes.fromhex(m) for m in members})
+        ids = set()
+        for m in frozen_members(ctx.store, c):
+            try:
+                ids.add(bytes.fromhex(m))
+            except ValueError:  # not an asset id: it matches no row
+                continue
+        return TermHits(ids)
     from mstore.query.evaluate import evaluate
     from mstore.query.snapshot import load_table
     from mstore.query.table import NO_ID

@@ -635,11 +635,17 @@ def test_collection_terms_in_queries(added: tuple[Path, Path]) -> None:
     try:
         st.write_records([
             CollectionDefined(hlc=0, name="ping", query="collection:pong"),
-            CollectionDefined(hlc=0, name="pong", query="kind:image collection:ping")])
+            CollectionDefined(hlc=0, name="pong", query="kind:image collection:ping"),
+            # and a frozen one whose member list this copy lacks
+            CollectionDefined(hlc=0, name="ghost", count=3, members_object="0" * 64)])
     finally:
         st.close()
     r = mstore("find", "collection:ping", store=store)
     assert r.code == 2 and "names itself" in r.err, r.err
+    for argv in (["find", "collection:ghost"], ["collection", "show", "ghost"],
+                 ["run", "photos", "--on", "ghost"]):
+        r = mstore(*argv, store=store)
+        assert r.code == 5 and "member list 000000000000 cannot be read" in r.err, (argv, r.err)
     assert mstore("collection", "list", store=store).code == 0
 
 
