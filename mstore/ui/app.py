@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from mstore.errors import UsageError
+from mstore.errors import MstoreError, UsageError
 from mstore.ui import builtin_panels
 from mstore.ui.api import ToolUi
 from mstore.ui.core import HERE, Refused, Ui, ui_of
@@ -95,6 +95,16 @@ async def refused(request: Request, exc: Exception) -> Response:
     return ui_of(request).error(request, exc.status, exc.message)
 
 
+async def store_error(request: Request, exc: Exception) -> Response:
+    """An mstore error no page answered itself (a damaged object a page needed, exit 5 on
+    the command line): its one line, never a stack trace."""
+    assert isinstance(exc, MstoreError)
+    status = 400 if isinstance(exc, UsageError) else 500
+    if "session" not in request.scope.get("state", {}):
+        return PlainTextResponse(exc.message, status_code=status)
+    return ui_of(request).refusal(request, exc, status)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("not found", status_code=404)
 
@@ -133,7 +143,7 @@ def create_app(store_dir: Path, *, token: str | None = None, bind: str = "127.0.
 
     app = Starlette(routes=[*OWN_ROUTES, *tools.routes(ui.registry)], lifespan=lifespan,
                     exception_handlers={HTTPException: http_error, Refused: refused,
-                                        404: not_found})
+                                        MstoreError: store_error, 404: not_found})
     app.state.ui = ui
     app.add_middleware(Guard, token=token, hosts=host_rule)
     return app

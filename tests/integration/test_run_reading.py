@@ -646,6 +646,13 @@ def test_collection_terms_in_queries(added: tuple[Path, Path]) -> None:
                  ["run", "photos", "--on", "ghost"]):
         r = mstore(*argv, store=store)
         assert r.code == 5 and "member list 000000000000 cannot be read" in r.err, (argv, r.err)
+    with TestClient(create_app(store), base_url="http://localhost:8765") as ui:
+        page = ui.get("/collection/ghost")  # the collection is there; its members are not
+        assert page.status_code == 200 and "member list 000000000000 cannot be read" in page.text
+        for path in ("/", "/search"):  # damage: the message, not a stack trace
+            page = ui.get(path, params={"q": "collection:ghost"})
+            assert page.status_code == 500 and "cannot be read" in page.text, path
+            assert "Traceback" not in page.text
     assert mstore("collection", "list", store=store).code == 0
 
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mstore.errors import UsageError
+from mstore.errors import MstoreError
 from mstore.model.records import CollectionDefined
 from mstore.store.store import Store
 from mstore.ui.core import pager, params, ui_of
@@ -25,7 +25,7 @@ def collection_page(store: Store, c: CollectionDefined, offset: int, size: int) 
     store.catch_up()
     try:
         ids, error = ce.members(store, c), ""
-    except UsageError as e:  # a dynamic one whose query names what is gone now
+    except MstoreError as e:  # a query naming what is gone now, a member list lost
         ids, error = [], e.message
     with store.reader() as r:
         items = [{**asdict(tile(r, aid)), "error": None, "sidecars": [], "has_sidecar": False}
