@@ -33,16 +33,20 @@ def collection_units(store: Store, name: str) -> list[str]:
         raise UsageError(f"no collection '{name}'")
     if c.members_object:
         return frozen_members(store, c)
+    try:
+        return query_members(store, c.query)
+    except QueryError as e:  # it names what is gone now (a collection, a similar: asset)
+        raise UsageError(f"collection '{c.name}': its query ({c.query}) fails now: "
+                         f"{e.message}") from None
+
+
+def query_members(store: Store, query: str) -> list[str]:
+    """The asset ids a query matches now, in catalog order (error-only rows have no id)."""
     from mstore.query.evaluate import evaluate
     from mstore.query.snapshot import load_table
 
     table = load_table(store)
-    try:
-        rows = evaluate(c.query, table, TermContext(store))
-    except QueryError as e:  # it names what is gone now (a collection, a similar: asset)
-        raise UsageError(f"collection '{c.name}': its query ({c.query}) fails now: "
-                         f"{e.message}") from None
-    return [rid for i in rows if (rid := table.row_id(i))]
+    return [rid for i in evaluate(query, table, TermContext(store)) if (rid := table.row_id(i))]
 
 
 def frozen_members(store: Store, c: CollectionDefined) -> list[str]:

@@ -15,7 +15,7 @@ import msgspec
 
 from mstore.errors import QueryError, UsageError
 from mstore.model.records import CollectionDefined
-from mstore.query.collections import collection_units
+from mstore.query.collections import collection_units, query_members
 from mstore.store.store import Store
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -35,16 +35,6 @@ def get(store: Store, name: str) -> CollectionDefined:
     from mstore.services import resolve
 
     return resolve.collection(store, check_name(name))
-
-
-def query_members(store: Store, query: str) -> list[str]:
-    """The asset ids a query matches now, in catalog order (error-only rows have no id)."""
-    from mstore.query.evaluate import evaluate
-    from mstore.query.snapshot import load_table
-    from mstore.query.terms import TermContext
-
-    table = load_table(store)
-    return [rid for i in evaluate(query, table, TermContext(store)) if (rid := table.row_id(i))]
 
 
 def parse_asset_list(store: Store, text: str) -> list[str]:

@@ -506,6 +506,17 @@ def test_gc(added: tuple[Path, Path]) -> None:
 
 
 # -- collections ----------------------------------------------------------------------------
+def planned_photos(store: Path, selection: str) -> list[str]:
+    """The units a production photos run over ``selection`` would have."""
+    st = Store(store)
+    try:
+        _, units = plan(st, RunRequest(pipeline=get_pipeline(st.root, "photos"),
+                                       selection=selection, policy="production"))
+    finally:
+        st.close()
+    return msgspec.msgpack.decode(units)
+
+
 def test_collections(added: tuple[Path, Path], tmp_path: Path) -> None:
     store, root = added
     vac = image_ids(store, "path:2019")
@@ -539,14 +550,8 @@ def test_collections(added: tuple[Path, Path], tmp_path: Path) -> None:
         "vac": len(vac) + 1, "vacf": len(vac), "picked": 2}
 
     # runs plan over a collection's members (a frozen one exactly)
-    st = Store(store)
-    try:
-        rec, units = plan(st, RunRequest(pipeline=get_pipeline(st.root, "photos"),
-                                         selection="@vacf", policy="production"))
-    finally:
-        st.close()
     images = set(image_ids(store, "kind:image"))
-    assert msgspec.msgpack.decode(units) == [a for a in vac if a in images]
+    assert planned_photos(store, "@vacf") == [a for a in vac if a in images]
 
     assert mstore("collection", "delete", "vac", store=store).code == 0
     assert mstore("collection", "show", "vac", store=store).code == 2
@@ -589,13 +594,7 @@ def test_collection_terms_in_queries(added: tuple[Path, Path]) -> None:
     assert image_ids(store, "collection:vacf") == vac
 
     # runs select by it like by any term
-    st = Store(store)
-    try:
-        _, units = plan(st, RunRequest(pipeline=get_pipeline(st.root, "photos"),
-                                       selection="collection:vacf", policy="production"))
-    finally:
-        st.close()
-    assert msgspec.msgpack.decode(units) == [a for a in vac if a in images]
+    assert planned_photos(store, "collection:vacf") == [a for a in vac if a in images]
 
     r = mstore("find", "collection:nope", store=store)
     assert r.code == 2 and "no collection 'nope'" in r.err and "Traceback" not in r.err
