@@ -49,6 +49,10 @@ class RunInput:
     # ... but not below min_chunk_s of work: a chunk costs tens of ms besides its units
     # (an activity, a flush with its fsyncs), too much to spread a fast run's last units
     min_chunk_s: float = 0.25
+    # tool processes this machine's worker runs the first stage in (0: not known): the
+    # last chunks shrink to spread what is left over them, not over max_concurrency
+    # chunks of which only that many run at once
+    processes: int = 0
     measured_units: int = 0  # carried across continue-as-new
     measured_s: float = 0.0
     # [start, end) ranges that stopped chunks (a pause) did not reach: handed out again first
@@ -76,7 +80,8 @@ def stages(ts: TemporalSettings, run: RunStarted) -> tuple[list[Stage], list[Sta
 
 
 def run_input(ts: TemporalSettings, machine: str, run: RunStarted, *, chunk_size: int = 0,
-              chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> RunInput:
+              chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0,
+              processes: int = 0) -> RunInput:
     concurrency = int(run.caps.get("max_concurrency", 0)) or DEFAULT_CONCURRENCY
     # chunks big enough that ~15 ms of orchestration per activity stays < 1 ms per unit,
     # small enough that progress moves and both cores stay busy
@@ -91,4 +96,4 @@ def run_input(ts: TemporalSettings, machine: str, run: RunStarted, *, chunk_size
                     stages=per_asset,
                     aggregates=aggregates,
                     chunks_per_history=chunks_per_history,
-                    heartbeat_timeout_s=heartbeat_timeout_s)
+                    heartbeat_timeout_s=heartbeat_timeout_s, processes=processes)

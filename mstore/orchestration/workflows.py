@@ -50,6 +50,27 @@ with workflow.unsafe.imports_passed_through():
     from mstore.orchestration.inputs import RunInput
 
 
+def chunk_size(inp: RunInput, start: int, measured_units: int, measured_s: float,
+               processes: int = 0) -> int:
+    """How many units the chunk starting at unit ``start`` gets, after ``measured_units``
+    units took ``measured_s`` seconds of work. ``processes``: the tool processes what is
+    left is spread over (0, in runs started before their input said: over
+    ``max_concurrency`` chunks, with no remainder folded in)."""
+    if not inp.adaptive or measured_units < inp.chunk_size or measured_s <= 0:
+        return inp.chunk_size
+    per_unit = measured_s / measured_units
+    want = int(inp.target_chunk_s / per_unit)
+    left = inp.total - start
+    least = math.ceil(inp.min_chunk_s / per_unit)
+    # what is left spread out (guided self-scheduling): the chunks shrink as the run
+    # ends, so the processes all end within one small chunk's time of each other
+    spread = -(-left // (min(inp.max_concurrency, processes) or inp.max_concurrency))
+    size = max(1, min(want, inp.max_chunk, max(spread, least)))
+    if processes and left - size < least and left <= inp.max_chunk:
+        return left  # a remainder smaller than a chunk's least: it costs what a chunk does
+    return size
+
+
 @dataclass
 class Progress:
     total: int
@@ -197,13 +218,8 @@ class RunWorkflow:
             await self._through(inp, total, 0, 0, us, stage, declined, m)
 
     def _chunk_size(self, inp: RunInput, start: int) -> int:
-        if not inp.adaptive or self._measured_units < inp.chunk_size or self._measured_s <= 0:
-            return inp.chunk_size
-        per_unit = self._measured_s / self._measured_units
-        want = int(inp.target_chunk_s / per_unit)
-        spread = -(-(inp.total - start) // inp.max_concurrency)
-        least = math.ceil(inp.min_chunk_s / per_unit)
-        return max(1, min(want, inp.max_chunk, max(spread, least)))
+        # a run started before its input had ``processes`` (0) replays with the old rule
+        return chunk_size(inp, start, self._measured_units, self._measured_s, inp.processes)
 
     @workflow.run
     async def run(self, inp: RunInput) -> str:

@@ -30,15 +30,18 @@ def start_run(store: Store, req: RunRequest, *, chunk_size: int = 0,
               chunks_per_history: int = 400, heartbeat_timeout_s: float = 60.0) -> Started:
     from mstore.orchestration import handoff, server
     from mstore.orchestration.inputs import run_input
+    from mstore.orchestration.settings import worker_settings
 
     planned = plan_run(store, req)  # every check of the request, before anything is written
     rec, units = planned.record, planned.units
     ts = server.ensure_running(store)  # no server: nothing recorded
     rec.units_object = store.objects.put(units)
     store.write_records([rec])  # flushes the unit list (an object) before the record
+    first = next((s.resource for s in rec.steps if s.shape != "aggregate"), "")
     inp = run_input(ts, store.machine_id, rec, chunk_size=chunk_size,
                     chunks_per_history=chunks_per_history,
-                    heartbeat_timeout_s=heartbeat_timeout_s)
+                    heartbeat_timeout_s=heartbeat_timeout_s,
+                    processes=worker_settings(store).slots(first) if first else 0)
     try:
         # a worker of this store that is connected starts it; else a client of our own
         if not handoff.start(server.state_dir(store), ts, inp):

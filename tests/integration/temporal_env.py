@@ -398,6 +398,11 @@ class RunStore:
         current execution's history), in order."""
         return self.activities(run_id, "mstore-run-chunk")
 
+    def workflow_input(self, run_id: str) -> dict:
+        """The input the run's workflow (its current execution) was started with."""
+        first = self.history_events(run_id)[0].workflow_execution_started_event_attributes
+        return json.loads(first.input.payloads[0].data)
+
     def activities(self, run_id: str, name: str) -> list[tuple[str, dict]]:
         """(task queue, input) of every activity of type ``name`` the run's workflow
         scheduled (its current execution's history), in order."""

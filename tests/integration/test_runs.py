@@ -870,7 +870,7 @@ def test_continue_as_new_completes(run_store) -> None:  # noqa: ANN001
 def test_chunks_adapt_to_measured_speed(run_store, tmp_path: Path) -> None:  # noqa: ANN001
     """Without --chunk-size the first chunks are small (first results come fast); later
     ones grow to ~2 s of work at the measured speed, bounded so every slot stays busy."""
-    from mstore.orchestration.workflows import RunInput, RunWorkflow
+    from mstore.orchestration.workflows import RunInput, chunk_size
     from tests.fixtures.archive import build_bulk
 
     bulk = tmp_path / "bulk"
@@ -884,21 +884,29 @@ def test_chunks_adapt_to_measured_speed(run_store, tmp_path: Path) -> None:  # n
     first = min(32, -(-v.total // 8))  # DEFAULT_CHUNK; DEFAULT_CONCURRENCY 4 x 2
     assert v.total == 600 and sizes[:4] == [first] * 4 and sum(sizes) == v.total
     assert max(sizes) > first  # noop units take ~0.1 ms: later chunks are bigger
+    # the run was told how many tool processes this machine's worker runs (2 cores)
+    assert rs.workflow_input(v.id)["processes"] == 2
     # the sizing rule itself
-    wf = RunWorkflow()
     inp = RunInput(run_id="r", store="s", total=100_000, chunk_size=32, max_concurrency=4,
                    control_queue="q", adaptive=True)
-    wf._measured_units, wf._measured_s = 10, 0.0
-    assert wf._chunk_size(inp, 0) == 32  # nothing measured yet
-    wf._measured_units, wf._measured_s = 64, 6.4  # 0.1 s per unit -> 20 units in 2 s
-    assert wf._chunk_size(inp, 64) == 20
-    wf._measured_units, wf._measured_s = 64, 0.0064  # 0.1 ms per unit
-    assert wf._chunk_size(inp, 64) == 4096  # max_chunk
-    wf._measured_units, wf._measured_s = 64, 6.4
-    assert wf._chunk_size(inp, 100_000 - 40) == 10  # the tail spreads over 4 slots ...
-    wf._measured_units, wf._measured_s = 64, 0.0064
-    assert wf._chunk_size(inp, 100_000 - 100) == 2500  # ... of at least 0.25 s of work each
-    assert wf._chunk_size(RunInput(**{**inp.__dict__, "adaptive": False}), 64) == 32
+    for procs in (0, 2):
+        assert chunk_size(inp, 0, 10, 0.0, procs) == 32  # nothing measured yet
+        # 0.1 s per unit -> 20 units in 2 s
+        assert chunk_size(inp, 64, 64, 6.4, procs) == 20
+        assert chunk_size(inp, 64, 64, 0.0064, procs) == 4096  # 0.1 ms per unit: max_chunk
+        # ... of at least 0.25 s of work each
+        assert chunk_size(inp, 100_000 - 100, 64, 0.0064, procs) == (100 if procs else 2500)
+    assert chunk_size(RunInput(**{**inp.__dict__, "adaptive": False}), 64, 64, 6.4) == 32
+    # the tail spreads over the 4 chunks in flight (runs started before the processes were
+    # known) ...
+    assert chunk_size(inp, 100_000 - 40, 64, 6.4) == 10
+    # ... or over the processes that run them, never over more than max_concurrency
+    assert chunk_size(inp, 100_000 - 30, 64, 6.4, 2) == 15
+    assert chunk_size(inp, 100_000 - 40, 64, 6.4, 16) == 10
+    # and what would be left after a chunk, if less than a chunk's least, goes with it
+    assert chunk_size(inp, 100_000 - 5, 64, 6.4, 2) == 5  # least 3 units: not 3 and 2
+    assert chunk_size(inp, 100_000 - 6, 64, 6.4, 2) == 3
+    assert chunk_size(inp, 100_000 - 5, 64, 6.4) == 3  # (not in the rule before)
 
 
 # --------------------------------------------------------------------------- tools
