@@ -4,7 +4,7 @@ stored as an object so a million units do not bloat a record."""
 
 from __future__ import annotations
 
-import secrets
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -45,7 +45,7 @@ class RunRequest:
 
 
 def new_run_id() -> str:
-    return time.strftime("r%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return time.strftime("r%Y%m%d-%H%M%S-") + os.urandom(2).hex()
 
 
 def parse_param_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
