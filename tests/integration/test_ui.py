@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from mstore.errors import UsageError
 from mstore.query.snapshot import load_table
 from mstore.query.table import MergedTable
+from mstore.services.describe import describe_run
 from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui.api import ActionContext, Page, PageContext, ToolUi
@@ -320,6 +321,22 @@ def test_runs_dashboard_run_page_and_events(world: World, client: TestClient) ->
     assert f'action="/run/{world.check}/rerun"' in r.text
     r = client.get(f"/run/{world.photos}")
     assert r.status_code == 200 and "Results so far" in r.text and "/payload" in r.text
+    # its results: the thumbnails as pictures; the hashes and metadata (data) counted by
+    # kind, each kind's newest linked, not a grey tile each
+    gallery = r.text.split('id="panel-gallery"', 1)[1].split("</section>", 1)[0]
+    assert 'class="placeholder"' not in gallery
+    st = Store(world.store)
+    try:
+        shown = describe_run(st, world.photos, limit=60)["recent_artifacts"]
+    finally:
+        st.close()
+    for kind in ("metadata", "phash"):
+        newest = next(a for a in shown if a["kind"] == kind)
+        n = sum(a["kind"] == kind for a in shown)
+        assert f'<a href="/artifact/{newest["id"]}" title="the newest, ' in gallery
+        assert f">{n} {kind}</a>" in gallery
+    pictures = [a for a in shown if a["kind"] == "thumbnail"]
+    assert gallery.count("<img ") == len(pictures) > 0
     # the live part: the page's body alone, re-rendered while the run goes
     live = client.get(f"/run/{world.live}/live")
     assert live.status_code == 200 and "<html" not in live.text
