@@ -89,6 +89,47 @@ def emit_json_pretty(obj: object) -> None:
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(obj).decode(), indent=2) + "\n")
 
 
+# (key, label, unit) of the technical facts shown, in this order, after the dimensions
+_META_FACTS = [("taken", "taken", ""), ("camera_make", "make", ""),
+               ("camera_model", "model", ""), ("frames", "frames", ""),
+               ("duration", "duration", " s"), ("video_codec", "video", ""),
+               ("audio_codec", "audio", ""), ("fps", "fps", ""), ("rotation", "rotation", ""),
+               ("sample_rate", "sample rate", " Hz"), ("channels", "channels", ""),
+               ("encoding", "encoding", ""), ("lines", "lines", ""), ("pages", "pages", "")]
+
+
+def meta_lines(meta: dict) -> list[tuple[str, str]]:
+    """(label, value) lines of an asset's metadata: its dimensions, technical facts (a
+    capture time and place with where they came from), then its words. Shared by
+    ``mstore show`` and the asset page."""
+    out = []
+    if meta.get("width"):
+        out.append(("dimensions", f"{meta['width']}x{meta['height']}"
+                    + (f" (orientation {meta['orientation']})" if meta.get("orientation") else "")))
+    for key, label, unit in _META_FACTS:
+        if meta.get(key) is not None:
+            val = meta[key]
+            text = (f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
+                    else str(val))
+            out.append((label, text + unit + (_source(meta, "taken") if key == "taken" else "")))
+    if meta.get("text_layer") is not None:
+        out.append(("text layer", "yes" if meta["text_layer"] else "no (pictures of pages)"))
+    if meta.get("gps_lat") is not None:
+        gps = f"{meta['gps_lat']:.6f}, {meta['gps_lon']:.6f}"
+        if meta.get("gps_alt") is not None:
+            gps += f" ({meta['gps_alt']:.1f} m)"
+        out.append(("gps", gps + _source(meta, "gps")))
+    return out + words_lines(meta)
+
+
+def _source(meta: dict, fact: str) -> str:
+    """Where a shown capture time or place came from: "  (exif)", "  (from sidecar ...)"."""
+    source = meta.get(f"{fact}_source")
+    if source == "sidecar":
+        return f"  (from sidecar {quote_path(meta['sidecar_path'].encode())})"
+    return f"  ({source})" if source else ""
+
+
 def words_lines(meta: dict) -> list[tuple[str, str]]:
     """(label, value) lines of the words given to a picture: its own title, caption and
     keywords, then those of its sidecars (``meta["sidecar_words"]``, from ``show``), each

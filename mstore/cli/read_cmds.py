@@ -6,7 +6,7 @@ import click
 
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.errors import EXIT_NOTHING
-from mstore.present import duration, words_lines
+from mstore.present import duration, meta_lines
 
 
 @click.command()
@@ -79,42 +79,6 @@ def _when(ms: int | None) -> str:
     from mstore.present import ms_time
 
     return ms_time(ms) if ms else "never"
-
-
-def _meta_lines(meta: dict) -> list[tuple[str, str]]:
-    out = []
-    if meta.get("width"):
-        out.append(("dimensions", f"{meta['width']}x{meta['height']}"
-                    + (f" (orientation {meta['orientation']})" if meta.get("orientation") else "")))
-    labels = [("taken", "taken"), ("camera_make", "make"), ("camera_model", "model"),
-              ("frames", "frames"), ("duration", "duration"), ("video_codec", "video"),
-              ("audio_codec", "audio"), ("fps", "fps"), ("rotation", "rotation"),
-              ("sample_rate", "sample rate"), ("channels", "channels"),
-              ("encoding", "encoding"), ("lines", "lines"), ("pages", "pages")]
-    for key, label in labels:
-        if meta.get(key) is not None:
-            val = meta[key]
-            text = (f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
-                    else str(val))
-            out.append((label, text + (_source(meta, "taken") if key == "taken" else "")))
-    if meta.get("text_layer") is not None:
-        out.append(("text layer", "yes" if meta["text_layer"] else "no (pictures of pages)"))
-    if meta.get("gps_lat") is not None:
-        gps = f"{meta['gps_lat']:.6f}, {meta['gps_lon']:.6f}"
-        if meta.get("gps_alt") is not None:
-            gps += f" ({meta['gps_alt']:.1f} m)"
-        out.append(("gps", gps + _source(meta, "gps")))
-    return out + words_lines(meta)
-
-
-def _source(meta: dict, fact: str) -> str:
-    """Where a shown capture time or place came from: "  (exif)", "  (from sidecar ...)"."""
-    from mstore.present import quote_path
-
-    source = meta.get(f"{fact}_source")
-    if source == "sidecar":
-        return f"  (from sidecar {quote_path(meta['sidecar_path'].encode())})"
-    return f"  ({source})" if source else ""
 
 
 @click.command()
@@ -200,7 +164,7 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
     echo(f"{'asset':<11}{d['id']}")
     echo(f"{'kind':<11}{d['kind']} ({d['mime']}), {human_size(d['size'])}"
          + ("  MISSING" if d["missing"] else ""))
-    for label, val in _meta_lines(d["meta"]):
+    for label, val in meta_lines(d["meta"]):
         echo(f"{label:<11}{val}")
     echo("paths")
     for p in d["paths"]:

@@ -7,37 +7,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from mstore.present import words_lines
+from mstore.present import meta_lines
 from mstore.ui.api import PanelContext, ToolUi
 
+
 # -- panels -------------------------------------------------------------------------------
-_META_LABELS = [("taken", "taken"), ("camera_make", "make"), ("camera_model", "model"),
-                ("frames", "frames"), ("duration", "duration"), ("video_codec", "video"),
-                ("audio_codec", "audio"), ("fps", "fps"), ("rotation", "rotation"),
-                ("sample_rate", "sample rate"), ("channels", "channels"),
-                ("encoding", "encoding"), ("lines", "lines")]
-
-
-def meta_lines(meta: dict) -> list[tuple[str, str]]:
-    """(label, value) lines of an asset's technical metadata, as ``mstore show`` has them."""
-    out = []
-    if meta.get("width"):
-        out.append(("dimensions", f"{meta['width']}x{meta['height']}"
-                    + (f" (orientation {meta['orientation']})" if meta.get("orientation")
-                       else "")))
-    for key, label in _META_LABELS:
-        val = meta.get(key)
-        if val is not None:
-            out.append((label, f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
-                        else str(val)))
-    if meta.get("gps_lat") is not None:
-        gps = f"{meta['gps_lat']:.6f}, {meta['gps_lon']:.6f}"
-        if meta.get("gps_alt") is not None:
-            gps += f" ({meta['gps_alt']:.1f} m)"
-        out.append(("gps", gps))
-    return out + words_lines(meta)
-
-
 def _meta_panel(ctx: PanelContext) -> Markup | None:
     d = ctx.data
     lines = [("kind", f"{d['kind']} ({d['mime']})")] + meta_lines(d["meta"])

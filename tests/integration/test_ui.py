@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -243,6 +244,17 @@ def test_asset_page(world: World, client: TestClient) -> None:
     assert "Metadata" in t and "Paths" in t and "dimensions" in t
     assert f"/artifact/{thumb.id}" in t and "thumbnail@" in t and world.photos in t
     assert "size=256" in t  # params inline
+    # the metadata panel says what `mstore show` says, line for line: where the capture
+    # time and place came from, the units
+    photo = asset_id(world, "2019/vacation/IMG_0001.JPG")
+    shown = mstore("show", photo, store=world.store).out.splitlines()
+    facts = shown[2:shown.index("paths")]  # after the id and kind lines
+    assert any(line.startswith("taken") and line.endswith("(exif)") for line in facts)
+    assert any(line.startswith("gps") for line in facts)
+    panel = client.get(f"/asset/{photo}").text.split('id="panel-metadata"', 1)[1]
+    panel = panel.split("</section>", 1)[0]
+    for line in facts:
+        assert f"<dt>{line[:11].strip()}</dt><dd>{escape(line[11:])}</dd>" in panel, line
     # text preview: an excerpt, escaped
     tid = world.text_ids[0]
     r = client.get(f"/asset/{tid}")
