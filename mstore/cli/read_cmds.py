@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
-from mstore.errors import EXIT_NOTHING
+from mstore.errors import EXIT_NOTHING, UsageError
 from mstore.present import duration, meta_lines
 
 
@@ -342,10 +342,13 @@ def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN00
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--count", is_flag=True, help="Print only the number of matches.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N results.")
+@click.option("--sort", "sort", metavar="KEY", default=None,
+              help="Order: taken, -taken (newest first), size, -size, path (default: by "
+                   "path, best first for text: and similar:).")
 @store_option
 @click.pass_obj
 def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
-         limit: int | None) -> None:
+         limit: int | None, sort: str | None) -> None:
     """Find assets. QUERY words are ANDed; see 'mstore help-query' for the language.
 
     Exit status 1 when nothing matches.
@@ -353,10 +356,13 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     from mstore.cli.progress import IndexingLine
     from mstore.query.evaluate import count as count_rows
     from mstore.query.evaluate import evaluate
+    from mstore.query.order import SORTS, sort_rows
     from mstore.query.snapshot import load_table
     from mstore.query.table import KIND_NAMES
     from mstore.query.terms import TermContext
 
+    if sort is not None and sort not in SORTS:
+        raise UsageError(f"--sort: unknown key '{sort}' (one of: {', '.join(SORTS)})")
     store = obj.store()
     q = " ".join(query)
     table = load_table(store)
@@ -365,6 +371,9 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     try:
         if count:
             found = count_rows(q, table, context)
+        elif sort is not None:  # every match, then the first ``limit`` in that order
+            rows = sort_rows(evaluate(q, table, context), table, sort, limit)
+            found = len(rows)
         else:
             rows = evaluate(q, table, context, limit)
             found = len(rows)

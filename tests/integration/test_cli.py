@@ -89,6 +89,38 @@ def test_find_keys(cataloged) -> None:  # noqa: ANN001
     assert r.code == 0 and int(r.out) == len(ids() - in_2019)
 
 
+def test_find_sort_orders(cataloged) -> None:  # noqa: ANN001
+    """--sort KEY lists the same matches in another order: by capture time (newest first
+    with -taken; no capture time last either way) or size, ties in path order."""
+    store, _, _ = cataloged
+
+    def rows(*args: str) -> list[dict]:
+        r = mstore("find", "--json", *args, store=store)
+        assert r.code == 0, r.err
+        return r.json_lines()
+
+    by_path = rows()
+    for key, field, reverse in (("taken", "taken", False), ("-taken", "taken", True),
+                                ("size", "size", False), ("-size", "size", True)):
+        got = rows("--sort", key)
+        assert sorted(r["id"] for r in got) == sorted(r["id"] for r in by_path)
+        known = [r for r in got if r[field] is not None]
+        assert got[:len(known)] == known  # the undated last
+        values = [r[field] for r in known]
+        assert values == sorted(values, reverse=reverse) and len(set(values)) > 1
+        for a, b in zip(got, got[1:], strict=False):  # ties keep the path order
+            if a[field] == b[field]:
+                assert by_path.index(a) < by_path.index(b)
+        # --limit N: the first N of that order, not N of the path order sorted
+        assert rows("--sort", key, "--limit", "3") == got[:3]
+        assert rows(f"--sort={key}", "kind:image") == [r for r in got if r["kind"] == "image"]
+    assert any(r["taken"] is None for r in by_path)  # the undated case is exercised
+    assert rows("--sort", "path") == by_path
+    r = mstore_proc("find", "--sort", "colour", store=store)
+    assert r.code == 2 and r.err == ("mstore: --sort: unknown key 'colour' (one of: path, "
+                                     "taken, -taken, size, -size)\n")
+
+
 def test_show_by_id_prefix_path_and_json(cataloged) -> None:  # noqa: ANN001
     store, root, _ = cataloged
     row = mstore("find", "kind:image", "--json", "--limit", "1", store=store).json_lines()[0]

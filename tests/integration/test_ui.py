@@ -137,6 +137,21 @@ def test_assets_grid_query_filters_and_pages(world: World, client: TestClient) -
         assert r2.status_code == 200 and 'rel="prev"' in r2.text
         assert len(re.findall(r'<li class="tile', r2.text)) == min(total - PAGE_SIZE,
                                                                      PAGE_SIZE)
+    # in another order, page after page: the order of find --sort (sidecars folded in)
+    for key in ("-taken", "size"):
+        shown: list[str] = []
+        while len(shown) < total:
+            page = client.get("/", params={"sort": key, "offset": len(shown)})
+            assert page.status_code == 200 and f'<option value="{key}" selected>' in page.text
+            assert len(shown) + PAGE_SIZE >= total or f"sort={key}" in page.text  # the pager
+            ids = [m for m in re.findall(r'href="/asset/([0-9a-f]{64})"', page.text)]
+            assert ids
+            shown += list(dict.fromkeys(ids))
+        listed = [r["id"] for r in mstore("find", "--json", "--sort", key,
+                                          store=world.store).json_lines()]
+        assert shown == [i for i in listed if i in set(shown)] and len(shown) == total
+    bad = client.get("/", params={"sort": "colour"})
+    assert bad.status_code == 400 and "unknown order &#39;colour&#39;" in bad.text
     # a bad query or filter: 400 with the message, not a crash
     assert client.get("/", params={"q": "kind:"}).status_code == 400
     assert client.get("/", params={"from": "2019) OR (x"}).status_code == 400

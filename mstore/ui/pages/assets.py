@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from mstore.errors import QueryError, UsageError
 from mstore.model.meta import KINDS
+from mstore.query.order import SORTS
 from mstore.store.store import Store
 from mstore.ui import files
 from mstore.ui.core import pager, params, ui_of
@@ -18,6 +19,9 @@ from mstore.ui.filters import file_name, folder
 from mstore.ui.tiles import best_thumb, taken_date
 
 PAGE_SIZE = 60
+# the grid's "order" choices: (find --sort key, label); "" is the catalog's own order
+ORDERS = [("", "by path"), ("-taken", "newest first"), ("taken", "oldest first"),
+          ("-size", "largest first"), ("size", "smallest first")]
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
@@ -38,15 +42,18 @@ def build_query(q: str, kind: str, date_from: str, date_to: str) -> str:
 
 
 # -- what the pages read ------------------------------------------------------------------
-def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, list[dict]]:
+def grid(store: Store, query: str, offset: int, size: int, sort: str = ""
+         ) -> tuple[int, int, list[dict]]:
     """(number of tiles, number of sidecars shown with their file, the page of tiles at
     ``offset``): evaluates the query over the catalog table, folds each sidecar whose
-    file is in the result into that file's tile (see ``query/sidecars.py``) and reads
-    only the ``size`` rows shown."""
+    file is in the result into that file's tile (see ``query/sidecars.py``), puts the
+    tiles in order ``sort`` (query/order.py; default: the catalog's, or best first) and
+    reads only the ``size`` rows shown."""
     from itertools import compress
 
     from mstore.query import sidecars
     from mstore.query.evaluate import evaluate, evaluate_mask, parse, ranking_term
+    from mstore.query.order import sort_rows
     from mstore.query.snapshot import load_table
     from mstore.query.table import F_SIDECAR, KIND_NAMES
     from mstore.query.terms import TermContext
@@ -68,6 +75,9 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, li
         mask, folded = sidecars.fold(table, mask)
     rows = ([i for i in ranked if mask[i]] if ranked is not None
             else list(compress(range(table.n), mask)))
+    total = len(rows)
+    if sort:
+        rows = sort_rows(rows, table, sort, offset + size)  # this page and those before it
     page = rows[offset:offset + size]
     items = []
     with store.reader() as r:
@@ -86,7 +96,7 @@ def grid(store: Store, query: str, offset: int, size: int) -> tuple[int, int, li
                 "sidecars": [_text(table.row_paths(r)[0]) for r in folded.get(i, [])],
                 "has_sidecar": bool(table.flags[i] & F_SIDECAR),
             })
-    return len(rows), sum(map(len, folded.values())), items
+    return total, sum(map(len, folded.values())), items
 
 
 def _text(path: bytes) -> str:
@@ -143,13 +153,17 @@ async def assets(request: Request) -> Response:
     qp = params(request)
     q, kind = qp.get("q"), qp.get("kind")
     date_from, date_to = qp.get("from"), qp.get("to")
+    sort = qp.get("sort")
     offset = qp.number("offset")
-    form = {"q": q, "kind": kind, "from": date_from, "to": date_to}
+    form = {"q": q, "kind": kind, "from": date_from, "to": date_to, "sort": sort}
     error = None
     total, with_file, items, query = 0, 0, [], ""
     try:
         query = build_query(q, kind, date_from, date_to)
-        total, with_file, items = await ui.call(grid, ui.store, query, offset, PAGE_SIZE)
+        if sort and sort not in SORTS:
+            raise UsageError(f"unknown order '{sort}' (one of: {', '.join(SORTS)})")
+        total, with_file, items = await ui.call(grid, ui.store, query, offset, PAGE_SIZE,
+                                                sort)
     except QueryError as e:
         error = e.render()
     except UsageError as e:
@@ -159,7 +173,8 @@ async def assets(request: Request) -> Response:
         return "/?" + urlencode({**{k: v for k, v in form.items() if v}, "offset": off})
 
     return ui.page(request, "assets.html", status=400 if error else 200, title="assets",
-                   form=form, kinds=KINDS, query=query, error=error, total=total,
+                   form=form, kinds=KINDS, orders=ORDERS, query=query, error=error,
+                   total=total,
                    with_file=with_file, items=items, offset=offset, page_size=PAGE_SIZE,
                    **pager(link, offset, PAGE_SIZE, total))
 
