@@ -14,7 +14,7 @@ from mstore.present import duration, meta_lines
 @store_option
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
-    """Summary of the store: assets by kind, size, missing, errors, last add."""
+    """Summary of the store: assets by kind, size, missing, errors, last add, runs going."""
     from mstore.present import emit_json, human_size, ms_time
     from mstore.query.snapshot import load_stats
 
@@ -23,6 +23,9 @@ def status(obj: Context, as_json: bool) -> None:
     with store.reader() as r:
         last = r.last_add()
         set_aside = r.set_aside_count()
+        going = [rid for rid, info in r.runs()
+                 if info.started is not None and info.state in ACTIVE_STATES]
+    active = _active_runs(store, going)
     remotes = _remotes(store)
     if as_json:
         emit_json({
@@ -37,7 +40,7 @@ def status(obj: Context, as_json: bool) -> None:
                 "new": last.new, "changed": last.changed, "moved": last.moved,
                 "missing": last.missing, "unchanged": last.unchanged, "errors": last.errors,
                 "interrupted": last.interrupted},
-            "remotes": remotes,
+            "remotes": remotes, "active_runs": active,
         })
         return
     echo = click.echo
@@ -59,10 +62,29 @@ def status(obj: Context, as_json: bool) -> None:
              f"{last.errors} errors" + (" (interrupted)" if last.interrupted else ""))
     if set_aside:
         echo(f"set aside {set_aside:,} records the index could not apply (mstore fsck names them)")
+    for a in active:
+        echo(f"run      {a['id']}  {a['pipeline']} {a['policy']} {a['state']}: "
+             f"{a['done']:,} done, {a['failed']:,} failed of {a['total']:,}"
+             f"   (mstore show {a['id']})")
     for name, r in remotes.items():
         echo(f"remote   {name}  {r['url']}  pulled {_when(r['pulled_ms'])}, pushed "
              f"{_when(r['pushed_ms'])}"
              + (f"  (partial: {','.join(r['kinds'])})" if r["kinds"] is not None else ""))
+
+
+ACTIVE_STATES = ("running", "paused")  # the runs status lists: not ended, oldest first
+
+
+def _active_runs(store, ids: list[str]) -> list[dict]:  # noqa: ANN001 - a Store
+    """The runs this copy's records say are still going or paused, with their progress."""
+    if not ids:
+        return []
+    from mstore.runs.progress import view
+
+    views = sorted((v for rid in ids if (v := view(store, rid, failures=0)) is not None),
+                   key=lambda v: v.started_ms)
+    return [{"id": v.id, "pipeline": v.pipeline, "policy": v.policy, "state": v.state,
+             "done": v.done, "failed": v.failed, "total": v.total} for v in views]
 
 
 def _remotes(store) -> dict[str, dict]:  # noqa: ANN001 - a Store

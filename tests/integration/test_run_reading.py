@@ -182,9 +182,18 @@ def test_show_run_while_executing_and_after(added: tuple[Path, Path]) -> None:
         # thumbnails, hashes and quality scores
         assert d["artifacts"] == 3 * first == len(d["recent_artifacts"])
         assert d["recent_artifacts"][0]["kind"] == "quality"  # newest first
+        # status says a run is going, with its progress, as git status says a rebase is
+        p = mstore_proc("status", "--json", store=store)
+        assert p.code == 0 and p.json()["active_runs"] == [{
+            "id": r.id, "pipeline": "dedupe", "policy": "sandbox", "state": "running",
+            "done": done, "failed": 0, "total": r.total}]
+        line = f"run      {r.id}  dedupe sandbox running: {done} done, 0 failed of {r.total}"
+        assert line in mstore_proc("status", store=store).out
         r.units(5).aggregates()
     finally:
         r.finish()
+    ended = mstore("status", "--json", store=store)
+    assert ended.json()["active_runs"] == [] and "run " not in mstore("status", store=store).out
     d = show(store, r.id, "--limit", "3")
     assert d["state"] == "completed" and d["done"] == r.total and d["pending"] == 0
     assert d["eta_s"] is None and d["throughput"] > 0
