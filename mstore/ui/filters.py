@@ -43,6 +43,18 @@ def short_folder(path: str, limit: int = FOLDER_CHARS) -> str:
     return "…" + (tail[slash:] if 0 <= slash <= limit // 3 else tail)
 
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def month_name(date: str) -> str:
+    """A timeline heading for a "YYYY-MM-DD" capture date: "June 2019"; "" (no capture
+    time) as such."""
+    if len(date) < 7:
+        return "no capture time"
+    return f"{MONTHS[int(date[5:7]) - 1]} {date[:4]}"
+
+
 FILTERS = {"human_size": human_size, "ms_time": ms_time, "fmt_secs": present.duration,
            "path_text": path_text, "file_name": file_name, "folder": folder,
-           "short_folder": short_folder}
+           "short_folder": short_folder, "month_name": month_name}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from itertools import groupby
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from mstore.store import index_runs
 from mstore.store.store import Store
 from mstore.ui.api import ActionContext, Page, PageContext, ToolUi
 from mstore.ui.app import PAGE_SIZE, create_app
-from mstore.ui.filters import short_folder
+from mstore.ui.filters import MONTHS, short_folder
 from tests.fixtures.archive import Manifest, _takeout_json
 from tests.helpers import mstore
 from tests.integration.test_run_reading import CHECK_PIPELINE, DirectRun, run_all
@@ -150,6 +151,17 @@ def test_assets_grid_query_filters_and_pages(world: World, client: TestClient) -
         listed = [r["id"] for r in mstore("find", "--json", "--sort", key,
                                           store=world.store).json_lines()]
         assert shown == [i for i in listed if i in set(shown)] and len(shown) == total
+    # ordered by capture time, the grid is a timeline: a heading where the month changes
+    assert 'class="month"' not in client.get("/").text
+    months = []
+    for off in range(0, total, PAGE_SIZE):
+        page = client.get("/", params={"sort": "-taken", "offset": off}).text
+        months += re.findall(r'<li class="month">([^<]*)</li>', page)
+    months = [m for m, _ in groupby(months)]  # a page opens with its month's heading again
+    dated = [m for m in months if m != "no capture time"]
+    ym = [(int(m.split()[1]), MONTHS.index(m.split()[0]) + 1) for m in dated]
+    assert len(ym) > 1 and ym == sorted(set(ym), reverse=True)
+    assert months[len(dated):] == ["no capture time"]  # the undated, once, at the end
     bad = client.get("/", params={"sort": "colour"})
     assert bad.status_code == 400 and "unknown order &#39;colour&#39;" in bad.text
     # a bad query or filter: 400 with the message, not a crash
