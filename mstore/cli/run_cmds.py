@@ -9,6 +9,7 @@ import time
 import click
 
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
+from mstore.model.records import RUN_STATES
 from mstore.present import duration
 
 
@@ -199,16 +200,23 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
 @click.command()
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
               help="At most N runs.")
+@click.option("--state", "states", multiple=True, metavar="STATE",
+              type=click.Choice(RUN_STATES),
+              help="Only runs in this state (repeatable): " + ", ".join(RUN_STATES) + ".")
+@click.option("--pipeline", "pipelines", multiple=True, metavar="NAME",
+              help="Only runs of this pipeline (repeatable).")
 @click.option("--json", "as_json", is_flag=True)
 @store_option
 @click.pass_obj
-def log(obj: Context, limit: int, as_json: bool) -> None:
+def log(obj: Context, limit: int, states: tuple[str, ...], pipelines: tuple[str, ...],
+        as_json: bool) -> None:
     """Runs, newest first."""
     from mstore.present import ms_time
     from mstore.runs.progress import all_views
 
     store = obj.store()
-    views = all_views(store)[:limit]
+    views = [v for v in all_views(store) if (not states or v.state in states)
+             and (not pipelines or v.pipeline in pipelines)][:limit]
     if as_json:
         for v in views:
             emit_shaped(v.as_dict(), "LogRow")

@@ -134,8 +134,11 @@ class RunStarted(Record, tag="run"):
     host: str = ""
 
 
+RUN_STATES = ("running", "paused", "completed", "failed", "cancelled")
+
+
 class RunState(Record, tag="runstate"):
-    """A run changed state: running, paused, cancelled, completed, failed."""
+    """A run changed state: one of RUN_STATES."""
 
     run: str
     state: str

@@ -214,6 +214,33 @@ def test_show_run_while_executing_and_after(added: tuple[Path, Path]) -> None:
     assert f"thumbnail@{THUMBNAIL_VERSION}" in human.out
 
 
+def test_log_filters_by_state_and_pipeline(added: tuple[Path, Path]) -> None:
+    store, _ = added
+    done = run_all(store, "photos", policy="sandbox", sample="3")
+    going = DirectRun(store, "dedupe", policy="sandbox", sample="3")
+    try:
+        going.units(0, 1)
+        going.ctx.writer.flush()
+
+        def ids(*args: str) -> list[str]:
+            r = mstore("log", "--json", *args, store=store)
+            assert r.code == 0, r.err
+            return [row["id"] for row in r.json_lines()]
+
+        every = ids()
+        assert every[:2] == [going.id, done] or every[:2] == [done, going.id]
+        assert ids("--state", "running") == [going.id]
+        assert ids("--state", "completed", "--pipeline", "photos") == [done]
+        assert set(ids("--state", "running", "--state", "completed")) >= {going.id, done}
+        assert ids("--pipeline", "dedupe", "--state", "completed") == []
+        assert ids("--pipeline", "no-such-pipeline") == []
+        assert ids("--state", "running", "--limit", "0") == []
+        bad = mstore_proc("log", "--state", "finished", store=store)
+        assert bad.code == 2 and "'finished' is not one of 'running', 'paused'" in bad.err
+    finally:
+        going.finish()
+
+
 def test_show_run_failures_and_step_kinds(added: tuple[Path, Path]) -> None:
     store, _ = added
     (store / "pipelines").mkdir()
