@@ -23,8 +23,7 @@ def status(obj: Context, as_json: bool) -> None:
     with store.reader() as r:
         last = r.last_add()
         set_aside = r.set_aside_count()
-        going = [rid for rid, info in r.runs()
-                 if info.started is not None and info.state in ACTIVE_STATES]
+        going = [rid for rid, state in r.run_states() if state in ACTIVE_STATES]
     active = _active_runs(store, going)
     remotes = _remotes(store)
     if as_json:

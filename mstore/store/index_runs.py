@@ -95,8 +95,20 @@ class RunInfo(msgspec.Struct, kw_only=True):
     unit_counts: bool = False
 
 
+_NIL = msgspec.Raw(b"\xc0")
+
+
+class _RunStateOnly(msgspec.Struct, kw_only=True):
+    """What ``run_states`` reads of a RunInfo: its state, and whether it has started
+    (the RunStarted record is skipped over, not decoded)."""
+
+    started: msgspec.Raw = _NIL  # as encoded: msgpack's nil until the record is applied
+    state: str = "pending"
+
+
 _enc = msgspec.msgpack.Encoder()
 _dec_run = LazyDecoder(RunInfo)
+_dec_run_state = LazyDecoder(_RunStateOnly)
 _dec_unit = LazyDecoder(UnitState)
 _dec_art = LazyDecoder(ArtifactMade)
 _dec_coll = LazyDecoder(CollectionDefined)
@@ -309,6 +321,17 @@ def run_info(idx: Index, txn: lmdb.Transaction, run: str) -> RunInfo | None:
 
 def all_runs(idx: Index, txn: lmdb.Transaction) -> list[tuple[str, RunInfo]]:
     return [(bytes(k).decode(), _dec_run.decode(v)) for k, v in txn.cursor(db=idx.db["runs"])]
+
+
+def run_states(idx: Index, txn: lmdb.Transaction) -> list[tuple[str, str]]:
+    """(run id, state) of every run whose RunStarted record is here, decoding nothing
+    else of them (``status`` asks on every call)."""
+    out = []
+    for k, v in txn.cursor(db=idx.db["runs"]):
+        info = _dec_run_state.decode(v)
+        if bytes(info.started) != b"\xc0":
+            out.append((bytes(k).decode(), info.state))
+    return out
 
 
 def run_units(idx: Index, txn: lmdb.Transaction, run: str, step: str | None = None

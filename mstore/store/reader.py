@@ -145,6 +145,10 @@ class Reader:
     def runs(self) -> list[tuple[str, RunInfo]]:
         return index_runs.all_runs(self._index, self._txn)
 
+    def run_states(self) -> list[tuple[str, str]]:
+        """(run id, state) of the runs that have started, cheaply."""
+        return index_runs.run_states(self._index, self._txn)
+
     def run_ids(self, prefix: str, limit: int = 3) -> list[str]:
         """Run ids starting with ``prefix`` (keys only: nothing is decoded)."""
         out: list[str] = []

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from mstore.cli.main import cli
-from mstore.model.records import ArtifactMade, Label
+from mstore.model.records import ArtifactMade, Label, RunState
 from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units
 from mstore.runs.finish import finish
 from mstore.runs.pipelines import get_pipeline
@@ -237,6 +237,12 @@ def test_log_filters_by_state_and_pipeline(added: tuple[Path, Path]) -> None:
         assert ids("--state", "running", "--limit", "0") == []
         bad = mstore_proc("log", "--state", "finished", store=store)
         assert bad.code == 2 and "'finished' is not one of 'running', 'paused'" in bad.err
+        # a run whose state came before its RunStarted record (another copy's records,
+        # arriving in part) is in neither log nor status until it comes
+        write(store, [RunState(hlc=0, run="r20990101-000000-beef", state="running")])
+        assert ids("--state", "running") == [going.id]
+        status = mstore("status", "--json", store=store).json()
+        assert [a["id"] for a in status["active_runs"]] == [going.id]
     finally:
         going.finish()
 
