@@ -54,9 +54,10 @@ def follow_run(store, run_id: str) -> str:  # noqa: ANN001
 MAX_CONCURRENCY = 1000  # chunks in flight: far past what one machine's workers can take
 
 
-def run_line(started) -> str:  # noqa: ANN001 - mstore.services.runs.Started
+def run_line(started, name: str = "") -> str:  # noqa: ANN001 - services.runs.Started
     """The first line of every run: its policy and its sample, so nobody takes a sandbox
-    trial for the real thing (or starts the real thing by accident)."""
+    trial for the real thing (or starts the real thing by accident). ``name``: what to
+    call it instead of "run ID"."""
     r = started.run
     of = f"{r.total:,} of {started.selected:,} units"
     if r.policy == "sandbox":
@@ -69,7 +70,7 @@ def run_line(started) -> str:  # noqa: ANN001 - mstore.services.runs.Started
         what = f"production: {of} ({', '.join(caps)})"
     else:
         what = f"production: all {r.total:,} units"
-    return f"run {r.run}: {r.pipeline}, {what}"
+    return f"{name or 'run ' + r.run}: {r.pipeline}, {what}"
 
 
 def unserved_note(store, started) -> str:  # noqa: ANN001
@@ -144,13 +145,15 @@ def _byte_cap(text: str | None) -> int:
               help="Cap: the first units holding at most SIZE bytes (e.g. 500MB, 2GiB).")
 @click.option("--max-concurrency", type=int, default=None, help="Cap: chunks in flight.")
 @click.option("--chunk-size", type=int, default=None, hidden=True)
+@click.option("--dry-run", "-n", "dry_run", is_flag=True,
+              help="Plan the run and say what it would do; record and start nothing.")
 @click.option("--json", "as_json", is_flag=True)
 @store_option
 @click.pass_obj
 def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, sandbox: bool,
         production: bool, sample: str, params: tuple[str, ...], force: bool, follow: bool,
         max_units: int | None, max_bytes: str | None, max_concurrency: int | None,
-        chunk_size: int | None, as_json: bool) -> None:
+        chunk_size: int | None, dry_run: bool, as_json: bool) -> None:
     """Start PIPELINE over the assets matching QUERY (or --on COLLECTION).
 
     A sandbox run (the default) takes a deterministic sample with the pipeline's cheaper
@@ -162,6 +165,8 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
 
     if sandbox and production:
         raise UsageError("--sandbox and --production exclude each other")
+    if dry_run and follow:
+        raise UsageError("--dry-run starts nothing to --follow")
     for opt, value, most in (("--max-units", max_units, 2**63 - 1),
                              ("--max-concurrency", max_concurrency, MAX_CONCURRENCY),
                              ("--chunk-size", chunk_size, 2**31 - 1)):
@@ -176,6 +181,9 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
                      params=parse_param_overrides(list(params)), force=force,
                      max_units=max_units or 0, max_concurrency=max_concurrency or 0,
                      max_bytes=byte_cap)
+    if dry_run:
+        _dry_run(store, req, as_json)
+        return
     started = start_run(store, req, chunk_size=chunk_size or 0)
     r = started.run
     click.echo(run_line(started), err=True)
@@ -195,6 +203,33 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
         state = follow_run(store, r.run)
         if state != "completed":
             raise click.exceptions.Exit(1)
+
+
+def _dry_run(store, req, as_json: bool) -> None:  # noqa: ANN001 - Store, RunRequest
+    """``run --dry-run``: the plan's every check, then what the run would be — its units
+    (after the sample and caps) and its steps, pinned and with their params — with
+    nothing recorded and no server started."""
+    from mstore.runs.plan import plan_run
+    from mstore.services.runs import Started
+
+    planned = plan_run(store, req)
+    r = planned.record
+    steps = [{"name": st.name, "tool": st.tool, "version": st.version, "params": st.params,
+              "shape": st.shape, "resource": st.resource} for st in r.steps]
+    if as_json:
+        from mstore.present import emit_json
+
+        emit_json({"dry_run": True, "pipeline": r.pipeline, "policy": r.policy,
+                   "units": r.total, "selected": planned.selected,
+                   "sample": r.sample or None, "steps": steps})
+        return
+    click.echo(run_line(Started(r, "", planned.selected), name="dry run")
+               + "  (nothing recorded or started)")
+    width = max(len(f"{st['tool']}@{st['version']}") for st in steps)
+    for st in steps:
+        params = " ".join(f"{k}={v}" for k, v in sorted(st["params"].items()))
+        click.echo(f"  {st['name']:<12}{st['tool'] + '@' + st['version']:<{width + 2}}"
+                   f"{st['resource']:<5}{st['shape']:<11}{params}".rstrip())
 
 
 @click.command()

@@ -89,3 +89,34 @@ def test_an_unreachable_server_records_no_run(store: Path) -> None:
     assert r.code == EXIT_UNREACHABLE and "does not answer" in r.err, (r.out, r.err)
     assert len(r.err.strip().splitlines()) == 1
     nothing_started(store)
+
+
+def test_a_dry_run_plans_and_starts_nothing(store: Path) -> None:
+    """--dry-run / -n: every check of a real run, then what it would be — its units after
+    the sample and caps, its steps pinned with their params — and nothing recorded, no
+    object stored, no server asked (this store's does not answer)."""
+    objects = sorted(p.name for p in (store / "objects").rglob("*") if p.is_file())
+    r = mstore("run", "photos", "--on", "vac", "--dry-run", store=store)
+    assert r.code == 0, (r.out, r.err)
+    first, *steps = r.out.splitlines()
+    images = int(mstore("find", "--count", "path:2019/vacation/", "kind:image",
+                        store=store).out)
+    assert 0 < images < 50  # the photos pipeline's sandbox sample: 50 units
+    assert first == (f"dry run: photos, sandbox, sample 50: {images} of {images} units  "
+                     "(nothing recorded or started)")
+    assert [line.split()[:2] for line in steps] == [
+        ["metadata", "metadata@1"], ["thumbnail", "thumbnail@2"], ["phash", "phash@1"]]
+    assert "size=128" in steps[1]  # the sandbox's cheaper params, as the run would have
+    j = mstore("run", "photos", "-n", "--production", "--max-units", "2", "--json",
+               store=store).json()
+    assert (j["dry_run"], j["policy"], j["units"], j["sample"]) == (True, "production", 2, None)
+    assert j["selected"] > 2 and [s["name"] for s in j["steps"]] == [
+        "metadata", "thumbnail", "phash"]
+    assert j["steps"][1]["params"]["size"] == 256 and j["steps"][1]["resource"] == "cpu"
+    # the checks are the real run's: a bad request or nothing to run exits as it would
+    assert mstore("run", "photos", "-n", "--sample", "0", store=store).code == 2
+    assert mstore("run", "photos", "-n", "path:nowhere/", store=store).code == 1
+    follow = mstore("run", "photos", "-n", "--follow", store=store)
+    assert follow.code == 2 and "--dry-run starts nothing to --follow" in follow.err
+    nothing_started(store)
+    assert sorted(p.name for p in (store / "objects").rglob("*") if p.is_file()) == objects
