@@ -205,6 +205,43 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
             raise click.exceptions.Exit(1)
 
 
+@click.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--json", "as_json", is_flag=True)
+@store_option
+@click.pass_obj
+def diff(obj: Context, run_a: str, run_b: str, as_json: bool) -> None:
+    """What differs between two runs: steps, params, units, results.
+
+    RUN_A and RUN_B are run ids or unique prefixes: a sandbox trial against a production
+    run, say, to see what other params changed before running them for real."""
+    from mstore.services.diff import diff_runs
+
+    d = diff_runs(obj.store(), run_a, run_b)
+    if as_json:
+        emit_shaped(d, "RunDiff")
+        return
+    echo = click.echo
+    for side in ("a", "b"):
+        x = d[side]
+        what = f"sample {x['sample']}, " if x["sample"] else ""
+        echo(f"{side}  {x['run']}  {x['pipeline']} {x['policy']}, {what}{x['units']:,} units"
+             + (f"  ({x['selection']})" if x["selection"] else ""))
+    u = d["units"]
+    echo(f"units  {u['both']:,} in both, {u['only_a']:,} only in a, {u['only_b']:,} only in b")
+    echo(f"  {'step':<12}{'a':<16}{'b':<16}{'same':>7}{'differs':>9}{'one only':>10}  params")
+    for st in d["steps"]:
+        changed = "; ".join(f"{k} {_param(v[0])} -> {_param(v[1])}"
+                            for k, v in st["params"].items())
+        echo(f"  {st['name']:<12}{st['a'] or '-':<16}{st['b'] or '-':<16}{st['same']:>7,}"
+             f"{st['differs']:>9,}{st['one_only']:>10,}  {changed or 'same'}".rstrip())
+
+
+def _param(v: object) -> str:
+    return "(unset)" if v is None else str(v)
+
+
 def _dry_run(store, req, as_json: bool) -> None:  # noqa: ANN001 - Store, RunRequest
     """``run --dry-run``: the plan's every check, then what the run would be — its units
     (after the sample and caps) and its steps, pinned and with their params — with
@@ -453,5 +490,5 @@ def pipelines(obj: Context) -> None:
         click.echo(f"{p.name:<10} {steps:<40} {p.description}")
 
 
-COMMANDS = [run, log, _steer("pause"), _steer("resume"), _steer("cancel"), rerun, server,
-            worker, tools, pipelines]
+COMMANDS = [run, log, diff, _steer("pause"), _steer("resume"), _steer("cancel"), rerun,
+            server, worker, tools, pipelines]

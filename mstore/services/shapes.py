@@ -1,5 +1,5 @@
-"""The JSON that scripts read: the shapes of ``show --json``, ``find --json`` and
-``log --json``, as types.
+"""The JSON that scripts read: the shapes of ``show --json``, ``find --json``,
+``log --json`` and the others', as types.
 
 These are a promise (docs/cli.md lists them, and a test checks that the list and these
 types agree): a shape only ever gains keys. The command line converts what a service
@@ -304,6 +304,39 @@ class LogRow(Shape):
     state_detail: str
 
 
+# -- diff RUN_A RUN_B ------------------------------------------------------------------------
+class DiffRun(Shape):
+    run: str
+    pipeline: str
+    policy: str
+    selection: str
+    sample: str | None
+    units: int
+
+
+class DiffUnits(Shape):
+    both: int
+    only_a: int
+    only_b: int
+
+
+class DiffStep(Shape):
+    name: str
+    a: str | None  # tool@version in run a; null: the step is not in it
+    b: str | None
+    params: dict[str, list[Any]]  # key -> [value in a, value in b], the differing ones
+    same: int
+    differs: int
+    one_only: int
+
+
+class RunDiff(Shape):
+    a: DiffRun
+    b: DiffRun
+    units: DiffUnits
+    steps: list[DiffStep]
+
+
 # -- people ------------------------------------------------------------------------------
 class PersonEntry(Shape):
     id: str
@@ -349,7 +382,7 @@ class SyncSummary(Shape, omit_defaults=True):
 SHAPES: dict[str, type[Shape]] = {
     "show ASSET": AssetShow, "show PATH": PathShow, "show RUN": RunShow,
     "show ARTIFACT": ArtifactShow, "find": FindRow, "log": LogRow,
-    "people": PeopleList, "pull/push/sync/clone": SyncSummary,
+    "people": PeopleList, "pull/push/sync/clone": SyncSummary, "diff": RunDiff,
 }
 
 

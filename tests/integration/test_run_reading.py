@@ -247,6 +247,45 @@ def test_log_filters_by_state_and_pipeline(added: tuple[Path, Path]) -> None:
         going.finish()
 
 
+def test_diff_of_two_runs(added: tuple[Path, Path]) -> None:
+    """A sandbox trial (smaller thumbnails, a sample) against the production run: the
+    param that changed, the units both have, and per step which results are the same
+    (metadata, reused), which differ (thumbnails of another size) and which one run lacks."""
+    store, _ = added
+    trial = run_all(store, "photos", policy="sandbox", sample="5")
+    real = run_all(store, "photos", params={"thumbnail": {"quality": 70}})
+    r = mstore("diff", trial, real[:18], "--json", store=store)
+    assert r.code == 0, r.err
+    d = r.json()
+    shown_a, shown_b = show(store, trial), show(store, real)
+    assert (d["a"]["run"], d["a"]["policy"], d["a"]["sample"], d["a"]["units"]) == (
+        trial, "sandbox", "5", shown_a["total"])
+    assert (d["b"]["run"], d["b"]["policy"], d["b"]["sample"], d["b"]["units"]) == (
+        real, "production", None, shown_b["total"])
+    both = d["units"]["both"]
+    assert both == 5 and d["units"] == {"both": 5, "only_a": 0,
+                                        "only_b": shown_b["total"] - 5}
+    steps = {st["name"]: st for st in d["steps"]}
+    assert list(steps) == ["metadata", "thumbnail", "phash"]
+    assert steps["thumbnail"]["a"] == steps["thumbnail"]["b"] == f"thumbnail@{THUMBNAIL_VERSION}"
+    # the sandbox's cheaper size, and the quality asked for
+    assert steps["thumbnail"]["params"] == {"quality": [80, 70], "size": [128, 256]}
+    assert steps["metadata"]["params"] == {} and steps["phash"]["params"] == {}
+    for st in steps.values():
+        assert st["same"] + st["differs"] + st["one_only"] <= both
+    # the same tool and params: metadata is the same (reused) wherever both have one
+    assert steps["metadata"]["differs"] == 0 and steps["metadata"]["same"] > 0
+    assert steps["thumbnail"]["differs"] > 0
+    # a run against itself: every result the same
+    itself = mstore("diff", real, real, "--json", store=store).json()
+    assert all(st["differs"] == st["one_only"] == 0 and st["params"] == {}
+               for st in itself["steps"])
+    assert sum(st["same"] for st in itself["steps"]) > 0
+    human = mstore("diff", trial, real, store=store).out
+    assert "size 128 -> 256" in human and "quality 80 -> 70" in human
+    assert mstore("diff", trial, "r1999", store=store).code == 2
+
+
 def test_show_run_failures_and_step_kinds(added: tuple[Path, Path]) -> None:
     store, _ = added
     (store / "pipelines").mkdir()
