@@ -376,6 +376,22 @@ def test_runs_dashboard_run_page_and_events(world: World, client: TestClient) ->
         assert f">{n} {kind}</a>" in gallery
     pictures = [a for a in shown if a["kind"] == "thumbnail"]
     assert gallery.count("<img ") == len(pictures) > 0
+    # a sandbox trial's page links its comparison with the pipeline's newest production
+    # run: the diff page shows the params that differ and the results, as `mstore diff`
+    trial = client.get(f"/run/{world.live}").text
+    assert f'href="/diff?a={world.live}&amp;b={world.photos}"' in trial
+    assert f'href="/diff?a={world.photos}&amp;b={world.live}"' in r.text
+    page = client.get("/diff", params={"a": world.live, "b": world.photos})
+    assert page.status_code == 200
+    want = mstore("diff", world.live, world.photos, "--json", store=world.store).json()
+    changed = want["steps"][1]["params"]
+    assert changed["size"] == [128, 256]
+    assert "<td>thumbnail</td>" in page.text and "<code>size</code> 128 → 256" in page.text
+    for st in want["steps"]:
+        assert (f"<td>{st['same']:,}</td><td>{st['differs']:,}</td>"
+                f"<td>{st['one_only']:,}</td>") in page.text
+    assert client.get("/diff", params={"a": "r-nosuch", "b": world.photos}).status_code == 400
+    assert client.get("/diff").status_code == 400
     # the live part: the page's body alone, re-rendered while the run goes
     live = client.get(f"/run/{world.live}/live")
     assert live.status_code == 200 and "<html" not in live.text

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from mstore.errors import MstoreError
 from mstore.store.store import Store
 from mstore.ui import files, orchestrate
 from mstore.ui.core import params, ui_of
@@ -108,7 +109,36 @@ async def run_events(request: Request) -> Response:
 
 
 async def run(request: Request) -> Response:
-    return await _run_page(request, "run.html")
+    return await _run_page(request, "run.html", compare=True)
+
+
+def counterpart(store: Store, rid: str) -> str | None:
+    """The run to compare ``rid`` with: the newest run of the same pipeline under the other
+    policy (a sandbox trial's production run, a production run's latest trial)."""
+    with store.reader() as r:
+        info = r.run(rid)
+        if info is None or info.started is None:
+            return None
+        me = info.started
+        others = [x.started for _, x in r.runs() if x.started is not None
+                  and x.started.pipeline == me.pipeline and x.started.policy != me.policy]
+    return max(others, key=lambda o: o.hlc).run if others else None
+
+
+async def diff(request: Request) -> Response:
+    """Two runs side by side (``mstore diff A B``): params that differ, results that do."""
+    from mstore.services.diff import diff_runs
+
+    ui = ui_of(request)
+    qp = params(request)
+    a, b = qp.get("a"), qp.get("b")
+    if not a or not b:
+        return ui.error(request, 400, "compare two runs: /diff?a=RUN&b=RUN")
+    try:
+        d = await ui.call(diff_runs, ui.store, a, b)
+    except MstoreError as e:
+        return ui.refusal(request, e)
+    return ui.page(request, "diff.html", title=f"diff {d['a']['run']} {d['b']['run']}", d=d)
 
 
 async def run_live(request: Request) -> Response:
@@ -119,12 +149,14 @@ async def run_live(request: Request) -> Response:
     return resp
 
 
-async def _run_page(request: Request, template: str) -> Response:
+async def _run_page(request: Request, template: str, compare: bool = False) -> Response:
     ui = ui_of(request)
     d = await ui.lookup("run", request.path_params["run"], run_data)
     rid = d["id"]
     rendered = await ui.call(ui.render_slot, request, "run-detail", rid, d)
-    return ui.page(request, template, title=f"run {rid}", d=d, panels=rendered)
+    other = await ui.call(counterpart, ui.store, rid) if compare else None
+    return ui.page(request, template, title=f"run {rid}", d=d, panels=rendered,
+                   compare_with=other)
 
 
 async def run_steer(request: Request) -> Response:
@@ -152,6 +184,7 @@ ROUTES = [
     Route("/runs/events", run_events),
     Route("/runs/start", run_start, methods=["POST"]),
     Route("/run/{run}", run),
+    Route("/diff", diff),
     Route("/run/{run}/live", run_live),
     Route("/run/{run}/rerun", run_rerun, methods=["POST"]),
     Route("/run/{run}/{action}", run_steer, methods=["POST"]),
