@@ -31,7 +31,8 @@ def diff_runs(store: Store, a_text: str, b_text: str) -> dict:
             runs.append(info.started)
         ra, rb = runs
         ua, ub = _units(store, ra), _units(store, rb)
-        both = [u for u in ua if u in set(ub)]
+        set_a, set_b = set(ua), set(ub)
+        both = [u for u in ua if u in set_b]
         steps_a = {s.name: s for s in ra.steps}
         steps_b = {s.name: s for s in rb.steps}
         names = [s.name for s in ra.steps] + [s.name for s in rb.steps if s.name not in steps_a]
@@ -44,7 +45,6 @@ def diff_runs(store: Store, a_text: str, b_text: str) -> dict:
                       else {"same": 0, "differs": 0, "one_only": 0})
             steps.append({"name": name, "a": _pinned(sa), "b": _pinned(sb),
                           "params": _param_changes(sa, sb), **counts})
-    set_a = set(ua)
     return {"a": _summary(ra, len(ua)), "b": _summary(rb, len(ub)),
             "units": {"both": len(both), "only_a": len(ua) - len(both),
                       "only_b": sum(1 for u in ub if u not in set_a)},
