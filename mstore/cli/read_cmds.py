@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
-from mstore.errors import EXIT_NOTHING, UsageError
+from mstore.errors import EXIT_NOTHING
 from mstore.present import duration, meta_lines
 
 
@@ -377,13 +377,13 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
     from mstore.cli.progress import IndexingLine
     from mstore.query.evaluate import count as count_rows
     from mstore.query.evaluate import evaluate
-    from mstore.query.order import SORTS, sort_rows
+    from mstore.query.order import check_sort, sort_rows
     from mstore.query.snapshot import load_table
     from mstore.query.table import KIND_NAMES
     from mstore.query.terms import TermContext
 
-    if sort is not None and sort not in SORTS:
-        raise UsageError(f"--sort: unknown key '{sort}' (one of: {', '.join(SORTS)})")
+    if sort is not None:
+        check_sort(sort, "--sort: unknown key")
     store = obj.store()
     q = " ".join(query)
     table = load_table(store)

@@ -21,9 +21,17 @@ SORTS = ("path", "taken", "-taken", "size", "-size")
 _LAST = 1 << 62  # above any capture time (YYYYmmddHHMMSS) and any size
 
 
+def check_sort(sort: str, unknown: str = "unknown sort") -> None:
+    """A usage error, ``unknown`` (how the caller words it) then ``sort`` and the keys,
+    when ``sort`` is none of them: callers check before they open the store."""
+    if sort not in SORTS:
+        raise UsageError(f"{unknown} '{sort}' (one of: {', '.join(SORTS)})")
+
+
 def sort_key(table: CatalogTable | MergedTable, sort: str) -> Callable[[int], int]:
     """A row's place in order ``sort``: smaller first (ties go by row, the caller's
     sort being stable over rows in catalog order)."""
+    check_sort(sort)
     if sort == "path":
         return int
     if sort in ("taken", "-taken"):
@@ -31,10 +39,8 @@ def sort_key(table: CatalogTable | MergedTable, sort: str) -> Callable[[int], in
         if sort == "taken":
             return lambda i: taken[i] or _LAST
         return lambda i: -taken[i] if taken[i] else _LAST
-    if sort in ("size", "-size"):
-        sizes = table.sizes
-        return sizes.__getitem__ if sort == "size" else (lambda i: -sizes[i])
-    raise UsageError(f"unknown sort '{sort}' (one of: {', '.join(SORTS)})")
+    sizes = table.sizes  # "size" or "-size"
+    return sizes.__getitem__ if sort == "size" else (lambda i: -sizes[i])
 
 
 def sort_rows(rows: list[int], table: CatalogTable | MergedTable, sort: str,

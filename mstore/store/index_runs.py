@@ -329,7 +329,7 @@ def run_states(idx: Index, txn: lmdb.Transaction) -> list[tuple[str, str]]:
     out = []
     for k, v in txn.cursor(db=idx.db["runs"]):
         info = _dec_run_state.decode(v)
-        if bytes(info.started) != b"\xc0":
+        if bytes(info.started) != bytes(_NIL):
             out.append((bytes(k).decode(), info.state))
     return out
 

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from mstore.errors import QueryError, UsageError
 from mstore.model.meta import KINDS
-from mstore.query.order import SORTS
+from mstore.query.order import check_sort
 from mstore.store.store import Store
 from mstore.ui import files
 from mstore.ui.core import pager, params, ui_of
@@ -160,8 +160,8 @@ async def assets(request: Request) -> Response:
     total, with_file, items, query = 0, 0, [], ""
     try:
         query = build_query(q, kind, date_from, date_to)
-        if sort and sort not in SORTS:
-            raise UsageError(f"unknown order '{sort}' (one of: {', '.join(SORTS)})")
+        if sort:
+            check_sort(sort, "unknown order")
         total, with_file, items = await ui.call(grid, ui.store, query, offset, PAGE_SIZE,
                                                 sort)
     except QueryError as e:
