@@ -241,6 +241,7 @@ def chunk(state: WorkerState, inp: ChunkInput, heartbeat: Callable[[int], None],
     raises ResourceExhausted: Temporal retries the chunk."""
     try:
         ctx = state.context(inp.store, inp.run_id)
+        ctx.units()  # read once per run and kept: a copy can have the record, not the list
     except LookupError as e:  # this copy lacks the run (not pulled): a worker that has it
         store = state.open(state.path_of(inp.store))[0]
         every = inp.units or list(range(inp.start, inp.end))

@@ -123,8 +123,9 @@ class RunContext:
 
     def units(self) -> list[str]:
         if self._units is None:
-            self._units = list(msgspec.msgpack.decode(self.store.objects.get(
-                self.run.units_object)))
+            self._units = self.store.run_units(self.run)
+            if self._units is None:
+                raise LookupError(f"run {self.run.run}: its unit list is not in this copy")
         return self._units
 
 

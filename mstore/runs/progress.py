@@ -8,8 +8,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import msgspec
-
 from mstore.model.meta import KINDS
 from mstore.model.records import RunStarted
 from mstore.store.reader import Reader, RunInfo
@@ -63,9 +61,8 @@ def unit_kinds(store: Store, r: Reader, rs: RunStarted) -> dict[str, int] | None
     key = (str(store.root), rs.run)
     if key in _KINDS:
         return _KINDS[key]
-    try:
-        units = msgspec.msgpack.decode(store.objects.get(rs.units_object))
-    except KeyError:
+    units = store.run_units(rs)
+    if units is None:
         return None
     by_kind: dict[str, int] = {}
     for aid in units:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
-from mstore.errors import StoreDamagedError, UsageError
+from mstore.errors import UsageError
 from mstore.model.records import RunStarted, StepSpec
 from mstore.services import resolve
 from mstore.store.store import Store
@@ -52,14 +52,10 @@ def diff_runs(store: Store, a_text: str, b_text: str) -> dict:
 
 
 def _units(store: Store, rs: RunStarted) -> list[str]:
-    try:
-        return msgspec.msgpack.decode(store.objects.get(rs.units_object), type=list[str])
-    except KeyError:
-        raise UsageError(f"run {rs.run}: its unit list is not in this copy yet "
-                         "(mstore pull)") from None
-    except (OSError, msgspec.DecodeError):
-        raise StoreDamagedError(f"run {rs.run}: its unit list {rs.units_object[:12]} cannot "
-                                "be read (mstore fsck)") from None
+    units = store.run_units(rs)
+    if units is None:
+        raise UsageError(f"run {rs.run}: its unit list is not in this copy yet (mstore pull)")
+    return units
 
 
 def _summary(rs: RunStarted, units: int) -> dict:

@@ -16,6 +16,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from mstore.errors import (
     NoStoreError,
     ReadOnlyStoreError,
@@ -23,7 +25,8 @@ from mstore.errors import (
     StoreLockedError,
     UsageError,
 )
-from mstore.model.records import Record
+from mstore.model.codec import LazyDecoder
+from mstore.model.records import Record, RunStarted
 from mstore.store import config as config_mod
 from mstore.store import identity
 from mstore.store.hlc import HybridClock
@@ -44,6 +47,8 @@ from mstore.store.storenames import is_lane
 if TYPE_CHECKING:
     from mstore.store.changes import ChangeWatch
     from mstore.store.reader import Reader
+
+_dec_units = LazyDecoder(list[str])
 
 SEGMENT_MAX_RECORDS = 5000
 SEGMENT_MAX_SECONDS = 2.0
@@ -203,6 +208,19 @@ class Store:
     def reader(self) -> AbstractContextManager[Reader]:
         """``with store.reader() as r:``: the index, brought up to date, for reading."""
         return self.index.reader()
+
+    def run_units(self, rs: RunStarted) -> list[str] | None:
+        """The asset ids a run was started over, in run order: the object its RunStarted
+        names (runs/plan.py writes it). None while that object has not reached this copy
+        (a run another copy started, whose objects ``mstore pull`` has not brought yet);
+        StoreDamagedError when it is here and cannot be read."""
+        try:
+            return _dec_units.decode(self.objects.get(rs.units_object))
+        except KeyError:
+            return None
+        except (OSError, msgspec.DecodeError) as e:
+            raise StoreDamagedError(f"run {rs.run}: its unit list {rs.units_object[:12]} "
+                                    f"cannot be read ({e}); run 'mstore fsck'") from None
 
     def watch_changes(self) -> ChangeWatch:
         """Start counting what this process's writer changes in the catalog (changes.py)."""

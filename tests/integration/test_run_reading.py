@@ -24,12 +24,14 @@ from click.testing import CliRunner
 from PIL import Image
 
 from mstore.cli.main import cli
+from mstore.errors import EXIT_DAMAGED, EXIT_USAGE
 from mstore.model.records import ArtifactMade, Label, RunState
 from mstore.runs.execute import RunContext, SharedWriter, execute_aggregate, execute_units
 from mstore.runs.finish import finish
 from mstore.runs.pipelines import get_pipeline
 from mstore.runs.plan import RunRequest, plan
 from mstore.store import index_runs
+from mstore.store.objects import object_id
 from mstore.store.store import Store
 from mstore.tools.registry import Registry
 from tests.helpers import REPO, mstore, mstore_proc
@@ -286,6 +288,37 @@ def test_diff_of_two_runs(added: tuple[Path, Path]) -> None:
     human = mstore("diff", trial, real, store=store).out
     assert "size 128 -> 256" in human and "quality 80 -> 70" in human
     assert mstore("diff", trial, "r1999", store=store).code == 2
+
+
+def test_a_run_whose_unit_list_is_missing_or_damaged(added: tuple[Path, Path]) -> None:
+    """A run's unit list is an object: one that has not reached this copy (a run another
+    copy started, before a pull brings its objects) and one that is here but is no unit
+    list are told apart. ``diff`` says to pull, or names the damage with its exit code;
+    ``show`` still shows the run whose list is not here."""
+    store, _ = added
+    (store / "pipelines").mkdir()
+    (store / "pipelines" / "check.toml").write_text(CHECK_PIPELINE)
+    done = run_all(store, "check")
+    st = Store(store)
+    try:
+        req = RunRequest(pipeline=get_pipeline(st.root, "check"))
+        elsewhere, _ = plan(st, req)
+        elsewhere.units_object = object_id(b"a unit list only another copy has")
+        damaged, _ = plan(st, req)
+        damaged.units_object = st.objects.put(msgspec.msgpack.encode({"not": "a list"}))
+        st.write_records([elsewhere, damaged])
+        assert st.run_units(elsewhere) is None
+    finally:
+        st.close()
+    r = mstore("diff", done, elsewhere.run, store=store)
+    assert r.code == EXIT_USAGE and "unit list is not in this copy yet" in r.err, r.err
+    d = show(store, elsewhere.run)
+    assert d["id"] == elsewhere.run and d["total"] == show(store, done)["total"]
+    r = mstore("diff", damaged.run, done, store=store)
+    assert r.code == EXIT_DAMAGED, r.err
+    assert f"run {damaged.run}: its unit list {damaged.units_object[:12]}" in r.err
+    assert "Traceback" not in r.err
+    assert mstore("diff", done, done, store=store).code == 0
 
 
 def test_show_run_failures_and_step_kinds(added: tuple[Path, Path]) -> None:
