@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
-from mstore.errors import EXIT_NOTHING
+from mstore.errors import EXIT_NOTHING, UsageError
 from mstore.present import duration, meta_lines
 
 
@@ -366,10 +366,16 @@ def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN00
 @click.option("--sort", "sort", metavar="KEY", default=None,
               help="Order: taken, -taken (newest first), size, -size, path (default: by "
                    "path, best first for text: and similar:).")
+@click.option("--paths", "as_paths", is_flag=True,
+              help="Print the files of the matches as paths on this machine, one per line "
+                   "(each path of an asset with copies).")
+@click.option("-0", "--null", "null", is_flag=True,
+              help="End each path with a NUL byte instead of a newline, for xargs -0 "
+                   "(implies --paths).")
 @store_option
 @click.pass_obj
 def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
-         limit: int | None, sort: str | None) -> None:
+         limit: int | None, sort: str | None, as_paths: bool, null: bool) -> None:
     """Find assets. QUERY words are ANDed; see 'mstore help-query' for the language.
 
     Exit status 1 when nothing matches.
@@ -384,6 +390,9 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
 
     if sort is not None:
         check_sort(sort, "--sort: unknown key")
+    as_paths = as_paths or null
+    if as_paths and (as_json or count):
+        raise UsageError(f"--paths and --{'json' if as_json else 'count'}: choose one")
     store = obj.store()
     q = " ".join(query)
     table = load_table(store)
@@ -396,19 +405,21 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
             rows = sort_rows(evaluate(q, table, context), table, sort, limit)
             found = len(rows)
         else:
-            rows = evaluate(q, table, context, limit)
+            # a table held in memory answers every match whatever the limit
+            rows = evaluate(q, table, context, limit)[:limit]
             found = len(rows)
     finally:
         line.close()
     if count:
         click.echo(str(found))
+    elif as_paths:
+        _echo_paths(store, table, rows, b"\0" if null else b"\n")
     else:
         from mstore.present import human_size, path_text, quote_path, taken_text
         from mstore.services.shapes import FindRow
 
-        shown = rows if limit is None else rows[:limit]
         out = []
-        for i in shown:
+        for i in rows:
             paths = table.row_paths(i)
             kind = KIND_NAMES[table.kinds[i]]
             taken = taken_text(table.taken[i])
@@ -438,6 +449,35 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
             click.echo(f"hint: @{name} is looked for in paths; the collection's members are "
                        f"collection:{name}", err=True)
         raise click.exceptions.Exit(EXIT_NOTHING)
+
+
+def _echo_paths(store, table, rows, end: bytes) -> None:  # noqa: ANN001
+    """``find --paths``: each path of each row (``root/relative``) made absolute through
+    this machine's root locations, as bytes (a name need not be UTF-8, and may hold a
+    newline: ``-0``). Paths under a root with no location here are left out, said on
+    stderr."""
+    import os
+
+    # the longest root name first: a root's name may itself contain "/"
+    bases = sorted(((os.fsencode(name) + b"/", os.fsencode(base) + b"/")
+                    for name, base in store.config.roots.items()),
+                   key=lambda nb: -len(nb[0]))
+    out = click.get_binary_stream("stdout")
+    unplaced: dict[bytes, int] = {}
+    for i in rows:
+        for path in table.row_paths(i):
+            for name, base in bases:
+                if path.startswith(name):
+                    out.write(base + path[len(name):] + end)
+                    break
+            else:
+                root = path.partition(b"/")[0]
+                unplaced[root] = unplaced.get(root, 0) + 1
+    out.flush()
+    for root, n in unplaced.items():
+        click.echo(f"mstore: {n} path{'s' * (n != 1)} under archive root "
+                   f"'{os.fsdecode(root)}' left out: it has no location on this machine "
+                   "(config.toml)", err=True)
 
 
 @click.command("help-query")

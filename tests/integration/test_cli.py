@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,9 @@ def test_exit_codes(cataloged, tmp_path: Path) -> None:  # noqa: ANN001
     nothing = mstore("find", "path:no-such-thing-anywhere", store=store)
     assert nothing.code == 1 and nothing.out == ""
     assert mstore("find", "--count", "path:no-such-thing-anywhere", store=store).out == "0\n"
+    # --limit 0 shows nothing: exit 1 as for no match, on a small store as on a large one
+    assert (mstore("find", "--limit", "0", store=store).code,
+            mstore("find", "--limit", "0", store=store).out) == (1, "")
     assert mstore("status", store=tmp_path / "nope").code == 3
     assert mstore("show", "zzzz-not-there", store=store).code == 2
     assert mstore("frobnicate").code == 2
@@ -119,6 +123,54 @@ def test_find_sort_orders(cataloged) -> None:  # noqa: ANN001
     r = mstore_proc("find", "--sort", "colour", store=store)
     assert r.code == 2 and r.err == ("mstore: --sort: unknown key 'colour' (one of: path, "
                                      "taken, -taken, size, -size)\n")
+
+
+def _find_bytes(store: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mstore", "--store", str(store), "find", *args],
+                          capture_output=True, cwd=REPO)
+
+
+def test_find_paths_for_other_tools(cataloged, tmp_path: Path) -> None:  # noqa: ANN001
+    """--paths prints the matches' files as paths on this machine, every path of an
+    asset with copies, in find's order; -0 ends each with NUL, so names with a newline
+    or bytes that are not UTF-8 reach xargs -0 intact. Paths under a root with no
+    location here are left out, with a line on stderr."""
+    import os
+
+    store, root, _ = cataloged
+    rows = mstore("find", "--json", store=store).json_lines()
+    listed = [p for row in rows for p in row["paths"]]
+    root_name = listed[0].split("/", 1)[0]
+    p = _find_bytes(store, "-0")
+    assert p.returncode == 0 and p.stderr == b"" and p.stdout.endswith(b"\0")
+    paths = p.stdout[:-1].split(b"\0")
+    base = os.fsencode(root) + b"/"
+    assert all(x.startswith(base) and os.path.isfile(x) for x in paths)
+    # the files find lists, in its order ("root/relative", \xNN for bytes not UTF-8)
+    assert [root_name + "/" + x[len(base):].decode("utf-8", "backslashreplace")
+            for x in paths] == listed
+    assert any(b"\n" in x for x in paths) and any(b"\xff" in x for x in paths)
+    # a line each without -0; --limit counts matches, each printing all its paths
+    p = _find_bytes(store, "--paths", "kind:image", "--limit", "3")
+    images = mstore("find", "--json", "kind:image", "--limit", "3", store=store).json_lines()
+    assert p.returncode == 0
+    assert p.stdout.decode("utf-8", "backslashreplace").splitlines() == [
+        str(root) + "/" + x.split("/", 1)[1] for row in images for x in row["paths"]]
+    assert _find_bytes(store, "--paths", "path:no-such-thing-anywhere").returncode == 1
+    for bad in ("--json", "--count"):
+        r = mstore_proc("find", "--paths", bad, store=store)
+        assert r.code == 2 and r.err == f"mstore: --paths and {bad}: choose one\n"
+    # a copy of the store whose config no longer places the root: its paths left out
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    config = copy / "config.toml"
+    kept = [line for line in config.read_text().splitlines()
+            if not line.startswith((f"{root_name} =", f'"{root_name}" ='))]
+    config.write_text("\n".join(kept) + "\n")
+    r = mstore_proc("find", "--paths", store=copy)
+    assert r.code == 0 and r.out == ""
+    assert r.err == (f"mstore: {len(listed)} paths under archive root '{root_name}' left "
+                     "out: it has no location on this machine (config.toml)\n")
 
 
 def test_show_by_id_prefix_path_and_json(cataloged) -> None:  # noqa: ANN001
