@@ -35,6 +35,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, compress, repeat
+from operator import floordiv, mod
 from typing import TYPE_CHECKING
 
 from mstore.errors import QueryError
@@ -43,6 +44,7 @@ from mstore.query.lexer import (
     HAS_FLAGS,
     KEYS,
     KINDS,
+    month_day_range,
     normalize_ext,
     normalize_id,
     size_range,
@@ -438,6 +440,9 @@ class _Evaluator:
         if key == "size":
             return self._range_mask(t.sizes, *size_range(value))
         if key == "taken":
+            days = month_day_range(value)
+            if days is not None:
+                return self._month_day_mask(*days)
             return self._range_mask(t.taken, *taken_range(value))
         if key == "camera":
             return self._camera_mask(value)
@@ -483,6 +488,14 @@ class _Evaluator:
         else:
             test = range(lo, hi + 1).__contains__
         return int.from_bytes(bytes(map(test, column)), "little")
+
+    def _month_day_mask(self, lo: int, hi: int) -> int:
+        """Rows whose capture date falls on MMDD ``lo``..``hi`` of any year (``lo > hi``:
+        over the new year). ``taken`` is YYYYMMDDhhmmss, 0 when unknown (never matched)."""
+        days = array("q", map(mod, map(floordiv, self.t.taken, repeat(10**6)), repeat(10**4)))
+        if lo <= hi:
+            return self._range_mask(days, lo, hi)
+        return self._range_mask(days, lo, 1231) | self._range_mask(days, 101, hi)
 
     def _camera_mask(self, value: str) -> int:
         wanted = {i for i, name in enumerate(self.t.cameras) if value in name.lower()}

@@ -220,6 +220,46 @@ def taken_range(value: str) -> tuple[int, int]:
     return _range(value, _date_point, 1, INT64_MAX)
 
 
+_MONTH_DAY_RE = re.compile(r"\*-(\d{1,2})(?:-(\d{1,2}))?\Z")
+_MONTH_DAY_HELP = "without a year: *-MM or *-MM-DD, or a range of them (*-06..*-08)"
+
+
+def _month_day_point(text: str) -> tuple[int, int]:
+    """The first and last MMDD a year-less date covers: ``*-06`` is 0601..0631."""
+    m = _MONTH_DAY_RE.match(text.strip())
+    if m is None:
+        raise ValueError(f"'{text}' is not a date {_MONTH_DAY_HELP}")
+    month = int(m.group(1))
+    if not 1 <= month <= 12:
+        raise ValueError(f"invalid month {month} in '{text}': {_MONTH_DAY_HELP}")
+    if m.group(2) is None:
+        return month * 100 + 1, month * 100 + 31
+    day = int(m.group(2))
+    if not 1 <= day <= _days_in_month(2000, month):  # a leap year: *-02-29 exists
+        raise ValueError(f"invalid day {day} in '{text}': {_MONTH_DAY_HELP}")
+    return month * 100 + day, month * 100 + day
+
+
+def month_day_range(value: str) -> tuple[int, int] | None:
+    """Inclusive MMDD bounds of a ``taken:`` value without a year (``*-12-24``: that day
+    of any year; ``*-06..*-08``: June to August; ``*-12-20..*-01-05`` wraps over the new
+    year, so ``lo > hi`` means "from lo, or up to hi"); None for a value with a year.
+    An open end runs to the year's end or from its start; ``<``/``>`` take a year."""
+    v = value.strip()
+    if "*" not in v:
+        return None
+    if v[:1] in "<>":
+        raise ValueError(f"'{value}': < and > need a year; {_MONTH_DAY_HELP}")
+    if ".." not in v:
+        return _month_day_point(v[1:] if v.startswith("=") else v)
+    a, b = (x.strip() for x in v.split("..", 1))
+    if not a and not b:
+        raise ValueError(f"'{value}': a range needs at least one end, e.g. *-06..*-08")
+    if (a and "*" not in a) or (b and "*" not in b):
+        raise ValueError(f"'{value}': both ends of a range have a year, or neither")
+    return (_month_day_point(a)[0] if a else 101), (_month_day_point(b)[1] if b else 1231)
+
+
 def normalize_ext(value: str) -> str:
     """``HEIC``/``.heic`` -> ``.heic`` (what a lowercased path must end with)."""
     ext = value.strip().lower().lstrip(".")
@@ -252,7 +292,8 @@ def check_value(key: str, value: str) -> None:
     elif key == "size":
         size_range(value)
     elif key == "taken":
-        taken_range(value)
+        if month_day_range(value) is None:
+            taken_range(value)
     elif key == "ext":
         normalize_ext(value)
     elif key == "id":

@@ -91,6 +91,14 @@ def test_find_keys(cataloged) -> None:  # noqa: ANN001
     assert ids("--", "-(kind:image OR path:2019/)") == ids() - images - in_2019
     r = mstore("find", "-path:2019/", "--count", store=store)
     assert r.code == 0 and int(r.out) == len(ids() - in_2019)
+    # a day or month of any year, over the stored table
+    dated = [r for r in mstore("find", "--json", store=store).json_lines() if r["taken"]]
+    days = {r["taken"][5:10] for r in dated}
+    assert len(days) > 1
+    for day in sorted(days)[:3]:
+        assert ids(f"taken:*-{day}") == {r["id"] for r in dated if r["taken"][5:10] == day}
+        month = day[:2]
+        assert ids(f"taken:*-{month}") == {r["id"] for r in dated if r["taken"][5:7] == month}
 
 
 def test_find_sort_orders(cataloged) -> None:  # noqa: ANN001

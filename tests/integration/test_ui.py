@@ -6,11 +6,14 @@ replacing only the Temporal client calls.
 
 from __future__ import annotations
 
+import html
 import os
 import re
+import time
 from collections.abc import Iterator
 from itertools import groupby
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from markupsafe import escape
@@ -164,6 +167,17 @@ def test_assets_grid_query_filters_and_pages(world: World, client: TestClient) -
     assert months[len(dated):] == ["no capture time"]  # the undated, once, at the end
     bad = client.get("/", params={"sort": "colour"})
     assert bad.status_code == 400 and "unknown order &#39;colour&#39;" in bad.text
+    # "on this day": today's date in every year, newest first, as find has it
+    link = re.search(r'<a class="memories" href="([^"]*)">on this day</a>',
+                     client.get("/").text)
+    assert link is not None
+    day = time.strftime("*-%m-%d")
+    assert html.unescape(link.group(1)) == "/?" + urlencode({"q": f"taken:{day}",
+                                                                 "sort": "-taken"})
+    page = client.get(html.unescape(link.group(1)))
+    assert page.status_code == 200
+    found = mstore("find", f"taken:{day}", "--count", store=world.store).out.strip()
+    assert f"{int(found):,} match" in page.text
     # a bad query or filter: 400 with the message, not a crash
     assert client.get("/", params={"q": "kind:"}).status_code == 400
     assert client.get("/", params={"from": "2019) OR (x"}).status_code == 400

@@ -15,7 +15,17 @@ import pytest
 from mstore.errors import EXIT_USAGE, QueryError
 from mstore.query.evaluate import evaluate
 from mstore.query.help import query_help
-from mstore.query.lexer import KEYS, NOT, OR, RPAREN, WORD, size_range, taken_range, tokenize
+from mstore.query.lexer import (
+    KEYS,
+    NOT,
+    OR,
+    RPAREN,
+    WORD,
+    month_day_range,
+    size_range,
+    taken_range,
+    tokenize,
+)
 from mstore.query.parser import FREE, MAX_DEPTH, And, Not, Or, Term, parse
 from mstore.query.table import (
     F_ANIMATED,
@@ -449,6 +459,29 @@ def test_taken(table: CatalogTable) -> None:
     assert q("taken:=2018", table) == [5]
     # unknown dates (row 3, 4) never match a taken: term, but do match its negation
     assert q("-taken:2019", table) == [1, 2, 3, 4, 5]
+
+
+def test_taken_without_a_year(table: CatalogTable) -> None:
+    """*-MM and *-MM-DD: that month or day of any year ("on this day"); ranges of them,
+    wrapping over the new year. Rows: 2019-06-15, 2020-01-31, 2020-02-01, none, none,
+    2018-01-01."""
+    assert q("taken:*-06-15", table) == [0]
+    assert q("taken:*-01", table) == [1, 5]
+    assert q("taken:*-1-31", table) == [1]
+    assert q("taken:*-01-31..*-02", table) == [1, 2]
+    assert q("taken:*-12-20..*-01-05", table) == [5]  # over the new year
+    assert q("taken:*-06..", table) == [0]  # to the year's end
+    assert q("taken:..*-01-31", table) == [1, 5]  # from its start
+    assert q("taken:*-02-29", table) == []  # exists in leap years
+    assert q("-taken:*-01", table) == [0, 2, 3, 4]  # unknown dates match the negation only
+    assert q("taken:*-01 taken:2020", table) == [1]
+    assert month_day_range("2019-06") is None
+    for bad, says in (("*-13", "invalid month 13"), ("*-02-30", "invalid day 30"),
+                      (">*-06", "< and > need a year"), ("2019..*-06", "or neither"),
+                      ("*", "is not a date without a year"), ("*..*", "is not a date")):
+        with pytest.raises(QueryError) as e:
+            q(f"taken:{bad}", table)
+        assert says in str(e.value), (bad, str(e.value))
 
 
 def test_camera(table: CatalogTable) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -172,9 +173,11 @@ async def assets(request: Request) -> Response:
     def link(off: int) -> str:
         return "/?" + urlencode({**{k: v for k, v in form.items() if v}, "offset": off})
 
+    # this day of the year in every year, newest first (a timeline of "N years ago")
+    on_this_day = "/?" + urlencode({"q": time.strftime("taken:*-%m-%d"), "sort": "-taken"})
     return ui.page(request, "assets.html", status=400 if error else 200, title="assets",
                    form=form, kinds=KINDS, orders=ORDERS, query=query, error=error,
-                   total=total,
+                   total=total, on_this_day=on_this_day,
                    with_file=with_file, items=items, offset=offset, page_size=PAGE_SIZE,
                    **pager(link, offset, PAGE_SIZE, total))
 
