@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from mstore.cli import complete
 from mstore.cli.args import FiniteFloat, utf8_text
 from mstore.cli.main import Context, QueryCommand, store_option
 from mstore.errors import EXIT_NOTHING, UsageError
@@ -47,7 +48,7 @@ def _dest(value: str) -> Path:
 
 
 @click.command(cls=QueryCommand)
-@click.argument("query_words", nargs=-1, metavar="[QUERY]...")
+@click.argument("query_words", nargs=-1, metavar="[QUERY]...", shell_complete=complete.query)
 @click.option("--kind", required=True, help="The artifact kind to export (e.g. thumbnail).")
 @click.option("--to", "-o", "out", required=True, metavar="DIR",
               type=click.Path(file_okay=False), callback=lambda _c, _p, v: _dest(v),
@@ -180,7 +181,7 @@ def _utf8_file(data: bytes, name: str) -> str:
 
 
 @collection.command("freeze")
-@click.argument("name")
+@click.argument("name", shell_complete=complete.collections)
 @click.option("--json", "as_json", is_flag=True)
 @store_option
 @click.pass_obj
@@ -219,7 +220,7 @@ def collection_list(obj: Context, as_json: bool) -> None:
 
 
 @collection.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete.collections)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N members.")
 @store_option
@@ -254,7 +255,7 @@ def collection_show(obj: Context, name: str, as_json: bool, limit: int | None) -
 
 
 @collection.command("delete")
-@click.argument("name")
+@click.argument("name", shell_complete=complete.collections)
 @store_option
 @click.pass_obj
 def collection_delete(obj: Context, name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mstore.cli import complete
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.errors import EXIT_NOTHING, UsageError
 from mstore.present import duration, meta_lines
@@ -103,7 +104,7 @@ def _when(ms: int | None) -> str:
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete.run_or_file)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable description.")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
               help="A run: at most N recent artifacts and N failures; an artifact: N inputs "
@@ -359,11 +360,11 @@ def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN00
 
 
 @click.command(cls=QueryCommand)
-@click.argument("query", nargs=-1)
+@click.argument("query", nargs=-1, shell_complete=complete.query)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--count", is_flag=True, help="Print only the number of matches.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N results.")
-@click.option("--sort", "sort", metavar="KEY", default=None,
+@click.option("--sort", "sort", metavar="KEY", default=None, shell_complete=complete.sort_keys,
               help="Order: taken, -taken (newest first), size, -size, path (default: by "
                    "path, best first for text: and similar:).")
 @click.option("--paths", "as_paths", is_flag=True,

@@ -8,6 +8,7 @@ import time
 
 import click
 
+from mstore.cli import complete
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.model.records import RUN_STATES
 from mstore.present import duration
@@ -126,8 +127,8 @@ def _byte_cap(text: str | None) -> int:
 
 
 @click.command(cls=QueryCommand)
-@click.argument("pipeline")
-@click.argument("query", nargs=-1)
+@click.argument("pipeline", shell_complete=complete.pipelines)
+@click.argument("query", nargs=-1, shell_complete=complete.query)
 @click.option("--on", "on", default=None, metavar="COLLECTION",
               help="A collection (NAME or @NAME) to run over.")
 @click.option("--sandbox", is_flag=True,
@@ -206,8 +207,8 @@ def run(obj: Context, pipeline: str, query: tuple[str, ...], on: str | None, san
 
 
 @click.command()
-@click.argument("run_a")
-@click.argument("run_b")
+@click.argument("run_a", shell_complete=complete.runs())
+@click.argument("run_b", shell_complete=complete.runs())
 @click.option("--json", "as_json", is_flag=True)
 @store_option
 @click.pass_obj
@@ -301,7 +302,7 @@ def log(obj: Context, limit: int, states: tuple[str, ...], pipelines: tuple[str,
 
 def _steer(action: str):  # noqa: ANN202
     @click.command(name=action, help=f"{action.capitalize()} a run.")
-    @click.argument("run_id")
+    @click.argument("run_id", shell_complete=complete.steerable(action))
     @store_option
     @click.pass_obj
     def cmd(obj: Context, run_id: str) -> None:
@@ -316,7 +317,7 @@ def _steer(action: str):  # noqa: ANN202
 
 
 @click.command()
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete.steerable("rerun"))
 @click.option("--failed", is_flag=True, required=True, help="Rerun the failed units.")
 @click.option("--follow", "-f", is_flag=True)
 @store_option

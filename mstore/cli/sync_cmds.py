@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import click
 
+from mstore.cli import complete
 from mstore.cli.main import Context, emit_shaped, store_option
 from mstore.cli.progress import ProgressLine
 
@@ -131,7 +132,7 @@ def remote_add(obj: Context, name: str, url: str, mstore: str | None) -> None:
 
 
 @remote.command("remove")
-@click.argument("name")
+@click.argument("name", shell_complete=complete.remotes)
 @store_option
 @click.pass_obj
 def remote_remove(obj: Context, name: str) -> None:
@@ -159,7 +160,7 @@ def remote_list(obj: Context, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete.remotes)
 @click.option("--kinds", default=None, metavar="K1,K2",
               help="Only these artifact kinds' payloads (every record still comes).")
 @click.option("--all", "whole", is_flag=True,
@@ -180,7 +181,7 @@ def pull(obj: Context, name: str | None, kinds: str | None, whole: bool,
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete.remotes)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @store_option
 @click.pass_obj
@@ -193,7 +194,7 @@ def push(obj: Context, name: str | None, as_json: bool) -> None:
 
 
 @click.command("sync")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete.remotes)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @store_option
 @click.pass_obj

@@ -238,7 +238,7 @@ NOT_AT_START = (
     "PIL", "av", "pypdf", "pillow_heif", "temporalio", "hnswlib", "watchdog", "numpy",
     "starlette", "jinja2", "uvicorn", "blake3", "typing_extensions",
     "socket", "secrets", "shutil", "tempfile", "subprocess", "multiprocessing",
-    "concurrent.futures", "asyncio",
+    "concurrent.futures", "asyncio", "click.shell_completion",
     "mstore.catalog.add", "mstore.catalog.probe", "mstore.catalog.pool", "mstore.orchestration",
     "mstore.ui", "mstore.tools", "mstore.cli.store_cmds", "mstore.cli.catalog_cmds",
     "mstore.cli.run_cmds", "mstore.cli.artifact_cmds", "mstore.cli.ui_cmd",

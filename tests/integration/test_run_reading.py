@@ -321,6 +321,51 @@ def test_a_run_whose_unit_list_is_missing_or_damaged(added: tuple[Path, Path]) -
     assert mstore("diff", done, done, store=store).code == 0
 
 
+def complete(words: str, *, env: dict | None = None) -> list[str]:
+    """What the shell's completion offers for ``words`` (the last one being typed), asked
+    the way click's bash script asks: a real process, the words in the environment."""
+    argv = words.split(" ")
+    p = subprocess.run([sys.executable, "-m", "mstore"], capture_output=True, text=True,
+                       cwd="/", env={**os.environ, **(env or {}), "COMP_WORDS": words,
+                                     "COMP_CWORD": str(len(argv) - 1),
+                                     "_MSTORE_COMPLETE": "bash_complete"})
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    return [line.split(",", 1)[1] for line in p.stdout.splitlines() if line]
+
+
+def test_shell_completion_offers_the_stores_names(added: tuple[Path, Path]) -> None:
+    """Tab completion, as git completes branches: run ids (newest first; a steering
+    command only the runs it applies to), pipelines, collections, sort keys and the
+    query's keys and values — also as bash splits a word at ":". Where there is no
+    store, nothing is offered and nothing is printed."""
+    store, _ = added
+    (store / "pipelines").mkdir()
+    (store / "pipelines" / "check.toml").write_text(CHECK_PIPELINE)
+    failed = run_all(store, "check")
+    done = run_all(store, "photos")
+    assert mstore("collection", "create", "trip", "--query", "kind:image", store=store).code == 0
+    s = f"mstore --store {store}"
+    newest_first = sorted([failed, done], reverse=True)
+    assert complete(f"{s} diff r") == newest_first
+    assert complete(f"{s} diff {done[:-2]}") == [done]
+    assert complete(f"mstore diff {done[:-2]}", env={"MSTORE_DIR": str(store)}) == [done]
+    assert complete(f"{s} show r") == newest_first
+    assert complete(f"{s} rerun r") == [failed]  # the runs with failures
+    assert complete(f"{s} resume r") == []  # none is paused
+    assert {"photos", "check", "dedupe"} <= set(complete(f"{s} run "))
+    assert complete(f"{s} run pho") == ["photos"]
+    assert complete(f"{s} collection show ") == ["trip"]
+    assert complete(f"{s} find collection:t") == ["collection:trip"]
+    assert complete(f"{s} find --sort ") == ["path", "taken", "-taken", "size", "-size"]
+    assert complete(f"{s} find ki") == ["kind:"]
+    assert complete(f"{s} find kind:im") == ["kind:image"]
+    assert complete(f"{s} find has:g") == ["has:gps"]
+    assert complete(f"{s} find kind : v") == ["video"]  # bash: kind : v
+    assert ":image" in complete(f"{s} find kind :")  # bash: the cursor after kind:
+    assert complete(f"{s} run photos kind:doc") == ["kind:document"]
+    assert complete(f"mstore --store {store}/nowhere diff r") == []
+
+
 def test_show_run_failures_and_step_kinds(added: tuple[Path, Path]) -> None:
     store, _ = added
     (store / "pipelines").mkdir()
