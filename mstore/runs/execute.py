@@ -233,10 +233,14 @@ def _artifacts(ctx: RunContext, ids: list[str]) -> list[ArtifactMade]:
 def _reusable(ctx: RunContext, key: str) -> list[ArtifactMade]:
     with ctx.store.reader() as r:
         arts = r.reusable(key)
-    # production never depends on sandbox results (they expire); an expired sandbox
-    # result is not reused either: gc may drop it while the new run still needs it
-    now_ms = int(time.time() * 1000)
-    live = [a for a in arts if a.policy == ctx.run.policy
+    return live_reusable(arts, ctx.run.policy, int(time.time() * 1000))
+
+
+def live_reusable(arts: list[ArtifactMade], policy: str, now_ms: int) -> list[ArtifactMade]:
+    """Of the results made under one reuse key, those a run of ``policy`` reuses.
+    Production never depends on sandbox results (they expire); an expired sandbox
+    result is not reused either: gc may drop it while the new run still needs it."""
+    live = [a for a in arts if a.policy == policy
             and (not a.expires_ms or a.expires_ms > now_ms)]
     if not live:
         return []

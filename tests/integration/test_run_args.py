@@ -98,10 +98,15 @@ def test_a_dry_run_plans_and_starts_nothing(store: Path) -> None:
     objects = sorted(p.name for p in (store / "objects").rglob("*") if p.is_file())
     r = mstore("run", "photos", "--on", "vac", "--dry-run", store=store)
     assert r.code == 0, (r.out, r.err)
-    first, *steps = r.out.splitlines()
+    first, *rest = r.out.splitlines()
+    steps = [line for line in rest if line.startswith("  ") and line[2] != " "]
     images = int(mstore("find", "--count", "path:2019/vacation/", "kind:image",
                         store=store).out)
     assert 0 < images < 50  # the photos pipeline's sandbox sample: 50 units
+    # each step's cost below it; no run has computed anything in this store yet
+    assert [line.strip() for line in rest if line.startswith(" " * 14)] == [
+        f"reuse 0, compute {images}, time unknown (no earlier run computed it)"] * 3
+    assert rest[-1] == "no estimate of the time: a step no earlier run computed"
     assert first == (f"dry run: photos, sandbox, sample 50: {images} of {images} units  "
                      "(nothing recorded or started)")
     assert [line.split()[:2] for line in steps] == [

@@ -366,6 +366,66 @@ def test_shell_completion_offers_the_stores_names(added: tuple[Path, Path]) -> N
     assert complete(f"mstore --store {store}/nowhere diff r") == []
 
 
+def test_a_dry_run_says_what_it_would_reuse_and_what_it_would_cost(
+        added: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """run --dry-run follows the executor's reuse rule unit by unit: what it says it would
+    reuse and compute is what the run then reuses and computes, a step whose upstream is
+    recomputed is recomputed too, production never reuses a sandbox's results; the time
+    per unit comes from the newest run that computed the tool (with the same params
+    first), and the total is spread over the worker's tool processes."""
+    store, _ = added
+
+    def dry(*args: str) -> dict:
+        r = mstore("run", "photos", "-n", "--json", *args, store=store)
+        assert r.code == 0, r.err
+        return r.json()
+
+    def by_step(d: dict) -> dict[str, dict]:
+        return {st["name"]: st for st in d["steps"]}
+
+    images = len(image_ids(store))
+    before = by_step(dry("--production"))
+    for st in before.values():
+        assert (st["applies"], st["reuse"], st["compute"]) == (images, 0, images)
+        assert st["ms_per_unit"] is None and st["measured_in"] is None
+    assert dry("--production")["estimate_s"] is None
+    first = run_all(store, "photos")
+    after = by_step(dry("--production"))
+    assert all((st["reuse"], st["compute"]) == (images, 0) for st in after.values())
+    # a sandbox trial reuses nothing production made
+    trial = by_step(dry())
+    assert all(st["reuse"] == 0 and st["compute"] == st["applies"] for st in trial.values())
+    # bigger thumbnails: metadata reused, thumbnail and the phash made from it computed
+    d = dry("--production", "--param", "thumbnail.size=200")
+    plan = by_step(d)
+    assert (plan["metadata"]["reuse"], plan["metadata"]["compute"]) == (images, 0)
+    assert plan["thumbnail"]["compute"] == plan["phash"]["compute"] == images
+    for name, same in (("thumbnail", False), ("phash", True)):
+        assert plan[name]["measured_in"] == first and plan[name]["same_params"] is same
+        assert plan[name]["ms_per_unit"] > 0
+        assert plan[name]["seconds"] == pytest.approx(
+            images * plan[name]["ms_per_unit"] / 1000, abs=0.1)
+    total = sum(plan[n]["seconds"] for n in ("thumbnail", "phash"))
+    assert d["estimate_s"] == pytest.approx(total / d["processes"], abs=0.15)
+    assert d["units_followed"] == images
+    human = mstore("run", "photos", "-n", "--production", "--param", "thumbnail.size=200",
+                   store=store).out
+    assert f"reuse {images}, compute 0" in human and "with other params" in human
+    assert f"on {d['processes']} tool process" in human
+    # ... and the run does what the dry run said
+    real = run_all(store, "photos", params={"thumbnail": {"size": 200}})
+    counts = {st["name"]: st for st in show(store, real)["steps"]}
+    for name, st in plan.items():
+        assert (counts[name]["reused"], counts[name]["done"]) == (st["reuse"], st["compute"])
+    # over many units, an evenly spaced sample of them is followed and the counts scaled
+    monkeypatch.setattr("mstore.runs.estimate.LOOKED_MAX", 3)
+    d = dry("--production", "--param", "thumbnail.size=210")
+    assert d["units_followed"] <= 3 < images
+    assert all(st["applies"] == images == st["reuse"] + st["compute"] for st in d["steps"])
+    assert "counted over" in mstore("run", "photos", "-n", "--production",
+                                    store=store).out
+
+
 def test_show_run_failures_and_step_kinds(added: tuple[Path, Path]) -> None:
     store, _ = added
     (store / "pipelines").mkdir()
