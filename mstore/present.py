@@ -61,6 +61,12 @@ def duration(seconds: float | None) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def seconds_text(seconds: float) -> str:
+    """A short time to the tenth of a second ("0.4 s", "12.0 s"), a longer one as
+    ``duration`` has it ("4m05s")."""
+    return f"{seconds:.1f} s" if seconds < 60 else duration(seconds)
+
+
 def taken_text(taken: int, *, date_only: bool = False) -> str | None:
     """The catalog table's ``taken`` column (YYYYmmddHHMMSS as an int, 0: unknown) as
     "YYYY-mm-ddTHH:MM:SS" (or its date); None when unknown."""

@@ -11,7 +11,7 @@ import click
 from mstore.cli import complete
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.model.records import RUN_STATES
-from mstore.present import duration
+from mstore.present import duration, seconds_text
 
 
 def follow_run(store, run_id: str) -> str:  # noqa: ANN001
@@ -295,13 +295,9 @@ def _dry_run(store, req, as_json: bool) -> None:  # noqa: ANN001 - Store, RunReq
         click.echo(f"reuse and compute counted over {looked:,} of the {r.total:,} units, "
                    "evenly spaced, and scaled")
     if any(st["compute"] for st in steps):
-        click.echo(f"about {_seconds(wall)} on {processes} tool process"
+        click.echo(f"about {seconds_text(wall)} on {processes} tool process"
                    f"{'es' * (processes != 1)}" if wall is not None else
                    "no estimate of the time: a step no earlier run computed")
-
-
-def _seconds(s: float) -> str:
-    return f"{s:.1f} s" if s < 60 else duration(s)
 
 
 def _cost_text(st: dict) -> str:
@@ -316,9 +312,9 @@ def _cost_text(st: dict) -> str:
     if st["ms_per_unit"] is None:
         return text + ", time unknown (no earlier run computed it)"
     ms = st["ms_per_unit"]
-    each = f"{ms:.0f} ms" if ms < 1000 else _seconds(ms / 1000)
+    each = f"{ms:.0f} ms" if ms < 1000 else seconds_text(ms / 1000)
     other = "" if st["same_params"] else " with other params"
-    return (text + f": ~{_seconds(st['seconds'])} of tool time "
+    return (text + f": ~{seconds_text(st['seconds'])} of tool time "
             f"({each} a unit in {st['measured_in']}{other})")
 
 

@@ -29,8 +29,11 @@ def mstore_cli(store_dir: Path, *args: str) -> str:
     except subprocess.TimeoutExpired:
         raise UsageError(f"mstore {args[0]} did not answer in {TIMEOUT_S:.0f} s") from None
     if p.returncode != 0:
+        # the error's own line; a bad query's is followed by the query and a caret line
         lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-        msg = lines[-1] if lines else f"mstore {args[0]} failed (exit {p.returncode})"
+        msg = next((ln for ln in lines if ln.startswith("mstore: ")
+                    and not ln.startswith("mstore: warning: ")),
+                   lines[-1] if lines else f"mstore {args[0]} failed (exit {p.returncode})")
         raise UsageError(msg.removeprefix("mstore: "))
     return p.stdout
 
@@ -42,6 +45,15 @@ def start_run(store_dir: Path, pipeline: str, query: str, policy: str, sample: s
         args += ["--sample", sample]
     out = mstore_cli(store_dir, *args, "--", *([query] if query else []))
     return str(json.loads(out.strip().splitlines()[-1])["run"])
+
+
+def plan_run(store_dir: Path, pipeline: str, query: str, policy: str, sample: str) -> dict:
+    """``mstore run --dry-run --json``: what the run would be and cost (nothing started)."""
+    args = ["run", pipeline, f"--{policy}", "--dry-run", "--json"]
+    if sample:
+        args += ["--sample", sample]
+    out = mstore_cli(store_dir, *args, "--", *([query] if query else []))
+    return dict(json.loads(out))
 
 
 def steer(store_dir: Path, run_id: str, action: str) -> None:

@@ -7,6 +7,7 @@ replacing only the Temporal client calls.
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import time
@@ -609,7 +610,18 @@ class FakeCli:
         self.calls.append(list(args))
         if self.fail:
             raise UsageError(self.fail)
+        if "--dry-run" in args:  # a plan: what run --dry-run --json answers
+            return json.dumps(DRY_RUN)
         return self.out
+
+
+DRY_RUN = {"dry_run": True, "pipeline": "photos", "policy": "production", "units": 2,
+           "selected": 2, "sample": None, "processes": 2, "estimate_s": 0.1,
+           "units_followed": 2, "steps": [
+               {"name": "thumbnail", "tool": "thumbnail", "version": "2", "params": {"size": 256},
+                "shape": "per-asset", "resource": "cpu", "applies": 2, "reuse": 1, "compute": 1,
+                "ms_per_unit": 90.0, "measured_in": "r20990101-000000-cafe",
+                "same_params": True, "seconds": 0.1}]}
 
 
 def test_buttons_steer_the_run(world: World, client: TestClient,
@@ -673,6 +685,38 @@ def test_start_a_run_from_the_ui(world: World, client: TestClient,
     assert client.post("/runs/start", data={"pipeline": "photos"}).status_code == 403
     # the assets page offers it for the query shown
     assert "/runs?q=kind%3Aimage" in client.get("/", params={"kind": "image"}).text
+
+
+def test_plan_a_run_from_the_ui(world: World, client: TestClient) -> None:
+    """The start form's Plan button: per step what the run would reuse and compute and
+    the tool time (the numbers of mstore run --dry-run, through the real command), and a
+    button that starts exactly that run. Nothing is started by planning."""
+    assert 'formaction="/runs/plan"' in client.get("/runs").text
+    token = csrf(client)
+    def run_ids() -> list[str]:
+        return [v["id"] for v in mstore("log", "--json", store=world.store).json_lines()]
+
+    runs_before = run_ids()
+    form = {"csrf": token, "pipeline": "photos", "q": "kind:image", "policy": "production"}
+    r = client.post("/runs/plan", data=form)
+    assert r.status_code == 200, r.text
+    d = mstore("run", "photos", "--production", "-n", "--json", "--", "kind:image",
+               store=world.store).json()
+    rows = {m.group(1): m.group(2) for m in re.finditer(
+        r"<tr><td>([a-z]+)</td>(.*?)</tr>", r.text, re.S)}
+    assert list(rows) == [st["name"] for st in d["steps"]]
+    for st in d["steps"]:
+        assert (f"<td>{st['applies']:,}</td><td>{st['reuse']:,}</td>"
+                f"<td>{st['compute']:,}</td>") in rows[st["name"]]
+    assert f"{d['units']:,} of {d['selected']:,} selected" in r.text
+    for name, value in (("pipeline", "photos"), ("q", "kind:image"), ("policy", "production")):
+        assert f'name="{name}" value="{value}"' in r.text
+    assert 'action="/runs/start"' in r.text
+    assert run_ids() == runs_before
+    assert client.post("/runs/plan", data={**form, "policy": "yolo"}).status_code == 400
+    bad = client.post("/runs/plan", data={**form, "q": "kind:"})
+    assert bad.status_code == 400 and "needs a value" in bad.text
+    assert client.post("/runs/plan", data={**form, "csrf": "0"}).status_code == 403
 
 
 def test_run_buttons_go_through_the_command_line(world: World) -> None:

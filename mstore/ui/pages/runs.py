@@ -8,11 +8,14 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from typing import NamedTuple
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from mstore.errors import MstoreError
 from mstore.store.store import Store
 from mstore.ui import files, orchestrate
 from mstore.ui.core import params, ui_of
@@ -66,8 +69,16 @@ async def runs(request: Request) -> Response:
                    start=start)
 
 
-async def run_start(request: Request) -> Response:
-    """Start a run from the form on /runs: sandbox unless production is chosen."""
+class StartForm(NamedTuple):
+    pipeline: str
+    query: str
+    policy: str
+    sample: str
+
+
+async def start_form(request: Request) -> StartForm | Response:
+    """The start form's values, checked (its CSRF token too), or the page refusing them:
+    only values the form offers reach the command line (no "--store=..." as a name)."""
     ui = ui_of(request)
     await ui.check_csrf(request)
     form = await request.form()
@@ -76,15 +87,37 @@ async def run_start(request: Request) -> Response:
         return ui.error(request, 400, f"unknown policy '{policy}'")
     sample = str(form.get("sample", "")).strip() if policy == "sandbox" else ""
     pipeline, query = str(form.get("pipeline", "")), str(form.get("q", "")).strip()
-    # only values the form offers reach the command line (no "--store=..." as a name)
     known = {p["name"] for p in await ui.call(pipeline_choices, ui.store)}
     if pipeline not in known:
         return ui.error(request, 400, f"unknown pipeline '{pipeline}'")
     if sample and not SAMPLE_RE.match(sample):
         return ui.error(request, 400, f"a sample is N or P% (e.g. 50 or 10%), not '{sample}'")
+    return StartForm(pipeline, query, policy, sample)
+
+
+async def run_start(request: Request) -> Response:
+    """Start a run from the form on /runs (or a plan's page): sandbox unless production
+    is chosen."""
+    ui = ui_of(request)
+    f = await start_form(request)
+    if isinstance(f, Response):
+        return f
     return await ui.act(request, lambda new: f"/run/{new}", orchestrate.start_run,
-                        ui.store_dir, pipeline, query, policy, sample, status=400,
-                        locked=False)
+                        ui.store_dir, *f, status=400, locked=False)
+
+
+async def run_plan(request: Request) -> Response:
+    """What the form's run would reuse, compute and cost (``mstore run --dry-run``), with
+    a button that starts it."""
+    ui = ui_of(request)
+    f = await start_form(request)
+    if isinstance(f, Response):
+        return f
+    try:
+        d = await run_in_threadpool(orchestrate.plan_run, ui.store_dir, *f)
+    except MstoreError as e:
+        return ui.refusal(request, e, 400)
+    return ui.page(request, "plan.html", title=f"plan: {f.pipeline}", d=d, form=f)
 
 
 async def run_events(request: Request) -> Response:
@@ -180,6 +213,7 @@ ROUTES = [
     Route("/runs", runs),
     Route("/runs/events", run_events),
     Route("/runs/start", run_start, methods=["POST"]),
+    Route("/runs/plan", run_plan, methods=["POST"]),
     Route("/run/{run}", run),
     Route("/diff", diff),
     Route("/run/{run}/live", run_live),
