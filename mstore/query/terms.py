@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 # built-in provider adds its own); a key is looked up by importing its module only
 PROVIDERS = {"label": "mstore.query.labels", "text": "mstore.query.text",
              "person": "mstore.query.people", "faces": "mstore.query.people",
-             "similar": "mstore.query.similar", "collection": "mstore.query.collections"}
+             "similar": "mstore.query.similar", "collection": "mstore.query.collections",
+             "near": "mstore.query.places"}
 
 
 class TermHits(msgspec.Struct):

@@ -61,10 +61,7 @@ class MetaWords:
         """(file name, asset) of the present files directly in directory ``d``, in order."""
         key = (root, d)
         if key not in self._members:
-            prefix = d + b"/" if d else b""
-            self._members[key] = [(p[len(prefix):], st.asset)
-                                  for _r, p, st in self.r.paths(root, prefix)
-                                  if st.present and b"/" not in p[len(prefix):]]
+            self._members[key] = self.r.dir_members(root, d)
         return self._members[key]
 
     def sidecars(self, root: str, d: bytes) -> dict[bytes, list[str]]:

@@ -146,9 +146,7 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
     for root, rel in current:
         d = os.path.dirname(rel)
         prefix = (d + b"/") if d else b""
-        members = [(p[len(prefix):], st.asset)
-                   for _r, p, st in r.paths(root, prefix)
-                   if st.present and b"/" not in p[len(prefix):]]
+        members = r.dir_members(root, d)
         name = rel[len(prefix):]
         pairs = dir_extras(members, kind_of, takeout_of).takeout
         asset_of = dict(members)

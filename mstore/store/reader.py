@@ -56,6 +56,12 @@ class Reader:
     def assets(self) -> Iterator[AssetInfo]:
         return self._index.iter_assets(self._txn)
 
+    def positions(self) -> Iterator[tuple[str, float, float, bool]]:
+        """(asset id, latitude, longitude, own) of every asset whose metadata has a
+        position (own), or a Google Takeout JSON's (not own: lent to the file it
+        describes), without decoding the rest of its metadata."""
+        return self._index.iter_positions(self._txn)
+
     def asset_count(self) -> int:
         return self._txn.stat(self._index.db["assets"])["entries"]
 
@@ -96,6 +102,14 @@ class Reader:
         """(root, path, state) in key order; with ``root``, that root's paths under
         ``prefix``."""
         return self._index.iter_paths(self._txn, root, prefix)
+
+    def dir_members(self, root: str, d: bytes) -> list[tuple[bytes, str]]:
+        """(file name, asset id) of the present files directly in directory ``d`` of
+        ``root`` (b"": the root itself), in name order: who sidecars and Takeout JSONs
+        pair with (query/related.py)."""
+        prefix = d + b"/" if d else b""
+        return [(p[len(prefix):], st.asset) for _r, p, st in self.paths(root, prefix)
+                if st.present and b"/" not in p[len(prefix):]]
 
     def paths_under(self, root: str, prefix: bytes = b"") -> Iterator[tuple[bytes, PathState]]:
         """(path, state) of one root's paths starting with ``prefix`` (the rescan's loop)."""

@@ -181,6 +181,58 @@ def test_find_paths_for_other_tools(cataloged, tmp_path: Path) -> None:  # noqa:
                      "out: it has no location on this machine (config.toml)\n")
 
 
+def test_find_near_a_place(cataloged) -> None:  # noqa: ANN001
+    """near:LAT,LON[,RADIUS] and near:ASSET[,RADIUS]: the assets whose GPS position is
+    within the radius (default 1 km), nearest first with their distance; the asset
+    named is left out; bad values and an asset without a position are exit 2."""
+    import math
+
+    store, _, _ = cataloged
+    rows = mstore("find", "has:gps", "--json", store=store).json_lines()
+    pos = {}
+    for row in rows:
+        meta = mstore("show", row["id"], "--json", store=store).json()["meta"]
+        pos[row["id"]] = (meta["gps_lat"], meta["gps_lon"])
+    assert len(set(pos.values())) >= 2
+
+    def metres(a: tuple[float, float], b: tuple[float, float]) -> float:  # law of cosines
+        la, lb = math.radians(a[0]), math.radians(b[0])
+        c = (math.sin(la) * math.sin(lb)
+             + math.cos(la) * math.cos(lb) * math.cos(math.radians(b[1] - a[1])))
+        return 6_371_008.8 * math.acos(max(-1.0, min(1.0, c)))
+
+    def near(value: str, *more: str) -> list[tuple[str, int]]:
+        r = mstore("find", f"near:{value}", *more, "--json", store=store)
+        assert r.code in (0, 1), r.err
+        return [(x["id"], x["match"][f"near:{value}"]["distance_m"]) for x in r.json_lines()]
+
+    first = next(iter(pos))
+    lat, lon = pos[first]
+    everywhere = near(f"{lat},{lon},20000km")
+    assert {a for a, _ in everywhere} == set(pos)
+    assert [d for _, d in everywhere] == sorted(d for _, d in everywhere)
+    for a, d in everywhere:
+        assert abs(d - metres((lat, lon), pos[a])) <= 1 + 1e-4 * d
+    # around an asset: the others, itself left out; a radius splits them by distance
+    around = near(f"{first[:8]},20000km")
+    assert {a for a, _ in around} == set(pos) - {first}
+    far = max(d for _, d in around)
+    cut = (min(d for _, d in around if d > 0) + far) / 2 if far else 0
+    if cut:
+        inside = near(f"{first[:8]},{cut / 1000:.3f}km")
+        assert {a for a, _ in inside} == {a for a, d in around if d <= cut}
+    assert near(f"{lat},{lon}", "kind:video") == [
+        (a, d) for a, d in near(f"{lat},{lon}") if a in {
+            r["id"] for r in mstore("find", "kind:video", "--json", store=store).json_lines()}]
+    plain = next(r["id"] for r in mstore("find", "kind:image", "-has:gps", "--json",
+                                         store=store).json_lines())
+    for value, says in (("91,0", "out of range"), ("1,2,5", "not a distance"),
+                        ("1,2,0km", "must be above 0"), ("paris", "near: takes LAT,LON"),
+                        (plain, "has no GPS position"), ("ffff0000", "no asset starts")):
+        r = mstore_proc("find", f"near:{value}", store=store)
+        assert r.code == 2 and says in r.err and "Traceback" not in r.err, (value, r.err)
+
+
 def test_show_by_id_prefix_path_and_json(cataloged) -> None:  # noqa: ANN001
     store, root, _ = cataloged
     row = mstore("find", "kind:image", "--json", "--limit", "1", store=store).json_lines()[0]
