@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 
-from mstore.query.terms import TermContext, TermHits, TermSpec, register
+from mstore.query.terms import TermContext, TermHits, TermSpec, named_asset, register
 
 EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
 DEFAULT_RADIUS_M = 1000.0
@@ -112,14 +112,7 @@ def _match(ctx: TermContext, value: str) -> TermHits:
     positions = _positions(ctx)
     itself = ""
     if isinstance(place, str):
-        assert ctx.store is not None  # _positions said so
-        with ctx.store.reader() as r:
-            ids = r.asset_ids(place, limit=2)
-        if not ids:
-            raise LookupError(f"near: no asset starts with '{place}'")
-        if len(ids) > 1:
-            raise LookupError(f"near: '{place}' is ambiguous (give more digits)")
-        itself = ids[0]
+        itself = named_asset(ctx, "near", place)
         if itself not in positions:
             raise LookupError(f"near: asset {itself[:12]} has no GPS position")
         place = positions[itself]

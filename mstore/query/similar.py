@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from mstore.query.terms import TermContext, TermHits, TermSpec, register
+from mstore.query.terms import TermContext, TermHits, TermSpec, named_asset, register
 
 NEAREST = 500  # neighbours a term matches: the candidates other terms then narrow
 HEX = re.compile(r"[0-9a-f]{4,64}")
@@ -25,20 +25,8 @@ def _check(value: str) -> None:
                          "(similar:ab12cd)")
 
 
-def resolve(ctx: TermContext, value: str) -> str:
-    if ctx.store is None:
-        raise LookupError("similar: terms need the store here")
-    with ctx.store.reader() as r:
-        found = r.asset_ids(value, limit=2)
-    if not found:
-        raise LookupError(f"similar: no asset starts with '{value}'")
-    if len(found) > 1:
-        raise LookupError(f"similar: '{value}' is ambiguous (give more digits)")
-    return found[0]
-
-
 def _match(ctx: TermContext, value: str) -> TermHits:
-    asset = resolve(ctx, value)
+    asset = named_asset(ctx, "similar", value)
     try:
         from mstore.query.vectors import similar_to
 

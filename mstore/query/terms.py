@@ -123,6 +123,20 @@ def register(spec: TermSpec) -> None:
     _registry[spec.key] = spec
 
 
+def named_asset(ctx: TermContext, key: str, prefix: str) -> str:
+    """The asset a term's value names by its id or a unique prefix of it (``similar:``,
+    ``near:``); LookupError (a query error) when none or several start so."""
+    if ctx.store is None:
+        raise LookupError(f"{key}: terms need the store here")
+    with ctx.store.reader() as r:
+        found = r.asset_ids(prefix, limit=2)
+    if not found:
+        raise LookupError(f"{key}: no asset starts with '{prefix}'")
+    if len(found) > 1:
+        raise LookupError(f"{key}: '{prefix}' is ambiguous (give more digits)")
+    return found[0]
+
+
 def _load() -> None:
     global _loaded
     if not _loaded:
