@@ -2,11 +2,12 @@
 pipelines, collections, remotes, sort keys, and the find language's keys and values.
 
 Click does the shell side (``eval "$(_MSTORE_COMPLETE=bash_source mstore)"``, or
-``zsh_source`` / ``fish_source``; docs/cli.md) and calls these with what is typed so
-far. Each opens the store the command line names (``--store``, ``$MSTORE_DIR``, or the
-nearest one upwards) read-only and offers nothing when it cannot: a completion never
-prints an error or a traceback into a person's prompt. What a completion needs is
-imported when one is asked for, not when a command starts.
+``zsh_source`` / ``fish_source``; docs/cli.md; bash's script is click's with one line
+more, ``use_own_shells``) and calls these with what is typed so far. Each opens the store
+the command line names (``--store``, ``$MSTORE_DIR``, or the nearest one upwards)
+read-only and offers nothing when it cannot: a completion never prints an error or a
+traceback into a person's prompt. What a completion needs is imported when one is asked
+for, not when a command starts.
 """
 
 from __future__ import annotations
@@ -186,3 +187,20 @@ def query(ctx: click.Context, param: click.Parameter, incomplete: str
                 if v.startswith(value)]
     return [_item(k + ":") for k in sorted(keys)
             if k.startswith(incomplete.lower())]
+
+
+def use_own_shells() -> None:
+    """Register mstore's bash script in place of click's (``main`` calls this only when
+    a shell asks for completion: importing click's completion costs every command)."""
+    from click.shell_completion import BashComplete as ClickBash
+    from click.shell_completion import add_completion_class
+
+    class BashComplete(ClickBash):
+        # a lone completion ending in ":" (a query key, "kind:") gets no space after it,
+        # so the next TAB completes its value, as zsh and fish behave
+        source_template = ClickBash.source_template.replace(
+            "    done\n", "    done\n\n"
+            "    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *: ]]; then\n"
+            "        compopt -o nospace\n    fi\n", 1)
+
+    add_completion_class(BashComplete, "bash")

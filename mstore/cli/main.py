@@ -207,6 +207,10 @@ cli.commands = LazyCommands(COMMAND_MODULES)
 
 
 def main(argv: list[str] | None = None) -> None:
+    if "_MSTORE_COMPLETE" in os.environ:  # a shell asks for completion (cli/complete.py)
+        from mstore.cli.complete import use_own_shells
+
+        use_own_shells()
     try:
         # without standalone mode click returns the code of a ctx.exit() / Exit instead
         code = cli.main(args=argv, prog_name="mstore", standalone_mode=False)

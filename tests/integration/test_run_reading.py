@@ -364,6 +364,23 @@ def test_shell_completion_offers_the_stores_names(added: tuple[Path, Path]) -> N
     assert ":image" in complete(f"{s} find kind :")  # bash: the cursor after kind:
     assert complete(f"{s} run photos kind:doc") == ["kind:document"]
     assert complete(f"mstore --store {store}/nowhere diff r") == []
+    # in bash itself, with the script mstore prints for it: a completed key keeps the
+    # cursor after its ":" (no space), so the next TAB completes the value
+    script = subprocess.run([sys.executable, "-m", "mstore"], capture_output=True, text=True,
+                            env={**os.environ, "_MSTORE_COMPLETE": "bash_source"},
+                            check=True).stdout
+    wrapper = Path(store).parent / "mstore-cmd"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -m mstore \"$@\"\n")
+    wrapper.chmod(0o755)
+    for words, reply, nospace in ((f"find {'ki'}", "kind:", True),
+                                  (f"diff {done[:-2]}", done, False)):
+        shell = (script + "\ncompopt() { echo compopt \"$@\"; }\n"
+                 f"COMP_WORDS=(mstore --store {store} {words}); COMP_CWORD=4\n"
+                 f"_mstore_completion {wrapper}\n" 'echo "reply ${COMPREPLY[*]}"\n')
+        out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True,
+                             cwd="/").stdout.splitlines()
+        assert f"reply {reply}" in out, out
+        assert ("compopt -o nospace" in out) is nospace, out
 
 
 def test_a_dry_run_says_what_it_would_reuse_and_what_it_would_cost(
