@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from itertools import groupby
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 import pytest
 from markupsafe import escape
@@ -297,6 +297,16 @@ def test_asset_page(world: World, client: TestClient) -> None:
     panel = panel.split("</section>", 1)[0]
     for line in facts:
         assert f"<dt>{line[:11].strip()}</dt><dd>{escape(line[11:])}</dd>" in panel, line
+    # ... and links to the photos taken near it and on its day, as find has them
+    links = dict((text, html.unescape(href)) for href, text in re.findall(
+        r'<a href="([^"]*)">(taken within 1 km|that day)</a>', panel))
+    day = mstore("show", photo, "--json", store=world.store).json()["meta"]["taken"][:10]
+    assert links == {"taken within 1 km": "/?" + urlencode({"q": f"near:{photo}"}),
+                     "that day": "/?" + urlencode({"q": f"taken:{day}", "sort": "taken"})}
+    for href in links.values():
+        q = dict(re.findall(r"([a-z]+)=([^&]*)", href.split("?", 1)[1]))
+        want = mstore("find", unquote_plus(q["q"]), "--count", store=world.store).out.strip()
+        assert f"{int(want):,} match" in client.get(href).text
     # text preview: an excerpt, escaped
     tid = world.text_ids[0]
     r = client.get(f"/asset/{tid}")
