@@ -5,17 +5,16 @@ Click does the shell side (``eval "$(_MSTORE_COMPLETE=bash_source mstore)"``, or
 ``zsh_source`` / ``fish_source``; docs/cli.md; bash's script is click's with one line
 more, ``use_own_shells``) and calls these with what is typed so far. Each opens the store
 the command line names (``--store``, ``$MSTORE_DIR``, or the nearest one upwards)
-read-only and offers nothing when it cannot: a completion never prints an error or a
+and offers nothing when it cannot read it: a completion never prints an error or a
 traceback into a person's prompt. What a completion needs is imported when one is asked
 for, not when a command starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -27,34 +26,39 @@ if TYPE_CHECKING:
     Complete = Callable[[click.Context, click.Parameter, str], list[CompletionItem]]
 
 
+T = TypeVar("T")
+
 # runs each steering command applies to (services/runs.py refuses the others)
 STEERABLE = {"pause": ("running",), "resume": ("paused",), "cancel": ("running", "paused"),
              "rerun": ("failed",)}
 
 
-@contextmanager
-def _store(ctx: click.Context) -> Iterator[Store | None]:
-    """The store the command line names, or None when there is none to read."""
-    store = _open(ctx)
-    try:
-        yield store
-    finally:
-        if store is not None:
-            store.close()
-
-
-def _open(ctx: click.Context) -> Store | None:
+def _from_store(ctx: click.Context, read: Callable[[Store | None], list[T]],
+                need_store: bool = True) -> list[T]:
+    """``read(store)`` over the store the command line names; [] when there is none (and
+    ``need_store``) or reading fails — no store, no permission, damage, a config the
+    command itself would refuse: a completion offers nothing rather than print an error
+    into a person's prompt."""
     from mstore.cli.main import Context
 
     obj = ctx.find_object(Context)
     given = (obj.store_dir if obj is not None else None) or \
         ctx.find_root().params.get("store_dir")
+    store = None
     try:
         from mstore.store.store import Store
 
-        return Store.discover(Path(given) if given else None)
-    except Exception:  # noqa: BLE001 - no store, no permission, damage: offer nothing
-        return None
+        try:
+            store = Store.discover(Path(given) if given else None)
+        except Exception:  # noqa: BLE001 - see above
+            if need_store:
+                return []
+        return read(store)
+    except Exception:  # noqa: BLE001 - see above
+        return []
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _item(value: str, help: str | None = None, type: str = "plain") -> CompletionItem:
@@ -73,15 +77,11 @@ def runs(states: tuple[str, ...] = ()) -> Complete:
 
     def complete(ctx: click.Context, _param: click.Parameter, incomplete: str
                  ) -> list[CompletionItem]:
-        with _store(ctx) as store:
-            if store is None:
-                return []
-            try:
-                with store.reader() as r:
-                    found = r.run_states()
-            except Exception:  # noqa: BLE001 - an unreadable index: offer nothing
-                return []
-        found.sort(reverse=True)
+        def read(store: Store | None) -> list[tuple[str, str]]:
+            with store.reader() as r:  # type: ignore[union-attr] - need_store
+                return r.run_states()
+
+        found = sorted(_from_store(ctx, read), reverse=True)
         return [_item(rid, help=state) for rid, state in found
                 if rid.startswith(incomplete) and (not states or state in states)]
 
@@ -105,26 +105,24 @@ def run_or_file(ctx: click.Context, param: click.Parameter, incomplete: str
 
 def pipelines(ctx: click.Context, _param: click.Parameter, incomplete: str
               ) -> list[CompletionItem]:
+    """The pipelines ``run`` takes: the shipped ones, and the store's own if there is one."""
     from mstore.runs.pipelines import all_pipelines
 
-    with _store(ctx) as store:
-        try:
-            found = all_pipelines(store.root if store is not None else None)
-        except Exception:  # noqa: BLE001 - a pipeline file that does not load
-            return []
-    return [_item(name, help=p.description or None)
-            for name, p in sorted(found.items()) if name.startswith(incomplete)]
+    def read(store: Store | None) -> list[tuple[str, str]]:
+        found = all_pipelines(store.root if store is not None else None)
+        return [(name, p.description) for name, p in sorted(found.items())]
+
+    return [_item(name, help=about or None)
+            for name, about in _from_store(ctx, read, need_store=False)
+            if name.startswith(incomplete)]
 
 
 def _collection_names(ctx: click.Context) -> list[str]:
-    with _store(ctx) as store:
-        if store is None:
-            return []
-        try:
-            with store.reader() as r:
-                return sorted(c.name for c in r.collections())
-        except Exception:  # noqa: BLE001
-            return []
+    def read(store: Store | None) -> list[str]:
+        with store.reader() as r:  # type: ignore[union-attr] - need_store
+            return sorted(c.name for c in r.collections())
+
+    return _from_store(ctx, read)
 
 
 def collections(ctx: click.Context, _param: click.Parameter, incomplete: str
@@ -136,12 +134,7 @@ def remotes(ctx: click.Context, _param: click.Parameter, incomplete: str
             ) -> list[CompletionItem]:
     from mstore.sync.remotes import remotes as configured
 
-    with _store(ctx) as store:
-        try:
-            names = sorted(configured(store)) if store is not None else []
-        except Exception:  # noqa: BLE001 - a config the command itself would refuse
-            return []
-    return _items(names, incomplete)
+    return _items(_from_store(ctx, lambda store: sorted(configured(store))), incomplete)
 
 
 def sort_keys(_ctx: click.Context, _param: click.Parameter, incomplete: str

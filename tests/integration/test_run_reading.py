@@ -363,6 +363,9 @@ def test_shell_completion_offers_the_stores_names(added: tuple[Path, Path]) -> N
     assert complete(f"{s} find kind : v") == ["video"]  # bash: kind : v
     assert ":image" in complete(f"{s} find kind :")  # bash: the cursor after kind:
     assert complete(f"{s} run photos kind:doc") == ["kind:document"]
+    assert complete(f"{s} pull ") == []
+    assert mstore("remote", "add", "backup", str(store.parent / "elsewhere"), store=store).code == 0
+    assert complete(f"{s} pull ") == complete(f"{s} remote remove b") == ["backup"]
     assert complete(f"mstore --store {store}/nowhere diff r") == []
     # in bash itself, with the script mstore prints for it: a completed key keeps the
     # cursor after its ":" (no space), so the next TAB completes the value
