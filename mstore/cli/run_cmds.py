@@ -244,46 +244,17 @@ def _param(v: object) -> str:
 
 
 def _dry_run(store, req, as_json: bool) -> None:  # noqa: ANN001 - Store, RunRequest
-    """``run --dry-run``: the plan's every check, then what the run would be — its units
-    (after the sample and caps) and its steps, pinned and with their params — and what it
-    would cost: per step the units it would reuse and compute, and the time measured in
-    earlier runs (runs/estimate.py); nothing recorded and no server started."""
-    import msgspec
+    """``run --dry-run``: what the run would be and cost (services/runs.dry_run)."""
+    from mstore.services.runs import dry_run
 
-    from mstore.orchestration.settings import worker_settings
-    from mstore.runs.estimate import estimate
-    from mstore.runs.plan import plan_run
-    from mstore.services.runs import Started
-
-    planned = plan_run(store, req)
-    r = planned.record
-    first = next((s.resource for s in r.steps if s.shape != "aggregate"), "cpu")
-    processes = worker_settings(store).slots(first)
-    with store.reader() as reader:
-        costs, wall, looked = estimate(
-            reader, r, msgspec.msgpack.decode(planned.units, type=list[str]), processes)
-    cost = {e.name: e for e in costs}
-    steps = []
-    for st in r.steps:
-        e = cost.get(st.name)
-        steps.append({"name": st.name, "tool": st.tool, "version": st.version,
-                      "params": st.params, "shape": st.shape, "resource": st.resource,
-                      "applies": e.applies if e else None, "reuse": e.reuse if e else None,
-                      "compute": e.compute if e else None,
-                      "ms_per_unit": round(e.ms_per_unit, 1) if e and e.ms_per_unit else None,
-                      "measured_in": (e.basis or None) if e else None,
-                      "same_params": e.same_params if e and e.basis else None,
-                      "seconds": round(e.seconds, 1) if e and e.seconds is not None else None})
+    started, d = dry_run(store, req)
     if as_json:
         from mstore.present import emit_json
 
-        emit_json({"dry_run": True, "pipeline": r.pipeline, "policy": r.policy,
-                   "units": r.total, "selected": planned.selected,
-                   "sample": r.sample or None, "steps": steps, "processes": processes,
-                   "estimate_s": round(wall, 1) if wall is not None else None,
-                   "units_followed": looked})
+        emit_json(d)
         return
-    click.echo(run_line(Started(r, "", planned.selected), name="dry run")
+    steps, processes, wall = d["steps"], d["processes"], d["estimate_s"]
+    click.echo(run_line(started, name="dry run")
                + "  (nothing recorded or started)")
     width = max(len(f"{st['tool']}@{st['version']}") for st in steps)
     for st in steps:
@@ -291,9 +262,9 @@ def _dry_run(store, req, as_json: bool) -> None:  # noqa: ANN001 - Store, RunReq
         click.echo(f"  {st['name']:<12}{st['tool'] + '@' + st['version']:<{width + 2}}"
                    f"{st['resource']:<5}{st['shape']:<11}{params}".rstrip())
         click.echo(" " * 14 + _cost_text(st))
-    if looked < r.total:
-        click.echo(f"reuse and compute counted over {looked:,} of the {r.total:,} units, "
-                   "evenly spaced, and scaled")
+    if d["units_followed"] < d["units"]:
+        click.echo(f"reuse and compute counted over {d['units_followed']:,} of the "
+                   f"{d['units']:,} units, evenly spaced, and scaled")
     if any(st["compute"] for st in steps):
         click.echo(f"about {seconds_text(wall)} on {processes} tool process"
                    f"{'es' * (processes != 1)}" if wall is not None else
