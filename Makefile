@@ -77,6 +77,10 @@ endif
 		echo "\$$ mstore show $$id"; $(VENV)/bin/mstore --store $(DEMO)/store show $$id
 	@echo; echo '$$ mstore run photos --production --follow   (starts the embedded Temporal server and a worker)'
 	$(VENV)/bin/mstore --store $(DEMO)/store run photos --production --follow
+	@echo; echo '$$ mstore run photos --production --param thumbnail.size=320 --dry-run   (what bigger thumbnails would cost)'; \
+		$(VENV)/bin/mstore --store $(DEMO)/store run photos --production --param thumbnail.size=320 --dry-run
+	@echo; id=$$($(VENV)/bin/mstore --store $(DEMO)/store find has:gps kind:image --json --limit 1 | $(PY) -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"][:10])'); \
+		echo "\$$ mstore find near:$$id,5km"; $(VENV)/bin/mstore --store $(DEMO)/store find near:$$id,5km || true
 	@echo; echo '$$ mstore run video --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run video --production --follow
 	@echo; echo '$$ mstore run dedupe --production --follow'; $(VENV)/bin/mstore --store $(DEMO)/store run dedupe --production --follow
 	@echo; echo '$$ mstore run words --production --follow   (ocr, doctext, transcribe)'; $(VENV)/bin/mstore --store $(DEMO)/store run words --production --follow
