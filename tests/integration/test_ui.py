@@ -311,6 +311,9 @@ def test_asset_page(world: World, client: TestClient) -> None:
     tid = world.text_ids[0]
     r = client.get(f"/asset/{tid}")
     assert r.status_code == 200 and '<pre class="excerpt">' in r.text
+    # no capture time, no place: the metadata panel without those links, not an error
+    assert 'id="panel-metadata"' in r.text and "panel error" not in r.text
+    assert "taken within 1 km" not in r.text and ">that day<" not in r.text
     # an asset with a probe error shows it
     bad = asset_id(world, "hostile/truncated.jpg")
     assert "Errors" in client.get(f"/asset/{bad}").text
