@@ -455,9 +455,12 @@ def find(obj: Context, query: tuple[str, ...], as_json: bool, count: bool,
 def _echo_paths(store, table, rows, end: bytes) -> None:  # noqa: ANN001
     """``find --paths``: each path of each row (``root/relative``) made absolute through
     this machine's root locations, as bytes (a name need not be UTF-8, and may hold a
-    newline: ``-0``). Paths under a root with no location here are left out, said on
-    stderr."""
+    newline: ``-0``). Left out, each said in one line on stderr: a missing asset (its
+    files are gone: the catalog keeps only where they were) and paths under a root with
+    no location here."""
     import os
+
+    from mstore.query.table import F_MISSING
 
     # the longest root name first: a root's name may itself contain "/"
     bases = sorted(((os.fsencode(name) + b"/", os.fsencode(base) + b"/")
@@ -465,7 +468,11 @@ def _echo_paths(store, table, rows, end: bytes) -> None:  # noqa: ANN001
                    key=lambda nb: -len(nb[0]))
     out = click.get_binary_stream("stdout")
     unplaced: dict[bytes, int] = {}
+    missing = 0
     for i in rows:
+        if table.flags[i] & F_MISSING:
+            missing += 1
+            continue
         for path in table.row_paths(i):
             for name, base in bases:
                 if path.startswith(name):
@@ -475,6 +482,10 @@ def _echo_paths(store, table, rows, end: bytes) -> None:  # noqa: ANN001
                 root = path.partition(b"/")[0]
                 unplaced[root] = unplaced.get(root, 0) + 1
     out.flush()
+    if missing:
+        click.echo(f"mstore: {missing} missing asset{'s' * (missing != 1)} left out: "
+                   f"{'its' if missing == 1 else 'their'} files are gone "
+                   "(mstore find missing:)", err=True)
     for root, n in unplaced.items():
         click.echo(f"mstore: {n} path{'s' * (n != 1)} under archive root "
                    f"'{os.fsdecode(root)}' left out: it has no location on this machine "

@@ -179,6 +179,20 @@ def test_find_paths_for_other_tools(cataloged, tmp_path: Path) -> None:  # noqa:
     assert r.code == 0 and r.out == ""
     assert r.err == (f"mstore: {len(listed)} paths under archive root '{root_name}' left "
                      "out: it has no location on this machine (config.toml)\n")
+    # a missing asset has no file to name: left out, said once
+    archive, small = tmp_path / "small", tmp_path / "small-store"
+    archive.mkdir()
+    for name in ("kept.txt", "gone.txt", "gone-too.txt"):
+        (archive / name).write_text(name)
+    assert mstore("init", "--store", small, archive).code == 0
+    assert mstore("add", store=small).code == 0
+    (archive / "gone.txt").unlink()
+    (archive / "gone-too.txt").unlink()
+    assert mstore("add", store=small).code == 0
+    r = mstore_proc("find", "--paths", store=small)
+    assert (r.code, r.out) == (0, f"{archive}/kept.txt\n")
+    assert r.err == ("mstore: 2 missing assets left out: their files are gone "
+                     "(mstore find missing:)\n")
 
 
 def test_find_near_a_place(cataloged) -> None:  # noqa: ANN001
