@@ -25,6 +25,9 @@ def probed_before_news(meta: Meta, probe: int) -> bool:
                for version, what in _LEARNED_SINCE.items())
 
 
+TAKEOUT_FORMAT = "google-takeout"  # SidecarFacts.format of a Google Takeout JSON's facts
+
+
 class SidecarFacts(msgspec.Struct, omit_defaults=True, kw_only=True):
     """What a metadata sidecar file (its content) says about the media file it describes.
 
@@ -32,7 +35,7 @@ class SidecarFacts(msgspec.Struct, omit_defaults=True, kw_only=True):
     (the pairing goes by file names; see mstore/query/related.py).
     """
 
-    format: str  # "google-takeout" or "xmp"
+    format: str  # TAKEOUT_FORMAT or "xmp"
     taken: str | None = None  # as Meta.taken
     gps_lat: float | None = None
     gps_lon: float | None = None

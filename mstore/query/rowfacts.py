@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
-from mstore.model.meta import Meta, SidecarFacts
+from mstore.model.meta import TAKEOUT_FORMAT, Meta, SidecarFacts
 from mstore.query.table import (
     F_ANIMATED,
     F_ERROR,
@@ -52,7 +52,7 @@ def camera_name(meta: Meta) -> str:
 def takeout_facts(meta: Meta) -> SidecarFacts | None:
     """What a Google Takeout JSON says about the file it describes (None: not one)."""
     sc = meta.sidecar
-    return sc if sc is not None and sc.format == "google-takeout" else None
+    return sc if sc is not None and sc.format == TAKEOUT_FORMAT else None
 
 
 def row_facts(meta: Meta) -> RowFacts:

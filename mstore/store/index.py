@@ -42,7 +42,7 @@ import msgspec
 
 from mstore.errors import MstoreError, NoSpaceError, StoreDamagedError, UsageError
 from mstore.model.codec import LazyDecoder
-from mstore.model.meta import Meta
+from mstore.model.meta import TAKEOUT_FORMAT, Meta
 from mstore.model.records import (
     AddFinished,
     AssetRecorded,
@@ -717,7 +717,7 @@ class Index:
             m, sc = a.meta, a.meta.sidecar
             if m.gps_lat is not None and m.gps_lon is not None:
                 yield a.id, m.gps_lat, m.gps_lon, True
-            elif sc is not None and sc.format == "google-takeout" and \
+            elif sc is not None and sc.format == TAKEOUT_FORMAT and \
                     sc.gps_lat is not None and sc.gps_lon is not None:
                 yield a.id, sc.gps_lat, sc.gps_lon, False
 

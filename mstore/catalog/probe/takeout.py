@@ -25,9 +25,8 @@ from typing import Any
 import msgspec
 
 from mstore.catalog.probe import captions, format_taken
-from mstore.model.meta import SidecarFacts
+from mstore.model.meta import TAKEOUT_FORMAT, SidecarFacts
 
-FORMAT = "google-takeout"
 MAX_BYTES = 1 << 20  # Takeout's files are a few kB; larger JSON is something else
 _MARKERS = ("photoTakenTime", "geoData", "geoDataExif")
 
@@ -40,7 +39,7 @@ def takeout_facts(data: bytes) -> SidecarFacts | None:
         return None
     if not isinstance(doc, dict) or not any(isinstance(doc.get(k), dict) for k in _MARKERS):
         return None
-    facts = SidecarFacts(format=FORMAT, taken=_taken(doc.get("photoTakenTime")),
+    facts = SidecarFacts(format=TAKEOUT_FORMAT, taken=_taken(doc.get("photoTakenTime")),
                          title=captions.clean(doc.get("title")),
                          description=captions.clean(doc.get("description")))
     for key in ("geoData", "geoDataExif"):
