@@ -18,12 +18,18 @@ from __future__ import annotations
 import math
 import re
 
-from mstore.query.terms import TermContext, TermHits, TermSpec, named_asset, register
+from mstore.query.terms import (
+    ASSET_PREFIX,
+    TermContext,
+    TermHits,
+    TermSpec,
+    named_asset,
+    register,
+)
 
 EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
 DEFAULT_RADIUS_M = 1000.0
 MAX_RADIUS_M = 20_000_000.0  # half the circumference, and then some: everywhere
-HEX = re.compile(r"[0-9a-f]{4,64}")
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 RADIUS = re.compile(r"(\d+(\.\d*)?|\.\d+)(m|km)")
 HELP = ("near: takes LAT,LON or an asset id (4+ hex digits), then optionally a radius: "
@@ -42,7 +48,7 @@ def parse(value: str) -> tuple[tuple[float, float] | str, float]:
                              "(-90..90, -180..180)")
         place: tuple[float, float] | str = (lat, lon)
         rest = parts[2:]
-    elif parts and HEX.fullmatch(parts[0]) and len(parts) <= 2:
+    elif parts and ASSET_PREFIX.fullmatch(parts[0]) and len(parts) <= 2:
         place, rest = parts[0], parts[1:]
     else:
         raise ValueError(HELP)
@@ -77,7 +83,10 @@ def _positions(ctx: TermContext) -> dict[str, tuple[float, float]]:
         return found
     if ctx.store is None:
         raise LookupError("near: terms need the store here")
-    from mstore.query.rowfacts import takeout_facts
+    from functools import partial
+
+    from mstore.query.related import split_dir
+    from mstore.query.rowfacts import takeout_of
     from mstore.query.rows import dir_extras
 
     found, lenders = {}, set()
@@ -87,18 +96,13 @@ def _positions(ctx: TermContext) -> dict[str, tuple[float, float]]:
                 found[aid] = (lat, lon)
             else:
                 lenders.add(aid)
-        dirs = {(root, rel.rpartition(b"/")[0]) for aid in lenders
-                for root, rel in r.asset_paths(aid)}
-
-        def takeout_of(a: str):  # noqa: ANN202 - SidecarFacts | None
-            info = r.asset(a)
-            return takeout_facts(info.meta) if info is not None else None
-
+        dirs = {(root, split_dir(rel)[0]) for aid in lenders for root, rel in r.asset_paths(aid)}
         for root, d in sorted(dirs):
             members = r.dir_members(root, d)
             asset_of = dict(members)
             # the flags dir_extras also works out need kinds; only the lent facts count
-            for name, facts in dir_extras(members, lambda _a: None, takeout_of).lent.items():
+            lent = dir_extras(members, lambda _a: None, partial(takeout_of, r)).lent
+            for name, facts in lent.items():
                 media = asset_of[name]
                 if media not in found and facts.gps_lat is not None and \
                         facts.gps_lon is not None:

@@ -9,6 +9,8 @@ facts a Takeout JSON lends, path errors, missing) is added when a row is made.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 
 from mstore.model.meta import TAKEOUT_FORMAT, Meta, SidecarFacts
@@ -20,6 +22,9 @@ from mstore.query.table import (
     F_TAKEN,
     KIND_CODES,
 )
+
+if TYPE_CHECKING:
+    from mstore.store.reader import Reader
 
 _OTHER = KIND_CODES["other"]
 
@@ -47,6 +52,13 @@ def camera_name(meta: Meta) -> str:
         # "Apple iPhone 12", but "Canon EOS 5D" rather than "Canon Canon EOS 5D"
         return model if model.lower().startswith(make.lower()) else f"{make} {model}"
     return make or model or ""
+
+
+def takeout_of(r: Reader, aid: str) -> SidecarFacts | None:
+    """The Takeout facts asset ``aid`` holds (when it is such a JSON); what ``dir_extras``
+    asks of a directory's members."""
+    info = r.asset(aid)
+    return takeout_facts(info.meta) if info is not None else None
 
 
 def takeout_facts(meta: Meta) -> SidecarFacts | None:

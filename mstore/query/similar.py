@@ -11,16 +11,20 @@ distance under ``"match"``.
 
 from __future__ import annotations
 
-import re
-
-from mstore.query.terms import TermContext, TermHits, TermSpec, named_asset, register
+from mstore.query.terms import (
+    ASSET_PREFIX,
+    TermContext,
+    TermHits,
+    TermSpec,
+    named_asset,
+    register,
+)
 
 NEAREST = 500  # neighbours a term matches: the candidates other terms then narrow
-HEX = re.compile(r"[0-9a-f]{4,64}")
 
 
 def _check(value: str) -> None:
-    if not HEX.fullmatch(value):
+    if not ASSET_PREFIX.fullmatch(value):
         raise ValueError("similar: needs an asset id or a prefix of at least 4 hex digits "
                          "(similar:ab12cd)")
 

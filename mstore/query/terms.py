@@ -23,6 +23,7 @@ instead of asking for all of them.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,10 @@ def register(spec: TermSpec) -> None:
     if spec.key in _registry and _registry[spec.key] is not spec:
         raise ValueError(f"a term provider for '{spec.key}:' is registered twice")
     _registry[spec.key] = spec
+
+
+# what a term's value that names an asset looks like: an id or a prefix of 4+ hex digits
+ASSET_PREFIX = re.compile(r"[0-9a-f]{4,64}")
 
 
 def named_asset(ctx: TermContext, key: str, prefix: str) -> str:

@@ -5,13 +5,14 @@ errors, related files (sidecars, Live Photo partners, copies) and the links to i
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import msgspec
 
 from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.related import is_sidecar, stem_key
-from mstore.query.rowfacts import takeout_facts
+from mstore.query.rowfacts import takeout_of
 from mstore.query.rows import dir_extras, lend
 from mstore.services.resolve import PathTarget
 from mstore.store.reader import Reader
@@ -136,10 +137,7 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
         info = r.asset(a)
         return info.meta.kind if info is not None else None
 
-    def takeout_of(a: str) -> SidecarFacts | None:
-        info = r.asset(a)
-        return takeout_facts(info.meta) if info is not None else None
-
+    takeout_in = partial(takeout_of, r)
     out = []
     lender: tuple[str, SidecarFacts] | None = None
     seen: set[tuple[str, bytes]] = set()
@@ -148,7 +146,7 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
         prefix = (d + b"/") if d else b""
         members = r.dir_members(root, d)
         name = rel[len(prefix):]
-        pairs = dir_extras(members, kind_of, takeout_of).takeout
+        pairs = dir_extras(members, kind_of, takeout_in).takeout
         asset_of = dict(members)
         json = pairs.get(name)
         takeout = [(json, "sidecar")] if json is not None else []
@@ -157,7 +155,7 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
             seen.add((root, prefix + other))
             out.append({"relation": relation, "root": root, "path": prefix + other,
                         "asset": asset_of[other]})
-            facts = takeout_of(asset_of[other]) if relation == "sidecar" else None
+            facts = takeout_in(asset_of[other]) if relation == "sidecar" else None
             if lender is None and facts is not None:
                 lender = (root + "/" + (prefix + other).decode("utf-8", "backslashreplace"),
                           facts)
