@@ -38,21 +38,24 @@ def mstore_cli(store_dir: Path, *args: str) -> str:
     return p.stdout
 
 
-def start_run(store_dir: Path, pipeline: str, query: str, policy: str, sample: str) -> str:
-    """``mstore run``: the new run's id."""
-    args = ["run", pipeline, f"--{policy}", "--json"]
+def _run_args(pipeline: str, query: str, policy: str, sample: str, *flags: str) -> list[str]:
+    """``mstore run``'s arguments for the start form's values: the query after ``--``, so
+    a query word is never read as an option."""
+    args = ["run", pipeline, f"--{policy}", *flags, "--json"]
     if sample:
         args += ["--sample", sample]
-    out = mstore_cli(store_dir, *args, "--", *([query] if query else []))
+    return [*args, "--", *([query] if query else [])]
+
+
+def start_run(store_dir: Path, pipeline: str, query: str, policy: str, sample: str) -> str:
+    """``mstore run``: the new run's id."""
+    out = mstore_cli(store_dir, *_run_args(pipeline, query, policy, sample))
     return str(json.loads(out.strip().splitlines()[-1])["run"])
 
 
 def plan_run(store_dir: Path, pipeline: str, query: str, policy: str, sample: str) -> dict:
     """``mstore run --dry-run --json``: what the run would be and cost (nothing started)."""
-    args = ["run", pipeline, f"--{policy}", "--dry-run", "--json"]
-    if sample:
-        args += ["--sample", sample]
-    out = mstore_cli(store_dir, *args, "--", *([query] if query else []))
+    out = mstore_cli(store_dir, *_run_args(pipeline, query, policy, sample, "--dry-run"))
     return dict(json.loads(out))
 
 
