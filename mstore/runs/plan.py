@@ -166,6 +166,7 @@ class Plan:
     record: RunStarted  # without hlc and units_object (the caller stores the list)
     units: bytes  # the encoded unit list, to store as an object
     selected: int  # units the selection held before the sample and --max-units
+    unit_ids: list[str]  # ... and the list itself, for what reads it before it is stored
 
 
 def plan(store: Store, req: RunRequest, registry: Registry | None = None
@@ -219,4 +220,4 @@ def plan_run(store: Store, req: RunRequest, registry: Registry | None = None) ->
         selection=req.selection, units_object="", total=len(units), sample=sample, caps=caps,
         parent=req.parent, ttl_days=req.pipeline.sandbox_ttl_days if req.policy == "sandbox"
         else 0.0, force=req.force, host=socket.gethostname())
-    return Plan(rec, encoded, selected)
+    return Plan(rec, encoded, selected, units)

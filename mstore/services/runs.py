@@ -13,6 +13,7 @@ from mstore.store.store import Store
 
 if TYPE_CHECKING:
     from mstore.orchestration.settings import TemporalSettings
+    from mstore.runs.estimate import StepEstimate
 
 
 @dataclass
@@ -60,8 +61,6 @@ def dry_run(store: Store, req: RunRequest) -> tuple[Started, dict]:
     cost, as ``--json`` gives it (docs/cli.md): per step its pin and params and, for a
     per-asset step, the units it would reuse and compute and the tool time measured in
     earlier runs (runs/estimate.py). Nothing is recorded, stored or started."""
-    import msgspec
-
     from mstore.orchestration.settings import worker_settings
     from mstore.runs.estimate import estimate
 
@@ -70,25 +69,29 @@ def dry_run(store: Store, req: RunRequest) -> tuple[Started, dict]:
     first = next((s.resource for s in r.steps if s.shape != "aggregate"), "cpu")
     processes = worker_settings(store).slots(first)
     with store.reader() as reader:
-        costs, wall, looked = estimate(
-            reader, r, msgspec.msgpack.decode(planned.units, type=list[str]), processes)
-    cost = {e.name: e for e in costs}
-    steps = []
-    for st in r.steps:
-        e = cost.get(st.name)
-        steps.append({"name": st.name, "tool": st.tool, "version": st.version,
-                      "params": st.params, "shape": st.shape, "resource": st.resource,
-                      "applies": e.applies if e else None, "reuse": e.reuse if e else None,
-                      "compute": e.compute if e else None,
-                      "ms_per_unit": round(e.ms_per_unit, 1) if e and e.ms_per_unit else None,
-                      "measured_in": (e.basis or None) if e else None,
-                      "same_params": e.same_params if e and e.basis else None,
-                      "seconds": round(e.seconds, 1) if e and e.seconds is not None else None})
+        costs, wall, looked = estimate(reader, r, planned.unit_ids, processes)
+    cost = {e.name: _cost(e) for e in costs}
+    steps = [{"name": st.name, "tool": st.tool, "version": st.version, "params": st.params,
+              "shape": st.shape, "resource": st.resource, **cost.get(st.name, _NO_COST)}
+             for st in r.steps]
     return Started(r, "", planned.selected), {
         "dry_run": True, "pipeline": r.pipeline, "policy": r.policy, "units": r.total,
         "selected": planned.selected, "sample": r.sample or None, "steps": steps,
         "processes": processes, "estimate_s": round(wall, 1) if wall is not None else None,
         "units_followed": looked}
+
+
+# an aggregate step's cost: not estimated
+_NO_COST = dict.fromkeys(("applies", "reuse", "compute", "ms_per_unit", "measured_in",
+                          "same_params", "seconds"))
+
+
+def _cost(e: StepEstimate) -> dict:
+    """A per-asset step's estimate as the dry run's JSON has it (null where unmeasured)."""
+    return {"applies": e.applies, "reuse": e.reuse, "compute": e.compute,
+            "ms_per_unit": round(e.ms_per_unit, 1) if e.ms_per_unit else None,
+            "measured_in": e.basis or None, "same_params": e.same_params if e.basis else None,
+            "seconds": round(e.seconds, 1) if e.seconds is not None else None}
 
 
 def steer(store: Store, run_id: str, action: str) -> str:
