@@ -67,6 +67,11 @@ def seconds_text(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 60 else duration(seconds)
 
 
+def ms_text(ms: float) -> str:
+    """A time given in milliseconds: "4 ms" under a second, else as ``seconds_text``."""
+    return f"{ms:.0f} ms" if ms < 1000 else seconds_text(ms / 1000)
+
+
 def taken_text(taken: int, *, date_only: bool = False) -> str | None:
     """The catalog table's ``taken`` column (YYYYmmddHHMMSS as an int, 0: unknown) as
     "YYYY-mm-ddTHH:MM:SS" (or its date); None when unknown."""

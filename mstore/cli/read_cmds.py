@@ -366,7 +366,7 @@ def _show_artifact(store, art_id: str, as_json: bool, depth: int,  # noqa: ANN00
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N results.")
 @click.option("--sort", "sort", metavar="KEY", default=None, shell_complete=complete.sort_keys,
               help="Order: taken, -taken (newest first), size, -size, path (default: by "
-                   "path, best first for text: and similar:).")
+                   "path, best first for a ranked term: text:, similar:, near:).")
 @click.option("--paths", "as_paths", is_flag=True,
               help="Print the files of the matches as paths on this machine, one per line "
                    "(each path of an asset with copies).")

@@ -11,7 +11,7 @@ import click
 from mstore.cli import complete
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.model.records import RUN_STATES
-from mstore.present import duration, seconds_text
+from mstore.present import duration, ms_text, seconds_text
 
 
 def follow_run(store, run_id: str) -> str:  # noqa: ANN001
@@ -282,11 +282,9 @@ def _cost_text(st: dict) -> str:
         return text
     if st["ms_per_unit"] is None:
         return text + ", time unknown (no earlier run computed it)"
-    ms = st["ms_per_unit"]
-    each = f"{ms:.0f} ms" if ms < 1000 else seconds_text(ms / 1000)
     other = "" if st["same_params"] else " with other params"
     return (text + f": ~{seconds_text(st['seconds'])} of tool time "
-            f"({each} a unit in {st['measured_in']}{other})")
+            f"({ms_text(st['ms_per_unit'])} a unit in {st['measured_in']}{other})")
 
 
 @click.command()
