@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from mstore.model.records import CollectionDefined
 
 _OPEN = "collection:open"  # TermContext.cache: the dynamic collections being evaluated
-_TABLE = "collection:table"  # ... and the catalog table they are evaluated against
 
 
 def collection_units(store: Store, name: str) -> list[str]:
@@ -105,15 +104,12 @@ def _match(ctx: TermContext, value: str) -> TermHits:
                 continue
         return TermHits(ids)
     from mstore.query.evaluate import evaluate
-    from mstore.query.snapshot import load_table
     from mstore.query.table import NO_ID
 
     open_now: set[str] = ctx.cache.setdefault(_OPEN, set())
     if c.name in open_now:
         raise LookupError(f"collection '{c.name}' names itself through its query")
-    table = ctx.cache.get(_TABLE)
-    if table is None:
-        table = ctx.cache[_TABLE] = load_table(ctx.store)
+    table = ctx.catalog()
     open_now.add(c.name)
     try:
         rows = evaluate(c.query, table, ctx)

@@ -92,6 +92,7 @@ def evaluate(query: str, table: CatalogTable | MergedTable,
     returns every asset row. Raises QueryError for a bad query.
     """
     node = parse(query)
+    _bind(context, table)
     ranked = ranking_term(node)
     if limit is not None and ranked is not None and context is not None:
         first = _ranked_first(node, ranked, table, context, limit)
@@ -118,7 +119,16 @@ def evaluate(query: str, table: CatalogTable | MergedTable,
 def count(query: str, table: CatalogTable | MergedTable,
           context: TermContext | None = None) -> int:
     """How many rows :func:`evaluate` answers, without listing them."""
-    return _node_mask(parse(query), table, context).count(1)
+    node = parse(query)
+    _bind(context, table)
+    return _node_mask(node, table, context).count(1)
+
+
+def _bind(context: TermContext | None, table: CatalogTable | MergedTable) -> None:
+    """Give the providers the table the query runs against (query/places.py reads its
+    columns; a collection's query is evaluated against it too)."""
+    if context is not None:
+        context.table = table
 
 
 def _first_rows(node: Node, table: CatalogTable | MergedTable, context: TermContext | None,
@@ -280,7 +290,9 @@ def ranking_term(node: Node) -> Term | None:
 def evaluate_mask(query: str, table: CatalogTable | MergedTable,
                   context: TermContext | None = None) -> bytes:
     """Which rows :func:`evaluate` answers, as one 0/1 byte per row of ``table``."""
-    return _node_mask(parse(query), table, context)
+    node = parse(query)
+    _bind(context, table)
+    return _node_mask(node, table, context)
 
 
 def _node_mask(node: Node, table: CatalogTable | MergedTable, context: TermContext | None

@@ -10,13 +10,15 @@ kilometre — the asset named left out, as ``similar:`` leaves it out. It is a r
 term: alone or ANDed with others the answer comes nearest first; ``find --json`` shows
 each hit's ``distance_m`` under ``"match"``. Positions are the files' own (EXIF, a
 video's container, a PDF's) or lent by a Google Takeout JSON, as ``has:gps`` counts
-them, read once per query.
+them (the catalog table's ``lat`` and ``lon`` columns).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from itertools import compress
+from operator import and_
 
 from mstore.query.terms import (
     ASSET_PREFIX,
@@ -74,65 +76,32 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
-def _positions(ctx: TermContext) -> dict[str, tuple[float, float]]:
-    """asset id -> (lat, lon) of every asset with a position, read once per query: its
-    own, or the one its Google Takeout JSON lends it (as ``has:gps`` and ``show`` count
-    it: the JSON paired with it by name in its directory, query/rows.py dir_extras)."""
-    found = ctx.cache.get("positions")
-    if found is not None:
-        return found
-    if ctx.store is None:
-        raise LookupError("near: terms need the store here")
-    from functools import partial
-
-    from mstore.query.related import split_dir
-    from mstore.query.rowfacts import takeout_of
-    from mstore.query.rows import dir_extras
-
-    found, lenders = {}, set()
-    with ctx.store.reader() as r:
-        for aid, lat, lon, own in r.positions():
-            if own:
-                found[aid] = (lat, lon)
-            else:
-                lenders.add(aid)
-        dirs = {(root, split_dir(rel)[0]) for aid in lenders for root, rel in r.asset_paths(aid)}
-        for root, d in sorted(dirs):
-            members = r.dir_members(root, d)
-            asset_of = dict(members)
-            # the flags dir_extras also works out need kinds; only the lent facts count
-            lent = dir_extras(members, lambda _a: None, partial(takeout_of, r)).lent
-            for name, facts in lent.items():
-                media = asset_of[name]
-                if media not in found and facts.gps_lat is not None and \
-                        facts.gps_lon is not None:
-                    found[media] = (facts.gps_lat, facts.gps_lon)
-    ctx.cache["positions"] = found
-    return found
-
-
 def _match(ctx: TermContext, value: str) -> TermHits:
     place, radius = parse(value)
-    positions = _positions(ctx)
-    itself = ""
+    table = ctx.catalog()
+    lat, lon = table.lat, table.lon
+    itself = b""
     if isinstance(place, str):
-        itself = named_asset(ctx, "near", place)
-        if itself not in positions:
-            raise LookupError(f"near: asset {itself[:12]} has no GPS position")
-        place = positions[itself]
-    # a cheap box first: a degree of latitude is ~111 km everywhere
+        aid = named_asset(ctx, "near", place)
+        itself = bytes.fromhex(aid)
+        row = table.row_of_id(itself)
+        if row < 0 or math.isnan(lat[row]):
+            raise LookupError(f"near: asset {aid[:12]} has no GPS position")
+        place = (lat[row], lon[row])
+    # a cheap band first, in C-level passes over the column: a degree of latitude is
+    # ~111 km everywhere (nan, no position, is in no band)
     span = math.degrees(radius / EARTH_RADIUS_M)
+    band = bytes(map(and_, map((place[0] - span).__le__, lat),
+                     map((place[0] + span).__ge__, lat)))
     hits = []
-    for aid, pos in positions.items():
-        if abs(pos[0] - place[0]) > span or aid == itself:
-            continue
-        d = distance_m(place, pos)
-        if d <= radius:
-            hits.append((d, aid))
+    for i in compress(range(len(band)), band):
+        d = distance_m(place, (lat[i], lon[i]))
+        if d <= radius and (aid_i := table.id_bytes(i)) != itself:
+            hits.append((d, aid_i))
     hits.sort()
-    order = [bytes.fromhex(aid) for _, aid in hits]
+    order = [aid for _, aid in hits]
     return TermHits(ids=set(order), order=order,
-                    detail={bytes.fromhex(aid): {"distance_m": round(d)} for d, aid in hits})
+                    detail={aid: {"distance_m": round(d)} for d, aid in hits})
 
 
 register(TermSpec(

@@ -9,6 +9,7 @@ facts a Takeout JSON lends, path errors, missing) is added when a row is made.
 
 from __future__ import annotations
 
+from math import nan
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -36,6 +37,8 @@ class RowFacts(msgspec.Struct, array_like=True, gc=False, frozen=True):
     camera: str  # camera_name
     error: str  # the probe's error, or ""
     takeout: bool  # a Google Takeout JSON (its facts may be lent to a file next to it)
+    lat: float  # the capture position in degrees (north, east positive); nan when unknown
+    lon: float
 
 
 def taken_int(taken: str | None) -> int:
@@ -71,11 +74,14 @@ def row_facts(meta: Meta) -> RowFacts:
     flags = 0
     if meta.error:
         flags |= F_PROBE_ERROR | F_ERROR
+    lat = lon = nan
     if meta.gps_lat is not None and meta.gps_lon is not None:
         flags |= F_GPS
+        lat, lon = meta.gps_lat, meta.gps_lon
     if meta.taken:
         flags |= F_TAKEN
     if meta.frames and meta.frames > 1:
         flags |= F_ANIMATED
     return RowFacts(KIND_CODES.get(meta.kind, _OTHER), taken_int(meta.taken), flags,
-                    camera_name(meta), meta.error or "", takeout_facts(meta) is not None)
+                    camera_name(meta), meta.error or "", takeout_facts(meta) is not None,
+                    lat, lon)

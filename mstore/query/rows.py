@@ -7,6 +7,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from itertools import chain, repeat
+from math import nan
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -47,6 +48,8 @@ class Row(NamedTuple):
     flags: int
     camera: str
     error: str
+    lat: float  # nan when the asset has no position
+    lon: float
 
 
 def lend(meta: Meta, facts: SidecarFacts | None) -> Meta:
@@ -92,7 +95,8 @@ def facts_row(aid: bytes, size: int, facts: RowFacts, current: Iterable[bytes], 
                 flags |= F_ERROR
                 err = e
                 break
-    return Row(paths[0], aid, paths, facts.kind, size, facts.taken, flags, facts.camera, err)
+    return Row(paths[0], aid, paths, facts.kind, size, facts.taken, flags, facts.camera, err,
+               facts.lat, facts.lon)
 
 
 def fresh_row(aid: bytes, size: int, facts: RowFacts, paths: list[bytes], extra: int) -> Row:
@@ -102,11 +106,11 @@ def fresh_row(aid: bytes, size: int, facts: RowFacts, paths: list[bytes], extra:
     if len(paths) > 1:
         paths = sorted(paths)
     return Row(paths[0], aid, paths, facts.kind, size, facts.taken, facts.flags | extra,
-               facts.camera, facts.error)
+               facts.camera, facts.error, facts.lat, facts.lon)
 
 
 def error_row(full: bytes, reason: str) -> Row:
-    return Row(full, NO_ID, [full], ERROR_KIND, 0, 0, F_ERROR, "", reason)
+    return Row(full, NO_ID, [full], ERROR_KIND, 0, 0, F_ERROR, "", reason, nan, nan)
 
 
 class DirExtras(NamedTuple):
@@ -166,7 +170,7 @@ def table_from_rows(rows: list[Row]) -> CatalogTable:
     """
     if not rows:
         return CatalogTable()
-    _keys, ids, paths, kinds, sizes, taken, flags, cams, errors = zip(*rows, strict=True)
+    _keys, ids, paths, kinds, sizes, taken, flags, cams, errors, lat, lon = zip(*rows, strict=True)
     cameras = list(dict.fromkeys(chain(("",), cams)))
     cam_index = {c: i for i, c in enumerate(cameras)}
     return CatalogTable(
@@ -175,7 +179,7 @@ def table_from_rows(rows: list[Row]) -> CatalogTable:
         camera=array("I", map(cam_index.__getitem__, cams)), cameras=cameras,
         paths=list(chain.from_iterable(paths)),
         path_rows=array("I", chain.from_iterable(map(repeat, range(len(rows)), map(len, paths)))),
-        errors=list(errors),
+        errors=list(errors), lat=array("d", lat), lon=array("d", lon),
     )
 
 

@@ -89,7 +89,7 @@ if TYPE_CHECKING:
     from mstore.store.store import Store
 
 # bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
-SNAPSHOT_VERSION = 6
+SNAPSHOT_VERSION = 7
 DELTA_MIN, DELTA_MAX = 200, 20_000
 assert DELTA_MAX < DIRTY_CAP  # past the cap the index stops listing changes
 CACHE_SECONDS = 0.02  # a reader caches a delta that took longer than this to compute
@@ -844,6 +844,7 @@ def _merge(base: CatalogTable, d: _Delta) -> CatalogTable:
     ids: list[bytes] = []
     kinds: list[bytes] = []
     sizes, taken = array("q"), array("q")
+    lat, lon = array("d"), array("d")
     flags, camera, path_rows = array("I"), array("I"), array("I")
     paths: list[bytes] = []
     errors: list[str] = []
@@ -854,6 +855,8 @@ def _merge(base: CatalogTable, d: _Delta) -> CatalogTable:
         kinds.append(bytes(t.kinds[a:b]))
         sizes.extend(t.sizes[a:b])
         taken.extend(t.taken[a:b])
+        lat.extend(t.lat[a:b])
+        lon.extend(t.lon[a:b])
         flags.extend(t.flags[a:b])
         pa, pb = t.first_path(a), t.first_path(b)
         path_rows.extend(map((row - a).__add__, t.path_rows[pa:pb]))
@@ -867,7 +870,7 @@ def _merge(base: CatalogTable, d: _Delta) -> CatalogTable:
             errors.extend(map(base_err_names.__getitem__, base_err_codes[a:b]))
         row += b - a
     return CatalogTable(b"".join(ids), b"".join(kinds), sizes, taken, flags, camera, cameras,
-                        paths, path_rows, errors)
+                        paths, path_rows, errors, lat, lon)
 
 
 def load_table(store: Store) -> CatalogTable | MergedTable:

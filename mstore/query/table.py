@@ -201,12 +201,14 @@ class CatalogTable:
                A row's paths are contiguous and in sorted order; the first one is its
                primary path.
     errors     per row: error reason or "" (stored as error_codes())
+    lat, lon   array("d") each, the capture position in degrees (the file's own or one a
+               Google Takeout JSON lends it, as has:gps counts it), nan when unknown
     """
 
     # columns a stored table decodes on first access
     _LAZY = frozenset(
         {"ids", "kinds", "sizes", "taken", "flags", "camera", "cameras", "paths", "path_rows",
-         "errors", "id_order"}
+         "errors", "id_order", "lat", "lon"}
     )
 
     def __init__(
@@ -221,6 +223,8 @@ class CatalogTable:
         paths: list[bytes] | None = None,
         path_rows: array | None = None,
         errors: list[str] | None = None,
+        lat: array | None = None,
+        lon: array | None = None,
     ) -> None:
         self.ids = ids
         self.kinds = kinds
@@ -232,6 +236,8 @@ class CatalogTable:
         self.paths: Sequence[bytes] = [] if paths is None else paths
         self.path_rows: Sequence[int] = array("I") if path_rows is None else path_rows
         self.errors: list[str] = [] if errors is None else errors
+        self.lat = array("d") if lat is None else lat
+        self.lon = array("d") if lon is None else lon
         self._src: ColumnSource | None = None
         self._head: TableHead | None = None
 
@@ -259,6 +265,8 @@ class CatalogTable:
             return _arr("q", src.get(name))
         if name in ("flags", "camera", "id_order"):
             return _arr("I", src.get(name))
+        if name in ("lat", "lon"):
+            return _arr("d", src.get(name))
         if name == "cameras":
             return list(head.cameras)
         if name == "paths":
@@ -386,7 +394,8 @@ class CatalogTable:
         evaluating a query a chunk at a time (``find --limit``): each column is a copy of
         those rows' slice, made when the query first reads it, so a chunk costs what its
         terms read of it, not the table's size. Every column a query reads is there (not
-        ``paths``, which the rows are read by)."""
+        ``paths``, which the rows are read by, nor ``lat``/``lon``: ``near:`` reads the
+        whole table the query runs against, TermContext.catalog)."""
         src, head = self._src, self._head
         assert src is not None and head is not None
         pa, pb = self.first_path(a), self.first_path(b)
@@ -437,6 +446,8 @@ class CatalogTable:
             "taken": self.taken.tobytes(),
             "flags": self.flags.tobytes(),
             "camera": self.camera.tobytes(),
+            "lat": self.lat.tobytes(),
+            "lon": self.lon.tobytes(),
             "paths": raw,
             "path_off": off.tobytes(),
             "lower": text.encode("utf-8", "surrogatepass"),
@@ -554,6 +565,21 @@ class MergedTable:
     @cached_property
     def kinds(self) -> Sequence[int]:
         return _RowView(self, "kinds")
+
+    # whole columns, joined: a near: term scans every row's position
+    @cached_property
+    def lat(self) -> array:
+        return self._joined("lat")
+
+    @cached_property
+    def lon(self) -> array:
+        return self._joined("lon")
+
+    def _joined(self, name: str) -> array:
+        out = array("d")
+        for p, a, b in self.segments:
+            out.extend(getattr(self.parts[p], name)[a:b])
+        return out
 
     @cached_property
     def sizes(self) -> Sequence[int]:

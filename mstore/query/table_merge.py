@@ -85,7 +85,8 @@ class ColumnMerge:
         yield "ids", ids
         yield "id_order", self._id_order(ids).tobytes()
         del ids  # 32 bytes a row: not held while the path columns are made
-        for name, width in (("kinds", 1), ("sizes", 8), ("taken", 8), ("flags", 4)):
+        for name, width in (("kinds", 1), ("sizes", 8), ("taken", 8), ("flags", 4),
+                            ("lat", 8), ("lon", 8)):
             yield name, self._fixed(name, width)
         # the delta's camera numbers and error strings renumbered into the merged lists
         dcam = array("I", (self._cam_at[dhead.cameras[k]] for k in _arr("I", dsrc.get("camera"))))

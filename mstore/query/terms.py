@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
+    from mstore.query.table import CatalogTable, MergedTable
     from mstore.store.store import Store
 
 # the keys of the built-in providers and the module whose import registers each (a new
@@ -68,8 +69,22 @@ class TermContext:
         # answers (the text index's first build); ``find`` draws it on a terminal
         self.progress = progress
         self.cache: dict[str, Any] = {}
+        # the catalog table the query is evaluated against (evaluate() sets it), for the
+        # providers that read its columns
+        self.table: CatalogTable | MergedTable | None = None
         self.hits: dict[tuple[str, str], TermHits] = {}
         self._streamed: dict[tuple[str, str], dict[bytes, dict[str, Any]]] = {}
+
+    def catalog(self) -> CatalogTable | MergedTable:
+        """The catalog table the query runs against; the store's as of now when no
+        evaluation gave one."""
+        if self.table is None:
+            if self.store is None:
+                raise LookupError("this term needs the store here")
+            from mstore.query.snapshot import load_table
+
+            self.table = load_table(self.store)
+        return self.table
 
     def match(self, key: str, value: str) -> TermHits:
         found = self.hits.get((key, value))

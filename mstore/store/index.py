@@ -42,7 +42,7 @@ import msgspec
 
 from mstore.errors import MstoreError, NoSpaceError, StoreDamagedError, UsageError
 from mstore.model.codec import LazyDecoder
-from mstore.model.meta import TAKEOUT_FORMAT, Meta
+from mstore.model.meta import Meta
 from mstore.model.records import (
     AddFinished,
     AssetRecorded,
@@ -133,27 +133,6 @@ class AssetInfo(msgspec.Struct, array_like=True):
     meta_hlc: int = 0  # ... and its hlc (0: first_hlc, as in indexes made before)
 
 
-class _SidecarPlace(msgspec.Struct, kw_only=True):
-    format: str = ""
-    gps_lat: float | None = None
-    gps_lon: float | None = None
-
-
-class _PlaceOnly(msgspec.Struct, kw_only=True):
-    gps_lat: float | None = None
-    gps_lon: float | None = None
-    sidecar: _SidecarPlace | None = None
-
-
-class _AssetPlace(msgspec.Struct, array_like=True):
-    """What ``iter_positions`` reads of an AssetInfo: its id and its Meta's position (the
-    other fields of both are skipped over, not decoded)."""
-
-    id: str
-    size: int
-    meta: _PlaceOnly
-
-
 # the full name of a path (root, NUL, relative path); its key in the index is bounded(pk)
 pk = path_key
 split_pk = split_path_key
@@ -167,7 +146,6 @@ _dec_path_list = LazyDecoder(list[PathState])
 _dec_hist = LazyDecoder(HistoryEvent)
 _dec_err = LazyDecoder(ErrorState)
 _dec_asset = LazyDecoder(AssetInfo)
-_dec_place = LazyDecoder(_AssetPlace)
 _dec_add = LazyDecoder(AddFinished)
 _dec_setaside = LazyDecoder(SetAside)
 
@@ -705,21 +683,6 @@ class Index:
     def iter_assets(self, txn: lmdb.Transaction) -> Iterator[AssetInfo]:
         for _, val in txn.cursor(db=self.db["assets"]):
             yield _dec_asset.decode(val)
-
-    def iter_positions(self, txn: lmdb.Transaction
-                       ) -> Iterator[tuple[str, float, float, bool]]:
-        """(asset id, latitude, longitude, own) of every asset whose metadata has a
-        position (own) or that is a Google Takeout JSON telling one (not own: the position
-        of the file it describes, lent to it where it has none)."""
-        decode = _dec_place.get().decode
-        for _, val in txn.cursor(db=self.db["assets"]):
-            a = decode(val)
-            m, sc = a.meta, a.meta.sidecar
-            if m.gps_lat is not None and m.gps_lon is not None:
-                yield a.id, m.gps_lat, m.gps_lon, True
-            elif sc is not None and sc.format == TAKEOUT_FORMAT and \
-                    sc.gps_lat is not None and sc.gps_lon is not None:
-                yield a.id, sc.gps_lat, sc.gps_lon, False
 
     def iter_errors(self, txn: lmdb.Transaction, root: str | None = None, prefix: bytes = b""
                     ) -> Iterator[tuple[str, bytes, ErrorState]]:

@@ -56,12 +56,6 @@ class Reader:
     def assets(self) -> Iterator[AssetInfo]:
         return self._index.iter_assets(self._txn)
 
-    def positions(self) -> Iterator[tuple[str, float, float, bool]]:
-        """(asset id, latitude, longitude, own) of every asset whose metadata has a
-        position (own), or a Google Takeout JSON's (not own: lent to the file it
-        describes), without decoding the rest of its metadata."""
-        return self._index.iter_positions(self._txn)
-
     def asset_count(self) -> int:
         return self._txn.stat(self._index.db["assets"])["entries"]
 

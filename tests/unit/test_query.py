@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import math
 import os
 import time
 from array import array
@@ -60,7 +61,8 @@ def make_table(rows: list[dict[str, Any]]) -> CatalogTable:
     Keys (all optional): ``id`` (hex string; default derived from the row
     index), ``kind`` ("image"), ``size`` (0), ``taken`` (0), ``flags`` (list of
     FLAG_NAMES), ``camera`` (""), ``paths`` (list of "root/rel" str or bytes),
-    ``error`` (""). ``kind: "error"`` makes an error-only row with a zero id.
+    ``error`` (""), ``place`` ((lat, lon); none). ``kind: "error"`` makes an error-only
+    row with a zero id.
     """
     t = CatalogTable()
     ids = bytearray()
@@ -86,6 +88,9 @@ def make_table(rows: list[dict[str, Any]]) -> CatalogTable:
             t.paths.append(p if isinstance(p, bytes) else p.encode())
             t.path_rows.append(i)
         t.errors.append(r.get("error", ""))
+        lat, lon = r.get("place", (math.nan, math.nan))
+        t.lat.append(lat)
+        t.lon.append(lon)
     t.ids = bytes(ids)
     t.kinds = bytes(kinds)
     return t

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from mstore.query import snapshot
 from mstore.query.evaluate import evaluate
 from mstore.query.snapshot import build, load_stats, load_table, refresh
 from mstore.query.table import KIND_NAMES, NO_ID, CatalogTable, MergedTable
+from mstore.query.terms import TermContext
 from mstore.store.store import RecordWriter, Store
 
 QUERIES = [
@@ -54,9 +56,14 @@ def rows_of(t: CatalogTable | MergedTable) -> list[tuple]:
     """Everything a reader can see, row by row."""
     return [
         (t.row_id(i), KIND_NAMES[t.kinds[i]], t.sizes[i], t.taken[i], t.flags[i],
-         t.cameras[t.camera[i]], t.errors[i], t.row_paths(i))
+         t.cameras[t.camera[i]], t.errors[i], t.row_paths(i), _place(t.lat[i], t.lon[i]))
         for i in range(t.n)
     ]
+
+
+def _place(lat: float, lon: float) -> tuple[float, float] | None:
+    """A row's position, comparable (nan, no position, equals nothing)."""
+    return None if math.isnan(lat) else (lat, lon)
 
 
 def compare_with_rebuild(store: Store) -> None:
@@ -76,6 +83,9 @@ def compare_with_rebuild(store: Store) -> None:
     assert list(table.path_rows) == list(full.path_rows)
     for q in QUERIES:
         assert evaluate(q, table) == evaluate(q, full), q
+    # near: reads the position columns, joined from both parts of a merged table
+    for q in ("near:1.5,2.5", "near:9.5,8.5,5km", "near:7.5,6.5,20000km kind:image"):
+        assert evaluate(q, table, TermContext(store)) == evaluate(q, full, TermContext(store)), q
     # each asset's row found by its id (a ranked term's hits), merged as in the whole table
     asset_rows = [i for i in range(full.n) if full.id_bytes(i) != NO_ID]
     for t in (table, full):
@@ -337,7 +347,7 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
 
     def found(q: str) -> set[str | None]:
         t = load_table(store)
-        return {t.row_id(i) for i in evaluate(q, t)}
+        return {t.row_id(i) for i in evaluate(q, t, TermContext(store))}
 
     assert found("taken:2015") == set() and found("has:sidecar") == set()
     # the sidecar arrives after its photo: only the sidecar is dirty, the photo's row changes
@@ -345,6 +355,7 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
     w.flush()
     assert found("taken:2015-07-08") == {bare}
     assert found("has:gps has:sidecar") == {bare}
+    assert found("near:48.5,2.25") == {bare}  # the place it lends is where near: looks
     # a file's own EXIF is never overridden; the sidecar still counts as its sidecar
     world.seen(("a", b"t/IMG_2.json"), side)
     w.flush()
@@ -356,6 +367,7 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
     world.gone(("a", b"t/IMG_1.jpg.supplemental-metadata.json"))
     w.flush()
     assert found("taken:2015") == set() and found("has:sidecar") == {exif}
+    assert found("near:48.5,2.25") == set()
     compare_with_rebuild(store)
     # renamed to another of Takeout's names for the same photo: lent again
     world.seen(("a", b"t/IMG_1.json"), side)

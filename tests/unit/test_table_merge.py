@@ -3,6 +3,7 @@ the same stored columns as merging through Python objects (snapshot._merge)."""
 
 from __future__ import annotations
 
+import math
 import random
 from array import array
 
@@ -26,7 +27,9 @@ def _rows(rng: random.Random, n: int, tag: str, multi: bool) -> list[dict]:
         rows.append({"id": rng.randbytes(32).hex(), "size": rng.randrange(1 << 30),
                      "taken": rng.choice([0, 20190601123000]),
                      "camera": rng.choice(CAMERAS), "paths": paths,
-                     "error": rng.choice(ERRORS), "kind": rng.choice(["image", "video"])})
+                     "error": rng.choice(ERRORS), "kind": rng.choice(["image", "video"]),
+                     "place": rng.choice([(math.nan, math.nan), (48.8584, 2.2945),
+                                          (rng.uniform(-90, 90), rng.uniform(-180, 180))])})
     rows.sort(key=lambda r: r["paths"][0])
     return rows
 
@@ -63,7 +66,7 @@ def test_merge_columns_equals_the_merge_through_objects(seed: int, kept: str) ->
     assert head.one_per_row == want_head.one_per_row and head.ascii
     assert set(head.roots or ()) == set(want_head.roots or ())
     for name in ("ids", "kinds", "sizes", "taken", "flags", "paths", "path_off", "lower",
-                 "id_order", "path_rows"):
+                 "id_order", "path_rows", "lat", "lon"):
         assert cols.get(name) == want.get(name), name
     # cameras and error strings may be numbered differently: compare what rows say
     got_t, want_t = CatalogTable.stored(DictSource(cols), head), CatalogTable.stored(
