@@ -72,6 +72,11 @@ def ms_text(ms: float) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else seconds_text(ms / 1000)
 
 
+def param_text(value: object) -> str:
+    """A run parameter's value as a comparison shows it: "(unset)" where a run has none."""
+    return "(unset)" if value is None else str(value)
+
+
 def taken_text(taken: int, *, date_only: bool = False) -> str | None:
     """The catalog table's ``taken`` column (YYYYmmddHHMMSS as an int, 0: unknown) as
     "YYYY-mm-ddTHH:MM:SS" (or its date); None when unknown."""

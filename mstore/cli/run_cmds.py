@@ -11,7 +11,7 @@ import click
 from mstore.cli import complete
 from mstore.cli.main import Context, QueryCommand, emit_shaped, store_option
 from mstore.model.records import RUN_STATES
-from mstore.present import duration, ms_text, seconds_text
+from mstore.present import duration, ms_text, param_text, seconds_text
 
 
 def follow_run(store, run_id: str) -> str:  # noqa: ANN001
@@ -233,14 +233,10 @@ def diff(obj: Context, run_a: str, run_b: str, as_json: bool) -> None:
     echo(f"units  {u['both']:,} in both, {u['only_a']:,} only in a, {u['only_b']:,} only in b")
     echo(f"  {'step':<12}{'a':<16}{'b':<16}{'same':>7}{'differs':>9}{'one only':>10}  params")
     for st in d["steps"]:
-        changed = "; ".join(f"{k} {_param(v[0])} -> {_param(v[1])}"
+        changed = "; ".join(f"{k} {param_text(v[0])} -> {param_text(v[1])}"
                             for k, v in st["params"].items())
         echo(f"  {st['name']:<12}{st['a'] or '-':<16}{st['b'] or '-':<16}{st['same']:>7,}"
              f"{st['differs']:>9,}{st['one_only']:>10,}  {changed or 'same'}".rstrip())
-
-
-def _param(v: object) -> str:
-    return "(unset)" if v is None else str(v)
 
 
 def _dry_run(store, req, as_json: bool) -> None:  # noqa: ANN001 - Store, RunRequest

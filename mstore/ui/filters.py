@@ -57,5 +57,6 @@ def month_name(date: str) -> str:
 
 FILTERS = {"human_size": human_size, "ms_time": ms_time, "fmt_secs": present.duration,
            "seconds": present.seconds_text, "ms": present.ms_text,
+           "param": present.param_text,
            "path_text": path_text, "file_name": file_name, "folder": folder,
            "short_folder": short_folder, "month_name": month_name}
