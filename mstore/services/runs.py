@@ -89,7 +89,8 @@ _NO_COST = dict.fromkeys(("applies", "reuse", "compute", "ms_per_unit", "measure
 def _cost(e: StepEstimate) -> dict:
     """A per-asset step's estimate as the dry run's JSON has it (null where unmeasured)."""
     return {"applies": e.applies, "reuse": e.reuse, "compute": e.compute,
-            "ms_per_unit": round(e.ms_per_unit, 1) if e.ms_per_unit else None,
+            # measured at 0 ms (units faster than the records' millisecond) is a measure
+            "ms_per_unit": round(e.ms_per_unit, 1) if e.ms_per_unit is not None else None,
             "measured_in": e.basis or None, "same_params": e.same_params if e.basis else None,
             "seconds": round(e.seconds, 1) if e.seconds is not None else None}
 
