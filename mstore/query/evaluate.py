@@ -113,7 +113,7 @@ def evaluate(query: str, table: CatalogTable | MergedTable,
             return place.get(id_of(i), last)  # an error row's id is in no order
 
         rows.sort(key=rank)  # stable: ties keep table order
-    return rows
+    return rows if limit is None else rows[:limit]
 
 
 def count(query: str, table: CatalogTable | MergedTable,

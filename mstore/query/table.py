@@ -321,6 +321,11 @@ class CatalogTable:
         """The row of the asset with this 32-byte id, or -1: in a stored table by
         bisection of its id order, in one held in memory (small: a delta) by a dict of
         its ids built on first use."""
+        cut = self.__dict__.get("_cut_from")
+        if cut is not None:  # a row_slice: no id order of its own
+            whole, a, b = cut
+            j = whole.row_of_id(raw)
+            return j - a if a <= j < b else -1
         if self._src is None:
             if "_row_of" not in self.__dict__:
                 ids = self.ids
@@ -395,7 +400,8 @@ class CatalogTable:
         those rows' slice, made when the query first reads it, so a chunk costs what its
         terms read of it, not the table's size. Every column a query reads is there (not
         ``paths``, which the rows are read by, nor ``lat``/``lon``: ``near:`` reads the
-        whole table the query runs against, TermContext.catalog)."""
+        whole table the query runs against, TermContext.catalog); a row is found by its id
+        (a provider term's hits) through this table's id order."""
         src, head = self._src, self._head
         assert src is not None and head is not None
         pa, pb = self.first_path(a), self.first_path(b)
@@ -424,9 +430,11 @@ class CatalogTable:
         if not head.one_per_row:
             make["path_rows"] = lambda: array(
                 "I", map((-a).__add__, self.path_rows[pa:pb])).tobytes()
-        return CatalogTable.stored(LazySource(make), TableHead(
+        part = CatalogTable.stored(LazySource(make), TableHead(
             n=b - a, npaths=pb - pa, cameras=head.cameras, one_per_row=head.one_per_row,
             ascii=False, roots=head.roots))
+        part._cut_from = (self, a, b)  # its rows by id: found in this table's id order
+        return part
 
     # -- serialization -------------------------------------------------------------
     def to_columns(self) -> tuple[dict[str, bytes], TableHead]:

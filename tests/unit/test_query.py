@@ -774,6 +774,9 @@ def big_table(n: int = BIG_N) -> CatalogTable:
         ],
         path_rows=array("I", range(n)),
         errors=[""] * n,
+        # the rows with F_GPS 11 m apart per row along a meridian: row 3000 at 48.3, 2
+        lat=array("d", (48 + i / 10_000 if i % 6 == 0 else math.nan for i in range(n))),
+        lon=array("d", (2.0 if i % 6 == 0 else math.nan for i in range(n))),
     )
 
 
@@ -934,6 +937,27 @@ def test_a_limited_query_reads_chunks_and_answers_the_first_rows(
     monkeypatch.setattr(ev, "CHUNK_ROWS", 700)
     for limit in (0, 1, 20, 3000, 10_000):
         assert evaluate(query, stored, limit=limit) == whole[:limit], limit
+
+
+@pytest.mark.parametrize("query", ["near:48.3,2,200m OR kind:video",
+                                   "-near:48.3,2,200m size:>5mb", "near:48.3,2,200m"])
+def test_a_limited_query_with_a_provider_term_answers_the_first_rows(
+        query: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A term answered outside the table (``near:`` here; ``collection:``, ``label:``,
+    ``person:`` alike) gives asset ids, each found by its row: in a chunk of a limited
+    query, by its row in the table the chunk is cut from. The first rows of the whole
+    answer, whatever the chunking."""
+    import mstore.query.evaluate as ev
+
+    cols, head = big_table(5000).to_columns()
+    stored = CatalogTable.stored(DictSource(cols), head)
+    near = evaluate("near:48.3,2,200m", stored, TermContext(None))
+    # rows 11.1 m apart: 2982 and 3018 are 200.1 m from row 3000
+    assert sorted(near) == [2988, 2994, 3000, 3006, 3012]
+    whole = evaluate(query, stored, TermContext(None))
+    monkeypatch.setattr(ev, "CHUNK_ROWS", 700)
+    for limit in (1, 20, 3000):
+        assert evaluate(query, stored, TermContext(None), limit=limit) == whole[:limit], limit
 
 
 def test_a_limited_query_skips_the_chunks_before_its_first_candidate(
