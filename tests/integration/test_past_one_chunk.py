@@ -46,7 +46,7 @@ def test_terms_answered_outside_the_table_in_a_catalog_past_one_chunk(tmp_path: 
     found = mstore("find", "collection:late", "--limit", "5", "--json", store=store)
     assert found.code == 0, found.err
     assert [r["id"] for r in found.json_lines()] == late[:5]
-    rest = mstore("find", "-collection:late", "path:d%03d/*" % ((n - 3000) // 1000),
+    rest = mstore("find", "-collection:late", f"path:d{(n - 3000) // 1000:03d}/*",
                   "--limit", "2000", "--json", store=store).json_lines()
     assert rest and not {r["id"] for r in rest} & set(late)
     # near: a row is 11.1 m from the next; within 30 m of one of them: it and two each side
