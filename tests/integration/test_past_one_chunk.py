@@ -49,6 +49,21 @@ def test_terms_answered_outside_the_table_in_a_catalog_past_one_chunk(tmp_path: 
     rest = mstore("find", "-collection:late", f"path:d{(n - 3000) // 1000:03d}/*",
                   "--limit", "2000", "--json", store=store).json_lines()
     assert rest and not {r["id"] for r in rest} & set(late)
+    # a tool's page asks the UI's API for the first few (a limit); the grid evaluates the
+    # whole query, then pages
+    from starlette.testclient import TestClient
+
+    from mstore.ui.api import StoreView
+    from mstore.ui.app import create_app
+
+    st = Store(store)
+    try:
+        assert StoreView(st).find("collection:late", limit=3) == late[:3]
+    finally:
+        st.close()
+    with TestClient(create_app(store), base_url="http://localhost:8765") as client:
+        page = client.get("/", params={"q": "collection:late"})
+    assert page.status_code == 200 and all(f"/asset/{aid}" in page.text for aid in late)
     # near: a row is 11.1 m from the next; within 30 m of one of them: it and two each side
     k = n - 2995
     near = mstore("find", f"near:{48.0 + k / 10_000},2,30m OR kind:video", "--limit", "10",
