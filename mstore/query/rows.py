@@ -3,6 +3,7 @@ and an add's new files (query/fresh.py) all use."""
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -188,15 +189,24 @@ row_order: Callable[[Row], tuple[bytes, bytes]] = itemgetter(0, 1)  # (key, id)
 
 
 
+_FIRST_PART = re.compile(rb"\0([^.\0]*)")  # NUL, then a name up to its first dot
+_name: Callable[[tuple[bytes, str]], bytes] = itemgetter(0)
+
+
 def stem_groups(members: list[tuple[bytes, str]]) -> list[list[tuple[bytes, str]]]:
     """The groups of two or more ``members`` ((name, asset) of one directory) that share
     a stem. Files sharing a stem share the part of their name before its first dot, so
     only those few have their stems computed."""
-    firsts: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
-    for member in members:
-        firsts[member[0].partition(b".")[0].lower()].append(member)
-    if len(firsts) == len(members):
+    if len(members) < 2:
+        return []
+    # each name's part before its first dot, lower-cased, found in one pass over the
+    # names joined (a bulk add asks this of every directory it found new)
+    parts = _FIRST_PART.findall(b"\0" + b"\0".join(map(_name, members)).lower())
+    if len(set(parts)) == len(members):
         return []  # no two files share a stem: no sidecars, no Live Photos
+    firsts: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
+    for part, member in zip(parts, members, strict=True):
+        firsts[part].append(member)
     out: list[list[tuple[bytes, str]]] = []
     for candidates in firsts.values():
         if len(candidates) > 1:

@@ -677,12 +677,14 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
     extra: dict[str, int] = defaultdict(int)
     for (root, d), new in by_dir.items():
         if fresh.dir_is_new(root, d):
-            members = [*new.items(), *others.get((root, d), ())]
+            known = others.get((root, d), [])
+            members = [*new.items(), *known]
         else:
             members = sib.members(root, d, new)
-        if any(assets[aid][1].takeout if aid in assets else
-               is_json_name(name) and sib.takeout_of(aid) is not None
-               for name, aid in members):
+            known = [m for m in members if m[1] not in assets]
+        # a Takeout JSON here: among the fresh assets (their facts say so) or the others
+        if (root, d) in fresh.takeout_dirs or any(
+                is_json_name(name) and sib.takeout_of(aid) is not None for name, aid in known):
             generic.update(new.values())
             continue
         for group in stem_groups(members):
@@ -693,10 +695,20 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
                 extra[aid] |= fl
     rows: dict[str, Row] = {}
     prefixes = {root: root.encode() + b"/" for root, _ in by_dir}
+    fromhex, flags_of, new_row = bytes.fromhex, extra.get, tuple.__new__
     for aid, (size, facts, places) in assets.items():
         if aid in dirty_assets and aid not in generic:
-            full = [prefixes[root] + path for root, path in places]
-            rows[aid] = fresh_row(bytes.fromhex(aid), size, facts, full, extra.get(aid, 0))
+            if len(places) == 1:  # fresh_row for one path, inline: once per new file
+                root, path = places[0]
+                full = prefixes[root] + path
+                rows[aid] = new_row(Row, (
+                    full, fromhex(aid), [full], facts.kind, size, facts.taken,
+                    facts.flags | flags_of(aid, 0), facts.camera, facts.error, facts.lat,
+                    facts.lon))
+            else:
+                rows[aid] = fresh_row(fromhex(aid), size, facts,
+                                      [prefixes[root] + path for root, path in places],
+                                      flags_of(aid, 0))
     return rows, neighbours - rows.keys()
 
 

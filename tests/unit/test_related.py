@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 
 from mstore.query.related import SIDECAR_EXTS, splitext, stem_key, takeout_pairs
+from mstore.query.rows import stem_groups
 
 
 @pytest.mark.parametrize(("json", "media"), [
@@ -56,3 +58,20 @@ def test_splitext_and_stem_key_agree_with_os_path(name: bytes) -> None:
         if ext2 and b"/" not in ext2:
             base = inner
     assert stem_key(name) == base
+
+
+def test_stem_groups_are_the_files_that_share_a_stem() -> None:
+    """A directory's groups (a file, its sidecars, its Live Photo half) are exactly the
+    names with one stem_key, however the names are cased, dotted or spelled."""
+    names = [b"IMG_1.JPG", b"IMG_1.JPG.xmp", b"img_1.mov", b"IMG_1.xmp", b"IMG_1b.jpg",
+             b".bashrc", b".bashrc.xmp", b"..x", b"...", b"a..x", b"a.", b"a", b"A.B.c",
+             b"a.b.C.xmp", b"a.b", b"\xff\xfe.JPG", b"\xff\xfe.jpg.AAE", b"line\nbreak.png",
+             b"line\nbreak.mp4", b"no_ext", b"x.y.z", b"x.Y.xmp", b"solo.txt", b""]
+    rng = random.Random(4)
+    for _ in range(200):
+        members = [(n, f"asset{i}") for i, n in enumerate(rng.sample(names, rng.randint(0, 12)))]
+        by_key: dict[bytes, list[tuple[bytes, str]]] = {}
+        for m in members:
+            by_key.setdefault(stem_key(m[0]), []).append(m)
+        want = sorted(sorted(g) for g in by_key.values() if len(g) > 1)
+        assert sorted(sorted(g) for g in stem_groups(members)) == want, members
