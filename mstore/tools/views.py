@@ -32,6 +32,7 @@ cheap, so listing tools or planning runs never pays for them.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -73,8 +74,24 @@ def decoding(what: str) -> Iterator[None]:
 
 
 def _message(e: BaseException) -> str:
-    text = str(e).strip() or type(e).__name__
+    text = decoder_message(e)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+_QUOTED_PATH = re.compile(r"\s*'/[^']*'")
+_ERRNO = re.compile(r"^\[Errno -?\d+\]\s*")  # also where a library passed FFmpeg's text on
+
+
+def decoder_message(e: BaseException) -> str:
+    """What a decoder's exception says about the content, and only that: FFmpeg's
+    errors print as "[Errno 1094995529] Invalid data found when processing input:
+    '/archive/x.mp4'" (their ``strerror`` is the message), Pillow's name the file it
+    was given ("cannot identify image file '/archive/x.jpg'"). A failure belongs to
+    the content, which may be at other paths (or moved since)."""
+    strerror = getattr(e, "strerror", None)
+    text = strerror if isinstance(strerror, str) and strerror else str(e)
+    text = _QUOTED_PATH.sub("", _ERRNO.sub("", text.strip())).strip().removesuffix(":")
+    return text or type(e).__name__
 
 
 # --------------------------------------------------------------------------- images

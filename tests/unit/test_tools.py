@@ -334,6 +334,23 @@ def test_thumbnail_of_a_corrupt_image_is_bad_input(registry: Registry, media: di
         call(registry, "thumbnail", [asset(bad, "image")], tmp_path / "out")
 
 
+@pytest.mark.parametrize(("tool", "kind"), [("thumbnail", "image"), ("keyframes", "video"),
+                                          ("scenes", "video"), ("audio", "audio")])
+def test_a_decoders_failure_speaks_of_the_content_not_the_file(
+        registry: Registry, tmp_path: Path, tool: str, kind: str) -> None:
+    """Pillow names the file it was given, FFmpeg prints its errno and the file: a failure
+    is recorded for the content (which may sit at other paths, or move), so neither
+    stays in the message."""
+    bad = tmp_path / "archive" / f"damaged.{'jpg' if kind == 'image' else 'mp4'}"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\0" * 64 + random.Random(1).randbytes(3000))
+    with pytest.raises(BadInput) as e:
+        call(registry, tool, [asset(bad, kind)], tmp_path / "out")
+    message = str(e.value)
+    assert message.startswith(f"cannot decode {kind}: "), message
+    assert str(tmp_path) not in message and "Errno" not in message, message
+
+
 def test_thumbnail_missing_file_is_not_bad_input(registry: Registry, tmp_path: Path) -> None:
     # a vanished file or a failing disk may recover: it must stay retryable
     with pytest.raises(FileNotFoundError):

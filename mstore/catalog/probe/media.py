@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mstore.catalog.probe import complete, describe_error, format_taken
 from mstore.model.meta import Meta
+from mstore.tools.views import decoder_message
 
 if TYPE_CHECKING:
     from av.container import InputContainer
@@ -93,7 +94,7 @@ def probe_media(f: Source, size: int, kind: str, mime: str) -> Meta:
             buffer_size=_BUFFER,
         )
     except Exception as e:
-        meta.error = describe_error(kind, _message(e))
+        meta.error = describe_error(kind, decoder_message(e))
         # says more than "Invalid data found" or "End of file"
         if isinstance(e, EOFError) or _safe(_cut_short, f, size, mime):
             meta.error = f"{kind}: truncated file"
@@ -108,7 +109,7 @@ def probe_media(f: Source, size: int, kind: str, mime: str) -> Meta:
     except Exception as e:
         truncated = isinstance(e, EOFError)
         meta.error = f"{meta.kind}: truncated file" if truncated else describe_error(
-            meta.kind, _message(e))
+            meta.kind, decoder_message(e))
         return meta
     finally:
         container.close()
@@ -266,11 +267,6 @@ def _rotate_tag(value: Any) -> int | None:
         return None
 
 
-def _message(exc: BaseException) -> str:
-    # FFmpegError's str() carries the errno and the file name ("'<none>'" for a file
-    # object); strerror is just the message.
-    strerror = getattr(exc, "strerror", None)
-    return strerror if isinstance(strerror, str) and strerror else str(exc)
 
 
 def media_datetime(value: Any) -> str | None:
