@@ -132,3 +132,42 @@ def takeout_pairs(jsons: Iterable[bytes], others: Iterable[bytes]) -> dict[bytes
                 out[name] = hit
                 break
     return out
+
+
+class DirNames:
+    """The names of one directory's files, indexed so that which of them belong with a
+    name is found without going over all of them: a change to many files of one large
+    directory (a phone's camera folder of 30k photos) asks it of each, and a scan per
+    name made that quadratic. Answers as ``stem_key`` and ``takeout_pairs`` do."""
+
+    def __init__(self, names: Iterable[bytes]) -> None:
+        self._by_stem: dict[bytes, list[bytes]] = {}
+        jsons: list[bytes] = []
+        self._media: list[bytes] = []
+        for n in names:
+            self._by_stem.setdefault(stem_key(n), []).append(n)
+            (jsons if is_json_name(n) else self._media).append(n)
+        self._json_by_key: dict[tuple[bytes, bytes], bytes] = {}
+        for j in sorted(jsons):  # the first name of a key wins, as in takeout_pairs
+            self._json_by_key.setdefault(takeout_json_key(j), j)
+        self._media_by_key: dict[tuple[bytes, bytes], list[bytes]] | None = None
+
+    def stem_group(self, name: bytes) -> list[bytes]:
+        """The names with ``name``'s stem (itself among them when it is here)."""
+        return self._by_stem.get(stem_key(name), [])
+
+    def takeout_partners(self, name: bytes) -> list[bytes]:
+        """By name alone (present or not): for a Takeout JSON the media files it would
+        describe here, for any other file the JSON here that would describe it."""
+        if is_json_name(name):
+            if self._media_by_key is None:  # made on the first JSON asked about
+                self._media_by_key = {}
+                for m in self._media:
+                    for key in dict.fromkeys(_media_keys(m)):
+                        self._media_by_key.setdefault(key, []).append(m)
+            return self._media_by_key.get(takeout_json_key(name), [])
+        for key in _media_keys(name):
+            hit = self._json_by_key.get(key)
+            if hit is not None:
+                return [hit]
+        return []

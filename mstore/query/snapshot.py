@@ -44,10 +44,9 @@ from mstore.model.codec import LazyDecoder
 from mstore.model.meta import SidecarFacts
 from mstore.query.fresh import FreshRows
 from mstore.query.related import (
+    DirNames,
     is_json_name,
     split_dir,
-    stem_key,
-    takeout_pairs,
 )
 from mstore.query.rowfacts import taken_int as taken_int  # used from here by the UI
 from mstore.query.rowfacts import takeout_facts
@@ -344,6 +343,8 @@ class _Siblings:
         self.kind_of, self.takeout_of = kind_of, takeout_of
         self.dirs: dict[tuple[str, bytes], list[tuple[bytes, str]]] = {}
         self._extras: dict[tuple[str, bytes], DirExtras] = {}
+        self._indexed: dict[tuple[str, bytes], tuple[DirNames, dict[bytes, str],
+                                                     dict[bytes, list[bytes]]]] = {}
 
     def members(self, root: str, d: bytes, known: dict[bytes, str] | None = None
                 ) -> list[tuple[bytes, str]]:
@@ -355,7 +356,9 @@ class _Siblings:
         return got
 
     def extras(self, root: str, path: bytes) -> DirExtras:
-        d, _ = split_dir(path)
+        return self.extras_in(root, split_dir(path)[0])
+
+    def extras_in(self, root: str, d: bytes) -> DirExtras:
         ex = self._extras.get((root, d))
         if ex is None:
             ex = self._extras[(root, d)] = dir_extras(self.members(root, d), self.kind_of,
@@ -366,20 +369,28 @@ class _Siblings:
         """Assets whose row may change with ``path``: those of its stem group and of the
         Takeout JSON / media files paired with it, itself included."""
         d, name = split_dir(path)
-        members = self.members(root, d)
-        stem = stem_key(name)
-        out = [a for n, a in members if stem_key(n) == stem]
+        names, asset_of, paired_with = self._names(root, d)
+        out = [asset_of[n] for n in names.stem_group(name)]
         pairs = self.extras(root, path).takeout
-        partners = {pairs.get(name)} | {m for m, j in pairs.items() if j == name}
+        partners = {pairs.get(name), *paired_with.get(name, ())}
         # by name, whether or not they pair now (either side may just have gone or changed)
-        if is_json_name(name):  # what it describes
-            partners |= set(takeout_pairs([name], (n for n, _ in members
-                                                   if not is_json_name(n))))
-        else:  # the JSONs that would describe it
-            partners |= set(takeout_pairs((n for n, _ in members if is_json_name(n)),
-                                          [name]).values())
-        out += [a for n, a in members if n in partners]
+        partners.update(names.takeout_partners(name))
+        out += [asset_of[n] for n in partners if n in asset_of]
         return out
+
+    def _names(self, root: str, d: bytes
+               ) -> tuple[DirNames, dict[bytes, str], dict[bytes, list[bytes]]]:
+        """A directory's names indexed (``DirNames``), each name's asset, and each
+        Takeout JSON's media files as they pair now: made once per directory."""
+        got = self._indexed.get((root, d))
+        if got is None:
+            members = self.members(root, d)
+            paired_with: dict[bytes, list[bytes]] = {}
+            for media, json in self.extras_in(root, d).takeout.items():
+                paired_with.setdefault(json, []).append(media)
+            got = self._indexed[(root, d)] = (DirNames(n for n, _ in members), dict(members),
+                                              paired_with)
+        return got
 
     def _scan(self, root: str, d: bytes, known: dict[bytes, str]) -> list[tuple[bytes, str]]:
         return self.tt.present_in_dir(root, d, known, _path_dec.get().decode)

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from mstore.query.related import SIDECAR_EXTS, splitext, stem_key, takeout_pairs
+from mstore.query.related import SIDECAR_EXTS, DirNames, splitext, stem_key, takeout_pairs
 from mstore.query.rows import stem_groups
 
 
@@ -75,3 +75,28 @@ def test_stem_groups_are_the_files_that_share_a_stem() -> None:
             by_key.setdefault(stem_key(m[0]), []).append(m)
         want = sorted(sorted(g) for g in by_key.values() if len(g) > 1)
         assert sorted(sorted(g) for g in stem_groups(members)) == want, members
+
+
+def test_a_directorys_names_indexed_answer_as_a_scan_of_them() -> None:
+    """DirNames (what the snapshot asks of each changed file of a large directory)
+    gives the stem group and the Takeout partners a scan of every name gives."""
+    names = [b"IMG_1234.jpg", b"IMG_1234.jpg.json", b"IMG_1234(1).jpg", b"IMG_1234.jpg(1).json",
+             b"IMG_1234-edited.jpg", b"IMG_2.JPG", b"IMG_2.json", b"IMG_2.mp4", b"IMG_2.xmp",
+             b"IMG_3.jpg.supplemental-metadata.json", b"IMG_3.jpg", b"IMG_3.jpg.s.json",
+             b"Screenshot_2021-03-04-10-11-12-123_com.example.app.png",
+             b"Screenshot_2021-03-04-10-11-12-123_com.example.json", b"notes.txt",
+             b"metadata.json", b"IMG_5.HEIC", b"img_5.heic.JSON", b".hidden", b"IMG_6.AAE"]
+    rng = random.Random(7)
+    for _ in range(150):
+        here = rng.sample(names, rng.randint(0, len(names)))
+        index = DirNames(here)
+        jsons = [n for n in here if n.lower().endswith(b".json")]
+        media = [n for n in here if not n.lower().endswith(b".json")]
+        for name in names:  # asked of names that are here and of names that went
+            assert sorted(index.stem_group(name)) == sorted(
+                n for n in here if stem_key(n) == stem_key(name)), (here, name)
+            if name.lower().endswith(b".json"):
+                want = set(takeout_pairs([name], media))
+            else:
+                want = set(takeout_pairs(jsons, [name]).values())
+            assert set(index.takeout_partners(name)) == want, (here, name)
