@@ -112,12 +112,26 @@ def store_option(f):  # noqa: ANN001, ANN201
                              "$MSTORE_DIR).")(f)
 
 
+class ReaderGone(Exception):
+    """The command's output went to a pipe whose reader has gone (``| head``)."""
+
+
 class MstoreGroup(click.Group):
     """Turns mstore's errors into a message on stderr and the error's exit code."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:  # noqa: ANN002, ANN003
+        try:  # `mstore --help` and `--version` print from here
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            raise ReaderGone from None
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # not an OSError past here: click's main() would make it exit code 1 ("nothing
+            # found"), while main() below ends the command as `| head` wants
+            raise ReaderGone from None
         except MstoreError as e:
             render = getattr(e, "render", None)
             click.echo(f"mstore: {render() if render else e.message}", err=True)
@@ -225,8 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()
+    except (BrokenPipeError, ReaderGone):
+        # the reader took what it wanted: done, quietly. What is still buffered for stdout
+        # goes nowhere (a flush at exit would fail again and change the exit code)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     except Exception as e:  # the last line of defence, see internal_error
         if os.environ.get("MSTORE_DEBUG"):

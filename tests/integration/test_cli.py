@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,23 @@ def test_exit_codes(cataloged, tmp_path: Path) -> None:  # noqa: ANN001
     assert mstore("status", store=tmp_path / "nope").code == 3
     assert mstore("show", "zzzz-not-there", store=store).code == 2
     assert mstore("frobnicate").code == 2
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(cataloged) -> None:  # noqa: ANN001
+    """`mstore status | head -1`: the output's pipe has no reader left. The command
+    ends with 0 and nothing on stderr, whichever command printed, and from wherever
+    (click printed help, a command its lines): not 1, which says nothing was found."""
+    store, _, _ = cataloged
+    for argv in (["status"], ["find"], ["find", "--json"], ["log"], ["--help"],
+                 ["find", "--help"], ["--version"], ["help-query"]):
+        read, write = os.pipe()
+        os.close(read)  # every write gets EPIPE
+        try:
+            p = subprocess.run([sys.executable, "-m", "mstore", "--store", str(store), *argv],
+                               stdout=write, stderr=subprocess.PIPE, cwd=REPO, timeout=60)
+        finally:
+            os.close(write)
+        assert (p.returncode, p.stderr) == (0, b""), argv
 
 
 def test_bad_query_names_the_bad_token(cataloged) -> None:  # noqa: ANN001
