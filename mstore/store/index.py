@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice, takewhile
 from operator import itemgetter
@@ -611,6 +611,51 @@ class Index:
         for full, val in self._scan_paths(txn, "paths", root, prefix):
             r, p = split_pk(full)
             yield r, p, _dec_path.decode(val)
+
+    def present_in_dir(self, txn: lmdb.Transaction, root: str, d: bytes,
+                       known: dict[bytes, str] | None = None,
+                       decode: Callable[[memoryview], PathState] | None = None
+                       ) -> list[tuple[bytes, str]]:
+        """(name, asset) of the present paths directly in directory ``d`` of ``root``
+        (b"": its top), in name order: one cursor pass that jumps over subdirectories,
+        so a folder's few files are found without reading the tree below it. ``known``
+        names (present, with these assets) are taken without decoding their state;
+        ``decode`` decodes a PathState (default: the whole record)."""
+        known = known or {}
+        decode = decode or _dec_path.decode
+        prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
+        start, _check = scan_prefix(prefix)
+        plen = len(prefix)
+        out: list[tuple[bytes, str]] = []
+        cur = txn.cursor(db=self.db["paths"])
+        ok = cur.set_range(start)
+        while ok:
+            ok = False
+            for raw, val in cur:  # from where the cursor is
+                key = bytes(raw)
+                if not key.startswith(start):
+                    return out
+                hashed = is_hashed(key)
+                if hashed:  # a long path (keys.py): compare its full name
+                    key = self.full_key(txn, key)
+                    if not key.startswith(prefix):
+                        continue
+                name = key[plen:]
+                slash = name.find(b"/")
+                if slash >= 0:
+                    if hashed:  # hashed keys do not sort by full name: no jumping past them
+                        continue
+                    # a subdirectory: jump past it ("0" sorts right after "/")
+                    ok = cur.set_range(prefix + name[:slash] + b"0")
+                    break
+                aid = known.get(name)
+                if aid is None:
+                    st = decode(val)
+                    if st.present:
+                        out.append((name, st.asset))
+                else:
+                    out.append((name, aid))
+        return out
 
     def _scan_paths(self, txn: lmdb.Transaction, db: str, root: str | None, prefix: bytes
                     ) -> Iterator[tuple[bytes, bytes]]:

@@ -101,9 +101,7 @@ class Reader:
         """(file name, asset id) of the present files directly in directory ``d`` of
         ``root`` (b"": the root itself), in name order: who sidecars and Takeout JSONs
         pair with (query/related.py)."""
-        prefix = d + b"/" if d else b""
-        return [(p[len(prefix):], st.asset) for _r, p, st in self.paths(root, prefix)
-                if st.present and b"/" not in p[len(prefix):]]
+        return self._index.present_in_dir(self._txn, root, d)
 
     def paths_under(self, root: str, prefix: bytes = b"") -> Iterator[tuple[bytes, PathState]]:
         """(path, state) of one root's paths starting with ``prefix`` (the rescan's loop)."""

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 import lmdb
 
 from mstore.store.index import DIRTY_CAP, split_pk
-from mstore.store.keys import is_hashed, scan_prefix
 from mstore.store.reader import Reader
 
 if TYPE_CHECKING:
+    from mstore.store.index import PathState
     from mstore.store.store import Store
 
 COLUMN = b"c/"  # how callers name a column's key: c/<column>
@@ -92,44 +92,11 @@ class TableTxn:
         return self._index.full_key(self._txn, key)
 
     def present_in_dir(self, root: str, d: bytes, known: dict[bytes, str],
-                       decode: Callable[[memoryview], object]) -> list[tuple[bytes, str]]:
-        """(name, asset) of the present paths directly in directory ``d`` of ``root``:
-        one cursor pass that jumps over subdirectories. ``known`` names (present, with
-        these assets) are taken without decoding their state; ``decode`` decodes a
-        PathState."""
-        prefix = root.encode() + b"\0" + (d + b"/" if d else b"")
-        start, _check = scan_prefix(prefix)
-        plen = len(prefix)
-        out: list[tuple[bytes, str]] = []
-        cur = self._txn.cursor(db=self._index.db["paths"])
-        ok = cur.set_range(start)
-        while ok:
-            ok = False
-            for raw, val in cur:  # from where the cursor is
-                key = bytes(raw)
-                if not key.startswith(start):
-                    return out
-                hashed = is_hashed(key)
-                if hashed:  # a long path (keys.py): compare its full name
-                    key = self.full_key(key)
-                    if not key.startswith(prefix):
-                        continue
-                name = key[plen:]
-                slash = name.find(b"/")
-                if slash >= 0:
-                    if hashed:  # hashed keys do not sort by full name: no jumping past them
-                        continue
-                    # a subdirectory: jump past it ("0" sorts right after "/")
-                    ok = cur.set_range(prefix + name[:slash] + b"0")
-                    break
-                aid = known.get(name)
-                if aid is None:
-                    st = decode(val)
-                    if st.present:  # type: ignore[attr-defined]
-                        out.append((name, st.asset))  # type: ignore[attr-defined]
-                else:
-                    out.append((name, aid))
-        return out
+                       decode: Callable[[memoryview], PathState]) -> list[tuple[bytes, str]]:
+        """(name, asset) of the present paths directly in directory ``d`` of ``root``
+        (``Index.present_in_dir``); ``known`` names (present, with these assets) are
+        taken without decoding their state, ``decode`` decodes a PathState."""
+        return self._index.present_in_dir(self._txn, root, d, known, decode)
 
 
 class NeedsRoom(Exception):

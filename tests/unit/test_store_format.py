@@ -343,3 +343,29 @@ def test_present_states_under_is_a_scan_of_the_present_paths(
             assert {p: got.get(p) for p in got} == {
                 p: st for p, st in every.items() if p.startswith(prefix)}, prefix
         assert not idx.present_states_under(txn, "other")
+
+
+def test_the_present_files_of_a_directory_are_those_directly_in_it(tmp_path: Path) -> None:
+    """What sidecars pair with and `show` lists as related: the present files directly in
+    one directory, found by jumping over its subdirectories' trees, long (hashed) names
+    included, paths gone left out."""
+    aid = "ab" * 32
+    paths = [b"top.jpg", b"top.xmp", b"a/one.jpg", b"a/b/deep.jpg", b"a/b/c/deeper.jpg",
+             b"a/two.jpg", b"a0/beside.jpg", b"a/" + b"x" * 500 + b".jpg",
+             b"a/" + b"y" * 500 + b"/under-a-long-dir.jpg", b"a/gone.jpg", b"z.jpg"]
+    recs: list = [PathSeen(hlc=(1 << 40) + i, root="r", path=p, asset=aid, size=0, mtime_ns=1,
+                           inode=i) for i, p in enumerate(paths)]
+    recs.append(PathGone(hlc=1 << 41, root="r", path=b"a/gone.jpg", asset=aid))
+    recs.append(PathSeen(hlc=(1 << 41) + 1, root="other", path=b"a/elsewhere.jpg", asset=aid,
+                         size=0, mtime_ns=1, inode=99))
+    idx = Index(tmp_path / "i")
+    idx.apply_segment(b"m/1", "m", recs)
+    with idx.read() as txn:
+        present = [p for p, st in idx.path_states_under(txn, "r") if st.present]
+        for d in (b"", b"a", b"a/b", b"a/b/c", b"a0", b"a/" + b"y" * 500, b"nothing"):
+            inside = d + b"/" if d else b""
+            want = sorted(p[len(inside):] for p in present
+                          if p.startswith(inside) and b"/" not in p[len(inside):])
+            got = idx.present_in_dir(txn, "r", d)
+            assert sorted(name for name, _ in got) == want, d
+            assert {a for _, a in got} <= {aid}
