@@ -11,7 +11,7 @@ import msgspec
 
 from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
-from mstore.query.related import is_sidecar, stem_key
+from mstore.query.related import DirNames, is_sidecar
 from mstore.query.rowfacts import takeout_of
 from mstore.query.rows import dir_extras, lend
 from mstore.services.resolve import PathTarget
@@ -141,16 +141,27 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
     out = []
     lender: tuple[str, SidecarFacts] | None = None
     seen: set[tuple[str, bytes]] = set()
+    # per directory, read and paired once: content with thousands of copies (an empty
+    # file) has many of its paths in each of many directories
+    dirs: dict[tuple[str, bytes], tuple[dict[bytes, bytes], dict[bytes, list[bytes]],
+                                        dict[bytes, str], DirNames]] = {}
     for root, rel in current:
         d = os.path.dirname(rel)
         prefix = (d + b"/") if d else b""
-        members = r.dir_members(root, d)
+        got = dirs.get((root, d))
+        if got is None:
+            members = r.dir_members(root, d)
+            pairs = dir_extras(members, kind_of, takeout_in).takeout
+            described: dict[bytes, list[bytes]] = {}  # a Takeout JSON -> its media files
+            for media, json in sorted(pairs.items()):
+                described.setdefault(json, []).append(media)
+            got = dirs[(root, d)] = (pairs, described, dict(members),
+                                     DirNames(n for n, _ in members))
+        pairs, described, asset_of, names = got
         name = rel[len(prefix):]
-        pairs = dir_extras(members, kind_of, takeout_in).takeout
-        asset_of = dict(members)
         json = pairs.get(name)
         takeout = [(json, "sidecar")] if json is not None else []
-        takeout += [(m, "sidecar-of") for m, j in sorted(pairs.items()) if j == name]
+        takeout += [(m, "sidecar-of") for m in described.get(name, ())]
         for other, relation in takeout:
             seen.add((root, prefix + other))
             out.append({"relation": relation, "root": root, "path": prefix + other,
@@ -159,10 +170,9 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
             if lender is None and facts is not None:
                 lender = (root + "/" + (prefix + other).decode("utf-8", "backslashreplace"),
                           facts)
-        stem = stem_key(name)
-        for p, other_aid in members:
-            path = prefix + p
-            if path == rel or stem_key(p) != stem or (root, path) in seen:
+        for p in names.stem_group(name):
+            path, other_aid = prefix + p, asset_of[p]
+            if path == rel or (root, path) in seen:
                 continue
             seen.add((root, path))
             rel_kind = ("sidecar" if is_sidecar(p)
