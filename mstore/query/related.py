@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 SIDECAR_EXTS = {b".xmp", b".aae"}
 LIVE_VIDEO_EXTS = {b".mov", b".mp4"}
@@ -147,9 +147,9 @@ class DirNames:
         for n in names:
             self._by_stem.setdefault(stem_key(n), []).append(n)
             (jsons if is_json_name(n) else self._media).append(n)
-        self._json_by_key: dict[tuple[bytes, bytes], bytes] = {}
+        self._jsons_by_key: dict[tuple[bytes, bytes], list[bytes]] = {}
         for j in sorted(jsons):  # the first name of a key wins, as in takeout_pairs
-            self._json_by_key.setdefault(takeout_json_key(j), j)
+            self._jsons_by_key.setdefault(takeout_json_key(j), []).append(j)
         self._media_by_key: dict[tuple[bytes, bytes], list[bytes]] | None = None
 
     def stem_group(self, name: bytes) -> list[bytes]:
@@ -160,14 +160,36 @@ class DirNames:
         """By name alone (present or not): for a Takeout JSON the media files it would
         describe here, for any other file the JSON here that would describe it."""
         if is_json_name(name):
-            if self._media_by_key is None:  # made on the first JSON asked about
-                self._media_by_key = {}
-                for m in self._media:
-                    for key in dict.fromkeys(_media_keys(m)):
-                        self._media_by_key.setdefault(key, []).append(m)
-            return self._media_by_key.get(takeout_json_key(name), [])
+            return self._media_named_by(name)
         for key in _media_keys(name):
-            hit = self._json_by_key.get(key)
+            hit = self._jsons_by_key.get(key)
             if hit is not None:
-                return [hit]
+                return hit[:1]
         return []
+
+    def takeout_json_of(self, media: bytes, describes: Callable[[bytes], bool]) -> bytes | None:
+        """The JSON here that describes media file ``media``: the one ``takeout_pairs``
+        pairs it with when given the JSONs for which ``describes`` holds (those whose
+        content is Takeout's), asking ``describes`` only of the JSONs named like it."""
+        for key in _media_keys(media):
+            for j in self._jsons_by_key.get(key, ()):
+                if describes(j):
+                    return j
+        return None
+
+    def takeout_media_of(self, json: bytes, describes: Callable[[bytes], bool]
+                         ) -> list[bytes]:
+        """The media files here that ``json`` describes, as ``takeout_json_of`` pairs
+        them, in name order."""
+        if not describes(json):
+            return []
+        return sorted(m for m in self._media_named_by(json)
+                      if self.takeout_json_of(m, describes) == json)
+
+    def _media_named_by(self, json: bytes) -> list[bytes]:
+        if self._media_by_key is None:  # made on the first JSON asked about
+            self._media_by_key = {}
+            for m in self._media:
+                for key in dict.fromkeys(_media_keys(m)):
+                    self._media_by_key.setdefault(key, []).append(m)
+        return self._media_by_key.get(takeout_json_key(json), [])

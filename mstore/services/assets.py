@@ -5,15 +5,14 @@ errors, related files (sidecars, Live Photo partners, copies) and the links to i
 from __future__ import annotations
 
 import os
-from functools import partial
 
 import msgspec
 
 from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
-from mstore.query.related import DirNames, is_sidecar
+from mstore.query.related import DirNames, is_json_name, is_sidecar
 from mstore.query.rowfacts import takeout_of
-from mstore.query.rows import dir_extras, lend
+from mstore.query.rows import lend
 from mstore.services.resolve import PathTarget
 from mstore.store.reader import Reader
 from mstore.store.store import Store
@@ -131,37 +130,40 @@ def _meta_with_sources(own: Meta, lender: tuple[str, SidecarFacts] | None) -> di
 def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
              ) -> tuple[list[dict], tuple[str, SidecarFacts] | None]:
     """Sidecars, Live Photo partners and Takeout JSONs of the asset's current paths, and
-    the Takeout sidecar lending it facts ("root/path", its facts), if any."""
+    the Takeout sidecar lending it facts ("root/path", its facts), if any.
 
-    def kind_of(a: str) -> str | None:
-        info = r.asset(a)
-        return info.meta.kind if info is not None else None
+    Each directory is read and indexed once (``DirNames``): content with thousands of
+    copies (an empty file) has many paths in each of many directories, and of a Takeout
+    album's thousands of JSONs only those named like the file are decoded."""
+    facts_of: dict[str, SidecarFacts | None] = {}
 
-    takeout_in = partial(takeout_of, r)
+    def takeout_in(a: str) -> SidecarFacts | None:
+        if a not in facts_of:
+            facts_of[a] = takeout_of(r, a)
+        return facts_of[a]
+
     out = []
     lender: tuple[str, SidecarFacts] | None = None
     seen: set[tuple[str, bytes]] = set()
-    # per directory, read and paired once: content with thousands of copies (an empty
-    # file) has many of its paths in each of many directories
-    dirs: dict[tuple[str, bytes], tuple[dict[bytes, bytes], dict[bytes, list[bytes]],
-                                        dict[bytes, str], DirNames]] = {}
+    dirs: dict[tuple[str, bytes], tuple[dict[bytes, str], DirNames]] = {}
     for root, rel in current:
         d = os.path.dirname(rel)
         prefix = (d + b"/") if d else b""
         got = dirs.get((root, d))
         if got is None:
             members = r.dir_members(root, d)
-            pairs = dir_extras(members, kind_of, takeout_in).takeout
-            described: dict[bytes, list[bytes]] = {}  # a Takeout JSON -> its media files
-            for media, json in sorted(pairs.items()):
-                described.setdefault(json, []).append(media)
-            got = dirs[(root, d)] = (pairs, described, dict(members),
-                                     DirNames(n for n, _ in members))
-        pairs, described, asset_of, names = got
+            got = dirs[(root, d)] = (dict(members), DirNames(n for n, _ in members))
+        asset_of, names = got
+
+        def describes(json: bytes, asset_of: dict[bytes, str] = asset_of) -> bool:
+            return takeout_in(asset_of[json]) is not None
+
         name = rel[len(prefix):]
-        json = pairs.get(name)
-        takeout = [(json, "sidecar")] if json is not None else []
-        takeout += [(m, "sidecar-of") for m in described.get(name, ())]
+        if is_json_name(name):
+            takeout = [(m, "sidecar-of") for m in names.takeout_media_of(name, describes)]
+        else:
+            json = names.takeout_json_of(name, describes)
+            takeout = [(json, "sidecar")] if json is not None else []
         for other, relation in takeout:
             seen.add((root, prefix + other))
             out.append({"relation": relation, "root": root, "path": prefix + other,

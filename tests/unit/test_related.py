@@ -100,3 +100,11 @@ def test_a_directorys_names_indexed_answer_as_a_scan_of_them() -> None:
             else:
                 want = set(takeout_pairs(jsons, [name]).values())
             assert set(index.takeout_partners(name)) == want, (here, name)
+        # paired as takeout_pairs pairs them when only some JSONs hold Takeout's facts
+        real = {j for j in jsons if rng.random() < 0.7}
+        pairs = takeout_pairs(real, media)
+        for name in media:
+            assert index.takeout_json_of(name, real.__contains__) == pairs.get(name), name
+        for name in jsons:
+            assert index.takeout_media_of(name, real.__contains__) == sorted(
+                m for m, j in pairs.items() if j == name), name
