@@ -44,6 +44,7 @@ from mstore.model.records import (
     LinkSeen,
     PathError,
     PathGone,
+    PathOk,
     PathSeen,
 )
 from mstore.query.fresh import FreshRows
@@ -71,6 +72,9 @@ class AddSummary(msgspec.Struct):
     verified: bool = False  # --verify: every file was read
     # --verify: (root, path) of files whose content changed although their stat had not
     changed_unseen: list[tuple[str, bytes]] = msgspec.field(default_factory=list)
+    # roots whose folder could not be listed or was empty while files of theirs are
+    # cataloged: (root, why, files left as they were); nothing was recorded gone for them
+    unavailable: list[tuple[str, str, int]] = msgspec.field(default_factory=list)
     # for the post-add hook
     new_assets: AssetIds = msgspec.field(default_factory=lambda: AssetIds())
 
@@ -86,6 +90,8 @@ class AddSummary(msgspec.Struct):
                                               "interrupted", "verified")}
         out["changed_unseen"] = [root + "/" + rel.decode("utf-8", "backslashreplace")
                                  for root, rel in self.changed_unseen]
+        out["unavailable"] = [{"root": root, "why": why, "files": files}
+                              for root, why, files in self.unavailable]
         return out
 
 
@@ -161,15 +167,18 @@ def resolve_targets(store: Store, paths: Iterable[Path]) -> list[Target]:
 
 class Adder:
     def __init__(self, store: Store, writer: RecordWriter, *, workers: int | None = None,
-                 progress: Progress | None = None, verify: bool = False) -> None:
+                 progress: Progress | None = None, verify: bool = False,
+                 allow_empty: bool = False) -> None:
         self.store = store
         self.verify = verify
+        self.allow_empty = allow_empty  # an empty root's files are gone, not unmounted
         self.writer = writer
         self.workers = workers or default_workers()
         self.progress = progress
         self.rules = IgnoreRules(store.config.ignore)
         self.summary = AddSummary()
         self._recorded: set[str] = set()  # assets recorded during this add
+        self._errored: set[bytes] = set()  # paths of the target being walked found in error
         self._catalog_empty = False  # no asset and no path when the session began
         self._hasher = Hasher(self.workers, progress)
         self.fresh: FreshRows | None = None  # the assets this session found new
@@ -283,14 +292,17 @@ class Adder:
             one = False
         w = self.writer
         # what was walked matters only for telling what is gone: nothing, in a new tree
-        track = bool(known or known_links)
+        track = bool(known or known_links or known_errors)
+        self._errored = set()  # the paths in error this time
         if not known and not single and self.fresh is not None:
             self.fresh.new_scope(t.root, prefix)
+        listed = 0  # what the walk found of what the index knew of (a new tree: not counted)
         for item in items:
             if type(item) is WalkFile and not track:  # the common case: a new tree
                 for res in hasher.add(root_b, item.rel, item.size):
                     record(res)
                 continue
+            listed += 1
             if isinstance(item, WalkLink):
                 walked_links.add(item.rel)
                 if one:
@@ -311,8 +323,10 @@ class Adder:
                 self.summary.links += 1
             if isinstance(item, WalkError):
                 walk_errors.add(item.rel)
-                if item.is_dir:
-                    failed_dirs.append(item.rel + b"/")
+                if item.is_dir:  # b"": the root itself could not be listed
+                    failed_dirs.append(item.rel + b"/" if item.rel else b"")
+                    if not item.rel and not single:
+                        self.summary.unavailable.append((t.root, item.detail, len(known)))
                 self._error(t.root, item.rel, item.reason, item.detail, known_errors)
                 continue
             k = known.take(item.rel) if one else -1
@@ -325,6 +339,13 @@ class Adder:
         self.summary.unchanged += unchanged[0]
         for res in hasher.finish():
             record(res)
+        if (not t.sub and not single and known and not listed and not unchanged[0]
+                and not self.allow_empty):
+            # a root that lists nothing while the index knows files in it: a drive that
+            # is not mounted (its mount point left empty) far more often than an archive
+            # deleted whole, so nothing is recorded gone (--allow-empty records it)
+            self.summary.unavailable.append((t.root, "empty", len(known)))
+            return
         # paths the index knew that are gone now: those the walk never took from ``known``
         # (it takes every path it finds, unchanged or not) and did not yield as an error
         gone_assets: set[str] = set()
@@ -344,6 +365,14 @@ class Adder:
                 continue
             self.writer.append(LinkGone(hlc=self.writer.now(), root=t.root, path=path))
             self.summary.links += 1
+        # errors the index holds here that this walk did not meet again: what could not be
+        # cataloged went (a FIFO removed, a folder that lists again, a root mounted again)
+        for path in known_errors:
+            if (path in self._errored or path in walked or path in walked_links
+                    or path in known_links or known.get(path) is not None
+                    or any(path.startswith(d) for d in failed_dirs)):
+                continue  # still in error; a file or link (whose records clear it); unseen
+            self.writer.append(PathOk(hlc=self.writer.now(), root=t.root, path=path))
         for aid in gone_assets:
             if appeared is not None and aid in appeared.ids:
                 self.summary.moved += 1
@@ -354,6 +383,7 @@ class Adder:
     def _error(self, root: str, rel: bytes, reason: str, detail: str,
                known_errors: dict[bytes, str]) -> None:
         self.summary.errors += 1
+        self._errored.add(rel)
         self._forget_fresh(root, rel)
         if known_errors.get(rel) == reason:
             return  # same error as last time: nothing new to record

@@ -21,10 +21,13 @@ from mstore.cli.progress import ProgressLine
 @click.option("--verify", is_flag=True,
               help="Read and hash every file, even those whose size, times and inode say "
                    "unchanged; list content that changed without a visible change.")
+@click.option("--allow-empty", is_flag=True,
+              help="A root whose folder is empty lost its files: record them gone (by "
+                   "default an empty root is taken for a drive that is not mounted).")
 @store_option
 @click.pass_obj
 def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
-        verify: bool) -> None:
+        verify: bool, allow_empty: bool) -> None:
     """Catalog PATHS (default: every archive root): new, changed, moved and missing files."""
     from mstore.catalog.add import Adder, gc_paused, resolve_targets
     from mstore.hooks import run_pre_hook
@@ -36,7 +39,8 @@ def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
                  [str(t.root_path / t.sub.decode("utf-8", "surrogateescape")) for t in targets])
     progress = ProgressLine()
     with store.lock():
-        adder = Adder(store, store.writer(), workers=jobs, progress=progress, verify=verify)
+        adder = Adder(store, store.writer(), workers=jobs, progress=progress, verify=verify,
+                      allow_empty=allow_empty)
         try:
             summary = adder.run(targets)
         finally:
@@ -62,8 +66,20 @@ def add(obj: Context, paths: tuple[Path, ...], as_json: bool, jobs: int | None,
         if summary.reprobed:
             click.echo(f"{summary.reprobed} assets probed again by newer probes: their "
                        "metadata is updated")
+    _say_unavailable(store, summary)
     if summary.interrupted:
         raise click.exceptions.Exit(130)
+
+
+def _say_unavailable(store, summary) -> None:  # noqa: ANN001
+    """One line per root that was not there to catalog: its files were left as they were."""
+    for root, why, files in summary.unavailable:
+        where = store.config.roots.get(root, "")
+        state = ("is empty" if why == "empty" else f"cannot be listed ({why})")
+        hint = (" ('mstore add --allow-empty' records them gone if they were deleted)"
+                if why == "empty" else "")
+        click.echo(f"mstore: archive root '{root}' ({where}) {state}, not mounted?: its "
+                   f"{files} cataloged files are left as they were{hint}", err=True)
 
 
 def _post_add(store, new_assets: list[str]) -> None:  # noqa: ANN001
@@ -112,6 +128,7 @@ def watch(obj: Context, paths: tuple[Path, ...], rescan: float, polling: bool,
             if s.new or s.changed or s.moved or s.missing or s.errors:
                 click.echo(f"{time.strftime('%H:%M:%S')} {s.line()}")
                 sys.stdout.flush()
+            _say_unavailable(store, s)
             _post_add(store, s.new_assets)
 
         w = Watcher(store, adder, targets, rescan=rescan, polling=polling, on_batch=report)

@@ -58,12 +58,22 @@ class PathGone(Record, tag="gone"):
 
 
 class PathError(Record, tag="error"):
-    """``path`` could not be cataloged. Cleared by a later PathSeen or PathGone of that path."""
+    """``path`` could not be cataloged. Cleared by a later PathSeen, PathGone or PathOk of
+    that path."""
 
     root: str
     path: bytes
     reason: str  # short machine-stable reason, e.g. "unreadable", "fifo", "symlink-outside"
     detail: str = ""
+
+
+class PathOk(Record, tag="ok"):
+    """What could not be cataloged at ``path`` is not there any more: a directory lists
+    again, a FIFO or a device went. It clears the path's error and claims nothing else
+    (a file there is recorded by PathSeen)."""
+
+    root: str
+    path: bytes
 
 
 class LinkSeen(Record, tag="link"):
@@ -206,7 +216,8 @@ class Label(Record, tag="label"):
     about: str = ""  # the artifact judged (e.g. a duplicate-group id)
 
 
-AnyRecord = (AssetRecorded | PathSeen | PathGone | PathError | LinkSeen | LinkGone | AddFinished
+AnyRecord = (AssetRecorded | PathSeen | PathGone | PathError | PathOk | LinkSeen | LinkGone
+             | AddFinished
              | RunStarted | RunState | UnitDone | ArtifactMade | ArtifactsDropped
              | CollectionDefined | Label)
 

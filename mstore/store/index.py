@@ -50,6 +50,7 @@ from mstore.model.records import (
     LinkSeen,
     PathError,
     PathGone,
+    PathOk,
     PathSeen,
     Record,
 )
@@ -89,7 +90,7 @@ class PathState(msgspec.Struct, array_like=True, gc=False):  # plain values: nev
 
 
 class HistoryEvent(msgspec.Struct, array_like=True):
-    event: str  # "seen" | "gone" | "error"
+    event: str  # "seen" | "gone" | "error" | "ok"
     asset: str  # "" for an error
     detail: str = ""
 
@@ -425,6 +426,21 @@ class Index:
         hkey = key + b"\0" + _pack_hlc(hlc) + machine.encode()
         txn.put(hkey, _enc.encode(ev), db=self.db["history"])
 
+    def _ok_after(self, txn: lmdb.Transaction, key: bytes, hlc: int) -> bool:
+        """Whether the history of path key ``key`` has an "ok" later than ``hlc``: an
+        error applied after the "ok" that cleared it (records arrive in any order) stays
+        cleared. Read only when an error is applied, which is rare."""
+        start = key + b"\0" + _pack_hlc(hlc + 1)
+        cur = txn.cursor(db=self.db["history"])
+        if not cur.set_range(start):
+            return False
+        for hkey, val in cur:
+            if not bytes(hkey).startswith(key + b"\0"):
+                return False
+            if _dec_hist.decode(val).event == "ok":
+                return True
+        return False
+
     def _may_hold(self, txn: lmdb.Transaction, name: str) -> bool:
         """Whether database ``name`` may have entries: looked up once per transaction
         applying records, and set by the records that add to it. Lets a bulk add skip
@@ -453,7 +469,17 @@ class Index:
                 return True  # a later sighting already cleared this error
             if link_hlc(self, txn, key) > rec.hlc:
                 return True  # so did a later sighting of a link there
+            if self._ok_after(txn, key, rec.hlc):
+                return True  # ... or a later "ok"
             txn.put(key, _enc.encode(ErrorState(rec.reason, rec.detail, rec.hlc)), db=db["errors"])
+            return True
+        if isinstance(rec, PathOk):
+            key = self.put_key(txn, pk(rec.root, rec.path))
+            self._touched.add(b"e" + key)
+            self._history(txn, key, rec.hlc, machine, HistoryEvent("ok", ""))
+            old = txn.get(key, db=db["errors"])
+            if old is not None and _dec_err.decode(old).hlc < rec.hlc:
+                txn.delete(key, db=db["errors"])
             return True
         if isinstance(rec, LinkSeen | LinkGone):
             return apply_link_record(self, txn, machine, rec)

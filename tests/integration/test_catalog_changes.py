@@ -244,3 +244,63 @@ def test_add_of_a_directory_link_does_not_follow_it(tmp_path: Path) -> None:
     assert (s["new"], s["errors"]) == (0, 1)
     err = mstore("show", "archive/also-notes", "--json", store=store).json()["error"]
     assert err["reason"] == "symlink-dir"
+
+
+def test_an_error_goes_when_what_caused_it_goes(tmp_path: Path) -> None:
+    """A FIFO is an error while it is there; removed, it is not an error any more (it
+    stayed one for ever: only a file seen at the path cleared an error)."""
+    store, root = _archive(tmp_path)
+    os.mkfifo(root / "notes" / "pipe")
+    os.mkfifo(root / "notes" / "second-pipe")
+    assert mstore("add", store=store).code == 0
+    errors = mstore("find", "error:", "--json", store=store).json_lines()
+    assert sorted(e["paths"][0] for e in errors) == ["archive/notes/pipe",
+                                                      "archive/notes/second-pipe"]
+    (root / "notes" / "pipe").unlink()
+    assert mstore("add", store=store).code == 0
+    errors = mstore("find", "error:", "--json", store=store).json_lines()
+    assert [e["paths"][0] for e in errors] == ["archive/notes/second-pipe"]
+    assert mstore("status", "--json", store=store).json()["errors"] == 1
+    # a file where the other one was: recorded, not an error
+    (root / "notes" / "second-pipe").unlink()
+    (root / "notes" / "second-pipe").write_text("a file now\n")
+    assert mstore("add", store=store).code == 0
+    assert mstore("find", "error:", store=store).code == 1
+    assert mstore("find", "path:*second-pipe", "--count", store=store).out == "1\n"
+    assert mstore("fsck", store=store).code == 0
+
+
+def test_a_root_that_is_not_there_loses_nothing(tmp_path: Path) -> None:
+    """An archive on a drive that is not mounted: the root's folder is gone, or left empty
+    (a mount point). Its cataloged files are not recorded missing — every one of them
+    would be, and seen again as new paths when the drive is back; the add says so in a
+    line. `--allow-empty` is for an archive really emptied."""
+    store, root = _archive(tmp_path)
+    assert mstore("add", store=store).code == 0
+    away = tmp_path / "unplugged"
+    root.rename(away)
+    r = mstore("add", "--json", store=store)
+    assert r.code == 0, r.err
+    assert (r.json()["missing"], r.json()["unavailable"][0]["root"],
+            r.json()["unavailable"][0]["files"]) == (0, "archive", 3)
+    assert "archive root 'archive'" in r.err and "not mounted?" in r.err
+    assert mstore("find", "missing:", store=store).code == 1
+    assert mstore("status", "--json", store=store).json()["errors"] == 1  # the root itself
+    away.rename(root)
+    r = mstore("add", "--json", store=store)
+    assert (r.json()["new"], r.json()["unchanged"], r.json()["unavailable"], r.err) == (
+        0, 3, [], "")
+    assert mstore("status", "--json", store=store).json()["errors"] == 0
+    # a mount point left empty
+    away.mkdir()
+    for f in (root / "notes").iterdir():
+        f.rename(away / f.name)
+    (root / "notes").rmdir()
+    r = mstore("add", store=store)
+    assert r.code == 0 and "0 missing" in r.out and "is empty" in r.err, r.err
+    assert "--allow-empty" in r.err
+    assert mstore("find", "missing:", store=store).code == 1
+    r = mstore("add", "--allow-empty", "--json", store=store)
+    assert (r.json()["missing"], r.json()["unavailable"]) == (3, [])
+    assert mstore("find", "missing:", "--count", store=store).out == "3\n"
+    assert mstore("fsck", store=store).code == 0

@@ -369,3 +369,29 @@ def test_the_present_files_of_a_directory_are_those_directly_in_it(tmp_path: Pat
             got = idx.present_in_dir(txn, "r", d)
             assert sorted(name for name, _ in got) == want, d
             assert {a for _, a in got} <= {aid}
+
+
+def test_an_ok_clears_an_error_in_whatever_order_they_arrive(tmp_path: Path) -> None:
+    """A path is in error while its latest `error` is later than its latest `ok` (and
+    `seen`, `gone`): the same whichever of the records a copy of the store applies first,
+    a long path's (hashed key) included."""
+    import itertools
+
+    from mstore.model.records import PathError, PathOk
+
+    for path in (b"pipe", b"d/" + b"x" * 500):
+        err1 = PathError(hlc=1 << 40, root="r", path=path, reason="fifo")
+        ok = PathOk(hlc=(1 << 40) + 5, root="r", path=path)
+        err2 = PathError(hlc=(1 << 40) + 9, root="r", path=path, reason="unreadable")
+        for recs, in_error in (([err1, ok], None), ([err1, ok, err2], "unreadable")):
+            digests = []
+            for n, order in enumerate(itertools.permutations(recs)):
+                idx = Index(tmp_path / f"{len(path)}-{len(recs)}-{n}")
+                for i, rec in enumerate(order):  # each in a segment of its own lane
+                    idx.apply_segment(f"m{i}/1".encode(), f"m{i}", [rec])
+                with idx.read() as txn:
+                    err = idx.error_at(txn, "r", path)
+                assert (err.reason if err else None) == in_error, (path, order)
+                digests.append(_digest(idx)["errors"])
+                idx.close()
+            assert all(d == digests[0] for d in digests)
