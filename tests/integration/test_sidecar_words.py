@@ -124,3 +124,42 @@ def test_an_old_store_gets_the_words_when_verify_reads_the_files_again(
     assert "6 assets probed again" in r.out
     assert list(hits(s, "sonnenuntergang")) == ["trip/beach.jpg"]
     assert list(hits(s, '"cafe au bord"')) == ["trip/lake.jpg"]
+
+
+def test_the_files_a_sidecar_belongs_to_are_those_a_scan_finds(tmp_path: Path) -> None:
+    """MetaWords.owners (asked per changed sidecar) indexes a folder once; it names the
+    files a scan of the folder's names names, for sidecars there and gone."""
+    import os
+
+    from mstore.query.related import is_json_name, is_sidecar, stem_key, takeout_json_key
+    from mstore.query.textmeta import MetaWords
+    from mstore.store.store import Store
+
+    archive, store = tmp_path / "archive", tmp_path / "store"
+    folder = archive / "album"
+    folder.mkdir(parents=True)
+    shot = "Screenshot_2021-03-04-10-11-12-123_com.example"
+    names = ["IMG_1.jpg", "IMG_1.JPG.xmp", "img_1.mov", "IMG_1.jpg.json", "IMG_12.jpg",
+             "IMG_123.heic", "IMG_12.json", f"{shot}.app.png", f"{shot}.json", "IMG_2(1).jpg",
+             "IMG_2.jpg(1).json", "notes.txt", "NOTES.xmp", ".hidden", "a.b.c.jpg", "a.xmp"]
+    for i, n in enumerate(names):
+        (folder / n).write_bytes(f"content {i}".encode())
+    assert mstore("init", "--store", store, archive).code == 0
+    assert mstore("add", store=store).code == 0
+    st = Store(store)
+    try:
+        with st.reader() as r:
+            members = r.dir_members("archive", b"album")
+            words = MetaWords(r)
+            asked = [n.encode() for n in names] + [b"gone.xmp", b"IMG_123.heic.json",
+                                                  b"screenshot_2021.json"]
+            for name in asked:
+                stem = stem_key(name)
+                want = {aid for n, aid in members if not is_sidecar(n) and stem_key(n) == stem}
+                if is_json_name(name):
+                    start = os.path.splitext(takeout_json_key(name)[0])[0]
+                    want |= {aid for n, aid in members
+                             if not is_json_name(n) and n.lower().startswith(start)}
+                assert words.owners("archive", b"album/" + name) == want, name
+    finally:
+        st.close()
