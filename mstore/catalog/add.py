@@ -218,7 +218,7 @@ class Adder:
                 hlc=self.writer.now(), roots=sorted(set(roots)), started_ms=started,
                 finished_ms=int(time.time() * 1000), new=s.new, changed=s.changed,
                 moved=s.moved, missing=s.missing, unchanged=s.unchanged, errors=s.errors,
-                interrupted=s.interrupted))
+                interrupted=s.interrupted, unavailable=[root for root, _, _ in s.unavailable]))
             self.writer.flush()
         return s
 

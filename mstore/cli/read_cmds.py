@@ -39,7 +39,7 @@ def status(obj: Context, as_json: bool) -> None:
                 "started_ms": last.started_ms, "finished_ms": last.finished_ms,
                 "new": last.new, "changed": last.changed, "moved": last.moved,
                 "missing": last.missing, "unchanged": last.unchanged, "errors": last.errors,
-                "interrupted": last.interrupted},
+                "interrupted": last.interrupted, "unavailable": last.unavailable},
             "remotes": remotes, "active_runs": active,
         })
         return
@@ -59,7 +59,9 @@ def status(obj: Context, as_json: bool) -> None:
         secs = (last.finished_ms - last.started_ms) / 1000
         echo(f"last add {ms_time(last.finished_ms)} ({secs:.1f}s): {last.new} new, "
              f"{last.changed} changed, {last.moved} moved, {last.missing} missing, "
-             f"{last.errors} errors" + (" (interrupted)" if last.interrupted else ""))
+             f"{last.errors} errors" + (" (interrupted)" if last.interrupted else "")
+             + "".join(f"; root '{root}' was not there, not mounted?"
+                       for root in last.unavailable))
     if set_aside:
         echo(f"set aside {set_aside:,} records the index could not apply (mstore fsck names them)")
     for a in active:

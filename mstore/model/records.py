@@ -108,6 +108,7 @@ class AddFinished(Record, tag="add"):
     unchanged: int = 0
     errors: int = 0
     interrupted: bool = False
+    unavailable: list[str] = []  # roots not there to catalog (catalog/add.py): left as they were
 
 
 RESOURCES = ("cpu", "io", "gpu")  # resource classes: a tool's, a step's, a task queue's

@@ -285,12 +285,16 @@ def test_a_root_that_is_not_there_loses_nothing(tmp_path: Path) -> None:
             r.json()["unavailable"][0]["files"]) == (0, "archive", 3)
     assert "archive root 'archive'" in r.err and "not mounted?" in r.err
     assert mstore("find", "missing:", store=store).code == 1
-    assert mstore("status", "--json", store=store).json()["errors"] == 1  # the root itself
+    status = mstore("status", "--json", store=store).json()
+    assert status["errors"] == 1  # the root itself
+    assert status["last_add"]["unavailable"] == ["archive"]
+    assert "root 'archive' was not there" in mstore("status", store=store).out
     away.rename(root)
     r = mstore("add", "--json", store=store)
     assert (r.json()["new"], r.json()["unchanged"], r.json()["unavailable"], r.err) == (
         0, 3, [], "")
-    assert mstore("status", "--json", store=store).json()["errors"] == 0
+    status = mstore("status", "--json", store=store).json()
+    assert (status["errors"], status["last_add"]["unavailable"]) == (0, [])
     # a mount point left empty
     away.mkdir()
     for f in (root / "notes").iterdir():
