@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,17 +147,9 @@ def changes_in_one_folder(work: Path, files: int = 30_000, changed: int = 2_000
     depends on its folder's other files (sidecars, Live Photos, Takeout JSONs)."""
     took = []
     for per_folder in (files, 200):
-        root, store = work / f"folder-{per_folder}", work / f"folder-{per_folder}-store"
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(store, ignore_errors=True)
-        names = []
-        for i in range(files):
-            d = root / f"d{i // per_folder:03d}"
-            d.mkdir(parents=True, exist_ok=True)
-            names.append(d / f"IMG_{i:05d}.txt")
-            names[-1].write_bytes(b"a file %d" % i)
-        run("init", "--store", str(store), str(root))
-        run("add", store=store)
+        store, places = _cataloged_folders(work / f"folder-{per_folder}", files, per_folder,
+                                           lambda i, d: {d / f"IMG_{i:05d}.txt": b"a file %d" % i})
+        names = [p for p in places if p.suffix == ".txt"]
         for f in names[:: files // changed]:
             with f.open("ab") as out:
                 out.write(b" edited")
@@ -176,24 +169,37 @@ def sidecar_words_in_one_folder(work: Path, photos: int = 8_000) -> tuple[float,
     jpeg = buf.getvalue()
     took = []
     for per_folder in (photos, 200):
-        root, store = work / f"xmp-{per_folder}", work / f"xmp-{per_folder}-store"
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(store, ignore_errors=True)
-        xmps = []
-        for i in range(photos):
-            d = root / f"d{i // per_folder:03d}"
-            d.mkdir(parents=True, exist_ok=True)
-            (d / f"IMG_{i:05d}.jpg").write_bytes(jpeg + i.to_bytes(4, "big"))
-            xmps.append(d / f"IMG_{i:05d}.xmp")
-            xmps[-1].write_bytes(_xmp(f"first caption {i}"))
-        run("init", "--store", str(store), str(root))
-        run("add", store=store)
+        store, places = _cataloged_folders(
+            work / f"xmp-{per_folder}", photos, per_folder,
+            lambda i, d: {d / f"IMG_{i:05d}.jpg": jpeg + i.to_bytes(4, "big"),
+                          d / f"IMG_{i:05d}.xmp": _xmp(f"first caption {i}")})
+        xmps = [p for p in places if p.suffix == ".xmp"]
         run("find", "text:caption", "--count", store=store)  # the index, built
         for i, f in enumerate(xmps[::2]):
             f.write_bytes(_xmp(f"edited caption {2 * i}"))
         run("add", store=store)
         took.append(timed(lambda s=store: run("find", "text:edited", "--count", store=s)))
     return took[0], took[1]
+
+
+def _cataloged_folders(root: Path, n: int, per_folder: int,
+                       files_of: Callable[[int, Path], dict[Path, bytes]]
+                       ) -> tuple[Path, list[Path]]:
+    """A new archive at ``root`` of the files ``files_of(i, folder)`` for i < ``n``, in
+    folders of ``per_folder``, cataloged into a new store: (the store, the files)."""
+    store = root.with_name(root.name + "-store")
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(store, ignore_errors=True)
+    places: list[Path] = []
+    for i in range(n):
+        d = root / f"d{i // per_folder:03d}"
+        d.mkdir(parents=True, exist_ok=True)
+        for path, data in files_of(i, d).items():
+            path.write_bytes(data)
+            places.append(path)
+    run("init", "--store", str(store), str(root))
+    run("add", store=store)
+    return store, places
 
 
 def _xmp(description: str) -> bytes:
