@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.related import (
+    DirNames,
     is_json_name,
     is_sidecar,
     stem_key,
@@ -47,7 +48,7 @@ class MetaWords:
         self._meta: dict[str, Meta | None] = {}
         self._dirs: dict[tuple[str, bytes], dict[bytes, list[str]]] = {}
         self._members: dict[tuple[str, bytes], list[tuple[bytes, str]]] = {}
-        self._owners: dict[tuple[str, bytes], tuple[dict[bytes, list[str]],
+        self._owners: dict[tuple[str, bytes], tuple[DirNames, dict[bytes, str],
                                                     list[tuple[bytes, str]]]] = {}
 
     def meta(self, aid: str) -> Meta | None:
@@ -96,8 +97,8 @@ class MetaWords:
         """The assets of the present files a sidecar at ``path`` belongs to (or did: the
         same names whatever the path holds now)."""
         d, name = os.path.split(path)
-        by_stem, lowered = self._owner_index(root, d)
-        out = set(by_stem.get(stem_key(name), ()))
+        names, asset_of, lowered = self._owner_index(root, d)
+        out = {asset_of[n] for n in names.stem_group(name) if not is_sidecar(n)}
         if is_json_name(name):
             # the pairing of a JSON that is gone cannot be asked of the directory: every
             # file whose name starts as the one the JSON names (cut, without its extension)
@@ -110,22 +111,17 @@ class MetaWords:
         return out
 
     def _owner_index(self, root: str, d: bytes
-                     ) -> tuple[dict[bytes, list[str]], list[tuple[bytes, str]]]:
-        """A directory's files that sidecars may belong to, by stem (no sidecars) and by
-        lower-cased name, sorted (no JSONs): made once, asked per changed sidecar (a
-        folder of 8,000 photos with their XMPs scanned for each XMP took minutes)."""
+                     ) -> tuple[DirNames, dict[bytes, str], list[tuple[bytes, str]]]:
+        """A directory's names indexed (``DirNames``), each name's asset, and the
+        (lower-cased name, asset) of its files that are not JSONs, sorted: made once,
+        asked per changed sidecar (a folder of 8,000 photos with their XMPs scanned for
+        each XMP took minutes)."""
         key = (root, d)
         got = self._owners.get(key)
         if got is None:
-            by_stem: dict[bytes, list[str]] = defaultdict(list)
-            lowered: list[tuple[bytes, str]] = []
-            for n, aid in self.members(root, d):
-                if not is_sidecar(n):
-                    by_stem[stem_key(n)].append(aid)
-                if not is_json_name(n):
-                    lowered.append((n.lower(), aid))
-            lowered.sort()
-            got = self._owners[key] = (by_stem, lowered)
+            members = self.members(root, d)
+            lowered = sorted((n.lower(), aid) for n, aid in members if not is_json_name(n))
+            got = self._owners[key] = (DirNames(n for n, _ in members), dict(members), lowered)
         return got
 
     def sidecar_texts(self, aid: str, paths: Iterable[tuple[str, bytes]]) -> list[str]:

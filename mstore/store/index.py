@@ -430,12 +430,12 @@ class Index:
         """Whether the history of path key ``key`` has an "ok" later than ``hlc``: an
         error applied after the "ok" that cleared it (records arrive in any order) stays
         cleared. Read only when an error is applied, which is rare."""
-        start = key + b"\0" + _pack_hlc(hlc + 1)
+        events = keys.history_key(key)
         cur = txn.cursor(db=self.db["history"])
-        if not cur.set_range(start):
+        if not cur.set_range(keys.history_key(key, hlc + 1)):
             return False
         for hkey, val in cur:
-            if not bytes(hkey).startswith(key + b"\0"):
+            if not bytes(hkey).startswith(events):
                 return False
             if _dec_hist.decode(val).event == "ok":
                 return True
