@@ -549,6 +549,52 @@ def test_keyframes_of_a_non_video_is_bad_input(registry: Registry, media: dict[s
         call(registry, "keyframes", [asset(media["text"], "video")], tmp_path)
 
 
+def _held(path: Path) -> bool:
+    """Whether this process has ``path`` open or mapped (a file of the archive held)."""
+    fds = Path("/proc/self/fd")
+    opened = set()
+    for fd in fds.iterdir():
+        try:
+            opened.add(os.readlink(fd))
+        except OSError:
+            pass  # the listing's own descriptor, closed by now
+    return str(path) in opened or str(path) in Path("/proc/self/maps").read_text()
+
+
+def test_an_image_is_loaded_upright_whole_and_lets_go_of_its_file(tmp_path: Path) -> None:
+    """``load_image`` against Pillow's own full decode turned by ``exif_transpose``, for
+    every EXIF orientation and for formats Pillow reads differently: a mapped raw BMP,
+    an animated GIF and a multi-page TIFF (their first frame), 16-bit and transparent
+    PNGs, WebP. The pixels are the same and the file is neither open nor mapped after."""
+    from PIL import ImageOps
+
+    from mstore.tools.views import load_image
+
+    files = [exif_photo(tmp_path / f"o{o}.jpg", orientation=o) for o in range(1, 9)]
+    base = picture(3, (64, 48))
+    base.save(tmp_path / "raw.bmp")
+    base.save(tmp_path / "x.webp", quality=90)
+    base.convert("RGBA").save(tmp_path / "alpha.png")
+    base.convert("I;16").save(tmp_path / "deep.png")
+    frames = [picture(s, (64, 48)).convert("P") for s in (4, 5)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:],
+                   compression="tiff_lzw")
+    base.save(tmp_path / "one.tif")
+    files += [tmp_path / n for n in ("raw.bmp", "x.webp", "alpha.png", "deep.png", "anim.gif",
+                                     "pages.tif", "one.tif")]
+    for f in files:
+        got = load_image(str(f))
+        assert not _held(f), f"{f.name} is still open or mapped"
+        small = load_image(str(f), size=16)  # a draft where the format has one
+        assert small.size[0] >= 16 and small.size[1] >= 12 and not _held(f), f
+        with Image.open(f) as im:  # (which may leave the file open: it is the last look)
+            want = ImageOps.exif_transpose(im)
+        assert (got.mode, got.size, got.tobytes()) == (want.mode, want.size, want.tobytes()), f
+    # turned upright: the stored 400x200 with orientation 6 is shown 200x400
+    assert load_image(str(tmp_path / "o6.jpg")).size == (200, 400)
+
+
 def test_frame_source_views(media: dict[str, Path], tmp_path: Path) -> None:
     files = []
     for i in range(4):
