@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.runs import _OUT, REPEAT, Row, _set_out, _units, median_run, warm_up
+from tests.benchmarks.runs import _OUT, REPEAT, Row, _prepare, _units, median_run, warm_up
 from tests.integration.temporal_env import DevServer, free_port, make_store
 
 FACES_PIPELINE = """\
@@ -88,8 +88,10 @@ def _bare_faces(path: str) -> int:
 def bare_faces(files: list[str], out: Path, procs: int = 2) -> tuple[float, int]:
     ctx = multiprocessing.get_context("spawn")
     out.mkdir(parents=True, exist_ok=True)
-    with ctx.Pool(procs, initializer=_set_out, initargs=(str(out),)) as pool:
-        pool.map(_bare_faces, files[:procs * 2], chunksize=1)  # models load off the clock
+    # each process loads the models off the clock (a map of a few calls may hand them
+    # all to one process)
+    with ctx.Pool(procs, initializer=_prepare, initargs=(str(out), _bare_faces, files[0])
+                  ) as pool:
         t = time.perf_counter()
         found = sum(pool.map(_bare_faces, files, chunksize=2))
         return time.perf_counter() - t, found
