@@ -278,9 +278,11 @@ class FrameSource:
             container.close()
 
     def _decode_at(self, times: list[float]) -> Iterator[tuple[float, Image]]:
-        """One frame at each of ``times`` (seconds): the first frame shown at or after it.
-        Seeks to the keyframe before a time that lies more than a few seconds ahead, then
-        decodes forward: a frame between keyframes cannot be had any cheaper."""
+        """One frame at each of ``times`` (seconds): the first frame shown at or after it,
+        or, past the last frame's start, the last frame (still on screen: a still picture
+        with sound, a screen recording whose screen stopped changing). Seeks to the
+        keyframe before a time that lies more than a few seconds ahead, then decodes
+        forward: a frame between keyframes cannot be had any cheaper."""
         p = self.policy
         container, stream = self._open()
         try:
@@ -289,6 +291,7 @@ class FrameSource:
             sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
             pending = [t for t in times if t >= 0][: p.max_frames or None]
             last_t = -1.0
+            passed = None  # (time, frame) of the last frame decoded and not given
             while pending:
                 if tb is not None and pending[0] - last_t > SEEK_GAP:
                     with decoding("video"):
@@ -300,7 +303,9 @@ class FrameSource:
                         continue
                     last_t = max(0.0, float((frame.pts - start) * tb))
                     if last_t + 1e-6 < pending[0]:
+                        passed = last_t, frame
                         continue
+                    passed = None
                     with decoding("video"):
                         img = _frame_image(frame, p.size, sar)
                     yield last_t, img
@@ -309,7 +314,13 @@ class FrameSource:
                     if not pending or pending[0] - last_t > SEEK_GAP:
                         break
                 else:
-                    return  # the video ended before the remaining times
+                    # the video ended before the remaining times: its last frame is the
+                    # one shown at all of them
+                    if passed is not None:
+                        with decoding("video"):
+                            img = _frame_image(passed[1], p.size, sar)
+                        yield passed[0], img
+                    return
         finally:
             container.close()
 

@@ -153,3 +153,41 @@ def test_frames_at_times_far_apart_seek_instead_of_decoding_everything(video: Pa
     for (_, img), (colour, _) in zip(got, [SHOTS[0], SHOTS[-1]], strict=True):
         corner = img.convert("RGB").getpixel((2, 2))
         assert max(abs(a - b) for a, b in zip(corner, colour, strict=True)) < 30
+
+
+def still_video(path: Path, frames: int, fps: int = 1) -> Path:
+    """``frames`` frames of one grey at ``fps``: a still picture with its sound, the last
+    minutes of a screen recording that only writes a frame when the screen changes."""
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8),
+                                               format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(s.encode(frame))
+        out.mux(s.encode(None))
+    return path
+
+
+def test_a_scene_after_the_last_frames_start_gets_the_last_frame(registry: Registry,
+                                                                video: Path,
+                                                                tmp_path: Path) -> None:
+    from mstore.tools.views import FramePolicy, FrameSource
+
+    # one frame shown for a second: its one scene's middle (0.5 s) is after it started
+    still = still_video(tmp_path / "still.mp4", 1)
+    doc, art = scenes_of(registry, still, tmp_path / "s")
+    views = offer(["frames"], {"frames": [InputArtifact(
+        id="s" * 64, kind="scenes", path=str(tmp_path / "s" / art.file), meta=art.meta)]})
+    assert views["frames"]["times"] == [0.5]
+    frames = call(registry, "keyframes", ToolInput(asset="v" * 64, kind="video",
+                                                   mime="video/mp4", path=str(still)),
+                  tmp_path / "k", views=views).artifacts
+    assert [f.meta["t"] for f in frames] == [0.0]
+    # the last frame of the cut video starts at 9.56 s and is shown until 9.6 s; after a
+    # seek (8.5 s is more than SEEK_GAP past 0.5 s) and without one
+    assert sum(s for _, s in SHOTS) - 1 / FPS == pytest.approx(9.56)
+    for times, want in (((0.5, 9.58), [0.52, 9.56]), ((9.0, 9.58), [9.0, 9.56])):
+        got = [round(t, 2) for t, _ in FrameSource(str(video), FramePolicy(times=times))]
+        assert got == want
