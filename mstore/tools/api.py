@@ -4,7 +4,7 @@ The same shapes travel as JSON over the exec protocol (docs/tools.md), so the
 fields are plain data: strings, numbers, lists, dicts.
 
 This module is the one public way into mstore for a tool's code (with ``mstore.ui.api``
-for its web UI). The media views (``decoding``, ``load_image``, ``fit``,
+for its web UI). The media views (``decoding``, ``load_image``, ``fit``, ``to_srgb``,
 ``frame_source``...) are defined in ``mstore.tools.views`` and offered here, imported on
 first use: importing this module never loads Pillow or PyAV.
 """
@@ -26,17 +26,19 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
         frame_source,
         load_image,
         register_heif,
+        to_srgb,
     )
 
 # what mstore.tools.views offers tools, read from it when first asked for (views imports
 # this module, and pulling it in eagerly would also make every importer pay for it)
 VIEWS = ("FramePolicy", "FrameSource", "decoding", "fit", "frame_policy", "frame_source",
-         "load_image", "register_heif")
+         "load_image", "register_heif", "to_srgb")
 
 __all__ = ["BadInput", "FramePolicy", "FrameSource", "InputArtifact", "NotApplicable",
            "OutputArtifact", "Progress", "PythonTool", "ToolInput", "ToolRequest", "ToolResult",
            "box_iou",
-           "decoding", "fit", "frame_policy", "frame_source", "load_image", "register_heif"]
+           "decoding", "fit", "frame_policy", "frame_source", "load_image", "register_heif",
+           "to_srgb"]
 
 
 def __getattr__(name: str) -> Any:

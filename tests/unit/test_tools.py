@@ -322,6 +322,46 @@ def test_thumbnail_effort_is_the_webp_encoders(registry: Registry, tmp_path: Pat
         registry.get("thumbnail").resolve_params({"effort": 7})
 
 
+def test_a_thumbnail_shows_the_colours_its_pictures_profile_gives(registry: Registry,
+                                                                tmp_path: Path) -> None:
+    """A phone's photo keeps its numbers in Display P3; shown as they are by a browser (as
+    sRGB: a thumbnail carries no profile) its colours come out washed out. The thumbnail
+    has them in sRGB, as a colour-managed viewer shows the original. Without a profile,
+    with sRGB's own or with one LittleCMS cannot read, the numbers stay as they are."""
+    import io
+
+    from PIL import ImageCms
+
+    from tests.fixtures.icc import rgb_profile
+
+    p3 = rgb_profile()
+    colours = [(200, 100, 100), (60, 160, 90), (90, 110, 200)]
+    src = Image.new("RGB", (300, 100))
+    for i, c in enumerate(colours):
+        src.paste(c, (i * 100, 0, i * 100 + 100, 100))
+    to_srgb = ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(p3)),
+                                      ImageCms.createProfile("sRGB"), "RGB", "RGB")
+    shown = [ImageCms.applyTransform(Image.new("RGB", (1, 1), c), to_srgb).getpixel((0, 0))
+             for c in colours]
+    assert max(abs(a - b) for s, c in zip(shown, colours, strict=True)
+               for a, b in zip(s, c, strict=True)) > 40  # P3 and sRGB differ that much here
+    src.save(tmp_path / "p3.jpg", quality=95, icc_profile=p3)
+    src.convert("RGBA").save(tmp_path / "p3.png", icc_profile=p3)
+    src.save(tmp_path / "broken.jpg", quality=95, icc_profile=b"no profile" * 20)
+    src.save(tmp_path / "none.jpg", quality=95)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src.save(tmp_path / "srgb.jpg", quality=95, icc_profile=srgb)  # as many cameras do
+    for name, want in (("p3.jpg", shown), ("p3.png", shown), ("broken.jpg", colours),
+                       ("none.jpg", colours), ("srgb.jpg", colours)):
+        out = tmp_path / name.replace(".", "-")
+        call(registry, "thumbnail", [asset(tmp_path / name, "image")], out, {"quality": 95})
+        with Image.open(out / "thumb.webp") as im:
+            assert "icc_profile" not in im.info, name  # sRGB, as a browser takes it
+            got = [im.convert("RGB").getpixel((x, im.height // 2)) for x in (42, 128, 213)]
+        for g, w in zip(got, want, strict=True):
+            assert max(abs(a - b) for a, b in zip(g, w, strict=True)) <= 6, (name, got, want)
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_thumbnail_of_a_corrupt_image_is_bad_input(registry: Registry, media: dict[str, Path],
                                                    tmp_path: Path, damage: str) -> None:

@@ -93,6 +93,6 @@ def test_the_tool_api_offers_the_media_views() -> None:
     from mstore.tools import api, views
 
     for name in ("decoding", "fit", "load_image", "frame_source", "frame_policy",
-                 "FramePolicy", "FrameSource", "register_heif"):
+                 "FramePolicy", "FrameSource", "register_heif", "to_srgb"):
         assert getattr(api, name) is getattr(views, name), name
         assert name in api.__all__

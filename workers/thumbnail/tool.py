@@ -4,7 +4,9 @@ Images are decoded in draft mode (a JPEG at 1/2, 1/4 or 1/8 scale, a HEIC at its
 embedded preview) -- the one decision that matters for speed: for a 12 MP JPEG
 ~50 ms CPU and 30 MB instead of ~200 ms and 110 MB without it (measured here).
 Videos use the upstream ``keyframe`` artifact when the pipeline made one, else the
-first keyframe decoded now.
+first keyframe decoded now. A picture with an ICC profile (a phone's Display P3, Adobe
+RGB, ProPhoto, a press CMYK) is converted to sRGB (version 3; before, its numbers were
+kept and shown as sRGB: washed-out colours).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mstore.tools.api import (
     fit,
     frame_source,
     load_image,
+    to_srgb,
 )
 
 FORMATS = {"webp": "WEBP", "jpeg": "JPEG"}
@@ -53,7 +56,8 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
         img, source = _video_frame(req, inp, size)
     else:
         img = load_image(inp.path, size=size)
-    img = _displayable(fit(img, size), fmt)
+    # in sRGB: the thumbnail carries no profile, and a browser shows one without as sRGB
+    img = _displayable(to_srgb(fit(img, size)), fmt)
 
     progress(0.8, "encoding")
     name = f"thumb.{fmt}"
