@@ -111,7 +111,8 @@ def register_heif() -> None:
         _heif_registered = True
 
 
-def load_image(path: str, *, size: int | None = None, mode: str = "RGB") -> Image:
+def load_image(path: str, *, size: int | None = None, mode: str = "RGB",
+               preview: bool = False) -> Image:
     """An image file decoded upright (EXIF orientation applied), loaded into memory.
 
     With ``size``, decoding uses Pillow's draft mode: a JPEG is decoded at the
@@ -121,10 +122,21 @@ def load_image(path: str, *, size: int | None = None, mode: str = "RGB") -> Imag
     shorter side where the original allows, but not shrunk further: callers resize.
     ``mode`` is a hint for the draft ("RGB" or "L"); the returned image's mode is
     whatever the file decodes to (callers convert).
+
+    With ``preview``, a camera raw built on TIFF (CR2, NEF, ARW, PEF, DNG) is the largest
+    JPEG preview it carries, turned by the raw's orientation (``rawpreview``): its own
+    picture is the sensor's data, which nothing here decodes, and the picture Pillow
+    finds in it is a 160x120 thumbnail (NEF, PEF), a 256x171 one (DNG) or one in a
+    compression Pillow does not read (CR2, ARW). A file without a larger preview than
+    that, or whose preview does not decode, is read as without ``preview``.
     """
     from PIL import Image, ImageOps
 
     register_heif()
+    if preview:
+        shown = _raw_preview(path, size, mode)
+        if shown is not None:
+            return shown
     # Leaving the ``with`` closes the file, not the pixels load() decoded: the image
     # is returned as it is unless it must turn, or its pixels are a map of the file
     # (raw BMP/PPM/TIFF: ``readonly``), which would keep the file mapped. Copying
@@ -141,6 +153,39 @@ def load_image(path: str, *, size: int | None = None, mode: str = "RGB") -> Imag
         except Exception:
             pass  # EXIF too broken to read or write an orientation: the pixels are good
         return im.copy() if im.readonly else im
+
+
+# what turns a picture upright, by its EXIF orientation (as ImageOps.exif_transpose)
+_UPRIGHT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+            6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def _raw_preview(path: str, size: int | None, mode: str) -> Image | None:
+    """The largest JPEG preview of the camera raw at ``path``, decoded and turned upright;
+    None for a file that is not one, has none larger than its own picture or whose
+    preview does not decode. (Pillow need not identify the raw: it is not asked to.)"""
+    import io
+    import os
+
+    from PIL import Image
+
+    from mstore.tools.rawpreview import raw_preview
+
+    with decoding("image"), open(path, "rb") as f:
+        found = raw_preview(f, os.fstat(f.fileno()).st_size)
+        if found is None:
+            return None
+        f.seek(found.offset)
+        data = f.read(found.length)
+    try:
+        img = Image.open(io.BytesIO(data), formats=["JPEG"])
+        if size:
+            img.draft(mode, (size, size))
+        img.load()
+    except Exception:
+        return None  # not a JPEG Pillow reads after all: the file's own picture, as before
+    turn = _UPRIGHT.get(found.orientation)
+    return img.transpose(getattr(Image.Transpose, turn)) if turn else img
 
 
 def to_srgb(img: Image) -> Image:

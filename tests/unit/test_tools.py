@@ -799,3 +799,45 @@ def test_heic_thumbnail_when_the_encoder_is_available(registry: Registry,
     path.write_bytes(buf.getvalue())
     res = call(registry, "thumbnail", [asset(path, "image")], tmp_path / "o", {"size": 150})
     assert (res.artifacts[0].meta["width"], res.artifacts[0].meta["height"]) == (150, 100)
+
+
+@pytest.mark.parametrize("make", ["nef", "cr2", "arw", "dng"])
+def test_a_camera_raws_thumbnail_is_its_preview_turned_upright(registry: Registry,
+                                                               tmp_path: Path,
+                                                               make: str) -> None:
+    """A raw's own picture is the sensor's data; what a viewer shows is the JPEG preview
+    the camera stored in it (green here, 1200x800, red in its stored top-left corner),
+    not the small picture in IFD0 (blue) that Pillow reads, nor nothing (CR2, ARW: a
+    compression Pillow does not read). Orientation 6 is the raw's: the camera turns
+    neither picture."""
+    from tests.fixtures import raws
+
+    path = tmp_path / f"photo.{make}"
+    path.write_bytes(getattr(raws, make)(orientation=6))
+    (art,) = call(registry, "thumbnail", [asset(path, "image")], tmp_path / "t").artifacts
+    assert (art.meta["width"], art.meta["height"]) == (171, 256)  # 1200x800 turned, fitted
+    with Image.open(tmp_path / "t" / art.file) as im:
+        rgb = im.convert("RGB")
+        centre, corner = rgb.getpixel((85, 128)), rgb.getpixel((165, 5))
+    assert centre[1] > 120 and centre[0] < 60 and centre[2] < 60, centre  # the preview
+    assert corner[0] > 180 and corner[1] < 80, corner  # its top-left, turned to top-right
+
+
+def test_a_raw_without_a_larger_preview_and_other_tiffs_read_as_before(registry: Registry,
+                                                                      tmp_path: Path) -> None:
+    """A DNG without a preview beyond IFD0's, a plain TIFF whose SubIFD holds a smaller
+    JPEG (a scanner's thumbnail), a raw whose preview is damaged: IFD0's picture."""
+    from tests.fixtures import raws
+
+    cases = {"bare.dng": raws.dng(None), "scan.tif": raws.tiff_with_thumbnail()}
+    damaged = bytearray(raws.nef())
+    at = damaged.index(b"\xff\xd8\xff", 1000)  # the preview JPEG
+    damaged[at + 200: at + 2000] = bytes(1800)
+    cases["damaged.nef"] = bytes(damaged)
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        out = tmp_path / name.replace(".", "-")
+        (art,) = call(registry, "thumbnail", [asset(tmp_path / name, "image")], out).artifacts
+        with Image.open(out / art.file) as im:
+            r, g, b = im.convert("RGB").getpixel((im.width // 2, im.height // 2))
+        assert b > 180 and r < 60 and g < 60, (name, (r, g, b))  # IFD0's blue

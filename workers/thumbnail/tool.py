@@ -4,9 +4,13 @@ Images are decoded in draft mode (a JPEG at 1/2, 1/4 or 1/8 scale, a HEIC at its
 embedded preview) -- the one decision that matters for speed: for a 12 MP JPEG
 ~50 ms CPU and 30 MB instead of ~200 ms and 110 MB without it (measured here).
 Videos use the upstream ``keyframe`` artifact when the pipeline made one, else the
-first keyframe decoded now. A picture with an ICC profile (a phone's Display P3, Adobe
-RGB, ProPhoto, a press CMYK) is converted to sRGB (version 3; before, its numbers were
-kept and shown as sRGB: washed-out colours).
+first keyframe decoded now.
+
+Since version 3: a camera raw built on TIFF (CR2, NEF, ARW, PEF, DNG) is shown by the
+largest JPEG preview it carries (before, the 160x120 picture of its IFD0, or a
+failure), and a picture with an ICC profile (a phone's Display P3, Adobe RGB,
+ProPhoto) is converted to sRGB (before, its numbers were kept and shown as sRGB:
+washed-out colours).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     if inp.kind == "video":
         img, source = _video_frame(req, inp, size)
     else:
-        img = load_image(inp.path, size=size)
+        img = load_image(inp.path, size=size, preview=True)  # a camera raw: its preview
     # in sRGB: the thumbnail carries no profile, and a browser shows one without as sRGB
     img = _displayable(to_srgb(fit(img, size)), fmt)
 
