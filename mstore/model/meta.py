@@ -9,11 +9,13 @@ KINDS = ("image", "video", "audio", "text", "document", "other")
 # so that ``mstore add --verify`` records the better facts of content already cataloged.
 # 1: documents, truncated GIF/WebP/HEIC/audio, cp1252, Google Takeout sidecars
 # 2: titles, descriptions and keywords (images' EXIF/IPTC/XMP, XMP and Takeout sidecars)
-PROBE_VERSION = 2
+PROBE_VERSION = 3
 # Content recorded by probers older than a version is read again only when that version
 # can tell more about it: version 2 learned nothing about videos, audio or documents, so
-# those stay as recorded by version 1 (``--verify`` writes no new record for them).
-_LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"})}
+# those stay as recorded by version 1 (``--verify`` writes no new record for them);
+# version 3 only reads Sony's raws (ARW), which Pillow does not open, for their EXIF.
+_LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"}),
+                  3: frozenset({"image/x-sony-arw"})}
 
 
 def probed_before_news(meta: Meta, probe: int) -> bool:

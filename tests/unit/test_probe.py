@@ -942,3 +942,32 @@ def test_damaged_files_never_raise(source: str, media_dir: Path) -> None:
 def test_os_urandom_never_raises() -> None:
     for n in (1, 2, 3, 4, 188 * 3, 4096):
         probe_bytes(os.urandom(n))
+
+
+@pytest.mark.parametrize("make", ["nef", "cr2", "arw", "dng"])
+def test_camera_raws_give_their_exif_facts_and_no_error(make: str) -> None:
+    """A raw's capture time, camera and orientation, whether Pillow opens it (NEF, CR2,
+    DNG) or not (Sony's ARW: its IFD0 gives no picture size, so its EXIF directories are
+    read as a JPEG's EXIF block, which they are). No size is recorded (IFD0's is a
+    thumbnail's or none), and nothing is an error."""
+    from tests.fixtures import raws
+
+    data = getattr(raws, make)(orientation=8)
+    m = probe_bytes(data)
+    assert (m.kind, m.mime, m.error) == ("image", f"image/x-{_RAW_MIMES[make]}", None)
+    assert m.orientation == 8 and (m.width, m.height) == (None, None)
+    assert m.camera_make and m.camera_model
+    if make == "arw":
+        assert (m.camera_make, m.camera_model) == ("SONY", "ILCE-7M3")
+        assert m.taken == "2023-07-14T18:30:05+02:00"
+
+
+_RAW_MIMES = {"nef": "nikon-nef", "cr2": "canon-cr2", "arw": "sony-arw", "dng": "adobe-dng"}
+
+
+def test_a_raw_whose_directories_run_past_its_end_is_still_no_error() -> None:
+    from tests.fixtures import raws
+
+    data = raws.arw()
+    m = probe_bytes(data[:200])  # cut inside its first directory's values
+    assert (m.kind, m.mime, m.error, m.taken) == ("image", "image/x-sony-arw", None, None)

@@ -698,6 +698,25 @@ def test_metadata_of_a_photo(registry: Registry, media: dict[str, Path], tmp_pat
     assert msgspec.json.decode(msgspec.json.encode(data)) == data
 
 
+def test_metadata_of_a_raw_pillow_does_not_open(registry: Registry, tmp_path: Path) -> None:
+    """Sony's ARW gives no picture size in IFD0, so Pillow does not open it: its EXIF
+    directories are read as the EXIF block they are."""
+    from tests.fixtures import raws
+
+    (tmp_path / "a.arw").write_bytes(raws.arw(orientation=6))
+    (art,) = call(registry, "metadata", [asset(tmp_path / "a.arw", "image",
+                                                "image/x-sony-arw")], tmp_path).artifacts
+    exif = art.data["exif"]
+    assert (exif["IFD0"]["Make"], exif["IFD0"]["Model"], exif["IFD0"]["Orientation"]) == (
+        "SONY", "ILCE-7M3", 6)
+    assert exif["Exif"]["DateTimeOriginal"] == "2023:07:14 18:30:05"
+    # a file that only starts like one is still not an image
+    (tmp_path / "b.arw").write_bytes(b"II*\x00" + bytes(100))
+    with pytest.raises(BadInput, match="cannot decode image"):
+        call(registry, "metadata", [asset(tmp_path / "b.arw", "image", "image/x-sony-arw")],
+             tmp_path)
+
+
 def test_metadata_of_a_video(registry: Registry, media: dict[str, Path], tmp_path: Path) -> None:
     (art,) = call(registry, "metadata", [asset(media["video"], "video")], tmp_path).artifacts
     c, streams = art.data["container"], art.data["streams"]

@@ -51,10 +51,17 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
 
 
 def _image(inp: ToolInput) -> dict[str, Any]:
-    from PIL import ExifTags, Image
+    from PIL import Image
 
     register_heif()
-    with decoding("image"), Image.open(inp.path) as im:
+    with decoding("image"):
+        try:
+            im = Image.open(inp.path)
+        except Image.UnidentifiedImageError:
+            if inp.mime not in _TIFF_RAWS:
+                raise
+            return _raw(inp)
+    with decoding("image"), im:
         info = im.info
         out: dict[str, Any] = {"format": im.format, "mode": im.mode,
                                "width": im.width, "height": im.height}
@@ -71,24 +78,7 @@ def _image(inp: ToolInput) -> dict[str, Any]:
         original = info.get("original_orientation")
         if im.format == "HEIF" and isinstance(original, int):
             exif[0x0112] = original
-        ifds: dict[str, Any] = {}
-        base = _tags(exif.items(), ExifTags.TAGS)
-        if base:
-            ifds["IFD0"] = base
-        for name, ifd, names in (("Exif", ExifTags.IFD.Exif, ExifTags.TAGS),
-                                 ("GPS", ExifTags.IFD.GPSInfo, ExifTags.GPSTAGS),
-                                 ("Interop", ExifTags.IFD.Interop, ExifTags.TAGS),
-                                 ("IFD1", ExifTags.IFD.IFD1, ExifTags.TAGS),
-                                 ("MakerNote", ExifTags.IFD.MakerNote, {})):
-            try:
-                sub = exif.get_ifd(ifd)
-            except Exception as e:  # one broken IFD must not hide the others
-                out.setdefault("exif_errors", {})[name] = f"{type(e).__name__}: {e}"
-                continue
-            tags = _tags(sub.items(), names)
-            if tags:
-                ifds[name] = tags
-        out["exif"] = ifds
+        _exif_into(out, exif)
         out["xmp"] = _xmp(im, exif)
         icc = info.get("icc_profile")
         if icc:
@@ -101,6 +91,56 @@ def _image(inp: ToolInput) -> dict[str, Any]:
     return out
 
 
+# camera raws built on TIFF; Pillow opens most, not Sony's (its IFD0 gives no size)
+_TIFF_RAWS = {"image/x-canon-cr2", "image/x-adobe-dng", "image/x-nikon-nef",
+              "image/x-sony-arw", "image/x-pentax-pef"}
+_RAW_HEAD = 4 << 20  # a raw's directories and their values lie in its first megabytes
+
+
+def _raw(inp: ToolInput) -> dict[str, Any]:
+    """A raw Pillow does not open: its directories read as the EXIF block they are."""
+    from PIL import Image
+
+    import warnings
+
+    with decoding("image"), open(inp.path, "rb") as f, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Corrupt EXIF data": what is read is reported
+        head = f.read(_RAW_HEAD)
+        exif = Image.Exif()
+        exif.load(head)
+    out: dict[str, Any] = {"format": "TIFF"}
+    _exif_into(out, exif)
+    if not out["exif"]:
+        raise BadInput("cannot decode image: no EXIF directory Pillow reads in this raw")
+    out["xmp"] = _xmp(None, exif)
+    return out
+
+
+def _exif_into(out: dict[str, Any], exif: Any) -> None:
+    """Every directory of ``exif`` by tag name into ``out["exif"]``; a broken directory
+    into ``out["exif_errors"]`` (one must not hide the others)."""
+    from PIL import ExifTags
+
+    ifds: dict[str, Any] = {}
+    base = _tags(exif.items(), ExifTags.TAGS)
+    if base:
+        ifds["IFD0"] = base
+    for name, ifd, names in (("Exif", ExifTags.IFD.Exif, ExifTags.TAGS),
+                             ("GPS", ExifTags.IFD.GPSInfo, ExifTags.GPSTAGS),
+                             ("Interop", ExifTags.IFD.Interop, ExifTags.TAGS),
+                             ("IFD1", ExifTags.IFD.IFD1, ExifTags.TAGS),
+                             ("MakerNote", ExifTags.IFD.MakerNote, {})):
+        try:
+            sub = exif.get_ifd(ifd)
+        except Exception as e:
+            out.setdefault("exif_errors", {})[name] = f"{type(e).__name__}: {e}"
+            continue
+        tags = _tags(sub.items(), names)
+        if tags:
+            ifds[name] = tags
+    out["exif"] = ifds
+
+
 def _tags(items: Any, names: dict[int, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for tag, value in items:
@@ -111,7 +151,8 @@ def _tags(items: Any, names: dict[int, str]) -> dict[str, Any]:
 
 
 def _xmp(im: Any, exif: Any) -> str | None:
-    raw = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or exif.get(_XMP_TAG)
+    info = im.info if im is not None else {}
+    raw = info.get("xmp") or info.get("XML:com.adobe.xmp") or exif.get(_XMP_TAG)
     if not raw:
         return None
     if isinstance(raw, (bytes, bytearray)):

@@ -75,6 +75,9 @@ _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 # restart marker (D0-D7) or fill (FF).
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _SCAN = 1 << 20
+# where a raw's EXIF directories and their values lie: its first megabytes (the preview
+# and the sensor data come after them)
+_RAW_HEAD = 4 << 20
 _BAD_EXIF = "image: unreadable EXIF"
 
 _pil_ready = False
@@ -106,6 +109,8 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
             meta.error = "image: decompression bomb" + (f" ({m[1]} pixels)" if m else "")
             return meta
         except Image.UnidentifiedImageError:
+            if raw:
+                return _raw_without_pillow(meta, f, size)
             meta.error = "image: cannot identify image file"
             return meta
         except Exception as e:
@@ -134,6 +139,17 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
                 _apply_exif(meta, exif, transformed=False, raw=False)
         if not complete:
             meta.error = _TRUNCATED
+    return meta
+
+
+def _raw_without_pillow(meta: Meta, f: Source, size: int) -> Meta:
+    """A camera raw Pillow does not open (every ARW: its IFD0 gives no picture size):
+    the EXIF facts read from its directories as from a JPEG's EXIF block, which they
+    are. A raw is not an error for being unreadable here (see _UNPARSED)."""
+    f.seek(0)
+    exif = jpeg.tiff_exif(f.read(min(size, _RAW_HEAD)))
+    if exif is not None:
+        _apply_exif(meta, exif, transformed=False, raw=True)
     return meta
 
 

@@ -107,6 +107,19 @@ def read_headers(data: bytes, max_pixels: int) -> Headers | None:
         return None
 
 
+def tiff_exif(tiff: bytes) -> Exif | None:
+    """The same EXIF tags from a file that is a TIFF structure itself: a camera raw whose
+    first directory Pillow does not open (Sony's ARW gives no size of its own there), so
+    its EXIF directories are not Pillow's to read. None when ``tiff`` is not a TIFF
+    structure whose directories and values all lie inside it."""
+    if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    try:
+        return _exif(b"Exif\x00\x00" + tiff)
+    except (Unreadable, struct.error, IndexError, ValueError):
+        return None
+
+
 def _read(data: bytes, max_pixels: int) -> Headers | None:
     if data[:3] != b"\xff\xd8\xff":
         return None
