@@ -99,9 +99,9 @@ _RAW_HEAD = 4 << 20  # a raw's directories and their values lie in its first meg
 
 def _raw(inp: ToolInput) -> dict[str, Any]:
     """A raw Pillow does not open: its directories read as the EXIF block they are."""
-    from PIL import Image
-
     import warnings
+
+    from PIL import Image
 
     with decoding("image"), open(inp.path, "rb") as f, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Corrupt EXIF data": what is read is reported
