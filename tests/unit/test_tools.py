@@ -700,9 +700,14 @@ def test_metadata_of_a_photo(registry: Registry, media: dict[str, Path], tmp_pat
 
 def test_metadata_of_a_raw_pillow_does_not_open(registry: Registry, tmp_path: Path) -> None:
     """Sony's ARW gives no picture size in IFD0, so Pillow does not open it: its EXIF
-    directories are read as the EXIF block they are."""
+    directories are read as the EXIF block they are. A CR2, which it opens, has a JPEG
+    thumbnail in IFD1 without a size, which Pillow fails on when it counts frames."""
     from tests.fixtures import raws
 
+    (tmp_path / "c.cr2").write_bytes(raws.cr2())
+    (art,) = call(registry, "metadata", [asset(tmp_path / "c.cr2", "image",
+                                                "image/x-canon-cr2")], tmp_path).artifacts
+    assert art.data["exif"]["IFD0"]["Make"] == "Canon" and "frames" not in art.data
     (tmp_path / "a.arw").write_bytes(raws.arw(orientation=6))
     (art,) = call(registry, "metadata", [asset(tmp_path / "a.arw", "image",
                                                 "image/x-sony-arw")], tmp_path).artifacts

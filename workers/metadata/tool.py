@@ -65,7 +65,13 @@ def _image(inp: ToolInput) -> dict[str, Any]:
         info = im.info
         out: dict[str, Any] = {"format": im.format, "mode": im.mode,
                                "width": im.width, "height": im.height}
-        frames = getattr(im, "n_frames", 1)
+        try:
+            frames = getattr(im, "n_frames", 1)
+        except Exception:
+            # a later directory Pillow cannot read (a CR2's JPEG thumbnail gives no size):
+            # counting stopped there, so back to the first picture for what follows
+            frames = 1
+            im.seek(0)
         if isinstance(frames, int) and frames > 1:
             out["frames"] = frames
         try:
