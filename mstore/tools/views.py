@@ -39,6 +39,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mstore.tools.api import BadInput, InputArtifact, ToolInput, ToolRequest
+from mstore.tools.hdr import HDR_TRANSFERS
+from mstore.tools.hdr import to_sdr as hdr_to_sdr
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from PIL.Image import Image
@@ -431,7 +433,8 @@ SEEK_GAP = 5.0  # seconds ahead past which seeking beats decoding forward
 
 
 def _frame_image(frame: Any, size: int, sar: Any = None) -> Image:
-    """A decoded frame as an upright RGB image whose longest side is at most ``size``.
+    """A decoded frame as an upright RGB image whose longest side is at most ``size``,
+    in sRGB (an HDR frame mapped as ``hdr`` says).
 
     ``sar`` is the stream's sample aspect ratio: anamorphic video (DV, some broadcast
     captures) stores non-square pixels, and the display width is width * sar.
@@ -446,6 +449,9 @@ def _frame_image(frame: Any, size: int, sar: Any = None) -> Image:
     # scale in swscale (area filter) while converting to RGB: far cheaper than
     # converting the full-size frame and shrinking it in Pillow
     img = frame.to_image(width=tw, height=th, interpolation="AREA")
+    transfer = getattr(frame, "color_trc", None)
+    if transfer in HDR_TRANSFERS:  # a phone's HDR video: as an ordinary screen shows it
+        img = hdr_to_sdr(img, int(transfer))
     # the display matrix rotates counterclockwise, as PIL's ROTATE_* transposes do
     turn = {90: PILImage.Transpose.ROTATE_90, 180: PILImage.Transpose.ROTATE_180,
             270: PILImage.Transpose.ROTATE_270}.get(rotation)

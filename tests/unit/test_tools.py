@@ -865,3 +865,49 @@ def test_a_raw_without_a_larger_preview_and_other_tiffs_read_as_before(registry:
         with Image.open(out / art.file) as im:
             r, g, b = im.convert("RGB").getpixel((im.width // 2, im.height // 2))
         assert b > 180 and r < 60 and g < 60, (name, (r, g, b))  # IFD0's blue
+
+
+def hdr_video(path: Path, transfer: int, signal: float, frames: int = 3) -> Path:
+    """A grey of HDR ``signal`` (0..1) as phones film it: HEVC in 10 bits, BT.2020
+    primaries and matrix, ``transfer`` 18 (HLG) or 16 (PQ)."""
+    names = {18: "arib-std-b67", 16: "smpte2084"}
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx265", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
+        cc = s.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace = 9, transfer, 9
+        s.options = {"x265-params": f"log-level=error:colorprim=bt2020:"
+                                    f"transfer={names[transfer]}:colormatrix=bt2020nc"}
+        luma = round(64 + signal * 876).to_bytes(2, "little") * (64 * 48)  # limited range
+        chroma = (512).to_bytes(2, "little") * (32 * 24)
+        for i in range(frames):
+            frame = av.VideoFrame(64, 48, "yuv420p10le")
+            for plane, data in zip(frame.planes, (luma, chroma, chroma), strict=True):
+                plane.update(data)
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            out.mux(s.encode(frame))
+        out.mux(s.encode(None))
+    return path
+
+
+def test_hdr_video_frames_look_as_on_an_ordinary_screen(registry: Registry,
+                                                        tmp_path: Path) -> None:
+    """A phone's HDR video (HLG or PQ, BT.2020) converted as it is comes out grey and
+    washed out: HLG puts paper white at 75 % of its signal (191 of 255 shown as it is).
+    Its keyframes and thumbnail show it as a viewer does on an ordinary screen: HDR
+    reference white near white, black black."""
+    for name, transfer, signal, (low, high) in (("hlg", 18, 0.75, (235, 255)),
+                                                 ("pq", 16, 0.58, (235, 255)),
+                                                 ("dark", 18, 0.0, (0, 8))):
+        path = hdr_video(tmp_path / f"{name}.mp4", transfer, signal)
+        with av.open(str(path)) as c:  # what a decoder gives, converted as it is
+            naive = next(c.decode(video=0)).to_image().convert("L").getpixel((32, 24))
+        arts = call(registry, "keyframes", [asset(path, "video")], tmp_path / name).artifacts
+        (thumb,) = call(registry, "thumbnail", [asset(path, "video")],
+                        tmp_path / f"{name}-t").artifacts
+        for made in (tmp_path / name / arts[0].file, tmp_path / f"{name}-t" / thumb.file):
+            with Image.open(made) as im:
+                grey = im.convert("L").getpixel((im.width // 2, im.height // 2))
+            assert low <= grey <= high, (name, made.name, grey)
+        if signal:
+            assert naive < 200, naive  # and without the mapping it would not be
