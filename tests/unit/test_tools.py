@@ -298,6 +298,21 @@ def test_thumbnail_jpeg_format_size_and_alpha(registry: Registry, media: dict[st
     assert (res.artifacts[0].meta["width"], res.artifacts[0].meta["height"]) == (300, 200)
 
 
+def test_a_thumbnail_of_floating_point_pixels_spans_their_range(registry: Registry,
+                                                                tmp_path: Path) -> None:
+    """A floating-point TIFF (HDR merges, scientific data) has no standard range: 0..1
+    came out black and -200..800 white. The picture's own range is stretched to 0..255."""
+    ramp = Image.linear_gradient("L").convert("F")  # 0 at the top .. 255 at the bottom
+    for name, to in (("unit", lambda v: v / 255), ("wide", lambda v: v * 1000 / 255 - 200)):
+        ramp.point(to).save(tmp_path / f"{name}.tif")
+        (art,) = call(registry, "thumbnail", [asset(tmp_path / f"{name}.tif", "image")],
+                      tmp_path / name).artifacts
+        with Image.open(tmp_path / name / art.file) as im:
+            grey = im.convert("L")
+            top, bottom = grey.getpixel((128, 3)), grey.getpixel((128, im.height - 4))
+        assert top < 20 and bottom > 235, (name, top, bottom)
+
+
 def test_thumbnail_effort_is_the_webp_encoders(registry: Registry, tmp_path: Path) -> None:
     rng = random.Random(7)
     src = Image.new("RGB", (600, 400))

@@ -8,9 +8,10 @@ first keyframe decoded now.
 
 Since version 3: a camera raw built on TIFF (CR2, NEF, ARW, PEF, DNG) is shown by the
 largest JPEG preview it carries (before, the 160x120 picture of its IFD0, or a
-failure), and a picture with an ICC profile (a phone's Display P3, Adobe RGB,
-ProPhoto) is converted to sRGB (before, its numbers were kept and shown as sRGB:
-washed-out colours).
+failure); a picture with an ICC profile (a phone's Display P3, Adobe RGB, ProPhoto)
+is converted to sRGB (before, its numbers were kept and shown as sRGB: washed-out
+colours); a floating-point picture's range is stretched to 0..255 (before, clipped);
+video frames of HDR (HLG, PQ) are mapped for an ordinary screen (mstore.tools.hdr).
 """
 
 from __future__ import annotations
@@ -97,6 +98,13 @@ def _displayable(img: Any, fmt: str) -> Any:
         # 16-bit greyscale (scans, PNGs from scientific tools): scale to 8 bits instead
         # of letting convert() clip everything above 255 to white
         img = img.convert("I").point(lambda v: v / 256).convert("L")
+    elif img.mode == "F":
+        # floating point (HDR and scientific TIFFs): no range is standard (0..1 came out
+        # black, 0..1000 white), so the picture's own range is stretched to 0..255, as
+        # image viewers for such data do
+        low, high = img.getextrema()
+        scale = 255 / (high - low) if high > low else 0.0
+        img = img.point(lambda v: (v - low) * scale).convert("L")
     has_alpha = img.mode in ("RGBA", "LA", "PA") or (
         img.mode == "P" and "transparency" in img.info)
     if has_alpha and fmt == "webp":
