@@ -455,6 +455,21 @@ def test_phash_is_robust_to_reencoding_and_tells_pictures_apart(
     assert _dist(pa, pc) > 10 and _dist(da, dc) > 10
 
 
+def test_phash_of_a_lab_picture_is_the_hash_of_its_colours(registry: Registry,
+                                                           tmp_path: Path) -> None:
+    """A CIE L*a*b* TIFF (some scanners, print work) hashes as the same picture in RGB."""
+    from PIL import ImageCms
+
+    src = picture(5)
+    to_lab = ImageCms.buildTransform(ImageCms.createProfile("sRGB"),
+                                     ImageCms.createProfile("LAB"), "RGB", "LAB")
+    ImageCms.applyTransform(src, to_lab).save(tmp_path / "lab.tif")
+    src.save(tmp_path / "rgb.png")
+    hashes = [int(call(registry, "phash", [asset(tmp_path / n, "image")], tmp_path
+                       ).artifacts[0].data["phash"], 16) for n in ("lab.tif", "rgb.png")]
+    assert bin(hashes[0] ^ hashes[1]).count("1") <= 4
+
+
 def test_phash_from_the_thumbnail_artifact_matches_the_original(
         registry: Registry, media: dict[str, Path], tmp_path: Path) -> None:
     thumbs = tmp_path / "t"

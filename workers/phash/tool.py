@@ -48,6 +48,8 @@ def run(req: ToolRequest, progress: Progress) -> ToolResult:
     else:
         raise BadInput(f"phash needs an image or a thumbnail artifact, got a {inp.kind}")
     with decoding("image"):
+        if img.mode == "LAB":  # Pillow turns CIE L*a*b* into RGB, not into grey
+            img = img.convert("RGB")
         grey = img.convert("L")  # once for both hashes
         ph, dh = phash(grey), dhash(grey)
     progress(1.0, "done")
