@@ -125,20 +125,33 @@ def load_image(path: str, *, size: int | None = None, mode: str = "RGB",
     ``mode`` is a hint for the draft ("RGB" or "L"); the returned image's mode is
     whatever the file decodes to (callers convert).
 
-    With ``preview``, a camera raw built on TIFF (CR2, NEF, ARW, PEF, DNG) is the largest
-    JPEG preview it carries, turned by the raw's orientation (``rawpreview``): its own
-    picture is the sensor's data, which nothing here decodes, and the picture Pillow
-    finds in it is a 160x120 thumbnail (NEF, PEF), a 256x171 one (DNG) or one in a
-    compression Pillow does not read (CR2, ARW). A file without a larger preview than
-    that, or whose preview does not decode, is read as without ``preview``.
+    A camera raw built on TIFF (CR2, NEF, ARW, PEF, DNG) holds the sensor's data, which
+    nothing here decodes, a picture Pillow finds in IFD0 — a 160x120 thumbnail (NEF,
+    PEF), a 256x171 one (DNG) or one in a compression Pillow does not read (CR2, ARW) —
+    and the JPEG preview the camera rendered (``rawpreview``). Where the file's own
+    picture does not decode, that preview is the picture, turned by the raw's
+    orientation; with ``preview``, it is wherever it is larger than IFD0's picture. A
+    file without such a preview, or whose preview does not decode, is read as without.
     """
-    from PIL import Image, ImageOps
-
     register_heif()
     if preview:
         shown = _raw_preview(path, size, mode)
         if shown is not None:
             return shown
+    try:
+        return _decoded(path, size, mode)
+    except BadInput:
+        # a camera raw whose own picture Pillow does not decode (CR2, ARW): its preview,
+        # so every tool reads them; a file that decodes is read as it always was
+        shown = None if preview else _raw_preview(path, size, mode)
+        if shown is None:
+            raise
+        return shown
+
+
+def _decoded(path: str, size: int | None, mode: str) -> Image:
+    from PIL import Image, ImageOps
+
     # Leaving the ``with`` closes the file, not the pixels load() decoded: the image
     # is returned as it is unless it must turn, or its pixels are a map of the file
     # (raw BMP/PPM/TIFF: ``readonly``), which would keep the file mapped. Copying

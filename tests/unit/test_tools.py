@@ -941,3 +941,24 @@ def test_hdr_video_frames_look_as_on_an_ordinary_screen(registry: Registry,
             assert low <= grey <= high, (name, made.name, grey)
         if signal:
             assert naive < 200, naive  # and without the mapping it would not be
+
+
+def test_every_tool_reads_a_raw_whose_own_picture_does_not_decode(registry: Registry,
+                                                                  tmp_path: Path) -> None:
+    """Without asking for previews, a raw whose own picture Pillow does not decode (an
+    ARW gives none; real CR2s an old-style JPEG Pillow fails on, though this one's
+    decodes) is read from its preview, so faces, embeddings and hashes of it are made; a
+    raw whose own picture decodes (NEF: 160x120) is read as it always was."""
+    from mstore.tools.views import load_image
+    from tests.fixtures import raws
+
+    for make in ("cr2", "arw", "nef"):
+        (tmp_path / f"a.{make}").write_bytes(getattr(raws, make)(orientation=6))
+    assert load_image(str(tmp_path / "a.cr2")).size == (800, 1200)
+    assert load_image(str(tmp_path / "a.arw"), size=256).size == (400, 600)  # a 1/2 draft
+    assert load_image(str(tmp_path / "a.nef")).size == (120, 160)
+    (art,) = call(registry, "phash", [asset(tmp_path / "a.arw", "image")], tmp_path).artifacts
+    assert art.meta["source"] == "original" and len(art.data["phash"]) == 16
+    (tmp_path / "junk.arw").write_bytes(b"II*\x00" + bytes(64))  # no preview: still bad
+    with pytest.raises(BadInput):
+        load_image(str(tmp_path / "junk.arw"))
