@@ -100,7 +100,10 @@ def decoder_message(e: BaseException) -> str:
 
 
 ORIENTATION = 0x0112  # the EXIF tag
-_TURNED = frozenset(range(2, 9))  # orientations exif_transpose() turns; 1 is upright
+# what turns a picture upright, by its EXIF orientation (as ImageOps.exif_transpose does;
+# 1 is upright)
+_UPRIGHT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+            6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
 
 
 def register_heif() -> None:
@@ -163,16 +166,11 @@ def _decoded(path: str, size: int | None, mode: str) -> Image:
             im.draft(mode, (size, size))
         im.load()
         try:
-            if im.getexif().get(ORIENTATION, 1) in _TURNED:
+            if im.getexif().get(ORIENTATION, 1) in _UPRIGHT:
                 return ImageOps.exif_transpose(im)  # a new image, turned upright
         except Exception:
             pass  # EXIF too broken to read or write an orientation: the pixels are good
         return im.copy() if im.readonly else im
-
-
-# what turns a picture upright, by its EXIF orientation (as ImageOps.exif_transpose)
-_UPRIGHT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
-            6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
 
 
 def _raw_preview(path: str, size: int | None, mode: str) -> Image | None:
