@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
         frame_policy,
         frame_source,
         load_image,
+        raw_exif,
         register_heif,
         to_srgb,
     )
@@ -32,13 +33,13 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 # what mstore.tools.views offers tools, read from it when first asked for (views imports
 # this module, and pulling it in eagerly would also make every importer pay for it)
 VIEWS = ("FramePolicy", "FrameSource", "decoding", "fit", "frame_policy", "frame_source",
-         "load_image", "register_heif", "to_srgb")
+         "load_image", "raw_exif", "register_heif", "to_srgb")
 
 __all__ = ["BadInput", "FramePolicy", "FrameSource", "InputArtifact", "NotApplicable",
            "OutputArtifact", "Progress", "PythonTool", "ToolInput", "ToolRequest", "ToolResult",
            "box_iou",
-           "decoding", "fit", "frame_policy", "frame_source", "load_image", "register_heif",
-           "to_srgb"]
+           "decoding", "fit", "frame_policy", "frame_source", "load_image", "raw_exif",
+           "register_heif", "to_srgb"]
 
 
 def __getattr__(name: str) -> Any:

@@ -128,13 +128,14 @@ def load_image(path: str, *, size: int | None = None, mode: str = "RGB",
     ``mode`` is a hint for the draft ("RGB" or "L"); the returned image's mode is
     whatever the file decodes to (callers convert).
 
-    A camera raw built on TIFF (CR2, NEF, ARW, PEF, DNG) holds the sensor's data, which
-    nothing here decodes, a picture Pillow finds in IFD0 — a 160x120 thumbnail (NEF,
-    PEF), a 256x171 one (DNG) or one in a compression Pillow does not read (CR2, ARW) —
-    and the JPEG preview the camera rendered (``rawpreview``). Where the file's own
-    picture does not decode, that preview is the picture, turned by the raw's
-    orientation; with ``preview``, it is wherever it is larger than IFD0's picture. A
-    file without such a preview, or whose preview does not decode, is read as without.
+    A camera raw holds the sensor's data, which nothing here decodes, perhaps a picture
+    Pillow finds in IFD0 — a 160x120 thumbnail (NEF, PEF), a 256x171 one (DNG) or one in
+    a compression Pillow does not read (CR2, ARW); none in a CR3, RAF, RW2 or ORF, which
+    Pillow does not open — and the JPEG preview the camera rendered (``rawpreview``).
+    Where the file's own picture does not decode, that preview is the picture, turned by
+    the raw's orientation; with ``preview``, it is wherever it is larger than IFD0's
+    picture. A file without such a preview, or whose preview does not decode, is read
+    as without.
     """
     register_heif()
     if preview:
@@ -197,8 +198,27 @@ def _raw_preview(path: str, size: int | None, mode: str) -> Image | None:
         img.load()
     except Exception:
         return None  # not a JPEG Pillow reads after all: the file's own picture, as before
-    turn = _UPRIGHT.get(found.orientation)
+    orientation = found.orientation
+    if not orientation:  # the camera's own JPEG (RAF): its EXIF says how to turn it
+        try:
+            orientation = img.getexif().get(ORIENTATION, 1)
+        except Exception:
+            orientation = 1
+    turn = _UPRIGHT.get(orientation)
     return img.transpose(getattr(Image.Transpose, turn)) if turn else img
+
+
+def raw_exif(path: str) -> dict[str, bytes]:
+    """The EXIF of the camera raw at ``path`` as TIFF structures ``PIL.Image.Exif.load``
+    reads: "IFD0" the whole block (EXIF and GPS directories reached from IFD0), and
+    "Exif" and "GPS" where the raw keeps those as structures of their own (CR3). Empty
+    for a file that is not a raw (``rawpreview.exif_tiffs`` says where each keeps it)."""
+    import os
+
+    from mstore.tools.rawpreview import exif_tiffs
+
+    with open(path, "rb") as f:
+        return exif_tiffs(f, os.fstat(f.fileno()).st_size)
 
 
 def to_srgb(img: Image) -> Image:

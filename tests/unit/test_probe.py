@@ -944,12 +944,14 @@ def test_os_urandom_never_raises() -> None:
         probe_bytes(os.urandom(n))
 
 
-@pytest.mark.parametrize("make", ["nef", "cr2", "arw", "dng"])
+@pytest.mark.parametrize("make", ["nef", "cr2", "arw", "dng", "cr3", "raf", "rw2", "orf"])
 def test_camera_raws_give_their_exif_facts_and_no_error(make: str) -> None:
     """A raw's capture time, camera and orientation, whether Pillow opens it (NEF, CR2,
     DNG) or not (Sony's ARW: its IFD0 gives no picture size, so its EXIF directories are
-    read as a JPEG's EXIF block, which they are). No size is recorded (IFD0's is a
-    thumbnail's or none), and nothing is an error."""
+    read as a JPEG's EXIF block, which they are; Canon's CR3 keeps them in boxes of an
+    ISO media file, Fujifilm's RAF in the JPEG it carries, Olympus's ORF and Panasonic's
+    RW2 behind magic numbers of their own). No size is recorded (IFD0's is a thumbnail's
+    or none), and nothing is an error."""
     from tests.fixtures import raws
 
     data = getattr(raws, make)(orientation=8)
@@ -957,12 +959,48 @@ def test_camera_raws_give_their_exif_facts_and_no_error(make: str) -> None:
     assert (m.kind, m.mime, m.error) == ("image", f"image/x-{_RAW_MIMES[make]}", None)
     assert m.orientation == 8 and (m.width, m.height) == (None, None)
     assert m.camera_make and m.camera_model
-    if make == "arw":
-        assert (m.camera_make, m.camera_model) == ("SONY", "ILCE-7M3")
-        assert m.taken == "2023-07-14T18:30:05+02:00"
+    if make in _RAW_FACTS:
+        assert (m.camera_make, m.camera_model, m.taken) == _RAW_FACTS[make]
+    if make == "cr3":  # its GPS directory is a structure of its own too
+        assert (m.gps_lat, m.gps_lon) == (pytest.approx(48.1416667), pytest.approx(11.5666667))
+        assert probe_bytes(raws.cr3(gps=False)).gps_lat is None
 
 
-_RAW_MIMES = {"nef": "nikon-nef", "cr2": "canon-cr2", "arw": "sony-arw", "dng": "adobe-dng"}
+_RAW_MIMES = {"nef": "nikon-nef", "cr2": "canon-cr2", "arw": "sony-arw", "dng": "adobe-dng",
+              "cr3": "canon-cr3", "raf": "fuji-raf", "rw2": "panasonic-rw2",
+              "orf": "olympus-orf"}
+_RAW_FACTS = {"arw": ("SONY", "ILCE-7M3", "2023-07-14T18:30:05+02:00"),
+              "cr3": ("Canon", "Canon EOS R6", "2024-02-10T16:45:30+01:00"),
+              "raf": ("FUJIFILM", "X-T3", "2022-05-03T09:15:00"),
+              "rw2": ("Panasonic", "DC-G9", "2021-09-18T11:05:00"),
+              "orf": ("OLYMPUS CORPORATION", "E-M1MarkII", "2020-12-24T18:00:00")}
+
+
+@pytest.mark.parametrize("make", ["cr3", "raf", "rw2", "orf", "arw"])
+def test_a_damaged_raw_records_what_it_can_and_no_error(make: str) -> None:
+    """Bytes flipped or set to extremes, or the file cut short, in the structures that
+    lead to the EXIF: never an exception, and never an error for a raw."""
+    from tests.fixtures import raws
+
+    rng = random.Random(make)
+    whole = getattr(raws, make)()
+    mime = f"image/x-{_RAW_MIMES[make]}"
+    for _ in range(400):
+        data = bytearray(whole)
+        for _ in range(rng.randint(1, 6)):
+            if not data:
+                break
+            at = rng.randrange(min(len(data), 1500))
+            what = rng.random()
+            if what < 0.6:
+                data[at] = rng.randrange(256)
+            elif what < 0.8:
+                data[at:at + 4] = rng.choice([b"\xff" * 4, bytes(4), b"\x7f\xff\xff\xff"])
+            else:
+                del data[at:]
+        m = probe_bytes(bytes(data))  # raises nothing
+        if m.mime == mime:  # still this raw (not bytes that now sniff as something else)
+            assert m.error is None, (make, m)
 
 
 def test_a_raw_whose_directories_run_past_its_end_is_still_no_error() -> None:
@@ -971,3 +1009,19 @@ def test_a_raw_whose_directories_run_past_its_end_is_still_no_error() -> None:
     data = raws.arw()
     m = probe_bytes(data[:200])  # cut inside its first directory's values
     assert (m.kind, m.mime, m.error, m.taken) == ("image", "image/x-sony-arw", None, None)
+
+
+def test_raws_read_by_older_probers_are_read_again_by_verify() -> None:
+    """``add --verify`` records again the facts of content whose probers could tell less:
+    the raws Pillow does not open were kind and type only before version 4 (ARW before
+    3); a JPEG or a NEF read by version 3 has nothing new to tell."""
+    from mstore.model.meta import PROBE_VERSION, Meta, probed_before_news
+
+    for mime in ("image/x-canon-cr3", "image/x-fuji-raf", "image/x-olympus-orf",
+                 "image/x-panasonic-rw2"):
+        assert probed_before_news(Meta(kind="image", mime=mime), 3)
+        assert not probed_before_news(Meta(kind="image", mime=mime), PROBE_VERSION)
+    assert probed_before_news(Meta(kind="image", mime="image/x-sony-arw"), 2)
+    assert not probed_before_news(Meta(kind="image", mime="image/x-sony-arw"), 3)
+    for mime in ("image/jpeg", "image/x-nikon-nef"):
+        assert not probed_before_news(Meta(kind="image", mime=mime), 3)

@@ -730,7 +730,8 @@ def test_metadata_of_a_photo(registry: Registry, media: dict[str, Path], tmp_pat
 
 def test_metadata_of_a_raw_pillow_does_not_open(registry: Registry, tmp_path: Path) -> None:
     """Sony's ARW gives no picture size in IFD0, so Pillow does not open it: its EXIF
-    directories are read as the EXIF block they are. A CR2, which it opens, has a JPEG
+    directories are read as the EXIF block they are (and those of CR3, RAF, RW2, ORF
+    where each keeps them). A CR2, which it opens, has a JPEG
     thumbnail in IFD1 without a size, which Pillow fails on when it counts frames."""
     from tests.fixtures import raws
 
@@ -745,6 +746,24 @@ def test_metadata_of_a_raw_pillow_does_not_open(registry: Registry, tmp_path: Pa
     assert (exif["IFD0"]["Make"], exif["IFD0"]["Model"], exif["IFD0"]["Orientation"]) == (
         "SONY", "ILCE-7M3", 6)
     assert exif["Exif"]["DateTimeOriginal"] == "2023:07:14 18:30:05"
+    # a CR3 keeps IFD0, the EXIF and the GPS directory as three TIFF structures; a RAF's
+    # EXIF is the camera's JPEG's; ORF and RW2 are TIFF behind magic numbers of their own
+    for make, mime, fmt, make_tag, taken in (
+            ("cr3", "image/x-canon-cr3", "CR3", "Canon", "2024:02:10 16:45:30"),
+            ("raf", "image/x-fuji-raf", "RAF", "FUJIFILM", "2022:05:03 09:15:00"),
+            ("rw2", "image/x-panasonic-rw2", "RW2", "Panasonic", "2021:09:18 11:05:00"),
+            ("orf", "image/x-olympus-orf", "ORF", "OLYMPUS CORPORATION",
+             "2020:12:24 18:00:00")):
+        (tmp_path / f"x.{make}").write_bytes(getattr(raws, make)(orientation=8))
+        (art,) = call(registry, "metadata", [asset(tmp_path / f"x.{make}", "image", mime)],
+                      tmp_path).artifacts
+        exif = art.data["exif"]
+        assert art.data["format"] == fmt
+        assert (exif["IFD0"]["Make"], exif["IFD0"]["Orientation"]) == (make_tag, 8), make
+        assert exif["Exif"]["DateTimeOriginal"] == taken, make
+        if make == "cr3":
+            assert exif["GPS"]["GPSLatitudeRef"] == "N"
+            assert exif["GPS"]["GPSLatitude"] == [48.0, 8.0, 30.0]
     # a file that only starts like one is still not an image
     (tmp_path / "b.arw").write_bytes(b"II*\x00" + bytes(100))
     with pytest.raises(BadInput, match="cannot decode image"):
@@ -855,15 +874,16 @@ def test_heic_thumbnail_when_the_encoder_is_available(registry: Registry,
     assert (res.artifacts[0].meta["width"], res.artifacts[0].meta["height"]) == (150, 100)
 
 
-@pytest.mark.parametrize("make", ["nef", "cr2", "arw", "dng"])
+@pytest.mark.parametrize("make", ["nef", "cr2", "arw", "dng", "cr3", "raf", "rw2", "orf"])
 def test_a_camera_raws_thumbnail_is_its_preview_turned_upright(registry: Registry,
                                                                tmp_path: Path,
                                                                make: str) -> None:
     """A raw's own picture is the sensor's data; what a viewer shows is the JPEG preview
     the camera stored in it (green here, 1200x800, red in its stored top-left corner),
     not the small picture in IFD0 (blue) that Pillow reads, nor nothing (CR2, ARW: a
-    compression Pillow does not read). Orientation 6 is the raw's: the camera turns
-    neither picture."""
+    compression Pillow does not read; CR3, RAF, RW2, ORF: files Pillow does not open).
+    Orientation 6 is the raw's (a RAF's, its JPEG's EXIF's): the camera turns neither
+    picture."""
     from tests.fixtures import raws
 
     path = tmp_path / f"photo.{make}"
@@ -952,10 +972,13 @@ def test_every_tool_reads_a_raw_whose_own_picture_does_not_decode(registry: Regi
     from mstore.tools.views import load_image
     from tests.fixtures import raws
 
-    for make in ("cr2", "arw", "nef"):
-        (tmp_path / f"a.{make}").write_bytes(getattr(raws, make)(orientation=6))
+    for make in ("cr2", "arw", "nef", "cr3", "raf", "rw2", "orf"):
+        (tmp_path / f"a.{make}").write_bytes(getattr(raws, make)(preview=(1200, 800),
+                                                                 orientation=6))
     assert load_image(str(tmp_path / "a.cr2")).size == (800, 1200)
     assert load_image(str(tmp_path / "a.arw"), size=256).size == (400, 600)  # a 1/2 draft
+    for make in ("cr3", "raf", "rw2", "orf"):  # Pillow does not open these at all
+        assert load_image(str(tmp_path / f"a.{make}")).size == (800, 1200), make
     assert load_image(str(tmp_path / "a.nef")).size == (120, 160)
     (art,) = call(registry, "phash", [asset(tmp_path / "a.arw", "image")], tmp_path).artifacts
     assert art.meta["source"] == "original" and len(art.data["phash"]) == 16

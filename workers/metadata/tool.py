@@ -22,6 +22,7 @@ from mstore.tools.api import (
     ToolRequest,
     ToolResult,
     decoding,
+    raw_exif,
     register_heif,
 )
 
@@ -58,9 +59,10 @@ def _image(inp: ToolInput) -> dict[str, Any]:
         try:
             im = Image.open(inp.path)
         except Image.UnidentifiedImageError:
-            if inp.mime not in _TIFF_RAWS:
+            raw = _raw(inp)  # a camera raw Pillow does not open (ARW, CR3, RAF, ORF, RW2)
+            if raw is None:
                 raise
-            return _raw(inp)
+            return raw
     with decoding("image"), im:
         info = im.info
         out: dict[str, Any] = {"format": im.format, "mode": im.mode,
@@ -97,25 +99,34 @@ def _image(inp: ToolInput) -> dict[str, Any]:
     return out
 
 
-# camera raws built on TIFF; Pillow opens most, not Sony's (its IFD0 gives no size)
-_TIFF_RAWS = {"image/x-canon-cr2", "image/x-adobe-dng", "image/x-nikon-nef",
-              "image/x-sony-arw", "image/x-pentax-pef"}
-_RAW_HEAD = 4 << 20  # a raw's directories and their values lie in its first megabytes
+# the containers of camera raws that are not TIFF (or not quite: ORF's and RW2's magic)
+_RAW_FORMATS = {"image/x-canon-cr3": "CR3", "image/x-fuji-raf": "RAF",
+                "image/x-olympus-orf": "ORF", "image/x-panasonic-rw2": "RW2"}
 
 
-def _raw(inp: ToolInput) -> dict[str, Any]:
-    """A raw Pillow does not open: its directories read as the EXIF block they are."""
+def _raw(inp: ToolInput) -> dict[str, Any] | None:
+    """A raw Pillow does not open: its EXIF read from where its format keeps it (None
+    for a file that is not a raw)."""
     import warnings
 
-    from PIL import Image
+    from PIL import ExifTags, Image
 
-    with decoding("image"), open(inp.path, "rb") as f, warnings.catch_warnings():
+    with decoding("image"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Corrupt EXIF data": what is read is reported
-        head = f.read(_RAW_HEAD)
+        tiffs = raw_exif(inp.path)
+        if "IFD0" not in tiffs:
+            return None
         exif = Image.Exif()
-        exif.load(head)
-    out: dict[str, Any] = {"format": "TIFF"}
-    _exif_into(out, exif)
+        exif.load(tiffs["IFD0"])
+        out: dict[str, Any] = {"format": _RAW_FORMATS.get(inp.mime, "TIFF")}
+        _exif_into(out, exif)
+        for name, names in (("Exif", ExifTags.TAGS), ("GPS", ExifTags.GPSTAGS)):
+            if name in tiffs:  # a directory kept apart (CR3's CMT2, CMT4)
+                apart = Image.Exif()
+                apart.load(tiffs[name])
+                tags = _tags(apart.items(), names)
+                if tags:
+                    out["exif"][name] = tags
     if not out["exif"]:
         raise BadInput("cannot decode image: no EXIF directory Pillow reads in this raw")
     out["xmp"] = _xmp(None, exif)

@@ -52,15 +52,17 @@ _TIFF_RAW = {
     "image/x-sony-arw",
     "image/x-pentax-pef",
 }
-# Recognised, but nothing available here can parse them: kind/mime only, no error
-# (flagging every raw in an archive as an error would bury the real problems).
-_UNPARSED = {
+# Camera raws Pillow does not open at all, whose EXIF lies in a structure of their own
+# (mstore/tools/rawpreview.py describes each): read here, or nothing is recorded.
+_OTHER_RAW = {
     "image/x-canon-cr3",
     "image/x-fuji-raf",
     "image/x-olympus-orf",
     "image/x-panasonic-rw2",
-    "image/jxl",
 }
+# Recognised, but nothing available here can parse them: kind/mime only, no error
+# (flagging every file of a format in an archive as an error would bury the real problems).
+_UNPARSED = {"image/jxl"}
 
 # EXIF tags
 _ORIENTATION, _MAKE, _MODEL, _DATETIME = 0x0112, 0x010F, 0x0110, 0x0132
@@ -75,9 +77,6 @@ _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 # restart marker (D0-D7) or fill (FF).
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _SCAN = 1 << 20
-# where a raw's EXIF directories and their values lie: its first megabytes (the preview
-# and the sensor data come after them)
-_RAW_HEAD = 4 << 20
 _BAD_EXIF = "image: unreadable EXIF"
 
 _pil_ready = False
@@ -89,6 +88,8 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
     meta = Meta(kind="image", mime=mime)
     if mime in _UNPARSED:
         return meta
+    if mime in _OTHER_RAW:
+        return _raw_exif(meta, f, size)
     if mime == "image/jpeg" and isinstance(f, io.BytesIO):
         headers = jpeg.read_headers(f.getvalue(), MAX_PIXELS)  # in memory: not a copy
         if headers is not None:  # read as Pillow would, without it (probe/jpeg.py)
@@ -110,7 +111,7 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
             return meta
         except Image.UnidentifiedImageError:
             if raw:
-                return _raw_without_pillow(meta, f, size)
+                return _raw_exif(meta, f, size)
             meta.error = "image: cannot identify image file"
             return meta
         except Exception as e:
@@ -142,14 +143,18 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
     return meta
 
 
-def _raw_without_pillow(meta: Meta, f: Source, size: int) -> Meta:
-    """A camera raw Pillow does not open (every ARW: its IFD0 gives no picture size):
-    the EXIF facts read from its directories as from a JPEG's EXIF block, which they
-    are. A raw is not an error for being unreadable here (see _UNPARSED)."""
-    f.seek(0)
-    exif = jpeg.tiff_exif(f.read(min(size, _RAW_HEAD)))
-    if exif is not None:
-        _apply_exif(meta, exif, transformed=False, raw=True)
+def _raw_exif(meta: Meta, f: Source, size: int) -> Meta:
+    """A camera raw Pillow does not open (every ARW: its IFD0 gives no picture size; every
+    CR3, RAF, ORF and RW2): the EXIF facts read from where its format keeps them
+    (``rawpreview.exif_tiffs``) as from a JPEG's EXIF block, which they are. A raw is no
+    error for what cannot be read there (a damaged one records no facts)."""
+    from mstore.tools.rawpreview import exif_tiffs
+
+    tiffs = exif_tiffs(f, size)
+    if "IFD0" in tiffs:
+        exif = jpeg.exif_of_directories(tiffs["IFD0"], tiffs.get("Exif"), tiffs.get("GPS"))
+        if exif is not None:
+            _apply_exif(meta, exif, transformed=False, raw=True)
     return meta
 
 

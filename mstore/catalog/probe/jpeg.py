@@ -120,6 +120,26 @@ def tiff_exif(tiff: bytes) -> Exif | None:
         return None
 
 
+def exif_of_directories(ifd0: bytes, exif: bytes | None, gps: bytes | None) -> Exif | None:
+    """The EXIF tags of the whole EXIF block ``ifd0`` (as ``tiff_exif``), its EXIF and GPS
+    directories replaced by the first directories of ``exif`` and ``gps`` where given:
+    a raw that keeps them as TIFF structures of their own (Canon's CR3); None when
+    ``ifd0`` is not readable as one."""
+    main = tiff_exif(ifd0)
+    if main is None:
+        return None
+    for pointer, tiff, wanted in ((_EXIF_IFD, exif, _EXIF_TAGS), (_GPS_IFD, gps, _GPS_TAGS)):
+        endian = {b"II*\x00": "<", b"MM\x00*": ">"}.get(tiff[:4]) if tiff else None
+        if tiff is None or endian is None or len(tiff) < 8:
+            continue
+        try:
+            (first,) = struct.unpack_from(endian + "L", tiff, 4)
+            main._subs[pointer] = _ifd(tiff, first, endian, wanted, pointer)[0]
+        except (Unreadable, struct.error, IndexError, ValueError):
+            continue
+    return main
+
+
 def _read(data: bytes, max_pixels: int) -> Headers | None:
     if data[:3] != b"\xff\xd8\xff":
         return None
