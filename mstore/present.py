@@ -139,10 +139,13 @@ def meta_lines(meta: dict) -> list[tuple[str, str]]:
 
 
 def _source(meta: dict, fact: str) -> str:
-    """Where a shown capture time or place came from: "  (exif)", "  (from sidecar ...)"."""
+    """Where a shown capture time or place came from: "  (exif)", "  (from sidecar ...)",
+    "  (from the file name)"."""
     source = meta.get(f"{fact}_source")
     if source == "sidecar":
         return f"  (from sidecar {quote_path(meta['sidecar_path'].encode())})"
+    if source == "filename":
+        return "  (from the file name)"
     return f"  ({source})" if source else ""
 
 

@@ -13,6 +13,7 @@ Query language (terms are ANDed; keys and text are case-insensitive):
   taken:2019          capture date: 2019, 2019-06, 2019-06-01, 2019-06-01T14:30
   taken:2019-06..2020-01   inclusive range (all of Jan 2020); open: 2019.. ..2020-01
   taken:>2019-06      also <, >=, <= ; assets without a capture date never match
+                      (a photo without one is dated by a name like IMG-20190512-WA0003)
   taken:*-12-24       that day of any year (on this day); taken:*-06 any June;
                       taken:*-06..*-08 summers; taken:*-12-20..*-01-05 wraps
   camera:"iPhone 12"  substring of the camera make and model

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import msgspec
 
 from mstore.model.meta import Meta, SidecarFacts
+from mstore.query.namedate import paths_taken
 from mstore.query.related import (
     LIVE_VIDEO_EXTS,
     is_json_name,
@@ -23,13 +24,14 @@ from mstore.query.related import (
     stem_key,
     takeout_pairs,
 )
-from mstore.query.rowfacts import RowFacts, row_facts
+from mstore.query.rowfacts import RowFacts, row_facts, taken_int
 from mstore.query.table import (
     F_ATTACHED,
     F_ERROR,
     F_LIVE,
     F_MISSING,
     F_SIDECAR,
+    F_TAKEN,
     KIND_CODES,
     NO_ID,
     CatalogTable,
@@ -96,8 +98,23 @@ def facts_row(aid: bytes, size: int, facts: RowFacts, current: Iterable[bytes], 
                 flags |= F_ERROR
                 err = e
                 break
-    return Row(paths[0], aid, paths, facts.kind, size, facts.taken, flags, facts.camera, err,
+    taken = facts.taken
+    if not flags & F_TAKEN and facts.kind in NAME_DATED:
+        taken, flags = _named(paths, taken, flags)
+    return Row(paths[0], aid, paths, facts.kind, size, taken, flags, facts.camera, err,
                facts.lat, facts.lon)
+
+
+# kinds whose files' names may give the capture time they do not carry (query/namedate.py)
+NAME_DATED_KINDS = ("image", "video", "audio")
+NAME_DATED = frozenset(KIND_CODES[k] for k in NAME_DATED_KINDS)
+
+
+def _named(paths: list[bytes], taken: int, flags: int) -> tuple[int, int]:
+    """The capture time and flags of a row whose asset has no capture time of its own
+    (nor one lent by a sidecar): from its first path whose file name holds a date."""
+    named = paths_taken(paths)
+    return (taken_int(named[0]), flags | F_TAKEN) if named else (taken, flags)
 
 
 def fresh_row(aid: bytes, size: int, facts: RowFacts, paths: list[bytes], extra: int) -> Row:
@@ -106,8 +123,11 @@ def fresh_row(aid: bytes, size: int, facts: RowFacts, paths: list[bytes], extra:
     a single path, no error lookups."""
     if len(paths) > 1:
         paths = sorted(paths)
-    return Row(paths[0], aid, paths, facts.kind, size, facts.taken, facts.flags | extra,
-               facts.camera, facts.error, facts.lat, facts.lon)
+    flags, taken = facts.flags | extra, facts.taken
+    if not flags & F_TAKEN and facts.kind in NAME_DATED:
+        taken, flags = _named(paths, taken, flags)
+    return Row(paths[0], aid, paths, facts.kind, size, taken, flags, facts.camera,
+               facts.error, facts.lat, facts.lon)
 
 
 def error_row(full: bytes, reason: str) -> Row:

@@ -51,6 +51,7 @@ from mstore.query.related import (
 from mstore.query.rowfacts import taken_int as taken_int  # used from here by the UI
 from mstore.query.rowfacts import takeout_facts
 from mstore.query.rows import (
+    NAME_DATED,
     DirExtras,
     Row,
     asset_row,
@@ -65,6 +66,7 @@ from mstore.query.rows import (
 from mstore.query.table import (
     F_MISSING,
     F_PROBE_ERROR,
+    F_TAKEN,
     KIND_CODES,
     KIND_NAMES,
     NO_ID,
@@ -88,7 +90,7 @@ if TYPE_CHECKING:
     from mstore.store.store import Store
 
 # bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
-SNAPSHOT_VERSION = 7
+SNAPSHOT_VERSION = 8
 DELTA_MIN, DELTA_MAX = 200, 20_000
 assert DELTA_MAX < DIRTY_CAP  # past the cap the index stops listing changes
 CACHE_SECONDS = 0.02  # a reader caches a delta that took longer than this to compute
@@ -709,7 +711,9 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
     fromhex, flags_of, new_row = bytes.fromhex, extra.get, tuple.__new__
     for aid, (size, facts, places) in assets.items():
         if aid in dirty_assets and aid not in generic:
-            if len(places) == 1:  # fresh_row for one path, inline: once per new file
+            if len(places) == 1 and (facts.flags & F_TAKEN or facts.kind not in NAME_DATED):
+                # fresh_row for one path that needs no date from its name, inline: once
+                # per new file
                 root, path = places[0]
                 full = prefixes[root] + path
                 rows[aid] = new_row(Row, (

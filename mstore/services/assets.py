@@ -10,9 +10,10 @@ import msgspec
 
 from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
+from mstore.query.namedate import paths_taken
 from mstore.query.related import DirNames, is_json_name, is_sidecar
 from mstore.query.rowfacts import takeout_of
-from mstore.query.rows import lend
+from mstore.query.rows import NAME_DATED_KINDS, lend
 from mstore.services.resolve import PathTarget
 from mstore.store.reader import Reader
 from mstore.store.store import Store
@@ -73,6 +74,15 @@ def describe_asset(store: Store, aid: str) -> dict:
                  for root, rel in current for link in r.links_to(root, rel)]
         sidecar_words = [_words_of(r, rel) for rel in related if rel["relation"] == "sidecar"]
     meta = _meta_with_sources(info.meta, lender)
+    if not meta.get("taken") and info.meta.kind in NAME_DATED_KINDS:
+        # as the catalog's row: the first current path (all, for a missing asset) whose
+        # file name holds a date (mstore/query/namedate.py)
+        fulls = sorted(root.encode() + b"/" + rel
+                       for root, rel in (current or [(p["root"], p["path"]) for p in paths]))
+        named = paths_taken(fulls)
+        if named is not None:
+            meta["taken"], meta["taken_source"] = named[0], "filename"
+            meta["taken_path"] = named[1].decode("utf-8", "backslashreplace")
     if words := [w for w in sidecar_words if w is not None]:
         meta["sidecar_words"] = words
     if info.meta.error:

@@ -308,3 +308,38 @@ def test_a_root_that_is_not_there_loses_nothing(tmp_path: Path) -> None:
     assert (r.json()["missing"], r.json()["unavailable"]) == (3, [])
     assert mstore("find", "missing:", "--count", store=store).out == "3\n"
     assert mstore("fsck", store=store).code == 0
+
+
+def test_a_messengers_photo_is_dated_by_its_name(tmp_path: Path) -> None:
+    """WhatsApp strips EXIF, a screenshot has none: such files are dated by their names
+    wherever the catalog shows a capture time (find, show, the timeline), show says so,
+    and a photo's own EXIF wins over its name."""
+    from PIL import Image
+
+    store, root = _archive(tmp_path)
+    chat = root / "WhatsApp Images"
+    chat.mkdir()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(chat / "IMG-20190512-WA0003.jpg")
+    Image.new("RGB", (8, 8), (10, 200, 10)).save(chat / "Screenshot_20200102-030405.png")
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2011:11:11 11:11:11"
+    Image.new("RGB", (8, 8), (10, 10, 200)).save(root / "IMG_20180101_000000.jpg",
+                                                 exif=exif.tobytes())
+    (root / "notes" / "minutes-20190512.txt").write_text("not a photo\n")
+    assert mstore("add", store=store).code == 0
+    rows = mstore("find", "taken:2019..2020", "--json", store=store).json_lines()
+    assert sorted(r["paths"][0] for r in rows) == [
+        "archive/WhatsApp Images/IMG-20190512-WA0003.jpg",
+        "archive/WhatsApp Images/Screenshot_20200102-030405.png"]
+    assert [r["taken"] for r in rows if "Screenshot" in r["paths"][0]] == ["2020-01-02T03:04:05"]
+    meta = mstore("show", "archive/WhatsApp Images/IMG-20190512-WA0003.jpg", "--json",
+                  store=store).json()["meta"]
+    assert (meta["taken"], meta["taken_source"], meta["taken_path"]) == (
+        "2019-05-12", "filename", "archive/WhatsApp Images/IMG-20190512-WA0003.jpg")
+    shown = mstore("show", "archive/WhatsApp Images/IMG-20190512-WA0003.jpg", store=store)
+    assert "2019-05-12  (from the file name)" in shown.out
+    meta = mstore("show", "archive/IMG_20180101_000000.jpg", "--json", store=store).json()["meta"]
+    assert (meta["taken"], meta["taken_source"]) == ("2011-11-11T11:11:11", "exif")
+    assert "taken_path" not in meta
+    assert mstore("find", "taken:2018", store=store).code == 1  # nothing: EXIF won
+    assert mstore("find", "kind:text has:taken", store=store).code == 1

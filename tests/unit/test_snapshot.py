@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Iterator
@@ -41,6 +42,9 @@ QUERIES = [
     "has:taken",
     "taken:2021",
     "id:a",
+    "taken:2022-01-02",
+    "taken:2023",
+    "taken:2019-05-12",
 ]
 ROOTS = ("a", "b")
 DIRS = (b"", b"d1", b"d1/sub", b"d2", b"D1")
@@ -48,7 +52,10 @@ NAMES = (b"IMG_1.JPG", b"IMG_1.MOV", b"IMG_1.xmp", b"img_1.jpg.XMP", b"IMG_2.hei
          b"IMG_2.mp4", b"IMG_2.aae", b"notes.txt", b"IMG_10.JPG", b"z.bin",
          # Google Takeout sidecars, in their naming variants
          b"IMG_1.JPG.json", b"IMG_2.json", b"IMG_2.heic.supplemental-metad.json",
-         b"IMG_1(1).JPG", b"IMG_1.JPG(1).json", b"IMG_1-edited.JPG")
+         b"IMG_1(1).JPG", b"IMG_1.JPG(1).json", b"IMG_1-edited.JPG",
+         # names that give a capture time (query/namedate.py)
+         b"IMG-20220102-WA0001.jpg", b"VID_20230405_060708.mp4",
+         b"Screenshot 2019-05-12 at 1.45.01 PM.png")
 KINDS = ("image", "video", "text", "other", "image")
 
 
@@ -329,6 +336,12 @@ def test_count_query_reads_no_paths(store: Store) -> None:
         assert t.row_paths(rows[0])
 
 
+def found_in(store: Store, q: str) -> set[str | None]:
+    """The ids of the rows the catalog answers ``q`` with."""
+    t = load_table(store)
+    return {t.row_id(i) for i in evaluate(q, t, TermContext(store))}
+
+
 def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store) -> None:
     world = World(store, 7)
     w = world.w
@@ -345,9 +358,7 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
     w.flush()
     refresh(store, full=True)
 
-    def found(q: str) -> set[str | None]:
-        t = load_table(store)
-        return {t.row_id(i) for i in evaluate(q, t, TermContext(store))}
+    found = functools.partial(found_in, store)
 
     assert found("taken:2015") == set() and found("has:sidecar") == set()
     # the sidecar arrives after its photo: only the sidecar is dirty, the photo's row changes
@@ -373,6 +384,48 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
     world.seen(("a", b"t/IMG_1.json"), side)
     w.flush()
     assert found("taken:2015") == {bare}
+    compare_with_rebuild(store)
+
+
+def test_a_file_name_dates_what_carries_no_capture_time(store: Store) -> None:
+    """A photo, video or audio file without a capture time of its own (nor one a sidecar
+    lends) takes the one its name gives; its own EXIF and a sidecar's always win, a
+    document or text file is never dated by its name, and a rename redates it."""
+    world = World(store, 8)
+    w = world.w
+    facts = SidecarFacts(format="google-takeout", taken="2015-07-08T09:10:11+00:00")
+    bare, exif, note, side = "b" * 64, "e" * 64, "c" * 64, "5" * 64
+    w.append(AssetRecorded(hlc=w.now(), id=bare, size=9, meta=Meta(kind="image", mime="i")))
+    w.append(AssetRecorded(hlc=w.now(), id=exif, size=9, meta=Meta(
+        kind="image", mime="i", taken="2001-01-01T00:00:00")))
+    w.append(AssetRecorded(hlc=w.now(), id=note, size=9, meta=Meta(kind="text", mime="t")))
+    w.append(AssetRecorded(hlc=w.now(), id=side, size=9, meta=Meta(
+        kind="text", mime="application/json", sidecar=facts)))
+    world.seen(("a", b"w/IMG-20190512-WA0003.jpg"), bare)
+    world.seen(("a", b"w/IMG_20200304_050607.jpg"), exif)
+    world.seen(("a", b"w/notes-20190512.txt"), note)
+    w.flush()
+    refresh(store, full=True)
+
+    found = functools.partial(found_in, store)
+
+    assert found("taken:2019-05-12") == {bare} and found("taken:2001") == {exif}
+    assert found("has:taken") == {bare, exif}
+    compare_with_rebuild(store)
+    world.gone(("a", b"w/IMG-20190512-WA0003.jpg"))  # renamed: the new name dates it
+    world.seen(("a", b"w/Screenshot_20181111-101112.png"), bare)
+    w.flush()
+    assert found("taken:2019") == set() and found("taken:2018-11-11") == {bare}
+    compare_with_rebuild(store)
+    world.seen(("a", b"w/Screenshot_20181111-101112.png.json"), side)  # a sidecar wins
+    w.flush()
+    assert found("taken:2018") == set() and found("taken:2015-07-08") == {bare}
+    compare_with_rebuild(store)
+    world.gone(("a", b"w/Screenshot_20181111-101112.png.json"))
+    world.gone(("a", b"w/Screenshot_20181111-101112.png"))
+    world.seen(("a", b"w/copy.png"), bare)  # no date in its name: none
+    w.flush()
+    assert found("has:taken") == {exif}
     compare_with_rebuild(store)
 
 
