@@ -29,11 +29,23 @@ FREE = ""
 MAX_DEPTH = 100
 
 
+def nfc(text: str) -> str:
+    """``text`` in Unicode's composed form (NFC), as the catalog's path text is kept
+    (query/table.py ``lower_text_of``): "é" typed as one character or as "e" and an
+    accent is the same word, whichever way a file's name spells it (macOS writes
+    names decomposed, most keyboards compose)."""
+    if text.isascii():
+        return text
+    import unicodedata  # only for text that is not ASCII
+
+    return unicodedata.normalize("NFC", text)
+
+
 class Term(msgspec.Struct, frozen=True):
     """``key:value`` (``key`` lowercased) or a free word (``key == FREE``).
 
-    ``value`` has its quotes removed but keeps its case; ``pos``/``text``
-    locate the term in the query for error messages.
+    ``value`` has its quotes removed but keeps its case, in Unicode's composed form
+    (``nfc``); ``pos``/``text`` locate the term in the query for error messages.
     """
 
     key: str
@@ -131,7 +143,7 @@ class _Parser:
     def term(self, tok: Token) -> Node:
         # callers check _starts_term first, so this is a WORD
         self.i += 1
-        return Term(tok.key, tok.value, tok.pos, tok.text)
+        return Term(tok.key, nfc(tok.value), tok.pos, tok.text)
 
     @staticmethod
     def _starts_term(tok: Token | None) -> bool:

@@ -108,7 +108,8 @@ def _arr(code: str, raw: bytes | memoryview | None) -> array:
 
 
 def lower_text_of(raw_joined: bytes) -> str:
-    """NUL + the NUL-joined paths, decoded like os.fsdecode and lowercased.
+    """NUL + the NUL-joined paths, decoded like os.fsdecode, lowercased and composed
+    (Unicode NFC).
 
     NUL cannot occur in a path, so it is a safe separator, and one decode and one
     lower() over the whole text are several times faster than per path. The
@@ -117,7 +118,12 @@ def lower_text_of(raw_joined: bytes) -> str:
     """
     if raw_joined.isascii():  # bytes.lower() is ASCII-only, exact here, and faster
         return (b"\0" + raw_joined.lower()).decode("ascii")
-    return ("\0" + raw_joined.decode(FS_ENCODING, FS_ERRORS)).lower()
+    import unicodedata  # only for names that are not ASCII
+
+    # composed (NFC), as query terms are (parser.nfc): macOS writes names decomposed, so
+    # a folder "Café" copied from a Mac holds "e" and a combining accent
+    text = ("\0" + raw_joined.decode(FS_ENCODING, FS_ERRORS)).lower()
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def after_of(lengths: Iterator[int] | map) -> array:

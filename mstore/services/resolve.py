@@ -145,7 +145,29 @@ class PathTarget(msgspec.Struct):
 def path(store: Store, target: str) -> str | PathTarget:
     """The asset a path names (its id), or the path itself when it holds no asset (a link,
     an error): a file on disk under an archive root, or a cataloged path ("root/rel/path"
-    or "rel/path")."""
+    or "rel/path"). A name with accents is also looked up spelled the other way (composed
+    or decomposed: macOS writes names decomposed, keyboards compose)."""
+    try:
+        return _path(store, target)
+    except UsageError:
+        for other in _other_spellings(target):
+            try:
+                return _path(store, other)
+            except UsageError:
+                pass
+        raise
+
+
+def _other_spellings(text: str) -> list[str]:
+    if text.isascii():
+        return []
+    import unicodedata
+
+    return [s for s in dict.fromkeys(unicodedata.normalize(form, text) for form in ("NFC", "NFD"))
+            if s != text]
+
+
+def _path(store: Store, target: str) -> str | PathTarget:
     with store.reader() as r:
         p = Path(target)
         if os.path.lexists(p):
