@@ -109,8 +109,8 @@ def _when(ms: int | None) -> str:
 @click.argument("target", shell_complete=complete.run_or_file)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable description.")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
-              help="A run: at most N recent artifacts and N failures; an artifact: N inputs "
-                   "(human output).")
+              help="A run: at most N recent artifacts and N failures; an artifact: N inputs; "
+                   "an asset: N paths (human output).")
 @click.option("--depth", type=click.IntRange(min=0), default=1, show_default=True,
               help="An artifact: follow artifact inputs this many levels.")
 @store_option
@@ -133,7 +133,7 @@ def show(obj: Context, target: str, as_json: bool, limit: int, depth: int) -> No
     elif t.type == "path":
         _show_path(store, t.value, as_json)
     else:
-        _show_asset(store, t.value, as_json)
+        _show_asset(store, t.value, as_json, limit)
 
 
 def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
@@ -157,7 +157,7 @@ def _show_path(store, hit, as_json: bool) -> None:  # noqa: ANN001
         click.echo(f"  {hlc_time(h['hlc'])}  {h['event']:<5} {h['asset'] or h['detail'] or ''}")
 
 
-def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
+def _show_asset(store, aid: str, as_json: bool, limit: int) -> None:  # noqa: ANN001
     from mstore.present import (
         hlc_time,
         human_size,
@@ -191,13 +191,15 @@ def _show_asset(store, aid: str, as_json: bool) -> None:  # noqa: ANN001
     for label, val in meta_lines(d["meta"]):
         echo(f"{label:<11}{val}")
     echo("paths")
-    for p in d["paths"]:
+    for p in d["paths"][:limit]:
         state = "" if p["current"] else "  (gone)"
         echo(f"  {p['root']}/{quote_path(p['path'])}{state}")
         for h in p["history"]:
             other = f" -> {h['asset'][:12]}" if h["asset"] and h["asset"] != d["id"] else ""
             detail = f" {h['detail']}" if h["detail"] else ""
             echo(f"      {hlc_time(h['hlc'])} {h['event']}{other}{detail}")
+    if len(d["paths"]) > limit:  # content with thousands of copies (an empty file)
+        echo(f"  ... {len(d['paths']) - limit} more (--limit N, or --json)")
     for r in d["related"]:
         echo(f"{r['relation']:<11}{r['root']}/{quote_path(r['path'])}  {r['asset'][:12]}")
     for lk in d["links"]:

@@ -1196,3 +1196,27 @@ def test_no_input_makes_any_route_fail(world: World, client: TestClient,
 
     problems = asyncio.run(all_requests())
     assert not problems, f"{len(problems)} failures (seed 8):\n" + "\n".join(problems[:10])
+
+
+def test_content_with_thousands_of_copies_lists_some_and_says_how_many_more(
+        tmp_path: Path) -> None:
+    """An empty file is one content at thousands of paths (``.nomedia``, lock files): its
+    page and ``show`` list the first ones and how many more there are; the JSON all."""
+    root = tmp_path / "archive"
+    for i in range(230):
+        (root / f"d{i:03d}").mkdir(parents=True)
+        (root / f"d{i:03d}" / ".nomedia").write_bytes(b"")
+    store = tmp_path / "store"
+    assert mstore("init", "--store", store, root).code == 0
+    assert mstore("add", store=store).code == 0
+    aid = mstore("show", "archive/d000/.nomedia", "--json", store=store).json()["id"]
+    out = mstore("show", aid, store=store).out
+    assert "archive/d019/.nomedia" in out and "archive/d020/.nomedia" not in out
+    assert "... 210 more (--limit N, or --json)" in out
+    assert "archive/d229/.nomedia" in mstore("show", aid, "--limit", "300", store=store).out
+    assert len(mstore("show", aid, "--json", store=store).json()["paths"]) == 230
+    with local(create_app(store)) as c:
+        page = c.get(f"/asset/{aid}")
+    assert page.status_code == 200
+    assert "archive/d199/.nomedia" in page.text and "archive/d200/.nomedia" not in page.text
+    assert "and 30 more" in page.text
