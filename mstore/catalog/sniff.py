@@ -13,6 +13,7 @@ binary format that happens to start with printable bytes is still recognised.
 from __future__ import annotations
 
 import codecs
+import re
 
 EMPTY = ("other", "application/x-empty")
 UNKNOWN = ("other", "application/octet-stream")
@@ -33,6 +34,8 @@ _PREFIXES: tuple[tuple[bytes, str, str], ...] = (
     (b"\xff\x0a", "image", "image/jxl"),  # bare JPEG XL codestream
     (b"8BPS\x00\x01", "image", "image/vnd.adobe.photoshop"),
     (b"8BPS\x00\x02", "image", "image/vnd.adobe.photoshop"),  # PSB
+    (b"qoif", "image", "image/qoi"),
+    (b"DDS |\x00\x00\x00", "image", "image/vnd.ms-dds"),  # "DDS " and its header's size, 124
     (b"fLaC", "audio", "audio/flac"),
     (b"#!AMR", "audio", "audio/amr"),
     (b"FLV\x01", "video", "video/x-flv"),
@@ -129,6 +132,9 @@ def _sniff(head: bytes) -> tuple[str, str]:
         return iso
     if head.startswith(b"BM") and _is_bmp(head):
         return "image", "image/bmp"
+    small_image = _small_image(head)  # formats whose signature is weak: checked further
+    if small_image is not None:
+        return "image", small_image
     if head.startswith(b"ID3"):
         return _after_id3(head)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -151,6 +157,57 @@ def _sniff(head: bytes) -> tuple[str, str]:
     if text_mime is not None:
         return "text", text_mime
     return UNKNOWN
+
+
+_PNM = re.compile(rb"P[1-6]\s+(?:#[^\n]*\n\s*)*\d+\s+(?:#[^\n]*\n\s*)*\d+\s")
+_PAM = re.compile(rb"P7\s*\n(?:#[^\n]*\n|\s)*(?:WIDTH|HEIGHT|DEPTH|MAXVAL|TUPLTYPE)\s")
+
+
+def _small_image(head: bytes) -> str | None:
+    """The mime of an icon (ICO, CUR), a Netpbm picture (PBM, PGM, PPM, PAM), a PCX, SGI or
+    TGA picture — formats Pillow reads whose first bytes say little or nothing on their
+    own, so their headers' other fields must make sense too; None for anything else."""
+    first = head[:1]
+    if first == b"\x00":
+        if len(head) >= 22 and head[1:4] in (b"\x00\x01\x00", b"\x00\x02\x00"):
+            count = int.from_bytes(head[4:6], "little")
+            size = int.from_bytes(head[14:18], "little")
+            offset = int.from_bytes(head[18:22], "little")
+            if 1 <= count <= 256 and head[9] == 0 and size > 0 and offset >= 6 + 16 * count:
+                return "image/x-icon"
+    elif first == b"P":
+        if _PNM.match(head) or _PAM.match(head):
+            return "image/x-portable-anymap"
+    elif first == b"\x0a":
+        if (len(head) >= 128 and head[1] in (0, 2, 3, 4, 5) and head[2] == 1
+                and head[3] in (1, 2, 4, 8) and head[64] == 0 and head[65] in (1, 2, 3, 4)):
+            xmin, ymin, xmax, ymax = (int.from_bytes(head[i:i + 2], "little")
+                                      for i in (4, 6, 8, 10))
+            if xmax >= xmin and ymax >= ymin:
+                return "image/x-pcx"
+    elif first == b"\x01":
+        if (len(head) >= 512 and head[1] == 0xDA and head[2] in (0, 1) and head[3] in (1, 2)
+                and int.from_bytes(head[4:6], "big") in (1, 2, 3)):
+            return "image/x-sgi"
+    if _is_tga(head):
+        return "image/x-tga"
+    return None
+
+
+def _is_tga(head: bytes) -> bool:
+    """A Truevision TGA picture (games' screenshots, old scans): no signature at its start,
+    so every field of its 18-byte header must hold a value TGA allows, and a picture
+    without a palette must have its palette fields zero."""
+    if len(head) < 18:
+        return False
+    cmap, kind, depth = head[1], head[2], head[16]
+    if (cmap not in (0, 1) or kind not in (1, 2, 3, 9, 10, 11) or depth not in (8, 15, 16, 24, 32)
+            or head[17] & 0xC0 or not int.from_bytes(head[12:14], "little")
+            or not int.from_bytes(head[14:16], "little")):
+        return False
+    if cmap == 0:
+        return kind not in (1, 9) and head[3:8] == bytes(5)
+    return kind in (1, 9) and head[7] in (15, 16, 24, 32) and depth == 8
 
 
 def _iso_bmff(head: bytes) -> tuple[str, str] | None:

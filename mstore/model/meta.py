@@ -9,17 +9,19 @@ KINDS = ("image", "video", "audio", "text", "document", "other")
 # so that ``mstore add --verify`` records the better facts of content already cataloged.
 # 1: documents, truncated GIF/WebP/HEIC/audio, cp1252, Google Takeout sidecars
 # 2: titles, descriptions and keywords (images' EXIF/IPTC/XMP, XMP and Takeout sidecars)
-PROBE_VERSION = 4
+PROBE_VERSION = 5
 # Content recorded by probers older than a version is read again only when that version
 # can tell more about it: version 2 learned nothing about videos, audio or documents, so
 # those stay as recorded by version 1 (``--verify`` writes no new record for them);
 # version 3 only reads Sony's raws (ARW), which Pillow does not open, for their EXIF;
 # version 4 the other raws Pillow does not open (Canon CR3, Fujifilm RAF, Olympus ORF,
-# Panasonic RW2).
+# Panasonic RW2); version 5 content it did not recognise (application/octet-stream:
+# icons, Netpbm, PCX, SGI, TGA, QOI and DDS pictures were among it).
 _LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"}),
                   3: frozenset({"image/x-sony-arw"}),
                   4: frozenset({"image/x-canon-cr3", "image/x-fuji-raf", "image/x-olympus-orf",
-                                "image/x-panasonic-rw2"})}
+                                "image/x-panasonic-rw2"}),
+                  5: frozenset({"application/octet-stream"})}
 
 
 def probed_before_news(meta: Meta, probe: int) -> bool:

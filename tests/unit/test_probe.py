@@ -1025,3 +1025,21 @@ def test_raws_read_by_older_probers_are_read_again_by_verify() -> None:
     assert not probed_before_news(Meta(kind="image", mime="image/x-sony-arw"), 3)
     for mime in ("image/jpeg", "image/x-nikon-nef"):
         assert not probed_before_news(Meta(kind="image", mime=mime), 3)
+    # content not recognised before version 5 is read again: it may be a picture now
+    octet = Meta(kind="other", mime="application/octet-stream", error="other: unrecognized content")
+    assert probed_before_news(octet, 4) and not probed_before_news(octet, PROBE_VERSION)
+    assert not probed_before_news(Meta(kind="other", mime="application/zip"), 4)
+
+
+@pytest.mark.parametrize("fmt", ["ICO", "PPM", "PCX", "SGI", "QOI", "DDS", "TGA"])
+def test_pictures_pillow_reads_beyond_the_common_ones_are_images(fmt: str) -> None:
+    """Icons, Netpbm, PCX, SGI, QOI, DDS and TGA pictures: images with their size, no error
+    (they were "other: unrecognized content" errors before)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (48, 32), (10, 200, 30)).save(buf, fmt)
+    m = probe_bytes(buf.getvalue())
+    assert (m.kind, m.error) == ("image", None), m
+    with Image.open(buf) as im:  # an icon's largest picture (Pillow picks the sizes)
+        assert (m.width, m.height) == im.size == ((32, 21) if fmt == "ICO" else (48, 32))

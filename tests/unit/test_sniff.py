@@ -70,10 +70,44 @@ def adts_frame(length: int = 64) -> bytes:
         ("WEBP", "image/webp"),
         ("TIFF", "image/tiff"),
         ("BMP", "image/bmp"),
+        ("ICO", "image/x-icon"),
+        ("PPM", "image/x-portable-anymap"),
+        ("PCX", "image/x-pcx"),
+        ("SGI", "image/x-sgi"),
+        ("QOI", "image/qoi"),
+        ("DDS", "image/vnd.ms-dds"),
+        ("TGA", "image/x-tga"),
     ],
 )
 def test_pillow_images(fmt: str, mime: str) -> None:
     assert sniff(pillow_bytes(fmt)[:HEAD]) == ("image", mime)
+
+
+def test_pictures_with_weak_signatures_need_their_headers_to_make_sense() -> None:
+    """Icons, Netpbm, PCX and SGI pictures start with a byte or two other files start
+    with too: the rest of their headers decides."""
+    grey = io.BytesIO()
+    Image.new("L", (3, 2)).save(grey, "PPM")
+    assert sniff(grey.getvalue()) == ("image", "image/x-portable-anymap")  # a PGM
+    assert sniff(b"P1\n# made by hand\n3 2\n1 0 1\n0 1 0\n") == (
+        "image", "image/x-portable-anymap")
+    assert sniff(b"P7\nWIDTH 2\nHEIGHT 1\nDEPTH 1\nMAXVAL 255\nENDHDR\n\x00\x01")[0] == "image"
+    assert sniff(b"P1 meeting notes\n")[0] == "text"
+    assert sniff(b"P2 10 apples\n")[0] == "text"
+    assert sniff(b"\n" + b"text after a blank line\n" * 10)[0] == "text"
+    assert sniff(bytes(600)) == ("other", "application/octet-stream")
+    ico = bytearray(pillow_bytes("ICO"))
+    ico[18:22] = bytes(4)  # its first picture would lie inside the directory
+    assert sniff(bytes(ico)) == ("other", "application/octet-stream")
+    tga = bytearray(pillow_bytes("TGA"))
+    tga[16] = 7  # seven bits per pixel
+    assert sniff(bytes(tga)) == ("other", "application/octet-stream")
+    indexed = io.BytesIO()
+    Image.new("P", (4, 4)).save(indexed, "TGA")
+    assert sniff(indexed.getvalue()) == ("image", "image/x-tga")
+    sgi = bytearray(pillow_bytes("SGI"))
+    sgi[4:6] = (7).to_bytes(2, "big")  # seven dimensions
+    assert sniff(bytes(sgi))[1] != "image/x-sgi"
 
 
 def test_avif_and_heic_made_by_encoders() -> None:
