@@ -38,6 +38,7 @@ _PREFIXES: tuple[tuple[bytes, str, str], ...] = (
     (b"DDS |\x00\x00\x00", "image", "image/vnd.ms-dds"),  # "DDS " and its header's size, 124
     (b"fLaC", "audio", "audio/flac"),
     (b"#!AMR", "audio", "audio/amr"),
+    (b"caff\x00\x01", "audio", "audio/x-caf"),  # Apple's Core Audio Format (voice memos)
     (b"FLV\x01", "video", "video/x-flv"),
     (b"\x00\x00\x01\xba", "video", "video/mpeg"),  # MPEG program stream (.mpg, .vob)
     (b"\x00\x00\x01\xb3", "video", "video/mpeg"),  # MPEG-1/2 video elementary stream
@@ -51,6 +52,16 @@ _PREFIXES: tuple[tuple[bytes, str, str], ...] = (
     (b"7z\xbc\xaf\x27\x1c", "other", "application/x-7z-compressed"),
     (b"Rar!\x1a\x07", "other", "application/vnd.rar"),
     (b"SQLite format 3\x00", "other", "application/vnd.sqlite3"),
+    # what else a person's archive holds: known, so no error (unknown content is one)
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "other", "application/x-ole-storage"),  # .doc .xls
+    (b"bplist00", "other", "application/x-bplist"),  # Apple's binary property lists
+    (b"\x7fELF", "other", "application/x-elf"),
+    (b"MSCF\x00\x00\x00\x00", "other", "application/vnd.ms-cab-compressed"),
+    (b"L\x00\x00\x00\x01\x14\x02\x00", "other", "application/x-ms-shortcut"),  # .lnk
+    (b"DVDVIDEO-V", "other", "application/x-dvd-ifo"),  # a DVD's VIDEO_TS .IFO/.BUP
+    (b"wOFF", "other", "font/woff"),
+    (b"wOF2", "other", "font/woff2"),
+    (b"MThd\x00\x00\x00\x06", "other", "audio/midi"),  # notes, not sound: no decoder plays it
 )
 
 # ISO base media file format (``ftyp`` box) brands.
@@ -112,6 +123,29 @@ def _sniff(head: bytes) -> tuple[str, str]:
             return "audio", "audio/wav"
     if tag4 == b"FORM" and tag8 in (b"AIFF", b"AIFC"):
         return "audio", "audio/aiff"
+    if tag4 == b".RMF":  # RealMedia: video if a stream is RealVideo
+        return ("video", "video/vnd.rn-realvideo") if b"video/x-pn-realvideo" in head else (
+            "audio", "audio/vnd.rn-realaudio")
+    # four letters text could start with too: the fields after them must fit
+    if tag4 == b".snd" and 24 <= int.from_bytes(head[4:8], "big") <= 65536:  # Sun/NeXT AU
+        return "audio", "audio/basic"
+    if tag4 == b"wvpk" and 0x402 <= int.from_bytes(head[8:10], "little") <= 0x410:
+        return "audio", "audio/x-wavpack"
+    if tag4 == b"MAC " and 3800 <= int.from_bytes(head[4:6], "little") <= 4200:
+        return "audio", "audio/x-ape"  # Monkey's Audio
+    if tag4 == b"!BDN" and head[8:10] == b"SM":
+        return "other", "application/vnd.ms-outlook-pst"
+    if head[:3] in (b"FWS", b"CWS", b"ZWS") and 0 < head[3] < 64 and 8 < int.from_bytes(
+            head[4:8], "little") < 1 << 28:  # Flash; text there would be a length of GBs
+        return "other", "application/x-shockwave-flash"
+    if head.startswith(b"MZ") and _is_pe(head):
+        return "other", "application/vnd.microsoft.portable-executable"
+    if tag4 in (b"\x00\x01\x00\x00", b"OTTO") and _is_font(head):
+        return "other", "font/ttf" if tag4 == b"\x00\x01\x00\x00" else "font/otf"
+    if len(head) > 32774 and head[32769:32774] == b"CD001":
+        return "other", "application/x-iso9660-image"
+    if head[60:68] == b"BOOKMOBI":
+        return "other", "application/x-mobipocket-ebook"
     if tag4 in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "image", _tiff_mime(head)
     if tag4 == b"\x1a\x45\xdf\xa3":
@@ -157,6 +191,24 @@ def _sniff(head: bytes) -> tuple[str, str]:
     if text_mime is not None:
         return "text", text_mime
     return UNKNOWN
+
+
+def _is_pe(head: bytes) -> bool:
+    """A Windows program or library: the DOS header's pointer leads to "PE\\0\\0"."""
+    if len(head) < 64:
+        return False
+    at = int.from_bytes(head[60:64], "little")
+    return 64 <= at <= len(head) - 4 and head[at:at + 4] == b"PE\x00\x00"
+
+
+def _is_font(head: bytes) -> bool:
+    """A TrueType or OpenType font: its version, then a table count whose search fields
+    agree."""
+    if len(head) < 12:
+        return False
+    tables = int.from_bytes(head[4:6], "big")
+    search = int.from_bytes(head[6:8], "big")
+    return 0 < tables < 256 and search == 16 * (1 << (tables.bit_length() - 1))
 
 
 _PNM = re.compile(rb"P[1-6]\s+(?:#[^\n]*\n\s*)*\d+\s+(?:#[^\n]*\n\s*)*\d+\s")

@@ -16,7 +16,8 @@ PROBE_VERSION = 5
 # version 3 only reads Sony's raws (ARW), which Pillow does not open, for their EXIF;
 # version 4 the other raws Pillow does not open (Canon CR3, Fujifilm RAF, Olympus ORF,
 # Panasonic RW2); version 5 content it did not recognise (application/octet-stream:
-# icons, Netpbm, PCX, SGI, TGA, QOI and DDS pictures were among it).
+# icons, Netpbm, PCX, SGI, TGA, QOI and DDS pictures, CAF, AU, WavPack, APE and
+# RealMedia audio, Office 97-2003 files, programs and fonts were among it).
 _LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"}),
                   3: frozenset({"image/x-sony-arw"}),
                   4: frozenset({"image/x-canon-cr3", "image/x-fuji-raf", "image/x-olympus-orf",

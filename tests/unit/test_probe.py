@@ -1043,3 +1043,18 @@ def test_pictures_pillow_reads_beyond_the_common_ones_are_images(fmt: str) -> No
     assert (m.kind, m.error) == ("image", None), m
     with Image.open(buf) as im:  # an icon's largest picture (Pillow picks the sizes)
         assert (m.width, m.height) == im.size == ((32, 21) if fmt == "ICO" else (48, 32))
+
+
+@pytest.mark.parametrize(("fmt", "codec", "mime"), [
+    ("caf", "pcm_s16le", "audio/x-caf"),  # a Mac's and an iPhone's own recordings
+    ("au", "pcm_s16be", "audio/basic"),
+    ("rm", "ac3", "audio/vnd.rn-realaudio"),  # the 2000s' streaming format
+    ("wv", "wavpack", "audio/x-wavpack"),
+])
+def test_older_and_rarer_audio_formats_are_audio(tmp_path: Path, fmt: str, codec: str,
+                                                  mime: str) -> None:
+    """Before, "other: unrecognized content" errors: now audio with its duration."""
+    path = make_av(tmp_path / f"a.{fmt}", fmt=fmt, video=None, audio=codec, seconds=1.0)
+    m = probe_path(path)
+    assert (m.kind, m.mime, m.error) == ("audio", mime, None), m
+    assert m.duration is not None and 0.8 < m.duration < 1.3

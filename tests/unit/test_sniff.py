@@ -232,13 +232,46 @@ def test_pdf_is_a_document() -> None:
         (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "application/gzip"),
         (b"", "application/x-empty"),
         (random.Random(1).randbytes(4096), "application/octet-stream"),
-        (b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64, "application/octet-stream"),
+        (b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64, "application/x-elf"),
+        # what else a person's archive holds, known and so no error
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "application/x-ole-storage"),
+        (b"bplist00\xd1\x01\x02", "application/x-bplist"),
+        (b"MSCF\x00\x00\x00\x00" + bytes(30), "application/vnd.ms-cab-compressed"),
+        (b"!BDN\x11\x22\x33\x44SM" + bytes(30), "application/vnd.ms-outlook-pst"),
+        (b"L\x00\x00\x00\x01\x14\x02\x00" + bytes(70), "application/x-ms-shortcut"),
+        (b"DVDVIDEO-VTS" + bytes(40), "application/x-dvd-ifo"),
+        (b"wOF2\x00\x01\x00\x00" + bytes(40), "font/woff2"),
+        (b"\x00\x01\x00\x00\x00\x0f\x00\x80\x00\x03\x00\x70" + bytes(40), "font/ttf"),
+        (b"OTTO\x00\x0b\x00\x80\x00\x03\x00\x30" + bytes(40), "font/otf"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0", "audio/midi"),
+        (b"FWS\x0a" + struct.pack("<I", 5000) + bytes(40), "application/x-shockwave-flash"),
+        (b"MZ\x90\x00" + bytes(56) + struct.pack("<I", 128) + bytes(64) + b"PE\x00\x00" + bytes(9),
+         "application/vnd.microsoft.portable-executable"),
+        (bytes(32769) + b"CD001\x01" + bytes(10), "application/x-iso9660-image"),
+        (bytes(60) + b"BOOKMOBI" + bytes(20), "application/x-mobipocket-ebook"),
         (b"text with a NUL\x00 inside\n", "application/octet-stream"),
         (bytes(range(1, 32)) * 10, "application/octet-stream"),  # controls, no NUL
     ],
 )
 def test_other(head: bytes, mime: str) -> None:
     assert sniff(head) == ("other", mime)
+
+
+def test_audio_of_older_and_rarer_formats() -> None:
+    """Core Audio (a Mac's or an iPhone's recordings), Sun AU, WavPack, Monkey's Audio and
+    RealMedia, whose four letters a text could start with too: the next fields decide."""
+    assert sniff(b"caff\x00\x01\x00\x00desc" + bytes(40)) == ("audio", "audio/x-caf")
+    assert sniff(b".snd\x00\x00\x00\x18" + bytes(40)) == ("audio", "audio/basic")
+    assert sniff(b"wvpk" + struct.pack("<IH", 1000, 0x407) + bytes(40)) == (
+        "audio", "audio/x-wavpack")
+    assert sniff(b"MAC \x96\x0f" + bytes(40)) == ("audio", "audio/x-ape")
+    assert sniff(b".RMF\x00\x00\x00\x12" + bytes(40)) == ("audio", "audio/vnd.rn-realaudio")
+    assert sniff(b".RMF\x00\x00\x00\x12" + bytes(40) + b"video/x-pn-realvideo") == (
+        "video", "video/vnd.rn-realvideo")
+    for text in (b".snd files to sort\n", b"wvpk notes\n", b"MAC address list\n",
+                 b"CWS report for 2019\n", b"OTTO birthday list\n", b"!BDN is a word\n",
+                 b"MZ is not a program\n"):
+        assert sniff(text) == ("text", "text/plain"), text
 
 
 # -- text ---------------------------------------------------------------------------
