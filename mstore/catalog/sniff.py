@@ -138,6 +138,8 @@ def _sniff(head: bytes) -> tuple[str, str]:
     if head[:3] in (b"FWS", b"CWS", b"ZWS") and 0 < head[3] < 64 and 8 < int.from_bytes(
             head[4:8], "little") < 1 << 28:  # Flash; text there would be a length of GBs
         return "other", "application/x-shockwave-flash"
+    if tag4[:3] == b"\x1f\x07\x00" and tag4[3] & 0x7F == 0x3F and head[80:82] == b"\x3f\x07":
+        return "video", "video/x-dv"  # raw DV (a camcorder's tape): a DIF header, subcode next
     if head.startswith(b"MZ") and _is_pe(head):
         return "other", "application/vnd.microsoft.portable-executable"
     if tag4 in (b"\x00\x01\x00\x00", b"OTTO") and _is_font(head):

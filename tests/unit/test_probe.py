@@ -1058,3 +1058,23 @@ def test_older_and_rarer_audio_formats_are_audio(tmp_path: Path, fmt: str, codec
     m = probe_path(path)
     assert (m.kind, m.mime, m.error) == ("audio", mime, None), m
     assert m.duration is not None and 0.8 < m.duration < 1.3
+
+
+def test_a_camcorder_tape_captured_as_raw_dv_is_video(tmp_path: Path) -> None:
+    """Raw DV (.dv: a tape captured by iMovie or dvgrab) has no container, only DIF
+    blocks: video, with its frame size and duration (before: an unrecognized-content
+    error)."""
+    path = tmp_path / "tape.dv"
+    with av.open(str(path), "w", format="dv") as out:
+        s = out.add_stream("dvvideo", rate=25)
+        s.width, s.height, s.pix_fmt = 720, 576, "yuv420p"
+        for i in range(10):
+            frame = av.VideoFrame(720, 576, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes([(i * 20) % 256]) * plane.buffer_size)
+            frame.pts = i
+            out.mux(s.encode(frame))
+        out.mux(s.encode(None))
+    m = probe_path(path)
+    assert (m.kind, m.mime, m.error) == ("video", "video/x-dv", None), m
+    assert (m.width, m.height) == (720, 576) and m.duration == pytest.approx(0.4, abs=0.05)
