@@ -51,7 +51,14 @@ from mstore.query.lexer import (
     taken_range,
 )
 from mstore.query.parser import FREE, And, Node, Not, Or, Term, parse
-from mstore.query.table import F_ERROR, F_MISSING, KIND_CODES, CatalogTable, MergedTable
+from mstore.query.table import (
+    F_ERROR,
+    F_MISSING,
+    KIND_CODES,
+    CatalogTable,
+    MergedTable,
+    fold_accents,
+)
 
 if TYPE_CHECKING:
     from mstore.query.terms import TermContext
@@ -259,7 +266,7 @@ def _required_literal(node: Node) -> str | None:
 
 
 def _term_literal(term: Term) -> str | None:
-    value = term.value.lower()
+    value = fold_accents(term.value.lower())
     if term.key == FREE:
         return value
     if term.key == "ext":
@@ -407,7 +414,9 @@ class _Evaluator:
     # -- tree -------------------------------------------------------------
     def eval(self, node: Node) -> int:
         if isinstance(node, Term):
-            key = (node.key, node.value.lower())
+            value = node.value.lower()
+            # path terms as the path text is kept: without accents (table.fold_accents)
+            key = (node.key, fold_accents(value) if node.key in _PATH_KEYS else value)
             mask = self._cache.get(key)
             if mask is None:
                 mask = self._cache[key] = self.term(node.key, key[1])

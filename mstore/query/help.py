@@ -4,8 +4,8 @@ one block per term provider (mstore/query/terms.py)."""
 from __future__ import annotations
 
 _HELP = """\
-Query language (terms are ANDed; keys and text are case-insensitive, and "é" typed
-either way matches it spelled either way in a name):
+Query language (terms are ANDed; keys and text are case-insensitive, and words and
+paths match with or without accents: cafe finds Café):
 
   vacation            free word: substring of any of the asset's paths
   "two words"         quoted phrase (quotes also keep OR, -, (, ), key: literal)

@@ -30,10 +30,9 @@ MAX_DEPTH = 100
 
 
 def nfc(text: str) -> str:
-    """``text`` in Unicode's composed form (NFC), as the catalog's path text is kept
-    (query/table.py ``lower_text_of``): "é" typed as one character or as "e" and an
-    accent is the same word, whichever way a file's name spells it (macOS writes
-    names decomposed, most keyboards compose)."""
+    """``text`` in Unicode's composed form (NFC): "é" typed as one character or as "e" and
+    an accent is the same value (macOS composes nothing, most keyboards everything).
+    Path terms go further and drop accents (query/table.py ``fold_accents``)."""
     if text.isascii():
         return text
     import unicodedata  # only for text that is not ASCII

@@ -90,7 +90,7 @@ if TYPE_CHECKING:
     from mstore.store.store import Store
 
 # bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
-SNAPSHOT_VERSION = 8
+SNAPSHOT_VERSION = 9
 DELTA_MIN, DELTA_MAX = 200, 20_000
 assert DELTA_MAX < DIRTY_CAP  # past the cap the index stops listing changes
 CACHE_SECONDS = 0.02  # a reader caches a delta that took longer than this to compute

@@ -108,8 +108,8 @@ def _arr(code: str, raw: bytes | memoryview | None) -> array:
 
 
 def lower_text_of(raw_joined: bytes) -> str:
-    """NUL + the NUL-joined paths, decoded like os.fsdecode, lowercased and composed
-    (Unicode NFC).
+    """NUL + the NUL-joined paths, decoded like os.fsdecode, lowercased and without
+    accents (``fold_accents``).
 
     NUL cannot occur in a path, so it is a safe separator, and one decode and one
     lower() over the whole text are several times faster than per path. The
@@ -118,12 +118,23 @@ def lower_text_of(raw_joined: bytes) -> str:
     """
     if raw_joined.isascii():  # bytes.lower() is ASCII-only, exact here, and faster
         return (b"\0" + raw_joined.lower()).decode("ascii")
-    import unicodedata  # only for names that are not ASCII
+    return fold_accents(("\0" + raw_joined.decode(FS_ENCODING, FS_ERRORS)).lower())
 
-    # composed (NFC), as query terms are (parser.nfc): macOS writes names decomposed, so
-    # a folder "Café" copied from a Mac holds "e" and a combining accent
-    text = ("\0" + raw_joined.decode(FS_ENCODING, FS_ERRORS)).lower()
-    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+_ACCENTS = re.compile("[\u0300-\u036f]+")  # the combining diacritical marks
+
+
+def fold_accents(text: str) -> str:
+    """``text`` without the accents of its letters ("Café" and "Cafe\u0301" -> "Cafe"):
+    how the catalog's path text is kept and path terms are matched against it, so that
+    "cafe" finds "Café" and a name macOS wrote decomposed ("e" and a combining accent)
+    is found however it is typed. Letters that are not a letter and an accent ("ø",
+    "ß", "ł") stay."""
+    if text.isascii():
+        return text
+    import unicodedata  # only for text that is not ASCII
+
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFD", text)))
 
 
 def after_of(lengths: Iterator[int] | map) -> array:
