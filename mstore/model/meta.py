@@ -17,12 +17,13 @@ PROBE_VERSION = 5
 # version 4 the other raws Pillow does not open (Canon CR3, Fujifilm RAF, Olympus ORF,
 # Panasonic RW2); version 5 content it did not recognise (application/octet-stream:
 # icons, Netpbm, PCX, SGI, TGA, QOI and DDS pictures, CAF, AU, WavPack, APE and
-# RealMedia audio, Office 97-2003 files, programs and fonts were among it).
+# RealMedia audio, Office 97-2003 files, programs and fonts were among it), and MPEG
+# transport streams, whose AVCHD recording time it reads from their H.264 stream.
 _LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"}),
                   3: frozenset({"image/x-sony-arw"}),
                   4: frozenset({"image/x-canon-cr3", "image/x-fuji-raf", "image/x-olympus-orf",
                                 "image/x-panasonic-rw2"}),
-                  5: frozenset({"application/octet-stream"})}
+                  5: frozenset({"application/octet-stream", "video/mp2t"})}
 
 
 def probed_before_news(meta: Meta, probe: int) -> bool:

@@ -1078,3 +1078,50 @@ def test_a_camcorder_tape_captured_as_raw_dv_is_video(tmp_path: Path) -> None:
     m = probe_path(path)
     assert (m.kind, m.mime, m.error) == ("video", "video/x-dv", None), m
     assert (m.width, m.height) == (720, 576) and m.duration == pytest.approx(0.4, abs=0.05)
+
+
+def avchd(path: Path, mdpm: bytes | None, at_packet: int = 0) -> Path:
+    """An H.264 transport stream as AVCHD camcorders write it: the recording time only in
+    an SEI message (unregistered user data, UUID 17ee8c60-..., "MDPM" and its entries)
+    in front of one of the first frames, none in the container."""
+    uuid = bytes.fromhex("17ee8c60f84d11d98cd60800200c9a66")
+    with av.open(str(path), "w", format="mpegts") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        packets = []
+        for i in range(10):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes([(i * 20) % 256]) * plane.buffer_size)
+            frame.pts = i
+            packets += s.encode(frame)
+        packets += s.encode(None)
+        for n, packet in enumerate(packets):
+            if mdpm is not None and n == at_packet:
+                body = uuid + b"MDPM" + mdpm
+                sei = b"\x00\x00\x00\x01\x06" + bytes([5, len(body)]) + body + b"\x80"
+                made = av.Packet(sei + bytes(packet))
+                made.pts, made.dts, made.time_base = packet.pts, packet.dts, packet.time_base
+                made.stream, made.is_keyframe = s, packet.is_keyframe
+                packet = made
+            out.mux(packet)
+    return path
+
+
+def test_an_avchd_camcorders_recording_time_comes_from_its_video_stream(tmp_path: Path) -> None:
+    """A .MTS from an AVCHD camcorder has no date in its container: the one its H.264
+    stream carries (MDPM tags 0x18/0x19, BCD) is its capture time, as local time, from
+    the first frame or a later one (Panasonic's). Damaged or absent: none, no error."""
+    when = bytes([2, 0x18, 0x12, 0x20, 0x13, 0x08, 0x19, 0x15, 0x17, 0x30, 0x45])
+    m = probe_path(avchd(tmp_path / "00001.MTS", when))
+    assert (m.kind, m.mime, m.error, m.taken) == ("video", "video/mp2t", None,
+                                                  "2013-08-15T17:30:45")
+    assert probe_path(avchd(tmp_path / "later.MTS", when, at_packet=3)).taken == (
+        "2013-08-15T17:30:45")
+    bad_month = bytes([2, 0x18, 0x12, 0x20, 0x13, 0x13, 0x19, 0x15, 0x17, 0x30, 0x45])
+    not_bcd = bytes([2, 0x18, 0x12, 0x20, 0x1A, 0x08, 0x19, 0x15, 0x17, 0x30, 0x45])
+    no_clock = bytes([1, 0x18, 0x12, 0x20, 0x13, 0x08])
+    for name, mdpm in (("month", bad_month), ("bcd", not_bcd), ("clock", no_clock),
+                       ("cut", when[:4]), ("none", None)):
+        m = probe_path(avchd(tmp_path / f"{name}.MTS", mdpm))
+        assert (m.kind, m.error, m.taken) == ("video", None, None), name

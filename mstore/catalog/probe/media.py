@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -129,6 +130,55 @@ def probe_media(f: Source, size: int, kind: str, mime: str) -> Meta:
     return meta
 
 
+# AVCHD camcorders (.MTS) keep the recording's date and time in the H.264 stream, not
+# the container: an SEI message of unregistered user data with this UUID, "MDPM"
+# ("modified DV pack metadata"), a count and then 5-byte entries (a tag, 4 bytes); tag
+# 0x18 holds a time-zone byte and the year and month, 0x19 day, hour, minute and
+# second, all in BCD (the layout exiftool's H264 module documents). Panasonic puts it
+# after the first frame, so the first packets are searched, not only the first.
+_MDPM = bytes.fromhex("17ee8c60f84d11d98cd60800200c9a66") + b"MDPM"
+_MDPM_PACKETS = 60
+
+
+def _avchd_taken(container: InputContainer, stream: Any) -> str | None:
+    for n, packet in enumerate(container.demux(stream)):
+        if n >= _MDPM_PACKETS:
+            break
+        data = bytes(packet)
+        at = data.find(_MDPM)
+        if at >= 0:
+            # inside a NAL unit "00 00 03" stands for "00 00" (emulation prevention)
+            return _mdpm_taken(data[at + 20:at + 20 + 1 + 5 * 255].replace(b"\0\0\x03", b"\0\0"))
+    return None
+
+
+def _mdpm_taken(body: bytes) -> str | None:
+    """The local recording time ("YYYY-MM-DDTHH:MM:SS") of an MDPM block (after its
+    marker), or None. The time-zone byte is left out: its DST flag makes its offset
+    ambiguous, and a time without an offset is local time, as EXIF's is."""
+    entries: dict[int, bytes] = {}
+    for at in range(1, 1 + 5 * (body[0] if body else 0), 5):
+        if at + 5 > len(body):
+            break
+        entries[body[at]] = body[at + 1:at + 5]
+    date, clock = entries.get(0x18), entries.get(0x19)
+    if date is None or clock is None:
+        return None
+    digits = [_bcd(b) for b in (*date[1:], *clock)]
+    if None in digits:
+        return None
+    century, year, month, day, hour, minute, second = digits  # type: ignore[misc]
+    try:
+        when = datetime(century * 100 + year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+    return when.isoformat() if 1990 <= when.year <= 2100 else None
+
+
+def _bcd(b: int) -> int | None:
+    return (b >> 4) * 10 + (b & 15) if b >> 4 < 10 and b & 15 < 10 else None
+
+
 def _safe(walk: Callable[..., _T], *args: Any) -> _T | None:
     """Run a structure check; they are extras on top of FFmpeg, so their failure is no
     error."""
@@ -220,6 +270,9 @@ def _fill(container: InputContainer, meta: Meta) -> int | None:
         if taken is not None:
             meta.taken = taken
             break
+    if meta.taken is None and video and meta.video_codec == "h264" and (
+            container.format.name == "mpegts"):  # AVCHD: the date is in the video stream
+        meta.taken = _safe(_avchd_taken, container, video[0])
     for key in _LOCATION_KEYS:
         loc = iso6709(tags.get(key))
         if loc is not None:
