@@ -16,13 +16,15 @@ minutes, seconds, with one separator or none, after ``-``, ``_``, ``.``, ``T``, 
 or " at "), milliseconds, and "AM" or "PM" for a 12-hour clock ("Screen Shot 2019-05-12
 at 1.45.01 PM.png"); the run of digits may neither start nor end inside a longer one (so
 a phone number or a hash holds no date), and it must be a day of the calendar.
+Facebook's ``FB_IMG_<milliseconds since 1970>`` names an instant, given in UTC
+(``+00:00``); other runs of epoch digits are left alone (as often an id as a time).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 
 _NAMED = re.compile(
     rb"(?<![0-9])(19[0-9]{2}|20[0-9]{2})([-_.]?)(0[1-9]|1[0-2])\2(0[1-9]|[12][0-9]|3[01])"
@@ -30,8 +32,16 @@ _NAMED = re.compile(
     rb"(?:[-_.]?[0-9]{3})?(?:\s?([AaPp])[Mm](?![A-Za-z]))?)?(?![0-9])")
 
 
+# Facebook's app saves pictures as FB_IMG_<milliseconds since 1970, UTC>
+_FB_EPOCH = re.compile(rb"FB_IMG_(1[0-9]{12})(?![0-9])")
+
+
 def name_taken(name: bytes) -> str | None:
     """The capture time the file name ``name`` (no directory) gives, or None."""
+    fb = _FB_EPOCH.match(name)
+    if fb is not None:  # an instant, not a local time: said in UTC
+        when = datetime.fromtimestamp(int(fb[1]) / 1000, UTC)
+        return when.replace(microsecond=0).isoformat()
     for m in _NAMED.finditer(name):
         year, month, day = int(m[1]), int(m[3]), int(m[4])
         try:

@@ -35,6 +35,8 @@ from mstore.query.namedate import name_taken, paths_taken
     ("photo_2019-05-12_13-45-01.jpg", "2019-05-12T13:45:01"),
     ("2019-05-12 13.45.01.jpg", "2019-05-12T13:45:01"),
     ("2019-05-12T13:45:01.jpg", "2019-05-12T13:45:01"),
+    # Facebook's saved pictures: milliseconds since 1970, an instant in UTC
+    ("FB_IMG_1557668701000.jpg", "2019-05-12T13:45:01+00:00"),
     # a person's own naming
     ("wedding 1985-07-04.jpg", "1985-07-04"),
     ("2019.05.12.jpg", "2019-05-12"),
@@ -49,7 +51,8 @@ def test_names_that_give_a_capture_time(name: str, taken: str) -> None:
     "IMG_1234.JPG",
     "DSC_2019.jpg",
     "+4915120190512.jpg",  # inside a longer run of digits: a phone number
-    "1557668701000.jpg",
+    "1557668701000.jpg",  # epoch digits without Facebook's prefix: as often an id
+    "FB_IMG_15576687010001.jpg",  # one digit too many
     "20190230_120000.jpg",  # not a day
     "20191399.jpg",
     "2019-0512.jpg",  # two different separators
