@@ -36,6 +36,7 @@ Two raws are not TIFF at all:
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -114,18 +115,9 @@ def _exif_segment(jpeg: bytes) -> bytes | None:
     """The TIFF structure of the first EXIF segment before the first scan of ``jpeg``."""
     if jpeg[:3] != _SOI:
         return None
-    at, n = 2, len(jpeg)
-    while at + 4 <= n and jpeg[at] == 0xFF:
-        marker = jpeg[at + 1]
-        if marker == 0xFF:  # fill
-            at += 1
-            continue
-        if marker == 0xDA:
-            return None
-        end = at + 2 + struct.unpack(">H", jpeg[at + 2:at + 4])[0]
+    for marker, at, end in _segments(jpeg):
         if marker == 0xE1 and jpeg[at + 4:at + 10] == b"Exif\x00\x00":
             return jpeg[at + 10:end]
-        at = end
     return None
 
 
@@ -207,11 +199,8 @@ def _cr3(f: BinaryIO, size: int) -> Preview | None:
         offset, length = boxes[name]
         f.seek(offset)
         at = f.read(min(length, 64)).find(_SOI)
-        if at < 0:
-            continue
-        found = _jpeg_size(f, offset + at, length - at, size)
-        if found and (best is None or found[0] * found[1] > best[2] * best[3]):
-            best = (offset + at, length - at, *found)
+        if at >= 0:
+            best = _larger(best, f, offset + at, length - at, size)
     return Preview(*best, orientation=orientation) if best else None
 
 
@@ -224,13 +213,6 @@ def _tiff(f: BinaryIO, size: int, head: bytes) -> Preview | None:
     seen: set[int] = set()
     best: tuple[int, int, int, int] | None = None  # offset, length, width, height
     own, orientation = 0, 1  # IFD0's picture, in pixels, and its orientation
-
-    def consider(offset: int, length: int) -> None:
-        nonlocal best
-        found = _jpeg_size(f, offset, length, size)
-        if found and (best is None or found[0] * found[1] > best[2] * best[3]):
-            best = (offset, length, *found)
-
     while todo and len(seen) < MAX_IFDS:
         at = todo.pop(0)
         if at in seen or not 8 <= at < size:
@@ -248,9 +230,9 @@ def _tiff(f: BinaryIO, size: int, head: bytes) -> Preview | None:
                 own = _first(tags, 0x0100) * _first(tags, 0x0101)
             if 0x8769 in tags and head[:4] in (b"IIRO", b"IIRS", b"MMOR"):
                 for offset, length in _olympus_preview(f, _first(tags, 0x8769), order, size):
-                    consider(offset, length)
+                    best = _larger(best, f, offset, length, size)
         for offset, length in _candidates(tags):
-            consider(offset, length)
+            best = _larger(best, f, offset, length, size)
     if best is None or best[2] * best[3] <= own:
         return None
     return Preview(*best, orientation=orientation)
@@ -385,19 +367,38 @@ def _jpeg_size(f: BinaryIO, offset: int, length: int, size: int) -> tuple[int, i
     data = f.read(min(length, 65536))
     if data[:2] != b"\xff\xd8":
         return None
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        seg = struct.unpack(">H", data[i + 2: i + 4])[0]
-        if marker in _SOF_PICTURE and i + 9 <= len(data):
-            height, width = struct.unpack(">HH", data[i + 5: i + 9])
+    for marker, at, _end in _segments(data):
+        if marker in _SOF_PICTURE and at + 9 <= len(data):
+            height, width = struct.unpack(">HH", data[at + 5: at + 9])
             return (width, height) if width and height else None
-        if marker in _SOF_OTHER or marker == 0xDA:  # lossless (a DNG's sensor data); scan
+        if marker in _SOF_OTHER:  # lossless (a DNG's sensor data)
             return None
-        i += 2 + seg
     return None
+
+
+def _segments(jpeg: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, start, end) of each whole segment of ``jpeg`` before its first scan:
+    ``start`` at the segment's 0xFF, ``end`` after its data (past the end of ``jpeg``
+    for a segment it cuts). Stops at the scan, at a byte that is not a marker and at the
+    end of ``jpeg``."""
+    at = 2
+    while at + 4 <= len(jpeg) and jpeg[at] == 0xFF:
+        marker = jpeg[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0xDA:  # the first scan
+            return
+        end = at + 2 + struct.unpack(">H", jpeg[at + 2:at + 4])[0]
+        yield marker, at, end
+        at = end
+
+
+def _larger(best: tuple[int, int, int, int] | None, f: BinaryIO, offset: int, length: int,
+            size: int) -> tuple[int, int, int, int] | None:
+    """``best`` (offset, length, width, height) or the JPEG at ``offset``, whichever has
+    more pixels, among those Pillow decodes."""
+    found = _jpeg_size(f, offset, length, size)
+    if found and (best is None or found[0] * found[1] > best[2] * best[3]):
+        return (offset, length, *found)
+    return best
