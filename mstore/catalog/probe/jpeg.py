@@ -129,11 +129,10 @@ def exif_of_directories(ifd0: bytes, exif: bytes | None, gps: bytes | None) -> E
     if main is None:
         return None
     for pointer, tiff, wanted in ((_EXIF_IFD, exif, _EXIF_TAGS), (_GPS_IFD, gps, _GPS_TAGS)):
-        endian = {b"II*\x00": "<", b"MM\x00*": ">"}.get(tiff[:4]) if tiff else None
-        if tiff is None or endian is None or len(tiff) < 8:
+        if tiff is None:
             continue
         try:
-            (first,) = struct.unpack_from(endian + "L", tiff, 4)
+            endian, first = _first_directory(tiff)
             main._subs[pointer] = _ifd(tiff, first, endian, wanted, pointer)[0]
         except (Unreadable, struct.error, IndexError, ValueError):
             continue
@@ -246,13 +245,7 @@ def _exif(block: bytes | None) -> Exif:
         tiff = tiff[6:]
     if not tiff:
         return Exif({}, set(), {})
-    if tiff[:4] == b"II*\x00":
-        endian = "<"
-    elif tiff[:4] == b"MM\x00*":
-        endian = ">"
-    else:
-        raise Unreadable
-    (first,) = struct.unpack_from(endian + "L", tiff, 4)
+    endian, first = _first_directory(tiff)
     main, present = _ifd(tiff, first, endian, _IFD0_TAGS, None)
     subs: dict[int, dict[int, Any]] = {}
     for pointer, wanted in ((_EXIF_IFD, _EXIF_TAGS), (_GPS_IFD, _GPS_TAGS)):
@@ -262,6 +255,17 @@ def _exif(block: bytes | None) -> Exif:
                 raise Unreadable  # Pillow fails (or finds nothing) seeking there
             subs[pointer] = _ifd(tiff, offset, endian, wanted, pointer)[0]
     return Exif(main, present, subs)
+
+
+def _first_directory(tiff: bytes) -> tuple[str, int]:
+    """The byte order of the TIFF structure ``tiff`` and where its first directory is."""
+    if tiff[:4] == b"II*\x00":
+        endian = "<"
+    elif tiff[:4] == b"MM\x00*":
+        endian = ">"
+    else:
+        raise Unreadable
+    return endian, struct.unpack_from(endian + "L", tiff, 4)[0]
 
 
 def _ifd(tiff: bytes, offset: int, endian: str, wanted: frozenset[int], group: int | None
