@@ -9,7 +9,7 @@ KINDS = ("image", "video", "audio", "text", "document", "other")
 # so that ``mstore add --verify`` records the better facts of content already cataloged.
 # 1: documents, truncated GIF/WebP/HEIC/audio, cp1252, Google Takeout sidecars
 # 2: titles, descriptions and keywords (images' EXIF/IPTC/XMP, XMP and Takeout sidecars)
-PROBE_VERSION = 5
+PROBE_VERSION = 6
 # Content recorded by probers older than a version is read again only when that version
 # can tell more about it: version 2 learned nothing about videos, audio or documents, so
 # those stay as recorded by version 1 (``--verify`` writes no new record for them);
@@ -18,12 +18,18 @@ PROBE_VERSION = 5
 # Panasonic RW2); version 5 content it did not recognise (application/octet-stream:
 # icons, Netpbm, PCX, SGI, TGA, QOI and DDS pictures, CAF, AU, WavPack, APE and
 # RealMedia audio, Office 97-2003 files, programs and fonts were among it), and MPEG
-# transport streams, whose AVCHD recording time it reads from their H.264 stream.
+# transport streams, whose AVCHD recording time it reads from their H.264 stream; version
+# 6 the images whose XMP packet it reads (those Pillow opens, and JPEGs) and XMP files,
+# for the capture time and place a packet gives.
 _LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"}),
                   3: frozenset({"image/x-sony-arw"}),
                   4: frozenset({"image/x-canon-cr3", "image/x-fuji-raf", "image/x-olympus-orf",
                                 "image/x-panasonic-rw2"}),
-                  5: frozenset({"application/octet-stream", "video/mp2t"})}
+                  5: frozenset({"application/octet-stream", "video/mp2t"}),
+                  6: frozenset({"image/jpeg", "image/png", "image/tiff", "image/webp",
+                                "image/gif", "image/heic", "image/heif", "image/avif",
+                                "image/x-canon-cr2", "image/x-adobe-dng", "image/x-nikon-nef",
+                                "image/x-pentax-pef", "application/xml"})}
 
 
 def probed_before_news(meta: Meta, probe: int) -> bool:
@@ -69,8 +75,8 @@ class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     width: int | None = None
     height: int | None = None
     orientation: int | None = None  # EXIF orientation tag 1..8
-    # capture time, "YYYY-MM-DDTHH:MM:SS" local time, plus "+HH:MM" when the offset is known
-    # (a document's: its creation date)
+    # capture time, "YYYY-MM-DDTHH:MM:SS" local time, plus "+HH:MM" when the offset is known,
+    # or "YYYY-MM-DD" when only the day is (an XMP date); a document's: its creation date
     taken: str | None = None
     camera_make: str | None = None
     camera_model: str | None = None

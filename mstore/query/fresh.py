@@ -31,9 +31,10 @@ class FreshRows:
         # what else this add saw present, where it is the only source of what is there
         self.others: dict[Place, str] = {}
         self.new_scopes: list[Place] = []  # (root, directory prefix) with no path before
-        # (root, directory) of every path of a fresh asset that is a Takeout JSON (kept
-        # when the asset is forgotten: a directory listed here is only looked at closer)
-        self.takeout_dirs: set[Place] = set()
+        # (root, directory) of every path of a fresh asset that is a sidecar lending facts
+        # (rowfacts.lender_facts; kept when the asset is forgotten: a directory listed here
+        # is only looked at closer)
+        self.lender_dirs: set[Place] = set()
 
     def add(self, aid: str, size: int, facts: RowFacts, root: str, path: bytes) -> None:
         """``aid``, new content, was seen at ``root``/``path``."""
@@ -42,8 +43,8 @@ class FreshRows:
             self.forget_path(root, path)
         self.assets[aid] = (size, facts, (place,))
         self.at[place] = aid
-        if facts.takeout:
-            self.takeout_dirs.add((root, path.rpartition(b"/")[0]))
+        if facts.lends:
+            self.lender_dirs.add((root, path.rpartition(b"/")[0]))
 
     def add_path(self, aid: str, root: str, path: bytes) -> None:
         """``aid`` was seen at one more path (as a copy, or as content that is not new)."""
@@ -56,8 +57,8 @@ class FreshRows:
             return
         self.assets[aid] = (entry[0], entry[1], (*entry[2], place))
         self.at[place] = aid
-        if entry[1].takeout:
-            self.takeout_dirs.add((root, path.rpartition(b"/")[0]))
+        if entry[1].lends:
+            self.lender_dirs.add((root, path.rpartition(b"/")[0]))
 
     def forget_path(self, root: str, path: bytes) -> None:
         """Something else was recorded at ``root``/``path`` (an error, other content):

@@ -4,7 +4,8 @@ The snapshot's full build derives them from the index, and the hashing workers o
 ``add`` derive them while they hold the Meta they probed, so the rows of the files an
 add finds new cost the process that writes the catalog nothing but their assembly
 (query/snapshot.py). What depends on other files (sidecar and Live Photo flags, the
-facts a Takeout JSON lends, path errors, missing) is added when a row is made.
+facts a Takeout JSON or an XMP sidecar lends, path errors, missing) is added when a row
+is made.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class RowFacts(msgspec.Struct, array_like=True, gc=False, frozen=True):
     flags: int  # F_GPS, F_TAKEN, F_ANIMATED, and F_PROBE_ERROR | F_ERROR for a probe error
     camera: str  # camera_name
     error: str  # the probe's error, or ""
-    takeout: bool  # a Google Takeout JSON (its facts may be lent to a file next to it)
+    lends: bool  # a sidecar whose facts may be lent to a file next to it (lender_facts)
     lat: float  # the capture position in degrees (north, east positive); nan when unknown
     lon: float
 
@@ -70,6 +71,23 @@ def takeout_facts(meta: Meta) -> SidecarFacts | None:
     return sc if sc is not None and sc.format == TAKEOUT_FORMAT else None
 
 
+def lender_facts(meta: Meta) -> SidecarFacts | None:
+    """What a sidecar may lend the file it describes: a Google Takeout JSON's facts, an
+    XMP file's when they hold a capture time or a place (None: it lends nothing)."""
+    sc = meta.sidecar
+    if sc is None:
+        return None
+    if sc.format == TAKEOUT_FORMAT or sc.taken or sc.gps_lat is not None:
+        return sc
+    return None
+
+
+def lender_of(r: Reader, aid: str) -> SidecarFacts | None:
+    """``lender_facts`` of asset ``aid``."""
+    info = r.asset(aid)
+    return lender_facts(info.meta) if info is not None else None
+
+
 def row_facts(meta: Meta) -> RowFacts:
     flags = 0
     if meta.error:
@@ -83,5 +101,5 @@ def row_facts(meta: Meta) -> RowFacts:
     if meta.frames and meta.frames > 1:
         flags |= F_ANIMATED
     return RowFacts(KIND_CODES.get(meta.kind, _OTHER), taken_int(meta.taken), flags,
-                    camera_name(meta), meta.error or "", takeout_facts(meta) is not None,
+                    camera_name(meta), meta.error or "", lender_facts(meta) is not None,
                     lat, lon)

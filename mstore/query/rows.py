@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from mstore.model.meta import Meta, SidecarFacts
+from mstore.model.meta import TAKEOUT_FORMAT, Meta, SidecarFacts
 from mstore.query.namedate import paths_taken
 from mstore.query.related import (
     LIVE_VIDEO_EXTS,
@@ -77,7 +77,7 @@ def asset_row(a: AssetInfo, current: Iterable[bytes], last: bytes, extra: int,
     """The row of asset ``a``: ``current`` are its present paths ("root/path"), ``last``
     where a missing asset was seen last, ``extra`` its sidecar/live flags, ``error_of``
     the recorded path error of a path, if any (None: no path has one), and ``lent`` the
-    facts of a Takeout sidecar next to one of its paths."""
+    facts of a sidecar next to one of its paths (``DirExtras.lent``)."""
     return facts_row(bytes.fromhex(a.id), a.size, row_facts(lend(a.meta, lent)), current,
                       last, extra, error_of)
 
@@ -136,14 +136,17 @@ def error_row(full: bytes, reason: str) -> Row:
 
 class DirExtras(NamedTuple):
     flags: dict[str, int]  # asset -> F_SIDECAR / F_LIVE
-    lent: dict[bytes, SidecarFacts]  # media file name -> facts of its Takeout sidecar
+    # media file name -> the facts its sidecar lends: its Takeout JSON's, else those of
+    # the first XMP file of its stem group that has a capture time or place
+    lent: dict[bytes, SidecarFacts]
     takeout: dict[bytes, bytes]  # media file name -> name of its Takeout JSON
 
 
 def dir_extras(members: list[tuple[bytes, str]], kind_of: Callable[[str], str | None],
-               takeout_of: Callable[[str], SidecarFacts | None]) -> DirExtras:
+               lender_of: Callable[[str], SidecarFacts | None]) -> DirExtras:
     """Flags and lent facts of the assets in one directory, from its present paths
-    ``members`` ((file name, asset id), in name order)."""
+    ``members`` ((file name, asset id), in name order); ``lender_of`` gives a sidecar's
+    ``rowfacts.lender_facts``."""
     flags: dict[str, int] = defaultdict(int)
     by_stem: dict[bytes, list[tuple[bytes, str]]] = defaultdict(list)
     for name, aid in members:
@@ -151,8 +154,8 @@ def dir_extras(members: list[tuple[bytes, str]], kind_of: Callable[[str], str | 
     for group in by_stem.values():
         for aid, fl in group_flags(group, kind_of).items():
             flags[aid] |= fl
-    facts = {name: f for name, aid in members
-             if is_json_name(name) and (f := takeout_of(aid)) is not None}
+    facts = {name: f for name, aid in members if is_json_name(name)
+             and (f := lender_of(aid)) is not None and f.format == TAKEOUT_FORMAT}
     pairs: dict[bytes, bytes] = {}
     if facts:
         asset_of = dict(members)
@@ -160,7 +163,17 @@ def dir_extras(members: list[tuple[bytes, str]], kind_of: Callable[[str], str | 
         for media, json in pairs.items():
             flags[asset_of[media]] |= F_SIDECAR
             flags[asset_of[json]] |= F_ATTACHED
-    return DirExtras(flags, {m: facts[j] for m, j in pairs.items()}, pairs)
+    lent = {m: facts[j] for m, j in pairs.items()}
+    for group in by_stem.values():
+        if len(group) > 1:
+            xmp = next((f for name, aid in group if is_sidecar(name)
+                        and (f := lender_of(aid)) is not None and f.format != TAKEOUT_FORMAT),
+                       None)
+            if xmp is not None:
+                for name, _aid in group:
+                    if not is_sidecar(name):
+                        lent.setdefault(name, xmp)
+    return DirExtras(flags, lent, pairs)
 
 
 def group_flags(members: list[tuple[bytes, str]],

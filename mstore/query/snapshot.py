@@ -6,8 +6,8 @@ records in its ``dirty`` database every asset id and error path that a record
 touched, with the data_gen of the change (``Index._mark_dirty``). A reader takes
 the snapshot minus the rows of the dirty assets/paths plus a delta table built
 from the index for just those (and for the assets next to them, whose sidecar
-and Live Photo flags, and the capture time and place a Google Takeout sidecar lends
-them, may change), merged in output order (:class:`MergedTable`),
+and Live Photo flags, and the capture time and place a Google Takeout JSON or an XMP
+sidecar lends them, may change), merged in output order (:class:`MergedTable`),
 and adjusts the stats by the same rows. So after ``mstore add one-file`` or a
 ``watch`` batch the next ``find`` costs milliseconds more, not a rebuild.
 
@@ -46,10 +46,11 @@ from mstore.query.fresh import FreshRows
 from mstore.query.related import (
     DirNames,
     is_json_name,
+    is_sidecar,
     split_dir,
 )
+from mstore.query.rowfacts import lender_facts
 from mstore.query.rowfacts import taken_int as taken_int  # used from here by the UI
-from mstore.query.rowfacts import takeout_facts
 from mstore.query.rows import (
     NAME_DATED,
     DirExtras,
@@ -90,7 +91,7 @@ if TYPE_CHECKING:
     from mstore.store.store import Store
 
 # bump when the snapshot's layout or derivation changes: old snapshots are then rebuilt
-SNAPSHOT_VERSION = 9
+SNAPSHOT_VERSION = 10
 DELTA_MIN, DELTA_MAX = 200, 20_000
 assert DELTA_MAX < DIRTY_CAP  # past the cap the index stops listing changes
 CACHE_SECONDS = 0.02  # a reader caches a delta that took longer than this to compute
@@ -211,12 +212,12 @@ def _gather(r: Reader) -> tuple[list[Row], list[bytes]]:
                 last_known[a.id] = keys[-1][0].encode() + b"/" + keys[-1][1]
 
     kind_of = {a.id: a.meta.kind for a in assets}.get
-    takeout_of = {a.id: f for a in assets if (f := takeout_facts(a.meta)) is not None}.get
+    lender_of = {a.id: f for a in assets if (f := lender_facts(a.meta)) is not None}.get
     extra: dict[str, int] = defaultdict(int)
     # an asset borrows from the sidecar of the first of its paths that has one, in key order
     lent: dict[str, tuple[tuple[bytes, bytes], SidecarFacts]] = {}
     for (rb, d), members in dirs.items():
-        ex = dir_extras(members, kind_of, takeout_of)
+        ex = dir_extras(members, kind_of, lender_of)
         for aid, fl in ex.flags.items():
             extra[aid] |= fl
         if ex.lent:
@@ -337,12 +338,12 @@ class _Delta(NamedTuple):
 
 class _Siblings:
     """Present paths by (root, directory), read from the index a directory at a time,
-    with what they lend each other (sidecar/live flags, Takeout facts)."""
+    with what they lend each other (sidecar/live flags, Takeout and XMP facts)."""
 
     def __init__(self, tt: TableTxn, kind_of: Callable[[str], str | None],
-                 takeout_of: Callable[[str], SidecarFacts | None]) -> None:
+                 lender_of: Callable[[str], SidecarFacts | None]) -> None:
         self.tt = tt
-        self.kind_of, self.takeout_of = kind_of, takeout_of
+        self.kind_of, self.lender_of = kind_of, lender_of
         self.dirs: dict[tuple[str, bytes], list[tuple[bytes, str]]] = {}
         self._extras: dict[tuple[str, bytes], DirExtras] = {}
         self._indexed: dict[tuple[str, bytes], tuple[DirNames, dict[bytes, str],
@@ -364,7 +365,7 @@ class _Siblings:
         ex = self._extras.get((root, d))
         if ex is None:
             ex = self._extras[(root, d)] = dir_extras(self.members(root, d), self.kind_of,
-                                                      self.takeout_of)
+                                                      self.lender_of)
         return ex
 
     def related(self, root: str, path: bytes) -> list[str]:
@@ -551,12 +552,12 @@ def _compute_delta(tt: TableTxn, base: CatalogTable,
         a = info(aid)
         return a.meta.kind if a is not None else None
 
-    def takeout_of(aid: str) -> SidecarFacts | None:
+    def lender_of(aid: str) -> SidecarFacts | None:
         a = info(aid)
-        return takeout_facts(a.meta) if a is not None else None
+        return lender_facts(a.meta) if a is not None else None
 
     hinted: dict[str, Row] = {}
-    sib = _Siblings(tt, kind_of, takeout_of)
+    sib = _Siblings(tt, kind_of, lender_of)
     if fresh is not None:
         hinted, neighbours = _fresh_rows(fresh, assets, sib)
         assets = (assets - hinted.keys()) | neighbours
@@ -667,13 +668,14 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
     other assets whose rows a fresh one changes (the rest of its sidecar or Live Photo
     group: their flags).
 
-    A directory with a Takeout JSON in it is left to the generic path (what the JSON
-    lends depends on its facts, which only its record has), with the fresh assets that
-    have a path there. A fresh asset's paths are exactly the ones its add saw (no other
-    path ever held it, and nothing else changed the catalog meanwhile: see
-    FreshRows.valid), all present and without an error (its sighting cleared any). The
-    files of a directory are read from the index, except in a tree that held nothing
-    when the add began: then they are the ones the add saw.
+    A directory with a sidecar that lends facts in it (a Takeout JSON, an XMP file with a
+    capture time or place) is left to the generic path (what it lends depends on its
+    facts, which only its record has), with the fresh assets that have a path there. A
+    fresh asset's paths are exactly the ones its add saw (no other path ever held it, and
+    nothing else changed the catalog meanwhile: see FreshRows.valid), all present and
+    without an error (its sighting cleared any). The files of a directory are read from
+    the index, except in a tree that held nothing when the add began: then they are the
+    ones the add saw.
     """
     assets = fresh.assets
     by_dir: dict[tuple[str, bytes], dict[bytes, str]] = defaultdict(dict)
@@ -695,9 +697,10 @@ def _fresh_rows(fresh: FreshRows, dirty_assets: set[str], sib: _Siblings
         else:
             members = sib.members(root, d, new)
             known = [m for m in members if m[1] not in assets]
-        # a Takeout JSON here: among the fresh assets (their facts say so) or the others
-        if (root, d) in fresh.takeout_dirs or any(
-                is_json_name(name) and sib.takeout_of(aid) is not None for name, aid in known):
+        # a lending sidecar here: among the fresh assets (their facts say so) or the others
+        if (root, d) in fresh.lender_dirs or any(
+                (is_json_name(name) or is_sidecar(name)) and sib.lender_of(aid) is not None
+                for name, aid in known):
             generic.update(new.values())
             continue
         for group in stem_groups(members):

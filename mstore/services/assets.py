@@ -12,7 +12,7 @@ from mstore.errors import UsageError
 from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.namedate import paths_taken
 from mstore.query.related import DirNames, is_json_name, is_sidecar
-from mstore.query.rowfacts import takeout_of
+from mstore.query.rowfacts import lender_of, takeout_of
 from mstore.query.rows import NAME_DATED_KINDS, lend
 from mstore.services.resolve import PathTarget
 from mstore.store.reader import Reader
@@ -117,8 +117,8 @@ _OWN_SOURCE = {"image": "exif", "video": "container", "audio": "container", "doc
 
 
 def _meta_with_sources(own: Meta, lender: tuple[str, SidecarFacts] | None) -> dict:
-    """The asset's metadata as the catalog shows it (a Takeout sidecar's capture time and
-    place lent where the file has none), with ``taken_source`` / ``gps_source`` saying
+    """The asset's metadata as the catalog shows it (a sidecar's capture time and place
+    lent where the file has none), with ``taken_source`` / ``gps_source`` saying
     where each came from and ``sidecar_path`` naming the sidecar that lent them."""
     facts = lender[1] if lender is not None else None
     meta = msgspec.to_builtins(lend(own, facts))
@@ -140,7 +140,9 @@ def _meta_with_sources(own: Meta, lender: tuple[str, SidecarFacts] | None) -> di
 def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
              ) -> tuple[list[dict], tuple[str, SidecarFacts] | None]:
     """Sidecars, Live Photo partners and Takeout JSONs of the asset's current paths, and
-    the Takeout sidecar lending it facts ("root/path", its facts), if any.
+    the sidecar lending it facts ("root/path", its facts), if any: as the catalog's rows
+    borrow (``rows.dir_extras``), a Takeout JSON's, else the first XMP file's of a stem
+    group, at the first path that has one.
 
     Each directory is read and indexed once (``DirNames``): content with thousands of
     copies (an empty file) has many paths in each of many directories, and of a Takeout
@@ -174,14 +176,19 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
         else:
             json = names.takeout_json_of(name, describes)
             takeout = [(json, "sidecar")] if json is not None else []
+        here: tuple[bytes, SidecarFacts] | None = None  # what lends at this path
         for other, relation in takeout:
             seen.add((root, prefix + other))
             out.append({"relation": relation, "root": root, "path": prefix + other,
                         "asset": asset_of[other]})
             facts = takeout_in(asset_of[other]) if relation == "sidecar" else None
-            if lender is None and facts is not None:
-                lender = (root + "/" + (prefix + other).decode("utf-8", "backslashreplace"),
-                          facts)
+            if here is None and facts is not None:
+                here = (prefix + other, facts)
+        if here is None and not is_sidecar(name):
+            here = next(((prefix + p, f) for p in names.stem_group(name) if is_sidecar(p)
+                         and (f := lender_of(r, asset_of[p])) is not None), None)
+        if lender is None and here is not None:
+            lender = (root + "/" + here[0].decode("utf-8", "backslashreplace"), here[1])
         for p in names.stem_group(name):
             path, other_aid = prefix + p, asset_of[p]
             if path == rel or (root, path) in seen:

@@ -1014,7 +1014,8 @@ def test_a_raw_whose_directories_run_past_its_end_is_still_no_error() -> None:
 def test_raws_read_by_older_probers_are_read_again_by_verify() -> None:
     """``add --verify`` records again the facts of content whose probers could tell less:
     the raws Pillow does not open were kind and type only before version 4 (ARW before
-    3); a JPEG or a NEF read by version 3 has nothing new to tell."""
+    3); a JPEG or a NEF read by version 3 has nothing new to tell but version 6's (an
+    XMP packet's capture time and place)."""
     from mstore.model.meta import PROBE_VERSION, Meta, probed_before_news
 
     for mime in ("image/x-canon-cr3", "image/x-fuji-raf", "image/x-olympus-orf",
@@ -1024,7 +1025,12 @@ def test_raws_read_by_older_probers_are_read_again_by_verify() -> None:
     assert probed_before_news(Meta(kind="image", mime="image/x-sony-arw"), 2)
     assert not probed_before_news(Meta(kind="image", mime="image/x-sony-arw"), 3)
     for mime in ("image/jpeg", "image/x-nikon-nef"):
-        assert not probed_before_news(Meta(kind="image", mime=mime), 3)
+        assert probed_before_news(Meta(kind="image", mime=mime), 3)  # for version 6 only
+        assert probed_before_news(Meta(kind="image", mime=mime), 5)
+        assert not probed_before_news(Meta(kind="image", mime=mime), 6)
+    xml = Meta(kind="text", mime="application/xml")
+    assert probed_before_news(xml, 5) and not probed_before_news(xml, 6)
+    assert not probed_before_news(Meta(kind="video", mime="video/mp4"), 5)
     # content not recognised before version 5 is read again: it may be a picture now
     octet = Meta(kind="other", mime="application/octet-stream", error="other: unrecognized content")
     assert probed_before_news(octet, 4) and not probed_before_news(octet, PROBE_VERSION)

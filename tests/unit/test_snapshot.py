@@ -130,7 +130,10 @@ class World:
             error=rng.choice([None] * 6 + ["probe failed"]),
             sidecar=rng.choice([None, None, SidecarFacts(
                 format="google-takeout", taken="2021-03-04T05:06:07+00:00", gps_lat=9.5,
-                gps_lon=8.5), SidecarFacts(format="google-takeout", gps_lat=7.5, gps_lon=6.5)]),
+                gps_lon=8.5), SidecarFacts(format="google-takeout", gps_lat=7.5, gps_lon=6.5),
+                SidecarFacts(format="xmp", taken="1975-06-07"),
+                SidecarFacts(format="xmp", gps_lat=-3.5, gps_lon=4.5, title="words too"),
+                SidecarFacts(format="xmp", title="words only")]),
         )
         self.w.append(AssetRecorded(hlc=self.w.now(), id=aid, size=rng.randrange(1, 1000),
                                     meta=meta))
@@ -384,6 +387,61 @@ def test_a_takeout_sidecar_lends_time_and_place_whenever_it_arrives(store: Store
     world.seen(("a", b"t/IMG_1.json"), side)
     w.flush()
     assert found("taken:2015") == {bare}
+    compare_with_rebuild(store)
+
+
+def test_an_xmp_sidecar_lends_time_and_place_to_the_files_of_its_stem(store: Store) -> None:
+    """A scan dated and placed in a photo manager (digiKam, Lightroom): the XMP file next
+    to it lends its capture time and place to the files sharing its stem, where they have
+    none of their own, whenever it arrives, changes or goes; a Takeout JSON goes first."""
+    world = World(store, 9)
+    w = world.w
+    scan, raw, exif, side, side2, words, takeout = (c * 64 for c in "abcde12")
+
+    def asset(aid: str, meta: Meta) -> None:
+        w.append(AssetRecorded(hlc=w.now(), id=aid, size=9, meta=meta))
+
+    asset(scan, Meta(kind="image", mime="image/tiff"))
+    asset(raw, Meta(kind="image", mime="image/x-nikon-nef"))
+    asset(exif, Meta(kind="image", mime="image/jpeg", taken="2001-01-01T00:00:00",
+                     gps_lat=1.0, gps_lon=1.0))
+    asset(side, Meta(kind="text", mime="application/xml", sidecar=SidecarFacts(
+        format="xmp", taken="1975-06-07", gps_lat=45.5, gps_lon=-73.5)))
+    asset(side2, Meta(kind="text", mime="application/xml", sidecar=SidecarFacts(
+        format="xmp", taken="1988-02-03T04:05:06")))
+    asset(words, Meta(kind="text", mime="application/xml", sidecar=SidecarFacts(
+        format="xmp", title="only words")))
+    asset(takeout, Meta(kind="text", mime="application/json", sidecar=SidecarFacts(
+        format="google-takeout", taken="2015-07-08T09:10:11+00:00")))
+    world.seen(("a", b"s/scan001.tif"), scan)
+    world.seen(("a", b"s/DSC_7.NEF"), raw)
+    world.seen(("a", b"s/DSC_7.JPG"), exif)
+    w.flush()
+    refresh(store, full=True)
+    found = functools.partial(found_in, store)
+
+    assert found("taken:1975") == set()
+    world.seen(("a", b"s/scan001.xmp"), side)  # arrives after its scan
+    world.seen(("a", b"s/DSC_7.NEF.xmp"), side2)
+    w.flush()
+    assert found("taken:1975-06-07") == {scan} and found("near:45.5,-73.5") == {scan}
+    # the raw takes the XMP's date; the camera's JPEG of the same stem keeps its own
+    assert found("taken:1988-02-03") == {raw} and found("taken:2001") == {exif}
+    compare_with_rebuild(store)
+    world.seen(("a", b"s/scan001.xmp"), words)  # rewritten with words only: lends nothing
+    w.flush()
+    assert found("taken:1975") == set() and found("has:gps") == {exif}
+    compare_with_rebuild(store)
+    world.seen(("a", b"s/scan001.xmp"), side)
+    world.seen(("a", b"s/scan001.tif.json"), takeout)  # a Takeout JSON goes first
+    w.flush()
+    assert found("taken:2015") == {scan} and found("taken:1975") == set()
+    assert found("near:45.5,-73.5") == set()  # it has no place; one sidecar lends, not two
+    compare_with_rebuild(store)
+    world.gone(("a", b"s/scan001.tif.json"))
+    world.gone(("a", b"s/DSC_7.NEF.xmp"))
+    w.flush()
+    assert found("taken:1975") == {scan} and found("taken:1988") == set()
     compare_with_rebuild(store)
 
 

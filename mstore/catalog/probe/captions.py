@@ -1,7 +1,8 @@
 """The words people give their pictures: a title, a description (caption) and keywords.
 
-Read from XMP (an image's embedded packet, or an XMP sidecar file), from IPTC-IIM (the
-Photoshop APP13 block Pillow hands over) and from EXIF text tags. Each source gives a
+Read from XMP (an image's embedded packet, or an XMP sidecar file: ``xmp`` reads the
+packet), from IPTC-IIM (the Photoshop APP13 block Pillow hands over) and from EXIF text
+tags. Each source gives a
 ``Words``; ``merge`` keeps the first title and description found in the order given (the
 prober lists XMP first: what editing software writes last and best) and the keywords of
 all of them, each once (compared case-insensitively), in order of appearance.
@@ -12,30 +13,16 @@ XMP fields: ``dc:title`` (else ``photoshop:Headline``), ``dc:description`` (else
 which Lightroom also writes to ``dc:subject``). Language alternatives: ``x-default``,
 else the first.
 
-Never raises for bad content: a packet that is not well-formed XML gives nothing.
+Never raises for bad content.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from typing import Any, NamedTuple
 
 MAX_TEXT = 2000  # characters kept of a title or a description
 MAX_KEYWORDS = 200
 MAX_KEYWORD = 200
-MAX_XMP = 1 << 20
-
-_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_DC = "{http://purl.org/dc/elements/1.1/}"
-_PS = "{http://ns.adobe.com/photoshop/1.0/}"
-_IPTC = "{http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/}"
-_LR = "{http://ns.adobe.com/lightroom/1.0/}"
-_TITLES = (_DC + "title", _PS + "Headline")
-_DESCRIPTIONS = (_DC + "description", _IPTC + "AltTextAccessibility",
-                 _IPTC + "ExtDescrAccessibility")
-_KEYWORDS = (_DC + "subject", _LR + "hierarchicalSubject")
-_WANTED = frozenset(_TITLES + _DESCRIPTIONS + _KEYWORDS)
 
 # what cameras write into ImageDescription when nobody wrote anything (lower-cased)
 _PLACEHOLDERS = frozenset({"olympus digital camera", "sony dsc", "digital camera",
@@ -80,56 +67,9 @@ def clean(text: Any) -> str | None:
     return " ".join(text.replace("\x00", " ").split())[:MAX_TEXT] or None
 
 
-def _keyword(text: str) -> str | None:
+def keyword(text: str) -> str | None:
     k = clean(text)
     return k[:MAX_KEYWORD] if k else None
-
-
-# -- XMP ------------------------------------------------------------------------------------
-def from_xmp(data: bytes | str | None) -> Words:
-    """The words of an XMP packet (the packet alone, or a whole sidecar file)."""
-    if not data or len(data) > MAX_XMP:
-        return Words()
-    if isinstance(data, str):
-        data = data.encode("utf-8", "replace")
-    start = data.find(b"<x:xmpmeta")
-    if start < 0:
-        start = data.find(b"<rdf:RDF")
-    if start < 0:
-        return Words()
-    end_tag = b"</x:xmpmeta>" if data.startswith(b"<x:xmpmeta", start) else b"</rdf:RDF>"
-    end = data.find(end_tag, start)
-    if end < 0:
-        return Words()
-    try:
-        root = ET.fromstring(data[start:end + len(end_tag)])
-    except (ET.ParseError, ValueError):
-        return Words()
-    found: dict[str, list[str]] = {}
-    for el in root.iter():
-        if el.tag == _RDF + "Description":
-            for name, value in el.attrib.items():  # simple properties written as attributes
-                if name in _WANTED:
-                    found.setdefault(name, []).append(value)
-        elif el.tag in _WANTED:
-            found.setdefault(el.tag, []).extend(_values(el))
-    title = next((t for tag in _TITLES for v in found.get(tag, ()) if (t := clean(v))), None)
-    description = next((t for tag in _DESCRIPTIONS for v in found.get(tag, ())
-                        if (t := clean(v))), None)
-    keywords = [k for v in found.get(_DC + "subject", ()) if (k := _keyword(v))]
-    keywords += [k for v in found.get(_LR + "hierarchicalSubject", ())
-                 if (k := _keyword(v.rsplit("|", 1)[-1]))]
-    return merge(Words(title, description, tuple(keywords)))
-
-
-def _values(el: ET.Element) -> list[str]:
-    """An XMP property's values: the ``rdf:li`` of its Alt/Bag/Seq (an Alt's
-    ``x-default`` first), else its own text."""
-    items = [li for li in el.iter(_RDF + "li")]
-    if not items:
-        return [el.text] if el.text and el.text.strip() else []
-    items.sort(key=lambda li: li.get(_XML_LANG) != "x-default")
-    return [li.text for li in items if li.text]
 
 
 # -- IPTC-IIM -------------------------------------------------------------------------------
@@ -148,7 +88,7 @@ def from_iptc(info: dict | None) -> Words:
 
     kw = info.get(_IIM_KEYWORDS)
     kws = kw if isinstance(kw, list) else [kw] if kw is not None else []
-    keywords = tuple(k for v in kws if isinstance(v, bytes) and (k := _keyword(_decode(v, utf8))))
+    keywords = tuple(k for v in kws if isinstance(v, bytes) and (k := keyword(_decode(v, utf8))))
     return Words(text(info.get(_IIM_TITLE)) or text(info.get(_IIM_HEADLINE)),
                  text(info.get(_IIM_CAPTION)), keywords)
 
@@ -178,7 +118,7 @@ def from_exif(exif: Any) -> Words:
         except Exception:
             desc = None
     keywords = tuple(k for part in (_xp(exif.get(_XP_KEYWORDS)) or "").split(";")
-                     if (k := _keyword(part)))
+                     if (k := keyword(part)))
     return Words(title, desc, keywords)
 
 

@@ -1,5 +1,11 @@
-"""Images: size, orientation, capture time, camera and GPS, from headers and EXIF (Pillow);
-title, description and keywords from EXIF, IPTC and XMP (``captions``).
+"""Images: size, orientation, capture time, camera and GPS, from headers and EXIF (Pillow),
+and from an embedded XMP packet where EXIF says less (``xmp``); title, description and
+keywords from EXIF, IPTC and XMP (``captions``).
+
+Capture time, best first: EXIF DateTimeOriginal, XMP's (``exif:DateTimeOriginal``,
+``photoshop:DateCreated``), EXIF DateTimeDigitized, XMP's (``exif:DateTimeDigitized``,
+``xmp:CreateDate``), EXIF DateTime (IFD0's, which editors move). A position from EXIF's
+GPS directory, else from XMP.
 
 Nothing here decodes pixels. ``Image.open`` only parses headers; animated GIF/WebP
 frame counts come from ``n_frames`` (which walks frames without decompressing).
@@ -24,7 +30,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from mstore.catalog.probe import captions, complete, describe_error, format_taken, jpeg
+from mstore.catalog.probe import captions, complete, describe_error, format_taken, jpeg, xmp
 from mstore.model.meta import Meta
 
 if TYPE_CHECKING:
@@ -96,7 +102,7 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
             return _from_jpeg_headers(meta, headers, f, size)
     Image = _pil(heif=mime in _HEIF_MIMES)
     raw = mime in _TIFF_RAW
-    late_exif_wanted = False
+    late_exif_wanted, packet = False, xmp.NOTHING
     with warnings.catch_warnings():
         # Pillow warns about oddities it reads through (corrupt EXIF, truncated
         # chunks); what matters is recorded, the rest would only flood the log.
@@ -104,7 +110,7 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(f) as im:
-                late_exif_wanted = _read(im, meta, raw)
+                late_exif_wanted, packet = _read(im, meta, raw)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
             m = _BOMB_PIXELS.search(str(e))
             meta.error = "image: decompression bomb" + (f" ({m[1]} pixels)" if m else "")
@@ -137,9 +143,10 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
             except Exception:
                 meta.error = _BAD_EXIF
             else:
-                _apply_exif(meta, exif, transformed=False, raw=False)
+                _apply_exif(meta, exif, transformed=False, raw=False, packet=packet)
         if not complete:
             meta.error = _TRUNCATED
+    _fill_from_xmp(meta, packet)
     return meta
 
 
@@ -162,8 +169,9 @@ def _from_jpeg_headers(meta: Meta, headers: jpeg.Headers, f: Source, size: int) 
     """What the Pillow path below finds in a JPEG, from the headers probe/jpeg.py read
     (``_jpeg_complete``'s walk to the first scan is the one jpeg.py made)."""
     meta.width, meta.height = headers.width, headers.height
-    _set_words(meta, headers.xmp, None, headers.exif)
-    _apply_exif(meta, headers.exif, transformed=False, raw=False)
+    packet = _set_words(meta, headers.xmp, None, headers.exif)
+    _apply_exif(meta, headers.exif, transformed=False, raw=False, packet=packet)
+    _fill_from_xmp(meta, packet)
     if not _eoi_after(f, headers.scan, size):
         meta.error = _TRUNCATED
     return meta
@@ -203,8 +211,9 @@ def _pil(heif: bool) -> ModuleType:
     return Image
 
 
-def _read(im: PILImage.Image, meta: Meta, raw: bool) -> bool:
-    """Fill ``meta`` from an opened image. Returns True if EXIF must be looked for later."""
+def _read(im: PILImage.Image, meta: Meta, raw: bool) -> tuple[bool, xmp.Facts]:
+    """Fill ``meta`` from an opened image. Returns whether EXIF must be looked for later,
+    and the facts of its XMP packet."""
     if not raw:
         w, h = im.size
         if im.format == "TIFF":
@@ -219,15 +228,14 @@ def _read(im: PILImage.Image, meta: Meta, raw: bool) -> bool:
         if isinstance(n, int) and n > 1:
             meta.frames = n
     if im.format == "PNG" and "exif" not in im.info and "Raw profile type exif" not in im.info:
-        _words(im, meta, None)
-        return True  # PngImageFile.getexif() would decode the image to reach a late eXIf
+        # PngImageFile.getexif() would decode the image to reach a late eXIf
+        return True, _words(im, meta, None)
     try:
         exif = im.getexif()
     except Exception:
         meta.error = _BAD_EXIF  # Pillow's reasons quote raw header bytes; not worth keeping
-        _words(im, meta, None)
-        return False
-    _words(im, meta, exif)
+        return False, _words(im, meta, None)
+    packet = _words(im, meta, exif)
     # pillow_heif hands over images already rotated by the HEIF irot/imir boxes (and
     # resets the EXIF tag to 1, keeping the file's value in info["original_orientation"]).
     heif = im.format == "HEIF"
@@ -235,11 +243,11 @@ def _read(im: PILImage.Image, meta: Meta, raw: bool) -> bool:
         orig = im.info.get("original_orientation")
         if isinstance(orig, int) and 1 <= orig <= 8:
             exif[_ORIENTATION] = orig
-    _apply_exif(meta, exif, transformed=heif, raw=raw)
-    return False
+    _apply_exif(meta, exif, transformed=heif, raw=raw, packet=packet)
+    return False, packet
 
 
-def _words(im: PILImage.Image, meta: Meta, exif: AnyExif | None) -> None:
+def _words(im: PILImage.Image, meta: Meta, exif: AnyExif | None) -> xmp.Facts:
     """Title, description and keywords from the embedded XMP packet, IPTC and EXIF (read
     with the headers: nothing more of the file is read for them)."""
     try:
@@ -248,14 +256,16 @@ def _words(im: PILImage.Image, meta: Meta, exif: AnyExif | None) -> None:
         iptc = IptcImagePlugin.getiptcinfo(im)
     except Exception:
         iptc = None
-    _set_words(meta, im.info.get("xmp"), iptc, exif)
+    return _set_words(meta, im.info.get("xmp"), iptc, exif)
 
 
-def _set_words(meta: Meta, xmp: bytes | str | None, iptc: dict | None,
-               exif: AnyExif | None) -> None:
+def _set_words(meta: Meta, packet: bytes | str | None, iptc: dict | None,
+               exif: AnyExif | None) -> xmp.Facts:
     """The words of an XMP packet, IPTC records (Pillow's ``getiptcinfo``) and EXIF, into
-    ``meta``. A part that fails is left out; it is never an error of the image."""
-    sources = [captions.from_xmp(xmp)]
+    ``meta``; the packet's facts are returned for ``_apply_exif`` and ``_fill_from_xmp``.
+    A part that fails is left out; it is never an error of the image."""
+    facts = xmp.read(packet)
+    sources = [facts.words]
     try:
         sources.append(captions.from_iptc(iptc))
     except Exception:
@@ -268,11 +278,24 @@ def _set_words(meta: Meta, xmp: bytes | str | None, iptc: dict | None,
     words = captions.merge(*sources)
     meta.title, meta.description = words.title, words.description
     meta.keywords = list(words.keywords) or None
+    return facts
 
 
-def _apply_exif(meta: Meta, exif: AnyExif, *, transformed: bool, raw: bool) -> None:
-    """EXIF facts into ``meta``. Each part is independent: a broken GPS IFD keeps the date."""
-    parts: tuple[Callable[[Meta, AnyExif], None], ...] = (_taken, _camera, _gps)
+def _fill_from_xmp(meta: Meta, packet: xmp.Facts) -> None:
+    """The capture time and place of an XMP packet where EXIF gave none (EXIF's own
+    order with XMP's dates in it is ``_taken``'s)."""
+    if not meta.taken:
+        meta.taken = packet.taken or packet.digitized
+    if packet.gps is not None and (meta.gps_lat is None or meta.gps_lon is None):
+        meta.gps_lat, meta.gps_lon, meta.gps_alt = packet.gps
+
+
+def _apply_exif(meta: Meta, exif: AnyExif, *, transformed: bool, raw: bool,
+                packet: xmp.Facts = xmp.NOTHING) -> None:
+    """EXIF facts into ``meta``, the dates of the image's XMP ``packet`` ranked among
+    EXIF's own. Each part is independent: a broken GPS IFD keeps the date."""
+    parts: tuple[Callable[[Meta, AnyExif], None], ...] = (
+        lambda m, e: _taken(m, e, packet), _camera, _gps)
     orientation = exif.get(_ORIENTATION)
     if isinstance(orientation, int) and 1 <= orientation <= 8:
         meta.orientation = orientation
@@ -285,17 +308,19 @@ def _apply_exif(meta: Meta, exif: AnyExif, *, transformed: bool, raw: bool) -> N
             meta.error = meta.error or _BAD_EXIF
 
 
-def _taken(meta: Meta, exif: AnyExif) -> None:
-    """Capture time: DateTimeOriginal, else DateTimeDigitized, else DateTime, each with
-    its own OffsetTime* tag when that is present and sane."""
+def _taken(meta: Meta, exif: AnyExif, packet: xmp.Facts = xmp.NOTHING) -> None:
+    """Capture time: DateTimeOriginal, else XMP's, else DateTimeDigitized, else XMP's, else
+    DateTime; EXIF's each with its own OffsetTime* tag when that is present and sane."""
     sub = exif.get_ifd(_EXIF_IFD)
     candidates = (
-        (sub.get(_DT_ORIGINAL), sub.get(_OFFSET_ORIGINAL)),
-        (sub.get(_DT_DIGITIZED), sub.get(_OFFSET_DIGITIZED)),
-        (exif.get(_DATETIME), sub.get(_OFFSET)),
+        lambda: exif_datetime(sub.get(_DT_ORIGINAL), sub.get(_OFFSET_ORIGINAL)),
+        lambda: packet.taken,
+        lambda: exif_datetime(sub.get(_DT_DIGITIZED), sub.get(_OFFSET_DIGITIZED)),
+        lambda: packet.digitized,
+        lambda: exif_datetime(exif.get(_DATETIME), sub.get(_OFFSET)),
     )
-    for value, offset in candidates:
-        taken = exif_datetime(value, offset)
+    for candidate in candidates:
+        taken = candidate()
         if taken is not None:
             meta.taken = taken
             return

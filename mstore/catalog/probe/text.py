@@ -8,7 +8,7 @@ decoding the file's bytes with the reported encoding gives back its text. The li
 is the number of line ends plus one for a last line without one; a file whose only
 line ends are CR (classic Mac) is counted by CRs. A JSON file that is a Google Takeout
 sidecar also gets the facts it gives (``Meta.sidecar``, see ``takeout``); an XMP file (a
-sidecar of a photo) its title, description and keywords (``captions``).
+sidecar of a photo) its title, description, keywords, capture time and place (``xmp``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 from typing import TYPE_CHECKING
 
-from mstore.catalog.probe import captions, takeout
+from mstore.catalog.probe import takeout, xmp
 from mstore.model.meta import Meta, SidecarFacts
 
 if TYPE_CHECKING:
@@ -41,19 +41,23 @@ def probe_text(f: Source, size: int, head: bytes, mime: str) -> Meta:
     if mime == "application/json" and size <= takeout.MAX_BYTES:
         f.seek(0)
         meta.sidecar = takeout.takeout_facts(f.read(size))
-    elif mime == "application/xml" and size <= captions.MAX_XMP:
+    elif mime == "application/xml" and size <= xmp.MAX_XMP:
         f.seek(0)
         meta.sidecar = xmp_facts(f.read(size))
     return meta
 
 
 def xmp_facts(data: bytes) -> SidecarFacts | None:
-    """An XMP file's title, description and keywords; None if it has none (or is no XMP)."""
-    words = captions.from_xmp(data)
-    if not (words.title or words.description or words.keywords):
+    """What an XMP file says of its picture: words, capture time (when it was taken, else
+    when it was made digital) and place; None if it says none of it (or is no XMP)."""
+    facts = xmp.read(data)
+    words, taken, gps = facts.words, facts.taken or facts.digitized, facts.gps
+    if not (words.title or words.description or words.keywords or taken or gps):
         return None
+    lat, lon, alt = gps if gps is not None else (None, None, None)
     return SidecarFacts(format="xmp", title=words.title, description=words.description,
-                        keywords=list(words.keywords) or None)
+                        keywords=list(words.keywords) or None, taken=taken,
+                        gps_lat=lat, gps_lon=lon, gps_alt=alt)
 
 
 def guess_encoding(head: bytes) -> str:

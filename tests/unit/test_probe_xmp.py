@@ -1,0 +1,135 @@
+"""Capture time and place read from XMP (catalog/probe/xmp.py): an image's embedded packet
+where its EXIF says less, and an XMP sidecar file's, as photo managers write them."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from mstore.catalog.probe import probe, xmp
+from mstore.model.meta import Meta
+from tests.fixtures.captions import picture
+from tests.fixtures.captions import xmp as packet
+
+ORIGINAL, DIGITIZED, DATETIME = 0x9003, 0x9004, 0x0132
+
+
+def probed(data: bytes) -> Meta:
+    return probe(io.BytesIO(data), len(data), data[:65536])
+
+
+@pytest.mark.parametrize(("text", "taken"), [
+    ("2019-05-12T13:45:01", "2019-05-12T13:45:01"),
+    ("2019-05-12T13:45:01.25+02:00", "2019-05-12T13:45:01+02:00"),
+    ("2019-05-12T13:45:01Z", "2019-05-12T13:45:01+00:00"),
+    ("2019-05-12T13:45-05:30", "2019-05-12T13:45:00-05:30"),
+    (" 1975-06-07 ", "1975-06-07"),  # a day and no time: that day
+    ("1975", None), ("1975-06", None),  # a year or a month alone: not kept
+    ("2019-02-30T10:00:00", None), ("0000-00-00T00:00:00", None), ("12/05/2019", None),
+    ("2019-05-12T13:45:01+99:00", "2019-05-12T13:45:01"),  # an impossible offset: left out
+])
+def test_xmp_dates(text: str, taken: str | None) -> None:
+    assert xmp.xmp_date(text) == taken
+
+
+@pytest.mark.parametrize(("lat", "lon", "where"), [
+    ("48,51.4995N", "2,17.671E", (48.858325, 2.2945167)),
+    ("33,51,25.2S", "151,12,55.08E", (-33.857, 151.2153)),
+    ("40,41.3W", "74,2.7W", None),  # a latitude given as west
+    ("48.8583", "-2.2945", (48.8583, -2.2945)),  # signed decimals, as some tools write
+    ("0,0.0N", "0,0.0E", None),  # what a receiver without a fix writes
+    ("91,0.0N", "2,0.0E", None), ("48,61.0N", "2,0.0E", None), ("north", "2,0.0E", None),
+])
+def test_xmp_coordinates(lat: str, lon: str, where: tuple[float, float] | None) -> None:
+    got = xmp.read(packet(props={"exif:GPSLatitude": lat, "exif:GPSLongitude": lon})).gps
+    if where is None:
+        assert got is None
+    else:
+        assert got is not None and got[:2] == pytest.approx(where, abs=1e-4) and got[2] is None
+
+
+def test_altitude_and_its_reference() -> None:
+    place = {"exif:GPSLatitude": "46,0.5N", "exif:GPSLongitude": "7,45.0E"}
+    assert xmp.read(packet(props={**place, "exif:GPSAltitude": "45131/10"})).gps == (
+        46.0083333, 7.75, 4513.1)
+    below = xmp.read(packet(props={**place, "exif:GPSAltitude": "28/1",
+                                   "exif:GPSAltitudeRef": "1"})).gps
+    assert below is not None and below[2] == -28.0
+    assert xmp.read(packet(props={**place, "exif:GPSAltitude": "1/0"})).gps == (
+        46.0083333, 7.75, None)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_scan_dated_and_placed_in_a_photo_manager(fmt: str) -> None:
+    """No EXIF date at all: the packet's capture time and place are the picture's."""
+    m = probed(picture(fmt, xmp_packet=packet(title="Oma", props={
+        "photoshop:DateCreated": "1975-06-07", "xmp:CreateDate": "2021-01-02T03:04:05",
+        "exif:GPSLatitude": "45,30.0N", "exif:GPSLongitude": "73,34.2W",
+        "xmp:ModifyDate": "2022-02-02T02:02:02"})))
+    assert (m.taken, m.gps_lat, m.gps_lon, m.title, m.error) == (
+        "1975-06-07", 45.5, -73.57, "Oma", None)
+    scanned = probed(picture(fmt, xmp_packet=packet(props={
+        "xmp:CreateDate": "2021-01-02T03:04:05", "xmp:ModifyDate": "2022-02-02T02:02:02"})))
+    assert scanned.taken == "2021-01-02T03:04:05"  # when it was made digital; never ModifyDate
+    edited = probed(picture(fmt, xmp_packet=packet(props={"xmp:ModifyDate": "2022-02-02"})))
+    assert edited.taken is None
+
+
+@pytest.mark.parametrize(("exif", "props", "taken"), [
+    # EXIF's own capture time wins over everything
+    ({ORIGINAL: "2001:02:03 04:05:06", DATETIME: "2020:01:01 00:00:00"},
+     {"exif:DateTimeOriginal": "1999-09-09T09:09:09"}, "2001-02-03T04:05:06"),
+    # XMP's capture time before EXIF's digitizing time and its IFD0 (edit) time
+    ({DIGITIZED: "2001:02:03 04:05:06", DATETIME: "2020:01:01 00:00:00"},
+     {"photoshop:DateCreated": "1975-06-07T08:09:10"}, "1975-06-07T08:09:10"),
+    # EXIF's digitizing time before XMP's
+    ({DIGITIZED: "2001:02:03 04:05:06"}, {"xmp:CreateDate": "2021-01-02T03:04:05"},
+     "2001-02-03T04:05:06"),
+    # XMP's digitizing time before IFD0's DateTime, which editors move
+    ({DATETIME: "2020:01:01 00:00:00"}, {"xmp:CreateDate": "2003-04-05T06:07:08"},
+     "2003-04-05T06:07:08"),
+    ({DATETIME: "2020:01:01 00:00:00"}, {"xmp:ModifyDate": "2003-04-05T06:07:08"},
+     "2020-01-01T00:00:00"),
+])
+def test_exif_and_xmp_dates_ranked_together(exif: dict[int, str], props: dict[str, str],
+                                            taken: str) -> None:
+    assert probed(picture(exif_dates=exif, xmp_packet=packet(props=props))).taken == taken
+
+
+def test_a_broken_packet_or_bad_values_cost_nothing_else() -> None:
+    broken = probed(picture(xmp_packet=b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>'
+                            b'<rdf:Description photoshop:DateCreated="1975"></x:xmpmeta>'))
+    assert (broken.taken, broken.error, broken.width) == (None, None, 24)
+    odd = probed(picture(exif_dates={ORIGINAL: "2001:02:03 04:05:06"}, xmp_packet=packet(props={
+        "photoshop:DateCreated": "yesterday", "exif:GPSLatitude": "x", "exif:GPSLongitude": "y"})))
+    assert (odd.taken, odd.gps_lat, odd.error) == ("2001-02-03T04:05:06", None, None)
+
+
+def test_an_xmp_sidecar_file_says_when_and_where() -> None:
+    sc = probed(packet(props={"exif:DateTimeOriginal": "1988-02-03T04:05:06+01:00",
+                              "exif:GPSLatitude": "51,30.0N", "exif:GPSLongitude": "0,7.5W",
+                              "exif:GPSAltitude": "11/1"})).sidecar
+    assert sc is not None and sc.format == "xmp"
+    assert (sc.taken, sc.gps_lat, sc.gps_lon, sc.gps_alt) == (
+        "1988-02-03T04:05:06+01:00", 51.5, -0.125, 11.0)
+    assert (sc.title, sc.keywords) == (None, None)
+    scanned = probed(packet(props={"xmp:CreateDate": "2021-01-02"})).sidecar
+    assert scanned is not None and scanned.taken == "2021-01-02"
+    assert probed(packet(props={"xmp:ModifyDate": "2021-01-02"})).sidecar is None
+
+
+def test_jpeg_header_reader_and_pillow_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JPEG's headers are read without Pillow (probe/jpeg.py); Pillow's path must give
+    the same facts of the packet."""
+    from mstore.catalog.probe import jpeg
+
+    data = picture(exif_dates={DATETIME: "2020:01:01 00:00:00"}, xmp_packet=packet(props={
+        "photoshop:DateCreated": "1975-06-07", "exif:GPSLatitude": "45,30.0N",
+        "exif:GPSLongitude": "73,34.2W"}))
+    assert jpeg.read_headers(data, 10**8) is not None
+    fast = probed(data)
+    with monkeypatch.context() as m:
+        m.setattr(jpeg, "read_headers", lambda *_: None)
+        slow = probed(data)
+    assert fast == slow and (fast.taken, fast.gps_lat) == ("1975-06-07", 45.5)
