@@ -44,6 +44,19 @@ DEFAULT_IGNORE = [
     ".TemporaryItems/",
     ".DocumentRevisions-V100/",
     ".AppleDouble/",
+    "ehthumbs.db",
+    "ehthumbs_vista.db",
+    # what NAS boxes keep in shared folders: thumbnails, recycle bins, and snapshots (whole
+    # copies of the share as it was: cataloged, each would be the archive again)
+    "#recycle/",
+    "#snapshot/",
+    "@Recycle/",
+    ".@__thumb/",
+    "@Recently-Snapshot/",
+    ".snapshot/",
+    # what photo managers keep beside the photos: Lightroom's previews, digiKam's trash
+    "*.lrdata/",
+    ".dtrash/",
     ".mstore/",
     ".git/",
     ".stfolder/",
