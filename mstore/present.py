@@ -128,6 +128,9 @@ def meta_lines(meta: dict) -> list[tuple[str, str]]:
             text = (f"{val:.3f}".rstrip("0").rstrip(".") if isinstance(val, float)
                     else str(val))
             out.append((label, text + unit + (_source(meta, "taken") if key == "taken" else "")))
+    if meta.get("motion_video"):
+        out.append(("motion", f"motion photo: a {human_size(meta['motion_video'])} video "
+                              "appended to the picture"))
     if meta.get("text_layer") is not None:
         out.append(("text layer", "yes" if meta["text_layer"] else "no (pictures of pages)"))
     if meta.get("gps_lat") is not None:

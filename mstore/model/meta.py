@@ -20,7 +20,7 @@ PROBE_VERSION = 6
 # RealMedia audio, Office 97-2003 files, programs and fonts were among it), and MPEG
 # transport streams, whose AVCHD recording time it reads from their H.264 stream; version
 # 6 the images whose XMP packet it reads (those Pillow opens, and JPEGs) and XMP files,
-# for the capture time and place a packet gives.
+# for the capture time and place a packet gives, and the video of a motion photo.
 _LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"}),
                   3: frozenset({"image/x-sony-arw"}),
                   4: frozenset({"image/x-canon-cr3", "image/x-fuji-raf", "image/x-olympus-orf",
@@ -84,6 +84,9 @@ class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     gps_lon: float | None = None
     gps_alt: float | None = None
     frames: int | None = None  # animated images: frame count (> 1)
+    # a motion photo (a picture with a video appended): its MP4 starts this many bytes
+    # before the end of the file (catalog/probe/xmp.py)
+    motion_video: int | None = None
     # images: the words people gave them (EXIF, IPTC, embedded XMP; catalog/probe/captions)
     title: str | None = None
     description: str | None = None  # caption

@@ -20,6 +20,7 @@ from mstore.query.table import (
     F_ANIMATED,
     F_ERROR,
     F_GPS,
+    F_LIVE,
     F_PROBE_ERROR,
     F_TAKEN,
     KIND_CODES,
@@ -100,6 +101,8 @@ def row_facts(meta: Meta) -> RowFacts:
         flags |= F_TAKEN
     if meta.frames and meta.frames > 1:
         flags |= F_ANIMATED
+    if meta.motion_video:
+        flags |= F_LIVE  # a motion photo: a picture and its moment, as a Live Photo pair
     return RowFacts(KIND_CODES.get(meta.kind, _OTHER), taken_int(meta.taken), flags,
                     camera_name(meta), meta.error or "", lender_facts(meta) is not None,
                     lat, lon)

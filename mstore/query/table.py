@@ -44,7 +44,7 @@ F_GPS = 1  # has GPS coordinates
 F_MISSING = 2  # every path of the asset is gone
 F_ERROR = 4  # a recorded error (probe error on the asset, or a path error)
 F_SIDECAR = 8  # a sidecar (.xmp/.aae) sits next to one of its paths
-F_LIVE = 16  # part of a Live Photo pair (image + .mov of the same stem)
+F_LIVE = 16  # part of a Live Photo pair (image + .mov of the same stem), or a motion photo
 F_TAKEN = 32  # has a capture time
 F_ANIMATED = 64  # image with more than one frame
 # not a query flag: the asset's own probe failed (as opposed to an error at one of

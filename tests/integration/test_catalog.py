@@ -173,6 +173,10 @@ def test_live_pairs_and_sidecars_are_linked(cataloged, by_path) -> None:  # noqa
         shown = mstore("show", by_path[jp(media)]["id"], "--json", store=store).json()
         assert any(r["relation"] == "sidecar" and "archive/" + r["path"] == jp(sidecar)
                    for r in shown["related"]), (sidecar, shown["related"])
+    assert manifest.motion_photos  # a picture carrying its own video is live on its own
+    for rel in manifest.motion_photos:
+        assert jp(rel) in live, rel
+        assert "motion photo" in mstore("show", by_path[jp(rel)]["id"], store=store).out
 
 
 def test_rescan_of_an_unchanged_archive_changes_nothing(cataloged) -> None:  # noqa: ANN001

@@ -9,7 +9,7 @@ import pytest
 
 from mstore.catalog.probe import probe, xmp
 from mstore.model.meta import Meta
-from tests.fixtures.captions import picture
+from tests.fixtures.captions import motion_packet, picture
 from tests.fixtures.captions import xmp as packet
 
 ORIGINAL, DIGITIZED, DATETIME = 0x9003, 0x9004, 0x0132
@@ -133,3 +133,42 @@ def test_jpeg_header_reader_and_pillow_agree(monkeypatch: pytest.MonkeyPatch) ->
         m.setattr(jpeg, "read_headers", lambda *_: None)
         slow = probed(data)
     assert fast == slow and (fast.taken, fast.gps_lat) == ("1975-06-07", 45.5)
+
+
+# a stand-in for the appended MP4: what the prober looks at is the box that starts it
+VIDEO = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(200)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("micro", [False, True])
+def test_a_motion_photo_carries_its_video(fmt: str, micro: bool) -> None:
+    """Pixel's ``PXL_…MP.jpg`` (Motion Photo 1.0) and the older ``MVIMG_`` (MicroVideo):
+    the video appended after the picture is found where the packet says, and the photo
+    counts as live."""
+    from mstore.query.rowfacts import row_facts
+    from mstore.query.table import F_LIVE
+
+    data = picture(fmt, xmp_packet=motion_packet(len(VIDEO), micro=micro)) + VIDEO
+    m = probed(data)
+    assert (m.motion_video, m.error, m.width) == (len(VIDEO), None, 24)
+    assert row_facts(m).flags & F_LIVE
+    # another file appended after the video is counted in where it starts
+    tail = b"extra bytes"
+    after = probed(picture(fmt, xmp_packet=motion_packet(len(VIDEO), micro=micro,
+                                                         trailing=(len(tail),))) + VIDEO + tail)
+    assert after.motion_video == len(VIDEO) + len(tail)
+
+
+def test_a_packet_that_promises_a_video_the_file_lacks_gives_none() -> None:
+    from mstore.query.rowfacts import row_facts
+    from mstore.query.table import F_LIVE
+
+    still = picture(xmp_packet=motion_packet(len(VIDEO)))
+    for data in (still,  # the video was cut off (an editor kept the packet)
+                 still + VIDEO[:-40],  # cut short: the box is no longer where it says
+                 still + bytes(len(VIDEO)),  # something else is there
+                 picture(xmp_packet=motion_packet(10**9)) + VIDEO):  # beyond the file
+        m = probed(data)
+        assert m.motion_video is None and m.error is None
+        assert not row_facts(m).flags & F_LIVE
+    assert probed(picture() + VIDEO).motion_video is None  # no packet: not looked for

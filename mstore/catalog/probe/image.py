@@ -147,6 +147,7 @@ def probe_image(f: Source, size: int, mime: str) -> Meta:
         if not complete:
             meta.error = _TRUNCATED
     _fill_from_xmp(meta, packet)
+    _motion_video(meta, f, size, packet)
     return meta
 
 
@@ -172,6 +173,7 @@ def _from_jpeg_headers(meta: Meta, headers: jpeg.Headers, f: Source, size: int) 
     packet = _set_words(meta, headers.xmp, None, headers.exif)
     _apply_exif(meta, headers.exif, transformed=False, raw=False, packet=packet)
     _fill_from_xmp(meta, packet)
+    _motion_video(meta, f, size, packet)
     if not _eoi_after(f, headers.scan, size):
         meta.error = _TRUNCATED
     return meta
@@ -288,6 +290,20 @@ def _fill_from_xmp(meta: Meta, packet: xmp.Facts) -> None:
         meta.taken = packet.taken or packet.digitized
     if packet.gps is not None and (meta.gps_lat is None or meta.gps_lon is None):
         meta.gps_lat, meta.gps_lon, meta.gps_alt = packet.gps
+
+
+def _motion_video(meta: Meta, f: Source, size: int, packet: xmp.Facts) -> None:
+    """A motion photo's video, where its packet says one starts and an MP4 box does."""
+    back = packet.video_from_end
+    if back is None or not 8 <= back < size:
+        return
+    try:
+        f.seek(size - back)
+        box = f.read(8)
+    except OSError:
+        return
+    if box[4:8] == b"ftyp" and 8 <= int.from_bytes(box[:4], "big") <= back:
+        meta.motion_video = back
 
 
 def _apply_exif(meta: Meta, exif: AnyExif, *, transformed: bool, raw: bool,

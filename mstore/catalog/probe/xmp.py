@@ -1,4 +1,5 @@
-"""An XMP packet's facts: the words people gave a picture, when it was taken, where.
+"""An XMP packet's facts: the words people gave a picture, when it was taken, where, and
+whether a video is appended to it (a motion photo).
 
 One parse of the packet (an image's embedded one, or a whole ``.xmp`` sidecar file)
 gives all three. Words are described in ``captions``. The rest is what photo managers
@@ -15,6 +16,14 @@ picture from a messenger) — digiKam, Lightroom, darktable, Photoshop's File In
   rational) with ``exif:GPSAltitudeRef`` (1: below sea level).
 
 ``xmp:ModifyDate`` and ``xmp:MetadataDate`` are never a capture time: every edit moves them.
+
+A motion photo (Android's camera apps: ``PXL_…MP.jpg``, ``MVIMG_….jpg``, Samsung's) is a
+picture with an MP4 video appended. Its packet says where the video starts, counted
+from the end of the file: Motion Photo 1.0 with ``GCamera:MotionPhoto="1"`` and a
+``Container:Directory`` whose ``Container:Item``s give each appended file's
+``Item:Length`` (the video is the item whose ``Item:Semantic`` is ``MotionPhoto``; items
+after it are counted too), the older format with ``GCamera:MicroVideo="1"`` and
+``GCamera:MicroVideoOffset``. The prober checks that an MP4 box starts there.
 Never raises for bad content: a packet that is not well-formed XML gives nothing.
 """
 
@@ -45,8 +54,13 @@ TAKEN_TAGS = (_EXIF + "DateTimeOriginal", _PS + "DateCreated")
 DIGITIZED_TAGS = (_EXIF + "DateTimeDigitized", _XMP + "CreateDate")
 _LAT, _LON = _EXIF + "GPSLatitude", _EXIF + "GPSLongitude"
 _ALT, _ALT_REF = _EXIF + "GPSAltitude", _EXIF + "GPSAltitudeRef"
+_CAMERA = "{http://ns.google.com/photos/1.0/camera/}"
+_MOTION, _MICRO, _MICRO_OFFSET = (_CAMERA + "MotionPhoto", _CAMERA + "MicroVideo",
+                                  _CAMERA + "MicroVideoOffset")
+_CONTAINER_ITEM = "{http://ns.google.com/photos/1.0/container/}Item"
+_ITEM = "{http://ns.google.com/photos/1.0/container/item/}"
 _WANTED = frozenset(_TITLES + _DESCRIPTIONS + _KEYWORDS + TAKEN_TAGS + DIGITIZED_TAGS
-                    + (_LAT, _LON, _ALT, _ALT_REF))
+                    + (_LAT, _LON, _ALT, _ALT_REF, _MOTION, _MICRO, _MICRO_OFFSET))
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
                    r"\s*(Z|[+-]\d{2}:?\d{2})?)?")
@@ -59,6 +73,7 @@ class Facts(NamedTuple):
     taken: str | None = None  # as Meta.taken: when the picture was taken
     digitized: str | None = None  # ... when it was made digital (scanned), as Meta.taken
     gps: tuple[float, float, float | None] | None = None  # latitude, longitude, altitude
+    video_from_end: int | None = None  # a motion photo's video starts this far from the end
 
 
 NOTHING = Facts()
@@ -70,7 +85,7 @@ def read(data: bytes | str | None) -> Facts:
     if not found:
         return NOTHING
     return Facts(_words(found), _first_date(found, TAKEN_TAGS),
-                 _first_date(found, DIGITIZED_TAGS), _place(found))
+                 _first_date(found, DIGITIZED_TAGS), _place(found), _video_from_end(found))
 
 
 def _properties(data: bytes | str | None) -> dict[str, list[str]]:
@@ -100,6 +115,9 @@ def _properties(data: bytes | str | None) -> dict[str, list[str]]:
                     found.setdefault(name, []).append(value)
         elif el.tag in _WANTED:
             found.setdefault(el.tag, []).extend(_values(el))
+        elif el.tag == _CONTAINER_ITEM:  # its fields as attributes, in directory order
+            found.setdefault(_CONTAINER_ITEM, []).append(
+                f"{el.get(_ITEM + 'Semantic', '')}:{el.get(_ITEM + 'Length', '')}")
     return found
 
 
@@ -146,6 +164,28 @@ def xmp_date(text: str) -> str | None:
     elif zone:
         offset = (zone[0], int(zone[1:3]), int(zone[-2:]))
     return format_taken((y, mo, d, int(m[4]), int(m[5]), int(m[6] or 0)), offset)
+
+
+def _video_from_end(found: dict[str, list[str]]) -> int | None:
+    """Where a motion photo's video starts, in bytes before the end of the file."""
+    def flag(tag: str) -> bool:
+        return any(v.strip() == "1" for v in found.get(tag, ()))
+
+    if flag(_MOTION):
+        items = [item.partition(":") for item in found.get(_CONTAINER_ITEM, ())]
+        at = next((i for i, (semantic, _, _) in enumerate(items) if semantic == "MotionPhoto"),
+                  None)
+        if at is None:
+            return None
+        lengths = [length.strip() for _, _, length in items[at:]]
+        if all(n.isdigit() for n in lengths):
+            total = sum(map(int, lengths))
+            return total or None
+        return None
+    if flag(_MICRO):
+        offset = (found.get(_MICRO_OFFSET) or [""])[0].strip()
+        return int(offset) or None if offset.isdigit() else None
+    return None
 
 
 def _place(found: dict[str, list[str]]) -> tuple[float, float, float | None] | None:
