@@ -172,3 +172,15 @@ def test_a_packet_that_promises_a_video_the_file_lacks_gives_none() -> None:
         assert m.motion_video is None and m.error is None
         assert not row_facts(m).flags & F_LIVE
     assert probed(picture() + VIDEO).motion_video is None  # no packet: not looked for
+
+
+def test_container_items_written_as_elements() -> None:
+    """Some writers give a container item's fields as elements, not attributes."""
+    lis = ('<rdf:li rdf:parseType="Resource"><Container:Item><Item:Semantic>Primary'
+           '</Item:Semantic><Item:Mime>image/jpeg</Item:Mime></Container:Item></rdf:li>'
+           '<rdf:li rdf:parseType="Resource"><Container:Item><Item:Semantic>MotionPhoto'
+           f'</Item:Semantic><Item:Length>{len(VIDEO)}</Item:Length></Container:Item></rdf:li>')
+    packet_text = motion_packet(len(VIDEO)).decode()
+    start, end = packet_text.index("<rdf:Seq>") + 9, packet_text.index("</rdf:Seq>")
+    data = picture(xmp_packet=(packet_text[:start] + lis + packet_text[end:]).encode()) + VIDEO
+    assert probed(data).motion_video == len(VIDEO)

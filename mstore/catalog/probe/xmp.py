@@ -115,10 +115,19 @@ def _properties(data: bytes | str | None) -> dict[str, list[str]]:
                     found.setdefault(name, []).append(value)
         elif el.tag in _WANTED:
             found.setdefault(el.tag, []).extend(_values(el))
-        elif el.tag == _CONTAINER_ITEM:  # its fields as attributes, in directory order
+        elif el.tag == _CONTAINER_ITEM:  # in directory order
             found.setdefault(_CONTAINER_ITEM, []).append(
-                f"{el.get(_ITEM + 'Semantic', '')}:{el.get(_ITEM + 'Length', '')}")
+                f"{_field(el, 'Semantic')}:{_field(el, 'Length')}")
     return found
+
+
+def _field(item: ET.Element, name: str) -> str:
+    """A container item's field: an attribute, as writers mostly put it, or an element."""
+    value = item.get(_ITEM + name)
+    if value is None:
+        child = item.find(_ITEM + name)
+        value = child.text if child is not None else None
+    return (value or "").strip()
 
 
 def _values(el: ET.Element) -> list[str]:
