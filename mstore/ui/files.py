@@ -75,6 +75,25 @@ def asset_file(store: Store, aid: str) -> bytes | None:
     return None
 
 
+MAX_MOTION = 256 << 20  # bytes of a motion photo's video served at most
+
+
+def read_motion_video(path: bytes, back: int) -> bytes | None:
+    """The video a motion photo carries: its last ``back`` bytes (``Meta.motion_video``),
+    when an MP4 box still starts there (the file may have changed since it was probed)."""
+    if not 8 <= back <= MAX_MOTION:
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        size = os.fstat(fd).st_size
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or back >= size:
+            return None
+        data = os.pread(fd, back, size - back)
+    finally:
+        os.close(fd)
+    return data if len(data) == back and data[4:8] == b"ftyp" else None
+
+
 def read_excerpt(path: bytes, limit: int = 4096) -> str:
     """The start of a text file, decoded leniently (for the text preview)."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)

@@ -7,6 +7,7 @@ replacing only the Temporal client calls.
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from itertools import groupby
 from pathlib import Path
 from urllib.parse import unquote_plus, urlencode
 
+import av
 import pytest
 from markupsafe import escape
 from starlette.applications import Starlette
@@ -277,7 +279,7 @@ def test_sidecars_go_with_their_file_and_tiles_show_their_folder(
 
 
 def test_asset_page(world: World, client: TestClient) -> None:
-    aid = next(a for a in world.thumbs)
+    aid = asset_id(world, "vacation/IMG_0002.JPG")  # a JPEG: the browser shows the file
     thumb = world.thumbs[aid]
     r = client.get(f"/asset/{aid}")
     assert r.status_code == 200
@@ -549,6 +551,25 @@ def test_asset_file_serves_only_the_assets_own_file(world: World, client: TestCl
         resp = client.get(bad)
         assert resp.status_code == 404, bad
         assert b"root:" not in resp.content
+
+
+def test_a_motion_photo_plays_its_video(world: World, client: TestClient) -> None:
+    """The asset page of a motion photo plays the video appended to its picture, served
+    from the file's end by the asset's id; any other asset has none."""
+    aid = asset_id(world, "Camera/PXL_20230101_123456789.MP.jpg")
+    page = client.get(f"/asset/{aid}").text
+    assert f'src="/asset/{aid}/motion"' in page and "motion photo" in page
+    r = client.get(f"/asset/{aid}/motion")
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
+    data = (world.root / "Camera/PXL_20230101_123456789.MP.jpg").read_bytes()
+    back = mstore("show", aid, "--json", store=world.store).json()["meta"]["motion_video"]
+    assert r.content == data[-back:] and r.content[4:8] == b"ftyp"
+    with av.open(io.BytesIO(r.content)) as c:  # a video a player opens
+        assert c.streams.video and c.streams.video[0].codec_context.name == "h264"
+    still = asset_id(world, "vacation/IMG_0002.JPG")
+    assert "/motion" not in client.get(f"/asset/{still}").text
+    for bad in (still, aid[:12], "0" * 64):
+        assert client.get(f"/asset/{bad}/motion").status_code == 404, bad
 
 
 def test_asset_file_refuses_a_symlink_out_of_the_root(tmp_path: Path, client: TestClient

@@ -197,6 +197,31 @@ async def asset(request: Request) -> Response:
     return ui.page(request, "asset.html", title=title, a=d, main=main, side=side)
 
 
+def motion_video(store: Store, aid: str) -> bytes | None:
+    """A motion photo's video (files.asset_file says which file may be read)."""
+    with store.reader() as r:
+        a = r.asset(aid) if files.ID_RE.match(aid) else None
+    back = a.meta.motion_video if a is not None else None
+    real = files.asset_file(store, aid) if back else None
+    if real is None or back is None:
+        return None
+    try:
+        return files.read_motion_video(real, back)
+    except OSError:
+        return None
+
+
+async def asset_motion(request: Request) -> Response:
+    """The video a motion photo carries after its picture, as an MP4."""
+    ui = ui_of(request)
+    data = await ui.call(motion_video, ui.store, request.path_params["aid"])
+    if data is None:
+        return PlainTextResponse("not found", status_code=404)
+    return Response(data, media_type="video/mp4",
+                    headers={"Content-Security-Policy": "sandbox; default-src 'none'",
+                             "Cache-Control": "private, max-age=3600"})
+
+
 async def asset_file(request: Request) -> Response:
     """The asset's own file, by its full id only (``files.py`` says which file may be
     served, and how)."""
@@ -218,4 +243,5 @@ ROUTES = [
     Route("/", assets),
     Route("/asset/{aid}", asset),
     Route("/asset/{aid}/file", asset_file),
+    Route("/asset/{aid}/motion", asset_motion),
 ]
