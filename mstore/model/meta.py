@@ -19,8 +19,9 @@ PROBE_VERSION = 6
 # icons, Netpbm, PCX, SGI, TGA, QOI and DDS pictures, CAF, AU, WavPack, APE and
 # RealMedia audio, Office 97-2003 files, programs and fonts were among it), and MPEG
 # transport streams, whose AVCHD recording time it reads from their H.264 stream; version
-# 6 the images whose XMP packet it reads (those Pillow opens, and JPEGs) and XMP files,
-# for the capture time and place a packet gives, and the video of a motion photo.
+# 6 the images whose XMP packet it reads (those Pillow opens, and JPEGs), MP4 and MOV
+# videos and XMP files, for the capture time and place a packet gives, and the video of
+# a motion photo.
 _LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"}),
                   3: frozenset({"image/x-sony-arw"}),
                   4: frozenset({"image/x-canon-cr3", "image/x-fuji-raf", "image/x-olympus-orf",
@@ -29,7 +30,8 @@ _LEARNED_SINCE = {2: frozenset({"image", "application/json", "application/xml"})
                   6: frozenset({"image/jpeg", "image/png", "image/tiff", "image/webp",
                                 "image/gif", "image/heic", "image/heif", "image/avif",
                                 "image/x-canon-cr2", "image/x-adobe-dng", "image/x-nikon-nef",
-                                "image/x-pentax-pef", "application/xml"})}
+                                "image/x-pentax-pef", "video/mp4", "video/quicktime", "video/x-m4v",
+                                "application/xml"})}
 
 
 def probed_before_news(meta: Meta, probe: int) -> bool:

@@ -1030,7 +1030,9 @@ def test_raws_read_by_older_probers_are_read_again_by_verify() -> None:
         assert not probed_before_news(Meta(kind="image", mime=mime), 6)
     xml = Meta(kind="text", mime="application/xml")
     assert probed_before_news(xml, 5) and not probed_before_news(xml, 6)
-    assert not probed_before_news(Meta(kind="video", mime="video/mp4"), 5)
+    mp4 = Meta(kind="video", mime="video/mp4")  # its XMP packet
+    assert probed_before_news(mp4, 5) and not probed_before_news(mp4, 6)
+    assert not probed_before_news(Meta(kind="video", mime="video/webm"), 5)
     # content not recognised before version 5 is read again: it may be a picture now
     octet = Meta(kind="other", mime="application/octet-stream", error="other: unrecognized content")
     assert probed_before_news(octet, 4) and not probed_before_news(octet, PROBE_VERSION)

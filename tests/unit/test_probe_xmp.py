@@ -184,3 +184,73 @@ def test_container_items_written_as_elements() -> None:
     start, end = packet_text.index("<rdf:Seq>") + 9, packet_text.index("</rdf:Seq>")
     data = picture(xmp_packet=(packet_text[:start] + lis + packet_text[end:]).encode()) + VIDEO
     assert probed(data).motion_video == len(VIDEO)
+
+
+def test_damaged_packets_never_raise() -> None:
+    """A packet cut or scrambled anywhere gives what it still says, or nothing."""
+    import random
+
+    rng = random.Random(6)
+    dated = packet(title="Oma", keywords=("See",), props={
+        "photoshop:DateCreated": "1975-06-07T14:30:00", "exif:GPSLatitude": "45,30.0N",
+        "exif:GPSLongitude": "73,34.2W", "exif:GPSAltitude": "11/1"})
+    moving = motion_packet(len(VIDEO))
+    assert xmp.read(dated).gps is not None and xmp.read(moving).video_from_end == len(VIDEO)
+    for whole in (dated, moving):
+        for _ in range(1500):
+            data = bytearray(whole)
+            for _ in range(rng.randint(1, 8)):
+                at = rng.randrange(len(data))
+                if rng.random() < 0.3:
+                    del data[at:at + rng.randint(1, 40)]
+                else:
+                    data[at] = rng.choice(b'<>/="\x00:,.-+T0123456789NSEWZ')
+            facts = xmp.read(bytes(data))
+            assert facts.video_from_end is None or facts.video_from_end > 0
+            assert facts.taken is None or facts.taken[:4].isdigit()
+
+
+def _mp4(creation_time: str | None = None, packet_xml: bytes | None = None) -> bytes:
+    """A tiny real MP4 (PyAV), with an XMP packet in a top-level ``uuid`` box after its
+    boxes, where Adobe's tools put it."""
+    import struct
+
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as c:
+        if creation_time:
+            c.metadata["creation_time"] = creation_time
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(5):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    data = buf.getvalue()
+    if packet_xml is not None:
+        uuid = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
+        data += struct.pack(">I", 24 + len(packet_xml)) + b"uuid" + uuid + packet_xml
+    return data
+
+
+def test_a_video_dated_and_placed_in_a_photo_manager() -> None:
+    """A digitized tape: the file was written in 2021, the person dated it 1985; the XMP
+    packet in the MP4 gives the capture time and place, the container's time stays the
+    fallback (and comes before a packet's digitized time)."""
+    dated = packet(props={"photoshop:DateCreated": "1985-07-08T09:10:11",
+                          "exif:GPSLatitude": "52,31.2N", "exif:GPSLongitude": "13,24.6E"})
+    m = probed(_mp4("2021-03-04T05:06:07.000000Z", dated))
+    assert (m.kind, m.taken, m.gps_lat, m.gps_lon, m.error) == (
+        "video", "1985-07-08T09:10:11", 52.52, 13.41, None)
+    alone = probed(_mp4(None, dated))
+    assert alone.taken == "1985-07-08T09:10:11"
+    scanned = packet(props={"xmp:CreateDate": "2022-01-01T00:00:00"})
+    assert probed(_mp4("2021-03-04T05:06:07.000000Z", scanned)).taken == (
+        "2021-03-04T05:06:07+00:00")
+    assert probed(_mp4(None, scanned)).taken == "2022-01-01T00:00:00"
+    plain = probed(_mp4("2021-03-04T05:06:07.000000Z"))
+    assert (plain.taken, plain.gps_lat) == ("2021-03-04T05:06:07+00:00", None)

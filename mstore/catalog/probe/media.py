@@ -16,6 +16,14 @@ angle counter-clockwise (-90 for that video).
 The kind is corrected from the streams actually present: an MP4 with only audio
 is audio (mime audio/mp4), an "audio" file with a real video stream is video.
 Cover art (an ``attached_pic`` video stream in MP3/M4A/FLAC) is not video.
+
+Capture time, best first: the recorder's own (``com.apple.quicktime.creationdate``,
+local time with its offset), the capture time of an XMP packet in the file (an MP4/MOV's
+``uuid`` or ``XMP_`` box, which FFmpeg hands over with ``export_xmp``: what digiKam,
+Lightroom or Premiere write when a person dates a video, e.g. a digitized tape), the
+container's ``creation_time`` (when the file was written: a recording's, or a
+digitization's), the packet's digitized time, and for AVCHD the H.264 stream's. A
+position from the container's tags, else from the packet.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mstore.catalog.probe import complete, describe_error, format_taken
+from mstore.catalog.probe import complete, describe_error, format_taken, xmp
 from mstore.model.meta import Meta
 from mstore.tools.views import decoder_message
 
@@ -39,10 +47,12 @@ if TYPE_CHECKING:
 
 # FFmpeg's defaults, spelled out because they bound the work done per file: at most
 # 5 MB read and 5 s of media analysed to find stream parameters.
-_CONTAINER_OPTIONS = {"probesize": str(5_000_000), "analyzeduration": str(5_000_000)}
+_CONTAINER_OPTIONS = {"probesize": str(5_000_000), "analyzeduration": str(5_000_000),
+                      "export_xmp": "1"}  # the MP4/MOV demuxer's; the others ignore it
 _BUFFER = 64 << 10
 
-_CREATION_KEYS = ("com.apple.quicktime.creationdate", "creation_time")  # local+offset first
+_RECORDER_DATE = "com.apple.quicktime.creationdate"  # local time with its offset
+_CREATION_TIME = "creation_time"  # UTC, when the file was written
 _LOCATION_KEYS = ("com.apple.quicktime.location.ISO6709", "location", "location-eng")
 _ZERO_DATES = ("1904-01-01", "1970-01-01")  # QuickTime / Unix epoch: "no date" written as 0
 _MEDIA_DATE = re.compile(
@@ -263,13 +273,16 @@ def _fill(container: InputContainer, meta: Meta) -> int | None:
             meta.channels = cc.channels or None
 
     tags = container.metadata
+    packet = xmp.read(tags.get("xmp")) if "xmp" in tags else xmp.NOTHING
     main = (video + audio)[:1]  # the stream whose own creation_time is the fallback
-    dates = [tags.get(k) for k in _CREATION_KEYS] + [s.metadata.get("creation_time") for s in main]
-    for value in dates:
-        taken = media_datetime(value)
-        if taken is not None:
-            meta.taken = taken
-            break
+    candidates = [
+        lambda: media_datetime(tags.get(_RECORDER_DATE)),
+        lambda: packet.taken,
+        lambda: media_datetime(tags.get(_CREATION_TIME)),
+        *(lambda s=s: media_datetime(s.metadata.get(_CREATION_TIME)) for s in main),
+        lambda: packet.digitized,
+    ]
+    meta.taken = next((t for candidate in candidates if (t := candidate()) is not None), None)
     if meta.taken is None and video and meta.video_codec == "h264" and (
             container.format.name == "mpegts"):  # AVCHD: the date is in the video stream
         meta.taken = _safe(_avchd_taken, container, video[0])
@@ -278,6 +291,8 @@ def _fill(container: InputContainer, meta: Meta) -> int | None:
         if loc is not None:
             meta.gps_lat, meta.gps_lon, meta.gps_alt = loc
             break
+    if meta.gps_lat is None and packet.gps is not None:
+        meta.gps_lat, meta.gps_lon, meta.gps_alt = packet.gps
     return rotation
 
 
