@@ -137,7 +137,8 @@ def error_row(full: bytes, reason: str) -> Row:
 class DirExtras(NamedTuple):
     flags: dict[str, int]  # asset -> F_SIDECAR / F_LIVE
     # media file name -> the facts its sidecar lends: its Takeout JSON's, else those of
-    # the first XMP file of its stem group that has a capture time or place
+    # the first XMP file of its stem group that has a capture time or place (to a photo,
+    # video or audio file: XMP_LENT_KINDS)
     lent: dict[bytes, SidecarFacts]
     takeout: dict[bytes, bytes]  # media file name -> name of its Takeout JSON
 
@@ -170,10 +171,15 @@ def dir_extras(members: list[tuple[bytes, str]], kind_of: Callable[[str], str | 
                         and (f := lender_of(aid)) is not None and f.format != TAKEOUT_FORMAT),
                        None)
             if xmp is not None:
-                for name, _aid in group:
-                    if not is_sidecar(name):
+                for name, aid in group:
+                    if not is_sidecar(name) and kind_of(aid) in XMP_LENT_KINDS:
                         lent.setdefault(name, xmp)
     return DirExtras(flags, lent, pairs)
+
+
+# the kinds an XMP sidecar lends its capture time and place to (never a Takeout JSON or
+# a note that shares the stem)
+XMP_LENT_KINDS = frozenset(("image", "video", "audio"))
 
 
 def group_flags(members: list[tuple[bytes, str]],

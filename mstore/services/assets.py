@@ -13,7 +13,7 @@ from mstore.model.meta import Meta, SidecarFacts
 from mstore.query.namedate import paths_taken
 from mstore.query.related import DirNames, is_json_name, is_sidecar
 from mstore.query.rowfacts import lender_of, takeout_of
-from mstore.query.rows import NAME_DATED_KINDS, lend
+from mstore.query.rows import NAME_DATED_KINDS, XMP_LENT_KINDS, lend
 from mstore.services.resolve import PathTarget
 from mstore.store.reader import Reader
 from mstore.store.store import Store
@@ -148,6 +148,8 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
     copies (an empty file) has many paths in each of many directories, and of a Takeout
     album's thousands of JSONs only those named like the file are decoded."""
     facts_of: dict[str, SidecarFacts | None] = {}
+    own = r.asset(aid)
+    own_kind = own.meta.kind if own is not None else None
 
     def takeout_in(a: str) -> SidecarFacts | None:
         if a not in facts_of:
@@ -184,7 +186,7 @@ def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
             facts = takeout_in(asset_of[other]) if relation == "sidecar" else None
             if here is None and facts is not None:
                 here = (prefix + other, facts)
-        if here is None and not is_sidecar(name):
+        if here is None and not is_sidecar(name) and own_kind in XMP_LENT_KINDS:
             here = next(((prefix + p, f) for p in names.stem_group(name) if is_sidecar(p)
                          and (f := lender_of(r, asset_of[p])) is not None), None)
         if lender is None and here is not None:

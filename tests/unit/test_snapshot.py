@@ -396,7 +396,7 @@ def test_an_xmp_sidecar_lends_time_and_place_to_the_files_of_its_stem(store: Sto
     none of their own, whenever it arrives, changes or goes; a Takeout JSON goes first."""
     world = World(store, 9)
     w = world.w
-    scan, raw, exif, side, side2, words, takeout = (c * 64 for c in "abcde12")
+    scan, raw, exif, side, side2, words, takeout, note = (c * 64 for c in "abcde123")
 
     def asset(aid: str, meta: Meta) -> None:
         w.append(AssetRecorded(hlc=w.now(), id=aid, size=9, meta=meta))
@@ -413,7 +413,9 @@ def test_an_xmp_sidecar_lends_time_and_place_to_the_files_of_its_stem(store: Sto
         format="xmp", title="only words")))
     asset(takeout, Meta(kind="text", mime="application/json", sidecar=SidecarFacts(
         format="google-takeout", taken="2015-07-08T09:10:11+00:00")))
+    asset(note, Meta(kind="text", mime="text/plain"))
     world.seen(("a", b"s/scan001.tif"), scan)
+    world.seen(("a", b"s/scan001.txt"), note)  # a note sharing the stem is never dated
     world.seen(("a", b"s/DSC_7.NEF"), raw)
     world.seen(("a", b"s/DSC_7.JPG"), exif)
     w.flush()
