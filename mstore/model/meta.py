@@ -85,6 +85,10 @@ class Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
     gps_lat: float | None = None
     gps_lon: float | None = None
     gps_alt: float | None = None
+    # "xmp" when the capture time (the place) came from the file's own XMP packet rather
+    # than its EXIF or container tags (catalog/probe/xmp.py)
+    taken_from: str | None = None
+    gps_from: str | None = None
     frames: int | None = None  # animated images: frame count (> 1)
     # a motion photo (a picture with a video appended): its MP4 starts this many bytes
     # before the end of the file (catalog/probe/xmp.py)

@@ -123,13 +123,15 @@ def _meta_with_sources(own: Meta, lender: tuple[str, SidecarFacts] | None) -> di
     facts = lender[1] if lender is not None else None
     meta = msgspec.to_builtins(lend(own, facts))
     source = _OWN_SOURCE.get(own.kind, "content")
+    meta.pop("taken_from", None)  # said by taken_source / gps_source
+    meta.pop("gps_from", None)
     lent = False
     if own.taken:
-        meta["taken_source"] = source
+        meta["taken_source"] = own.taken_from or source
     elif meta.get("taken"):
         meta["taken_source"] = lent = "sidecar"
     if own.gps_lat is not None and own.gps_lon is not None:
-        meta["gps_source"] = source
+        meta["gps_source"] = own.gps_from or source
     elif meta.get("gps_lat") is not None:
         meta["gps_source"] = lent = "sidecar"
     if lent and lender is not None:

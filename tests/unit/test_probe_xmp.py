@@ -69,6 +69,7 @@ def test_a_scan_dated_and_placed_in_a_photo_manager(fmt: str) -> None:
         "xmp:ModifyDate": "2022-02-02T02:02:02"})))
     assert (m.taken, m.gps_lat, m.gps_lon, m.title, m.error) == (
         "1975-06-07", 45.5, -73.57, "Oma", None)
+    assert (m.taken_from, m.gps_from) == ("xmp", "xmp")  # show says so
     scanned = probed(picture(fmt, xmp_packet=packet(props={
         "xmp:CreateDate": "2021-01-02T03:04:05", "xmp:ModifyDate": "2022-02-02T02:02:02"})))
     assert scanned.taken == "2021-01-02T03:04:05"  # when it was made digital; never ModifyDate
@@ -94,7 +95,9 @@ def test_a_scan_dated_and_placed_in_a_photo_manager(fmt: str) -> None:
 ])
 def test_exif_and_xmp_dates_ranked_together(exif: dict[int, str], props: dict[str, str],
                                             taken: str) -> None:
-    assert probed(picture(exif_dates=exif, xmp_packet=packet(props=props))).taken == taken
+    m = probed(picture(exif_dates=exif, xmp_packet=packet(props=props)))
+    assert m.taken == taken
+    assert m.taken_from == ("xmp" if taken[:4] in ("1975", "2003") else None)
 
 
 def test_a_broken_packet_or_bad_values_cost_nothing_else() -> None:
@@ -246,11 +249,12 @@ def test_a_video_dated_and_placed_in_a_photo_manager() -> None:
     m = probed(_mp4("2021-03-04T05:06:07.000000Z", dated))
     assert (m.kind, m.taken, m.gps_lat, m.gps_lon, m.error) == (
         "video", "1985-07-08T09:10:11", 52.52, 13.41, None)
+    assert (m.taken_from, m.gps_from) == ("xmp", "xmp")
     alone = probed(_mp4(None, dated))
     assert alone.taken == "1985-07-08T09:10:11"
     scanned = packet(props={"xmp:CreateDate": "2022-01-01T00:00:00"})
-    assert probed(_mp4("2021-03-04T05:06:07.000000Z", scanned)).taken == (
-        "2021-03-04T05:06:07+00:00")
+    container = probed(_mp4("2021-03-04T05:06:07.000000Z", scanned))
+    assert (container.taken, container.taken_from) == ("2021-03-04T05:06:07+00:00", None)
     assert probed(_mp4(None, scanned)).taken == "2022-01-01T00:00:00"
     plain = probed(_mp4("2021-03-04T05:06:07.000000Z"))
     assert (plain.taken, plain.gps_lat) == ("2021-03-04T05:06:07+00:00", None)

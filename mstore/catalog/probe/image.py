@@ -286,10 +286,11 @@ def _set_words(meta: Meta, packet: bytes | str | None, iptc: dict | None,
 def _fill_from_xmp(meta: Meta, packet: xmp.Facts) -> None:
     """The capture time and place of an XMP packet where EXIF gave none (EXIF's own
     order with XMP's dates in it is ``_taken``'s)."""
-    if not meta.taken:
-        meta.taken = packet.taken or packet.digitized
+    if not meta.taken and (packet.taken or packet.digitized):
+        meta.taken, meta.taken_from = packet.taken or packet.digitized, "xmp"
     if packet.gps is not None and (meta.gps_lat is None or meta.gps_lon is None):
         meta.gps_lat, meta.gps_lon, meta.gps_alt = packet.gps
+        meta.gps_from = "xmp"
 
 
 def _motion_video(meta: Meta, f: Source, size: int, packet: xmp.Facts) -> None:
@@ -329,16 +330,16 @@ def _taken(meta: Meta, exif: AnyExif, packet: xmp.Facts = xmp.NOTHING) -> None:
     DateTime; EXIF's each with its own OffsetTime* tag when that is present and sane."""
     sub = exif.get_ifd(_EXIF_IFD)
     candidates = (
-        lambda: exif_datetime(sub.get(_DT_ORIGINAL), sub.get(_OFFSET_ORIGINAL)),
-        lambda: packet.taken,
-        lambda: exif_datetime(sub.get(_DT_DIGITIZED), sub.get(_OFFSET_DIGITIZED)),
-        lambda: packet.digitized,
-        lambda: exif_datetime(exif.get(_DATETIME), sub.get(_OFFSET)),
+        (None, lambda: exif_datetime(sub.get(_DT_ORIGINAL), sub.get(_OFFSET_ORIGINAL))),
+        ("xmp", lambda: packet.taken),
+        (None, lambda: exif_datetime(sub.get(_DT_DIGITIZED), sub.get(_OFFSET_DIGITIZED))),
+        ("xmp", lambda: packet.digitized),
+        (None, lambda: exif_datetime(exif.get(_DATETIME), sub.get(_OFFSET))),
     )
-    for candidate in candidates:
+    for source, candidate in candidates:
         taken = candidate()
         if taken is not None:
-            meta.taken = taken
+            meta.taken, meta.taken_from = taken, source
             return
 
 

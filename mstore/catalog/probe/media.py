@@ -276,13 +276,14 @@ def _fill(container: InputContainer, meta: Meta) -> int | None:
     packet = xmp.read(tags.get("xmp")) if "xmp" in tags else xmp.NOTHING
     main = (video + audio)[:1]  # the stream whose own creation_time is the fallback
     candidates = [
-        lambda: media_datetime(tags.get(_RECORDER_DATE)),
-        lambda: packet.taken,
-        lambda: media_datetime(tags.get(_CREATION_TIME)),
-        *(lambda s=s: media_datetime(s.metadata.get(_CREATION_TIME)) for s in main),
-        lambda: packet.digitized,
+        (None, lambda: media_datetime(tags.get(_RECORDER_DATE))),
+        ("xmp", lambda: packet.taken),
+        (None, lambda: media_datetime(tags.get(_CREATION_TIME))),
+        *((None, lambda s=s: media_datetime(s.metadata.get(_CREATION_TIME))) for s in main),
+        ("xmp", lambda: packet.digitized),
     ]
-    meta.taken = next((t for candidate in candidates if (t := candidate()) is not None), None)
+    meta.taken, meta.taken_from = next(((t, source) for source, candidate in candidates
+                                        if (t := candidate()) is not None), (None, None))
     if meta.taken is None and video and meta.video_codec == "h264" and (
             container.format.name == "mpegts"):  # AVCHD: the date is in the video stream
         meta.taken = _safe(_avchd_taken, container, video[0])
@@ -293,6 +294,7 @@ def _fill(container: InputContainer, meta: Meta) -> int | None:
             break
     if meta.gps_lat is None and packet.gps is not None:
         meta.gps_lat, meta.gps_lon, meta.gps_alt = packet.gps
+        meta.gps_from = "xmp"
     return rotation
 
 
