@@ -68,7 +68,7 @@ def describe_asset(store: Store, aid: str) -> dict:
                 errors.append({"root": root, "path": rel, "reason": err.reason,
                                "detail": err.detail})
         current = [(p["root"], p["path"]) for p in paths if p["current"]]
-        related, lender = _related(r, current, aid)
+        related, lender = _related(r, current, aid, info.meta.kind)
         # links are not paths of the asset (not copies), but point at one of its paths
         links = [{"root": root, "path": link, "target": rel}
                  for root, rel in current for link in r.links_to(root, rel)]
@@ -139,19 +139,18 @@ def _meta_with_sources(own: Meta, lender: tuple[str, SidecarFacts] | None) -> di
     return meta
 
 
-def _related(r: Reader, current: list[tuple[str, bytes]], aid: str
+def _related(r: Reader, current: list[tuple[str, bytes]], aid: str, own_kind: str
              ) -> tuple[list[dict], tuple[str, SidecarFacts] | None]:
     """Sidecars, Live Photo partners and Takeout JSONs of the asset's current paths, and
     the sidecar lending it facts ("root/path", its facts), if any: as the catalog's rows
     borrow (``rows.dir_extras``), a Takeout JSON's, else the first XMP file's of a stem
-    group, at the first path that has one.
+    group, at the first path that has one (an XMP file lends to an asset of a kind in
+    ``XMP_LENT_KINDS`` only: ``own_kind`` is the asset's).
 
     Each directory is read and indexed once (``DirNames``): content with thousands of
     copies (an empty file) has many paths in each of many directories, and of a Takeout
     album's thousands of JSONs only those named like the file are decoded."""
     facts_of: dict[str, SidecarFacts | None] = {}
-    own = r.asset(aid)
-    own_kind = own.meta.kind if own is not None else None
 
     def takeout_in(a: str) -> SidecarFacts | None:
         if a not in facts_of:

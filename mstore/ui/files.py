@@ -81,17 +81,20 @@ MAX_MOTION = 256 << 20  # bytes of a motion photo's video served at most
 def read_motion_video(path: bytes, back: int) -> bytes | None:
     """The video a motion photo carries: its last ``back`` bytes (``Meta.motion_video``),
     when an MP4 box still starts there (the file may have changed since it was probed)."""
+    # imported here: the probers' package is not part of the web server's start-up
+    from mstore.catalog.probe.xmp import video_starts
+
     if not 8 <= back <= MAX_MOTION:
         return None
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        size = os.fstat(fd).st_size
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or back >= size:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or back >= st.st_size:
             return None
-        data = os.pread(fd, back, size - back)
+        data = os.pread(fd, back, st.st_size - back)
     finally:
         os.close(fd)
-    return data if len(data) == back and data[4:8] == b"ftyp" else None
+    return data if len(data) == back and video_starts(data[:8], back) else None
 
 
 def read_excerpt(path: bytes, limit: int = 4096) -> str:

@@ -303,7 +303,7 @@ def _motion_video(meta: Meta, f: Source, size: int, packet: xmp.Facts) -> None:
         box = f.read(8)
     except OSError:
         return
-    if box[4:8] == b"ftyp" and 8 <= int.from_bytes(box[:4], "big") <= back:
+    if xmp.video_starts(box, back):
         meta.motion_video = back
 
 

@@ -197,6 +197,14 @@ def _video_from_end(found: dict[str, list[str]]) -> int | None:
     return None
 
 
+def video_starts(box: bytes, back: int) -> bool:
+    """Whether ``box``, the 8 bytes ``back`` bytes before a file's end, begin an MP4 of at
+    most that length (its ``ftyp`` box): where a motion photo's video is said to start.
+    The prober checks it, and the UI again before it serves the video."""
+    return (len(box) >= 8 and box[4:8] == b"ftyp"
+            and 8 <= int.from_bytes(box[:4], "big") <= back)
+
+
 def _place(found: dict[str, list[str]]) -> tuple[float, float, float | None] | None:
     lat = _coordinate(found.get(_LAT), "N", "S", 90.0)
     lon = _coordinate(found.get(_LON), "E", "W", 180.0)
